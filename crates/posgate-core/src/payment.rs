@@ -148,12 +148,20 @@ impl Lifecycle {
             (Step::Post, Event::Unknown) if self.state == S::Posting => {
                 to(S::OutcomeUnknown, Step::Reconcile)
             }
-            (Step::Reconcile, Event::Unknown) if self.state == S::OutcomeUnknown => self,
+            // Still unknown: keep reading the bill, or hand it to a person when checks run out.
+            (Step::Reconcile, Event::Unknown) if self.state == S::OutcomeUnknown => {
+                if decision == RetryDecision::Retry {
+                    self
+                } else {
+                    to(S::NeedsAttention, Step::Reconcile)
+                }
+            }
             (Step::Reconcile, Event::NotApplied) if self.state == S::OutcomeUnknown => {
                 to(S::Retrying, Step::Post)
             }
+            // The POS refused the unanswered posting: nothing was booked, so post again.
             (Step::Reconcile, Event::Rejected(s)) if self.state == S::OutcomeUnknown => {
-                retry_or_attention(s, Step::Reconcile)
+                retry_or_attention(s, Step::Post)
             }
             (Step::Close, Event::ClosedBill) if self.state == S::Closing => {
                 to(S::Closed, Step::Done)
@@ -317,6 +325,10 @@ mod tests {
         assert_eq!(applied.state, S::Closed);
         let not = run_from(l, &[Event::Start, Event::NotApplied]);
         assert_eq!((not.state, not.step), (S::Retrying, Step::Post));
+        let refused = run_from(l, &[Event::Start, Event::Rejected(Substate::BillInUse)]);
+        assert_eq!((refused.state, refused.step), (S::Retrying, Step::Post));
+        let given_up = l.on(Event::Unknown, GiveUp).unwrap();
+        assert_eq!(given_up.state, S::NeedsAttention);
     }
 
     #[test]

@@ -1,0 +1,103 @@
+//! Payment service settings: section `[payments]` of the posgate TOML file, overridden by
+//! environment variables `POSGATE_PAYMENTS__<KEY>` (`__` separates nested keys, e.g.
+//! `POSGATE_PAYMENTS__RETRY__MAX_ATTEMPTS=10`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use posgate_core::RetryPolicy;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PaymentsConfig {
+    pub listen: SocketAddr,
+    /// `sqlite://data/posgate.db` (embedded default) or `sqlite::memory:` for throwaway runs.
+    pub database_url: String,
+    /// How long `PayBill` waits for the POS before answering with the in-progress payment.
+    pub pay_wait_ms: u64,
+    /// Retries of retriable substates (BILL_IN_USE, CASHIERS_SHIFT_CLOSED, ...).
+    pub retry: RetryPolicy,
+    /// Reconciliation reads after an unknown outcome. When exhausted the payment goes to needs
+    /// attention: a person checks the bill, posgate never guesses.
+    pub reconcile: RetryPolicy,
+    /// How long a worker owns a payment it took. Longer than the slowest adapter call.
+    pub lease_ms: u64,
+    /// POS calls in flight per restaurant: a restaurant's POS is one small box.
+    pub max_in_flight_per_restaurant: usize,
+    /// How often workers look for due payments when nothing wakes them.
+    pub poll_interval_ms: u64,
+    /// Deadline of one adapter call. Adapters wait for slow POSes themselves (WSA: 120 s).
+    pub adapter_timeout_ms: u64,
+    /// Adapter gRPC endpoints by POS kind: `wsa = "http://127.0.0.1:50061"`.
+    pub adapters: BTreeMap<String, String>,
+    /// Restaurants this service accepts payments for.
+    pub restaurants: BTreeMap<String, RestaurantRoute>,
+}
+
+/// Which adapter serves a restaurant, and its currency's scale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestaurantRoute {
+    /// POS kind, a key of `adapters`.
+    pub pos: String,
+    #[serde(default = "default_scale")]
+    pub currency_scale: u32,
+}
+
+fn default_scale() -> u32 {
+    2
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            database_url: "sqlite://data/posgate.db".into(),
+            pay_wait_ms: 5_000,
+            retry: RetryPolicy::default(),
+            reconcile: RetryPolicy {
+                initial_ms: 5_000,
+                multiplier_pct: 200,
+                max_delay_ms: 300_000,
+                max_attempts: 30,
+                jitter_pct: 10,
+            },
+            lease_ms: 300_000,
+            max_in_flight_per_restaurant: 2,
+            poll_interval_ms: 1_000,
+            adapter_timeout_ms: 200_000,
+            adapters: BTreeMap::new(),
+            restaurants: BTreeMap::new(),
+        }
+    }
+}
+
+impl PaymentsConfig {
+    /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(PaymentsConfig::default()));
+        if let Some(p) = path {
+            fig = fig.merge(Figment::from(Toml::file_exact(p)).focus("payments"));
+        }
+        let cfg: PaymentsConfig = fig
+            .merge(Env::prefixed("POSGATE_PAYMENTS__").split("__"))
+            .extract()?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Refuses a configuration that routes a restaurant to an adapter it does not know.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (id, r) in &self.restaurants {
+            anyhow::ensure!(
+                self.adapters.contains_key(&r.pos),
+                "restaurant {id:?} uses POS kind {:?}, but [payments.adapters] has no endpoint for it",
+                r.pos
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! Store records → wire messages.
+
+use posgate_core::{PaymentState, Step, Substate};
+use posgate_proto::v1 as pb;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::store::PaymentRecord;
+
+pub fn rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn state_to_pb(s: PaymentState) -> pb::PaymentState {
+    match s {
+        PaymentState::Accepted => pb::PaymentState::Accepted,
+        PaymentState::Posting => pb::PaymentState::Posting,
+        PaymentState::Paid => pb::PaymentState::Paid,
+        PaymentState::Closing => pb::PaymentState::Closing,
+        PaymentState::Closed => pb::PaymentState::Closed,
+        PaymentState::Retrying => pb::PaymentState::Retrying,
+        PaymentState::NeedsAttention => pb::PaymentState::NeedsAttention,
+        PaymentState::OutcomeUnknown => pb::PaymentState::OutcomeUnknown,
+    }
+}
+
+pub fn state_from_pb(s: pb::PaymentState) -> Option<PaymentState> {
+    PaymentState::ALL.into_iter().find(|x| state_to_pb(*x) == s)
+}
+
+pub fn substate_to_pb(s: Substate) -> pb::Substate {
+    match s {
+        Substate::WrongRequestSum => pb::Substate::WrongRequestSum,
+        Substate::CashiersShiftClosed => pb::Substate::CashiersShiftClosed,
+        Substate::PrinterError => pb::Substate::PrinterError,
+        Substate::CloseOrderBlocked => pb::Substate::CloseOrderBlocked,
+        Substate::BillInUse => pb::Substate::BillInUse,
+        Substate::OtherError => pb::Substate::OtherError,
+    }
+}
+
+/// What staff should do about a payment in its current state.
+pub fn recommendation(rec: &PaymentRecord) -> String {
+    let l = rec.lifecycle;
+    match (l.state, rec.substate) {
+        (PaymentState::Retrying | PaymentState::NeedsAttention, Some(s)) => {
+            let mut r = s.recommendation().to_string();
+            if l.state == PaymentState::Retrying {
+                r.push_str(" posgate retries on its own.");
+            }
+            r
+        }
+        (PaymentState::OutcomeUnknown, _) => "The POS did not answer. posgate is reading the bill to learn whether the payment was booked before posting again: do not post it by hand.".into(),
+        (PaymentState::NeedsAttention, None) if l.step == Step::Reconcile => "The POS never confirmed whether this payment was booked: check the bill in the POS and book or close it by hand.".into(),
+        (PaymentState::Retrying, None) => "posgate could not reach the POS and keeps retrying; if it persists, check that the POS and its agent are online.".into(),
+        (PaymentState::NeedsAttention, None) => "posgate could not reach the POS within its retries: check the POS link, then close the bill by hand.".into(),
+        _ => String::new(),
+    }
+}
+
+pub fn payment_to_pb(rec: &PaymentRecord) -> pb::Payment {
+    let r = &rec.request;
+    let l = rec.lifecycle;
+    let waiting = matches!(
+        l.state,
+        PaymentState::Retrying | PaymentState::OutcomeUnknown
+    );
+    pb::Payment {
+        payment_id: rec.id.clone(),
+        idempotency_key: r.idempotency_key.clone(),
+        restaurant_id: r.restaurant_id.clone(),
+        bill_id: r.bill_id.clone(),
+        amount: r.amount.to_string(),
+        tips: r.tips.to_string(),
+        tenders: r
+            .tenders
+            .iter()
+            .map(|t| pb::Tender {
+                tender_id: t.tender_id.clone(),
+                amount: t.amount.to_string(),
+                // Card codes go to the POS only, never back out.
+                card_code: if t.card_code.is_empty() {
+                    String::new()
+                } else {
+                    "****".into()
+                },
+            })
+            .collect(),
+        fiscal_data: r.fiscal_data.clone().into_iter().collect(),
+        close: r.close,
+        state: state_to_pb(l.state) as i32,
+        substate: rec
+            .substate
+            .map(|s| substate_to_pb(s) as i32)
+            .unwrap_or_default(),
+        pos_code: rec.pos_code.clone().unwrap_or_default(),
+        pos_text: rec.pos_text.clone().unwrap_or_default(),
+        recommendation: recommendation(rec),
+        attempts: rec.attempts,
+        next_attempt_at: if waiting {
+            rfc3339(rec.next_attempt_at)
+        } else {
+            String::new()
+        },
+        created_at: rfc3339(rec.created_at),
+        updated_at: rfc3339(rec.updated_at),
+        pos_reference: rec.pos_reference.clone().unwrap_or_default(),
+        r#final: l.is_final(),
+        version: rec.version as u64,
+    }
+}
+
+/// The substate of a POS failure; a missing or unknown one is OTHER_ERROR.
+pub fn substate_from_pb(failure: Option<&pb::PosFailure>) -> Substate {
+    match failure.map(|f| pb::Substate::try_from(f.substate)) {
+        Some(Ok(pb::Substate::WrongRequestSum)) => Substate::WrongRequestSum,
+        Some(Ok(pb::Substate::CashiersShiftClosed)) => Substate::CashiersShiftClosed,
+        Some(Ok(pb::Substate::PrinterError)) => Substate::PrinterError,
+        Some(Ok(pb::Substate::CloseOrderBlocked)) => Substate::CloseOrderBlocked,
+        Some(Ok(pb::Substate::BillInUse)) => Substate::BillInUse,
+        _ => Substate::OtherError,
+    }
+}
+
+/// Staff advice for a direct POS answer (CloseBill), from its substate.
+pub fn recommendation_for(failure: Option<&pb::PosFailure>, ok: bool) -> String {
+    if ok {
+        String::new()
+    } else {
+        substate_from_pb(failure).recommendation().to_string()
+    }
+}

@@ -1,0 +1,650 @@
+//! The engine drives payments through the POS: post, reconcile after an unknown outcome, close.
+//!
+//! Work is found in the store, not in memory: a scheduler loop takes due payments (new ones are
+//! also kicked at once), and each is driven under a lease taken with a conditional UPDATE, so
+//! retries survive restarts and several replicas can share one database later. Calls to one
+//! restaurant's POS are limited by a per-restaurant semaphore.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use posgate_core::payment::Event;
+use posgate_core::{AmountRule, Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
+use posgate_proto::v1::{
+    self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, BillStatus, CheckPaymentRequest,
+    Outcome, PostPaymentRequest, adapter_get_bill_response,
+};
+use tokio::sync::{Notify, Semaphore};
+use tracing::{debug, info, warn};
+
+use crate::adapters::Adapters;
+use crate::config::PaymentsConfig;
+use crate::convert::substate_from_pb;
+use crate::notify::Notifier;
+use crate::store::{BillSnapshot, PaymentRecord, Store, StoreError};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn jitter_unit() -> u32 {
+    rand::random::<u32>() % 1_000_001
+}
+
+/// Our own failure codes, kept in `pos_code` beside the POS's.
+pub mod codes {
+    pub const BILL_CLOSED: &str = "posgate:bill_not_open";
+    pub const AMOUNT_CHECK: &str = "posgate:amount_check";
+    pub const ADAPTER: &str = "posgate:adapter_unreachable";
+    pub const WORKER_LOST: &str = "posgate:worker_lost";
+}
+
+/// What one POS call came back with.
+struct Answer {
+    event: Event,
+    code: Option<String>,
+    text: Option<String>,
+    reference: Option<String>,
+    note: String,
+}
+
+impl Answer {
+    fn new(event: Event, note: impl Into<String>) -> Self {
+        Answer {
+            event,
+            code: None,
+            text: None,
+            reference: None,
+            note: note.into(),
+        }
+    }
+
+    fn failure(event: Event, f: &pb::PosFailure, note: impl Into<String>) -> Self {
+        Answer {
+            event,
+            code: Some(f.pos_code.clone()),
+            text: Some(f.pos_text.clone()),
+            reference: None,
+            note: note.into(),
+        }
+    }
+
+    fn ours(event: Event, code: &str, text: impl Into<String>) -> Self {
+        let text = text.into();
+        Answer {
+            event,
+            code: Some(code.to_string()),
+            note: text.clone(),
+            text: Some(text),
+            reference: None,
+        }
+    }
+}
+
+pub struct Engine {
+    store: Store,
+    adapters: Adapters,
+    notifier: Arc<Notifier>,
+    cfg: Arc<PaymentsConfig>,
+    /// This process's name in leases.
+    owner: String,
+    wake: Notify,
+    in_flight: Mutex<HashSet<String>>,
+    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Removes a payment from the in-flight set when its drive ends, however it ends.
+struct InFlight<'a>(&'a Engine, String);
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        adapters: Adapters,
+        notifier: Arc<Notifier>,
+        cfg: Arc<PaymentsConfig>,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            store,
+            adapters,
+            notifier,
+            cfg,
+            owner: format!("payments-{}", uuid::Uuid::new_v4()),
+            wake: Notify::new(),
+            in_flight: Mutex::default(),
+            limits: Mutex::default(),
+        })
+    }
+
+    /// Drives a payment now (in the background) unless it is already being driven here.
+    pub fn kick(self: &Arc<Self>, id: String) {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move { engine.drive(&id).await });
+    }
+
+    /// The scheduler: takes due payments until `shutdown` resolves.
+    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
+        let mut sweeps = 0u32;
+        loop {
+            let now = now_ms();
+            match self.store.due(now, 500).await {
+                Ok(ids) => {
+                    for id in ids {
+                        self.kick(id);
+                    }
+                }
+                Err(e) => warn!(error = %e, "scanning for due payments failed"),
+            }
+            sweeps = sweeps.wrapping_add(1);
+            if sweeps % 64 == 0 {
+                self.notifier.sweep();
+            }
+            let sleep = match self.store.next_due_at().await {
+                Ok(Some(at)) if at > now => Duration::from_millis((at - now) as u64).min(poll),
+                Ok(Some(_)) => Duration::from_millis(50).min(poll),
+                _ => poll,
+            };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        info!("payment engine stopped taking work");
+    }
+
+    fn limit(&self, restaurant_id: &str) -> Arc<Semaphore> {
+        let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(limits.entry(restaurant_id.to_string()).or_insert_with(|| {
+            Arc::new(Semaphore::new(self.cfg.max_in_flight_per_restaurant.max(1)))
+        }))
+    }
+
+    async fn drive(self: &Arc<Self>, id: &str) {
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string())
+        {
+            return;
+        }
+        let _guard = InFlight(self, id.to_string());
+        if let Err(e) = self.drive_inner(id).await {
+            warn!(payment_id = id, error = %e, "driving payment failed; it stays due and is retried");
+        }
+    }
+
+    async fn drive_inner(&self, id: &str) -> Result<(), StoreError> {
+        let Some(rec) = self.store.get(id).await? else {
+            return Ok(());
+        };
+        let limit = self.limit(&rec.request.restaurant_id);
+        let Ok(_permit) = limit.acquire_owned().await else {
+            return Ok(());
+        };
+        // Consecutive steps (pay, then close) run in one go.
+        for _ in 0..4 {
+            let Some(mut rec) = self
+                .store
+                .claim(id, &self.owner, now_ms(), self.cfg.lease_ms as i64)
+                .await?
+            else {
+                return Ok(());
+            };
+            // A lease that expired mid-call means a worker died while the POS had our request.
+            if matches!(
+                rec.lifecycle.state,
+                PaymentState::Posting | PaymentState::Closing
+            ) {
+                let answer = Answer::ours(
+                    Event::Unknown,
+                    codes::WORKER_LOST,
+                    "a worker stopped while the POS call was in flight",
+                );
+                self.apply(&mut rec, answer, RetryDecision::Retry);
+                if !self
+                    .save(&rec, false, "recovered after a lost worker")
+                    .await?
+                {
+                    return Ok(());
+                }
+                rec.version += 1;
+            }
+            let more = match rec.lifecycle.step {
+                Step::Post => self.post(rec).await?,
+                Step::Reconcile => self.reconcile(rec).await?,
+                Step::Close => self.close(rec).await?,
+                Step::Done => false,
+            };
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn save(
+        &self,
+        rec: &PaymentRecord,
+        release: bool,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        let ok = self
+            .store
+            .save(rec, &self.owner, now_ms(), release, Some(note))
+            .await?;
+        if ok {
+            self.notifier.publish(&rec.id, rec.version + 1);
+            debug!(payment_id = %rec.id, state = %rec.lifecycle.state, step = rec.lifecycle.step.as_str(), note, "payment changed");
+        } else {
+            warn!(payment_id = %rec.id, "lease lost before saving; another worker owns the payment");
+        }
+        Ok(ok)
+    }
+
+    /// Starts the payment's step and saves it (still leased), so a crash from here on is seen
+    /// as "the POS may have our request".
+    async fn start(&self, rec: &mut PaymentRecord, note: &str) -> Result<bool, StoreError> {
+        match rec.lifecycle.on(Event::Start, RetryDecision::Retry) {
+            Ok(l) => rec.lifecycle = l,
+            Err(e) => {
+                warn!(payment_id = %rec.id, error = %e, "cannot start step");
+                return Ok(false);
+            }
+        }
+        if rec.lifecycle.step != Step::Reconcile {
+            rec.attempts += 1;
+        } else {
+            rec.checks += 1;
+        }
+        let ok = self.save(rec, false, note).await?;
+        if ok {
+            rec.version += 1;
+        }
+        Ok(ok)
+    }
+
+    /// Applies an answer to the lifecycle and sets the failure fields and next attempt time.
+    fn apply(&self, rec: &mut PaymentRecord, a: Answer, decision: RetryDecision) {
+        let before = rec.lifecycle;
+        match before.on(a.event, decision) {
+            Ok(l) => rec.lifecycle = l,
+            Err(e) => {
+                warn!(payment_id = %rec.id, error = %e, "ignoring an answer the state machine refuses");
+                return;
+            }
+        }
+        if a.reference.is_some() {
+            rec.pos_reference = a.reference;
+        }
+        let now = now_ms();
+        match rec.lifecycle.state {
+            PaymentState::Paid | PaymentState::Closed => {
+                rec.substate = None;
+                rec.pos_code = None;
+                rec.pos_text = None;
+                rec.next_attempt_at = now;
+            }
+            PaymentState::Retrying | PaymentState::NeedsAttention => {
+                rec.substate = match a.event {
+                    Event::Rejected(s) => Some(s),
+                    _ => None,
+                };
+                rec.pos_code = a.code;
+                rec.pos_text = a.text;
+                let delay = self.cfg.retry.delay(rec.attempts, jitter_unit());
+                rec.next_attempt_at = now + delay.as_millis() as i64;
+            }
+            PaymentState::OutcomeUnknown => {
+                rec.pos_code = a.code.or(rec.pos_code.take());
+                rec.pos_text = a.text.or(rec.pos_text.take());
+                let delay = self.cfg.reconcile.delay(rec.checks.max(1), jitter_unit());
+                rec.next_attempt_at = now + delay.as_millis() as i64;
+            }
+            _ => rec.next_attempt_at = now,
+        }
+    }
+
+    fn decision(policy: &RetryPolicy, n: u32) -> RetryDecision {
+        if policy.may_retry(n) {
+            RetryDecision::Retry
+        } else {
+            RetryDecision::GiveUp
+        }
+    }
+
+    /// Ends a step: saves, releases the lease, frees the bill unless the outcome is unknown.
+    /// Returns whether the next step is due right away.
+    async fn finish(&self, rec: &PaymentRecord, note: &str) -> Result<bool, StoreError> {
+        let holds_bill = rec.lifecycle.state == PaymentState::OutcomeUnknown;
+        if !self.save(rec, true, note).await? {
+            return Ok(false);
+        }
+        if !holds_bill {
+            self.store
+                .unlock_bill(&rec.request.restaurant_id, &rec.request.bill_id, &rec.id)
+                .await?;
+        }
+        info!(payment_id = %rec.id, restaurant_id = %rec.request.restaurant_id, bill_id = %rec.request.bill_id,
+              state = %rec.lifecycle.state, substate = ?rec.substate, attempts = rec.attempts, note, "payment step done");
+        Ok(rec.lifecycle.has_work() && rec.next_attempt_at <= now_ms())
+    }
+
+    async fn post(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
+        let (rid, bid) = (
+            rec.request.restaurant_id.clone(),
+            rec.request.bill_id.clone(),
+        );
+        // One payment posts to a bill at a time; the others wait their turn.
+        if !self.store.lock_bill(&rid, &bid, &rec.id, now_ms()).await? {
+            let next = now_ms() + 100 + i64::from(jitter_unit() % 200);
+            self.store.release(&rec.id, &self.owner, next).await?;
+            return Ok(false);
+        }
+        if !self.start(&mut rec, "posting").await? {
+            return Ok(false);
+        }
+        let answer = self.post_to_pos(&mut rec).await;
+        let note = answer.note.clone();
+        let decision = Self::decision(&self.cfg.retry, rec.attempts);
+        self.apply(&mut rec, answer, decision);
+        self.finish(&rec, &note).await
+    }
+
+    async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Answer {
+        let req = &rec.request;
+        let Some(mut client) = self.adapters.client(&req.restaurant_id) else {
+            return Answer::ours(
+                Event::Rejected(Substate::OtherError),
+                codes::ADAPTER,
+                format!("no adapter routes restaurant {:?}", req.restaurant_id),
+            );
+        };
+        let describe = match self.adapters.describe(&req.restaurant_id).await {
+            Ok(d) => d,
+            Err(s) => {
+                return Answer::ours(Event::Transient, codes::ADAPTER, format!("describe: {s}"));
+            }
+        };
+        let bill = match client
+            .get_bill(self.adapters.request(AdapterGetBillRequest {
+                restaurant_id: req.restaurant_id.clone(),
+                bill_id: req.bill_id.clone(),
+            }))
+            .await
+        {
+            Err(s) => {
+                return Answer::ours(Event::Transient, codes::ADAPTER, format!("get bill: {s}"));
+            }
+            Ok(r) => match r.into_inner().result {
+                Some(adapter_get_bill_response::Result::Bill(b)) => b,
+                Some(adapter_get_bill_response::Result::Failure(f)) => {
+                    let s = substate_from_pb(Some(&f));
+                    let note = if f.not_found {
+                        "the POS does not know this bill"
+                    } else {
+                        "the POS refused to show the bill"
+                    };
+                    return Answer::failure(Event::Rejected(s), &f, note);
+                }
+                None => {
+                    return Answer::ours(Event::Transient, codes::ADAPTER, "empty bill answer");
+                }
+            },
+        };
+        let status = BillStatus::try_from(bill.status).unwrap_or(BillStatus::Unspecified);
+        match status {
+            BillStatus::Closed | BillStatus::Canceled => {
+                return Answer::ours(
+                    Event::Rejected(Substate::OtherError),
+                    codes::BILL_CLOSED,
+                    format!(
+                        "the bill is already {} in the POS ({}); nothing was posted",
+                        if status == BillStatus::Closed {
+                            "closed"
+                        } else {
+                            "canceled"
+                        },
+                        bill.pos_status
+                    ),
+                );
+            }
+            BillStatus::NotReady => {
+                return Answer::ours(
+                    Event::Transient,
+                    codes::BILL_CLOSED,
+                    format!("the bill cannot take payments yet ({})", bill.pos_status),
+                );
+            }
+            _ => {}
+        }
+        let scale = req.amount.scale();
+        let Ok(due) = Money::parse(&bill.amount_due, scale.max(2)) else {
+            return Answer::ours(
+                Event::Rejected(Substate::OtherError),
+                codes::AMOUNT_CHECK,
+                format!(
+                    "the POS reported an unreadable amount due {:?}",
+                    bill.amount_due
+                ),
+            );
+        };
+        let rule = match pb::AmountRule::try_from(describe.amount_rule) {
+            Ok(pb::AmountRule::UpToDue) => AmountRule::UpToDue,
+            _ => AmountRule::Exact,
+        };
+        if let Err(v) = rule.check(req.amount, due) {
+            return Answer::ours(
+                Event::Rejected(Substate::WrongRequestSum),
+                codes::AMOUNT_CHECK,
+                format!("{v}; nothing was posted"),
+            );
+        }
+        rec.bill_before = Some(BillSnapshot {
+            total: bill.total.clone(),
+            amount_due: bill.amount_due.clone(),
+            paid: bill.paid.clone(),
+            status: bill.status,
+            pos_status: bill.pos_status.clone(),
+            bill_printed: bill.bill_printed,
+        });
+        let post = PostPaymentRequest {
+            restaurant_id: req.restaurant_id.clone(),
+            bill_id: req.bill_id.clone(),
+            payment_id: rec.id.clone(),
+            amount: req.amount.to_string(),
+            tips: if req.tips.is_zero() {
+                String::new()
+            } else {
+                req.tips.to_string()
+            },
+            tenders: req
+                .tenders
+                .iter()
+                .map(|t| pb::Tender {
+                    tender_id: t.tender_id.clone(),
+                    amount: t.amount.to_string(),
+                    card_code: t.card_code.clone(),
+                })
+                .collect(),
+            fiscal_data: req.fiscal_data.clone().into_iter().collect(),
+        };
+        match client.post_payment(self.adapters.request(post)).await {
+            // The adapter may have sent our request before failing: we cannot know.
+            Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {s}")),
+            Ok(r) => {
+                let r = r.into_inner();
+                let mut a = match Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified) {
+                    Outcome::Applied => Answer::new(
+                        Event::Applied {
+                            bill_closed: r.bill_closed,
+                        },
+                        "the POS booked the payment",
+                    ),
+                    Outcome::Rejected => {
+                        let s = substate_from_pb(r.failure.as_ref());
+                        match &r.failure {
+                            Some(f) => Answer::failure(Event::Rejected(s), f, "the POS refused"),
+                            None => Answer::new(Event::Rejected(s), "the POS refused"),
+                        }
+                    }
+                    Outcome::NotApplied => match &r.failure {
+                        Some(f) => Answer::failure(Event::Transient, f, "not applied; will retry"),
+                        None => Answer::new(Event::Transient, "not applied; will retry"),
+                    },
+                    Outcome::Unknown | Outcome::Unspecified => match &r.failure {
+                        Some(f) => Answer::failure(Event::Unknown, f, "no answer from the POS"),
+                        None => Answer::new(Event::Unknown, "no answer from the POS"),
+                    },
+                };
+                if !r.pos_reference.is_empty() {
+                    a.reference = Some(r.pos_reference);
+                }
+                a
+            }
+        }
+    }
+
+    async fn reconcile(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
+        if !self
+            .start(&mut rec, "reading the bill to learn the outcome")
+            .await?
+        {
+            return Ok(false);
+        }
+        let req = &rec.request;
+        let bill_before = rec.bill_before.as_ref().map(|b| pb::Bill {
+            restaurant_id: req.restaurant_id.clone(),
+            bill_id: req.bill_id.clone(),
+            total: b.total.clone(),
+            amount_due: b.amount_due.clone(),
+            paid: b.paid.clone(),
+            status: b.status,
+            pos_status: b.pos_status.clone(),
+            bill_printed: b.bill_printed,
+            ..Default::default()
+        });
+        let answer = match self.adapters.client(&req.restaurant_id) {
+            None => Answer::ours(Event::Unknown, codes::ADAPTER, "no adapter for restaurant"),
+            Some(mut client) => match client
+                .check_payment(self.adapters.request(CheckPaymentRequest {
+                    restaurant_id: req.restaurant_id.clone(),
+                    bill_id: req.bill_id.clone(),
+                    payment_id: rec.id.clone(),
+                    amount: req.amount.to_string(),
+                    pos_reference: rec.pos_reference.clone().unwrap_or_default(),
+                    bill_before,
+                }))
+                .await
+            {
+                Err(s) => Answer::new(Event::Unknown, format!("check failed: {s}")),
+                Ok(r) => {
+                    let r = r.into_inner();
+                    let evidence = format!("reconciled: {}", r.evidence);
+                    match Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified) {
+                        Outcome::Applied => Answer::new(
+                            Event::Applied {
+                                bill_closed: r.bill_closed,
+                            },
+                            evidence,
+                        ),
+                        Outcome::NotApplied => Answer::new(Event::NotApplied, evidence),
+                        Outcome::Rejected => {
+                            let s = substate_from_pb(r.failure.as_ref());
+                            match &r.failure {
+                                Some(f) => Answer::failure(Event::Rejected(s), f, evidence),
+                                None => Answer::new(Event::Rejected(s), evidence),
+                            }
+                        }
+                        _ => Answer::new(Event::Unknown, evidence),
+                    }
+                }
+            },
+        };
+        let decision = match answer.event {
+            Event::Unknown => Self::decision(&self.cfg.reconcile, rec.checks),
+            _ => Self::decision(&self.cfg.retry, rec.attempts),
+        };
+        let note = answer.note.clone();
+        self.apply(&mut rec, answer, decision);
+        if rec.lifecycle.state == PaymentState::NeedsAttention
+            && rec.lifecycle.step == Step::Reconcile
+        {
+            rec.pos_text = Some(format!(
+                "the POS never confirmed whether the payment was booked after {} checks{}",
+                rec.checks,
+                rec.pos_text
+                    .as_deref()
+                    .map(|t| format!(" (last: {t})"))
+                    .unwrap_or_default()
+            ));
+        }
+        self.finish(&rec, &note).await
+    }
+
+    async fn close(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
+        if !self.start(&mut rec, "closing the bill").await? {
+            return Ok(false);
+        }
+        let req = &rec.request;
+        let answer = match self.adapters.client(&req.restaurant_id) {
+            None => Answer::ours(
+                Event::Transient,
+                codes::ADAPTER,
+                "no adapter for restaurant",
+            ),
+            Some(mut client) => match client
+                .close_bill(self.adapters.request(AdapterCloseBillRequest {
+                    restaurant_id: req.restaurant_id.clone(),
+                    bill_id: req.bill_id.clone(),
+                    payment_id: rec.id.clone(),
+                }))
+                .await
+            {
+                Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("close: {s}")),
+                Ok(r) => {
+                    let r = r.into_inner();
+                    let f = r.failure.as_ref();
+                    let mut a = match Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified) {
+                        Outcome::Applied => {
+                            Answer::new(Event::ClosedBill, "the POS closed the bill")
+                        }
+                        Outcome::Rejected => Answer::new(
+                            Event::Rejected(substate_from_pb(f)),
+                            "the POS refused to close",
+                        ),
+                        Outcome::NotApplied => Answer::new(Event::Transient, "close not applied"),
+                        _ => Answer::new(Event::Unknown, "no answer to close"),
+                    };
+                    if let Some(f) = f {
+                        a.code = Some(f.pos_code.clone());
+                        a.text = Some(f.pos_text.clone());
+                    }
+                    if !r.pos_reference.is_empty() {
+                        a.reference = Some(r.pos_reference);
+                    }
+                    a
+                }
+            },
+        };
+        let note = answer.note.clone();
+        let decision = Self::decision(&self.cfg.retry, rec.attempts);
+        self.apply(&mut rec, answer, decision);
+        self.finish(&rec, &note).await
+    }
+}

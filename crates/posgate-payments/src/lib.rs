@@ -1,0 +1,89 @@
+//! posgate's payment service: the gRPC API internal services call to post an already-captured
+//! payment to a restaurant's POS and close the bill, exactly once.
+//!
+//! - [`store`]: durable state (SQLite embedded; the schema is plain SQL for PostgreSQL later).
+//! - [`engine`]: drives payments through the POS adapters with leases, retries, reconciliation.
+//! - [`service`]: the `PaymentService` gRPC API.
+//! - [`adapters`]: routing restaurants to their POS adapter over gRPC.
+
+pub mod adapters;
+pub mod config;
+pub mod convert;
+pub mod engine;
+pub mod notify;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use posgate_proto::v1::payment_service_server::PaymentServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::{PaymentsConfig, RestaurantRoute};
+pub use service::PaymentsApi;
+
+/// Largest gRPC message we take: a pay request is a few KB.
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The payment service, built and ready to serve.
+pub struct PaymentsService {
+    api: PaymentsApi,
+    engine: Arc<engine::Engine>,
+}
+
+impl PaymentsService {
+    /// Opens the store and wires the engine. Nothing runs until [`PaymentsService::serve`].
+    pub async fn build(cfg: PaymentsConfig) -> anyhow::Result<PaymentsService> {
+        cfg.check()?;
+        let cfg = Arc::new(cfg);
+        let store = store::Store::open(&cfg.database_url).await?;
+        let adapters = adapters::Adapters::new(&cfg)?;
+        let notifier = Arc::new(notify::Notifier::default());
+        let engine = engine::Engine::new(
+            store.clone(),
+            adapters.clone(),
+            Arc::clone(&notifier),
+            Arc::clone(&cfg),
+        );
+        let api = PaymentsApi {
+            store,
+            engine: Arc::clone(&engine),
+            notifier,
+            adapters,
+            cfg,
+        };
+        Ok(PaymentsService { api, engine })
+    }
+
+    pub fn store(&self) -> &store::Store {
+        &self.api.store
+    }
+
+    /// Serves gRPC on `listener` and runs the engine until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let engine = tokio::spawn(Arc::clone(&self.engine).run({
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        }));
+        let server =
+            PaymentServiceServer::new(self.api).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let result = tonic::transport::Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        let _ = engine.await;
+        result.map_err(Into::into)
+    }
+}

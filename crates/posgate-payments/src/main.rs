@@ -1,0 +1,33 @@
+//! `posgate-payments`: the payment service alone, for deployments that scale it on its own.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use posgate_payments::{PaymentsConfig, PaymentsService};
+
+#[derive(Parser)]
+#[command(about = "posgate payment service (gRPC PaymentService)")]
+struct Args {
+    /// posgate TOML file; its [payments] section is read. POSGATE_PAYMENTS__* env vars override.
+    #[arg(long, env = "POSGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let cfg = PaymentsConfig::load(args.config.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, "payment service listening");
+    PaymentsService::build(cfg)
+        .await?
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,312 @@
+//! The `PaymentService` gRPC API.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use posgate_core::request::RawPayRequest;
+use posgate_core::{PayRequest, PaymentState, Step};
+use posgate_proto::v1::payment_service_server::PaymentService;
+use posgate_proto::v1::{self as pb, AdapterCloseBillRequest, AdapterGetBillRequest};
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+use tracing::{info, warn};
+
+use crate::adapters::Adapters;
+use crate::config::PaymentsConfig;
+use crate::convert::{payment_to_pb, recommendation_for, state_from_pb};
+use crate::engine::{Engine, now_ms};
+use crate::notify::Notifier;
+use crate::store::{Inserted, ListFilter, PaymentRecord, Store, StoreError};
+
+/// How often waiters re-read the store even without a wake-up (changes by other replicas).
+const REREAD: Duration = Duration::from_millis(1_000);
+
+pub struct PaymentsApi {
+    pub(crate) store: Store,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) adapters: Adapters,
+    pub(crate) cfg: Arc<PaymentsConfig>,
+}
+
+fn internal(e: StoreError) -> Status {
+    warn!(error = %e, "store error");
+    Status::internal(format!("payment store: {e}"))
+}
+
+/// The POS has had its say for now: PayBill can answer.
+fn settled(rec: &PaymentRecord) -> bool {
+    let l = rec.lifecycle;
+    match l.state {
+        PaymentState::Accepted | PaymentState::Posting | PaymentState::Closing => false,
+        PaymentState::Paid => l.step != Step::Close,
+        _ => true,
+    }
+}
+
+impl PaymentsApi {
+    async fn load(&self, id: &str) -> Result<PaymentRecord, Status> {
+        if id.is_empty() {
+            return Err(Status::invalid_argument("payment_id: is required"));
+        }
+        self.store
+            .get(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("payment_id: no payment {id:?}")))
+    }
+
+    /// Waits until `until` holds or the deadline passes; returns the payment as it is then.
+    async fn wait_for(
+        &self,
+        id: &str,
+        deadline: Instant,
+        until: impl Fn(&PaymentRecord) -> bool,
+    ) -> Result<PaymentRecord, Status> {
+        let mut rx = self.notifier.subscribe(id);
+        loop {
+            let rec = self.load(id).await?;
+            let now = Instant::now();
+            if until(&rec) || now >= deadline {
+                return Ok(rec);
+            }
+            let nap = (deadline - now).min(REREAD);
+            tokio::select! {
+                _ = rx.changed() => {}
+                _ = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    fn route_scale(&self, restaurant_id: &str) -> Result<u32, Status> {
+        self.cfg
+            .restaurants
+            .get(restaurant_id)
+            .map(|r| r.currency_scale)
+            .ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "restaurant_id: unknown restaurant {restaurant_id:?}"
+                ))
+            })
+    }
+
+    fn adapter(
+        &self,
+        restaurant_id: &str,
+    ) -> Result<pb::pos_adapter_client::PosAdapterClient<tonic::transport::Channel>, Status> {
+        self.route_scale(restaurant_id)?;
+        self.adapters.client(restaurant_id).ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "restaurant_id: no adapter configured for {restaurant_id:?}"
+            ))
+        })
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Payment, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl PaymentService for PaymentsApi {
+    async fn pay_bill(
+        &self,
+        req: Request<pb::PayBillRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let r = req.into_inner();
+        if r.idempotency_key.is_empty() {
+            return Err(Status::invalid_argument("idempotency_key: is required"));
+        }
+        if r.restaurant_id.is_empty() {
+            return Err(Status::invalid_argument("restaurant_id: is required"));
+        }
+        let scale = self.route_scale(&r.restaurant_id)?;
+        let raw = RawPayRequest {
+            idempotency_key: &r.idempotency_key,
+            restaurant_id: &r.restaurant_id,
+            bill_id: &r.bill_id,
+            amount: &r.amount,
+            tips: &r.tips,
+            tenders: r
+                .tenders
+                .iter()
+                .map(|t| {
+                    (
+                        t.tender_id.as_str(),
+                        t.amount.as_str(),
+                        t.card_code.as_str(),
+                    )
+                })
+                .collect(),
+            fiscal_data: r
+                .fiscal_data
+                .clone()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            close: r.close,
+        };
+        let pay = PayRequest::validate(&raw, scale)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let rec = match self
+            .store
+            .insert(&id, &pay, now_ms())
+            .await
+            .map_err(internal)?
+        {
+            Inserted::New(rec) => {
+                info!(payment_id = %rec.id, restaurant_id = %pay.restaurant_id, bill_id = %pay.bill_id, amount = %pay.amount, "payment accepted");
+                self.engine.kick(rec.id.clone());
+                rec
+            }
+            Inserted::Existing(rec) => {
+                if let Some(field) = rec.request.first_difference(&pay) {
+                    return Err(Status::failed_precondition(format!(
+                        "{field}: idempotency_key {:?} was used for a payment with a different {field}",
+                        pay.idempotency_key
+                    )));
+                }
+                rec
+            }
+        };
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.pay_wait_ms);
+        let rec = self.wait_for(&rec.id, deadline, settled).await?;
+        Ok(Response::new(payment_to_pb(&rec)))
+    }
+
+    async fn get_payment(
+        &self,
+        req: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let rec = self.load(&req.into_inner().payment_id).await?;
+        Ok(Response::new(payment_to_pb(&rec)))
+    }
+
+    type WatchPaymentStream = WatchStream;
+
+    async fn watch_payment(
+        &self,
+        req: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<Self::WatchPaymentStream>, Status> {
+        let id = req.into_inner().payment_id;
+        let first = self.load(&id).await?;
+        let store = self.store.clone();
+        let mut rx = self.notifier.subscribe(&id);
+        let stream = async_stream::try_stream! {
+            let mut last = first.version;
+            let done = first.lifecycle.is_final();
+            yield payment_to_pb(&first);
+            if !done {
+                loop {
+                    tokio::select! {
+                        _ = rx.changed() => {}
+                        _ = tokio::time::sleep(REREAD) => {}
+                    }
+                    let Some(rec) = store.get(&id).await.map_err(internal)? else { break };
+                    if rec.version != last {
+                        last = rec.version;
+                        yield payment_to_pb(&rec);
+                    }
+                    if rec.lifecycle.is_final() {
+                        break;
+                    }
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_payments(
+        &self,
+        req: Request<pb::ListPaymentsRequest>,
+    ) -> Result<Response<pb::ListPaymentsResponse>, Status> {
+        let r = req.into_inner();
+        let mut states = Vec::new();
+        for s in &r.states {
+            let s = pb::PaymentState::try_from(*s)
+                .ok()
+                .and_then(state_from_pb)
+                .ok_or_else(|| Status::invalid_argument(format!("states: unknown state {s}")))?;
+            states.push(s);
+        }
+        let limit = match r.page_size {
+            0 => 50,
+            n => n.min(500),
+        };
+        let filter = ListFilter {
+            restaurant_id: Some(r.restaurant_id).filter(|s| !s.is_empty()),
+            bill_id: Some(r.bill_id).filter(|s| !s.is_empty()),
+            states,
+            after_id: Some(r.page_token).filter(|s| !s.is_empty()),
+            limit: limit + 1,
+        };
+        let mut recs = self.store.list(&filter).await.map_err(internal)?;
+        let more = recs.len() > limit as usize;
+        recs.truncate(limit as usize);
+        let next_page_token = if more {
+            recs.last().map(|r| r.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPaymentsResponse {
+            payments: recs.iter().map(payment_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn close_bill(
+        &self,
+        req: Request<pb::CloseBillRequest>,
+    ) -> Result<Response<pb::CloseBillResponse>, Status> {
+        let r = req.into_inner();
+        if r.bill_id.is_empty() {
+            return Err(Status::invalid_argument("bill_id: is required"));
+        }
+        let mut client = self.adapter(&r.restaurant_id)?;
+        let out = client
+            .close_bill(self.adapters.request(AdapterCloseBillRequest {
+                restaurant_id: r.restaurant_id,
+                bill_id: r.bill_id,
+                payment_id: String::new(),
+            }))
+            .await
+            .map_err(|s| Status::unavailable(format!("POS adapter: {}", s.message())))?
+            .into_inner();
+        let closed = out.outcome == pb::Outcome::Applied as i32;
+        let recommendation = recommendation_for(out.failure.as_ref(), closed);
+        Ok(Response::new(pb::CloseBillResponse {
+            closed,
+            failure: out.failure,
+            recommendation,
+        }))
+    }
+
+    async fn get_bill(
+        &self,
+        req: Request<pb::GetBillRequest>,
+    ) -> Result<Response<pb::GetBillResponse>, Status> {
+        let r = req.into_inner();
+        if r.bill_id.is_empty() {
+            return Err(Status::invalid_argument("bill_id: is required"));
+        }
+        let mut client = self.adapter(&r.restaurant_id)?;
+        let out = client
+            .get_bill(self.adapters.request(AdapterGetBillRequest {
+                restaurant_id: r.restaurant_id,
+                bill_id: r.bill_id,
+            }))
+            .await
+            .map_err(|s| Status::unavailable(format!("POS adapter: {}", s.message())))?
+            .into_inner();
+        let result = out.result.map(|res| match res {
+            pb::adapter_get_bill_response::Result::Bill(b) => {
+                pb::get_bill_response::Result::Bill(b)
+            }
+            pb::adapter_get_bill_response::Result::Failure(f) => {
+                pb::get_bill_response::Result::Failure(f)
+            }
+        });
+        Ok(Response::new(pb::GetBillResponse { result }))
+    }
+}

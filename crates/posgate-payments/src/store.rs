@@ -1,0 +1,525 @@
+//! Durable payment state in SQLite (the embedded default). Every write is one short statement or
+//! a transaction that starts with a write, so concurrent callers never deadlock on SQLite's
+//! single writer; the same statements carry over to PostgreSQL.
+//!
+//! Exactly-once rests on three things enforced here, not by read-then-write in the service:
+//! - `idempotency_key` is UNIQUE: a repeat can never create a second payment;
+//! - a worker *claims* a payment with a conditional UPDATE (lease), and every later write is
+//!   fenced by `lease_owner`, so two workers never drive one payment;
+//! - a bill has at most one payment posting to it at a time (`bill_locks` primary key).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use posgate_core::payment::Lifecycle;
+use posgate_core::{Money, PayRequest, PaymentState, Step, Substate, TenderLine};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row for payment {id}: {what}")]
+    Corrupt { id: String, what: String },
+}
+
+/// The bill as read from the POS just before posting; reconciliation compares against it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillSnapshot {
+    pub total: String,
+    pub amount_due: String,
+    pub paid: String,
+    pub status: i32,
+    pub pos_status: String,
+    pub bill_printed: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredTender {
+    tender_id: String,
+    amount: String,
+    #[serde(default)]
+    card_code: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub request: PayRequest,
+    pub lifecycle: Lifecycle,
+    pub substate: Option<Substate>,
+    pub pos_code: Option<String>,
+    pub pos_text: Option<String>,
+    pub pos_reference: Option<String>,
+    pub bill_before: Option<BillSnapshot>,
+    pub attempts: u32,
+    pub checks: u32,
+    /// Unix ms.
+    pub next_attempt_at: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub enum Inserted {
+    New(PaymentRecord),
+    Existing(PaymentRecord),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub restaurant_id: Option<String>,
+    pub bill_id: Option<String>,
+    pub states: Vec<PaymentState>,
+    /// Return payments with ids after this one (ids are time-ordered).
+    pub after_id: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db` or
+    /// `sqlite::memory:`) and applies migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let memory = url.contains(":memory:");
+        if !memory
+            && let Some(path) = url
+                .strip_prefix("sqlite://")
+                .or(url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+            }
+        }
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a payment acknowledged to a caller survives power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database lives in one connection.
+            .max_connections(if memory { 1 } else { 8 })
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Stores a new payment, or returns the one already stored under its idempotency key.
+    pub async fn insert(
+        &self,
+        id: &str,
+        req: &PayRequest,
+        now: i64,
+    ) -> Result<Inserted, StoreError> {
+        let tenders: Vec<StoredTender> = req
+            .tenders
+            .iter()
+            .map(|t| StoredTender {
+                tender_id: t.tender_id.clone(),
+                amount: t.amount.to_string(),
+                card_code: t.card_code.clone(),
+            })
+            .collect();
+        let lc = Lifecycle::new(req.close);
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, state, step, next_attempt_at, version, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&req.idempotency_key)
+        .bind(&req.restaurant_id)
+        .bind(&req.bill_id)
+        .bind(req.amount.to_string())
+        .bind(req.tips.to_string())
+        .bind(req.amount.scale() as i64)
+        .bind(serde_json::to_string(&tenders).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&req.fiscal_data).unwrap_or_else(|_| "{}".into()))
+        .bind(req.close)
+        .bind(lc.state.as_str())
+        .bind(lc.step.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            insert_event(&mut tx, id, 1, now, lc, None, None, None, Some("accepted")).await?;
+        }
+        tx.commit().await?;
+        let rec = self
+            .get_by_key(&req.idempotency_key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                id: id.to_string(),
+                what: "payment vanished after insert".into(),
+            })?;
+        Ok(if inserted {
+            Inserted::New(rec)
+        } else {
+            Inserted::Existing(rec)
+        })
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| decode(&r)).transpose()
+    }
+
+    pub async fn get_by_key(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE idempotency_key = ?"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| decode(&r)).transpose()
+    }
+
+    pub async fn list(&self, f: &ListFilter) -> Result<Vec<PaymentRecord>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM payments WHERE 1 = 1");
+        if f.restaurant_id.is_some() {
+            sql.push_str(" AND restaurant_id = ?");
+        }
+        if f.bill_id.is_some() {
+            sql.push_str(" AND bill_id = ?");
+        }
+        if !f.states.is_empty() {
+            let marks = vec!["?"; f.states.len()].join(", ");
+            sql.push_str(&format!(" AND state IN ({marks})"));
+        }
+        if f.after_id.is_some() {
+            sql.push_str(" AND id > ?");
+        }
+        sql.push_str(" ORDER BY id LIMIT ?");
+        let mut q = sqlx::query(&sql);
+        if let Some(r) = &f.restaurant_id {
+            q = q.bind(r);
+        }
+        if let Some(b) = &f.bill_id {
+            q = q.bind(b);
+        }
+        for s in &f.states {
+            q = q.bind(s.as_str());
+        }
+        if let Some(a) = &f.after_id {
+            q = q.bind(a);
+        }
+        q = q.bind(i64::from(f.limit));
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Ids of payments with work due now and no live lease, oldest first.
+    pub async fn due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM payments
+             WHERE step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?)
+             ORDER BY next_attempt_at LIMIT ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
+    /// When the next payment becomes due, if any.
+    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(next_attempt_at) FROM payments WHERE step <> 'done' AND state <> 'needs_attention'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<Option<i64>, _>(0))
+    }
+
+    /// Takes the payment for `owner` until `now + lease_ms`, if its work is due and no live
+    /// lease is held. Returns the payment as claimed.
+    pub async fn claim(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE payments SET lease_owner = ?, lease_until = ?
+             WHERE id = ? AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?)",
+        )
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if claimed {
+            self.get(id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Writes a worker's change to a payment it holds. Fenced by the lease: a worker whose lease
+    /// was taken over writes nothing and gets `false`. `release` gives the lease up.
+    pub async fn save(
+        &self,
+        rec: &PaymentRecord,
+        owner: &str,
+        now: i64,
+        release: bool,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let bill_before = rec
+            .bill_before
+            .as_ref()
+            .map(|b| serde_json::to_string(b).unwrap_or_default());
+        let version = rec.version + 1;
+        let updated = sqlx::query(
+            "UPDATE payments SET state = ?, step = ?, substate = ?, pos_code = ?, pos_text = ?, pos_reference = ?,
+                    bill_before = ?, attempts = ?, checks = ?, next_attempt_at = ?, version = ?, updated_at = ?,
+                    lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END,
+                    lease_until = CASE WHEN ? THEN NULL ELSE lease_until END
+             WHERE id = ? AND lease_owner = ? AND version = ?",
+        )
+        .bind(rec.lifecycle.state.as_str())
+        .bind(rec.lifecycle.step.as_str())
+        .bind(rec.substate.map(|s| s.as_str()))
+        .bind(&rec.pos_code)
+        .bind(&rec.pos_text)
+        .bind(&rec.pos_reference)
+        .bind(bill_before)
+        .bind(i64::from(rec.attempts))
+        .bind(i64::from(rec.checks))
+        .bind(rec.next_attempt_at)
+        .bind(version)
+        .bind(now)
+        .bind(release)
+        .bind(release)
+        .bind(&rec.id)
+        .bind(owner)
+        .bind(rec.version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !updated {
+            return Ok(false);
+        }
+        insert_event(
+            &mut tx,
+            &rec.id,
+            version,
+            now,
+            rec.lifecycle,
+            rec.substate,
+            rec.pos_code.as_deref(),
+            rec.pos_text.as_deref(),
+            note,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Gives up a lease without changing the payment (e.g. the bill is busy), due again at `next_at`.
+    pub async fn release(&self, id: &str, owner: &str, next_at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ?
+             WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(next_at)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the bill for this payment. True if this payment holds it now (also when it already did).
+    pub async fn lock_bill(
+        &self,
+        restaurant_id: &str,
+        bill_id: &str,
+        payment_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        sqlx::query(
+            "INSERT INTO bill_locks (restaurant_id, bill_id, payment_id, acquired_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (restaurant_id, bill_id) DO NOTHING",
+        )
+        .bind(restaurant_id)
+        .bind(bill_id)
+        .bind(payment_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let holder: Option<String> = sqlx::query_scalar(
+            "SELECT payment_id FROM bill_locks WHERE restaurant_id = ? AND bill_id = ?",
+        )
+        .bind(restaurant_id)
+        .bind(bill_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(holder.as_deref() == Some(payment_id))
+    }
+
+    pub async fn unlock_bill(
+        &self,
+        restaurant_id: &str,
+        bill_id: &str,
+        payment_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM bill_locks WHERE restaurant_id = ? AND bill_id = ? AND payment_id = ?",
+        )
+        .bind(restaurant_id)
+        .bind(bill_id)
+        .bind(payment_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The payment's history: (version, unix ms, state, step, substate, note).
+    pub async fn history(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(i64, i64, String, String, Option<String>, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version, at, state, step, substate, note FROM payment_events WHERE payment_id = ? ORDER BY version",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    version: i64,
+    now: i64,
+    lc: Lifecycle,
+    substate: Option<Substate>,
+    pos_code: Option<&str>,
+    pos_text: Option<&str>,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO payment_events (payment_id, version, at, state, step, substate, pos_code, pos_text, note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(now)
+    .bind(lc.state.as_str())
+    .bind(lc.step.as_str())
+    .bind(substate.map(|s| s.as_str()))
+    .bind(pos_code)
+    .bind(pos_text)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn decode(r: &sqlx::sqlite::SqliteRow) -> Result<PaymentRecord, StoreError> {
+    let id: String = r.try_get("id")?;
+    let corrupt = |what: String| StoreError::Corrupt {
+        id: id.clone(),
+        what,
+    };
+    let scale = r.try_get::<i64, _>("scale")? as u32;
+    let money = |col: &str| -> Result<Money, StoreError> {
+        let s: String = r.try_get(col)?;
+        Money::parse(&s, scale).map_err(|e| corrupt(format!("{col}: {e}")))
+    };
+    let tenders: Vec<StoredTender> = serde_json::from_str(&r.try_get::<String, _>("tenders")?)
+        .map_err(|e| corrupt(format!("tenders: {e}")))?;
+    let tenders = tenders
+        .into_iter()
+        .map(|t| {
+            Ok(TenderLine {
+                amount: Money::parse(&t.amount, scale).map_err(|e| corrupt(e.to_string()))?,
+                tender_id: t.tender_id,
+                card_code: t.card_code,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let fiscal_data: BTreeMap<String, String> =
+        serde_json::from_str(&r.try_get::<String, _>("fiscal_data")?)
+            .map_err(|e| corrupt(format!("fiscal_data: {e}")))?;
+    let close: bool = r.try_get("close")?;
+    let state = PaymentState::from_str(&r.try_get::<String, _>("state")?).map_err(corrupt)?;
+    let step = Step::from_str(&r.try_get::<String, _>("step")?).map_err(corrupt)?;
+    let substate = r
+        .try_get::<Option<String>, _>("substate")?
+        .map(|s| Substate::from_str(&s).map_err(corrupt))
+        .transpose()?;
+    let bill_before = r
+        .try_get::<Option<String>, _>("bill_before")?
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bill_before: {e}"))))
+        .transpose()?;
+    Ok(PaymentRecord {
+        request: PayRequest {
+            idempotency_key: r.try_get("idempotency_key")?,
+            restaurant_id: r.try_get("restaurant_id")?,
+            bill_id: r.try_get("bill_id")?,
+            amount: money("amount")?,
+            tips: money("tips")?,
+            tenders,
+            fiscal_data,
+            close,
+        },
+        lifecycle: Lifecycle { state, step, close },
+        substate,
+        pos_code: r.try_get("pos_code")?,
+        pos_text: r.try_get("pos_text")?,
+        pos_reference: r.try_get("pos_reference")?,
+        bill_before,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        checks: r.try_get::<i64, _>("checks")? as u32,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        id,
+    })
+}

@@ -1,0 +1,454 @@
+//! HTTP layer: the WSA `Create` endpoint and the `/_sim/wsa/` control API.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use super::WsaSim;
+use super::engine::{self, Common, TaskError};
+use super::model::{Fault, FaultKind, SimOrder, SimRestaurant};
+use super::state::{State, TaskEntry};
+use super::task::{self, AgentTask, GET_TASK_RESPONSE, Mode, Request};
+
+/// Path of the single WSA submit endpoint.
+pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
+/// Prefix of the control API.
+pub const CONTROL_PREFIX: &str = "/_sim/wsa";
+
+pub(crate) fn router(sim: WsaSim) -> Router {
+    let control = Router::new()
+        .route(
+            "/restaurants",
+            post(ctl_add_restaurant).get(ctl_restaurants),
+        )
+        .route("/orders", post(ctl_add_order).get(ctl_orders))
+        .route("/orders/{object_id}/{guid}", get(ctl_get_order))
+        .route(
+            "/faults",
+            post(ctl_add_fault).get(ctl_faults).delete(ctl_clear_faults),
+        )
+        .route("/ledger", get(ctl_ledger))
+        .route("/requests", get(ctl_requests))
+        .route("/reset", post(ctl_reset));
+    Router::new()
+        .route(CREATE_PATH, post(create))
+        .nest(CONTROL_PREFIX, control)
+        .with_state(sim)
+}
+
+fn ok_json(v: Value) -> Response {
+    (StatusCode::OK, Json(v)).into_response()
+}
+
+fn extract_token(headers: &HeaderMap) -> Option<String> {
+    let raw = headers
+        .get("AggregatorAuthentication")?
+        .to_str()
+        .ok()?
+        .trim();
+    let tok = raw
+        .strip_prefix("Token ")
+        .or_else(|| raw.strip_prefix("token "))
+        .unwrap_or(raw)
+        .trim();
+    (!tok.is_empty()).then(|| tok.to_string())
+}
+
+fn token_known(st: &State, token: Option<&str>) -> bool {
+    token.is_some_and(|t| st.restaurants.values().any(|r| r.cfg.token == t))
+}
+
+/// Aggregator authentication + agent licence for `object_id`.
+fn authorize(st: &State, token: Option<&str>, object_id: i64) -> Result<(), TaskError> {
+    let auth_failed = || TaskError::ws("AuthFailed", "Authentication failed");
+    let Some(tok) = token else {
+        return Err(auth_failed());
+    };
+    match st.restaurants.get(&object_id) {
+        Some(r) if r.cfg.token == tok => Ok(()),
+        Some(_) => Err(auth_failed()),
+        None if token_known(st, token) => Err(TaskError::license(Some(object_id))),
+        None => Err(auth_failed()),
+    }
+}
+
+async fn create(AxState(sim): AxState<WsaSim>, headers: HeaderMap, body: Bytes) -> Response {
+    let task_guid = uuid::Uuid::new_v4().to_string();
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(error = %e, "WSA request is not JSON");
+            let common = Common {
+                task_guid,
+                task_type: String::new(),
+                object_id: None,
+                agent_guid: None,
+            };
+            let env = engine::envelope(&common, &Err(TaskError::bad_request()));
+            return (StatusCode::BAD_REQUEST, Json(env)).into_response();
+        }
+    };
+    let task_type = task::task_type_of(&body).unwrap_or_default().to_string();
+    let token = extract_token(&headers);
+    let mut common = Common {
+        task_guid,
+        task_type: task_type.clone(),
+        object_id: task::object_id_of(&body),
+        agent_guid: None,
+    };
+    {
+        let mut st = sim.lock();
+        if !task_type.is_empty() {
+            *st.requests.entry(task_type.clone()).or_default() += 1;
+        }
+        if !token_known(&st, token.as_deref()) {
+            info!(task_type, "WSA task rejected: AuthFailed");
+            let err = TaskError::ws("AuthFailed", "Authentication failed");
+            return ok_json(engine::envelope(&common, &Err(err)));
+        }
+    }
+    let req = match task::parse(&body) {
+        Ok(r) => r,
+        Err(task::BadRequest(msg)) => {
+            warn!(task_type, %msg, "WSA request rejected: BadRequest");
+            return ok_json(engine::envelope(&common, &Err(TaskError::bad_request())));
+        }
+    };
+    match req {
+        Request::GetTaskResponse {
+            task_guid,
+            object_id,
+        } => {
+            common.object_id = object_id;
+            ok_json(get_task_response(
+                &sim,
+                common,
+                token.as_deref(),
+                &task_guid,
+            ))
+        }
+        Request::Agent(t) => ok_json(run_agent_task(&sim, common, token.as_deref(), t).await),
+    }
+}
+
+fn get_task_response(sim: &WsaSim, mut common: Common, token: Option<&str>, wanted: &str) -> Value {
+    let mut st = sim.lock();
+    let fault = st.take_fault(common.object_id, None, GET_TASK_RESPONSE, |k| {
+        matches!(
+            k,
+            FaultKind::AuthFailed | FaultKind::TaskLimitExceeded | FaultKind::InternalError
+        )
+    });
+    if let Some(err) = fault.as_ref().and_then(transport_error) {
+        return engine::envelope(&common, &Err(err));
+    }
+    let not_found = |common: &Common| {
+        engine::envelope(
+            common,
+            &Err(TaskError::ws(
+                "NotFound",
+                format!("Task {wanted} not found"),
+            )),
+        )
+    };
+    let Some(entry) = st.tasks.get(wanted.trim()) else {
+        return not_found(&common);
+    };
+    if Some(entry.owner_token.as_str()) != token {
+        // Only the aggregator that created a task may read its result.
+        return not_found(&common);
+    }
+    if let Some((at, answer)) = &entry.answer
+        && !entry.lost
+        && *at <= entry.deadline
+    {
+        return answer.clone();
+    }
+    if Instant::now() >= entry.deadline {
+        return entry.timeout_envelope.clone();
+    }
+    common.object_id = Some(entry.object_id);
+    common.agent_guid.clone_from(&entry.agent_guid);
+    engine::envelope(
+        &common,
+        &Err(TaskError::ws(
+            "AwaitingAnswer",
+            "The task is being processed by the agent",
+        )),
+    )
+}
+
+fn transport_error(kind: &FaultKind) -> Option<TaskError> {
+    match kind {
+        FaultKind::AuthFailed => Some(TaskError::ws("AuthFailed", "Authentication failed")),
+        FaultKind::TaskLimitExceeded => Some(TaskError::ws(
+            "TaskLimitExceeded",
+            "Task limit exceeded for the agent, try again later",
+        )),
+        FaultKind::InternalError => Some(TaskError::ws("InternalError", "Internal server error")),
+        _ => None,
+    }
+}
+
+/// Executes the task against the state and renders the full envelope.
+fn exec(sim: &WsaSim, common: &Common, t: &AgentTask) -> Value {
+    let mut st = sim.lock();
+    let outcome = engine::execute(
+        &mut st,
+        &common.task_guid,
+        &common.task_type,
+        t.object_id,
+        &t.kind,
+    );
+    match &outcome {
+        Ok(_) => info!(
+            task_type = %common.task_type,
+            task_guid = %common.task_guid,
+            object_id = t.object_id,
+            order_guid = t.kind.order_guid().unwrap_or(""),
+            "WSA task executed"
+        ),
+        Err(e) => info!(
+            task_type = %common.task_type,
+            task_guid = %common.task_guid,
+            object_id = t.object_id,
+            order_guid = t.kind.order_guid().unwrap_or(""),
+            error = ?e,
+            "WSA task failed"
+        ),
+    }
+    engine::envelope(common, &outcome)
+}
+
+fn set_answer(sim: &WsaSim, task_guid: &str, answer: Value) {
+    let mut st = sim.lock();
+    if let Some(e) = st.tasks.get_mut(task_guid) {
+        e.answer = Some((Instant::now(), answer));
+    }
+}
+
+async fn run_agent_task(
+    sim: &WsaSim,
+    mut common: Common,
+    token: Option<&str>,
+    t: AgentTask,
+) -> Value {
+    common.object_id = Some(t.object_id);
+    let (fault, async_delay) = {
+        let mut st = sim.lock();
+        if let Err(e) = authorize(&st, token, t.object_id) {
+            info!(task_type = %common.task_type, object_id = t.object_id, error = ?e, "WSA task rejected");
+            return engine::envelope(&common, &Err(e));
+        }
+        let (agent_guid, delay) = match st.restaurants.get(&t.object_id) {
+            Some(r) => (r.agent_guid.clone(), r.cfg.async_delay_ms),
+            None => return engine::envelope(&common, &Err(TaskError::license(Some(t.object_id)))),
+        };
+        common.agent_guid = Some(agent_guid);
+        let fault = st.take_fault(
+            Some(t.object_id),
+            t.kind.order_guid(),
+            &common.task_type,
+            |k| !k.is_order_state(),
+        );
+        (fault, Duration::from_millis(delay))
+    };
+    if let Some(f) = &fault {
+        debug!(task_type = %common.task_type, fault = ?f, "WSA transport fault fired");
+    }
+    if let Some(err) = fault.as_ref().and_then(transport_error) {
+        return engine::envelope(&common, &Err(err));
+    }
+    let timeout = Duration::from_secs(t.timeout_s);
+    let timeout_env = engine::envelope(&common, &Err(TaskError::timeout(t.timeout_s)));
+    let owner = token.unwrap_or_default().to_string();
+
+    match t.mode {
+        Mode::Sync => {
+            let answer = match fault {
+                Some(FaultKind::AgentTimeout) => {
+                    tokio::time::sleep(timeout).await;
+                    timeout_env.clone()
+                }
+                Some(FaultKind::AnswerLost) => {
+                    exec(sim, &common, &t);
+                    tokio::time::sleep(timeout).await;
+                    timeout_env.clone()
+                }
+                Some(FaultKind::Slow { delay_ms }) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let (sim2, common2, t2) = (sim.clone(), common.clone(), t.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                        let _ = tx.send(exec(&sim2, &common2, &t2));
+                    });
+                    match tokio::time::timeout(timeout, rx).await {
+                        Ok(Ok(v)) => v,
+                        _ => timeout_env.clone(),
+                    }
+                }
+                _ => exec(sim, &common, &t),
+            };
+            let now = Instant::now();
+            sim.lock().store_task(
+                common.task_guid.clone(),
+                TaskEntry {
+                    owner_token: owner,
+                    object_id: t.object_id,
+                    agent_guid: common.agent_guid.clone(),
+                    created: now,
+                    deadline: now,
+                    answer: Some((now, answer.clone())),
+                    lost: false,
+                    timeout_envelope: timeout_env,
+                },
+            );
+            answer
+        }
+        Mode::Async => {
+            let now = Instant::now();
+            let lost = matches!(fault, Some(FaultKind::AnswerLost));
+            sim.lock().store_task(
+                common.task_guid.clone(),
+                TaskEntry {
+                    owner_token: owner,
+                    object_id: t.object_id,
+                    agent_guid: common.agent_guid.clone(),
+                    created: now,
+                    deadline: now + timeout,
+                    answer: None,
+                    lost,
+                    timeout_envelope: timeout_env,
+                },
+            );
+            let exec_after = match fault {
+                Some(FaultKind::AgentTimeout) => None,
+                Some(FaultKind::AnswerLost) => Some(async_delay.min(timeout)),
+                Some(FaultKind::Slow { delay_ms }) => {
+                    Some(async_delay.saturating_add(Duration::from_millis(delay_ms)))
+                }
+                _ => Some(async_delay),
+            };
+            match exec_after {
+                None => {}
+                Some(d) if d.is_zero() => {
+                    let answer = exec(sim, &common, &t);
+                    set_answer(sim, &common.task_guid, answer);
+                }
+                Some(d) => {
+                    let (sim2, common2) = (sim.clone(), common.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(d).await;
+                        let answer = exec(&sim2, &common2, &t);
+                        set_answer(&sim2, &common2.task_guid, answer);
+                    });
+                }
+            }
+            engine::ack(&common)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Control API
+// ---------------------------------------------------------------------------------------
+
+fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(ctl_error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}"),
+        ))
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Response {
+    match serde_json::to_value(v) {
+        Ok(v) => ok_json(v),
+        Err(e) => ctl_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn ctl_add_restaurant(AxState(sim): AxState<WsaSim>, body: Bytes) -> Response {
+    match parse_body::<SimRestaurant>(&body) {
+        Ok(r) => {
+            sim.add_restaurant(r.clone());
+            to_json(&r)
+        }
+        Err(resp) => *resp,
+    }
+}
+
+async fn ctl_restaurants(AxState(sim): AxState<WsaSim>) -> Response {
+    to_json(&sim.restaurants())
+}
+
+async fn ctl_add_order(AxState(sim): AxState<WsaSim>, body: Bytes) -> Response {
+    match parse_body::<SimOrder>(&body) {
+        Ok(o) => to_json(&sim.add_order(o)),
+        Err(resp) => *resp,
+    }
+}
+
+async fn ctl_orders(AxState(sim): AxState<WsaSim>) -> Response {
+    to_json(&sim.orders())
+}
+
+async fn ctl_get_order(
+    AxState(sim): AxState<WsaSim>,
+    Path((object_id, guid)): Path<(String, String)>,
+) -> Response {
+    let Ok(object_id) = object_id.parse::<i64>() else {
+        return ctl_error(StatusCode::BAD_REQUEST, "object_id must be an integer");
+    };
+    match sim.order(object_id, &guid) {
+        Some(o) => to_json(&o),
+        None => ctl_error(StatusCode::NOT_FOUND, "order not found"),
+    }
+}
+
+async fn ctl_add_fault(AxState(sim): AxState<WsaSim>, body: Bytes) -> Response {
+    match parse_body::<Fault>(&body) {
+        Ok(f) => {
+            sim.inject(f.clone());
+            to_json(&f)
+        }
+        Err(resp) => *resp,
+    }
+}
+
+async fn ctl_faults(AxState(sim): AxState<WsaSim>) -> Response {
+    to_json(&sim.faults())
+}
+
+async fn ctl_clear_faults(AxState(sim): AxState<WsaSim>) -> Response {
+    sim.clear_faults();
+    ok_json(json!({ "ok": true }))
+}
+
+async fn ctl_ledger(AxState(sim): AxState<WsaSim>) -> Response {
+    to_json(&sim.ledger())
+}
+
+async fn ctl_requests(AxState(sim): AxState<WsaSim>) -> Response {
+    let counts: BTreeMap<String, usize> = sim.lock().requests.clone().into_iter().collect();
+    to_json(&counts)
+}
+
+async fn ctl_reset(AxState(sim): AxState<WsaSim>) -> Response {
+    sim.reset();
+    ok_json(json!({ "ok": true }))
+}

@@ -1,0 +1,133 @@
+//! Mutable simulator state, guarded by one mutex in [`super::WsaSim`].
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::model::{Fault, FaultKind, LedgerEntry, SimOrder, SimRestaurant};
+use super::task::{COMPLETE_ORDER, PAY_ORDER};
+
+/// Normalised order key: GUIDs compare case-insensitively and without `{}`.
+pub(crate) fn norm_guid(g: &str) -> String {
+    g.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_ascii_lowercase()
+}
+
+pub(crate) struct RestaurantEntry {
+    pub cfg: SimRestaurant,
+    pub agent_guid: String,
+}
+
+pub(crate) struct OrderEntry {
+    pub order: SimOrder,
+    pub created_at: String,
+    pub seq: u64,
+}
+
+/// Stored async (and sync) task answers for `GetTaskResponse`.
+pub(crate) struct TaskEntry {
+    pub owner_token: String,
+    pub object_id: i64,
+    pub agent_guid: Option<String>,
+    pub created: Instant,
+    /// After this instant a missing/late answer turns into `Timeout`.
+    pub deadline: Instant,
+    /// Answer and when it arrived.
+    pub answer: Option<(Instant, Value)>,
+    /// The agent's answer is lost on the way (AnswerLost).
+    pub lost: bool,
+    /// Envelope returned once the deadline passed without a (usable) answer.
+    pub timeout_envelope: Value,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub demo: bool,
+    pub restaurants: HashMap<i64, RestaurantEntry>,
+    pub orders: HashMap<(i64, String), OrderEntry>,
+    pub faults: Vec<Fault>,
+    pub ledger: Vec<LedgerEntry>,
+    pub requests: HashMap<String, usize>,
+    pub tasks: HashMap<String, TaskEntry>,
+    pub order_seq: u64,
+}
+
+const MAX_TASKS: usize = 10_000;
+const TASK_TTL: Duration = Duration::from_secs(3600);
+
+impl State {
+    pub fn order_key(object_id: i64, guid: &str) -> (i64, String) {
+        (object_id, norm_guid(guid))
+    }
+
+    pub fn order(&self, object_id: i64, guid: &str) -> Option<&OrderEntry> {
+        self.orders.get(&Self::order_key(object_id, guid))
+    }
+
+    pub fn order_mut(&mut self, object_id: i64, guid: &str) -> Option<&mut OrderEntry> {
+        self.orders.get_mut(&Self::order_key(object_id, guid))
+    }
+
+    pub fn store_task(&mut self, guid: String, entry: TaskEntry) {
+        if self.tasks.len() >= MAX_TASKS {
+            let now = Instant::now();
+            self.tasks
+                .retain(|_, t| now.duration_since(t.created) < TASK_TTL);
+        }
+        self.tasks.insert(guid, entry);
+    }
+
+    /// Finds the first fault matching the task and `want`, counts it down (removing it at
+    /// zero) and returns its kind.
+    pub fn take_fault(
+        &mut self,
+        object_id: Option<i64>,
+        order_guid: Option<&str>,
+        task_type: &str,
+        want: impl Fn(&FaultKind) -> bool,
+    ) -> Option<FaultKind> {
+        let idx = self
+            .faults
+            .iter()
+            .position(|f| want(&f.kind) && fault_matches(f, object_id, order_guid, task_type))?;
+        let fault = self.faults.get_mut(idx)?;
+        let kind = fault.kind.clone();
+        if let Some(n) = fault.times.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.faults.remove(idx);
+            }
+        }
+        Some(kind)
+    }
+}
+
+fn fault_matches(
+    f: &Fault,
+    object_id: Option<i64>,
+    order_guid: Option<&str>,
+    task_type: &str,
+) -> bool {
+    if f.times == Some(0) {
+        return false;
+    }
+    if let Some(want) = f.object_id
+        && object_id != Some(want)
+    {
+        return false;
+    }
+    if let Some(want) = &f.order_guid {
+        match order_guid {
+            Some(g) if norm_guid(g) == norm_guid(want) => {}
+            _ => return false,
+        }
+    }
+    match &f.task_type {
+        Some(t) => t == task_type,
+        None if f.kind.is_order_state() => task_type == PAY_ORDER || task_type == COMPLETE_ORDER,
+        None => task_type == PAY_ORDER,
+    }
+}
