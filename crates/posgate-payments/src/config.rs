@@ -32,6 +32,8 @@ pub struct PaymentsConfig {
     pub poll_interval_ms: u64,
     /// Deadline of one adapter call. Adapters wait for slow POSes themselves (WSA: 120 s).
     pub adapter_timeout_ms: u64,
+    /// On shutdown, how long in-flight POS calls may take to finish and save.
+    pub shutdown_grace_ms: u64,
     /// Adapter gRPC endpoints by POS kind: `wsa = "http://127.0.0.1:50061"`.
     pub adapters: BTreeMap<String, String>,
     /// Restaurants this service accepts payments for.
@@ -69,6 +71,7 @@ impl Default for PaymentsConfig {
             max_in_flight_per_restaurant: 2,
             poll_interval_ms: 1_000,
             adapter_timeout_ms: 200_000,
+            shutdown_grace_ms: 15_000,
             adapters: BTreeMap::new(),
             restaurants: BTreeMap::new(),
         }

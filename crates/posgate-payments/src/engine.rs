@@ -6,6 +6,7 @@
 //! restaurant's POS are limited by a per-restaurant semaphore.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -93,6 +94,8 @@ pub struct Engine {
     /// This process's name in leases.
     owner: String,
     wake: Notify,
+    /// Set on shutdown: no new drives start; running ones finish and save.
+    stopping: AtomicBool,
     in_flight: Mutex<HashSet<String>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -123,6 +126,7 @@ impl Engine {
             cfg,
             owner: format!("payments-{}", uuid::Uuid::new_v4()),
             wake: Notify::new(),
+            stopping: AtomicBool::new(false),
             in_flight: Mutex::default(),
             limits: Mutex::default(),
         })
@@ -130,6 +134,10 @@ impl Engine {
 
     /// Drives a payment now (in the background) unless it is already being driven here.
     pub fn kick(self: &Arc<Self>, id: String) {
+        if self.stopping.load(Ordering::Relaxed) {
+            // Stored and due: the next start (or another replica) takes it.
+            return;
+        }
         let engine = Arc::clone(self);
         tokio::spawn(async move { engine.drive(&id).await });
     }
@@ -164,7 +172,20 @@ impl Engine {
                 _ = tokio::time::sleep(sleep) => {}
             }
         }
-        info!("payment engine stopped taking work");
+        self.stopping.store(true, Ordering::Relaxed);
+        info!("payment engine stopped taking work; finishing in-flight POS calls");
+        // In-flight calls finish and save their outcome. One cut off by the grace period is
+        // recovered as "outcome unknown" by the next start, never posted blindly again.
+        let grace = tokio::time::Instant::now() + Duration::from_millis(self.cfg.shutdown_grace_ms);
+        while tokio::time::Instant::now() < grace
+            && !self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn limit(&self, restaurant_id: &str) -> Arc<Semaphore> {
@@ -199,6 +220,9 @@ impl Engine {
         };
         // Consecutive steps (pay, then close) run in one go.
         for _ in 0..4 {
+            if self.stopping.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             let Some(mut rec) = self
                 .store
                 .claim(id, &self.owner, now_ms(), self.cfg.lease_ms as i64)
