@@ -158,7 +158,7 @@ impl Engine {
                 Err(e) => warn!(error = %e, "scanning for due payments failed"),
             }
             sweeps = sweeps.wrapping_add(1);
-            if sweeps % 64 == 0 {
+            if sweeps.is_multiple_of(64) {
                 self.notifier.sweep();
             }
             let sleep = match self.store.next_due_at().await {
@@ -417,6 +417,9 @@ impl Engine {
             }
             Ok(r) => match r.into_inner().result {
                 Some(adapter_get_bill_response::Result::Bill(b)) => b,
+                Some(adapter_get_bill_response::Result::Failure(f)) if f.transient => {
+                    return Answer::failure(Event::Transient, &f, "the POS is out of reach");
+                }
                 Some(adapter_get_bill_response::Result::Failure(f)) => {
                     let s = substate_from_pb(Some(&f));
                     let note = if f.not_found {

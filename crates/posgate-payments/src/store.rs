@@ -103,7 +103,7 @@ impl Store {
             if let Some(dir) = Path::new(path).parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
             }
         }
         let opts = SqliteConnectOptions::from_str(url)?

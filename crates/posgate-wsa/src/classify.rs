@@ -1,0 +1,855 @@
+//! Classification of WSA / r_keeper errors into posgate's six substates.
+//!
+//! Two pure functions, one ordered table each:
+//!
+//! - [`classify_ws_error`]: a WSA `error` branch (`wsError.code`, `wsError.extCode`,
+//!   `agentError.code`, description) → a [`Verdict`]: the POS refused (with a substate), the
+//!   outcome is unknown (the task may have been applied), or a passing, not-applied failure.
+//! - [`classify_rk_text`]: an r_keeper text (`RkInternal: ...`), Russian or English, any case,
+//!   possibly wrapped (`WS Error: Error Code: WsaOrderError. RkInternal: ...`) → a [`Substate`].
+//!   Pure and public: the r_k Delivery adapter reuses it for texts inside its own errors.
+//!
+//! Texts are matched on `to_lowercase()` (Cyrillic too), by fragments, because independent WSA
+//! implementations word the same error differently. The rules are ordered so the specific ones
+//! win: money first (an r_keeper text starts with "Cash station [N]", so "station" alone says
+//! nothing), then shift, printer, the specific close blockers, the bill being in use, and the
+//! generic "cannot close" last.
+
+use posgate_core::Substate;
+
+/// What a WSA error means for a posting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The POS refused; nothing was booked.
+    Rejected(Substate),
+    /// The task may have been applied (wsError `Timeout`, a lost answer, a transport failure
+    /// after the request was sent). Read the bill before doing anything else.
+    Unknown,
+    /// Not applied, for a passing reason outside the bill (`TaskLimitExceeded`,
+    /// `InternalError`, connection refused): post again later.
+    Transient,
+}
+
+/// wsError codes (White Server level), lower-cased, and what they mean on their own.
+/// `AgentError` (and an empty code next to an `agentError`) defer to the agent's code and text.
+const WS_CODES: &[(&str, WsRule)] = &[
+    ("agenterror", WsRule::Agent),
+    ("timeout", WsRule::Is(Verdict::Unknown)),
+    // Asked for a result that is still running; at a deadline it is as good as a timeout.
+    ("awaitinganswer", WsRule::Is(Verdict::Unknown)),
+    ("tasklimitexceeded", WsRule::Is(Verdict::Transient)),
+    ("internalerror", WsRule::Is(Verdict::Transient)),
+    (
+        "authfailed",
+        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
+    ),
+    (
+        "license",
+        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
+    ),
+    (
+        "badrequest",
+        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
+    ),
+    (
+        "notfound",
+        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
+    ),
+    (
+        "wsagentnotselected",
+        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
+    ),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum WsRule {
+    Agent,
+    Is(Verdict),
+}
+
+/// agentError codes with a fixed meaning, lower-cased. Codes not listed (`WsaOrderError`,
+/// `WsaCommandHandling`, old numeric codes, new codes) are classified by their text.
+const AGENT_CODES: &[(&str, Substate)] = &[
+    // Docs: failed to fill the order, example cause "printer unavailable".
+    ("wsafillingordererror", Substate::PrinterError),
+    (
+        "wsanooneguidspecifiedforordersearching",
+        Substate::OtherError,
+    ),
+    ("wsaduplicateorder", Substate::OtherError),
+    ("wsaordercanceledonkass", Substate::OtherError),
+    ("wsaorderignoredonpos", Substate::OtherError),
+    ("wsaordercreationdishnotfound", Substate::OtherError),
+    ("wsaordercreationselectornotfound", Substate::OtherError),
+    (
+        "wsaordercreationcombocomponentnotfound",
+        Substate::OtherError,
+    ),
+    ("wsaordercreationcancelled", Substate::OtherError),
+    ("wsaordercreationcancellation", Substate::OtherError),
+    ("wsaorderingpreferenceserror", Substate::OtherError),
+    ("wsaorderingsettingnotspecified", Substate::OtherError),
+    ("wsaordermenuisunknownerror", Substate::OtherError),
+    ("wsacommandnotsupported", Substate::OtherError),
+    ("wsahttprequest", Substate::OtherError),
+    ("wsahttpstatus", Substate::OtherError),
+    ("wsahandshakeerror", Substate::OtherError),
+];
+
+/// Classifies a WSA error branch. `desc` is the agent's description when there is one, else
+/// the White Server's. Unknown wsError codes fall back to the agent part, then to the text.
+pub fn classify_ws_error(
+    ws_code: &str,
+    ext_code: Option<&str>,
+    agent_code: Option<&str>,
+    desc: &str,
+) -> Verdict {
+    let _ = ext_code; // License/WsAgent and friends: the wsError code alone decides.
+    let ws = normalize_code(ws_code);
+    let agent = agent_code.map(normalize_code).filter(|c| !c.is_empty());
+    let rule = WS_CODES
+        .iter()
+        .find(|(code, _)| *code == ws)
+        .map(|(_, rule)| *rule);
+    match rule {
+        Some(WsRule::Is(v)) => v,
+        Some(WsRule::Agent) => classify_agent(agent.as_deref(), desc),
+        None if ws.contains("timeout") || ws.contains("timedout") => Verdict::Unknown,
+        // Empty or unknown White Server code: the agent part, else the text.
+        None => classify_agent(agent.as_deref(), desc),
+    }
+}
+
+fn classify_agent(agent_code: Option<&str>, desc: &str) -> Verdict {
+    // An agent (or r_keeper) that timed out talking to the cash server may have booked.
+    if is_timeout_text(desc) {
+        return Verdict::Unknown;
+    }
+    if let Some(code) = agent_code
+        && let Some((_, s)) = AGENT_CODES.iter().find(|(c, _)| *c == code)
+    {
+        return Verdict::Rejected(*s);
+    }
+    Verdict::Rejected(classify_rk_text(desc))
+}
+
+fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// A text rule: any of `any` (fragments of the lower-cased text), or a whole word from `words`,
+/// or all of the groups in `all` (each group: any of its fragments).
+struct TextRule {
+    substate: Substate,
+    any: &'static [&'static str],
+    words: &'static [&'static str],
+    all: &'static [&'static [&'static str]],
+}
+
+const MONEY_WORDS: &[&str] = &[
+    "сумм",
+    "оплат",
+    "денег",
+    "средств",
+    "amount",
+    "sum",
+    "funds",
+    "money",
+    "total",
+    "payment",
+];
+const COMPARATIVES: &[&str] = &[
+    "exceed",
+    "превыша",
+    "больше",
+    "more than",
+    "greater than",
+    "less than",
+    "меньше",
+];
+const SHIFT_WORDS: &[&str] = &["смен", "shift"];
+const SHIFT_STATES: &[&str] = &[
+    "закрыт",
+    "не открыт",
+    "открыт",
+    "открой",
+    "истек",
+    "превыш",
+    "24 час",
+    "closed",
+    "not open",
+    "no open",
+    "open a",
+    "open the",
+    "expired",
+    "exceed",
+    "24 hour",
+];
+const STATION_WORDS: &[&str] = &["станци", "station", "кассе", "терминал", "terminal"];
+const IN_USE_STATES: &[&str] = &[
+    "открыт на",
+    "opened on",
+    "open on",
+    "opened at",
+    "open at",
+    "edited",
+    "editing",
+    "другой станц",
+    "другом терминал",
+    "другой касс",
+    "another station",
+    "another terminal",
+    "other station",
+];
+
+/// The ordered text table. First match wins; no match → `OTHER_ERROR`.
+const TEXT_RULES: &[TextRule] = &[
+    // 1. The sum differs from what is due: not enough, too much, mismatch.
+    TextRule {
+        substate: Substate::WrongRequestSum,
+        any: &[
+            "not enough funds",
+            "not enough money",
+            "insufficient funds",
+            "insufficient money",
+            "overpay",
+            "over-pay",
+            "переплат",
+            "amount mismatch",
+            "sum mismatch",
+            "wrong amount",
+            "invalid amount",
+            "incorrect amount",
+            "неверная сумма",
+            "неправильная сумма",
+            "некорректная сумма",
+        ],
+        words: &[],
+        all: &[],
+    },
+    TextRule {
+        substate: Substate::WrongRequestSum,
+        any: &[],
+        words: &[],
+        all: &[&["недостаточно"], &["средств", "денег", "сумм"]],
+    },
+    TextRule {
+        substate: Substate::WrongRequestSum,
+        any: &[],
+        words: &[],
+        all: &[COMPARATIVES, MONEY_WORDS],
+    },
+    TextRule {
+        substate: Substate::WrongRequestSum,
+        any: &[],
+        words: &[],
+        all: &[
+            &[
+                "invalid",
+                "incorrect",
+                "wrong",
+                "некоррект",
+                "неверн",
+                "неправильн",
+            ],
+            &["amount", "sum", "сумм"],
+        ],
+    },
+    TextRule {
+        substate: Substate::WrongRequestSum,
+        any: &[],
+        words: &[],
+        all: &[
+            &["сумм"],
+            &["не совпад", "не равн", "не соответств", "отличает"],
+        ],
+    },
+    TextRule {
+        substate: Substate::WrongRequestSum,
+        any: &[],
+        words: &[],
+        all: &[
+            &["amount", "sum"],
+            &[
+                "does not match",
+                "doesn't match",
+                "not match",
+                "not equal",
+                "differs",
+                "mismatch",
+            ],
+        ],
+    },
+    // 2. The cashier shift is closed / not opened / expired.
+    TextRule {
+        substate: Substate::CashiersShiftClosed,
+        any: &[],
+        words: &[],
+        all: &[SHIFT_WORDS, SHIFT_STATES],
+    },
+    // 3. Printer / fiscal registrar / paper.
+    TextRule {
+        substate: Substate::PrinterError,
+        any: &[
+            "принтер",
+            "printer",
+            "фискальн",
+            "fiscal",
+            "чековая лента",
+            "чековой ленты",
+            "чековую ленту",
+            "paper",
+            "бумаг",
+        ],
+        words: &["фр", "ккт", "ккм", "fr", "kkt", "kkm"],
+        all: &[],
+    },
+    // 4. Specific close blockers: not fully paid, final status, kitchen tickets not sent.
+    TextRule {
+        substate: Substate::CloseOrderBlocked,
+        any: &[
+            "not fully paid",
+            "not paid in full",
+            "not completely paid",
+            "не полностью оплачен",
+            "не оплачен полностью",
+            "не до конца оплачен",
+            "have final",
+            "has final",
+            "final status",
+            "сервис-чек",
+            "сервис чек",
+            "сервисчек",
+            "service check",
+            "service-check",
+            "kitchen ticket",
+            "kitchen order",
+            "not sent to kitchen",
+            "not sent to the kitchen",
+            "not printed",
+            "не напечатан",
+            "ненапечатан",
+            "неотправлен",
+            "не отправлен",
+            "не распечатан",
+            "нераспечатан",
+        ],
+        words: &[],
+        all: &[],
+    },
+    // 5. The bill is locked / being edited / open on a station.
+    TextRule {
+        substate: Substate::BillInUse,
+        any: &[
+            "заблок",
+            "блокир",
+            "занят",
+            "редактир",
+            "in use",
+            "being edited",
+            "is edited",
+            "blocked by",
+            "blocked on",
+            "busy",
+        ],
+        words: &["lock", "locked", "locks", "locking"],
+        all: &[],
+    },
+    TextRule {
+        substate: Substate::BillInUse,
+        any: &[],
+        words: &[],
+        all: &[STATION_WORDS, IN_USE_STATES],
+    },
+    // 6. Generic "cannot close".
+    TextRule {
+        substate: Substate::CloseOrderBlocked,
+        any: &[
+            "cannot close",
+            "can't close",
+            "can not close",
+            "unable to close",
+            "could not close",
+            "couldn't close",
+            "failed to close",
+            "невозможно закрыть",
+            "не удалось закрыть",
+            "нельзя закрыть",
+            "не могу закрыть",
+            "не может быть закрыт",
+        ],
+        words: &[],
+        all: &[],
+    },
+];
+
+/// Classifies an r_keeper text (an `RkInternal:` message, alone or wrapped) into a substate.
+/// Anything not recognised — order closed, order not found, unknown texts — is `OTHER_ERROR`.
+pub fn classify_rk_text(text: &str) -> Substate {
+    let lower = text.to_lowercase();
+    let words = words_of(&lower);
+    TEXT_RULES
+        .iter()
+        .find(|rule| rule_matches(rule, &lower, &words))
+        .map_or(Substate::OtherError, |rule| rule.substate)
+}
+
+fn rule_matches(rule: &TextRule, lower: &str, words: &[&str]) -> bool {
+    rule.any.iter().any(|f| lower.contains(f))
+        || rule.words.iter().any(|w| words.contains(w))
+        || (!rule.all.is_empty()
+            && rule
+                .all
+                .iter()
+                .all(|group| group.iter().any(|f| lower.contains(f))))
+}
+
+fn words_of(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether a text says something timed out (the work may have been done anyway).
+pub fn is_timeout_text(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    [
+        "timeout",
+        "timed out",
+        "time out",
+        "time-out",
+        "таймаут",
+        "тайм-аут",
+        "время ожидания",
+        "истекло время",
+    ]
+    .iter()
+    .any(|f| lower.contains(f))
+}
+
+/// Whether a text says the order does not exist (not a currency, a dish, a station).
+pub fn is_not_found_text(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let missing = [
+        "not found",
+        "notfound",
+        "does not exist",
+        "doesn't exist",
+        "не найден",
+        "не существует",
+        "нет такого",
+    ]
+    .iter()
+    .any(|f| lower.contains(f));
+    let about_order = ["order", "заказ"].iter().any(|f| lower.contains(f));
+    let about_other = [
+        "currency",
+        "валют",
+        "dish",
+        "блюд",
+        "station",
+        "станци",
+        "cashier",
+        "кассир",
+    ]
+    .iter()
+    .any(|f| lower.contains(f));
+    (missing && about_order && !about_other)
+        || ["no such order", "unknown order", "нет такого заказа"]
+            .iter()
+            .any(|f| lower.contains(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Substate::*;
+
+    fn rk(text: &str) -> Substate {
+        classify_rk_text(text)
+    }
+
+    fn ws(code: &str, agent: Option<&str>, desc: &str) -> Verdict {
+        classify_ws_error(code, None, agent, desc)
+    }
+
+    // ---- wsError table: one test per row ----
+
+    #[test]
+    fn ws_timeout_is_unknown() {
+        assert_eq!(
+            ws("Timeout", None, "Agent did not answer"),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn ws_awaiting_answer_at_deadline_is_unknown() {
+        assert_eq!(ws("AwaitingAnswer", None, ""), Verdict::Unknown);
+    }
+
+    #[test]
+    fn ws_task_limit_exceeded_is_transient() {
+        assert_eq!(ws("TaskLimitExceeded", None, "limit"), Verdict::Transient);
+    }
+
+    #[test]
+    fn ws_internal_error_is_transient() {
+        assert_eq!(ws("InternalError", None, "boom"), Verdict::Transient);
+    }
+
+    #[test]
+    fn ws_auth_failed_is_other_error() {
+        assert_eq!(
+            ws("AuthFailed", None, "bad token"),
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    #[test]
+    fn ws_license_is_other_error() {
+        assert_eq!(
+            classify_ws_error("License", Some("WsAgent"), None, "no license"),
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    #[test]
+    fn ws_bad_request_is_other_error() {
+        assert_eq!(
+            ws("BadRequest", None, "InvalidRequestStructure"),
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    #[test]
+    fn ws_not_found_is_other_error() {
+        assert_eq!(ws("NotFound", None, ""), Verdict::Rejected(OtherError));
+    }
+
+    #[test]
+    fn ws_agent_not_selected_is_other_error() {
+        assert_eq!(
+            ws("WsAgentNotSelected", None, ""),
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    #[test]
+    fn ws_agent_error_defers_to_the_agent() {
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaOrderError"),
+                "RkInternal: Cash station [3373] Not enough funds to pay for the order in full"
+            ),
+            Verdict::Rejected(WrongRequestSum)
+        );
+    }
+
+    #[test]
+    fn ws_codes_match_any_case_and_separators() {
+        assert_eq!(ws("TIMEOUT", None, ""), Verdict::Unknown);
+        assert_eq!(ws("task_limit_exceeded", None, ""), Verdict::Transient);
+        assert_eq!(ws("AgentTimeout", None, ""), Verdict::Unknown);
+    }
+
+    #[test]
+    fn ws_unknown_or_empty_code_falls_back_to_agent_then_text() {
+        assert_eq!(
+            ws("", Some("WsaFillingOrderError"), "x"),
+            Verdict::Rejected(PrinterError)
+        );
+        assert_eq!(
+            ws("SomethingNew", None, "Смена закрыта"),
+            Verdict::Rejected(CashiersShiftClosed)
+        );
+        assert_eq!(
+            ws("SomethingNew", None, "???"),
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    // ---- agentError table ----
+
+    #[test]
+    fn agent_filling_order_error_is_printer_error() {
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaFillingOrderError"),
+                "Не удалось заполнить заказ"
+            ),
+            Verdict::Rejected(PrinterError)
+        );
+    }
+
+    #[test]
+    fn agent_fixed_other_error_codes() {
+        for code in [
+            "WsaNoOneGuidSpecifiedForOrderSearching",
+            "WsaDuplicateOrder",
+            "WsaOrderCanceledOnKass",
+            "WsaOrderIgnoredOnPos",
+            "WsaOrderCreationDishNotFound",
+            "WsaOrderCreationSelectorNotFound",
+            "WsaOrderCreationComboComponentNotFound",
+            "WsaOrderCreationCancelled",
+            "WsaOrderCreationCancellation",
+            "WsaOrderingPreferencesError",
+            "WsaOrderingSettingNotSpecified",
+            "WsaOrderMenuIsUnknownError",
+            "WsaCommandNotSupported",
+            "WsaHttpRequest",
+            "WsaHttpStatus",
+            "WsaHandshakeError",
+        ] {
+            // Even with a text that would otherwise say "shift closed".
+            assert_eq!(
+                ws("AgentError", Some(code), "смена закрыта"),
+                Verdict::Rejected(OtherError),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn agent_order_error_is_classified_by_text() {
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaOrderError"),
+                "RkInternal: Смена закрыта"
+            ),
+            Verdict::Rejected(CashiersShiftClosed)
+        );
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaOrderError"),
+                "RkInternal: Order not found"
+            ),
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    #[test]
+    fn agent_numeric_code_is_classified_by_text() {
+        assert_eq!(
+            ws("AgentError", Some("17"), "Order is locked by station 2"),
+            Verdict::Rejected(BillInUse)
+        );
+    }
+
+    #[test]
+    fn agent_timeout_text_is_unknown() {
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaOrderError"),
+                "RkInternal: timeout waiting for cash server"
+            ),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaCommandHandling"),
+                "Истекло время ожидания ответа"
+            ),
+            Verdict::Unknown
+        );
+    }
+
+    // ---- text table: one test per rule, plus variants ----
+
+    #[test]
+    fn text_not_enough_funds_is_wrong_sum() {
+        assert_eq!(
+            rk("RkInternal: Cash station [3373] Not enough funds to pay for the order in full"),
+            WrongRequestSum
+        );
+        assert_eq!(
+            rk("Checkout [3373] Not enough funds to pay for the order in full."),
+            WrongRequestSum
+        );
+        assert_eq!(
+            rk("Cash station [3373] There is not enough money to fully pay the order."),
+            WrongRequestSum
+        );
+        assert_eq!(rk("INSUFFICIENT FUNDS"), WrongRequestSum);
+        assert_eq!(rk("Cash station [3373] Not enough funds"), WrongRequestSum);
+    }
+
+    #[test]
+    fn text_russian_not_enough_is_wrong_sum() {
+        assert_eq!(
+            rk("RkInternal: Кассовая станция [3373] Недостаточно средств для полной оплаты заказа"),
+            WrongRequestSum
+        );
+        assert_eq!(rk("НЕДОСТАТОЧНО ДЕНЕГ"), WrongRequestSum);
+    }
+
+    #[test]
+    fn text_overpayment_is_wrong_sum() {
+        assert_eq!(rk("Payment amount exceeds the amount due"), WrongRequestSum);
+        assert_eq!(rk("Сумма оплаты превышает сумму заказа"), WrongRequestSum);
+        assert_eq!(rk("Сумма предоплаты больше суммы заказа"), WrongRequestSum);
+        assert_eq!(rk("Paid more than the order total"), WrongRequestSum);
+        assert_eq!(rk("Overpayment is not allowed"), WrongRequestSum);
+        assert_eq!(rk("Переплата недопустима"), WrongRequestSum);
+    }
+
+    #[test]
+    fn text_sum_mismatch_is_wrong_sum() {
+        assert_eq!(
+            rk("Сумма платежа не совпадает с суммой заказа"),
+            WrongRequestSum
+        );
+        assert_eq!(rk("Сумма оплаты не равна сумме к оплате"), WrongRequestSum);
+        assert_eq!(rk("Amount mismatch"), WrongRequestSum);
+        assert_eq!(rk("Invalid payment amount"), WrongRequestSum);
+        assert_eq!(rk("Некорректная сумма оплаты"), WrongRequestSum);
+        assert_eq!(
+            rk("Payment amount does not match the order sum"),
+            WrongRequestSum
+        );
+    }
+
+    #[test]
+    fn text_shift_closed() {
+        assert_eq!(rk("Смена закрыта"), CashiersShiftClosed);
+        assert_eq!(rk("Кассовая смена не открыта"), CashiersShiftClosed);
+        assert_eq!(rk("Cashier shift is closed"), CashiersShiftClosed);
+        assert_eq!(rk("No open shift on cash station 3"), CashiersShiftClosed);
+        assert_eq!(
+            rk("Cannot close order: cashier shift is closed"),
+            CashiersShiftClosed
+        );
+        assert_eq!(
+            rk("Смена на кассовой станции [3] закрыта"),
+            CashiersShiftClosed
+        );
+    }
+
+    #[test]
+    fn text_printer_error() {
+        assert_eq!(rk("Принтер недоступен"), PrinterError);
+        assert_eq!(rk("Printer is not available"), PrinterError);
+        assert_eq!(rk("Ошибка фискального регистратора"), PrinterError);
+        assert_eq!(rk("Ошибка ФР: нет связи"), PrinterError);
+        assert_eq!(rk("ККТ не отвечает"), PrinterError);
+        assert_eq!(rk("Fiscal register error"), PrinterError);
+        assert_eq!(rk("Закончилась чековая лента"), PrinterError);
+        assert_eq!(rk("Out of paper"), PrinterError);
+        assert_eq!(rk("Cannot close order: fiscal printer error"), PrinterError);
+        // "станции" must not make it BILL_IN_USE.
+        assert_eq!(rk("Принтер на станции 3 недоступен"), PrinterError);
+    }
+
+    #[test]
+    fn text_not_fully_paid_blocks_close() {
+        assert_eq!(
+            rk("RkInternal: Cash station [3071] Cannot save order 1.73, it is not fully paid"),
+            CloseOrderBlocked
+        );
+        assert_eq!(
+            rk("Unable to close order, it is not fully paid"),
+            CloseOrderBlocked
+        );
+        assert_eq!(
+            rk("Невозможно закрыть заказ, он не полностью оплачен"),
+            CloseOrderBlocked
+        );
+    }
+
+    #[test]
+    fn text_final_status_blocks_close() {
+        assert_eq!(rk("Order have FINAL 11 status"), CloseOrderBlocked);
+    }
+
+    #[test]
+    fn text_kitchen_tickets_block_close() {
+        assert_eq!(
+            rk("Невозможно закрыть заказ: есть ненапечатанные сервис-чеки"),
+            CloseOrderBlocked
+        );
+        assert_eq!(
+            rk("Kitchen tickets have not been printed"),
+            CloseOrderBlocked
+        );
+        assert_eq!(rk("Order items not sent to kitchen"), CloseOrderBlocked);
+        assert_eq!(rk("В заказе есть неотправленные блюда"), CloseOrderBlocked);
+        assert_eq!(
+            rk("Закрытие заблокировано: сервис-чек не напечатан"),
+            CloseOrderBlocked
+        );
+    }
+
+    #[test]
+    fn text_bill_in_use() {
+        assert_eq!(
+            rk("Невозможно закрыть заказ: заказ заблокирован на станции"),
+            BillInUse
+        );
+        assert_eq!(rk("Order is locked by station 5"), BillInUse);
+        assert_eq!(rk("ORDER LOCKED"), BillInUse);
+        assert_eq!(rk("Заказ редактируется на станции 2"), BillInUse);
+        assert_eq!(rk("Заказ занят другим пользователем"), BillInUse);
+        assert_eq!(rk("Order is opened on station 2"), BillInUse);
+        assert_eq!(rk("Заказ открыт на другой станции"), BillInUse);
+        assert_eq!(rk("Order is in use"), BillInUse);
+        assert_eq!(rk("Order is being edited at another terminal"), BillInUse);
+    }
+
+    #[test]
+    fn text_generic_cannot_close() {
+        assert_eq!(rk("Cannot close order"), CloseOrderBlocked);
+        assert_eq!(rk("Не удалось закрыть заказ"), CloseOrderBlocked);
+        assert_eq!(rk("невозможно закрыть заказ"), CloseOrderBlocked);
+    }
+
+    #[test]
+    fn text_anything_else_is_other_error() {
+        assert_eq!(rk("Order not found"), OtherError);
+        assert_eq!(rk("Заказ не найден"), OtherError);
+        assert_eq!(rk("Order is closed"), OtherError);
+        assert_eq!(rk(""), OtherError);
+        assert_eq!(rk("Cash station [3373] something odd happened"), OtherError);
+        // Words that merely contain a keyword do not count.
+        assert_eq!(rk("Clock is out of sync"), OtherError);
+        assert_eq!(rk("Недостаточно прав для оплаты"), OtherError);
+        assert_eq!(rk("Cash station [3373] other error"), OtherError);
+    }
+
+    #[test]
+    fn text_wrappers_and_prefixes_are_tolerated() {
+        assert_eq!(
+            rk(
+                "WS Error: Error Code: WsaOrderError. RkInternal: Checkout [3373] Not enough funds to pay for the order in full."
+            ),
+            WrongRequestSum
+        );
+        assert_eq!(
+            rk("WS Error: Error Code: WsaOrderError. RkInternal: Смена закрыта"),
+            CashiersShiftClosed
+        );
+    }
+
+    #[test]
+    fn timeout_and_not_found_texts() {
+        assert!(is_timeout_text("Request timed out"));
+        assert!(is_timeout_text("Таймаут"));
+        assert!(!is_timeout_text("Order not found"));
+        assert!(is_not_found_text("Заказ не найден"));
+        assert!(is_not_found_text("RkInternal: Order {ABC} not found"));
+        assert!(!is_not_found_text("Смена закрыта"));
+        assert!(!is_not_found_text("RkInternal: Валюта [x] не найдена"));
+        assert!(!is_not_found_text("Currency [x] not found"));
+        assert!(is_not_found_text("No such order"));
+    }
+}

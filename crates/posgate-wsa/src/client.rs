@@ -1,0 +1,482 @@
+//! HTTP client for White Server API v2: one POST endpoint, the task chosen by `taskType`.
+//!
+//! Async mode submits the task (`params.async`) and polls `GetTaskResponse` (sync) every
+//! `poll_interval_ms` while the answer is `AwaitingAnswer`, until `task_timeout_s` plus a
+//! margin. Sync mode makes one call (`params.sync`) with an HTTP timeout of `task_timeout_s`
+//! plus the margin.
+//!
+//! Every outcome is reduced to a [`TaskReply`]: the `taskResponse`, or a [`TaskFailure`] with a
+//! [`Verdict`] (refused / unknown / transient), the POS code and text verbatim. Transport
+//! failures before the request left (connection refused, DNS, TLS) are transient; after it left
+//! (timeout, reset, unreadable answer) the outcome is unknown.
+//!
+//! Logged: task type, taskGuid, object id, outcome, elapsed. Never the token or a card code.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::classify::Verdict;
+use crate::config::{TaskMode, WsaRestaurant};
+use crate::wire::{Envelope, GetTaskResponseParams, ModeKey, TaskParams, WsaError, task_body};
+use posgate_core::{Secret, Substate};
+
+/// Path appended to `base_url`.
+pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
+const AUTH_HEADER: &str = "AggregatorAuthentication";
+/// Upper bound on `timeout_margin_ms` (10 minutes).
+const MAX_MARGIN_MS: u64 = 600_000;
+
+/// Why a task did not produce a `taskResponse`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    pub verdict: Verdict,
+    /// `AgentError/WsaOrderError`, `Timeout`, `transport/connect`, `HTTP/502`, ...
+    pub code: String,
+    /// What the POS said, verbatim; or our description of a transport failure.
+    pub text: String,
+    /// The order (or stored task) is unknown to the POS.
+    pub not_found: bool,
+    /// The WSA error branch, when there was one.
+    pub error: Option<Box<WsaError>>,
+}
+
+impl TaskFailure {
+    fn ours(verdict: Verdict, code: impl Into<String>, text: impl Into<String>) -> Self {
+        TaskFailure {
+            verdict,
+            code: code.into(),
+            text: text.into(),
+            not_found: false,
+            error: None,
+        }
+    }
+
+    fn from_error(e: WsaError) -> Self {
+        let code = e.pos_code();
+        let mut text = e.text();
+        if text.is_empty() {
+            text = format!("WSA {code} (no description)");
+        }
+        TaskFailure {
+            verdict: e.verdict(),
+            code,
+            text,
+            not_found: e.is_not_found(),
+            error: Some(Box::new(e)),
+        }
+    }
+
+    /// The substate to report: the refusal's, else `OTHER_ERROR`.
+    pub fn substate(&self) -> Substate {
+        match self.verdict {
+            Verdict::Rejected(s) => s,
+            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+        }
+    }
+}
+
+/// The result of one task.
+#[derive(Debug, Clone)]
+pub struct TaskReply {
+    /// The task's `taskGuid`, whenever the server told it.
+    pub task_guid: Option<String>,
+    pub result: Result<Value, TaskFailure>,
+}
+
+/// A WSA client for one restaurant. Cheap to clone; shares the adapter's HTTP connection pool.
+#[derive(Clone)]
+pub struct WsaClient {
+    http: reqwest::Client,
+    url: String,
+    token: Secret,
+    object_id: i64,
+    mode: TaskMode,
+    task_timeout_s: u64,
+    margin: Duration,
+    poll_interval: Duration,
+}
+
+impl std::fmt::Debug for WsaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsaClient")
+            .field("url", &self.url)
+            .field("token", &self.token)
+            .field("object_id", &self.object_id)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+/// The shared HTTP client: pooled connections, a connect timeout, no overall timeout (each
+/// request sets its own).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(concat!("posgate-wsa/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+impl WsaClient {
+    pub fn new(http: reqwest::Client, r: &WsaRestaurant) -> Self {
+        WsaClient {
+            http,
+            url: format!("{}{CREATE_PATH}", r.base_url.trim().trim_end_matches('/')),
+            token: r.token.clone(),
+            object_id: r.object_id,
+            mode: r.mode,
+            task_timeout_s: r.effective_task_timeout_s(),
+            margin: Duration::from_millis(r.timeout_margin_ms.min(MAX_MARGIN_MS)),
+            poll_interval: Duration::from_millis(r.poll_interval_ms.max(1)),
+        }
+    }
+
+    pub fn object_id(&self) -> i64 {
+        self.object_id
+    }
+
+    /// How long the adapter waits for one task overall.
+    pub fn task_deadline(&self) -> Duration {
+        Duration::from_secs(self.task_timeout_s) + self.margin
+    }
+
+    /// Runs a task in the configured mode.
+    pub async fn run<P: TaskParams>(&self, params: &P) -> TaskReply {
+        let started = Instant::now();
+        let reply = match self.mode {
+            TaskMode::Sync => self.run_sync(params).await,
+            TaskMode::Async => self.run_async(params).await,
+        };
+        log_reply(P::TASK_TYPE, self.object_id, &reply, started);
+        reply
+    }
+
+    /// One `GetTaskResponse` call (no polling): the stored answer of `task_guid`, or
+    /// `AwaitingAnswer` / `NotFound` / a transport failure.
+    pub async fn get_task_response(&self, task_guid: &str) -> Result<Envelope, TaskFailure> {
+        let started = Instant::now();
+        let params = GetTaskResponseParams {
+            task_guid: task_guid.to_string(),
+        };
+        let res = self
+            .call(&params, ModeKey::Sync, self.task_deadline())
+            .await;
+        tracing::info!(
+            task = GetTaskResponseParams::TASK_TYPE,
+            task_guid,
+            object_id = self.object_id,
+            outcome = match &res {
+                Ok(env) if env.task_response.is_some() => "answered".to_string(),
+                Ok(env) => env
+                    .error
+                    .as_ref()
+                    .map_or("empty".to_string(), WsaError::pos_code),
+                Err(f) => f.code.clone(),
+            },
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "wsa task"
+        );
+        res
+    }
+
+    async fn run_sync<P: TaskParams>(&self, params: &P) -> TaskReply {
+        match self.call(params, ModeKey::Sync, self.task_deadline()).await {
+            Err(f) => TaskReply {
+                task_guid: None,
+                result: Err(f),
+            },
+            Ok(env) => TaskReply {
+                task_guid: env.task_guid.clone(),
+                result: interpret(env),
+            },
+        }
+    }
+
+    async fn run_async<P: TaskParams>(&self, params: &P) -> TaskReply {
+        let started = Instant::now();
+        let deadline = started + self.task_deadline();
+        let ack = match self
+            .call(params, ModeKey::Async, self.task_deadline())
+            .await
+        {
+            Err(f) => {
+                return TaskReply {
+                    task_guid: None,
+                    result: Err(f),
+                };
+            }
+            Ok(env) => env,
+        };
+        let task_guid = ack.task_guid.clone();
+        // An error in the acknowledgement (auth, licence, limits) or an immediate answer.
+        if ack.error.is_some() || ack.task_response.is_some() {
+            return TaskReply {
+                task_guid,
+                result: interpret(ack),
+            };
+        }
+        let Some(guid) = task_guid.clone() else {
+            return TaskReply {
+                task_guid: None,
+                result: Err(TaskFailure::ours(
+                    Verdict::Unknown,
+                    "WSA/NoTaskGuid",
+                    "the task was accepted without a taskGuid; its result cannot be fetched",
+                )),
+            };
+        };
+        tracing::debug!(task = P::TASK_TYPE, task_guid = %guid, "wsa task submitted");
+        let result = self.poll(&guid, deadline).await;
+        TaskReply { task_guid, result }
+    }
+
+    /// Polls `GetTaskResponse` until the task's answer or the deadline.
+    async fn poll(&self, guid: &str, deadline: Instant) -> Result<Value, TaskFailure> {
+        let mut last = String::from("AwaitingAnswer");
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(TaskFailure::ours(
+                    Verdict::Unknown,
+                    "AwaitingAnswer",
+                    format!(
+                        "WSA gave no answer for task {guid} within {} s (last: {last})",
+                        self.task_deadline().as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(self.poll_interval.min(deadline - now)).await;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = remaining.max(Duration::from_secs(1));
+            let params = GetTaskResponseParams {
+                task_guid: guid.to_string(),
+            };
+            let env = match self.call(&params, ModeKey::Sync, timeout).await {
+                Ok(env) => env,
+                Err(f) => {
+                    // The poll failed, not the task: try again until the deadline.
+                    last = format!("{}: {}", f.code, f.text);
+                    continue;
+                }
+            };
+            if env.task_response.is_some() {
+                return interpret(env);
+            }
+            let Some(err) = env.error.clone() else {
+                last = "an answer with neither taskResponse nor error".into();
+                continue;
+            };
+            match err.ws_code_norm().as_str() {
+                "awaitinganswer" => last = "AwaitingAnswer".into(),
+                // About the poll itself, or the result is not stored yet: poll again.
+                "notfound" | "tasklimitexceeded" | "internalerror" if !err.has_agent_part() => {
+                    last = format!("{}: {}", err.pos_code(), err.text());
+                }
+                // We cannot read results at all: the task's own outcome stays unknown.
+                "authfailed" | "license" | "badrequest" | "wsagentnotselected"
+                    if !err.has_agent_part() =>
+                {
+                    return Err(TaskFailure {
+                        verdict: Verdict::Unknown,
+                        text: format!(
+                            "task {guid} was submitted but its result cannot be read: {}",
+                            err.text()
+                        ),
+                        code: err.pos_code(),
+                        not_found: false,
+                        error: Some(Box::new(err)),
+                    });
+                }
+                // The task's stored answer: an agent error, a timeout, something else.
+                _ => return interpret(env),
+            }
+        }
+    }
+
+    /// One HTTP exchange: sends the body, reads and parses the answer.
+    async fn call<P: TaskParams>(
+        &self,
+        params: &P,
+        mode: ModeKey,
+        timeout: Duration,
+    ) -> Result<Envelope, TaskFailure> {
+        let body = task_body(params, mode, self.object_id, self.task_timeout_s).map_err(|e| {
+            TaskFailure::ours(
+                Verdict::Rejected(Substate::OtherError),
+                "adapter/serialize",
+                e.to_string(),
+            )
+        })?;
+        let body = serde_json::to_vec(&body).map_err(|e| {
+            TaskFailure::ours(
+                Verdict::Rejected(Substate::OtherError),
+                "adapter/serialize",
+                e.to_string(),
+            )
+        })?;
+        let mut token = HeaderValue::from_str(self.token.expose()).map_err(|_| {
+            TaskFailure::ours(
+                Verdict::Rejected(Substate::OtherError),
+                "adapter/token",
+                "the configured token is not a valid HTTP header value",
+            )
+        })?;
+        token.set_sensitive(true);
+        let resp = self
+            .http
+            .post(&self.url)
+            .header(AUTH_HEADER, token)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(transport_failure)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| {
+            TaskFailure::ours(
+                Verdict::Unknown,
+                "transport/body",
+                format!("reading the answer failed after the request was sent: {e}"),
+            )
+        })?;
+        Envelope::parse(&bytes).map_err(|e| unparsable(status, &bytes, &e.to_string()))
+    }
+}
+
+/// A taskResponse is success; an error is classified; neither is an unknown outcome.
+fn interpret(env: Envelope) -> Result<Value, TaskFailure> {
+    if let Some(e) = env.error {
+        return Err(TaskFailure::from_error(e));
+    }
+    env.task_response.ok_or_else(|| {
+        TaskFailure::ours(
+            Verdict::Unknown,
+            "WSA/NoResult",
+            "the answer carried neither taskResponse nor error",
+        )
+    })
+}
+
+fn transport_failure(e: reqwest::Error) -> TaskFailure {
+    // `without_url`: never echo the URL (it has no secret, but keeps logs short and stable).
+    let detail = e.without_url();
+    if detail.is_connect() {
+        TaskFailure::ours(
+            Verdict::Transient,
+            "transport/connect",
+            format!("could not connect to White Server: {detail}"),
+        )
+    } else if detail.is_timeout() {
+        TaskFailure::ours(
+            Verdict::Unknown,
+            "transport/timeout",
+            format!("no answer from White Server in time: {detail}"),
+        )
+    } else if detail.is_builder() {
+        TaskFailure::ours(
+            Verdict::Rejected(Substate::OtherError),
+            "adapter/request",
+            format!("the request could not be built: {detail}"),
+        )
+    } else {
+        TaskFailure::ours(
+            Verdict::Unknown,
+            "transport/error",
+            format!("the exchange with White Server failed after sending: {detail}"),
+        )
+    }
+}
+
+fn unparsable(status: StatusCode, bytes: &[u8], why: &str) -> TaskFailure {
+    let snippet: String = String::from_utf8_lossy(bytes).chars().take(200).collect();
+    let code = format!("HTTP/{}", status.as_u16());
+    let text = format!("unreadable WSA answer (HTTP {status}, {why}): {snippet}");
+    let verdict = match status.as_u16() {
+        429 => Verdict::Transient,
+        408 => Verdict::Unknown,
+        // Refused at the HTTP level (bad path, auth proxy): the task never ran.
+        400..=499 => Verdict::Rejected(Substate::OtherError),
+        // 2xx/5xx with a body we cannot read: the task may have run.
+        _ => Verdict::Unknown,
+    };
+    TaskFailure::ours(verdict, code, text)
+}
+
+fn log_reply(task: &str, object_id: i64, reply: &TaskReply, started: Instant) {
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let task_guid = reply.task_guid.as_deref().unwrap_or("");
+    match &reply.result {
+        Ok(_) => tracing::info!(
+            task,
+            task_guid,
+            object_id,
+            outcome = "ok",
+            elapsed_ms,
+            "wsa task"
+        ),
+        Err(f) => tracing::warn!(
+            task,
+            task_guid,
+            object_id,
+            outcome = ?f.verdict,
+            code = %f.code,
+            text = %f.text,
+            elapsed_ms,
+            "wsa task failed"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unparsable_bodies_by_status() {
+        let f = unparsable(StatusCode::BAD_GATEWAY, b"<html>", "x");
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert_eq!(f.code, "HTTP/502");
+        assert_eq!(
+            unparsable(StatusCode::NOT_FOUND, b"", "x").verdict,
+            Verdict::Rejected(Substate::OtherError)
+        );
+        assert_eq!(
+            unparsable(StatusCode::TOO_MANY_REQUESTS, b"", "x").verdict,
+            Verdict::Transient
+        );
+        assert_eq!(
+            unparsable(StatusCode::OK, b"", "x").verdict,
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let r = WsaRestaurant::new(
+            "http://127.0.0.1:1",
+            "super-secret-token",
+            1,
+            crate::config::AgentVersion::V2,
+            "c",
+        );
+        let c = WsaClient::new(http_client().unwrap(), &r);
+        assert!(!format!("{c:?}").contains("super-secret-token"));
+    }
+
+    #[test]
+    fn interpret_without_result_or_error_is_unknown() {
+        let f = interpret(Envelope::default()).unwrap_err();
+        assert_eq!(f.verdict, Verdict::Unknown);
+    }
+}

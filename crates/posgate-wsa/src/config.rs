@@ -1,0 +1,334 @@
+//! Configuration of the WSA adapter: where it listens and, per posgate restaurant id, how to
+//! reach that restaurant's White Server and book money in its r_keeper.
+//!
+//! Loaded by [`load_config`] from a TOML file (`[wsa]` and `[wsa.restaurants.<id>]`) and then
+//! from environment variables `POSGATE_WSA__<KEY>` (nested keys separated by `__`), e.g.
+//! `POSGATE_WSA__LISTEN=0.0.0.0:50061` or `POSGATE_WSA__RESTAURANTS__DEMO__TOKEN=...`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use posgate_core::Secret;
+use serde::Deserialize;
+
+/// Largest `timeout` White Server accepts (seconds).
+pub const MAX_TASK_TIMEOUT_S: u64 = 180;
+/// Largest currency scale posgate handles.
+pub const MAX_CURRENCY_SCALE: u32 = posgate_core::money::MAX_SCALE;
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct WsaAdapterConfig {
+    /// gRPC listen address. Default `127.0.0.1:50061`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// posgate restaurant id → that restaurant's WSA settings.
+    #[serde(default)]
+    pub restaurants: BTreeMap<String, WsaRestaurant>,
+}
+
+impl Default for WsaAdapterConfig {
+    fn default() -> Self {
+        WsaAdapterConfig {
+            listen: default_listen(),
+            restaurants: BTreeMap::new(),
+        }
+    }
+}
+
+/// Which White Server Agent the restaurant runs; it decides how PayOrder books money.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentVersion {
+    /// PayOrder adds a prepayment (never more than due); the order closes once covered.
+    #[serde(alias = "1", alias = "V1")]
+    V1,
+    /// PayOrder pays exactly what is due and closes the order; CompleteOrder exists.
+    #[serde(alias = "2", alias = "V2")]
+    V2,
+}
+
+/// How tasks are sent to White Server.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskMode {
+    /// `params.async`: submit, then poll `GetTaskResponse` until the answer comes.
+    #[default]
+    Async,
+    /// `params.sync`: one HTTP call that waits for the agent.
+    Sync,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct WsaRestaurant {
+    /// White Server base URL, e.g. `https://ws.ucs.ru`; the adapter appends
+    /// `/wsserverlp/api/v2/aggregators/Create`.
+    pub base_url: String,
+    /// `AggregatorAuthentication` token, sent raw. Never logged.
+    #[serde(default)]
+    pub token: Secret,
+    /// Alternative to `token`: a file holding it (surrounding whitespace is trimmed).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Restaurant code in UCS licensing (`params.<mode>.objectId`).
+    pub object_id: i64,
+    pub agent_version: AgentVersion,
+    /// r_keeper currency GUID that payments are booked in.
+    pub currency_guid: String,
+    /// If set, tips are a separate payment line in this currency; if not, tips are not booked.
+    #[serde(default)]
+    pub tips_currency_guid: Option<String>,
+    /// Digits after the dot of the restaurant's money.
+    #[serde(default = "default_scale")]
+    pub currency_scale: u32,
+    #[serde(default)]
+    pub cash_station_id: Option<i64>,
+    #[serde(default)]
+    pub cashier_id: Option<i64>,
+    #[serde(default)]
+    pub mode: TaskMode,
+    /// Agent wait, sent as `params.<mode>.timeout`; clamped to 1..=180.
+    #[serde(default = "default_task_timeout")]
+    pub task_timeout_s: u64,
+    /// How often `GetTaskResponse` is polled in async mode.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_ms: u64,
+    /// Extra time on top of `task_timeout_s` before the adapter gives up waiting (HTTP timeout
+    /// in sync mode, polling deadline in async mode).
+    #[serde(default = "default_margin")]
+    pub timeout_margin_ms: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50061))
+}
+fn default_scale() -> u32 {
+    2
+}
+fn default_task_timeout() -> u64 {
+    120
+}
+fn default_poll_interval() -> u64 {
+    500
+}
+fn default_margin() -> u64 {
+    5_000
+}
+
+impl WsaRestaurant {
+    /// A restaurant with the defaults, for tests and embedding.
+    pub fn new(
+        base_url: impl Into<String>,
+        token: impl Into<String>,
+        object_id: i64,
+        agent_version: AgentVersion,
+        currency_guid: impl Into<String>,
+    ) -> Self {
+        WsaRestaurant {
+            base_url: base_url.into(),
+            token: Secret::new(token),
+            token_file: None,
+            object_id,
+            agent_version,
+            currency_guid: currency_guid.into(),
+            tips_currency_guid: None,
+            currency_scale: default_scale(),
+            cash_station_id: None,
+            cashier_id: None,
+            mode: TaskMode::default(),
+            task_timeout_s: default_task_timeout(),
+            poll_interval_ms: default_poll_interval(),
+            timeout_margin_ms: default_margin(),
+        }
+    }
+
+    /// `task_timeout_s` clamped to what White Server accepts.
+    pub fn effective_task_timeout_s(&self) -> u64 {
+        self.task_timeout_s.clamp(1, MAX_TASK_TIMEOUT_S)
+    }
+
+    /// Fills `token` from `token_file` when only the file is given.
+    pub fn resolve_token(&mut self) -> anyhow::Result<()> {
+        if self.token.is_empty()
+            && let Some(path) = &self.token_file
+        {
+            let raw = std::fs::read_to_string(path)
+                .with_context(|| format!("reading token_file {}", path.display()))?;
+            self.token = Secret::new(raw.trim());
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked without talking to the POS.
+    pub fn validate(&self, id: &str) -> anyhow::Result<()> {
+        let url = self.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("restaurant {id}: base_url must start with http:// or https://");
+        }
+        if self.token.is_empty() {
+            bail!("restaurant {id}: token (or token_file) is required");
+        }
+        if self.currency_guid.trim().is_empty() {
+            bail!("restaurant {id}: currency_guid is required");
+        }
+        if self
+            .tips_currency_guid
+            .as_deref()
+            .is_some_and(|g| g.trim().is_empty())
+        {
+            bail!("restaurant {id}: tips_currency_guid is empty (omit it to not book tips)");
+        }
+        if self.currency_scale > MAX_CURRENCY_SCALE {
+            bail!("restaurant {id}: currency_scale must be at most {MAX_CURRENCY_SCALE}");
+        }
+        if self.poll_interval_ms == 0 {
+            bail!("restaurant {id}: poll_interval_ms must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// Loads the adapter's configuration: the `[wsa]` section of the TOML file at `path` (if
+/// any), then `POSGATE_WSA__...` environment overrides. Resolves `token_file`s and validates.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<WsaAdapterConfig> {
+    let mut fig = Figment::new();
+    if let Some(path) = path {
+        if !path.exists() {
+            bail!("config file {} does not exist", path.display());
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    // POSGATE_WSA__A__B=v becomes wsa.a.b (figment lower-cases environment keys).
+    let fig = fig.merge(
+        Env::prefixed("POSGATE_WSA__")
+            .split("__")
+            .map(|k| format!("wsa.{k}").into()),
+    );
+    let mut cfg: WsaAdapterConfig = if fig.find_value("wsa").is_ok() {
+        fig.extract_inner("wsa")
+            .context("invalid [wsa] configuration")?
+    } else {
+        WsaAdapterConfig::default()
+    };
+    for (id, r) in cfg.restaurants.iter_mut() {
+        r.resolve_token()?;
+        r.validate(id)?;
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_toml_with_defaults_and_token_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("token", "  tok-from-file\n")?;
+            jail.create_file(
+                "posgate.toml",
+                r#"
+top = "level keys of other services are fine"
+
+[other]
+x = 1
+
+[wsa]
+listen = "127.0.0.1:1234"
+
+[wsa.restaurants.demo]
+base_url = "https://ws.ucs.ru"
+token = "tok-inline"
+object_id = 199990246
+agent_version = "v2"
+currency_guid = "cur-1"
+
+[wsa.restaurants.old]
+base_url = "http://localhost:9"
+token_file = "token"
+object_id = 1
+agent_version = "v1"
+currency_guid = "cur-2"
+tips_currency_guid = "tips-1"
+mode = "sync"
+task_timeout_s = 500
+currency_scale = 3
+"#,
+            )?;
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "127.0.0.1:1234".parse().unwrap());
+            let demo = &cfg.restaurants["demo"];
+            assert_eq!(demo.token.expose(), "tok-inline");
+            assert_eq!(demo.mode, TaskMode::Async);
+            assert_eq!(demo.currency_scale, 2);
+            assert_eq!(demo.task_timeout_s, 120);
+            assert_eq!(demo.poll_interval_ms, 500);
+            assert_eq!(demo.agent_version, AgentVersion::V2);
+            let old = &cfg.restaurants["old"];
+            assert_eq!(old.token.expose(), "tok-from-file");
+            assert_eq!(old.mode, TaskMode::Sync);
+            assert_eq!(old.effective_task_timeout_s(), 180);
+            assert_eq!(old.tips_currency_guid.as_deref(), Some("tips-1"));
+            assert_eq!(old.agent_version, AgentVersion::V1);
+            // The token never shows in Debug output.
+            let dbg = format!("{cfg:?}");
+            assert!(!dbg.contains("tok-inline") && !dbg.contains("tok-from-file"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn no_file_no_env_is_the_default() {
+        figment::Jail::expect_with(|_jail| {
+            let cfg = load_config(None).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, default_listen());
+            assert!(cfg.restaurants.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_missing_token_and_bad_url() {
+        let mut r = WsaRestaurant::new("ftp://x", "t", 1, AgentVersion::V2, "c");
+        assert!(r.validate("a").is_err());
+        r.base_url = "http://x".into();
+        assert!(r.validate("a").is_ok());
+        r.token = Secret::new("");
+        assert!(r.validate("a").is_err());
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[wsa.restaurants.demo]
+base_url = "https://ws.ucs.ru"
+token = "file-token"
+object_id = 1
+agent_version = "v2"
+currency_guid = "cur"
+"#,
+            )?;
+            jail.set_env("POSGATE_WSA__LISTEN", "0.0.0.0:7000");
+            jail.set_env("POSGATE_WSA__RESTAURANTS__DEMO__TOKEN", "env-token");
+            jail.set_env("POSGATE_WSA__RESTAURANTS__DEMO__MODE", "sync");
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "0.0.0.0:7000".parse().unwrap());
+            let demo = &cfg.restaurants["demo"];
+            assert_eq!(demo.token.expose(), "env-token");
+            assert_eq!(demo.mode, TaskMode::Sync);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        assert!(load_config(Some(Path::new("/nonexistent/posgate.toml"))).is_err());
+    }
+}

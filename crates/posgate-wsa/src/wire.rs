@@ -1,0 +1,792 @@
+//! WSA JSON on the wire: request bodies and a lenient reading of answers.
+//!
+//! Answers are read leniently because posgate talks to independent WSA implementations:
+//! unknown fields are ignored, missing or mistyped fields become `None`, codes may be strings
+//! or numbers, and money may be a JSON number or a string with a dot. Money is parsed from the
+//! number's text (serde_json's `arbitrary_precision` keeps it), never through a float.
+
+use std::fmt;
+use std::str::FromStr;
+
+use posgate_core::{Secret, Substate};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::classify::{Verdict, classify_ws_error, is_not_found_text};
+
+// ------------------------------------------------------------------------------------------
+// Lenient scalar readers.
+// ------------------------------------------------------------------------------------------
+
+/// Looks a key up in a JSON object: exact first, then ignoring ASCII case.
+pub fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let obj = v.as_object()?;
+    obj.get(key)
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+/// A string, number or bool as text; `None` for null, empty strings, objects and arrays.
+pub fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Exact decimal from a JSON number or a string like `"978.00"` (dot separator; surrounding
+/// spaces tolerated). Exponents are accepted on numbers only. Never goes through a float.
+pub fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => parse_decimal_text(&n.to_string(), true),
+        Value::String(s) => parse_decimal_text(s.trim(), false),
+        _ => None,
+    }
+}
+
+fn parse_decimal_text(s: &str, allow_exponent: bool) -> Option<Decimal> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let plain = !body.is_empty()
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.bytes().filter(|b| *b == b'.').count() <= 1
+        && !body.starts_with('.')
+        && !body.ends_with('.');
+    if plain {
+        return Decimal::from_str(s).ok();
+    }
+    if allow_exponent && body.bytes().any(|b| b == b'e' || b == b'E') {
+        return Decimal::from_scientific(s).ok();
+    }
+    None
+}
+
+/// A bool, or `"true"`/`"false"`/`1`/`0`.
+pub fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => match n.to_string().as_str() {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// serde helpers for `#[serde(deserialize_with = ...)]` that never fail on a bad value.
+pub mod lenient {
+    use super::*;
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(text_of))
+    }
+
+    /// Money or quantity: JSON number or dotted string → exact `Decimal`.
+    pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?
+            .as_ref()
+            .and_then(decimal_of))
+    }
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(bool_of))
+    }
+
+    pub fn opt_struct<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.and_then(|v| T::deserialize(v).ok()))
+    }
+
+    /// An array whose unreadable elements are skipped; anything but an array is empty.
+    pub fn vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|v| T::deserialize(v).ok())
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    pub fn opt_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Array(items)) => Some(
+                items
+                    .into_iter()
+                    .filter_map(|v| T::deserialize(v).ok())
+                    .collect(),
+            ),
+            _ => None,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The answer envelope.
+// ------------------------------------------------------------------------------------------
+
+/// One White Server answer: `{responseCommon, taskResponse?, error?}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Envelope {
+    pub task_guid: Option<String>,
+    pub task_type: Option<String>,
+    pub object_id: Option<String>,
+    pub async_code: Option<String>,
+    pub task_response: Option<Value>,
+    pub error: Option<WsaError>,
+}
+
+/// The `error` branch, flattened. Codes are kept as text (agent codes may be numbers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WsaError {
+    pub ws_code: Option<String>,
+    pub ws_ext_code: Option<String>,
+    pub ws_desc: Option<String>,
+    pub agent_code: Option<String>,
+    pub agent_desc: Option<String>,
+    pub rk_code: Option<String>,
+    pub rk_desc: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a WSA answer: {0}")]
+pub struct EnvelopeError(pub String);
+
+impl Envelope {
+    /// Parses an answer body. Fails only when the body is not JSON or carries none of
+    /// `responseCommon`, `taskResponse`, `error`.
+    pub fn parse(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| EnvelopeError(e.to_string()))?;
+        if !v.is_object() {
+            return Err(EnvelopeError("the body is not a JSON object".into()));
+        }
+        let common = field(&v, "responseCommon");
+        let task_response = field(&v, "taskResponse").cloned();
+        let error = field(&v, "error").and_then(WsaError::from_value);
+        if common.is_none() && task_response.is_none() && error.is_none() {
+            return Err(EnvelopeError(
+                "no responseCommon, taskResponse or error".into(),
+            ));
+        }
+        let common_text = |k: &str| common.and_then(|c| field(c, k)).and_then(text_of);
+        Ok(Envelope {
+            task_guid: common_text("taskGuid"),
+            task_type: common_text("taskType"),
+            object_id: common_text("objectId"),
+            async_code: common_text("asyncCode"),
+            task_response,
+            error,
+        })
+    }
+}
+
+impl WsaError {
+    /// Reads an `error` value; `None` when it says nothing (null, `{}`, all-null members).
+    pub fn from_value(v: &Value) -> Option<WsaError> {
+        if let Some(s) = text_of(v) {
+            return Some(WsaError {
+                ws_desc: Some(s),
+                ..Default::default()
+            });
+        }
+        let part = |name: &str, key: &str| field(v, name).and_then(|p| field(p, key));
+        let txt = |name: &str, key: &str| part(name, key).and_then(text_of);
+        let e = WsaError {
+            ws_code: txt("wsError", "code"),
+            ws_ext_code: txt("wsError", "extCode"),
+            ws_desc: txt("wsError", "desc"),
+            agent_code: txt("agentError", "code"),
+            agent_desc: txt("agentError", "desc"),
+            rk_code: txt("rkError", "code"),
+            rk_desc: txt("rkError", "desc"),
+        };
+        (e != WsaError::default()).then_some(e)
+    }
+
+    /// The POS code as posgate reports it: `AgentError/WsaOrderError`, `License/WsAgent`,
+    /// `Timeout`, `AgentError/17`.
+    pub fn pos_code(&self) -> String {
+        let ws = self.ws_code.clone().unwrap_or_else(|| {
+            if self.agent_code.is_some() || self.agent_desc.is_some() {
+                "AgentError".into()
+            } else {
+                "WsError".into()
+            }
+        });
+        match (&self.agent_code, &self.ws_ext_code, &self.rk_code) {
+            (Some(a), _, _) => format!("{ws}/{a}"),
+            (None, Some(x), _) => format!("{ws}/{x}"),
+            (None, None, Some(rk)) => format!("{ws}/rk{rk}"),
+            _ => ws,
+        }
+    }
+
+    /// The most specific description, verbatim: the agent's, else r_keeper's, else WS's.
+    pub fn text(&self) -> String {
+        self.agent_desc
+            .clone()
+            .or_else(|| self.rk_desc.clone())
+            .or_else(|| self.ws_desc.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        classify_ws_error(
+            self.ws_code.as_deref().unwrap_or(""),
+            self.ws_ext_code.as_deref(),
+            self.agent_code.as_deref(),
+            &self.text(),
+        )
+    }
+
+    /// Lower-cased, separator-free White Server code ("awaitinganswer").
+    pub fn ws_code_norm(&self) -> String {
+        self.ws_code
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+
+    pub fn has_agent_part(&self) -> bool {
+        self.agent_code.is_some() || self.agent_desc.is_some() || self.rk_desc.is_some()
+    }
+
+    pub fn is_awaiting_answer(&self) -> bool {
+        self.ws_code_norm() == "awaitinganswer"
+    }
+
+    /// The order (or stored task) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.ws_code_norm() == "notfound" || is_not_found_text(&self.text())
+    }
+
+    pub fn substate(&self) -> Substate {
+        match self.verdict() {
+            Verdict::Rejected(s) => s,
+            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The order model (GetOrder / PayOrder / CompleteOrder answers).
+// ------------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Order {
+    #[serde(deserialize_with = "lenient::opt_string", alias = "guid")]
+    pub order_guid: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_struct")]
+    pub status: Option<OrderStatus>,
+    #[serde(deserialize_with = "lenient::opt_struct")]
+    pub price: Option<Price>,
+    #[serde(deserialize_with = "lenient::vec")]
+    pub products: Vec<Product>,
+    #[serde(deserialize_with = "lenient::vec", alias = "payments")]
+    pub applied_payments: Vec<AppliedPayment>,
+    #[serde(deserialize_with = "lenient::opt_vec")]
+    pub guests: Option<Vec<OrderGuest>>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub waiter_id: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub waiter_name: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_struct")]
+    pub waiter: Option<NamedRef>,
+    #[serde(deserialize_with = "lenient::opt_string", alias = "tableName")]
+    pub table_code: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_struct")]
+    pub table: Option<NamedRef>,
+    #[serde(
+        deserialize_with = "lenient::opt_string",
+        alias = "seqNumber",
+        alias = "number"
+    )]
+    pub order_number: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub original_order_id: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderStatus {
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub value: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_bool")]
+    pub is_bill_printed: Option<bool>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Price {
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub total: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal", alias = "sumToPay")]
+    pub summ_to_pay: Option<Decimal>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Product {
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub price: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub quantity: Option<Decimal>,
+    #[serde(
+        deserialize_with = "lenient::opt_decimal",
+        alias = "sum",
+        alias = "total"
+    )]
+    pub amount: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub voiding_reason: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppliedPayment {
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub amount: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub guid: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub pay_type: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderGuest {
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string", alias = "code")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient::vec", alias = "dishes")]
+    pub products: Vec<Product>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NamedRef {
+    #[serde(deserialize_with = "lenient::opt_string", alias = "code")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+}
+
+impl Order {
+    /// `taskResponse.order`, if readable.
+    pub fn from_task_response(task_response: &Value) -> Option<Order> {
+        field(task_response, "order").and_then(|o| Order::deserialize(o.clone()).ok())
+    }
+
+    pub fn status_value(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.value.as_deref())
+    }
+
+    pub fn is_completed(&self) -> bool {
+        self.status_value().is_some_and(is_completed_status)
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        self.status_value().is_some_and(|s| {
+            s.eq_ignore_ascii_case("Canceled") || s.eq_ignore_ascii_case("Cancelled")
+        })
+    }
+
+    pub fn total(&self) -> Option<Decimal> {
+        self.price.as_ref().and_then(|p| p.total)
+    }
+
+    pub fn summ_to_pay(&self) -> Option<Decimal> {
+        self.price.as_ref().and_then(|p| p.summ_to_pay)
+    }
+
+    /// Sum of `appliedPayments`, when the answer lists them.
+    pub fn applied_sum(&self) -> Option<Decimal> {
+        if self.applied_payments.is_empty() {
+            return None;
+        }
+        self.applied_payments
+            .iter()
+            .try_fold(Decimal::ZERO, |acc, p| acc.checked_add(p.amount?))
+    }
+}
+
+/// "Complited" is the product's own spelling; the correct one is accepted too.
+pub fn is_completed_status(s: &str) -> bool {
+    s.eq_ignore_ascii_case("Complited") || s.eq_ignore_ascii_case("Completed")
+}
+
+/// One row of `GetOrderList` (`taskResponse.orders[]`).
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderListRow {
+    #[serde(deserialize_with = "lenient::opt_string", alias = "guid")]
+    pub order_guid: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub table_code: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub waiter_id: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub sum: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub unpaid: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_bool")]
+    pub is_finished: Option<bool>,
+}
+
+impl OrderListRow {
+    pub fn from_task_response(task_response: &Value) -> Vec<OrderListRow> {
+        match field(task_response, "orders") {
+            Some(Value::Array(rows)) => rows
+                .iter()
+                .filter_map(|r| OrderListRow::deserialize(r.clone()).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Compares order GUIDs the way r_keeper writes them: braces and case do not matter.
+pub fn same_guid(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_ascii_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+// ------------------------------------------------------------------------------------------
+// Requests.
+// ------------------------------------------------------------------------------------------
+
+/// Task parameters: serialized next to `params.sync|async`.
+pub trait TaskParams: Serialize + fmt::Debug {
+    const TASK_TYPE: &'static str;
+}
+
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct GetOrderParams {
+    pub order_guid: String,
+}
+impl TaskParams for GetOrderParams {
+    const TASK_TYPE: &'static str = "GetOrder";
+}
+
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct GetOrderListParams {
+    /// `null` = all tables.
+    pub table_code: Option<String>,
+    pub with_closed: bool,
+}
+impl TaskParams for GetOrderListParams {
+    const TASK_TYPE: &'static str = "GetOrderList";
+}
+
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PayOrderParams {
+    pub order_guid: String,
+    pub payments: Vec<PaymentLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_station_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cashier_id: Option<i64>,
+    pub is_full_order_required: bool,
+}
+impl TaskParams for PayOrderParams {
+    const TASK_TYPE: &'static str = "PayOrder";
+}
+
+/// One payment line. `Debug` shows the card code as `<redacted>`.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentLine {
+    /// Sent as a JSON number with the exact digits (`978.00`).
+    #[serde(serialize_with = "ser_decimal_number")]
+    pub amount: Decimal,
+    pub currency: String,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_secret"
+    )]
+    pub card_code: Option<Secret>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteOrderParams {
+    pub order_guid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_station_id: Option<i64>,
+}
+impl TaskParams for CompleteOrderParams {
+    const TASK_TYPE: &'static str = "CompleteOrder";
+}
+
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTaskResponseParams {
+    pub task_guid: String,
+}
+impl TaskParams for GetTaskResponseParams {
+    const TASK_TYPE: &'static str = "GetTaskResponse";
+}
+
+/// Writes a decimal as a JSON number with its digits as they are (needs serde_json's
+/// `arbitrary_precision`, on in the workspace): `978.00`, never `978.0000001`.
+pub fn ser_decimal_number<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error;
+    let n = serde_json::Number::from_str(&d.to_string()).map_err(S::Error::custom)?;
+    n.serialize(s)
+}
+
+fn ser_opt_secret<S: Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_str(secret.expose()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Whether a task is sent in `params.sync` or `params.async`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeKey {
+    Sync,
+    Async,
+}
+
+/// The whole request body: `{"taskType": ..., "params": {"sync"|"async": {objectId, timeout},
+/// ...params}}`.
+pub fn task_body<P: TaskParams>(
+    params: &P,
+    mode: ModeKey,
+    object_id: i64,
+    timeout_s: u64,
+) -> Result<Value, serde_json::Error> {
+    let mut p = match serde_json::to_value(params)? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut m = Map::new();
+    m.insert("objectId".into(), Value::from(object_id));
+    m.insert("timeout".into(), Value::from(timeout_s));
+    let key = match mode {
+        ModeKey::Sync => "sync",
+        ModeKey::Async => "async",
+    };
+    p.insert(key.into(), Value::Object(m));
+    let mut body = Map::new();
+    body.insert("taskType".into(), Value::from(P::TASK_TYPE));
+    body.insert("params".into(), Value::Object(p));
+    Ok(Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn money_as_number_or_string_is_exact() {
+        let v: Value = serde_json::from_str(
+            r#"{"a": 978.00, "b": "978.10", "c": 0.1, "d": 12345678901234.56, "e": "1,5", "f": 1e2, "g": " 7.5 ", "h": "1e2", "i": null}"#,
+        )
+        .unwrap();
+        assert_eq!(decimal_of(&v["a"]).unwrap().to_string(), "978.00");
+        assert_eq!(decimal_of(&v["b"]).unwrap().to_string(), "978.10");
+        assert_eq!(decimal_of(&v["c"]), Some(dec("0.1")));
+        assert_eq!(decimal_of(&v["d"]), Some(dec("12345678901234.56")));
+        assert_eq!(decimal_of(&v["e"]), None);
+        assert_eq!(decimal_of(&v["f"]), Some(dec("100")));
+        assert_eq!(decimal_of(&v["g"]), Some(dec("7.5")));
+        assert_eq!(decimal_of(&v["h"]), None);
+        assert_eq!(decimal_of(&v["i"]), None);
+    }
+
+    #[test]
+    fn parses_success_with_order() {
+        let body = r#"{
+            "responseCommon": {"taskGuid": "t-1", "taskType": "GetOrder", "objectId": 199990246, "extra": 1},
+            "taskResponse": {"order": {
+                "orderGuid": "{ABC}", "status": {"value": "Created", "isBillPrinted": "true"},
+                "price": {"total": 978.00, "summToPay": "478.00"},
+                "products": [{"id": 1001, "name": "Борщ", "price": "489.00", "quantity": 2},
+                             {"id": 7, "name": "void", "price": 1, "quantity": 1, "voidingReason": "x"},
+                             "garbage"],
+                "appliedPayments": [{"amount": "500.00", "guid": "p1", "payType": "Card"}],
+                "waiterId": 42, "unknownField": {"deep": [1,2]}
+            }}
+        }"#.as_bytes();
+        let env = Envelope::parse(body).unwrap();
+        assert_eq!(env.task_guid.as_deref(), Some("t-1"));
+        assert_eq!(env.object_id.as_deref(), Some("199990246"));
+        assert!(env.error.is_none());
+        let order = Order::from_task_response(env.task_response.as_ref().unwrap()).unwrap();
+        assert_eq!(order.total().unwrap().to_string(), "978.00");
+        assert_eq!(order.summ_to_pay(), Some(dec("478")));
+        assert_eq!(order.status_value(), Some("Created"));
+        assert_eq!(order.status.as_ref().unwrap().is_bill_printed, Some(true));
+        assert_eq!(order.products.len(), 2);
+        assert_eq!(order.products[0].id.as_deref(), Some("1001"));
+        assert_eq!(order.products[0].quantity, Some(dec("2")));
+        assert_eq!(order.applied_sum(), Some(dec("500")));
+        assert_eq!(order.waiter_id.as_deref(), Some("42"));
+        assert!(!order.is_completed());
+    }
+
+    #[test]
+    fn parses_error_with_agent_code_as_string() {
+        let body = br#"{"responseCommon": {"taskGuid": "t-2", "taskType": "PayOrder", "objectId": 1},
+            "error": {"wsError": {"code": "AgentError", "desc": "Agent error"},
+                      "agentError": {"code": "WsaOrderError",
+                                     "desc": "RkInternal: Cash station [3373] Not enough funds to pay for the order in full"}}}"#;
+        let env = Envelope::parse(body).unwrap();
+        let e = env.error.unwrap();
+        assert_eq!(e.pos_code(), "AgentError/WsaOrderError");
+        assert_eq!(
+            e.text(),
+            "RkInternal: Cash station [3373] Not enough funds to pay for the order in full"
+        );
+        assert_eq!(e.verdict(), Verdict::Rejected(Substate::WrongRequestSum));
+    }
+
+    #[test]
+    fn parses_error_with_agent_code_as_int() {
+        let body = r#"{"error": {"wsError": {"code": "AgentError"},
+                      "agentError": {"code": 17, "desc": "Смена закрыта"}}}"#
+            .as_bytes();
+        let e = Envelope::parse(body).unwrap().error.unwrap();
+        assert_eq!(e.agent_code.as_deref(), Some("17"));
+        assert_eq!(e.pos_code(), "AgentError/17");
+        assert_eq!(
+            e.verdict(),
+            Verdict::Rejected(Substate::CashiersShiftClosed)
+        );
+    }
+
+    #[test]
+    fn parses_ws_only_errors_and_missing_parts() {
+        let e = Envelope::parse(
+            br#"{"error": {"wsError": {"code": "License", "extCode": "WsAgent", "desc": "no"}}}"#,
+        )
+        .unwrap()
+        .error
+        .unwrap();
+        assert_eq!(e.pos_code(), "License/WsAgent");
+        assert_eq!(e.text(), "no");
+        let e = Envelope::parse(
+            br#"{"error": {"wsError": {"code": "Timeout"}}, "responseCommon": {}}"#,
+        )
+        .unwrap()
+        .error
+        .unwrap();
+        assert_eq!(e.verdict(), Verdict::Unknown);
+        assert_eq!(e.text(), "");
+        let e = Envelope::parse(br#"{"error": {"wsError": {"code": "AwaitingAnswer"}}}"#)
+            .unwrap()
+            .error
+            .unwrap();
+        assert!(e.is_awaiting_answer());
+        // Empty error object counts as no error.
+        let env =
+            Envelope::parse(br#"{"responseCommon": {"taskGuid": "x"}, "error": {}}"#).unwrap();
+        assert!(env.error.is_none());
+        // An error given as a bare string.
+        let e = Envelope::parse(br#"{"error": "Order not found"}"#)
+            .unwrap()
+            .error
+            .unwrap();
+        assert!(e.is_not_found());
+    }
+
+    #[test]
+    fn rejects_non_envelopes() {
+        assert!(Envelope::parse(b"<html>502</html>").is_err());
+        assert!(Envelope::parse(b"[]").is_err());
+        assert!(Envelope::parse(b"{\"foo\": 1}").is_err());
+        assert!(Envelope::parse(b"").is_err());
+    }
+
+    #[test]
+    fn order_list_rows() {
+        let v: Value = serde_json::from_str(
+            r#"{"orders": [{"orderGuid": "{A}", "sum": 978.00, "unpaid": "0", "isFinished": true}, 5]}"#,
+        )
+        .unwrap();
+        let rows = OrderListRow::from_task_response(&v);
+        assert_eq!(rows.len(), 1);
+        assert!(same_guid(rows[0].order_guid.as_deref().unwrap(), "a"));
+        assert_eq!(rows[0].sum.unwrap().to_string(), "978.00");
+    }
+
+    #[test]
+    fn pay_order_body_has_exact_numbers_and_hides_the_card_in_debug() {
+        let params = PayOrderParams {
+            order_guid: "{G}".into(),
+            payments: vec![PaymentLine {
+                amount: dec("978.00"),
+                currency: "cur".into(),
+                card_code: Some(Secret::new("CARD-4111")),
+            }],
+            cash_station_id: Some(3),
+            cashier_id: None,
+            is_full_order_required: true,
+        };
+        let body = task_body(&params, ModeKey::Async, 199990246, 120).unwrap();
+        let text = serde_json::to_string(&body).unwrap();
+        assert!(text.contains(r#""amount":978.00"#), "{text}");
+        assert!(text.contains(r#""cardCode":"CARD-4111""#), "{text}");
+        assert!(text.contains(r#""taskType":"PayOrder""#));
+        assert!(
+            text.contains(r#""async":{"objectId":199990246,"timeout":120}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""cashStationId":3"#));
+        assert!(!text.contains("cashierId"));
+        assert!(text.contains(r#""isFullOrderRequired":true"#));
+        let dbg = format!("{params:?}");
+        assert!(!dbg.contains("CARD-4111"), "{dbg}");
+        assert!(dbg.contains("978.00"));
+    }
+
+    #[test]
+    fn zero_amount_is_sent_as_a_number() {
+        let line = PaymentLine {
+            amount: dec("0.00"),
+            currency: "c".into(),
+            card_code: None,
+        };
+        let text = serde_json::to_string(&line).unwrap();
+        assert_eq!(text, r#"{"amount":0.00,"currency":"c"}"#);
+    }
+}

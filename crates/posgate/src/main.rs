@@ -1,0 +1,53 @@
+//! `posgate`: the CLI.
+//!
+//! - `posgate up` runs the payment service, the WSA adapter and the WSA simulator (with demo
+//!   bills) in one process, with an embedded SQLite database under `data/`.
+//! - `posgate pay | get | list | watch | bill | close` talk to a running payment service.
+
+mod client;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "posgate",
+    version,
+    about = "Pay and close restaurant bills in any POS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the payment service, the WSA adapter and the WSA simulator in one process.
+    Up(up::UpArgs),
+    /// Pay (and close) a bill; prints the resulting payment.
+    Pay(client::PayArgs),
+    /// Show one payment.
+    Get(client::GetArgs),
+    /// List payments.
+    List(client::ListArgs),
+    /// Follow a payment's state changes until it is final.
+    Watch(client::GetArgs),
+    /// Read a bill from the POS.
+    Bill(client::BillArgs),
+    /// Close a bill (POSes with a separate close step).
+    Close(client::BillArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Up(a) => up::run(a).await,
+        Cmd::Pay(a) => client::pay(a).await,
+        Cmd::Get(a) => client::get(a).await,
+        Cmd::List(a) => client::list(a).await,
+        Cmd::Watch(a) => client::watch(a).await,
+        Cmd::Bill(a) => client::bill(a).await,
+        Cmd::Close(a) => client::close(a).await,
+    }
+}

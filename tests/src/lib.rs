@@ -1,0 +1,325 @@
+//! Harness for end-to-end tests: the WSA simulator, the WSA adapter and the payment service,
+//! each on its own loopback port, talking real HTTP and gRPC, wired by a real config file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use posgate_payments::{PaymentsConfig, PaymentsService};
+use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::{self as pb};
+use posgate_sim::wsa::{AgentVersion, DEMO_CURRENCY_GUID, SimOrder, SimRestaurant, WsaSim};
+use rust_decimal::Decimal;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// A restaurant whose POS accepts overpayment (a buggy r_keeper): only posgate's own bill lock
+/// stands between concurrent payments and an overpaid bill.
+pub const LENIENT_OBJECT_ID: i64 = 199_990_300;
+pub const LENIENT_TOKEN: &str = "lenient-token";
+
+#[derive(Clone)]
+pub struct Options {
+    pub pay_wait_ms: u64,
+    pub task_timeout_s: u64,
+    pub retry_initial_ms: u64,
+    pub retry_max_attempts: u32,
+    pub reconcile_initial_ms: u64,
+    pub max_in_flight_per_restaurant: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pay_wait_ms: 5_000,
+            task_timeout_s: 2,
+            retry_initial_ms: 100,
+            retry_max_attempts: 20,
+            reconcile_initial_ms: 200,
+            max_in_flight_per_restaurant: 4,
+        }
+    }
+}
+
+pub struct Stack {
+    pub sim: WsaSim,
+    pub sim_addr: SocketAddr,
+    pub adapter_addr: SocketAddr,
+    pub payments_addr: SocketAddr,
+    pub client: PaymentServiceClient<Channel>,
+    pub config_path: PathBuf,
+    pub dir: PathBuf,
+    stop_payments: watch::Sender<bool>,
+    payments_task: Option<JoinHandle<anyhow::Result<()>>>,
+    _stop_rest: watch::Sender<bool>,
+}
+
+fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+fn config_toml(sim: SocketAddr, adapter: SocketAddr, db: &str, o: &Options) -> String {
+    let wsa = |id: &str, object: i64, token: &str, agent: &str, mode: &str| {
+        format!(
+            r#"
+[wsa.restaurants.{id}]
+base_url = "http://{sim}"
+token = "{token}"
+object_id = {object}
+agent_version = "{agent}"
+currency_guid = "{DEMO_CURRENCY_GUID}"
+tips_currency_guid = "{tips}"
+mode = "{mode}"
+task_timeout_s = {t}
+poll_interval_ms = 50
+timeout_margin_ms = 1000
+[payments.restaurants.{id}]
+pos = "wsa"
+"#,
+            tips = posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID,
+            t = o.task_timeout_s,
+        )
+    };
+    let mut s = format!(
+        r#"
+[payments]
+listen = "127.0.0.1:0"
+database_url = "{db}"
+pay_wait_ms = {wait}
+poll_interval_ms = 50
+lease_ms = 30000
+max_in_flight_per_restaurant = {inflight}
+adapter_timeout_ms = 30000
+[payments.retry]
+initial_ms = {ri}
+multiplier_pct = 150
+max_delay_ms = 1000
+max_attempts = {rmax}
+jitter_pct = 20
+[payments.reconcile]
+initial_ms = {ci}
+multiplier_pct = 150
+max_delay_ms = 2000
+max_attempts = 10
+jitter_pct = 10
+[payments.adapters]
+wsa = "http://{adapter}"
+[wsa]
+listen = "{adapter}"
+"#,
+        wait = o.pay_wait_ms,
+        inflight = o.max_in_flight_per_restaurant,
+        ri = o.retry_initial_ms,
+        rmax = o.retry_max_attempts,
+        ci = o.reconcile_initial_ms,
+    );
+    s.push_str(&wsa(
+        "demo",
+        posgate_sim::wsa::DEMO_OBJECT_ID,
+        posgate_sim::wsa::DEMO_TOKEN,
+        "v2",
+        "async",
+    ));
+    s.push_str(&wsa(
+        "demo-sync",
+        posgate_sim::wsa::DEMO_OBJECT_ID,
+        posgate_sim::wsa::DEMO_TOKEN,
+        "v2",
+        "sync",
+    ));
+    s.push_str(&wsa(
+        "demo-v1",
+        posgate_sim::wsa::DEMO_V1_OBJECT_ID,
+        posgate_sim::wsa::DEMO_V1_TOKEN,
+        "v1",
+        "sync",
+    ));
+    s.push_str(&wsa(
+        "lenient",
+        LENIENT_OBJECT_ID,
+        LENIENT_TOKEN,
+        "v1",
+        "async",
+    ));
+    s
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Stack::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(o: Options) -> Stack {
+        let dir = std::env::temp_dir().join(format!(
+            "posgate-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+
+        let sim = WsaSim::with_demo_data();
+        let mut lenient = SimRestaurant::new(
+            LENIENT_OBJECT_ID,
+            AgentVersion::V1,
+            LENIENT_TOKEN,
+            DEMO_CURRENCY_GUID,
+        );
+        lenient.enforce_amounts = false;
+        sim.add_restaurant(lenient);
+        let (stop_rest, rest_rx) = watch::channel(false);
+        let sim_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+        let sim_addr = sim_listener.local_addr().expect("addr");
+        tokio::spawn(
+            sim.clone()
+                .serve_with_shutdown(sim_listener, stopped(&rest_rx)),
+        );
+
+        let adapter_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind adapter");
+        let adapter_addr = adapter_listener.local_addr().expect("addr");
+        let db = format!("sqlite://{}", dir.join("posgate.db").display());
+        let config_path = dir.join("posgate.toml");
+        std::fs::write(&config_path, config_toml(sim_addr, adapter_addr, &db, &o)).expect("config");
+        let wsa_cfg = posgate_wsa::load_config(Some(&config_path)).expect("wsa config");
+        tokio::spawn(posgate_wsa::serve(
+            wsa_cfg,
+            adapter_listener,
+            stopped(&rest_rx),
+        ));
+
+        let (stop_payments, _) = watch::channel(false);
+        let mut stack = Stack {
+            sim,
+            sim_addr,
+            adapter_addr,
+            payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            client: PaymentServiceClient::new(
+                Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+            ),
+            config_path,
+            dir,
+            stop_payments,
+            payments_task: None,
+            _stop_rest: stop_rest,
+        };
+        stack.start_payments().await;
+        stack
+    }
+
+    /// Starts (again) the payment service on the same database.
+    pub async fn start_payments(&mut self) {
+        let cfg = PaymentsConfig::load(Some(&self.config_path)).expect("payments config");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind payments");
+        self.payments_addr = listener.local_addr().expect("addr");
+        let (tx, rx) = watch::channel(false);
+        self.stop_payments = tx;
+        let svc = PaymentsService::build(cfg).await.expect("build payments");
+        self.payments_task = Some(tokio::spawn(svc.serve(listener, stopped(&rx))));
+        let url = format!("http://{}", self.payments_addr);
+        self.client =
+            PaymentServiceClient::new(Channel::from_shared(url).expect("url").connect_lazy());
+    }
+
+    /// Stops the payment service (graceful), keeping its database.
+    pub async fn stop_payments(&mut self) {
+        let _ = self.stop_payments.send(true);
+        if let Some(t) = self.payments_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+
+    /// A new client (for concurrent calls).
+    pub fn client(&self) -> PaymentServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// Polls a payment until `until` holds, or panics after `secs`.
+    pub async fn wait_until(
+        &self,
+        payment_id: &str,
+        secs: u64,
+        until: impl Fn(&pb::Payment) -> bool,
+    ) -> pb::Payment {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        let mut c = self.client();
+        loop {
+            let p = c
+                .get_payment(pb::GetPaymentRequest {
+                    payment_id: payment_id.to_string(),
+                })
+                .await
+                .expect("get payment")
+                .into_inner();
+            if until(&p) {
+                return p;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "payment {payment_id} did not reach the expected state in {secs}s; last: {p:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Adds an order to a simulated restaurant; returns its guid.
+    pub fn add_order(&self, object_id: i64, total: &str) -> String {
+        let total: Decimal = total.parse().expect("decimal");
+        self.sim.add_order(SimOrder::new(object_id, total)).guid
+    }
+
+    /// Sum of amounts applied in the simulated POS to one order (all currencies).
+    pub fn posted_total(&self, order_guid: &str) -> Decimal {
+        self.sim
+            .ledger()
+            .iter()
+            .filter(|l| l.order_guid == order_guid)
+            .map(|l| l.amount)
+            .sum()
+    }
+
+    /// Number of payment lines applied to one order.
+    pub fn postings(&self, order_guid: &str) -> usize {
+        self.sim
+            .ledger()
+            .iter()
+            .filter(|l| l.order_guid == order_guid)
+            .count()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A pay request with the usual defaults.
+pub fn pay(key: &str, restaurant: &str, bill: &str, amount: &str) -> pb::PayBillRequest {
+    pb::PayBillRequest {
+        idempotency_key: key.to_string(),
+        restaurant_id: restaurant.to_string(),
+        bill_id: bill.to_string(),
+        amount: amount.to_string(),
+        close: true,
+        ..Default::default()
+    }
+}
+
+pub fn state(p: &pb::Payment) -> pb::PaymentState {
+    pb::PaymentState::try_from(p.state).unwrap_or(pb::PaymentState::Unspecified)
+}
+
+pub fn substate(p: &pb::Payment) -> pb::Substate {
+    pb::Substate::try_from(p.substate).unwrap_or(pb::Substate::Unspecified)
+}

@@ -1,0 +1,548 @@
+//! posgate end to end over r_keeper WSA: payment service → WSA adapter → WSA simulator, each on
+//! its own loopback port, real gRPC and HTTP. The simulator's ledger is the ground truth for
+//! "posted exactly once".
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use posgate_proto::v1::{self as pb, PaymentState as S, Substate as Sub};
+use posgate_sim::wsa::{
+    DEMO_OBJECT_ID, DEMO_ORDER_978, DEMO_ORDER_1450_50, DEMO_ORDER_2300, DEMO_ORDER_ZERO,
+    DEMO_TIPS_CURRENCY_GUID, DEMO_V1_OBJECT_ID, DEMO_V1_ORDER_1000, Fault, FaultKind, status,
+};
+use posgate_tests::{LENIENT_OBJECT_ID, Options, Stack, pay, state, substate};
+use rust_decimal::Decimal;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pays_and_closes_a_bill_exactly_once() {
+    let s = Stack::start().await;
+    let p = s
+        .client()
+        .pay_bill(pay("k-978", "demo", DEMO_ORDER_978, "978.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert!(p.r#final);
+    assert_eq!(p.amount, "978.00");
+    assert!(!p.pos_reference.is_empty(), "the WSA taskGuid is kept");
+    assert_eq!(s.postings(DEMO_ORDER_978), 1);
+    assert_eq!(s.posted_total(DEMO_ORDER_978), dec("978.00"));
+    let order = s.sim.order(DEMO_OBJECT_ID, DEMO_ORDER_978).unwrap();
+    assert_eq!(order.status, status::COMPLITED);
+
+    // The same key again: the same payment, nothing posted.
+    let again = s
+        .client()
+        .pay_bill(pay("k-978", "demo", DEMO_ORDER_978, "978"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.payment_id, p.payment_id);
+    assert_eq!(state(&again), S::Closed);
+    assert_eq!(s.postings(DEMO_ORDER_978), 1);
+
+    // The same key with another amount is refused, naming the field.
+    let err = s
+        .client()
+        .pay_bill(pay("k-978", "demo", DEMO_ORDER_978, "979.00"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().starts_with("amount"), "{}", err.message());
+    let err = s
+        .client()
+        .pay_bill(pay("k-978", "demo", DEMO_ORDER_2300, "978.00"))
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("bill_id"), "{}", err.message());
+
+    // A second key for the closed bill is not posted: the bill is closed in the POS.
+    let second = s
+        .client()
+        .pay_bill(pay("k-978-b", "demo", DEMO_ORDER_978, "978.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&second), S::NeedsAttention, "{second:?}");
+    assert_eq!(substate(&second), Sub::OtherError);
+    assert_eq!(s.postings(DEMO_ORDER_978), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_pays_with_one_key_post_once() {
+    let s = Stack::start().await;
+    // Slow answers widen the window in which duplicates arrive while the first is posting.
+    s.sim
+        .inject(Fault::new(FaultKind::Slow { delay_ms: 400 }).times(1));
+    let calls = (0..50).map(|_| {
+        let mut c = s.client();
+        async move {
+            c.pay_bill(pay("same-key", "demo", DEMO_ORDER_1450_50, "1450.50"))
+                .await
+        }
+    });
+    let results = join_all(calls).await;
+    let mut ids = std::collections::HashSet::new();
+    for r in results {
+        let p = r.expect("every duplicate gets the payment").into_inner();
+        ids.insert(p.payment_id);
+    }
+    assert_eq!(ids.len(), 1, "one payment for one key");
+    let id = ids.into_iter().next().unwrap();
+    let p = s.wait_until(&id, 10, |p| p.r#final).await;
+    assert_eq!(state(&p), S::Closed);
+    assert_eq!(s.sim.requests("PayOrder"), 1, "PayOrder sent once");
+    assert_eq!(s.postings(DEMO_ORDER_1450_50), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_payments_with_different_keys_never_overpay() {
+    let s = Stack::start_with(Options {
+        retry_max_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    // This POS would accept overpayment; posgate's own bill lock must prevent it.
+    let bill = s.add_order(LENIENT_OBJECT_ID, "1000.00");
+    let calls = (0..10).map(|i| {
+        let mut c = s.client();
+        let bill = bill.clone();
+        async move {
+            let mut req = pay(&format!("split-{i}"), "lenient", &bill, "300.00");
+            req.close = false;
+            c.pay_bill(req).await.unwrap().into_inner()
+        }
+    });
+    let payments = join_all(calls).await;
+    let mut paid = 0;
+    for p in &payments {
+        let p = s.wait_until(&p.payment_id, 20, |p| p.r#final).await;
+        match state(&p) {
+            S::Paid | S::Closed => paid += 1,
+            S::NeedsAttention => assert_eq!(substate(&p), Sub::WrongRequestSum, "{p:?}"),
+            other => panic!("unexpected {other:?}: {p:?}"),
+        }
+    }
+    assert_eq!(paid, 3, "three 300s fit into 1000");
+    assert_eq!(s.posted_total(&bill), dec("900.00"));
+    assert!(s.posted_total(&bill) <= dec("1000.00"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_invalid_argument_naming_the_field_and_stores_nothing() {
+    let s = Stack::start().await;
+    let cases = [
+        (pay("", "demo", DEMO_ORDER_978, "978.00"), "idempotency_key"),
+        (
+            pay("k", "nowhere", DEMO_ORDER_978, "978.00"),
+            "restaurant_id",
+        ),
+        (pay("k", "demo", "", "978.00"), "bill_id"),
+        (pay("k", "demo", DEMO_ORDER_978, "978,00"), "amount"),
+        (pay("k", "demo", DEMO_ORDER_978, "1e3"), "amount"),
+        (pay("k", "demo", DEMO_ORDER_978, "-978.00"), "amount"),
+        (pay("k", "demo", DEMO_ORDER_978, "978.001"), "amount"),
+        (pay("k", "demo", DEMO_ORDER_978, "NaN"), "amount"),
+        (
+            pb::PayBillRequest {
+                tips: "-5".into(),
+                ..pay("k", "demo", DEMO_ORDER_978, "978.00")
+            },
+            "tips",
+        ),
+        (
+            pb::PayBillRequest {
+                tenders: vec![pb::Tender {
+                    tender_id: String::new(),
+                    amount: "100.00".into(),
+                    card_code: String::new(),
+                }],
+                ..pay("k", "demo", DEMO_ORDER_978, "978.00")
+            },
+            "tenders",
+        ),
+    ];
+    for (req, field) in cases {
+        let err = s.client().pay_bill(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert!(
+            err.message().starts_with(field),
+            "{field}: {}",
+            err.message()
+        );
+    }
+    let list = s
+        .client()
+        .list_payments(pb::ListPaymentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(list.payments.is_empty(), "nothing stored for bad input");
+    assert_eq!(s.sim.requests("PayOrder"), 0);
+    let err = s
+        .client()
+        .get_payment(pb::GetPaymentRequest {
+            payment_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_retriable_pos_fault_is_retried_until_the_bill_closes() {
+    let s = Stack::start().await;
+    let cases = [
+        (FaultKind::BillLocked, Sub::BillInUse),
+        (FaultKind::ShiftClosed, Sub::CashiersShiftClosed),
+        (FaultKind::PrinterError, Sub::PrinterError),
+        (FaultKind::CloseBlocked, Sub::CloseOrderBlocked),
+    ];
+    for (i, (fault, expected)) in cases.into_iter().enumerate() {
+        let bill = s.add_order(DEMO_OBJECT_ID, "500.00");
+        s.sim
+            .inject(Fault::new(fault.clone()).for_order(bill.clone()).times(2));
+        let p = s
+            .client()
+            .pay_bill(pay(&format!("retry-{i}"), "demo", &bill, "500.00"))
+            .await
+            .unwrap()
+            .into_inner();
+        // PayBill answers as soon as the POS has had its say: retrying, with the reason.
+        assert_eq!(state(&p), S::Retrying, "{fault:?}: {p:?}");
+        assert_eq!(substate(&p), expected, "{fault:?}: {p:?}");
+        assert!(!p.pos_text.is_empty(), "raw POS text kept");
+        assert!(!p.recommendation.is_empty());
+        assert!(!p.next_attempt_at.is_empty());
+        let p = s.wait_until(&p.payment_id, 15, |p| p.r#final).await;
+        assert_eq!(state(&p), S::Closed, "{fault:?}: {p:?}");
+        assert_eq!(p.attempts, 3);
+        assert_eq!(s.postings(&bill), 1, "{fault:?}: posted once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_error_and_exhausted_retries_need_attention() {
+    let s = Stack::start_with(Options {
+        retry_max_attempts: 3,
+        ..Options::default()
+    })
+    .await;
+    // Unknown order: OTHER_ERROR, not retried.
+    let p = s
+        .client()
+        .pay_bill(pay(
+            "unknown-order",
+            "demo",
+            "00000000-0000-0000-0000-000000000000",
+            "10.00",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), S::NeedsAttention, "{p:?}");
+    assert_eq!(substate(&p), Sub::OtherError);
+    assert_eq!(p.attempts, 1);
+    assert!(p.r#final);
+
+    // A shift that never opens: retried, then handed to a person.
+    let bill = s.add_order(DEMO_OBJECT_ID, "42.00");
+    s.sim
+        .inject(Fault::new(FaultKind::ShiftClosed).for_order(bill.clone()));
+    let p = s
+        .client()
+        .pay_bill(pay("never-open", "demo", &bill, "42.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = s.wait_until(&p.payment_id, 15, |p| p.r#final).await;
+    assert_eq!(state(&p), S::NeedsAttention, "{p:?}");
+    assert_eq!(substate(&p), Sub::CashiersShiftClosed);
+    assert_eq!(p.attempts, 3);
+    assert_eq!(s.postings(&bill), 0);
+
+    // A wrong sum on an exact-amount POS is WRONG_REQUEST_SUM and nothing is posted.
+    let bill = s.add_order(DEMO_OBJECT_ID, "100.00");
+    let p = s
+        .client()
+        .pay_bill(pay("wrong-sum", "demo", &bill, "99.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(substate(&p), Sub::WrongRequestSum, "{p:?}");
+    assert_eq!(s.postings(&bill), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answer_is_outcome_unknown_then_reconciled_without_reposting() {
+    let s = Stack::start_with(Options {
+        task_timeout_s: 1,
+        pay_wait_ms: 300,
+        ..Options::default()
+    })
+    .await;
+    let bill = s.add_order(DEMO_OBJECT_ID, "250.00");
+    s.sim.inject(
+        Fault::new(FaultKind::AnswerLost)
+            .for_order(bill.clone())
+            .times(1),
+    );
+    let p = s
+        .client()
+        .pay_bill(pay("lost", "demo", &bill, "250.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!p.r#final, "{p:?}");
+    let mut watch = s
+        .client()
+        .watch_payment(pb::GetPaymentRequest {
+            payment_id: p.payment_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    while let Some(u) = tokio::time::timeout(Duration::from_secs(20), watch.next())
+        .await
+        .expect("watch ends in time")
+    {
+        seen.push(state(&u.unwrap()));
+    }
+    assert!(seen.contains(&S::OutcomeUnknown), "{seen:?}");
+    assert_eq!(seen.last(), Some(&S::Closed), "{seen:?}");
+    assert_eq!(s.postings(&bill), 1, "applied once, never re-posted");
+    assert_eq!(s.sim.requests("PayOrder"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_timeout_is_reconciled_as_not_applied_and_posted_again() {
+    let s = Stack::start_with(Options {
+        task_timeout_s: 1,
+        pay_wait_ms: 300,
+        ..Options::default()
+    })
+    .await;
+    let bill = s.add_order(DEMO_OBJECT_ID, "75.50");
+    s.sim.inject(
+        Fault::new(FaultKind::AgentTimeout)
+            .for_order(bill.clone())
+            .times(1),
+    );
+    let p = s
+        .client()
+        .pay_bill(pay("offline", "demo", &bill, "75.50"))
+        .await
+        .unwrap()
+        .into_inner();
+    let unknown = s
+        .wait_until(&p.payment_id, 10, |p| {
+            state(p) == S::OutcomeUnknown || p.r#final
+        })
+        .await;
+    assert_eq!(state(&unknown), S::OutcomeUnknown, "{unknown:?}");
+    assert!(!unknown.recommendation.is_empty());
+    let p = s.wait_until(&p.payment_id, 20, |p| p.r#final).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(s.postings(&bill), 1);
+    assert_eq!(
+        s.sim.requests("PayOrder"),
+        2,
+        "posted again only after reading the bill"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_survive_a_restart_of_the_payment_service() {
+    let mut s = Stack::start().await;
+    let bill = s.add_order(DEMO_OBJECT_ID, "310.00");
+    s.sim
+        .inject(Fault::new(FaultKind::ShiftClosed).for_order(bill.clone()));
+    let p = s
+        .client()
+        .pay_bill(pay("restart", "demo", &bill, "310.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), S::Retrying);
+    s.stop_payments().await;
+    // The shift opens while posgate is down.
+    s.sim.clear_faults();
+    s.start_payments().await;
+    let p = s.wait_until(&p.payment_id, 15, |p| p.r#final).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(s.postings(&bill), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_pos_answers_with_the_in_progress_payment_and_watch_follows_it() {
+    let s = Stack::start_with(Options {
+        pay_wait_ms: 200,
+        task_timeout_s: 5,
+        ..Options::default()
+    })
+    .await;
+    s.sim.inject(
+        Fault::new(FaultKind::Slow { delay_ms: 1500 })
+            .for_order(DEMO_ORDER_2300)
+            .times(1),
+    );
+    let p = s
+        .client()
+        .pay_bill(pay("slow", "demo", DEMO_ORDER_2300, "2300.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), S::Posting, "{p:?}");
+    let mut watch = s
+        .client()
+        .watch_payment(pb::GetPaymentRequest {
+            payment_id: p.payment_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(u) = watch.next().await {
+        last = Some(u.unwrap());
+    }
+    let last = last.unwrap();
+    assert_eq!(state(&last), S::Closed);
+    assert!(last.r#final);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_prepayments_then_close_and_zero_for_a_fully_discounted_bill() {
+    let s = Stack::start().await;
+    let mut first = pay("v1-a", "demo-v1", DEMO_V1_ORDER_1000, "400.00");
+    first.close = false;
+    let a = s.client().pay_bill(first).await.unwrap().into_inner();
+    assert_eq!(state(&a), S::Paid, "{a:?}");
+    assert!(a.r#final);
+    let bill = s
+        .client()
+        .get_bill(pb::GetBillRequest {
+            restaurant_id: "demo-v1".into(),
+            bill_id: DEMO_V1_ORDER_1000.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(pb::get_bill_response::Result::Bill(bill)) = bill.result else {
+        panic!("no bill: {bill:?}")
+    };
+    assert_eq!(dec(&bill.amount_due), dec("600.00"));
+    // More than is due is refused before it reaches the POS.
+    let over = s
+        .client()
+        .pay_bill(pay("v1-over", "demo-v1", DEMO_V1_ORDER_1000, "600.01"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(substate(&over), Sub::WrongRequestSum, "{over:?}");
+    let b = s
+        .client()
+        .pay_bill(pay("v1-b", "demo-v1", DEMO_V1_ORDER_1000, "600.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&b), S::Closed, "{b:?}");
+    assert_eq!(s.posted_total(DEMO_V1_ORDER_1000), dec("1000.00"));
+    let order = s.sim.order(DEMO_V1_OBJECT_ID, DEMO_V1_ORDER_1000).unwrap();
+    assert_eq!(order.status, status::COMPLITED);
+
+    let z = s
+        .client()
+        .pay_bill(pay("zero", "demo", DEMO_ORDER_ZERO, "0"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&z), S::Closed, "{z:?}");
+    assert_eq!(z.amount, "0.00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tips_are_booked_as_a_separate_tender_and_sync_mode_works() {
+    let s = Stack::start().await;
+    let mut req = pay("tips", "demo-sync", DEMO_ORDER_978, "978.00");
+    req.tips = "50.00".into();
+    req.fiscal_data
+        .insert("email".into(), "guest@example.com".into());
+    let p = s.client().pay_bill(req).await.unwrap().into_inner();
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(p.tips, "50.00");
+    assert_eq!(
+        p.fiscal_data.get("email").map(String::as_str),
+        Some("guest@example.com")
+    );
+    let ledger = s.sim.ledger();
+    let tips: Vec<_> = ledger
+        .iter()
+        .filter(|l| l.currency == DEMO_TIPS_CURRENCY_GUID)
+        .collect();
+    assert_eq!(tips.len(), 1);
+    assert_eq!(tips[0].amount, dec("50.00"));
+    assert_eq!(s.posted_total(DEMO_ORDER_978), dec("1028.00"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_by_state_and_pages() {
+    let s = Stack::start().await;
+    for i in 0..5 {
+        let bill = s.add_order(DEMO_OBJECT_ID, "10.00");
+        s.client()
+            .pay_bill(pay(&format!("list-{i}"), "demo", &bill, "10.00"))
+            .await
+            .unwrap();
+    }
+    s.client()
+        .pay_bill(pay(
+            "list-bad",
+            "demo",
+            "00000000-0000-0000-0000-000000000001",
+            "10.00",
+        ))
+        .await
+        .unwrap();
+    let mut c = s.client();
+    let page1 = c
+        .list_payments(pb::ListPaymentsRequest {
+            states: vec![S::Closed as i32],
+            page_size: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page1.payments.len(), 3);
+    assert!(!page1.next_page_token.is_empty());
+    let page2 = c
+        .list_payments(pb::ListPaymentsRequest {
+            states: vec![S::Closed as i32],
+            page_size: 3,
+            page_token: page1.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page2.payments.len(), 2);
+    assert!(page2.next_page_token.is_empty());
+    let attention = c
+        .list_payments(pb::ListPaymentsRequest {
+            states: vec![S::NeedsAttention as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(attention.payments.len(), 1);
+    assert_eq!(attention.payments[0].idempotency_key, "list-bad");
+}
