@@ -11,5 +11,8 @@
 //!
 //! The binary `posgate-sim --listen 127.0.0.1:8090 [--demo]` serves the WSA simulator.
 
+pub mod delivery;
+pub mod expirenza;
+pub mod tillypad;
 pub mod util;
 pub mod wsa;

@@ -9,7 +9,7 @@
 //! # Modules
 //! - [`config`]: settings per restaurant; [`load_config`] reads TOML + environment.
 //! - [`client`]: the WSA HTTP client (sync and async task modes, polling, lenient answers).
-//! - [`classify`]: the one table that maps WSA errors to posgate's six substates.
+//! - [`classify`] (from `posgate-rkeeper`): the one table that maps WSA errors to posgate's six substates.
 //! - [`wire`]: request bodies and lenient answer parsing (money never through floats).
 //! - [`service`]: the gRPC service [`WsaAdapter`] and [`serve`].
 //!
@@ -54,12 +54,13 @@
 //!   (retried by posgate). `Describe` reports `separate_close_step = true`, `UP_TO_DUE`.
 #![forbid(unsafe_code)]
 
-pub mod classify;
+/// The r_keeper error classifier, shared with the r_k Delivery adapter.
+pub use posgate_rkeeper::classify;
 pub mod client;
 pub mod config;
 pub mod service;
 pub mod wire;
 
-pub use classify::{Verdict, classify_rk_text, classify_ws_error};
+pub use posgate_rkeeper::{Verdict, classify_rk_text, classify_ws_error};
 pub use config::{AgentVersion, TaskMode, WsaAdapterConfig, WsaRestaurant, load_config};
 pub use service::{POS_KIND, WsaAdapter, serve};

@@ -1,0 +1,1 @@
+//! posgate POS adapter for r_k Delivery (REST): PosAdapter gRPC service (being built).
