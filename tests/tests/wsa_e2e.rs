@@ -546,3 +546,44 @@ async fn list_filters_by_state_and_pages() {
     assert_eq!(attention.payments.len(), 1);
     assert_eq!(attention.payments[0].idempotency_key, "list-bad");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bills_are_read_from_the_pos_by_id_and_by_table() {
+    let s = Stack::start().await;
+    let mut c = s.client();
+    let r = c
+        .list_bills(pb::ListBillsRequest {
+            restaurant_id: "demo".into(),
+            table: "12".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.failure.is_none(), "{r:?}");
+    assert_eq!(r.bills.len(), 1, "{r:?}");
+    let b = &r.bills[0];
+    assert_eq!(b.bill_id, DEMO_ORDER_978);
+    assert_eq!(dec(&b.total), dec("978.00"));
+    assert_eq!(dec(&b.amount_due), dec("978.00"));
+    assert_eq!(b.table, "12");
+    assert_eq!(b.guests.len(), 2);
+    assert_eq!(b.guests[0].dishes.len(), 2);
+    assert_eq!(b.status, pb::BillStatus::Open as i32);
+    let empty = c
+        .list_bills(pb::ListBillsRequest {
+            restaurant_id: "demo".into(),
+            table: "999".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.bills.is_empty());
+    let err = c
+        .get_bill(pb::GetBillRequest {
+            restaurant_id: "nowhere".into(),
+            bill_id: DEMO_ORDER_978.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}

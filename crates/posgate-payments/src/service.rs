@@ -282,6 +282,26 @@ impl PaymentService for PaymentsApi {
         }))
     }
 
+    async fn list_bills(
+        &self,
+        req: Request<pb::ListBillsRequest>,
+    ) -> Result<Response<pb::ListBillsResponse>, Status> {
+        let r = req.into_inner();
+        let mut client = self.adapter(&r.restaurant_id)?;
+        let out = client
+            .list_bills(self.adapters.request(pb::AdapterListBillsRequest {
+                restaurant_id: r.restaurant_id,
+                table: r.table,
+            }))
+            .await
+            .map_err(|s| Status::unavailable(format!("POS adapter: {}", s.message())))?
+            .into_inner();
+        Ok(Response::new(pb::ListBillsResponse {
+            bills: out.bills,
+            failure: out.failure,
+        }))
+    }
+
     async fn get_bill(
         &self,
         req: Request<pb::GetBillRequest>,

@@ -61,6 +61,6 @@ pub mod config;
 pub mod service;
 pub mod wire;
 
-pub use posgate_rkeeper::{Verdict, classify_rk_text, classify_ws_error};
 pub use config::{AgentVersion, TaskMode, WsaAdapterConfig, WsaRestaurant, load_config};
+pub use posgate_rkeeper::{Verdict, classify_rk_text, classify_ws_error};
 pub use service::{POS_KIND, WsaAdapter, serve};

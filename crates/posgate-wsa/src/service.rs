@@ -13,9 +13,9 @@ use posgate_core::{Money, Secret, Substate};
 use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
-    AdapterGetBillResponse, AmountRule, Bill, BillStatus, CheckPaymentRequest,
-    CheckPaymentResponse, DescribeRequest, DescribeResponse, Dish, Guest, Outcome, PosFailure,
-    PostPaymentRequest, PostPaymentResponse, adapter_get_bill_response,
+    AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule, Bill,
+    BillStatus, CheckPaymentRequest, CheckPaymentResponse, DescribeRequest, DescribeResponse, Dish,
+    Guest, Outcome, PosFailure, PostPaymentRequest, PostPaymentResponse, adapter_get_bill_response,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 use tonic::{Request, Response, Status};
@@ -443,6 +443,54 @@ impl PosAdapter for WsaAdapter {
         };
         Ok(Response::new(AdapterGetBillResponse {
             result: Some(result),
+        }))
+    }
+
+    async fn list_bills(
+        &self,
+        request: Request<AdapterListBillsRequest>,
+    ) -> Result<Response<AdapterListBillsResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.restaurant(&req.restaurant_id)?;
+        let table = req.table.trim();
+        let reply = r
+            .client
+            .run(&GetOrderListParams {
+                table_code: (!table.is_empty()).then(|| table.to_string()),
+                with_closed: false,
+            })
+            .await;
+        let rows = match reply.result {
+            Ok(v) => OrderListRow::from_task_response(&v),
+            Err(f) => {
+                return Ok(Response::new(AdapterListBillsResponse {
+                    bills: vec![],
+                    failure: Some(failure(&f)),
+                }));
+            }
+        };
+        let mut bills = Vec::new();
+        for row in rows {
+            let Some(guid) = row.order_guid.as_deref() else {
+                continue;
+            };
+            if row.is_finished == Some(true) {
+                continue;
+            }
+            // GetOrder gives guests, dishes and waiter; the list row alone has only totals.
+            match r.read_bill(&req.restaurant_id, guid).await {
+                Ok((bill, _, _)) => bills.push(bill),
+                Err(f) => {
+                    return Ok(Response::new(AdapterListBillsResponse {
+                        bills,
+                        failure: Some(failure(&f)),
+                    }));
+                }
+            }
+        }
+        Ok(Response::new(AdapterListBillsResponse {
+            bills,
+            failure: None,
         }))
     }
 
