@@ -64,6 +64,8 @@ pub struct RawPayRequest<'a> {
     pub tenders: Vec<(&'a str, &'a str, &'a str)>,
     pub fiscal_data: BTreeMap<String, String>,
     pub close: bool,
+    pub points: &'a str,
+    pub pos_options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,14 @@ pub struct PayRequest {
     pub tenders: Vec<TenderLine>,
     pub fiscal_data: BTreeMap<String, String>,
     pub close: bool,
+    /// Bonus points redeemed as a discount, where the POS takes them (zero: none).
+    pub points: Money,
+    /// POS-specific options (e.g. Tillypad `delete_prechecks`).
+    pub pos_options: BTreeMap<String, String>,
+}
+
+fn too_big(m: &BTreeMap<String, String>) -> bool {
+    m.len() > MAX_FISCAL_ENTRIES || m.iter().any(|(k, v)| k.len() + v.len() > MAX_FISCAL_LEN)
 }
 
 fn id(field: &str, v: &str) -> Result<String, FieldError> {
@@ -139,17 +149,20 @@ impl PayRequest {
                 format!("tender amounts add up to {sum}, not the amount {amount}"),
             ));
         }
-        if raw.fiscal_data.len() > MAX_FISCAL_ENTRIES
-            || raw
-                .fiscal_data
-                .iter()
-                .any(|(k, v)| k.len() + v.len() > MAX_FISCAL_LEN)
-        {
+        if too_big(&raw.fiscal_data) {
             return Err(FieldError::new(
                 "fiscal_data",
                 "too many or too long entries",
             ));
         }
+        if too_big(&raw.pos_options) {
+            return Err(FieldError::new(
+                "pos_options",
+                "too many or too long entries",
+            ));
+        }
+        let points =
+            Money::parse_optional(raw.points, scale).map_err(|e| FieldError::new("points", e))?;
         Ok(PayRequest {
             idempotency_key,
             restaurant_id,
@@ -159,6 +172,8 @@ impl PayRequest {
             tenders,
             fiscal_data: raw.fiscal_data.clone(),
             close: raw.close,
+            points,
+            pos_options: raw.pos_options.clone(),
         })
     }
 
@@ -178,6 +193,10 @@ impl PayRequest {
             Some("fiscal_data")
         } else if self.close != other.close {
             Some("close")
+        } else if self.points.value() != other.points.value() {
+            Some("points")
+        } else if self.pos_options != other.pos_options {
+            Some("pos_options")
         } else {
             None
         }

@@ -110,6 +110,9 @@ pub fn payment_to_pb(rec: &PaymentRecord) -> pb::Payment {
         pos_reference: rec.pos_reference.clone().unwrap_or_default(),
         r#final: l.is_final(),
         version: rec.version as u64,
+        points: r.points.to_string(),
+        pos_options: r.pos_options.clone().into_iter().collect(),
+        pos_details: rec.pos_details.clone().into_iter().collect(),
     }
 }
 

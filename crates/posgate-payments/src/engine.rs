@@ -5,18 +5,21 @@
 //! retries survive restarts and several replicas can share one database later. Calls to one
 //! restaurant's POS are limited by a per-restaurant semaphore.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use posgate_core::PayRequest;
 use posgate_core::payment::Event;
 use posgate_core::{AmountRule, Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
+use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
 use posgate_proto::v1::{
     self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, BillStatus, CheckPaymentRequest,
     Outcome, PostPaymentRequest, adapter_get_bill_response,
 };
 use tokio::sync::{Notify, Semaphore};
+use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
 use crate::adapters::Adapters;
@@ -42,6 +45,7 @@ pub mod codes {
     pub const AMOUNT_CHECK: &str = "posgate:amount_check";
     pub const ADAPTER: &str = "posgate:adapter_unreachable";
     pub const WORKER_LOST: &str = "posgate:worker_lost";
+    pub const UNVERIFIABLE: &str = "posgate:outcome_unverifiable";
 }
 
 /// What one POS call came back with.
@@ -50,6 +54,7 @@ struct Answer {
     code: Option<String>,
     text: Option<String>,
     reference: Option<String>,
+    details: BTreeMap<String, String>,
     note: String,
 }
 
@@ -60,6 +65,7 @@ impl Answer {
             code: None,
             text: None,
             reference: None,
+            details: BTreeMap::new(),
             note: note.into(),
         }
     }
@@ -70,6 +76,7 @@ impl Answer {
             code: Some(f.pos_code.clone()),
             text: Some(f.pos_text.clone()),
             reference: None,
+            details: BTreeMap::new(),
             note: note.into(),
         }
     }
@@ -82,6 +89,7 @@ impl Answer {
             note: text.clone(),
             text: Some(text),
             reference: None,
+            details: BTreeMap::new(),
         }
     }
 }
@@ -316,6 +324,7 @@ impl Engine {
         if a.reference.is_some() {
             rec.pos_reference = a.reference;
         }
+        rec.pos_details.extend(a.details);
         let now = now_ms();
         match rec.lifecycle.state {
             PaymentState::Paid | PaymentState::Closed => {
@@ -387,6 +396,11 @@ impl Engine {
         let note = answer.note.clone();
         let decision = Self::decision(&self.cfg.retry, rec.attempts);
         self.apply(&mut rec, answer, decision);
+        if rec.lifecycle.state == PaymentState::OutcomeUnknown && self.cannot_read_bills(&rid).await
+        {
+            // Nothing to read back: hand it to a person now rather than after the check budget.
+            rec.next_attempt_at = now_ms();
+        }
         self.finish(&rec, &note).await
     }
 
@@ -405,91 +419,14 @@ impl Engine {
                 return Answer::ours(Event::Transient, codes::ADAPTER, format!("describe: {s}"));
             }
         };
-        let bill = match client
-            .get_bill(self.adapters.request(AdapterGetBillRequest {
-                restaurant_id: req.restaurant_id.clone(),
-                bill_id: req.bill_id.clone(),
-            }))
-            .await
-        {
-            Err(s) => {
-                return Answer::ours(Event::Transient, codes::ADAPTER, format!("get bill: {s}"));
+        // A POS that cannot show its bills (Tillypad) enforces the amount itself.
+        if !describe.cannot_read_bills {
+            match self.check_bill(&mut client, &rec.request, &describe).await {
+                Ok(snapshot) => rec.bill_before = Some(snapshot),
+                Err(answer) => return answer,
             }
-            Ok(r) => match r.into_inner().result {
-                Some(adapter_get_bill_response::Result::Bill(b)) => b,
-                Some(adapter_get_bill_response::Result::Failure(f)) if f.transient => {
-                    return Answer::failure(Event::Transient, &f, "the POS is out of reach");
-                }
-                Some(adapter_get_bill_response::Result::Failure(f)) => {
-                    let s = substate_from_pb(Some(&f));
-                    let note = if f.not_found {
-                        "the POS does not know this bill"
-                    } else {
-                        "the POS refused to show the bill"
-                    };
-                    return Answer::failure(Event::Rejected(s), &f, note);
-                }
-                None => {
-                    return Answer::ours(Event::Transient, codes::ADAPTER, "empty bill answer");
-                }
-            },
-        };
-        let status = BillStatus::try_from(bill.status).unwrap_or(BillStatus::Unspecified);
-        match status {
-            BillStatus::Closed | BillStatus::Canceled => {
-                return Answer::ours(
-                    Event::Rejected(Substate::OtherError),
-                    codes::BILL_CLOSED,
-                    format!(
-                        "the bill is already {} in the POS ({}); nothing was posted",
-                        if status == BillStatus::Closed {
-                            "closed"
-                        } else {
-                            "canceled"
-                        },
-                        bill.pos_status
-                    ),
-                );
-            }
-            BillStatus::NotReady => {
-                return Answer::ours(
-                    Event::Transient,
-                    codes::BILL_CLOSED,
-                    format!("the bill cannot take payments yet ({})", bill.pos_status),
-                );
-            }
-            _ => {}
         }
-        let scale = req.amount.scale();
-        let Ok(due) = Money::parse(&bill.amount_due, scale.max(2)) else {
-            return Answer::ours(
-                Event::Rejected(Substate::OtherError),
-                codes::AMOUNT_CHECK,
-                format!(
-                    "the POS reported an unreadable amount due {:?}",
-                    bill.amount_due
-                ),
-            );
-        };
-        let rule = match pb::AmountRule::try_from(describe.amount_rule) {
-            Ok(pb::AmountRule::UpToDue) => AmountRule::UpToDue,
-            _ => AmountRule::Exact,
-        };
-        if let Err(v) = rule.check(req.amount, due) {
-            return Answer::ours(
-                Event::Rejected(Substate::WrongRequestSum),
-                codes::AMOUNT_CHECK,
-                format!("{v}; nothing was posted"),
-            );
-        }
-        rec.bill_before = Some(BillSnapshot {
-            total: bill.total.clone(),
-            amount_due: bill.amount_due.clone(),
-            paid: bill.paid.clone(),
-            status: bill.status,
-            pos_status: bill.pos_status.clone(),
-            bill_printed: bill.bill_printed,
-        });
+        let req = &rec.request;
         let post = PostPaymentRequest {
             restaurant_id: req.restaurant_id.clone(),
             bill_id: req.bill_id.clone(),
@@ -510,6 +447,12 @@ impl Engine {
                 })
                 .collect(),
             fiscal_data: req.fiscal_data.clone().into_iter().collect(),
+            points: if req.points.is_zero() {
+                String::new()
+            } else {
+                req.points.to_string()
+            },
+            pos_options: req.pos_options.clone().into_iter().collect(),
         };
         match client.post_payment(self.adapters.request(post)).await {
             // The adapter may have sent our request before failing: we cannot know.
@@ -542,9 +485,124 @@ impl Engine {
                 if !r.pos_reference.is_empty() {
                     a.reference = Some(r.pos_reference);
                 }
+                a.details = r.details.into_iter().collect();
                 a
             }
         }
+    }
+
+    /// Reads the bill under the bill lock and checks that this payment fits it; returns the
+    /// snapshot reconciliation compares against.
+    async fn check_bill(
+        &self,
+        client: &mut PosAdapterClient<Channel>,
+        req: &PayRequest,
+        describe: &pb::DescribeResponse,
+    ) -> Result<BillSnapshot, Answer> {
+        let bill = match client
+            .get_bill(self.adapters.request(AdapterGetBillRequest {
+                restaurant_id: req.restaurant_id.clone(),
+                bill_id: req.bill_id.clone(),
+            }))
+            .await
+        {
+            Err(s) => {
+                return Err(Answer::ours(
+                    Event::Transient,
+                    codes::ADAPTER,
+                    format!("get bill: {s}"),
+                ));
+            }
+            Ok(r) => match r.into_inner().result {
+                Some(adapter_get_bill_response::Result::Bill(b)) => b,
+                Some(adapter_get_bill_response::Result::Failure(f)) if f.transient => {
+                    return Err(Answer::failure(
+                        Event::Transient,
+                        &f,
+                        "the POS is out of reach",
+                    ));
+                }
+                Some(adapter_get_bill_response::Result::Failure(f)) => {
+                    let s = substate_from_pb(Some(&f));
+                    let note = if f.not_found {
+                        "the POS does not know this bill"
+                    } else {
+                        "the POS refused to show the bill"
+                    };
+                    return Err(Answer::failure(Event::Rejected(s), &f, note));
+                }
+                None => {
+                    return Err(Answer::ours(
+                        Event::Transient,
+                        codes::ADAPTER,
+                        "empty bill answer",
+                    ));
+                }
+            },
+        };
+        let status = BillStatus::try_from(bill.status).unwrap_or(BillStatus::Unspecified);
+        match status {
+            BillStatus::Closed | BillStatus::Canceled => {
+                return Err(Answer::ours(
+                    Event::Rejected(Substate::OtherError),
+                    codes::BILL_CLOSED,
+                    format!(
+                        "the bill is already {} in the POS ({}); nothing was posted",
+                        if status == BillStatus::Closed {
+                            "closed"
+                        } else {
+                            "canceled"
+                        },
+                        bill.pos_status
+                    ),
+                ));
+            }
+            BillStatus::NotReady => {
+                return Err(Answer::ours(
+                    Event::Transient,
+                    codes::BILL_CLOSED,
+                    format!("the bill cannot take payments yet ({})", bill.pos_status),
+                ));
+            }
+            _ => {}
+        }
+        let scale = req.amount.scale();
+        let Ok(due) = Money::parse(&bill.amount_due, scale.max(2)) else {
+            return Err(Answer::ours(
+                Event::Rejected(Substate::OtherError),
+                codes::AMOUNT_CHECK,
+                format!(
+                    "the POS reported an unreadable amount due {:?}",
+                    bill.amount_due
+                ),
+            ));
+        };
+        let rule = match pb::AmountRule::try_from(describe.amount_rule) {
+            Ok(pb::AmountRule::UpToDue) => AmountRule::UpToDue,
+            _ => AmountRule::Exact,
+        };
+        if let Err(v) = rule.check(req.amount, due) {
+            return Err(Answer::ours(
+                Event::Rejected(Substate::WrongRequestSum),
+                codes::AMOUNT_CHECK,
+                format!("{v}; nothing was posted"),
+            ));
+        }
+        Ok(BillSnapshot {
+            total: bill.total.clone(),
+            amount_due: bill.amount_due.clone(),
+            paid: bill.paid.clone(),
+            status: bill.status,
+            pos_status: bill.pos_status.clone(),
+            bill_printed: bill.bill_printed,
+        })
+    }
+
+    async fn cannot_read_bills(&self, restaurant_id: &str) -> bool {
+        self.adapters
+            .describe(restaurant_id)
+            .await
+            .is_ok_and(|d| d.cannot_read_bills)
     }
 
     async fn reconcile(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
@@ -553,6 +611,23 @@ impl Engine {
             .await?
         {
             return Ok(false);
+        }
+        if self.cannot_read_bills(&rec.request.restaurant_id).await {
+            // Never post twice: with no way to read the bill back, a person decides.
+            let a = Answer::ours(
+                Event::Unknown,
+                codes::UNVERIFIABLE,
+                format!(
+                    "the POS did not confirm the payment and has no call to read the bill back; check the bill in the POS{}",
+                    rec.pos_text
+                        .as_deref()
+                        .map(|t| format!(" (POS: {t})"))
+                        .unwrap_or_default()
+                ),
+            );
+            let note = a.note.clone();
+            self.apply(&mut rec, a, RetryDecision::GiveUp);
+            return self.finish(&rec, &note).await;
         }
         let req = &rec.request;
         let bill_before = rec.bill_before.as_ref().map(|b| pb::Bill {

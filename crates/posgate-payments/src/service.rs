@@ -145,6 +145,8 @@ impl PaymentService for PaymentsApi {
                 .into_iter()
                 .collect::<BTreeMap<_, _>>(),
             close: r.close,
+            points: &r.points,
+            pos_options: r.pos_options.clone().into_iter().collect(),
         };
         let pay = PayRequest::validate(&raw, scale)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;

@@ -58,6 +58,8 @@ pub struct PaymentRecord {
     pub pos_text: Option<String>,
     pub pos_reference: Option<String>,
     pub bill_before: Option<BillSnapshot>,
+    /// What the POS reported about the posting (e.g. applied discounts).
+    pub pos_details: BTreeMap<String, String>,
     pub attempts: u32,
     pub checks: u32,
     /// Unix ms.
@@ -87,7 +89,7 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
+const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, pos_details, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db` or
@@ -141,8 +143,8 @@ impl Store {
         let lc = Lifecycle::new(req.close);
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, state, step, next_attempt_at, version, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id)
@@ -155,6 +157,8 @@ impl Store {
         .bind(serde_json::to_string(&tenders).unwrap_or_else(|_| "[]".into()))
         .bind(serde_json::to_string(&req.fiscal_data).unwrap_or_else(|_| "{}".into()))
         .bind(req.close)
+        .bind(req.points.to_string())
+        .bind(serde_json::to_string(&req.pos_options).unwrap_or_else(|_| "{}".into()))
         .bind(lc.state.as_str())
         .bind(lc.step.as_str())
         .bind(now)
@@ -308,7 +312,7 @@ impl Store {
         let version = rec.version + 1;
         let updated = sqlx::query(
             "UPDATE payments SET state = ?, step = ?, substate = ?, pos_code = ?, pos_text = ?, pos_reference = ?,
-                    bill_before = ?, attempts = ?, checks = ?, next_attempt_at = ?, version = ?, updated_at = ?,
+                    bill_before = ?, pos_details = ?, attempts = ?, checks = ?, next_attempt_at = ?, version = ?, updated_at = ?,
                     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END,
                     lease_until = CASE WHEN ? THEN NULL ELSE lease_until END
              WHERE id = ? AND lease_owner = ? AND version = ?",
@@ -320,6 +324,7 @@ impl Store {
         .bind(&rec.pos_text)
         .bind(&rec.pos_reference)
         .bind(bill_before)
+        .bind(serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()))
         .bind(i64::from(rec.attempts))
         .bind(i64::from(rec.checks))
         .bind(rec.next_attempt_at)
@@ -487,6 +492,10 @@ fn decode(r: &sqlx::sqlite::SqliteRow) -> Result<PaymentRecord, StoreError> {
         serde_json::from_str(&r.try_get::<String, _>("fiscal_data")?)
             .map_err(|e| corrupt(format!("fiscal_data: {e}")))?;
     let close: bool = r.try_get("close")?;
+    let json_map = |col: &str| -> Result<BTreeMap<String, String>, StoreError> {
+        serde_json::from_str(&r.try_get::<String, _>(col)?)
+            .map_err(|e| corrupt(format!("{col}: {e}")))
+    };
     let state = PaymentState::from_str(&r.try_get::<String, _>("state")?).map_err(corrupt)?;
     let step = Step::from_str(&r.try_get::<String, _>("step")?).map_err(corrupt)?;
     let substate = r
@@ -507,7 +516,10 @@ fn decode(r: &sqlx::sqlite::SqliteRow) -> Result<PaymentRecord, StoreError> {
             tenders,
             fiscal_data,
             close,
+            points: money("points")?,
+            pos_options: json_map("pos_options")?,
         },
+        pos_details: json_map("pos_details")?,
         lifecycle: Lifecycle { state, step, close },
         substate,
         pos_code: r.try_get("pos_code")?,

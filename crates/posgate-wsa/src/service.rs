@@ -426,6 +426,7 @@ impl PosAdapter for WsaAdapter {
             supports_tips: r.cfg.tips_currency_guid.is_some(),
             supports_points: false,
             supports_fiscal_data: false,
+            cannot_read_bills: false,
             currency_scale: r.cfg.currency_scale,
         }))
     }
@@ -571,6 +572,7 @@ impl PosAdapter for WsaAdapter {
             Ok(v) => {
                 let order = Order::from_task_response(&v);
                 PostPaymentResponse {
+                    details: Default::default(),
                     outcome: Outcome::Applied as i32,
                     failure: None,
                     bill_closed: pay_closed_bill(r.cfg.agent_version, order.as_ref()),
@@ -578,6 +580,7 @@ impl PosAdapter for WsaAdapter {
                 }
             }
             Err(f) => PostPaymentResponse {
+                details: Default::default(),
                 outcome: outcome_of(&f) as i32,
                 failure: Some(failure(&f)),
                 bill_closed: false,

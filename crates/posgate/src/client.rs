@@ -42,6 +42,12 @@ pub struct PayArgs {
     /// Fiscal data as key=value (repeatable).
     #[arg(long = "fiscal", value_parser = parse_kv)]
     fiscal: Vec<(String, String)>,
+    /// Bonus points redeemed as a discount, where the POS takes them.
+    #[arg(long, default_value = "")]
+    points: String,
+    /// POS-specific option as key=value (repeatable), e.g. delete_prechecks=1 for Tillypad.
+    #[arg(long = "option", value_parser = parse_kv)]
+    options: Vec<(String, String)>,
     #[command(flatten)]
     conn: Conn,
 }
@@ -127,6 +133,9 @@ pub fn payment_json(p: &pb::Payment) -> Value {
         "next_attempt_at": p.next_attempt_at,
         "pos_reference": p.pos_reference,
         "fiscal_data": p.fiscal_data,
+        "points": p.points,
+        "pos_options": p.pos_options,
+        "pos_details": p.pos_details,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
         "version": p.version,
@@ -168,6 +177,9 @@ fn print_payment(p: &pb::Payment, as_json: bool) {
     if !p.next_attempt_at.is_empty() {
         println!("  next try   {}", p.next_attempt_at);
     }
+    for (k, v) in &p.pos_details {
+        println!("  POS detail {k} = {v}");
+    }
     println!("  attempts   {}", p.attempts);
     println!("  updated    {}", p.updated_at);
 }
@@ -184,6 +196,8 @@ pub async fn pay(a: PayArgs) -> anyhow::Result<()> {
             tenders: vec![],
             fiscal_data: a.fiscal.into_iter().collect(),
             close: !a.no_close,
+            points: a.points,
+            pos_options: a.options.into_iter().collect(),
         })
         .await
         .map_err(status_err)?
