@@ -587,3 +587,36 @@ async fn bills_are_read_from_the_pos_by_id_and_by_table() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_never_exceeds_the_per_restaurant_limit_on_the_pos() {
+    let s = Stack::start_with(Options {
+        max_in_flight_per_restaurant: 2,
+        task_timeout_s: 5,
+        ..Options::default()
+    })
+    .await;
+    // Every call to the POS is slow, so a burst would pile up on it without the limit.
+    s.sim.inject(Fault::new(FaultKind::Slow { delay_ms: 150 }));
+    s.sim
+        .inject(Fault::new(FaultKind::Slow { delay_ms: 150 }).for_task("GetOrder"));
+    let bills: Vec<String> = (0..12)
+        .map(|_| s.add_order(DEMO_OBJECT_ID, "20.00"))
+        .collect();
+    let calls = bills.iter().enumerate().map(|(i, bill)| {
+        let mut c = s.client();
+        let req = pay(&format!("burst-{i}"), "demo-sync", bill, "20.00");
+        async move { c.pay_bill(req).await.unwrap().into_inner() }
+    });
+    let payments = join_all(calls).await;
+    for p in &payments {
+        let p = s.wait_until(&p.payment_id, 30, |p| p.r#final).await;
+        assert_eq!(state(&p), S::Closed, "{p:?}");
+    }
+    let max = s.sim.max_in_flight(DEMO_OBJECT_ID);
+    assert!(max <= 2, "the POS saw {max} calls at once");
+    assert_eq!(max, 2, "the limit is used, not just respected");
+    for bill in &bills {
+        assert_eq!(s.postings(bill), 1);
+    }
+}

@@ -81,6 +81,36 @@ fn authorize(st: &State, token: Option<&str>, object_id: i64) -> Result<(), Task
     }
 }
 
+/// Counts a request as in flight for its restaurant until it is answered (or dropped).
+struct InFlight {
+    sim: WsaSim,
+    object_id: i64,
+}
+
+impl InFlight {
+    fn enter(sim: &WsaSim, object_id: i64) -> InFlight {
+        let mut st = sim.lock();
+        let n = st.in_flight.entry(object_id).or_default();
+        *n += 1;
+        let n = *n;
+        let max = st.max_in_flight.entry(object_id).or_default();
+        *max = (*max).max(n);
+        InFlight {
+            sim: sim.clone(),
+            object_id,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut st = self.sim.lock();
+        if let Some(n) = st.in_flight.get_mut(&self.object_id) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 async fn create(AxState(sim): AxState<WsaSim>, headers: HeaderMap, body: Bytes) -> Response {
     let task_guid = uuid::Uuid::new_v4().to_string();
     let body: Value = match serde_json::from_slice(&body) {
@@ -105,6 +135,7 @@ async fn create(AxState(sim): AxState<WsaSim>, headers: HeaderMap, body: Bytes) 
         object_id: task::object_id_of(&body),
         agent_guid: None,
     };
+    let _in_flight = common.object_id.map(|o| InFlight::enter(&sim, o));
     {
         let mut st = sim.lock();
         if !task_type.is_empty() {

@@ -304,6 +304,15 @@ impl WsaSim {
     }
 
     /// How many tasks of this `taskType` were received (whatever their outcome).
+    /// The most requests for one restaurant (objectId) that were in flight at once.
+    pub fn max_in_flight(&self, object_id: i64) -> usize {
+        self.lock()
+            .max_in_flight
+            .get(&object_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn requests(&self, task_type: &str) -> usize {
         self.lock().requests.get(task_type).copied().unwrap_or(0)
     }

@@ -51,6 +51,10 @@ pub(crate) struct State {
     pub faults: Vec<Fault>,
     pub ledger: Vec<LedgerEntry>,
     pub requests: HashMap<String, usize>,
+    /// HTTP requests being answered now, and the most seen at once, per objectId: how hard
+    /// posgate leans on one restaurant's POS.
+    pub in_flight: HashMap<i64, usize>,
+    pub max_in_flight: HashMap<i64, usize>,
     pub tasks: HashMap<String, TaskEntry>,
     pub order_seq: u64,
 }
