@@ -28,6 +28,8 @@ pub struct Options {
     pub retry_max_attempts: u32,
     pub reconcile_initial_ms: u64,
     pub max_in_flight_per_restaurant: usize,
+    /// Database of the payment service; a fresh SQLite file when `None`.
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             retry_max_attempts: 20,
             reconcile_initial_ms: 200,
             max_in_flight_per_restaurant: 4,
+            database_url: None,
         }
     }
 }
@@ -53,6 +56,7 @@ pub struct Stack {
     pub dir: PathBuf,
     stop_payments: watch::Sender<bool>,
     payments_task: Option<JoinHandle<anyhow::Result<()>>>,
+    replicas: Vec<watch::Sender<bool>>,
     _stop_rest: watch::Sender<bool>,
 }
 
@@ -184,7 +188,10 @@ impl Stack {
             .await
             .expect("bind adapter");
         let adapter_addr = adapter_listener.local_addr().expect("addr");
-        let db = format!("sqlite://{}", dir.join("posgate.db").display());
+        let db = o
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("posgate.db").display()));
         let config_path = dir.join("posgate.toml");
         std::fs::write(&config_path, config_toml(sim_addr, adapter_addr, &db, &o)).expect("config");
         let wsa_cfg = posgate_wsa::load_config(Some(&config_path)).expect("wsa config");
@@ -207,6 +214,7 @@ impl Stack {
             dir,
             stop_payments,
             payments_task: None,
+            replicas: Vec::new(),
             _stop_rest: stop_rest,
         };
         stack.start_payments().await;
@@ -227,6 +235,25 @@ impl Stack {
         let url = format!("http://{}", self.payments_addr);
         self.client =
             PaymentServiceClient::new(Channel::from_shared(url).expect("url").connect_lazy());
+    }
+
+    /// Starts one more payment service replica on the same database and adapters; returns a
+    /// client of it.
+    pub async fn add_payments_replica(&mut self) -> PaymentServiceClient<Channel> {
+        let cfg = PaymentsConfig::load(Some(&self.config_path)).expect("payments config");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind replica");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = watch::channel(false);
+        self.replicas.push(tx);
+        let svc = PaymentsService::build(cfg).await.expect("build replica");
+        tokio::spawn(svc.serve(listener, stopped(&rx)));
+        PaymentServiceClient::new(
+            Channel::from_shared(format!("http://{addr}"))
+                .expect("url")
+                .connect_lazy(),
+        )
     }
 
     /// Stops the payment service (graceful), keeping its database.
@@ -322,4 +349,48 @@ pub fn state(p: &pb::Payment) -> pb::PaymentState {
 
 pub fn substate(p: &pb::Payment) -> pb::Substate {
     pb::Substate::try_from(p.substate).unwrap_or(pb::Substate::Unspecified)
+}
+
+/// A fresh PostgreSQL database for one test, dropped by [`PgDatabase::drop_db`].
+/// The server comes from `POSGATE_TEST_POSTGRES` (default: the local trust-auth server).
+pub struct PgDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+pub async fn fresh_postgres() -> PgDatabase {
+    use sqlx::Connection;
+    let admin = std::env::var("POSGATE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("posgate_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed for this test (set POSGATE_TEST_POSTGRES): {e}")
+        });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    PgDatabase {
+        url: format!("{base}/{name}"),
+        admin,
+        name,
+    }
+}
+
+impl PgDatabase {
+    pub async fn drop_db(self) {
+        use sqlx::Connection;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! Durable payment state in SQLite (the embedded default). Every write is one short statement or
-//! a transaction that starts with a write, so concurrent callers never deadlock on SQLite's
-//! single writer; the same statements carry over to PostgreSQL.
+//! Durable payment state in SQLite (the embedded default) or PostgreSQL (several replicas share
+//! one database), chosen by the URL. The statements are the same for both (`$n` parameters,
+//! `ON CONFLICT`); only the migrations differ. Every write is one short statement or a
+//! transaction that starts with a write, so concurrent callers never deadlock on SQLite's single
+//! writer, and under PostgreSQL's row locks a conditional UPDATE re-checks its condition.
 //!
 //! Exactly-once rests on three things enforced here, not by read-then-write in the service:
 //! - `idempotency_key` is UNIQUE: a repeat can never create a second payment;
@@ -16,8 +18,8 @@ use std::time::Duration;
 use posgate_core::payment::Lifecycle;
 use posgate_core::{Money, PayRequest, PaymentState, Step, Substate, TenderLine};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,7 +88,7 @@ pub struct ListFilter {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, pos_details, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
@@ -95,6 +97,16 @@ impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db` or
     /// `sqlite::memory:`) and applies migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            return Ok(Store { pool });
+        }
         let memory = url.contains(":memory:");
         if !memory
             && let Some(path) = url
@@ -108,19 +120,32 @@ impl Store {
                 std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
             }
         }
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a payment acknowledged to a caller survives power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let url = if url.contains('?') || memory {
+            url.to_string()
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        let pool = AnyPoolOptions::new()
             // An in-memory database lives in one connection.
             .max_connections(if memory { 1 } else { 8 })
-            .connect_with(opts)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL: readers never wait for the writer. FULL: a payment acknowledged to a
+                    // caller survives power loss. busy_timeout: writers queue instead of failing.
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA foreign_keys = ON",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Store { pool })
     }
 
@@ -144,7 +169,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id)
@@ -156,7 +181,7 @@ impl Store {
         .bind(req.amount.scale() as i64)
         .bind(serde_json::to_string(&tenders).unwrap_or_else(|_| "[]".into()))
         .bind(serde_json::to_string(&req.fiscal_data).unwrap_or_else(|_| "{}".into()))
-        .bind(req.close)
+        .bind(i64::from(req.close))
         .bind(req.points.to_string())
         .bind(serde_json::to_string(&req.pos_options).unwrap_or_else(|_| "{}".into()))
         .bind(lc.state.as_str())
@@ -187,7 +212,7 @@ impl Store {
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -196,7 +221,7 @@ impl Store {
 
     pub async fn get_by_key(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM payments WHERE idempotency_key = ?"
+            "SELECT {COLUMNS} FROM payments WHERE idempotency_key = $1"
         ))
         .bind(key)
         .fetch_optional(&self.pool)
@@ -206,20 +231,25 @@ impl Store {
 
     pub async fn list(&self, f: &ListFilter) -> Result<Vec<PaymentRecord>, StoreError> {
         let mut sql = format!("SELECT {COLUMNS} FROM payments WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
         if f.restaurant_id.is_some() {
-            sql.push_str(" AND restaurant_id = ?");
+            sql.push_str(&format!(" AND restaurant_id = {}", next()));
         }
         if f.bill_id.is_some() {
-            sql.push_str(" AND bill_id = ?");
+            sql.push_str(&format!(" AND bill_id = {}", next()));
         }
         if !f.states.is_empty() {
-            let marks = vec!["?"; f.states.len()].join(", ");
-            sql.push_str(&format!(" AND state IN ({marks})"));
+            let marks: Vec<String> = f.states.iter().map(|_| next()).collect();
+            sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
         }
         if f.after_id.is_some() {
-            sql.push_str(" AND id > ?");
+            sql.push_str(&format!(" AND id > {}", next()));
         }
-        sql.push_str(" ORDER BY id LIMIT ?");
+        sql.push_str(&format!(" ORDER BY id LIMIT {}", next()));
         let mut q = sqlx::query(&sql);
         if let Some(r) = &f.restaurant_id {
             q = q.bind(r);
@@ -242,9 +272,9 @@ impl Store {
     pub async fn due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
             "SELECT id FROM payments
-             WHERE step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= ?
-               AND (lease_until IS NULL OR lease_until < ?)
-             ORDER BY next_attempt_at LIMIT ?",
+             WHERE step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $1
+               AND (lease_until IS NULL OR lease_until < $2)
+             ORDER BY next_attempt_at LIMIT $3",
         )
         .bind(now)
         .bind(now)
@@ -274,9 +304,9 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<PaymentRecord>, StoreError> {
         let claimed = sqlx::query(
-            "UPDATE payments SET lease_owner = ?, lease_until = ?
-             WHERE id = ? AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= ?
-               AND (lease_until IS NULL OR lease_until < ?)",
+            "UPDATE payments SET lease_owner = $1, lease_until = $2
+             WHERE id = $3 AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $4
+               AND (lease_until IS NULL OR lease_until < $5)",
         )
         .bind(owner)
         .bind(now + lease_ms)
@@ -311,11 +341,11 @@ impl Store {
             .map(|b| serde_json::to_string(b).unwrap_or_default());
         let version = rec.version + 1;
         let updated = sqlx::query(
-            "UPDATE payments SET state = ?, step = ?, substate = ?, pos_code = ?, pos_text = ?, pos_reference = ?,
-                    bill_before = ?, pos_details = ?, attempts = ?, checks = ?, next_attempt_at = ?, version = ?, updated_at = ?,
-                    lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END,
-                    lease_until = CASE WHEN ? THEN NULL ELSE lease_until END
-             WHERE id = ? AND lease_owner = ? AND version = ?",
+            "UPDATE payments SET state = $1, step = $2, substate = $3, pos_code = $4, pos_text = $5, pos_reference = $6,
+                    bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
+                    lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
+                    lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END
+             WHERE id = $16 AND lease_owner = $17 AND version = $18",
         )
         .bind(rec.lifecycle.state.as_str())
         .bind(rec.lifecycle.step.as_str())
@@ -361,8 +391,8 @@ impl Store {
     /// Gives up a lease without changing the payment (e.g. the bill is busy), due again at `next_at`.
     pub async fn release(&self, id: &str, owner: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ?
-             WHERE id = ? AND lease_owner = ?",
+            "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1
+             WHERE id = $2 AND lease_owner = $3",
         )
         .bind(next_at)
         .bind(id)
@@ -381,7 +411,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         sqlx::query(
-            "INSERT INTO bill_locks (restaurant_id, bill_id, payment_id, acquired_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO bill_locks (restaurant_id, bill_id, payment_id, acquired_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (restaurant_id, bill_id) DO NOTHING",
         )
         .bind(restaurant_id)
@@ -391,7 +421,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let holder: Option<String> = sqlx::query_scalar(
-            "SELECT payment_id FROM bill_locks WHERE restaurant_id = ? AND bill_id = ?",
+            "SELECT payment_id FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2",
         )
         .bind(restaurant_id)
         .bind(bill_id)
@@ -407,7 +437,7 @@ impl Store {
         payment_id: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "DELETE FROM bill_locks WHERE restaurant_id = ? AND bill_id = ? AND payment_id = ?",
+            "DELETE FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2 AND payment_id = $3",
         )
         .bind(restaurant_id)
         .bind(bill_id)
@@ -423,7 +453,7 @@ impl Store {
         id: &str,
     ) -> Result<Vec<(i64, i64, String, String, Option<String>, Option<String>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT version, at, state, step, substate, note FROM payment_events WHERE payment_id = ? ORDER BY version",
+            "SELECT version, at, state, step, substate, note FROM payment_events WHERE payment_id = $1 ORDER BY version",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -437,7 +467,7 @@ impl Store {
 
 #[allow(clippy::too_many_arguments)]
 async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: &str,
     version: i64,
     now: i64,
@@ -449,7 +479,7 @@ async fn insert_event(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO payment_events (payment_id, version, at, state, step, substate, pos_code, pos_text, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(version)
@@ -465,7 +495,7 @@ async fn insert_event(
     Ok(())
 }
 
-fn decode(r: &sqlx::sqlite::SqliteRow) -> Result<PaymentRecord, StoreError> {
+fn decode(r: &AnyRow) -> Result<PaymentRecord, StoreError> {
     let id: String = r.try_get("id")?;
     let corrupt = |what: String| StoreError::Corrupt {
         id: id.clone(),
@@ -491,7 +521,7 @@ fn decode(r: &sqlx::sqlite::SqliteRow) -> Result<PaymentRecord, StoreError> {
     let fiscal_data: BTreeMap<String, String> =
         serde_json::from_str(&r.try_get::<String, _>("fiscal_data")?)
             .map_err(|e| corrupt(format!("fiscal_data: {e}")))?;
-    let close: bool = r.try_get("close")?;
+    let close = r.try_get::<i64, _>("close")? != 0;
     let json_map = |col: &str| -> Result<BTreeMap<String, String>, StoreError> {
         serde_json::from_str(&r.try_get::<String, _>(col)?)
             .map_err(|e| corrupt(format!("{col}: {e}")))

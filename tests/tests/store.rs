@@ -1,5 +1,5 @@
-//! The store's own guarantees, on a real SQLite file: one payment per key, one worker per
-//! payment (lease + fenced writes), one posting payment per bill.
+//! The store's own guarantees, on a real SQLite file and on PostgreSQL: one payment per key, one
+//! worker per payment (lease + fenced writes), one posting payment per bill.
 
 use posgate_core::request::RawPayRequest;
 use posgate_core::{PayRequest, PaymentState};
@@ -20,15 +20,26 @@ fn request(key: &str, bill: &str) -> PayRequest {
     .unwrap()
 }
 
-async fn store() -> (Store, std::path::PathBuf) {
+/// Runs a check against a fresh SQLite file and a fresh PostgreSQL database.
+async fn on_both<F, Fut>(check: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let dir = std::env::temp_dir().join(format!("posgate-store-{}", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}/p.db", dir.display());
-    (Store::open(&url).await.unwrap(), dir)
+    check(Store::open(&url).await.unwrap()).await;
+    let pg = posgate_tests::fresh_postgres().await;
+    check(Store::open(&pg.url).await.unwrap()).await;
+    pg.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_payment_per_key_under_concurrency() {
-    let (s, dir) = store().await;
+    on_both(one_payment_per_key).await;
+}
+
+async fn one_payment_per_key(s: Store) {
     let tasks = (0..20).map(|i| {
         let s = s.clone();
         tokio::spawn(async move {
@@ -44,12 +55,14 @@ async fn one_payment_per_key_under_concurrency() {
         }
     }
     assert_eq!(new, 1);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_fence_writes_and_expire() {
-    let (s, dir) = store().await;
+    on_both(leases_fence_writes).await;
+}
+
+async fn leases_fence_writes(s: Store) {
     let Inserted::New(rec) = s.insert("p1", &request("k1", "b"), 1).await.unwrap() else {
         panic!()
     };
@@ -81,12 +94,14 @@ async fn leases_fence_writes_and_expire() {
     assert_eq!(now.version, 2);
     let history = s.history(&rec.id).await.unwrap();
     assert_eq!(history.len(), 2);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_payment_posts_to_a_bill_at_a_time() {
-    let (s, dir) = store().await;
+    on_both(bill_locks).await;
+}
+
+async fn bill_locks(s: Store) {
     assert!(s.lock_bill("r", "b", "p1", 1).await.unwrap());
     assert!(s.lock_bill("r", "b", "p1", 2).await.unwrap(), "re-entrant");
     assert!(!s.lock_bill("r", "b", "p2", 3).await.unwrap());
@@ -98,5 +113,4 @@ async fn one_payment_posts_to_a_bill_at_a_time() {
     );
     s.unlock_bill("r", "b", "p1").await.unwrap();
     assert!(s.lock_bill("r", "b", "p2", 5).await.unwrap());
-    let _ = std::fs::remove_dir_all(dir);
 }
