@@ -97,6 +97,7 @@ database_url = "{db}"
 pay_wait_ms = {wait}
 poll_interval_ms = 50
 lease_ms = 30000
+reconcile_settle_ms = 1500
 max_in_flight_per_restaurant = {inflight}
 adapter_timeout_ms = 30000
 [payments.retry]

@@ -24,6 +24,10 @@ pub struct PaymentsConfig {
     /// Reconciliation reads after an unknown outcome. When exhausted the payment goes to needs
     /// attention: a person checks the bill, posgate never guesses.
     pub reconcile: RetryPolicy,
+    /// After the POS left a payment unanswered, how long it may still apply it late (WSA runs a
+    /// timed-out task when the agent gets to it). Reading the bill as "not applied" is believed
+    /// only after this, so a late apply is never followed by a second posting.
+    pub reconcile_settle_ms: u64,
     /// How long a worker owns a payment it took. Longer than the slowest adapter call.
     pub lease_ms: u64,
     /// POS calls in flight per restaurant: a restaurant's POS is one small box.
@@ -67,6 +71,7 @@ impl Default for PaymentsConfig {
                 max_attempts: 30,
                 jitter_pct: 10,
             },
+            reconcile_settle_ms: 300_000,
             lease_ms: 300_000,
             max_in_flight_per_restaurant: 2,
             poll_interval_ms: 1_000,

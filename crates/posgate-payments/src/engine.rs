@@ -243,11 +243,20 @@ impl Engine {
                 rec.lifecycle.state,
                 PaymentState::Posting | PaymentState::Closing
             ) {
-                let answer = Answer::ours(
-                    Event::Unknown,
-                    codes::WORKER_LOST,
-                    "a worker stopped while the POS call was in flight",
-                );
+                let answer = if rec.lifecycle.state == PaymentState::Posting && !rec.sending {
+                    // It died before its recovery point: nothing reached the POS.
+                    Answer::ours(
+                        Event::Transient,
+                        codes::WORKER_LOST,
+                        "a worker stopped before sending to the POS",
+                    )
+                } else {
+                    Answer::ours(
+                        Event::Unknown,
+                        codes::WORKER_LOST,
+                        "a worker stopped while the POS call was in flight",
+                    )
+                };
                 self.apply(&mut rec, answer, RetryDecision::Retry);
                 if !self
                     .save(&rec, false, "recovered after a lost worker")
@@ -315,7 +324,10 @@ impl Engine {
     fn apply(&self, rec: &mut PaymentRecord, a: Answer, decision: RetryDecision) {
         let before = rec.lifecycle;
         match before.on(a.event, decision) {
-            Ok(l) => rec.lifecycle = l,
+            Ok(l) => {
+                rec.lifecycle = l;
+                rec.sending = false;
+            }
             Err(e) => {
                 warn!(payment_id = %rec.id, error = %e, "ignoring an answer the state machine refuses");
                 return;
@@ -326,6 +338,9 @@ impl Engine {
         }
         rec.pos_details.extend(a.details);
         let now = now_ms();
+        if rec.lifecycle.state != PaymentState::OutcomeUnknown {
+            rec.unknown_since = None;
+        }
         match rec.lifecycle.state {
             PaymentState::Paid | PaymentState::Closed => {
                 rec.substate = None;
@@ -344,6 +359,7 @@ impl Engine {
                 rec.next_attempt_at = now + delay.as_millis() as i64;
             }
             PaymentState::OutcomeUnknown => {
+                rec.unknown_since.get_or_insert(now);
                 rec.pos_code = a.code.or(rec.pos_code.take());
                 rec.pos_text = a.text.or(rec.pos_text.take());
                 let delay = self.cfg.reconcile.delay(rec.checks.max(1), jitter_unit());
@@ -454,6 +470,21 @@ impl Engine {
             },
             pos_options: req.pos_options.clone().into_iter().collect(),
         };
+        // Recovery point: from here on the POS may have our request.
+        rec.sending = true;
+        match self.save(rec, false, "sending to the POS").await {
+            Ok(true) => rec.version += 1,
+            Ok(false) => {
+                return Answer::ours(
+                    Event::Transient,
+                    codes::WORKER_LOST,
+                    "lease lost before sending",
+                );
+            }
+            Err(e) => {
+                return Answer::ours(Event::Transient, codes::ADAPTER, format!("store: {e}"));
+            }
+        }
         match client.post_payment(self.adapters.request(post)).await {
             // The adapter may have sent our request before failing: we cannot know.
             Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {s}")),
@@ -665,7 +696,22 @@ impl Engine {
                             },
                             evidence,
                         ),
-                        Outcome::NotApplied => Answer::new(Event::NotApplied, evidence),
+                        Outcome::NotApplied => {
+                            let since = rec.unknown_since.unwrap_or(0);
+                            let settle = self.cfg.reconcile_settle_ms as i64;
+                            if now_ms() - since < settle {
+                                // The POS may still apply the unanswered request late.
+                                Answer::new(
+                                    Event::Unknown,
+                                    format!(
+                                        "{evidence}; not applied yet, waiting {} s for a late apply before posting again",
+                                        (since + settle - now_ms()).max(0) / 1000
+                                    ),
+                                )
+                            } else {
+                                Answer::new(Event::NotApplied, evidence)
+                            }
+                        }
                         Outcome::Rejected => {
                             let s = substate_from_pb(r.failure.as_ref());
                             match &r.failure {

@@ -62,6 +62,10 @@ pub struct PaymentRecord {
     pub bill_before: Option<BillSnapshot>,
     /// What the POS reported about the posting (e.g. applied discounts).
     pub pos_details: BTreeMap<String, String>,
+    /// A write to the POS may be under way (recovery point saved just before sending).
+    pub sending: bool,
+    /// Unix ms when the POS left the current write unanswered.
+    pub unknown_since: Option<i64>,
     pub attempts: u32,
     pub checks: u32,
     /// Unix ms.
@@ -91,7 +95,7 @@ pub struct Store {
     pool: AnyPool,
 }
 
-const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, pos_details, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
+const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, pos_details, sending, unknown_since, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db` or
@@ -344,8 +348,9 @@ impl Store {
             "UPDATE payments SET state = $1, step = $2, substate = $3, pos_code = $4, pos_text = $5, pos_reference = $6,
                     bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
                     lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
-                    lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END
-             WHERE id = $16 AND lease_owner = $17 AND version = $18",
+                    lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END,
+                    sending = $16, unknown_since = $17
+             WHERE id = $18 AND lease_owner = $19 AND version = $20",
         )
         .bind(rec.lifecycle.state.as_str())
         .bind(rec.lifecycle.step.as_str())
@@ -362,6 +367,8 @@ impl Store {
         .bind(now)
         .bind(release)
         .bind(release)
+        .bind(i64::from(rec.sending))
+        .bind(rec.unknown_since)
         .bind(&rec.id)
         .bind(owner)
         .bind(rec.version)
@@ -550,6 +557,8 @@ fn decode(r: &AnyRow) -> Result<PaymentRecord, StoreError> {
             pos_options: json_map("pos_options")?,
         },
         pos_details: json_map("pos_details")?,
+        sending: r.try_get::<i64, _>("sending")? != 0,
+        unknown_since: r.try_get("unknown_since")?,
         lifecycle: Lifecycle { state, step, close },
         substate,
         pos_code: r.try_get("pos_code")?,

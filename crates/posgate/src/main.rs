@@ -5,6 +5,7 @@
 //! - `posgate pay | get | list | watch | bill | close` talk to a running payment service.
 
 mod client;
+mod serve;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ struct Cli {
 enum Cmd {
     /// Run the payment service, the WSA adapter and the WSA simulator in one process.
     Up(up::UpArgs),
+    /// Run one service in this process (what a container runs).
+    Serve(serve::ServeArgs),
     /// Pay (and close) a bill; prints the resulting payment.
     Pay(client::PayArgs),
     /// Show one payment.
@@ -43,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Up(a) => up::run(a).await,
+        Cmd::Serve(a) => serve::run(a).await,
         Cmd::Pay(a) => client::pay(a).await,
         Cmd::Get(a) => client::get(a).await,
         Cmd::List(a) => client::list(a).await,

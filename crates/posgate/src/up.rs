@@ -122,7 +122,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("Ctrl-C stops everything.");
 
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = crate::serve::shutdown_signal() => {}
         Some(res) = tasks.join_next() => {
             if let Ok(Err(e)) = res {
                 eprintln!("a service stopped: {e:#}");

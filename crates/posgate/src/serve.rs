@@ -1,0 +1,94 @@
+//! `posgate serve <service>`: one service per process, from one binary — what a container runs,
+//! and what the crash tests start and kill.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use posgate_payments::{PaymentsConfig, PaymentsService};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Service {
+    /// The payment service (gRPC PaymentService), section [payments].
+    Payments,
+    /// The r_keeper WSA adapter (gRPC PosAdapter), section [wsa].
+    Wsa,
+    /// The WSA simulator (HTTP), `--listen`.
+    Sim,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    service: Service,
+    /// posgate TOML file (each service reads its section; env vars override).
+    #[arg(long, env = "POSGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address of the simulator.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// Seed the simulator's demo restaurants and bills.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// Resolves on ctrl-c or SIGTERM (Kubernetes stops pods with SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let path = a.config.as_deref();
+    match a.service {
+        Service::Payments => {
+            let cfg = PaymentsConfig::load(path)?;
+            let listener = TcpListener::bind(cfg.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "payment service listening");
+            PaymentsService::build(cfg)
+                .await?
+                .serve(listener, shutdown_signal())
+                .await
+        }
+        Service::Wsa => {
+            let cfg = posgate_wsa::load_config(path)?;
+            let listener = TcpListener::bind(cfg.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "WSA adapter listening");
+            posgate_wsa::serve(cfg, listener, shutdown_signal()).await
+        }
+        Service::Sim => {
+            let sim = if a.demo {
+                posgate_sim::wsa::WsaSim::with_demo_data()
+            } else {
+                posgate_sim::wsa::WsaSim::new()
+            };
+            let listener = TcpListener::bind(a.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "WSA simulator listening");
+            sim.serve_with_shutdown(listener, shutdown_signal())
+                .await
+                .map_err(Into::into)
+        }
+    }
+}
