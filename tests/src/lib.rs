@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use posgate_grpc::CallerToken;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use posgate_proto::v1::{self as pb};
@@ -13,7 +14,25 @@ use rust_decimal::Decimal;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// Service tokens of the test stack.
+pub const PAYMENTS_TOKEN: &str = "test-payments-token";
+pub const CLI_TOKEN: &str = "test-cli-token";
+
+/// A client of the payment service, sending the test caller's token.
+pub type Client = PaymentServiceClient<InterceptedService<Channel, CallerToken>>;
+
+/// A payment service client for `addr` with `token` (empty: no token).
+pub fn client_for(addr: SocketAddr, token: &str) -> Client {
+    PaymentServiceClient::with_interceptor(
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("url")
+            .connect_lazy(),
+        CallerToken::bearer(token),
+    )
+}
 
 /// A restaurant whose POS accepts overpayment (a buggy r_keeper): only posgate's own bill lock
 /// stands between concurrent payments and an overpaid bill.
@@ -51,7 +70,7 @@ pub struct Stack {
     pub sim_addr: SocketAddr,
     pub adapter_addr: SocketAddr,
     pub payments_addr: SocketAddr,
-    pub client: PaymentServiceClient<Channel>,
+    pub client: Client,
     pub config_path: PathBuf,
     pub dir: PathBuf,
     stop_payments: watch::Sender<bool>,
@@ -91,6 +110,8 @@ pos = "wsa"
     };
     let mut s = format!(
         r#"
+[auth]
+tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}" }}
 [payments]
 listen = "127.0.0.1:0"
 database_url = "{db}"
@@ -208,9 +229,7 @@ impl Stack {
             sim_addr,
             adapter_addr,
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            client: PaymentServiceClient::new(
-                Channel::from_static("http://127.0.0.1:1").connect_lazy(),
-            ),
+            client: client_for(SocketAddr::from(([127, 0, 0, 1], 1)), CLI_TOKEN),
             config_path,
             dir,
             stop_payments,
@@ -233,14 +252,12 @@ impl Stack {
         self.stop_payments = tx;
         let svc = PaymentsService::build(cfg).await.expect("build payments");
         self.payments_task = Some(tokio::spawn(svc.serve(listener, stopped(&rx))));
-        let url = format!("http://{}", self.payments_addr);
-        self.client =
-            PaymentServiceClient::new(Channel::from_shared(url).expect("url").connect_lazy());
+        self.client = client_for(self.payments_addr, CLI_TOKEN);
     }
 
     /// Starts one more payment service replica on the same database and adapters; returns a
     /// client of it.
-    pub async fn add_payments_replica(&mut self) -> PaymentServiceClient<Channel> {
+    pub async fn add_payments_replica(&mut self) -> Client {
         let cfg = PaymentsConfig::load(Some(&self.config_path)).expect("payments config");
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -250,11 +267,7 @@ impl Stack {
         self.replicas.push(tx);
         let svc = PaymentsService::build(cfg).await.expect("build replica");
         tokio::spawn(svc.serve(listener, stopped(&rx)));
-        PaymentServiceClient::new(
-            Channel::from_shared(format!("http://{addr}"))
-                .expect("url")
-                .connect_lazy(),
-        )
+        client_for(addr, CLI_TOKEN)
     }
 
     /// Stops the payment service (graceful), keeping its database.
@@ -266,7 +279,7 @@ impl Stack {
     }
 
     /// A new client (for concurrent calls).
-    pub fn client(&self) -> PaymentServiceClient<Channel> {
+    pub fn client(&self) -> Client {
         self.client.clone()
     }
 

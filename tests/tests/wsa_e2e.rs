@@ -620,3 +620,44 @@ async fn a_burst_never_exceeds_the_per_restaurant_limit_on_the_pos() {
         assert_eq!(s.postings(bill), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_grpc_server_requires_a_service_token() {
+    use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
+    let s = Stack::start().await;
+    let req = || pay("auth", "demo", DEMO_ORDER_978, "978.00");
+    for token in ["", "wrong-token"] {
+        let err = posgate_tests::client_for(s.payments_addr, token)
+            .pay_bill(req())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "payment service, token {token:?}"
+        );
+    }
+    // The adapter refuses callers without the payment service's token, too.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.adapter_addr))
+        .unwrap()
+        .connect_lazy();
+    let describe = pb::DescribeRequest {
+        restaurant_id: "demo".into(),
+    };
+    let err = PosAdapterClient::new(channel.clone())
+        .describe(describe.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let ok = PosAdapterClient::with_interceptor(
+        channel,
+        posgate_grpc::CallerToken::bearer(posgate_tests::PAYMENTS_TOKEN),
+    )
+    .describe(describe)
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    assert_eq!(s.postings(DEMO_ORDER_978), 0, "nothing reached the POS");
+    // The right token works end to end.
+    let p = s.client().pay_bill(req()).await.unwrap().into_inner();
+    assert_eq!(state(&p), S::Closed);
+}

@@ -4,17 +4,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use posgate_grpc::CallerToken;
 use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
 use posgate_proto::v1::{DescribeRequest, DescribeResponse};
 use tokio::sync::RwLock;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+
+/// A client of one POS adapter, sending the payment service's token.
+pub type AdapterClient = PosAdapterClient<InterceptedService<Channel, CallerToken>>;
 
 use crate::config::PaymentsConfig;
 
 #[derive(Clone)]
 pub struct Adapters {
     /// POS kind → client. Channels connect lazily and reconnect on their own.
-    clients: Arc<HashMap<String, PosAdapterClient<Channel>>>,
+    clients: Arc<HashMap<String, AdapterClient>>,
     /// restaurant id → POS kind.
     routes: Arc<HashMap<String, String>>,
     describe: Arc<RwLock<HashMap<String, DescribeResponse>>>,
@@ -29,7 +34,10 @@ impl Adapters {
                 .map_err(|e| anyhow::anyhow!("adapter {kind}: bad endpoint {url:?}: {e}"))?
                 .connect_timeout(Duration::from_secs(5))
                 .tcp_nodelay(true);
-            clients.insert(kind.clone(), PosAdapterClient::new(ep.connect_lazy()));
+            let client =
+                PosAdapterClient::with_interceptor(ep.connect_lazy(), cfg.auth.caller("payments"))
+                    .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
+            clients.insert(kind.clone(), client);
         }
         let routes = cfg
             .restaurants
@@ -45,7 +53,7 @@ impl Adapters {
     }
 
     /// The adapter client for a restaurant; `None` for a restaurant we do not serve.
-    pub fn client(&self, restaurant_id: &str) -> Option<PosAdapterClient<Channel>> {
+    pub fn client(&self, restaurant_id: &str) -> Option<AdapterClient> {
         let kind = self.routes.get(restaurant_id)?;
         self.clients.get(kind).cloned()
     }

@@ -9,6 +9,7 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use posgate_core::RetryPolicy;
+use posgate_grpc::AuthConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,9 @@ pub struct PaymentsConfig {
     pub adapters: BTreeMap<String, String>,
     /// Restaurants this service accepts payments for.
     pub restaurants: BTreeMap<String, RestaurantRoute>,
+    /// Service-to-service tokens: the `[auth]` section, shared by every service.
+    #[serde(skip)]
+    pub auth: AuthConfig,
 }
 
 /// Which adapter serves a restaurant, and its currency's scale.
@@ -79,6 +83,7 @@ impl Default for PaymentsConfig {
             shutdown_grace_ms: 15_000,
             adapters: BTreeMap::new(),
             restaurants: BTreeMap::new(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -90,9 +95,10 @@ impl PaymentsConfig {
         if let Some(p) = path {
             fig = fig.merge(Figment::from(Toml::file_exact(p)).focus("payments"));
         }
-        let cfg: PaymentsConfig = fig
+        let mut cfg: PaymentsConfig = fig
             .merge(Env::prefixed("POSGATE_PAYMENTS__").split("__"))
             .extract()?;
+        cfg.auth = AuthConfig::load(path)?;
         cfg.check()?;
         Ok(cfg)
     }

@@ -13,13 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use posgate_core::PayRequest;
 use posgate_core::payment::Event;
 use posgate_core::{AmountRule, Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
-use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
 use posgate_proto::v1::{
     self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, BillStatus, CheckPaymentRequest,
     Outcome, PostPaymentRequest, adapter_get_bill_response,
 };
 use tokio::sync::{Notify, Semaphore};
-use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
 use crate::adapters::Adapters;
@@ -526,7 +524,7 @@ impl Engine {
     /// snapshot reconciliation compares against.
     async fn check_bill(
         &self,
-        client: &mut PosAdapterClient<Channel>,
+        client: &mut crate::adapters::AdapterClient,
         req: &PayRequest,
         describe: &pb::DescribeResponse,
     ) -> Result<BillSnapshot, Answer> {

@@ -74,9 +74,11 @@ impl PaymentsService {
                 let _ = rx.wait_for(|s| *s).await;
             }
         }));
+        let auth = self.api.cfg.auth.layer("payments");
         let server =
             PaymentServiceServer::new(self.api).max_decoding_message_size(MAX_MESSAGE_BYTES);
-        let result = tonic::transport::Server::builder()
+        let result = posgate_grpc::server()
+            .layer(auth)
             .add_service(server)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 shutdown.await;

@@ -93,10 +93,7 @@ impl PaymentsApi {
             })
     }
 
-    fn adapter(
-        &self,
-        restaurant_id: &str,
-    ) -> Result<pb::pos_adapter_client::PosAdapterClient<tonic::transport::Channel>, Status> {
+    fn adapter(&self, restaurant_id: &str) -> Result<crate::adapters::AdapterClient, Status> {
         self.route_scale(restaurant_id)?;
         self.adapters.client(restaurant_id).ok_or_else(|| {
             Status::failed_precondition(format!(

@@ -28,6 +28,9 @@ pub struct WsaAdapterConfig {
     /// posgate restaurant id → that restaurant's WSA settings.
     #[serde(default)]
     pub restaurants: BTreeMap<String, WsaRestaurant>,
+    /// Service-to-service tokens: the `[auth]` section, shared by every service.
+    #[serde(skip)]
+    pub auth: posgate_grpc::AuthConfig,
 }
 
 impl Default for WsaAdapterConfig {
@@ -35,6 +38,7 @@ impl Default for WsaAdapterConfig {
         WsaAdapterConfig {
             listen: default_listen(),
             restaurants: BTreeMap::new(),
+            auth: Default::default(),
         }
     }
 }
@@ -217,6 +221,7 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<WsaAdapterConfig> {
         r.resolve_token()?;
         r.validate(id)?;
     }
+    cfg.auth = posgate_grpc::AuthConfig::load(path)?;
     Ok(cfg)
 }
 

@@ -77,9 +77,15 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let auth = cfg.auth.layer("wsa");
     let adapter = WsaAdapter::new(cfg)?;
-    tonic::transport::Server::builder()
-        .add_service(adapter.into_server())
+    posgate_grpc::server()
+        .layer(auth)
+        .add_service(
+            adapter
+                .into_server()
+                .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,

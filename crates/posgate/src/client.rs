@@ -1,10 +1,12 @@
 //! Client subcommands: talk to a running payment service over gRPC.
 
 use clap::Args;
+use posgate_grpc::CallerToken;
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use posgate_proto::v1::{self as pb, get_bill_response};
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 #[derive(Args)]
@@ -20,6 +22,16 @@ pub struct Conn {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Bearer token for the payment service (the `cli` token of `[auth]`; the default is the
+    /// demo configuration's).
+    #[arg(
+        long,
+        env = "POSGATE_TOKEN",
+        default_value = "demo-cli-token",
+        hide_default_value = true,
+        global = true
+    )]
+    token: String,
 }
 
 #[derive(Args)]
@@ -91,10 +103,17 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, got {s:?}"))
 }
 
-async fn connect(conn: &Conn) -> anyhow::Result<PaymentServiceClient<Channel>> {
-    PaymentServiceClient::connect(conn.server.clone())
+type Client = PaymentServiceClient<InterceptedService<Channel, CallerToken>>;
+
+async fn connect(conn: &Conn) -> anyhow::Result<Client> {
+    let channel = Channel::from_shared(conn.server.clone())?
+        .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the payment service at {}: {e}", conn.server))
+        .map_err(|e| anyhow::anyhow!("cannot reach the payment service at {}: {e}", conn.server))?;
+    Ok(PaymentServiceClient::with_interceptor(
+        channel,
+        CallerToken::bearer(&conn.token),
+    ))
 }
 
 fn status_err(s: tonic::Status) -> anyhow::Error {

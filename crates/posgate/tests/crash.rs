@@ -16,12 +16,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use posgate_proto::v1::{self as pb, PaymentState as S};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use tonic::transport::Channel;
 
 const OBJECT_ID: i64 = 5_000_001;
 const TOKEN: &str = "crash-token";
@@ -105,13 +103,10 @@ async fn wait_port(port: u16) {
     }
 }
 
-fn client(port: u16) -> PaymentServiceClient<Channel> {
-    PaymentServiceClient::new(
-        Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("url")
-            .connect_timeout(Duration::from_secs(1))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy(),
+fn client(port: u16) -> posgate_tests::Client {
+    posgate_tests::client_for(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        posgate_tests::CLI_TOKEN,
     )
 }
 
@@ -131,6 +126,8 @@ async fn payments_survive_killed_processes_and_a_faulty_pos() {
     // Both replicas read one file; each gets its own listen address from the environment.
     let config = format!(
         r#"
+[auth]
+tokens = {{ payments = "{payments_token}", cli = "{cli_token}" }}
 [payments]
 database_url = "{db}"
 pay_wait_ms = 1500
@@ -169,7 +166,9 @@ task_timeout_s = 1
 poll_interval_ms = 50
 timeout_margin_ms = 500
 "#,
-        db = pg.url
+        db = pg.url,
+        payments_token = posgate_tests::PAYMENTS_TOKEN,
+        cli_token = posgate_tests::CLI_TOKEN,
     );
     let config_path = dir.join("posgate.toml");
     std::fs::write(&config_path, config).expect("config");

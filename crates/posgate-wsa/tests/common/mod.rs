@@ -56,6 +56,7 @@ pub fn sim_config(addr: SocketAddr) -> WsaAdapterConfig {
     WsaAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
+        auth: Default::default(),
     }
 }
 
@@ -194,6 +195,7 @@ pub async fn adapter_for(addr: SocketAddr, mode: TaskMode, v: AgentVersion) -> C
     start_adapter(WsaAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
+        auth: Default::default(),
     })
     .await
 }
