@@ -110,22 +110,29 @@ fn client(port: u16) -> posgate_tests::Client {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payments_survive_killed_processes_and_a_faulty_pos() {
-    let total: usize = std::env::var("POSGATE_CRASH_PAYMENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(120);
-    let pg = posgate_tests::fresh_postgres().await;
-    let dir = std::env::temp_dir().join(format!("posgate-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let (sim_port, wsa_port, p1_port, p2_port) =
-        (free_port(), free_port(), free_port(), free_port());
+/// The simulator process (with a restaurant whose POS would take a second prepayment, so a
+/// double posting shows in its ledger) and a config file for the other services.
+struct Cluster {
+    dir: PathBuf,
+    /// Kept for its `Drop`: the simulator lives as long as the cluster.
+    _sim: Proc,
+    http: reqwest::Client,
+    /// The simulator's control API.
+    ctl: String,
+    /// Arguments that run one service from the config file.
+    serve: Box<dyn Fn(&str) -> Vec<String> + Send + Sync>,
+    wsa_port: u16,
+}
 
-    // Both replicas read one file; each gets its own listen address from the environment.
-    let config = format!(
-        r#"
+impl Cluster {
+    async fn start(name: &str, db: &str) -> Cluster {
+        let dir = std::env::temp_dir().join(format!("posgate-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (sim_port, wsa_port) = (free_port(), free_port());
+        // Replicas read one file; each gets its own listen address from the environment.
+        let config = format!(
+            r#"
 [auth]
 tokens = {{ payments = "{payments_token}", cli = "{cli_token}" }}
 [payments]
@@ -166,61 +173,109 @@ task_timeout_s = 1
 poll_interval_ms = 50
 timeout_margin_ms = 500
 "#,
-        db = pg.url,
-        payments_token = posgate_tests::PAYMENTS_TOKEN,
-        cli_token = posgate_tests::CLI_TOKEN,
-    );
-    let config_path = dir.join("posgate.toml");
-    std::fs::write(&config_path, config).expect("config");
-    let cfg = config_path.display().to_string();
-    let serve = |svc: &str| {
-        vec![
-            "serve".to_string(),
-            svc.to_string(),
-            "--config".into(),
-            cfg.clone(),
-        ]
-    };
+            payments_token = posgate_tests::PAYMENTS_TOKEN,
+            cli_token = posgate_tests::CLI_TOKEN,
+        );
+        let config_path = dir.join("posgate.toml");
+        std::fs::write(&config_path, config).expect("config");
+        let cfg = config_path.display().to_string();
+        let serve = Box::new(move |svc: &str| {
+            vec![
+                "serve".to_string(),
+                svc.to_string(),
+                "--config".into(),
+                cfg.clone(),
+            ]
+        });
+        let mut sim = Proc::new(
+            "sim",
+            vec![
+                "serve".into(),
+                "sim".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{sim_port}"),
+            ],
+            &dir,
+        );
+        sim.start();
+        wait_port(sim_port).await;
+        let http = reqwest::Client::new();
+        let ctl = format!("http://127.0.0.1:{sim_port}/_sim/wsa");
+        http.post(format!("{ctl}/restaurants"))
+            .json(
+                &json!({"object_id": OBJECT_ID, "agent_version": "V1", "token": TOKEN,
+                "currencies": [{"guid": CURRENCY, "name": "Card", "tips": false}],
+                "async_delay_ms": 20, "enforce_amounts": true}),
+            )
+            .send()
+            .await
+            .expect("sim restaurant")
+            .error_for_status()
+            .expect("sim restaurant");
+        Cluster {
+            dir,
+            _sim: sim,
+            http,
+            ctl,
+            serve,
+            wsa_port,
+        }
+    }
 
-    let mut sim = Proc::new(
-        "sim",
-        vec![
-            "serve".into(),
-            "sim".into(),
-            "--listen".into(),
-            format!("127.0.0.1:{sim_port}"),
-        ],
-        &dir,
-    );
-    sim.start();
-    wait_port(sim_port).await;
-
-    // A POS that would take a second prepayment: a double posting shows in its ledger.
-    let http = reqwest::Client::new();
-    let ctl = format!("http://127.0.0.1:{sim_port}/_sim/wsa");
-    http.post(format!("{ctl}/restaurants"))
-        .json(
-            &json!({"object_id": OBJECT_ID, "agent_version": "V1", "token": TOKEN,
-            "currencies": [{"guid": CURRENCY, "name": "Card", "tips": false}],
-            "async_delay_ms": 20, "enforce_amounts": true}),
-        )
-        .send()
-        .await
-        .expect("sim restaurant")
-        .error_for_status()
-        .expect("sim restaurant");
-    let mut bills = Vec::with_capacity(total);
-    for _ in 0..total {
-        let order: Value = http
-            .post(format!("{ctl}/orders"))
-            .json(&json!({"object_id": OBJECT_ID, "total": "1000.00"}))
+    async fn add_order(&self, total: &str) -> String {
+        let order: Value = self
+            .http
+            .post(format!("{}/orders", self.ctl))
+            .json(&json!({"object_id": OBJECT_ID, "total": total}))
             .send()
             .await
             .expect("order")
             .json()
             .await
             .expect("order json");
-        bills.push(order["guid"].as_str().expect("guid").to_string());
+        order["guid"].as_str().expect("guid").to_string()
+    }
+
+    async fn postings(&self, order: &str) -> usize {
+        let ledger: Vec<Value> = self
+            .http
+            .get(format!("{}/ledger", self.ctl))
+            .send()
+            .await
+            .expect("ledger")
+            .json()
+            .await
+            .expect("ledger json");
+        ledger
+            .iter()
+            .filter(|e| {
+                e["order_guid"]
+                    .as_str()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(order))
+            })
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_survive_killed_processes_and_a_faulty_pos() {
+    let total: usize = std::env::var("POSGATE_CRASH_PAYMENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(120);
+    let pg = posgate_tests::fresh_postgres().await;
+    let c = Cluster::start("crash", &pg.url).await;
+    let (dir, http, ctl, serve, wsa_port) = (
+        c.dir.clone(),
+        c.http.clone(),
+        c.ctl.clone(),
+        &c.serve,
+        c.wsa_port,
+    );
+    let (p1_port, p2_port) = (free_port(), free_port());
+    let mut bills = Vec::with_capacity(total);
+    for _ in 0..total {
+        bills.push(c.add_order("1000.00").await);
     }
 
     let mut wsa = Proc::new("wsa", serve("wsa"), &dir);
@@ -424,7 +479,7 @@ timeout_margin_ms = 500
     assert!(ledger.len() <= total);
 
     drop(procs);
-    drop(sim);
+    drop(c);
     let _ = std::fs::remove_dir_all(&dir);
     pg.drop_db().await;
 }
@@ -443,4 +498,79 @@ async fn get_payment(p1: u16, p2: u16, id: &str) -> pb::Payment {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("payment {id} cannot be read from either replica");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_parks_in_flight_payments_and_exits_within_the_grace_period() {
+    let c = Cluster::start("sigterm", "sqlite://DIR/p.db").await;
+    // The database lives in the cluster's folder.
+    let cfg_path = c.dir.join("posgate.toml");
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    std::fs::write(&cfg_path, cfg.replace("DIR", &c.dir.display().to_string())).expect("config");
+    let port = free_port();
+    let mut wsa = Proc::new("wsa", (c.serve)("wsa"), &c.dir);
+    wsa.start();
+    let mut payments = Proc::new("payments", (c.serve)("payments"), &c.dir);
+    payments
+        .env
+        .push(("POSGATE_PAYMENTS__LISTEN", format!("127.0.0.1:{port}")));
+    // PayBill answers before the POS does, so SIGTERM lands mid-call.
+    payments
+        .env
+        .push(("POSGATE_PAYMENTS__PAY_WAIT_MS", "150".into()));
+    payments.start();
+    wait_port(c.wsa_port).await;
+    wait_port(port).await;
+
+    // The POS takes 400 ms to answer; SIGTERM arrives while the payment is in flight.
+    let bill = c.add_order("1000.00").await;
+    c.http
+        .post(format!("{}/faults", c.ctl))
+        .json(&json!({"kind": {"Slow": {"delay_ms": 400}}, "times": 1}))
+        .send()
+        .await
+        .expect("fault");
+    let req = pb::PayBillRequest {
+        idempotency_key: "term-1".into(),
+        restaurant_id: "crash".into(),
+        bill_id: bill.clone(),
+        amount: "10.00".into(),
+        ..Default::default()
+    };
+    let p = client(port).pay_bill(req).await.expect("pay").into_inner();
+    assert!(!p.r#final, "still in flight: {p:?}");
+    let child = payments.child.as_mut().expect("running");
+    let t = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    let took = t.elapsed();
+    payments.child = None;
+    println!("payment service exited in {took:.1?} after SIGTERM ({exit})");
+    // Grace is 500 ms: the in-flight call was waited for, and no longer than that.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(exit.success(), "{exit}");
+
+    // Started again: the payment was finished and saved before the exit, posted once.
+    payments.start();
+    wait_port(port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = get_payment(port, port, &p.payment_id).await;
+        if p.r#final {
+            assert_eq!(p.state, S::Paid as i32, "{p:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not settled: {p:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(c.postings(&bill).await, 1);
+    let dir = c.dir.clone();
+    drop(payments);
+    drop(wsa);
+    drop(c);
+    let _ = std::fs::remove_dir_all(dir);
 }
