@@ -119,8 +119,7 @@ struct Cluster {
     http: reqwest::Client,
     /// The simulator's control API.
     ctl: String,
-    /// Arguments that run one service from the config file.
-    serve: Box<dyn Fn(&str) -> Vec<String> + Send + Sync>,
+    config: String,
     wsa_port: u16,
 }
 
@@ -178,15 +177,7 @@ timeout_margin_ms = 500
         );
         let config_path = dir.join("posgate.toml");
         std::fs::write(&config_path, config).expect("config");
-        let cfg = config_path.display().to_string();
-        let serve = Box::new(move |svc: &str| {
-            vec![
-                "serve".to_string(),
-                svc.to_string(),
-                "--config".into(),
-                cfg.clone(),
-            ]
-        });
+        let config = config_path.display().to_string();
         let mut sim = Proc::new(
             "sim",
             vec![
@@ -217,9 +208,15 @@ timeout_margin_ms = 500
             _sim: sim,
             http,
             ctl,
-            serve,
+            config,
             wsa_port,
         }
+    }
+
+    /// Arguments that run one service from the config file.
+    fn serve(&self, service: &str) -> Vec<String> {
+        let args = ["serve", service, "--config", &self.config];
+        args.iter().map(|s| s.to_string()).collect()
     }
 
     async fn add_order(&self, total: &str) -> String {
@@ -265,22 +262,16 @@ async fn payments_survive_killed_processes_and_a_faulty_pos() {
         .unwrap_or(120);
     let pg = posgate_tests::fresh_postgres().await;
     let c = Cluster::start("crash", &pg.url).await;
-    let (dir, http, ctl, serve, wsa_port) = (
-        c.dir.clone(),
-        c.http.clone(),
-        c.ctl.clone(),
-        &c.serve,
-        c.wsa_port,
-    );
+    let (dir, http, ctl, wsa_port) = (c.dir.clone(), c.http.clone(), c.ctl.clone(), c.wsa_port);
     let (p1_port, p2_port) = (free_port(), free_port());
     let mut bills = Vec::with_capacity(total);
     for _ in 0..total {
         bills.push(c.add_order("1000.00").await);
     }
 
-    let mut wsa = Proc::new("wsa", serve("wsa"), &dir);
-    let mut p1 = Proc::new("payments-1", serve("payments"), &dir);
-    let mut p2 = Proc::new("payments-2", serve("payments"), &dir);
+    let mut wsa = Proc::new("wsa", c.serve("wsa"), &dir);
+    let mut p1 = Proc::new("payments-1", c.serve("payments"), &dir);
+    let mut p2 = Proc::new("payments-2", c.serve("payments"), &dir);
     // Each replica gets its listen address through the environment override.
     p1.env
         .push(("POSGATE_PAYMENTS__LISTEN", format!("127.0.0.1:{p1_port}")));
@@ -508,9 +499,9 @@ async fn sigterm_parks_in_flight_payments_and_exits_within_the_grace_period() {
     let cfg = std::fs::read_to_string(&cfg_path).expect("config");
     std::fs::write(&cfg_path, cfg.replace("DIR", &c.dir.display().to_string())).expect("config");
     let port = free_port();
-    let mut wsa = Proc::new("wsa", (c.serve)("wsa"), &c.dir);
+    let mut wsa = Proc::new("wsa", c.serve("wsa"), &c.dir);
     wsa.start();
-    let mut payments = Proc::new("payments", (c.serve)("payments"), &c.dir);
+    let mut payments = Proc::new("payments", c.serve("payments"), &c.dir);
     payments
         .env
         .push(("POSGATE_PAYMENTS__LISTEN", format!("127.0.0.1:{port}")));
