@@ -1,1 +1,82 @@
-//! posgate POS adapter for r_k Delivery (REST): PosAdapter gRPC service (being built).
+//! posgate's POS adapter for r_k Delivery (`delivery.ucs.ru`): website and delivery orders
+//! that reached the r_keeper cash register are paid (`PUT …/pay`) and then closed
+//! (`PUT …/complete`) in both r_keeper and r_k Delivery.
+//!
+//! Serves the `posgate.v1.PosAdapter` gRPC contract: `Describe`, `GetBill`
+//! (`GET /orders/api/v1/orders/{orderId}`), `ListBills` (the order search), `PostPayment`
+//! (`/pay`), `CloseBill` (`/complete`) and `CheckPayment` (the order read again and compared
+//! with the bill read before posting). Stateless apart from each restaurant's cached OAuth2
+//! token: posgate's payment service owns the state and the exactly-once logic.
+//!
+//! # Modules
+//! - [`config`]: settings per restaurant; [`load_config`] reads TOML + environment.
+//! - [`auth`]: OAuth2 client credentials, the token cached until shortly before it expires.
+//! - [`client`]: the HTTP client (bearer token, one refresh on 401, timeouts per call kind).
+//! - [`classify`]: the table that maps r_k Delivery answers to posgate's outcomes; r_keeper's
+//!   texts inside them go through the one shared classifier, [`classify_rk_text`].
+//! - [`wire`]: the `/pay` body and lenient reading of orders and errors (money never through
+//!   floats).
+//! - [`service`]: the gRPC service [`DeliveryAdapter`] and [`serve`].
+//!
+//! # Configuration
+//! `posgate-delivery --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
+//!
+//! ```toml
+//! [delivery]
+//! listen = "127.0.0.1:50062"                 # default
+//!
+//! [delivery.restaurants.dl]                  # "dl" = posgate's restaurant_id
+//! base_url = "https://delivery.ucs.ru"       # default; + /orders/api/v1/orders/...
+//! auth_url = "https://auth-delivery.ucs.ru"  # default; + /connect/token
+//! client_id = "..."
+//! client_secret = "..."                      # or: client_secret_file = "/run/secrets/dl"
+//! currency_guid = "16D72549-14D8-4F31-9E2A-0A833D4F5EED"  # r_keeper currency of /pay lines
+//! # currency_name = ""                       # `name` of the /pay lines
+//! # currency_scale = 2
+//! # utc_offset = "+03:00"                    # offset `paidAt` is written in (default +00:00)
+//! # scopes = "orders"
+//! # restaurant_guid = "..."                  # r_k Delivery restaurantId: ListBills filter
+//! # list_bills = true
+//! # list_lookback_hours = 24
+//! # read_timeout_ms = 30000                  # GET and the token request
+//! # write_timeout_ms = 190000                # /pay and /complete (White Server waits ≤ 180 s)
+//! ```
+//!
+//! Every key can be overridden from the environment with the prefix `POSGATE_DELIVERY__` and
+//! `__` between nesting levels, e.g. `POSGATE_DELIVERY__RESTAURANTS__DL__CLIENT_SECRET=...`.
+//! Logging follows `RUST_LOG` (default `info`). The client secret and the tokens are never
+//! logged.
+//!
+//! # Outcomes
+//! - `GetBill`: `total` is the order's `amount` (after discounts). Status ids below 4 →
+//!   `NOT_READY`, 11 → `CLOSED`, 12 → `CANCELED`, every other → `OPEN`. r_k Delivery's
+//!   documented answers show **no paid state**: `paid`/`amount_due` come from `payments[]`,
+//!   `paidAmount` or `isPaid` when an answer has them (the simulator does); otherwise an open
+//!   order counts as unpaid (`amount_due = amount`) and a completed one as paid.
+//! - `PostPayment` reads the order first: below status 4 → `NOT_APPLIED` (not in r_keeper yet;
+//!   auto-accept may move it; `/pay` is not called); 11/12 → `REJECTED` `OTHER_ERROR`. Then
+//!   one `/pay` line per tender (default: the restaurant's currency), `paidAt` now with
+//!   `utc_offset`. 2xx → `APPLIED` (`bill_closed = false`: `/complete` closes); an r_keeper
+//!   refusal → `REJECTED` with its substate; "Request timed out", HTTP timeouts, 5xx and a
+//!   connection lost after sending → `UNKNOWN`; no connection, 429, auth server down →
+//!   `NOT_APPLIED`. `pos_reference` is r_k Delivery's `requestId` when it gave one (error
+//!   body or `x-request-id`); failure texts carry it too.
+//! - `CloseBill`: an order already completed → `APPLIED` (idempotent); `/complete` of an
+//!   unpaid order (`rk7_close_order` "not fully paid") → `REJECTED` `CLOSE_ORDER_BLOCKED`.
+//! - `CheckPayment` never writes; see [`service`] for how it decides.
+//! - `ListBills`: the order search with `includeStatusIds` 4–10 and 13 (repeated parameter),
+//!   `fromDate` = now − `list_lookback_hours`, filtered by `restaurant_guid` and the table
+//!   (`tableCode`); if r_k Delivery has no search (404/405/501) or `list_bills = false`: an
+//!   empty list with a failure saying so.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod classify;
+pub mod client;
+pub mod config;
+pub mod service;
+pub mod wire;
+
+pub use config::{DeliveryAdapterConfig, DeliveryRestaurant, load_config};
+pub use posgate_rkeeper::{Verdict, classify_rk_text};
+pub use service::{DeliveryAdapter, POS_KIND, serve};

@@ -1,1 +1,166 @@
-//! posgate Expirenza callback adapter: takes Expirenza's pay-at-table operations and answers its callbacks (being built).
+//! posgate's Expirenza callback adapter: guests pay at the table in Expirenza (monobank's
+//! pay-at-table platform, formerly Shake To Pay), posgate closes the bill in whatever POS
+//! the restaurant runs and answers Expirenza.
+//!
+//! Expirenza charges the guest first, then sends `payBill` over a WebSocket that the
+//! restaurant's integration keeps open; the integration closes the bill and answers with an
+//! HTTP callback: `SUCCESS`, or `FAIL` with one of six substates. This crate is that
+//! integration for every POS posgate speaks: it talks to Expirenza on one side and to
+//! posgate's `PaymentService` (gRPC) on the other.
+//!
+//! # Modules
+//! - [`config`]: `[expirenza]` settings; [`load_config`] reads TOML + environment.
+//! - [`wire`]: operation frames, callback bodies, the signature.
+//! - [`answer`]: payment state → `SUCCESS`/`FAIL` + substate; POS bill → callback fields.
+//! - [`callback`]: signed callback POSTs, resent on 5xx within the 80 s window.
+//! - [`service`]: the operations ([`Handler`]).
+//! - [`connection`]: the WebSocket, keepalive and reconnection.
+//!
+//! # Configuration
+//! `posgate-expirenza --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
+//!
+//! ```toml
+//! [expirenza]
+//! payments_url = "http://127.0.0.1:50051"   # posgate PaymentService
+//!
+//! [expirenza.restaurants.demo]              # any name (logs)
+//! # ws_url = "wss://api.shaketopay.com.ua/restaurantEntryPoint"   # default
+//! # callback_base_url = "https://api.shaketopay.com.ua"           # default
+//! resto_id = "..."                          # Expirenza restoId
+//! # secret_key = "..."                      # better: env or file
+//! secret_key_file = "/run/secrets/expirenza_demo"
+//! restaurant_id = "demo"                    # the posgate restaurant behind it
+//! # tips = "separate"                       # "separate" (PayBill.tips) | "none"
+//! # answer_deadline_ms = 55000              # answer payBill by then (Expirenza waits 80 s)
+//! # pending_substate = "BILL_IN_USE"        # FAIL substate while the POS has not confirmed
+//! # ping_interval_ms = 15000
+//! # reconnect_initial_ms = 1000
+//! # reconnect_max_ms = 30000
+//! # system_name = "posgate"                 # `cookie: system=posgate`; "" to not send it
+//! # tables = ["1", "2", "12"]               # getBill: unknown table → TABLE_NOT_FOUND
+//! ```
+//!
+//! Every key can be overridden from the environment with the prefix `POSGATE_EXPIRENZA__`,
+//! e.g. `POSGATE_EXPIRENZA__RESTAURANTS__DEMO__SECRET_KEY=...`. Calls to the payment service
+//! carry this service's token, `[auth] tokens.expirenza` (or
+//! `POSGATE_AUTH__TOKENS__EXPIRENZA`). The secret key, the Basic auth header and the token are
+//! never logged.
+//!
+//! # Choices where Expirenza's docs are silent
+//! - **Idempotency key**: `expirenza:<restoId>:<billId>:<rID>` (SHA-256 of the three when
+//!   longer than posgate's 200 characters). A repeat with the same rID is the same posgate
+//!   payment; a repeat with a new rID is caught before posting by the per-bill lock and the
+//!   `ListPayments` check (payments whose key starts with `expirenza:`).
+//! - **Not confirmed by the deadline** (still posting, outcome unknown, POS unreachable):
+//!   `FAIL` + `pending_substate`, default `BILL_IN_USE` ("the bill is held by another module of
+//!   the POS": here posgate's own posting), which is retriable, so Expirenza asks again and
+//!   gets the then-current state. `stackTraceMessage` says what is going on. Never `SUCCESS`.
+//! - **getBill by table** with no open bill: `ORDER_NOT_FOUND` (the table exists, there is no
+//!   order); `TABLE_NOT_FOUND` when the POS says the table is unknown, when `tables` is set
+//!   and does not list it. `totalSum` is the amount still due (what `sum` is compared with).
+//! - **A closed bill with no Expirenza payment**, or an Expirenza payment of another amount:
+//!   `FAIL OTHER_ERROR` (a person refunds or books it by hand); never posted.
+//! - **A payment that needs a person** (`NEEDS_ATTENTION`): its substate is answered and
+//!   nothing is posted again automatically.
+//! - `checkWork.readyToWork` = posgate's payment service answers; times are UTC.
+//! - `versionInfo`: the newer format; `pluginVersion` = major·10000 + minor·100 + patch; no
+//!   optional feature (BILL_V_2, STOP_LIST, ORDERS_CACHE, ORDER_ON_TABLE) is implemented.
+#![forbid(unsafe_code)]
+
+pub mod answer;
+pub mod callback;
+pub mod config;
+pub mod connection;
+pub mod service;
+pub mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use tracing::{info, warn};
+
+pub use answer::Verdict;
+pub use config::{CALLER_NAME, ExpirenzaConfig, ExpirenzaRestaurant, TipsMode, load_config};
+pub use service::PaymentsClient;
+pub use service::{Handler, idempotency_key};
+
+/// The adapter: one [`Handler`] and one WebSocket per configured Expirenza restaurant.
+pub struct Adapter {
+    handlers: Vec<Arc<Handler>>,
+    shutdown_grace: Duration,
+}
+
+impl Adapter {
+    /// Builds the adapter (no network yet); resolves secret files and validates.
+    pub fn new(mut cfg: ExpirenzaConfig) -> anyhow::Result<Self> {
+        cfg.prepare()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .context("building the HTTP client")?;
+        let channel = Channel::from_shared(cfg.payments_url.clone())
+            .context("payments_url")?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        let payments =
+            PaymentServiceClient::with_interceptor(channel, cfg.auth.caller(config::CALLER_NAME))
+                .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
+        let handlers = cfg
+            .restaurants
+            .into_iter()
+            .map(|(name, r)| Arc::new(Handler::new(&name, r, http.clone(), payments.clone())))
+            .collect();
+        Ok(Adapter {
+            handlers,
+            shutdown_grace: Duration::from_millis(cfg.shutdown_grace_ms),
+        })
+    }
+
+    pub fn handlers(&self) -> &[Arc<Handler>] {
+        &self.handlers
+    }
+
+    /// Connects every restaurant and works until `shutdown`; then closes the sockets and
+    /// waits (up to `shutdown_grace_ms`) for operations in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for h in &self.handlers {
+            tasks.push(tokio::spawn(connection::connection_loop(
+                h.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        info!(
+            restaurants = self.handlers.len(),
+            "posgate-expirenza running"
+        );
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        let until = Instant::now() + self.shutdown_grace;
+        for h in &self.handlers {
+            if !h.drained(until).await {
+                warn!(
+                    resto = %h.cfg.resto_id,
+                    in_flight = h.in_flight(),
+                    "stopping with operations in flight; Expirenza will repeat them"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the adapter with `cfg` until `shutdown` completes.
+pub async fn run(cfg: ExpirenzaConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    Adapter::new(cfg)?.run(shutdown).await
+}

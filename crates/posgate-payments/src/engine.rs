@@ -484,7 +484,25 @@ impl Engine {
             }
         }
         match client.post_payment(self.adapters.request(post)).await {
-            // The adapter may have sent our request before failing: we cannot know.
+            // Refused before anything was sent: the adapter checked our request, or its door
+            // refused our token.
+            Err(s) if s.code() == tonic::Code::InvalidArgument => Answer::ours(
+                Event::Rejected(Substate::OtherError),
+                codes::ADAPTER,
+                format!(
+                    "the adapter refused the request, nothing was sent: {}",
+                    s.message()
+                ),
+            ),
+            Err(s) if s.code() == tonic::Code::Unauthenticated => Answer::ours(
+                Event::Transient,
+                codes::ADAPTER,
+                format!(
+                    "the adapter refused our token, nothing was sent: {}",
+                    s.message()
+                ),
+            ),
+            // Otherwise the adapter may have sent our request before failing: we cannot know.
             Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {s}")),
             Ok(r) => {
                 let r = r.into_inner();

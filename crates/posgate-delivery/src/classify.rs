@@ -1,0 +1,440 @@
+//! What an r_k Delivery answer means for posgate: one ordered table, every row tested.
+//!
+//! r_keeper's own texts (inside `ERR_EXTERNAL_ERROR_WS`, `rk7_*` codes, or any `msg` carrying
+//! `RkInternal:`) are classified by the one shared classifier,
+//! [`posgate_rkeeper::classify_rk_text`]; this module only adds what is specific to the
+//! r_k Delivery layer around them:
+//!
+//! | # | answer | verdict |
+//! |---|---|---|
+//! | 1 | HTTP 401 (after one token refresh), 403 | refused, `OTHER_ERROR` |
+//! | 2 | a timeout text ("Request timed out", "таймаут", ...) or a code naming a timeout | write: **unknown**; read: transient |
+//! | 3 | a final-status text ("Order have FINAL 11 status") | refused, `OTHER_ERROR` (the rule; the shared table says `CLOSE_ORDER_BLOCKED`, which would be retried forever) |
+//! | 4 | HTTP 404, or an order-not-found text | refused, `OTHER_ERROR`, `not_found` |
+//! | 5 | `ERR_EXTERNAL_ERROR_WS`, `rk7_*`, or `RkInternal:`/`WS Error:` in `msg` | refused, substate by `classify_rk_text`; `rk7_close_order` with a text it does not know → `CLOSE_ORDER_BLOCKED` |
+//! | 6 | HTTP 429 | transient |
+//! | 7 | HTTP 5xx, 408 (any other code, or no readable body) | write: **unknown**; read: transient |
+//! | 8 | any other answer (400 validation, 409, 422, ...) | refused, `OTHER_ERROR` |
+//!
+//! Transport failures: no connection → transient; a timeout or a break after the request
+//! was sent → write: unknown, read: transient.
+
+use posgate_core::Substate;
+use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
+use posgate_rkeeper::{Verdict, classify_rk_text};
+
+use crate::wire::ErrorBody;
+
+/// Whether the call could have changed the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `GET`: nothing changes; failures are passing (transient) or refusals.
+    Read,
+    /// `/pay`, `/complete`: after the request left, a failure may hide an applied change.
+    Write,
+}
+
+/// Why a call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub verdict: Verdict,
+    /// `ERR_EXTERNAL_ERROR_WS`, `rk7_close_order`, `HTTP/503`, `transport/connect`, `auth/invalid_client`, ...
+    pub code: String,
+    /// What r_k Delivery said (`msg`, with validation `errors`), verbatim; or our description.
+    pub text: String,
+    /// r_k Delivery's `requestId`, for its support.
+    pub request_id: Option<String>,
+    /// The order is unknown to r_k Delivery.
+    pub not_found: bool,
+}
+
+impl Failure {
+    pub fn ours(verdict: Verdict, code: impl Into<String>, text: impl Into<String>) -> Self {
+        Failure {
+            verdict,
+            code: code.into(),
+            text: text.into(),
+            request_id: None,
+            not_found: false,
+        }
+    }
+
+    /// The substate to report: the refusal's, else `OTHER_ERROR`.
+    pub fn substate(&self) -> Substate {
+        match self.verdict {
+            Verdict::Rejected(s) => s,
+            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+        }
+    }
+
+    /// Passing: nothing was decided about the order.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self.verdict, Verdict::Rejected(_))
+    }
+
+    /// The text with the `requestId`, for the payment's history and support.
+    pub fn pos_text(&self) -> String {
+        match &self.request_id {
+            Some(id) => format!("{} (requestId {id})", self.text),
+            None => self.text.clone(),
+        }
+    }
+}
+
+/// Verdict for a failure that may have happened after the request reached the server.
+pub fn after_sending(op: Op) -> Verdict {
+    match op {
+        Op::Read => Verdict::Transient,
+        Op::Write => Verdict::Unknown,
+    }
+}
+
+/// A final-status refusal: the order is completed or cancelled in r_k Delivery.
+pub fn is_final_status_text(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    (lower.contains("final") && (lower.contains("status") || lower.contains("статус")))
+        || lower.contains("финальн")
+}
+
+fn is_rkeeper(code: &str, msg: &str) -> bool {
+    let code = code.to_ascii_lowercase();
+    let msg = msg.to_lowercase();
+    code == "err_external_error_ws"
+        || code.starts_with("rk7")
+        || msg.contains("rkinternal")
+        || msg.starts_with("ws error")
+}
+
+/// Classifies a non-success answer: HTTP status and the error body, if one could be read.
+/// Returns the verdict and whether the order is unknown.
+pub fn classify(status: u16, body: Option<&ErrorBody>, op: Op) -> (Verdict, bool) {
+    let refused = Verdict::Rejected(Substate::OtherError);
+    if status == 401 || status == 403 {
+        return (refused, false);
+    }
+    if let Some(b) = body {
+        let code = b.code.as_deref().unwrap_or("");
+        let msg = b.msg.as_deref().unwrap_or("");
+        if is_timeout_text(msg) || code.to_ascii_lowercase().contains("timeout") {
+            return (after_sending(op), false);
+        }
+        if is_final_status_text(msg) {
+            return (refused, false);
+        }
+        if status == 404 || is_not_found_text(msg) {
+            return (refused, true);
+        }
+        if is_rkeeper(code, msg) {
+            let s = classify_rk_text(msg);
+            let s = if s == Substate::OtherError && code.eq_ignore_ascii_case("rk7_close_order") {
+                // r_keeper refused to close the order for a reason it words in a way we do not
+                // know yet: closing is blocked, and it is retried.
+                Substate::CloseOrderBlocked
+            } else {
+                s
+            };
+            return (Verdict::Rejected(s), false);
+        }
+    }
+    match status {
+        429 => (Verdict::Transient, false),
+        408 | 500..=599 => (after_sending(op), false),
+        404 => (refused, true),
+        _ => (refused, false),
+    }
+}
+
+/// Classifies a transport failure (no HTTP answer, or an unreadable one).
+pub fn transport(e: reqwest::Error, op: Op, peer: &str) -> Failure {
+    // `without_url`: the URL has no secret, but keeps texts short and stable.
+    let e = e.without_url();
+    let detail = chain(&e);
+    if e.is_connect() {
+        Failure::ours(
+            Verdict::Transient,
+            "transport/connect",
+            format!("could not connect to {peer}: {detail}"),
+        )
+    } else if e.is_timeout() {
+        Failure::ours(
+            after_sending(op),
+            "transport/timeout",
+            format!("no answer from {peer} in time: {detail}"),
+        )
+    } else if e.is_builder() {
+        Failure::ours(
+            Verdict::Rejected(Substate::OtherError),
+            "adapter/request",
+            format!("the request could not be built: {detail}"),
+        )
+    } else {
+        Failure::ours(
+            after_sending(op),
+            "transport/error",
+            format!("the exchange with {peer} failed after the request was sent: {detail}"),
+        )
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Substate::*;
+
+    fn body(code: &str, msg: &str) -> ErrorBody {
+        ErrorBody {
+            code: (!code.is_empty()).then(|| code.to_string()),
+            msg: (!msg.is_empty()).then(|| msg.to_string()),
+            request_id: Some("0HM:1".into()),
+            errors: None,
+        }
+    }
+
+    fn verdict(status: u16, code: &str, msg: &str, op: Op) -> Verdict {
+        classify(status, Some(&body(code, msg)), op).0
+    }
+
+    const WS: &str = "ERR_EXTERNAL_ERROR_WS";
+
+    #[test]
+    fn row_1_auth() {
+        for op in [Op::Read, Op::Write] {
+            assert_eq!(classify(401, None, op).0, Verdict::Rejected(OtherError));
+            assert_eq!(classify(403, None, op).0, Verdict::Rejected(OtherError));
+        }
+    }
+
+    #[test]
+    fn row_2_timeouts_are_unknown_for_writes() {
+        for msg in [
+            "Request timed out",
+            "WS Error: Error Code: Timeout. Request timed out",
+            "Request timed out. Превышено время ожидания ответа от ресторана",
+            "Таймаут операции",
+        ] {
+            assert_eq!(verdict(400, WS, msg, Op::Write), Verdict::Unknown, "{msg}");
+            assert_eq!(verdict(500, WS, msg, Op::Read), Verdict::Transient, "{msg}");
+        }
+        assert_eq!(
+            verdict(500, "ERR_WS_TIMEOUT", "", Op::Write),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn row_3_final_status_is_other_error() {
+        for msg in [
+            "Order have FINAL 11 status",
+            "Order has final status 12",
+            "Заказ находится в финальном статусе",
+        ] {
+            assert_eq!(
+                verdict(400, "ERR_INVALID_ORDER_STATUS", msg, Op::Write),
+                Verdict::Rejected(OtherError),
+                "{msg}"
+            );
+            assert_eq!(
+                verdict(400, WS, msg, Op::Write),
+                Verdict::Rejected(OtherError)
+            );
+        }
+    }
+
+    #[test]
+    fn row_4_not_found() {
+        assert_eq!(
+            classify(
+                404,
+                Some(&body("ERR_NOT_FOUND", "Order 9 not found")),
+                Op::Read
+            ),
+            (Verdict::Rejected(OtherError), true)
+        );
+        assert_eq!(
+            classify(404, None, Op::Read),
+            (Verdict::Rejected(OtherError), true)
+        );
+        assert_eq!(
+            classify(
+                400,
+                Some(&body(
+                    WS,
+                    "WS Error: Error Code: WsaOrderError. RkInternal: Заказ не найден"
+                )),
+                Op::Write
+            ),
+            (Verdict::Rejected(OtherError), true)
+        );
+        // A currency that is not found is not an unknown order.
+        assert_eq!(
+            classify(
+                400,
+                Some(&body(
+                    WS,
+                    "WS Error: Error Code: WsaOrderError. RkInternal: Currency [x] not found"
+                )),
+                Op::Write
+            ),
+            (Verdict::Rejected(OtherError), false)
+        );
+    }
+
+    #[test]
+    fn row_5_rkeeper_texts_by_the_shared_classifier() {
+        let cases = [
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Checkout [3373] Not enough funds to pay for the order in full.",
+                WrongRequestSum,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [3373] There is not enough money to fully pay the order.",
+                WrongRequestSum,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Кассовая станция [3373] Недостаточно средств для полной оплаты заказа.",
+                WrongRequestSum,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [3373] Payment amount exceeds the order amount",
+                WrongRequestSum,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Кассовая смена не открыта",
+                CashiersShiftClosed,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Common shift is not opened, operation is impossible",
+                CashiersShiftClosed,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Fiscal printer error: out of paper",
+                PrinterError,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaFillingOrderError. RkInternal: Принтер недоступен",
+                PrinterError,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Order 1.1002 is locked by station [3373]",
+                BillInUse,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Заказ 1.1002 редактируется на кассовой станции [3373]",
+                BillInUse,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Невозможно закрыть заказ 1.1002: не напечатаны сервис-чеки",
+                CloseOrderBlocked,
+            ),
+            (
+                "rk7_close_order",
+                "RkInternal: Cash station [3071] Cannot save order 1.73, it is not fully paid",
+                CloseOrderBlocked,
+            ),
+            (
+                "rk7_close_order",
+                "RkInternal: Checkout [3071] Unable to close order 1.73, it is not fully paid.",
+                CloseOrderBlocked,
+            ),
+            (
+                "rk7_close_order",
+                "RkInternal: Кассовая станция [3071] Невозможно сохранить заказ 1.73, он не полностью оплачен",
+                CloseOrderBlocked,
+            ),
+            // An rk7_close_order wording nobody has seen yet: closing is blocked.
+            (
+                "rk7_close_order",
+                "RkInternal: something new",
+                CloseOrderBlocked,
+            ),
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [3373] Order 1.1002 is already paid",
+                OtherError,
+            ),
+            // An unknown code with an r_keeper text is still r_keeper's refusal.
+            (
+                "SOME_NEW_CODE",
+                "RkInternal: Кассовая смена не открыта",
+                CashiersShiftClosed,
+            ),
+        ];
+        for (code, msg, want) in cases {
+            for status in [400, 422, 500, 200] {
+                assert_eq!(
+                    verdict(status, code, msg, Op::Write),
+                    Verdict::Rejected(want),
+                    "{status} {code} {msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rows_6_to_8_by_status() {
+        assert_eq!(classify(429, None, Op::Write).0, Verdict::Transient);
+        assert_eq!(
+            verdict(429, "ERR_TOO_MANY_REQUESTS", "slow down", Op::Write),
+            Verdict::Transient
+        );
+        for status in [500, 502, 503, 504, 408] {
+            assert_eq!(classify(status, None, Op::Write).0, Verdict::Unknown);
+            assert_eq!(classify(status, None, Op::Read).0, Verdict::Transient);
+        }
+        assert_eq!(
+            verdict(500, "ERR_INTERNAL_SERVER_ERROR", "boom", Op::Write),
+            Verdict::Unknown
+        );
+        // Validation: our request was wrong; a text about an amount must not read as
+        // WRONG_REQUEST_SUM when r_keeper never saw it.
+        assert_eq!(
+            verdict(
+                400,
+                "ERR_VALIDATION",
+                "The amount field is invalid",
+                Op::Write
+            ),
+            Verdict::Rejected(OtherError)
+        );
+        assert_eq!(
+            classify(409, None, Op::Write).0,
+            Verdict::Rejected(OtherError)
+        );
+    }
+
+    #[test]
+    fn pos_text_keeps_the_request_id() {
+        let mut f = Failure::ours(Verdict::Unknown, "x", "Request timed out");
+        assert_eq!(f.pos_text(), "Request timed out");
+        f.request_id = Some("0HM:2".into());
+        assert_eq!(f.pos_text(), "Request timed out (requestId 0HM:2)");
+        assert_eq!(f.substate(), OtherError);
+        assert!(f.is_transient());
+    }
+}

@@ -1,0 +1,307 @@
+//! HTTP client for the r_k Delivery orders API.
+//!
+//! Every call carries `Authorization: Bearer <token>` from the restaurant's [`TokenSource`];
+//! a 401 drops the token and the call is made once more with a new one (a 401 means the
+//! request was refused before anything ran, so repeating even a `/pay` is safe). Every
+//! outcome is reduced to the answer's JSON or a [`Failure`] classified by [`crate::classify`].
+//!
+//! Logged: the call, the order id, the HTTP status, r_k Delivery's `requestId`, the outcome and
+//! the elapsed time. Never the token or the client secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use posgate_core::Substate;
+use posgate_rkeeper::Verdict;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::auth::TokenSource;
+use crate::classify::{Failure, Op, classify, transport};
+use crate::config::DeliveryRestaurant;
+use crate::wire::{ErrorBody, Order, PayLine, field, orders_of_search, pay_body};
+
+/// Orders collection path; one order is `{ORDERS_PATH}/{orderId}`.
+pub const ORDERS_PATH: &str = "/orders/api/v1/orders";
+const PEER: &str = "r_k Delivery";
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The body (`Null` when empty or not JSON: a write's 2xx is a success whatever its body).
+    pub value: Value,
+    /// `requestId` of the exchange, when r_k Delivery told it (`x-request-id` header).
+    pub request_id: Option<String>,
+}
+
+/// The shared HTTP client: pooled connections, a connect timeout, no overall timeout (each
+/// request sets its own).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(concat!("posgate-delivery/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// An r_k Delivery client for one restaurant. Cheap to clone.
+#[derive(Clone)]
+pub struct DeliveryClient {
+    http: reqwest::Client,
+    base: String,
+    auth: Arc<TokenSource>,
+    read_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl std::fmt::Debug for DeliveryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryClient")
+            .field("base", &self.base)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+fn request_id_header(h: &HeaderMap) -> Option<String> {
+    ["x-request-id", "request-id", "x-correlation-id"]
+        .iter()
+        .find_map(|k| h.get(*k)?.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl DeliveryClient {
+    pub fn new(http: reqwest::Client, r: &DeliveryRestaurant) -> Self {
+        let read_timeout = Duration::from_millis(r.read_timeout_ms.max(1));
+        let auth = TokenSource::new(
+            http.clone(),
+            &r.auth_url,
+            r.client_id.clone(),
+            r.client_secret.clone(),
+            r.scopes.clone(),
+            read_timeout,
+        );
+        DeliveryClient {
+            http,
+            base: r.base_url.trim().trim_end_matches('/').to_string(),
+            auth: Arc::new(auth),
+            read_timeout,
+            write_timeout: Duration::from_millis(r.write_timeout_ms.max(1)),
+        }
+    }
+
+    /// `GET /orders/{orderId}`.
+    pub async fn get_order(&self, order_id: &str) -> Result<(Order, Option<String>), Failure> {
+        let a = self
+            .call(
+                Method::GET,
+                &format!("{ORDERS_PATH}/{order_id}"),
+                &[],
+                None,
+                Op::Read,
+                "get order",
+            )
+            .await?;
+        match Order::from_answer(&a.value) {
+            Some(o) => Ok((o, a.request_id)),
+            None => Err(Failure {
+                request_id: a.request_id,
+                ..Failure::ours(
+                    Verdict::Transient,
+                    "delivery/unreadable_order",
+                    "the answer to GET order has no readable order",
+                )
+            }),
+        }
+    }
+
+    /// `GET /orders?...`: the raw order objects found.
+    pub async fn search(&self, query: &[(String, String)]) -> Result<Vec<Value>, Failure> {
+        let a = self
+            .call(
+                Method::GET,
+                ORDERS_PATH,
+                query,
+                None,
+                Op::Read,
+                "search orders",
+            )
+            .await?;
+        orders_of_search(&a.value).ok_or_else(|| Failure {
+            request_id: a.request_id.clone(),
+            ..Failure::ours(
+                Verdict::Transient,
+                "delivery/unreadable_search",
+                "the answer to the order search has no list of orders",
+            )
+        })
+    }
+
+    /// `PUT /orders/{orderId}/pay`; the `requestId` of the exchange when known.
+    pub async fn pay(&self, order_id: &str, lines: &[PayLine]) -> Result<Option<String>, Failure> {
+        let body = pay_body(lines).map_err(|e| {
+            Failure::ours(
+                Verdict::Rejected(Substate::OtherError),
+                "adapter/serialize",
+                e.to_string(),
+            )
+        })?;
+        self.call(
+            Method::PUT,
+            &format!("{ORDERS_PATH}/{order_id}/pay"),
+            &[],
+            Some(body),
+            Op::Write,
+            "pay",
+        )
+        .await
+        .map(|a| a.request_id)
+    }
+
+    /// `PUT /orders/{orderId}/complete`; the `requestId` of the exchange when known.
+    pub async fn complete(&self, order_id: &str) -> Result<Option<String>, Failure> {
+        self.call(
+            Method::PUT,
+            &format!("{ORDERS_PATH}/{order_id}/complete"),
+            &[],
+            None,
+            Op::Write,
+            "complete",
+        )
+        .await
+        .map(|a| a.request_id)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+        op: Op,
+        what: &'static str,
+    ) -> Result<Answer, Failure> {
+        let started = Instant::now();
+        let result = self.exchange(method, path, query, body, op).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(a) => tracing::info!(
+                call = what,
+                path,
+                request_id = a.request_id.as_deref().unwrap_or(""),
+                outcome = "ok",
+                elapsed_ms,
+                "r_k Delivery call"
+            ),
+            Err(f) => tracing::warn!(
+                call = what,
+                path,
+                request_id = f.request_id.as_deref().unwrap_or(""),
+                outcome = ?f.verdict,
+                code = %f.code,
+                text = %f.text,
+                elapsed_ms,
+                "r_k Delivery call failed"
+            ),
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+        op: Op,
+    ) -> Result<Answer, Failure> {
+        let url = format!("{}{path}", self.base);
+        let timeout = match op {
+            Op::Read => self.read_timeout,
+            Op::Write => self.write_timeout,
+        };
+        let mut refreshed = false;
+        loop {
+            let token = self.auth.get().await?;
+            let mut bearer =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    Failure::ours(
+                        Verdict::Rejected(Substate::OtherError),
+                        "auth/token",
+                        "the access token is not a valid HTTP header value",
+                    )
+                })?;
+            bearer.set_sensitive(true);
+            let mut rb = self
+                .http
+                .request(method.clone(), &url)
+                .header(AUTHORIZATION, bearer)
+                .timeout(timeout);
+            if !query.is_empty() {
+                rb = rb.query(query);
+            }
+            rb = match &body {
+                Some(b) => rb
+                    .header(CONTENT_TYPE, "application/json; charset=utf-8")
+                    .body(b.clone()),
+                None => rb.body(Vec::new()),
+            };
+            let resp = rb.send().await.map_err(|e| transport(e, op, PEER))?;
+            let status = resp.status().as_u16();
+            let header_id = request_id_header(resp.headers());
+            if status == 401 && !refreshed {
+                // Refused before anything ran: a new token, and the same request once more.
+                let _ = resp.bytes().await;
+                self.auth.invalidate(&token).await;
+                refreshed = true;
+                tracing::info!(path, "r_k Delivery answered 401: refreshing the token once");
+                continue;
+            }
+            let bytes = resp.bytes().await.map_err(|e| transport(e, op, PEER))?;
+            let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+            let error_in_ok = parsed.as_ref().and_then(|v| {
+                if field(v, "result").is_some() {
+                    return None;
+                }
+                // Both a code and a message: an order object never looks like that.
+                ErrorBody::from_value(v).filter(|e| e.code.is_some() && e.msg.is_some())
+            });
+            if (200..300).contains(&status) && error_in_ok.is_none() {
+                return Ok(Answer {
+                    value: parsed.unwrap_or(Value::Null),
+                    request_id: header_id,
+                });
+            }
+            let eb = error_in_ok.or_else(|| parsed.as_ref().and_then(ErrorBody::from_value));
+            let (verdict, not_found) = classify(status, eb.as_ref(), op);
+            let code = eb
+                .as_ref()
+                .and_then(|e| e.code.clone())
+                .unwrap_or_else(|| format!("HTTP/{status}"));
+            let mut text = eb.as_ref().map(ErrorBody::text).unwrap_or_default();
+            if text.trim().is_empty() {
+                let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+                text = format!("HTTP {status} from r_k Delivery: {}", snippet.trim());
+            }
+            if status == 401 {
+                text = format!(
+                    "r_k Delivery refused a freshly issued token (HTTP 401); check the client's scopes and rights. {text}"
+                );
+            }
+            return Err(Failure {
+                verdict,
+                code,
+                text,
+                request_id: eb.and_then(|e| e.request_id).or(header_id),
+                not_found,
+            });
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Configuration of the r_k Delivery adapter: where it listens and, per posgate restaurant id,
+//! how to reach r_k Delivery and book money in the restaurant's r_keeper.
+//!
+//! Loaded by [`load_config`] from a TOML file (`[delivery]` and
+//! `[delivery.restaurants.<id>]`) and then from environment variables
+//! `POSGATE_DELIVERY__<KEY>` (nested keys separated by `__`), e.g.
+//! `POSGATE_DELIVERY__LISTEN=0.0.0.0:50062` or
+//! `POSGATE_DELIVERY__RESTAURANTS__DL__CLIENT_SECRET=...`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use posgate_core::Secret;
+use serde::Deserialize;
+use time::UtcOffset;
+
+use crate::wire::parse_offset;
+
+/// Largest currency scale posgate handles.
+pub const MAX_CURRENCY_SCALE: u32 = posgate_core::money::MAX_SCALE;
+/// Production API host.
+pub const DEFAULT_BASE_URL: &str = "https://delivery.ucs.ru";
+/// Production OAuth2 host (`/connect/token` is appended).
+pub const DEFAULT_AUTH_URL: &str = "https://auth-delivery.ucs.ru";
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct DeliveryAdapterConfig {
+    /// gRPC listen address. Default `127.0.0.1:50062`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// posgate restaurant id → that restaurant's r_k Delivery settings.
+    #[serde(default)]
+    pub restaurants: BTreeMap<String, DeliveryRestaurant>,
+    /// Service-to-service tokens: the `[auth]` section, shared by every service.
+    #[serde(skip)]
+    pub auth: posgate_grpc::AuthConfig,
+}
+
+impl Default for DeliveryAdapterConfig {
+    fn default() -> Self {
+        DeliveryAdapterConfig {
+            listen: default_listen(),
+            restaurants: BTreeMap::new(),
+            auth: Default::default(),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct DeliveryRestaurant {
+    /// API base URL; the adapter appends `/orders/api/v1/orders/...`.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// OAuth2 server; the adapter appends `/connect/token` unless the URL already ends so.
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    /// OAuth2 client credentials of the order source.
+    pub client_id: String,
+    /// Never logged.
+    #[serde(default)]
+    pub client_secret: Secret,
+    /// Alternative to `client_secret`: a file holding it (surrounding whitespace is trimmed).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Sent as the `scopes` form field.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// r_keeper currency GUID that payments are booked in (`code` of the `/pay` lines).
+    pub currency_guid: String,
+    /// `name` of the `/pay` lines (optional in the API).
+    #[serde(default)]
+    pub currency_name: String,
+    /// Digits after the dot of the restaurant's money.
+    #[serde(default = "default_scale")]
+    pub currency_scale: u32,
+    /// UTC offset `paidAt` is written in, e.g. `+03:00` (the instant is the same either way).
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+    /// r_k Delivery `restaurantId`: `ListBills` shows only this restaurant's orders (the
+    /// token may see several restaurants of the corporation).
+    #[serde(default)]
+    pub restaurant_guid: Option<String>,
+    /// Whether `ListBills` searches orders (`GET /orders?...`); off: an empty list with a
+    /// failure saying so.
+    #[serde(default = "yes")]
+    pub list_bills: bool,
+    /// How far back `ListBills` searches (`fromDate`).
+    #[serde(default = "default_lookback")]
+    pub list_lookback_hours: u32,
+    /// HTTP timeout of reads and of the token request.
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_ms: u64,
+    /// HTTP timeout of `/pay` and `/complete`: they wait for White Server and r_keeper
+    /// (120 s by default there, at most 180 s), so this is longer.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout_ms: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50062))
+}
+fn default_base_url() -> String {
+    DEFAULT_BASE_URL.into()
+}
+fn default_auth_url() -> String {
+    DEFAULT_AUTH_URL.into()
+}
+fn default_scopes() -> String {
+    "orders".into()
+}
+fn default_scale() -> u32 {
+    2
+}
+fn default_offset() -> String {
+    "+00:00".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_lookback() -> u32 {
+    24
+}
+fn default_read_timeout() -> u64 {
+    30_000
+}
+fn default_write_timeout() -> u64 {
+    190_000
+}
+
+impl DeliveryRestaurant {
+    /// A restaurant with the defaults, for tests and embedding; `auth_url` is `base_url` (the
+    /// simulator serves the token endpoint next to the API).
+    pub fn new(
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        currency_guid: impl Into<String>,
+    ) -> Self {
+        let base_url = base_url.into();
+        DeliveryRestaurant {
+            auth_url: base_url.clone(),
+            base_url,
+            client_id: client_id.into(),
+            client_secret: Secret::new(client_secret),
+            client_secret_file: None,
+            scopes: default_scopes(),
+            currency_guid: currency_guid.into(),
+            currency_name: String::new(),
+            currency_scale: default_scale(),
+            utc_offset: default_offset(),
+            restaurant_guid: None,
+            list_bills: true,
+            list_lookback_hours: default_lookback(),
+            read_timeout_ms: default_read_timeout(),
+            write_timeout_ms: default_write_timeout(),
+        }
+    }
+
+    /// Fills `client_secret` from `client_secret_file` when only the file is given.
+    pub fn resolve_secret(&mut self) -> anyhow::Result<()> {
+        if self.client_secret.is_empty()
+            && let Some(path) = &self.client_secret_file
+        {
+            let raw = std::fs::read_to_string(path)
+                .with_context(|| format!("reading client_secret_file {}", path.display()))?;
+            self.client_secret = Secret::new(raw.trim());
+        }
+        Ok(())
+    }
+
+    /// The parsed `utc_offset`.
+    pub fn offset(&self) -> Option<UtcOffset> {
+        parse_offset(&self.utc_offset)
+    }
+
+    /// Checks what can be checked without talking to r_k Delivery.
+    pub fn validate(&self, id: &str) -> anyhow::Result<()> {
+        for (name, url) in [("base_url", &self.base_url), ("auth_url", &self.auth_url)] {
+            let url = url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("restaurant {id}: {name} must start with http:// or https://");
+            }
+        }
+        if self.client_id.trim().is_empty() {
+            bail!("restaurant {id}: client_id is required");
+        }
+        if self.client_secret.is_empty() {
+            bail!("restaurant {id}: client_secret (or client_secret_file) is required");
+        }
+        if self.currency_guid.trim().is_empty() {
+            bail!("restaurant {id}: currency_guid is required");
+        }
+        if self.currency_scale > MAX_CURRENCY_SCALE {
+            bail!("restaurant {id}: currency_scale must be at most {MAX_CURRENCY_SCALE}");
+        }
+        if self.offset().is_none() {
+            bail!(
+                "restaurant {id}: utc_offset {:?} is not an offset like +03:00",
+                self.utc_offset
+            );
+        }
+        if self.read_timeout_ms == 0 || self.write_timeout_ms == 0 {
+            bail!("restaurant {id}: read_timeout_ms and write_timeout_ms must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// Loads the adapter's configuration: the `[delivery]` section of the TOML file at `path`
+/// (if any), then `POSGATE_DELIVERY__...` environment overrides, and the shared `[auth]`
+/// section. Resolves `client_secret_file`s and validates.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<DeliveryAdapterConfig> {
+    let mut fig = Figment::new();
+    if let Some(path) = path {
+        if !path.exists() {
+            bail!("config file {} does not exist", path.display());
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    // POSGATE_DELIVERY__A__B=v becomes delivery.a.b (figment lower-cases environment keys).
+    let fig = fig.merge(
+        Env::prefixed("POSGATE_DELIVERY__")
+            .split("__")
+            .map(|k| format!("delivery.{k}").into()),
+    );
+    let mut cfg: DeliveryAdapterConfig = if fig.find_value("delivery").is_ok() {
+        fig.extract_inner("delivery")
+            .context("invalid [delivery] configuration")?
+    } else {
+        DeliveryAdapterConfig::default()
+    };
+    for (id, r) in cfg.restaurants.iter_mut() {
+        r.resolve_secret()?;
+        r.validate(id)?;
+    }
+    cfg.auth = posgate_grpc::AuthConfig::load(path)?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_toml_with_defaults_and_secret_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("secret", "  from-file\n")?;
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[wsa]
+listen = "127.0.0.1:50061"
+
+[delivery]
+listen = "127.0.0.1:1234"
+
+[delivery.restaurants.dl]
+client_id = "cid"
+client_secret = "inline-secret"
+currency_guid = "16D72549-14D8-4F31-9E2A-0A833D4F5EED"
+
+[delivery.restaurants.other]
+base_url = "http://127.0.0.1:8090"
+auth_url = "http://127.0.0.1:8090/connect/token"
+client_id = "cid2"
+client_secret_file = "secret"
+currency_guid = "cur"
+currency_scale = 3
+utc_offset = "+03:00"
+restaurant_guid = "r-guid"
+list_bills = false
+write_timeout_ms = 1000
+"#,
+            )?;
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "127.0.0.1:1234".parse().unwrap());
+            let dl = &cfg.restaurants["dl"];
+            assert_eq!(dl.base_url, DEFAULT_BASE_URL);
+            assert_eq!(dl.auth_url, DEFAULT_AUTH_URL);
+            assert_eq!(dl.client_secret.expose(), "inline-secret");
+            assert_eq!(dl.scopes, "orders");
+            assert_eq!(dl.currency_scale, 2);
+            assert_eq!(dl.offset(), Some(UtcOffset::UTC));
+            assert!(dl.list_bills);
+            assert_eq!(dl.write_timeout_ms, 190_000);
+            let other = &cfg.restaurants["other"];
+            assert_eq!(other.client_secret.expose(), "from-file");
+            assert_eq!(other.currency_scale, 3);
+            assert_eq!(other.restaurant_guid.as_deref(), Some("r-guid"));
+            assert!(!other.list_bills);
+            let dbg = format!("{cfg:?}");
+            assert!(!dbg.contains("inline-secret") && !dbg.contains("from-file"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[delivery.restaurants.dl]
+client_id = "cid"
+client_secret = "file-secret"
+currency_guid = "cur"
+"#,
+            )?;
+            jail.set_env("POSGATE_DELIVERY__LISTEN", "0.0.0.0:7000");
+            jail.set_env(
+                "POSGATE_DELIVERY__RESTAURANTS__DL__CLIENT_SECRET",
+                "env-secret",
+            );
+            jail.set_env("POSGATE_DELIVERY__RESTAURANTS__DL__UTC_OFFSET", "+05:00");
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "0.0.0.0:7000".parse().unwrap());
+            let dl = &cfg.restaurants["dl"];
+            assert_eq!(dl.client_secret.expose(), "env-secret");
+            assert_eq!(dl.utc_offset, "+05:00");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn no_file_no_env_is_the_default() {
+        figment::Jail::expect_with(|_jail| {
+            let cfg = load_config(None).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, default_listen());
+            assert!(cfg.restaurants.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn validation() {
+        let mut r = DeliveryRestaurant::new("ftp://x", "id", "secret", "cur");
+        assert!(r.validate("a").is_err());
+        r.base_url = "http://x".into();
+        r.auth_url = "http://x".into();
+        assert!(r.validate("a").is_ok());
+        r.utc_offset = "Moscow".into();
+        assert!(r.validate("a").is_err());
+        r.utc_offset = "+03:00".into();
+        r.client_secret = Secret::new("");
+        assert!(r.validate("a").is_err());
+        assert!(load_config(Some(Path::new("/nonexistent/posgate.toml"))).is_err());
+    }
+}

@@ -1,0 +1,546 @@
+//! r_k Delivery JSON on the wire: the `/pay` body and a lenient reading of orders and errors.
+//!
+//! Answers are read leniently: unknown fields are ignored, missing or mistyped fields become
+//! `None`, ids may be strings or numbers, money may be a JSON number or a string with a dot.
+//! Money is parsed from the number's text (serde_json's `arbitrary_precision` keeps it) and
+//! written as a JSON number with its exact decimal text, never through a float.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Number, Value};
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+// ------------------------------------------------------------------------------------------
+// Lenient scalar readers.
+// ------------------------------------------------------------------------------------------
+
+/// Looks a key up in a JSON object: exact first, then ignoring ASCII case. Null is absent.
+pub fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let obj = v.as_object()?;
+    obj.get(key)
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+/// A string, number or bool as text; `None` for null, blank strings, objects and arrays.
+pub fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Exact decimal from a JSON number or a string like `"978.00"`. Exponents only on numbers.
+pub fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => parse_decimal_text(&n.to_string(), true),
+        Value::String(s) => parse_decimal_text(s.trim(), false),
+        _ => None,
+    }
+}
+
+fn parse_decimal_text(s: &str, allow_exponent: bool) -> Option<Decimal> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let plain = !body.is_empty()
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.bytes().filter(|b| *b == b'.').count() <= 1
+        && !body.starts_with('.')
+        && !body.ends_with('.');
+    if plain {
+        return Decimal::from_str(s).ok();
+    }
+    if allow_exponent && body.bytes().any(|b| b == b'e' || b == b'E') {
+        return Decimal::from_scientific(s).ok();
+    }
+    None
+}
+
+/// An integer from a number or a string of digits.
+pub fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A bool, or `"true"`/`"false"`/`1`/`0`.
+pub fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => match n.to_string().as_str() {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn text_field(v: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| field(v, k).and_then(text_of))
+}
+
+fn decimal_field(v: &Value, keys: &[&str]) -> Option<Decimal> {
+    keys.iter().find_map(|k| field(v, k).and_then(decimal_of))
+}
+
+// ------------------------------------------------------------------------------------------
+// Orders.
+// ------------------------------------------------------------------------------------------
+
+/// Status ids r_k Delivery fixes for every corporation.
+pub mod status {
+    /// From here on the order is in r_keeper and can be paid.
+    pub const TRANSFERRED_TO_KITCHEN: i64 = 4;
+    /// Terminal: paid and handed over.
+    pub const COMPLETED: i64 = 11;
+    /// Terminal, reachable from any status.
+    pub const CANCELLED: i64 = 12;
+}
+
+/// A dish line (`dishList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DishLine {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub price: Option<Decimal>,
+    pub quantity: Option<Decimal>,
+    /// The line's own total, when the answer has one.
+    pub amount: Option<Decimal>,
+}
+
+/// An r_k Delivery order, as much of it as posgate uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Order {
+    pub order_id: Option<String>,
+    pub status_id: Option<i64>,
+    pub status_name: Option<String>,
+    /// Amount to pay (after discounts).
+    pub amount: Option<Decimal>,
+    /// Amount before discounts.
+    pub full_amount: Option<Decimal>,
+    pub table_code: Option<String>,
+    pub restaurant_id: Option<String>,
+    pub completed_at: Option<String>,
+    pub dishes: Vec<DishLine>,
+    /// Paid-state indicators. The documented API has none; some installations (and the
+    /// simulator) show `payments[]`, `paidAmount` or `isPaid`.
+    pub payments: Option<Vec<Decimal>>,
+    pub paid_amount: Option<Decimal>,
+    pub is_paid: Option<bool>,
+}
+
+/// What the order says about money already paid into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paid {
+    /// This much is paid (from the answer's paid-state fields, or a completed order).
+    Known(Decimal),
+    /// The answer shows no paid state.
+    NotShown,
+}
+
+impl Order {
+    /// Reads a `GET /orders/{id}` answer: `{"result": {...}}`, or the order at the top level.
+    pub fn from_answer(v: &Value) -> Option<Order> {
+        match field(v, "result") {
+            Some(r) if r.is_object() => Order::from_value(r),
+            _ => Order::from_value(v),
+        }
+    }
+
+    /// Reads one order object; `None` unless it has an id, a status or an amount.
+    pub fn from_value(v: &Value) -> Option<Order> {
+        if !v.is_object() {
+            return None;
+        }
+        let dishes = match field(v, "dishList").or_else(|| field(v, "dishes")) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter(|d| d.is_object())
+                .map(|d| DishLine {
+                    id: text_field(d, &["id", "dishId"]),
+                    name: text_field(d, &["name"]),
+                    price: decimal_field(d, &["price"]),
+                    quantity: decimal_field(d, &["quantity", "count"]),
+                    amount: decimal_field(d, &["amount", "sum", "totalPrice"]),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let payments = match field(v, "payments") {
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|p| decimal_field(p, &["amount", "sum"]).unwrap_or(Decimal::ZERO))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let o = Order {
+            order_id: text_field(v, &["orderId"]),
+            status_id: field(v, "orderStatusId")
+                .or_else(|| field(v, "statusId"))
+                .and_then(int_of),
+            status_name: text_field(v, &["orderStatusName", "statusName"]),
+            amount: decimal_field(v, &["amount"]),
+            full_amount: decimal_field(v, &["fullAmount"]),
+            table_code: text_field(v, &["tableCode"]),
+            restaurant_id: text_field(v, &["restaurantId"]),
+            completed_at: text_field(v, &["completedAt"]),
+            dishes,
+            payments,
+            paid_amount: decimal_field(v, &["paidAmount", "paidSum", "sumPaid"]),
+            is_paid: field(v, "isPaid")
+                .or_else(|| field(v, "paid"))
+                .and_then(bool_of),
+        };
+        (o.order_id.is_some() || o.status_id.is_some() || o.amount.is_some()).then_some(o)
+    }
+
+    pub fn is_completed(&self) -> bool {
+        self.status_id == Some(status::COMPLETED)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.status_id == Some(status::CANCELLED)
+    }
+
+    /// Not in r_keeper yet (status below "transferred to the kitchen", not cancelled).
+    pub fn is_not_transferred(&self) -> bool {
+        self.status_id
+            .is_some_and(|s| s < status::TRANSFERRED_TO_KITCHEN && s != status::CANCELLED)
+    }
+
+    /// The status as text: its name, else its id.
+    pub fn status_text(&self) -> String {
+        match (&self.status_name, self.status_id) {
+            (Some(n), _) => n.clone(),
+            (None, Some(id)) => format!("status {id}"),
+            (None, None) => "unknown status".into(),
+        }
+    }
+
+    /// The status for messages: `"Transferred to the kitchen" (4)`.
+    pub fn status_label(&self) -> String {
+        match (&self.status_name, self.status_id) {
+            (Some(n), Some(id)) => format!("\"{n}\" ({id})"),
+            _ => self.status_text(),
+        }
+    }
+
+    /// Whether the answer lists payments (even of 0, as a fully discounted order gets).
+    pub fn has_payment_lines(&self) -> Option<bool> {
+        self.payments.as_ref().map(|p| !p.is_empty())
+    }
+
+    /// Money already paid into the order, as far as the answer tells.
+    pub fn paid(&self) -> Paid {
+        if let Some(lines) = &self.payments {
+            return Paid::Known(
+                lines
+                    .iter()
+                    .fold(Decimal::ZERO, |a, d| a.saturating_add(*d)),
+            );
+        }
+        if let Some(p) = self.paid_amount {
+            return Paid::Known(p);
+        }
+        match (self.is_paid, self.amount) {
+            (Some(true), Some(a)) => return Paid::Known(a),
+            (Some(false), _) => return Paid::Known(Decimal::ZERO),
+            _ => {}
+        }
+        match (self.is_completed(), self.amount) {
+            (true, Some(a)) => Paid::Known(a),
+            _ => Paid::NotShown,
+        }
+    }
+}
+
+/// Orders in a search answer: `result` as an array, or `result.{items|orders|list|data|
+/// content|results}`, or a bare array.
+pub fn orders_of_search(v: &Value) -> Option<Vec<Value>> {
+    const LIST_KEYS: &[&str] = &["items", "orders", "list", "data", "content", "results"];
+    let from = |x: &Value| -> Option<Vec<Value>> {
+        match x {
+            Value::Array(a) => Some(a.clone()),
+            Value::Object(_) => LIST_KEYS.iter().find_map(|k| match field(x, k) {
+                Some(Value::Array(a)) => Some(a.clone()),
+                _ => None,
+            }),
+            _ => None,
+        }
+    };
+    match field(v, "result") {
+        Some(r) => from(r),
+        None => from(v),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Errors.
+// ------------------------------------------------------------------------------------------
+
+/// An r_k Delivery error body: `{code, msg, requestId, errors}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: Option<String>,
+    pub msg: Option<String>,
+    pub request_id: Option<String>,
+    /// Validation details, as JSON text.
+    pub errors: Option<String>,
+}
+
+impl ErrorBody {
+    /// Reads an error body; `None` unless it is a JSON object with a `code` or a `msg`
+    /// (ASP.NET's problem details `title`/`detail` count as `msg`).
+    pub fn parse(bytes: &[u8]) -> Option<ErrorBody> {
+        let v: Value = serde_json::from_slice(bytes).ok()?;
+        ErrorBody::from_value(&v)
+    }
+
+    pub fn from_value(v: &Value) -> Option<ErrorBody> {
+        if !v.is_object() {
+            return None;
+        }
+        let errors = field(v, "errors").and_then(|e| match e {
+            Value::Object(m) if m.is_empty() => None,
+            Value::Array(a) if a.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        });
+        let b = ErrorBody {
+            code: text_field(v, &["code", "errorCode"]),
+            msg: text_field(
+                v,
+                &["msg", "message", "detail", "title", "error_description"],
+            ),
+            request_id: text_field(v, &["requestId", "traceId"]),
+            errors,
+        };
+        (b.code.is_some() || b.msg.is_some()).then_some(b)
+    }
+
+    /// `msg`, with the validation details when there are any.
+    pub fn text(&self) -> String {
+        let msg = self.msg.clone().unwrap_or_default();
+        match &self.errors {
+            Some(e) if msg.is_empty() => e.clone(),
+            Some(e) => format!("{msg} {e}"),
+            None => msg,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Requests.
+// ------------------------------------------------------------------------------------------
+
+/// One `/pay` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayLine {
+    /// r_keeper currency GUID.
+    pub code: String,
+    pub amount: Decimal,
+    pub paid_at: String,
+    pub name: String,
+}
+
+#[derive(serde::Serialize)]
+struct WireLine<'a> {
+    code: &'a str,
+    amount: Value,
+    #[serde(rename = "paidAt")]
+    paid_at: &'a str,
+    name: &'a str,
+}
+
+/// The `/pay` body: a JSON array of `{code, amount, paidAt, name}` in the documented order,
+/// amounts as exact numbers.
+pub fn pay_body(lines: &[PayLine]) -> Result<Vec<u8>, serde_json::Error> {
+    let wire: Vec<WireLine<'_>> = lines
+        .iter()
+        .map(|l| WireLine {
+            code: &l.code,
+            amount: decimal_to_json(l.amount),
+            paid_at: &l.paid_at,
+            name: &l.name,
+        })
+        .collect();
+    serde_json::to_vec(&wire)
+}
+
+/// A decimal as a JSON number with its exact text (`978.00`).
+pub fn decimal_to_json(d: Decimal) -> Value {
+    let text = d.to_string();
+    match Number::from_str(&text) {
+        Ok(n) => Value::Number(n),
+        Err(_) => Value::String(text),
+    }
+}
+
+const PAID_AT: &[FormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
+);
+
+/// `now` at `offset` as `2022-04-05T15:12:58.658+03:00`.
+pub fn paid_at(now: OffsetDateTime, offset: UtcOffset) -> String {
+    now.to_offset(offset)
+        .format(PAID_AT)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// Parses `+03:00`, `-05:30`, `+0000`, `Z`/`UTC`.
+pub fn parse_offset(s: &str) -> Option<UtcOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
+        return Some(UtcOffset::UTC);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1i8, &s[1..]),
+        b'-' => (-1i8, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i8 = digits[..2].parse().ok()?;
+    let m: i8 = digits[2..].parse().ok()?;
+    UtcOffset::from_hms(sign * h, sign * m, 0).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn reads_a_documented_order() {
+        let v: Value = serde_json::from_str(
+            r#"{"result": {"orderId": "59707", "id": "3f1c", "orderStatusId": 4,
+                "orderStatusName": "Передан на кухню", "fullAmount": 817.00, "amount": 698.00,
+                "tableCode": null, "dishList": [{"id": "d1", "name": "Борщ", "price": 349.00, "quantity": 2}]}}"#,
+        )
+        .unwrap();
+        let o = Order::from_answer(&v).unwrap();
+        assert_eq!(o.order_id.as_deref(), Some("59707"));
+        assert_eq!(o.status_id, Some(4));
+        assert_eq!(o.amount, Some(dec("698.00")));
+        assert_eq!(o.amount.unwrap().to_string(), "698.00");
+        assert_eq!(o.full_amount, Some(dec("817")));
+        assert_eq!(o.table_code, None);
+        assert_eq!(o.dishes.len(), 1);
+        assert_eq!(o.dishes[0].quantity, Some(dec("2")));
+        assert_eq!(o.paid(), Paid::NotShown);
+        assert_eq!(o.status_label(), "\"Передан на кухню\" (4)");
+    }
+
+    #[test]
+    fn paid_indicators() {
+        let o = |j: &str| Order::from_value(&serde_json::from_str(j).unwrap()).unwrap();
+        assert_eq!(
+            o(r#"{"amount": "10.50", "payments": [{"amount": 10.50}]}"#).paid(),
+            Paid::Known(dec("10.50"))
+        );
+        assert_eq!(
+            o(r#"{"amount": 0, "payments": [{"amount": 0}]}"#).has_payment_lines(),
+            Some(true)
+        );
+        assert_eq!(
+            o(r#"{"amount": 5, "paidAmount": "2"}"#).paid(),
+            Paid::Known(dec("2"))
+        );
+        assert_eq!(
+            o(r#"{"amount": 5, "isPaid": true}"#).paid(),
+            Paid::Known(dec("5"))
+        );
+        assert_eq!(
+            o(r#"{"amount": 5, "isPaid": "false"}"#).paid(),
+            Paid::Known(dec("0"))
+        );
+        assert_eq!(
+            o(r#"{"amount": 5, "orderStatusId": "11"}"#).paid(),
+            Paid::Known(dec("5"))
+        );
+        assert!(o(r#"{"orderStatusId": 1}"#).is_not_transferred());
+        assert!(!o(r#"{"orderStatusId": 12}"#).is_not_transferred());
+        assert!(Order::from_value(&serde_json::json!({"x": 1})).is_none());
+    }
+
+    #[test]
+    fn search_shapes() {
+        for j in [
+            r#"{"result": [{"orderId": "1"}]}"#,
+            r#"{"result": {"items": [{"orderId": "1"}], "totalCount": 1}}"#,
+            r#"{"result": {"orders": [{"orderId": "1"}]}}"#,
+            r#"[{"orderId": "1"}]"#,
+        ] {
+            let v: Value = serde_json::from_str(j).unwrap();
+            assert_eq!(orders_of_search(&v).unwrap().len(), 1, "{j}");
+        }
+        assert!(orders_of_search(&serde_json::json!({"result": {}})).is_none());
+    }
+
+    #[test]
+    fn error_bodies() {
+        let e = ErrorBody::parse(
+            br#"{"code": "ERR_EXTERNAL_ERROR_WS", "msg": "WS Error: x", "requestId": "0HM:1", "errors": null}"#,
+        )
+        .unwrap();
+        assert_eq!(e.code.as_deref(), Some("ERR_EXTERNAL_ERROR_WS"));
+        assert_eq!(e.request_id.as_deref(), Some("0HM:1"));
+        assert_eq!(e.text(), "WS Error: x");
+        let e = ErrorBody::parse(
+            br#"{"code": "ERR_VALIDATION", "msg": "bad", "errors": {"[0].paidAt": ["no tz"]}}"#,
+        )
+        .unwrap();
+        assert!(e.text().contains("paidAt"));
+        assert!(ErrorBody::parse(b"<html>").is_none());
+        assert!(ErrorBody::parse(br#"{"result": {}}"#).is_none());
+    }
+
+    #[test]
+    fn pay_body_keeps_exact_amounts() {
+        let body = pay_body(&[PayLine {
+            code: "16D7".into(),
+            amount: dec("978.00"),
+            paid_at: "2022-04-05T15:12:58.658+03:00".into(),
+            name: String::new(),
+        }])
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"[{"code":"16D7","amount":978.00,"paidAt":"2022-04-05T15:12:58.658+03:00","name":""}]"#
+        );
+    }
+
+    #[test]
+    fn paid_at_has_an_offset() {
+        let t = OffsetDateTime::from_unix_timestamp(1_649_160_778).unwrap();
+        let s = paid_at(t, parse_offset("+03:00").unwrap());
+        assert_eq!(s, "2022-04-05T15:12:58.000+03:00");
+        assert_eq!(paid_at(t, UtcOffset::UTC), "2022-04-05T12:12:58.000+00:00");
+        assert_eq!(parse_offset("-0530"), UtcOffset::from_hms(-5, -30, 0).ok());
+        assert!(parse_offset("03:00").is_none());
+        assert!(parse_offset("+3").is_none());
+    }
+}

@@ -1,0 +1,176 @@
+//! Test helpers: start the r_k Delivery simulator (or a canned stub) and the adapter over real
+//! HTTP and real gRPC, and talk to the adapter with the generated client.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use posgate_delivery::{DeliveryAdapterConfig, DeliveryRestaurant};
+use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
+use posgate_proto::v1::*;
+use posgate_sim::delivery::{self as sim, DeliverySim};
+use tonic::transport::Channel;
+
+pub mod stub;
+
+pub type Client = PosAdapterClient<Channel>;
+
+/// posgate restaurant id used by the tests.
+pub const DL: &str = "dl";
+
+/// A restaurant pointing at `base` (API and auth), with fast timings for tests.
+pub fn restaurant(base: &str, client_id: &str, secret: &str) -> DeliveryRestaurant {
+    let mut r = DeliveryRestaurant::new(base, client_id, secret, sim::DEMO_CURRENCY_GUID);
+    r.read_timeout_ms = 2_000;
+    r.write_timeout_ms = 800;
+    r.utc_offset = "+03:00".into();
+    r
+}
+
+pub fn config_with(r: DeliveryRestaurant) -> DeliveryAdapterConfig {
+    let mut restaurants = BTreeMap::new();
+    restaurants.insert(DL.to_string(), r);
+    DeliveryAdapterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        restaurants,
+        ..Default::default()
+    }
+}
+
+/// The demo client of the simulator at `addr`.
+pub fn sim_config(addr: SocketAddr) -> DeliveryAdapterConfig {
+    config_with(restaurant(
+        &format!("http://{addr}"),
+        sim::DEMO_CLIENT_ID,
+        sim::DEMO_CLIENT_SECRET,
+    ))
+}
+
+/// Starts the adapter on 127.0.0.1:0 and connects a client to it.
+pub async fn start_adapter(cfg: DeliveryAdapterConfig) -> Client {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        posgate_delivery::serve(cfg, listener, std::future::pending())
+            .await
+            .unwrap();
+    });
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_secs(20));
+    for _ in 0..100 {
+        if let Ok(c) = endpoint.connect().await {
+            return PosAdapterClient::new(c);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("adapter did not start on {addr}");
+}
+
+/// The demo simulator and an adapter configured for it.
+pub async fn start() -> (DeliverySim, Client) {
+    start_sim(DeliverySim::with_demo_data()).await
+}
+
+pub async fn start_sim(sim: DeliverySim) -> (DeliverySim, Client) {
+    let addr = sim.clone().spawn().await.unwrap();
+    let client = start_adapter(sim_config(addr)).await;
+    (sim, client)
+}
+
+pub async fn get_bill(
+    c: &mut Client,
+    restaurant: &str,
+    bill: &str,
+) -> adapter_get_bill_response::Result {
+    c.get_bill(AdapterGetBillRequest {
+        restaurant_id: restaurant.into(),
+        bill_id: bill.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .result
+    .unwrap()
+}
+
+pub async fn bill(c: &mut Client, bill: &str) -> Bill {
+    match get_bill(c, DL, bill).await {
+        adapter_get_bill_response::Result::Bill(b) => b,
+        adapter_get_bill_response::Result::Failure(f) => panic!("GetBill failed: {f:?}"),
+    }
+}
+
+pub async fn bill_failure(c: &mut Client, bill: &str) -> PosFailure {
+    match get_bill(c, DL, bill).await {
+        adapter_get_bill_response::Result::Failure(f) => f,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+pub fn pay_req(bill: &str, amount: &str) -> PostPaymentRequest {
+    PostPaymentRequest {
+        restaurant_id: DL.into(),
+        bill_id: bill.into(),
+        payment_id: "pay-1".into(),
+        amount: amount.into(),
+        ..Default::default()
+    }
+}
+
+pub async fn pay(c: &mut Client, bill: &str, amount: &str) -> PostPaymentResponse {
+    c.post_payment(pay_req(bill, amount))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub async fn close(c: &mut Client, bill: &str) -> AdapterCloseBillResponse {
+    c.close_bill(AdapterCloseBillRequest {
+        restaurant_id: DL.into(),
+        bill_id: bill.into(),
+        payment_id: "pay-1".into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+pub async fn check(
+    c: &mut Client,
+    bill: &str,
+    amount: &str,
+    pos_reference: &str,
+    before: Option<Bill>,
+) -> CheckPaymentResponse {
+    c.check_payment(CheckPaymentRequest {
+        restaurant_id: DL.into(),
+        bill_id: bill.into(),
+        payment_id: "pay-1".into(),
+        amount: amount.into(),
+        pos_reference: pos_reference.into(),
+        bill_before: before,
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+pub async fn list(c: &mut Client, table: &str) -> AdapterListBillsResponse {
+    c.list_bills(AdapterListBillsRequest {
+        restaurant_id: DL.into(),
+        table: table.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+pub fn outcome(o: i32) -> Outcome {
+    Outcome::try_from(o).unwrap()
+}
+
+pub fn substate(f: &Option<PosFailure>) -> Substate {
+    Substate::try_from(f.as_ref().expect("a failure").substate).unwrap()
+}

@@ -1,0 +1,188 @@
+//! End to end over r_k Delivery: the real payment service → this adapter → the simulator, each
+//! on its own loopback port, real gRPC and HTTP. The simulator's ledger is the ground truth for
+//! "paid once, completed once".
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{DL, sim_config};
+use posgate_core::RetryPolicy;
+use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
+use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::{self as pb, PaymentState as S};
+use posgate_sim::delivery::{
+    self as sim, DeliverySim, Fault, FaultKind, SimOrder, endpoint, status,
+};
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+
+fn fast(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        initial_ms: 50,
+        multiplier_pct: 150,
+        max_delay_ms: 300,
+        max_attempts,
+        jitter_pct: 10,
+    }
+}
+
+fn pay(key: &str, bill: &str, amount: &str) -> pb::PayBillRequest {
+    pb::PayBillRequest {
+        idempotency_key: key.into(),
+        restaurant_id: DL.into(),
+        bill_id: bill.into(),
+        amount: amount.into(),
+        close: true,
+        ..Default::default()
+    }
+}
+
+fn state(p: &pb::Payment) -> S {
+    S::try_from(p.state).unwrap_or(S::Unspecified)
+}
+
+async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> pb::Payment {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = c
+            .get_payment(pb::GetPaymentRequest {
+                payment_id: id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if p.r#final {
+            return p;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not final: {p:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_alone() {
+    // The simulator and the adapter.
+    let sim = DeliverySim::with_demo_data();
+    let sim_addr = sim.clone().spawn().await.unwrap();
+    let adapter_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let adapter_addr = adapter_listener.local_addr().unwrap();
+    tokio::spawn(posgate_delivery::serve(
+        sim_config(sim_addr),
+        adapter_listener,
+        std::future::pending(),
+    ));
+
+    // The payment service on a temporary SQLite file.
+    let dir = std::env::temp_dir().join(format!(
+        "posgate-delivery-e2e-{}-{}",
+        std::process::id(),
+        uuid_like()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut adapters = BTreeMap::new();
+    adapters.insert("delivery".to_string(), format!("http://{adapter_addr}"));
+    let mut restaurants = BTreeMap::new();
+    restaurants.insert(
+        DL.to_string(),
+        RestaurantRoute {
+            pos: "delivery".into(),
+            currency_scale: 2,
+        },
+    );
+    let cfg = PaymentsConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", dir.join("p.db").display()),
+        pay_wait_ms: 5_000,
+        retry: fast(40),
+        reconcile: fast(20),
+        reconcile_settle_ms: 0,
+        lease_ms: 30_000,
+        poll_interval_ms: 50,
+        adapter_timeout_ms: 10_000,
+        adapters,
+        restaurants,
+        ..PaymentsConfig::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = PaymentsService::build(cfg).await.unwrap();
+    tokio::spawn(svc.serve(listener, std::future::pending()));
+    let mut c = PaymentServiceClient::new(
+        Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy(),
+    );
+
+    // 1. Pay and close: one /pay, one /complete.
+    let p = c
+        .pay_bill(pay("k-1290", sim::DEMO_ORDER_1290, "1290.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = if p.r#final {
+        p
+    } else {
+        wait_final(&mut c, &p.payment_id).await
+    };
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert!(!p.pos_reference.is_empty(), "the requestId is kept");
+    assert_eq!(sim.pays(sim::DEMO_ORDER_1290), 1);
+    assert_eq!(sim.completes(sim::DEMO_ORDER_1290), 1);
+    assert_eq!(
+        sim.order(sim::DEMO_ORDER_1290).unwrap().status_id,
+        status::COMPLETED
+    );
+
+    // 2. /complete refused twice (kitchen tickets): the close is retried on its own, the
+    //    payment is never posted again.
+    sim.inject(
+        Fault::new(FaultKind::CloseBlocked)
+            .for_order(sim::DEMO_ORDER_2300)
+            .times(2),
+    );
+    let p = c
+        .pay_bill(pay("k-2300", sim::DEMO_ORDER_2300, "2300.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(sim.pays(sim::DEMO_ORDER_2300), 1, "paid once");
+    assert_eq!(sim.completes(sim::DEMO_ORDER_2300), 1);
+    assert_eq!(
+        sim.requests(endpoint::COMPLETE),
+        1 + 3,
+        "two refusals, then success"
+    );
+    assert_eq!(sim.requests(endpoint::PAY), 2);
+
+    // 3. Not transferred to the kitchen yet: posgate waits (no /pay) until auto-accept moves it.
+    let o = sim.add_order(
+        SimOrder::new(status::NEW, "450.00".parse().unwrap()).auto_advance_after_ms(400),
+    );
+    let p = c
+        .pay_bill(pay("k-new", &o.order_id, "450.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!((sim.pays(&o.order_id), sim.completes(&o.order_id)), (1, 1));
+    assert_eq!(
+        sim.requests(endpoint::PAY),
+        3,
+        "no /pay before the order reached r_keeper"
+    );
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A unique-enough suffix for the temporary directory.
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}

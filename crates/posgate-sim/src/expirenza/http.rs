@@ -1,0 +1,318 @@
+//! HTTP layer: the WebSocket entry point, the callbacks and the `/_sim/expirenza/` control
+//! API.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::model::{SimFaults, SimResto, SimSettings};
+use super::validate;
+use super::{ExpirenzaSim, Out};
+use crate::util::decimal as dec;
+
+/// The WebSocket path.
+pub const ENTRY_POINT: &str = "/restaurantEntryPoint";
+/// Callbacks are `POST /callback/<operation>`.
+pub const CALLBACK_PREFIX: &str = "/callback";
+/// Prefix of the control API.
+pub const CONTROL_PREFIX: &str = "/_sim/expirenza";
+
+pub(crate) fn router(sim: ExpirenzaSim) -> Router {
+    let control = Router::new()
+        .route("/restaurants", post(ctl_add_resto).get(ctl_restos))
+        .route("/connections", get(ctl_connections))
+        .route("/drop", post(ctl_drop))
+        .route("/operations", post(ctl_operation))
+        .route("/raw", post(ctl_raw))
+        .route("/pay", post(ctl_pay))
+        .route("/payments", get(ctl_payments))
+        .route("/callbacks", get(ctl_callbacks))
+        .route("/sent", get(ctl_sent))
+        .route("/pings", get(ctl_pings))
+        .route("/notifications", get(ctl_notifications))
+        .route("/settings", get(ctl_settings).post(ctl_set_settings))
+        .route(
+            "/faults",
+            get(ctl_faults)
+                .post(ctl_set_faults)
+                .delete(ctl_clear_faults),
+        )
+        .route("/reset", post(ctl_reset));
+    Router::new()
+        .route(ENTRY_POINT, get(ws_entry))
+        .route("/callback/{operation}", post(callback))
+        .nest(CONTROL_PREFIX, control)
+        .with_state(sim)
+}
+
+fn header_text(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.to_string())
+}
+
+async fn ws_entry(
+    AxState(sim): AxState<ExpirenzaSim>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let creds = header_text(&headers, header::AUTHORIZATION.as_str())
+        .as_deref()
+        .and_then(validate::basic_credentials);
+    let resto = match creds {
+        Some((resto, secret)) if sim.authenticate(&resto, &secret) => resto,
+        Some(_) => return unauthorized(),
+        None => {
+            sim.note_auth_failure();
+            return unauthorized();
+        }
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let cookie = header_text(&headers, header::COOKIE.as_str());
+    ws.on_upgrade(move |socket| connection(sim, socket, resto, cookie))
+}
+
+fn unauthorized() -> Response {
+    warn!("Expirenza sim: WebSocket authentication failed");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"expirenza\"")],
+        "Unauthorized",
+    )
+        .into_response()
+}
+
+async fn connection(
+    sim: ExpirenzaSim,
+    mut socket: WebSocket,
+    resto: String,
+    cookie: Option<String>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = sim.register_conn(&resto, cookie, tx);
+    for g in sim.settings().greeting {
+        if socket.send(Message::Text(g.into())).await.is_err() {
+            sim.unregister_conn(id);
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Out::Text(t)) => {
+                    if socket.send(Message::Text(t.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Out::Drop) | None => {
+                    info!(connection = id, "Expirenza sim: dropping the socket");
+                    break;
+                }
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Text(t))) => sim.record_frame(id, &resto, t.as_str()),
+                Some(Ok(Message::Binary(b))) => {
+                    sim.record_frame(id, &resto, &String::from_utf8_lossy(&b))
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => debug!(connection = id, "control frame"),
+            },
+        }
+    }
+    sim.unregister_conn(id);
+}
+
+async fn callback(
+    AxState(sim): AxState<ExpirenzaSim>,
+    Path(operation): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (status, reply) = sim.on_callback(
+        &operation,
+        header_text(&headers, "restoId"),
+        header_text(&headers, "signature"),
+        header_text(&headers, header::CONTENT_TYPE.as_str()),
+        header_text(&headers, header::COOKIE.as_str()),
+        &body,
+    );
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match reply {
+        None => code.into_response(),
+        Some(v) => (code, Json(v)).into_response(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Control API.
+// ------------------------------------------------------------------------------------------
+
+fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Response {
+    match serde_json::to_value(v) {
+        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Err(e) => ctl_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(ctl_error(StatusCode::BAD_REQUEST, format!("bad JSON: {e}"))))
+}
+
+fn sim_error(e: super::SimError) -> Response {
+    let status = match e {
+        super::SimError::UnknownResto(_) => StatusCode::NOT_FOUND,
+        super::SimError::NotConnected(_) => StatusCode::CONFLICT,
+        super::SimError::BadOperation(_) => StatusCode::BAD_REQUEST,
+    };
+    ctl_error(status, e.to_string())
+}
+
+async fn ctl_add_resto(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
+    match parse_body::<SimResto>(&body) {
+        Ok(r) => {
+            sim.add_resto(r.clone());
+            to_json(&r)
+        }
+        Err(r) => *r,
+    }
+}
+
+async fn ctl_restos(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.restos())
+}
+
+async fn ctl_connections(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.connections())
+}
+
+async fn ctl_drop(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&json!({ "dropped": sim.drop_connections() }))
+}
+
+#[derive(Deserialize)]
+struct OperationBody {
+    resto_id: String,
+    operation: Value,
+}
+
+async fn ctl_operation(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
+    match parse_body::<OperationBody>(&body) {
+        Ok(b) => match sim.send_operation(&b.resto_id, b.operation) {
+            Ok(rid) => to_json(&json!({ "rid": rid })),
+            Err(e) => sim_error(e),
+        },
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize)]
+struct RawBody {
+    resto_id: String,
+    text: String,
+}
+
+async fn ctl_raw(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
+    match parse_body::<RawBody>(&body) {
+        Ok(b) => match sim.send_raw(&b.resto_id, b.text) {
+            Ok(()) => to_json(&json!({ "ok": true })),
+            Err(e) => sim_error(e),
+        },
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize)]
+struct PayBody {
+    resto_id: String,
+    bill_id: String,
+    #[serde(with = "dec")]
+    sum: Decimal,
+    #[serde(with = "dec", default)]
+    tips: Decimal,
+}
+
+async fn ctl_pay(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
+    match parse_body::<PayBody>(&body) {
+        Ok(b) => match sim.pay(&b.resto_id, &b.bill_id, b.sum, b.tips) {
+            Ok(p) => to_json(&p),
+            Err(e) => sim_error(e),
+        },
+        Err(r) => *r,
+    }
+}
+
+async fn ctl_payments(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.payments())
+}
+
+async fn ctl_callbacks(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.callbacks())
+}
+
+async fn ctl_sent(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.sent())
+}
+
+async fn ctl_pings(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.pings())
+}
+
+async fn ctl_notifications(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.notifications())
+}
+
+async fn ctl_settings(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.settings())
+}
+
+async fn ctl_set_settings(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
+    match parse_body::<SimSettings>(&body) {
+        Ok(s) => {
+            sim.set_settings(s.clone());
+            to_json(&s)
+        }
+        Err(r) => *r,
+    }
+}
+
+async fn ctl_faults(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    to_json(&sim.faults())
+}
+
+async fn ctl_set_faults(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
+    match parse_body::<SimFaults>(&body) {
+        Ok(f) => {
+            sim.set_faults(f.clone());
+            to_json(&f)
+        }
+        Err(r) => *r,
+    }
+}
+
+async fn ctl_clear_faults(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    sim.clear_faults();
+    to_json(&json!({ "ok": true }))
+}
+
+async fn ctl_reset(AxState(sim): AxState<ExpirenzaSim>) -> Response {
+    sim.reset();
+    to_json(&json!({ "ok": true }))
+}

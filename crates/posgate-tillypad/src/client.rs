@@ -1,0 +1,335 @@
+//! HTTP client for Tillypad's `POST /pay-guest`.
+//!
+//! Every exchange is reduced to a [`PayReply`]: the success lists, or a [`PayFailure`] with a
+//! [`Verdict`] (refused / unknown / not applied), a code and the text verbatim.
+//!
+//! * Transport: a failed or timed-out **connect** means nothing was sent → not applied.
+//!   Anything after the request left (timeout, reset, a body that cannot be read) → unknown.
+//!   Each `/pay-guest` uses a fresh connection (no pooling): a pooled connection the server
+//!   has just closed would turn into an ambiguous "connection closed" after sending, where a
+//!   fresh one fails cleanly at connect.
+//! * The HTTP status is not documented, so it does not decide alone: an error string is an
+//!   error whatever the status; the success object counts only with a 2xx.
+//! * Bodies we cannot read: with a 2xx or 5xx the request may have been applied → unknown;
+//!   a 4xx (but 408/429) is a refusal of the request itself → rejected `OTHER_ERROR`;
+//!   429 → not applied. Redirects are never followed (a 307/308 would re-send the payment
+//!   elsewhere): a 3xx is rejected `OTHER_ERROR`, so that someone fixes `base_url`. A plain-text body that a specific classification row recognises is
+//!   taken as that refusal.
+//!
+//! Logged: restaurant-independent call facts (gest_ID, mode, status, outcome, elapsed).
+
+use std::time::Duration;
+
+use posgate_core::Substate;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use tokio::time::Instant;
+
+use crate::classify::{Verdict, classify_text};
+use crate::config::TillypadRestaurant;
+use crate::wire::{Answer, PayGuest, parse_answer};
+
+/// Path appended to `base_url`.
+pub const PAY_GUEST_PATH: &str = "/pay-guest";
+
+/// Why `/pay-guest` did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayFailure {
+    pub verdict: Verdict,
+    /// `HTTP/200` (the status an error text came with), `transport/connect`, ...
+    pub code: String,
+    /// What Tillypad said, verbatim; or our description of a transport failure.
+    pub text: String,
+    /// The tab is unknown to Tillypad.
+    pub not_found: bool,
+    /// The classification row (or transport class), for logs.
+    pub rule: &'static str,
+}
+
+impl PayFailure {
+    fn ours(verdict: Verdict, code: impl Into<String>, text: impl Into<String>) -> Self {
+        PayFailure {
+            verdict,
+            code: code.into(),
+            text: text.into(),
+            not_found: false,
+            rule: "transport",
+        }
+    }
+
+    /// The substate to report: the refusal's, else `OTHER_ERROR`.
+    pub fn substate(&self) -> Substate {
+        match self.verdict {
+            Verdict::Rejected(s) => s,
+            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+        }
+    }
+}
+
+/// A successful `/pay-guest`: the lists as received (`None`: absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaySuccess {
+    pub discount_sums: Option<serde_json::Value>,
+    pub applied_discount_sums: Option<serde_json::Value>,
+}
+
+pub type PayReply = Result<PaySuccess, PayFailure>;
+
+/// A Tillypad client for one restaurant.
+#[derive(Clone, Debug)]
+pub struct TillypadClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// The HTTP client of one restaurant: JSON headers, the restaurant's connect timeout, no
+/// connection reuse (see the module docs).
+pub fn http_client(r: &TillypadRestaurant) -> anyhow::Result<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(Duration::from_millis(r.connect_timeout_ms))
+        .timeout(Duration::from_millis(r.request_timeout_ms))
+        .pool_max_idle_per_host(0)
+        // Never follow a redirect: reqwest would re-POST the payment on 307/308, or turn it
+        // into a GET on 301/302/303. A redirect is answered as a refusal (fix base_url).
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("posgate-tillypad/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+impl TillypadClient {
+    pub fn new(r: &TillypadRestaurant) -> anyhow::Result<Self> {
+        Ok(TillypadClient {
+            http: http_client(r)?,
+            base: r.base_url.trim().trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// `POST /pay-guest?delete-prechecks=<mode>` with the body of `p`.
+    pub async fn pay_guest(&self, mode: u8, p: &PayGuest) -> PayReply {
+        let started = Instant::now();
+        let reply = self.exchange(mode, p).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &reply {
+            Ok(s) => tracing::info!(
+                gest_id = %p.gest_id,
+                mode,
+                outcome = "applied",
+                applied = s.applied_discount_sums.is_some(),
+                elapsed_ms,
+                "tillypad /pay-guest"
+            ),
+            Err(f) => tracing::warn!(
+                gest_id = %p.gest_id,
+                mode,
+                outcome = ?f.verdict,
+                rule = f.rule,
+                code = %f.code,
+                text = %f.text,
+                elapsed_ms,
+                "tillypad /pay-guest failed"
+            ),
+        }
+        reply
+    }
+
+    async fn exchange(&self, mode: u8, p: &PayGuest) -> PayReply {
+        let body = serde_json::to_vec(&p.body()).map_err(|e| {
+            PayFailure::ours(
+                Verdict::Rejected(Substate::OtherError),
+                "tillypad/serialize",
+                e.to_string(),
+            )
+        })?;
+        let url = format!("{}{PAY_GUEST_PATH}?delete-prechecks={mode}", self.base);
+        let resp = self
+            .http
+            .post(url)
+            .body(body)
+            .send()
+            .await
+            .map_err(transport_failure)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| {
+            let e = e.without_url();
+            PayFailure::ours(
+                Verdict::Unknown,
+                if e.is_timeout() {
+                    "transport/timeout"
+                } else {
+                    "transport/body"
+                },
+                format!("reading Tillypad's answer failed after the request was sent: {e}"),
+            )
+        })?;
+        interpret(status, &bytes)
+    }
+}
+
+/// Decides a `/pay-guest` outcome from the HTTP status and the body.
+pub fn interpret(status: u16, bytes: &[u8]) -> PayReply {
+    let ok = (200..300).contains(&status);
+    let code = format!("HTTP/{status}");
+    match parse_answer(bytes) {
+        Answer::Success {
+            discount_sums,
+            applied_discount_sums,
+        } if ok => Ok(PaySuccess {
+            discount_sums,
+            applied_discount_sums,
+        }),
+        Answer::Success { .. } => Err(PayFailure::ours(
+            Verdict::Unknown,
+            code,
+            format!(
+                "Tillypad answered HTTP {status} with a success body: {}",
+                String::from_utf8_lossy(bytes)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ),
+        )),
+        Answer::Error { text, plain } => {
+            let c = classify_text(&text);
+            if plain && !c.recognised() {
+                // A plain-text body nobody recognises: as unreadable as HTML.
+                return Err(unreadable(status, "a plain-text body", &text));
+            }
+            let shown = if text.trim().is_empty() {
+                "(an empty error text)".to_string()
+            } else {
+                text
+            };
+            Err(PayFailure {
+                verdict: c.verdict,
+                code,
+                text: shown,
+                not_found: c.not_found,
+                rule: c.rule,
+            })
+        }
+        Answer::Unreadable { why, snippet } => Err(unreadable(status, &why, &snippet)),
+    }
+}
+
+fn unreadable(status: u16, why: &str, snippet: &str) -> PayFailure {
+    let verdict = match status {
+        429 => Verdict::Transient,
+        408 => Verdict::Unknown,
+        // A redirect (not followed) or a refusal of the request itself (bad path, auth at a
+        // relay): it never ran.
+        300..=499 => Verdict::Rejected(Substate::OtherError),
+        // 2xx / 5xx / anything else: it may have run.
+        _ => Verdict::Unknown,
+    };
+    let shown: String = snippet.chars().take(300).collect();
+    PayFailure {
+        verdict,
+        code: format!("HTTP/{status}"),
+        text: if shown.is_empty() {
+            format!("unreadable Tillypad answer (HTTP {status}, {why})")
+        } else {
+            format!("unreadable Tillypad answer (HTTP {status}, {why}): {shown}")
+        },
+        not_found: false,
+        rule: "unreadable",
+    }
+}
+
+fn transport_failure(e: reqwest::Error) -> PayFailure {
+    // `without_url`: keep logs short and stable.
+    let e = e.without_url();
+    if e.is_connect() {
+        PayFailure::ours(
+            Verdict::Transient,
+            "transport/connect",
+            format!("could not connect to Tillypad (nothing was sent): {e}"),
+        )
+    } else if e.is_timeout() {
+        PayFailure::ours(
+            Verdict::Unknown,
+            "transport/timeout",
+            format!("no answer from Tillypad in time after sending: {e}"),
+        )
+    } else if e.is_builder() {
+        PayFailure::ours(
+            Verdict::Rejected(Substate::OtherError),
+            "tillypad/request",
+            format!("the request could not be built: {e}"),
+        )
+    } else {
+        PayFailure::ours(
+            Verdict::Unknown,
+            "transport/error",
+            format!("the exchange with Tillypad failed after sending: {e}"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(status: u16, body: &[u8]) -> Verdict {
+        match interpret(status, body) {
+            Ok(_) => panic!("expected a failure"),
+            Err(f) => f.verdict,
+        }
+    }
+
+    #[test]
+    fn success_only_with_2xx() {
+        let ok = br#"{"DiscountSums": [], "AppliedDiscountSums": []}"#;
+        assert!(interpret(200, ok).is_ok());
+        assert!(interpret(201, ok).is_ok());
+        assert_eq!(verdict(500, ok), Verdict::Unknown);
+    }
+
+    #[test]
+    fn error_strings_whatever_the_status() {
+        for status in [200, 400, 409, 422, 500, 503] {
+            let f = interpret(status, "\"Счет уже передан в оплату\"".as_bytes()).unwrap_err();
+            assert_eq!(
+                f.verdict,
+                Verdict::Rejected(Substate::BillInUse),
+                "{status}"
+            );
+            assert_eq!(f.code, format!("HTTP/{status}"));
+            assert_eq!(f.text, "Счет уже передан в оплату");
+        }
+        let f = interpret(200, br#""""#).unwrap_err();
+        assert_eq!(f.verdict, Verdict::Rejected(Substate::OtherError));
+        assert_eq!(f.text, "(an empty error text)");
+    }
+
+    #[test]
+    fn unreadable_bodies_by_status() {
+        assert_eq!(verdict(200, b""), Verdict::Unknown);
+        assert_eq!(verdict(200, b"<html>oops</html>"), Verdict::Unknown);
+        assert_eq!(verdict(200, b"OK"), Verdict::Unknown);
+        assert_eq!(verdict(502, b"<html>Bad Gateway</html>"), Verdict::Unknown);
+        assert_eq!(verdict(500, b""), Verdict::Unknown);
+        assert_eq!(verdict(404, b""), Verdict::Rejected(Substate::OtherError));
+        assert_eq!(
+            verdict(400, b"<html>bad</html>"),
+            Verdict::Rejected(Substate::OtherError)
+        );
+        assert_eq!(verdict(429, b""), Verdict::Transient);
+        assert_eq!(verdict(408, b""), Verdict::Unknown);
+        assert_eq!(verdict(307, b""), Verdict::Rejected(Substate::OtherError));
+        // A plain-text body a row recognises is that refusal.
+        assert_eq!(
+            verdict(200, "Счет уже оплачен".as_bytes()),
+            Verdict::Rejected(Substate::OtherError)
+        );
+        assert_eq!(
+            verdict(500, "Смена закрыта".as_bytes()),
+            Verdict::Rejected(Substate::CashiersShiftClosed)
+        );
+    }
+}

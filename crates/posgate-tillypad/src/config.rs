@@ -1,0 +1,363 @@
+//! Configuration of the Tillypad adapter: where it listens and, per posgate restaurant id,
+//! how to reach that restaurant's Tillypad XL web API and how to book money in it.
+//!
+//! Loaded by [`load_config`] from a TOML file (`[tillypad]` and
+//! `[tillypad.restaurants.<id>]`) and then from environment variables
+//! `POSGATE_TILLYPAD__<KEY>` (nested keys separated by `__`), e.g.
+//! `POSGATE_TILLYPAD__LISTEN=0.0.0.0:50063` or
+//! `POSGATE_TILLYPAD__RESTAURANTS__TP__DELETE_PRECHECKS=2`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::wire::{PointsField, is_guid};
+
+/// Largest currency scale posgate handles.
+pub const MAX_CURRENCY_SCALE: u32 = posgate_core::money::MAX_SCALE;
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct TillypadAdapterConfig {
+    /// gRPC listen address. Default `127.0.0.1:50063`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// posgate restaurant id → that restaurant's Tillypad settings.
+    #[serde(default)]
+    pub restaurants: BTreeMap<String, TillypadRestaurant>,
+    /// Service-to-service tokens: the `[auth]` section, shared by every service.
+    #[serde(skip)]
+    pub auth: posgate_grpc::AuthConfig,
+}
+
+impl Default for TillypadAdapterConfig {
+    fn default() -> Self {
+        TillypadAdapterConfig {
+            listen: default_listen(),
+            restaurants: BTreeMap::new(),
+            auth: Default::default(),
+        }
+    }
+}
+
+/// What `/pay-guest?delete-prechecks=N` does with the tab's bills (prechecks), as the vendor
+/// documents it. Written as `0`, `1` or `2` (a number or a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeletePrechecks {
+    /// `0` "Не удалять" (don't delete): the points discount applies only to the part of the
+    /// tab not yet sent to payment; items already in a precheck get no discount. If nothing
+    /// is left outside prechecks, Tillypad answers «Счет уже передан в оплату».
+    /// Tillypad's own default when the flag is absent.
+    #[default]
+    Keep,
+    /// `1` "Удалить все пречеки" (delete all prechecks): the discount applies to the whole
+    /// tab; if any precheck is «Оплачен» (paid), Tillypad answers that the tab is already paid.
+    DeleteAll,
+    /// `2` "Удалить неоплаченные пречеки" (delete unpaid prechecks): prechecks whose payment
+    /// has not started are cancelled; the others are deleted if they have no receipts.
+    DeleteUnpaid,
+}
+
+impl DeletePrechecks {
+    pub fn as_u8(self) -> u8 {
+        match self {
+            DeletePrechecks::Keep => 0,
+            DeletePrechecks::DeleteAll => 1,
+            DeletePrechecks::DeleteUnpaid => 2,
+        }
+    }
+
+    /// Parses `"0"`, `"1"` or `"2"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "0" => Some(DeletePrechecks::Keep),
+            "1" => Some(DeletePrechecks::DeleteAll),
+            "2" => Some(DeletePrechecks::DeleteUnpaid),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DeletePrechecks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.as_u8())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeletePrechecks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Str(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Int(i) => i.to_string(),
+            Raw::Str(s) => s,
+        };
+        DeletePrechecks::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("delete_prechecks must be 0, 1 or 2, not {text:?}"))
+        })
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct TillypadRestaurant {
+    /// Tillypad web API base URL: `http://<host>:8090` (on-prem) or a relay path such as
+    /// `http://service.tillypad.ru:8059/tillypad-api/<Client>`; `/pay-guest` is appended.
+    pub base_url: String,
+    /// Pay type GUID (`payType_ID`) payments are booked with unless the request names one.
+    #[serde(default)]
+    pub default_pay_type_id: Option<String>,
+    /// With no pay type from the request or `default_pay_type_id`, send no `payType_ID` and
+    /// let Tillypad use the tab's prepaid pay type (`gsdlv_pytp_ID_Prepaid`). When false
+    /// (default), such a payment is refused before anything is sent.
+    #[serde(default)]
+    pub allow_prepaid_pay_type: bool,
+    /// Points type GUID for `DiscountSum.type_ID`; when unset it is left out and Tillypad
+    /// takes it from its module settings.
+    #[serde(default)]
+    pub default_points_type_id: Option<String>,
+    /// Body key of the redeemed points: `"DiscountSum"` (default) or `"GuestDiscountPoints"`.
+    #[serde(default)]
+    pub points_field: PointsField,
+    /// `delete-prechecks` mode unless the request overrides it (`pos_options.delete_prechecks`).
+    #[serde(default)]
+    pub delete_prechecks: DeletePrechecks,
+    /// Digits after the dot of the restaurant's money.
+    #[serde(default = "default_scale")]
+    pub currency_scale: u32,
+    /// TCP connect timeout. A connect that fails or times out means nothing was sent.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Whole-exchange timeout of one `/pay-guest` (more than `connect_timeout_ms`). Past it
+    /// the outcome is unknown.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50063))
+}
+fn default_scale() -> u32 {
+    2
+}
+fn default_connect_timeout() -> u64 {
+    3_000
+}
+fn default_request_timeout() -> u64 {
+    30_000
+}
+
+impl TillypadRestaurant {
+    /// A restaurant with the defaults, for tests and embedding.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        TillypadRestaurant {
+            base_url: base_url.into(),
+            default_pay_type_id: None,
+            allow_prepaid_pay_type: false,
+            default_points_type_id: None,
+            points_field: PointsField::default(),
+            delete_prechecks: DeletePrechecks::default(),
+            currency_scale: default_scale(),
+            connect_timeout_ms: default_connect_timeout(),
+            request_timeout_ms: default_request_timeout(),
+        }
+    }
+
+    /// Builder: the default pay type.
+    pub fn with_pay_type(mut self, id: impl Into<String>) -> Self {
+        self.default_pay_type_id = Some(id.into());
+        self
+    }
+
+    /// Checks what can be checked without talking to the POS.
+    pub fn validate(&self, id: &str) -> anyhow::Result<()> {
+        let url = self.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("restaurant {id}: base_url must start with http:// or https://");
+        }
+        for (name, v) in [
+            ("default_pay_type_id", &self.default_pay_type_id),
+            ("default_points_type_id", &self.default_points_type_id),
+        ] {
+            if let Some(v) = v
+                && !is_guid(v)
+            {
+                bail!("restaurant {id}: {name} must be a GUID, not {v:?}");
+            }
+        }
+        if self.currency_scale > MAX_CURRENCY_SCALE {
+            bail!("restaurant {id}: currency_scale must be at most {MAX_CURRENCY_SCALE}");
+        }
+        if self.connect_timeout_ms == 0 || self.request_timeout_ms <= self.connect_timeout_ms {
+            // A connect that fails on its own timeout means "nothing sent"; one cut by the
+            // whole-exchange timeout could not be told apart from a lost answer.
+            bail!(
+                "restaurant {id}: connect_timeout_ms must be positive and less than request_timeout_ms"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Loads the adapter's configuration: the `[tillypad]` section of the TOML file at `path` (if
+/// any), then `POSGATE_TILLYPAD__...` environment overrides. Validates every restaurant.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<TillypadAdapterConfig> {
+    let mut fig = Figment::new();
+    if let Some(path) = path {
+        if !path.exists() {
+            bail!("config file {} does not exist", path.display());
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    // POSGATE_TILLYPAD__A__B=v becomes tillypad.a.b (figment lower-cases environment keys).
+    let fig = fig.merge(
+        Env::prefixed("POSGATE_TILLYPAD__")
+            .split("__")
+            .map(|k| format!("tillypad.{k}").into()),
+    );
+    let mut cfg: TillypadAdapterConfig = if fig.find_value("tillypad").is_ok() {
+        fig.extract_inner("tillypad")
+            .context("invalid [tillypad] configuration")?
+    } else {
+        TillypadAdapterConfig::default()
+    };
+    for (id, r) in &cfg.restaurants {
+        r.validate(id)?;
+    }
+    cfg.auth = posgate_grpc::AuthConfig::load(path)?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
+mod tests {
+    use super::*;
+
+    const PAY: &str = "3E2A6F10-8C4B-4D7A-9B15-2F6C0D1A7E01";
+
+    #[test]
+    fn loads_toml_with_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                &format!(
+                    r#"
+[wsa]
+listen = "127.0.0.1:50061"
+
+[tillypad]
+listen = "127.0.0.1:1234"
+
+[tillypad.restaurants.tp]
+base_url = "http://127.0.0.1:8090"
+default_pay_type_id = "{PAY}"
+delete_prechecks = 2
+
+[tillypad.restaurants.relay]
+base_url = "http://service.tillypad.ru:8059/tillypad-api/Client"
+allow_prepaid_pay_type = true
+delete_prechecks = "1"
+points_field = "GuestDiscountPoints"
+default_points_type_id = "60D367B5-15D2-D24D-8A74-A28F40C8CB9D"
+currency_scale = 3
+request_timeout_ms = 5000
+"#
+                ),
+            )?;
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "127.0.0.1:1234".parse().unwrap());
+            let tp = &cfg.restaurants["tp"];
+            assert_eq!(tp.default_pay_type_id.as_deref(), Some(PAY));
+            assert_eq!(tp.delete_prechecks, DeletePrechecks::DeleteUnpaid);
+            assert!(!tp.allow_prepaid_pay_type);
+            assert_eq!(tp.points_field, PointsField::DiscountSum);
+            assert_eq!(tp.currency_scale, 2);
+            assert_eq!(tp.connect_timeout_ms, 3_000);
+            assert_eq!(tp.request_timeout_ms, 30_000);
+            let relay = &cfg.restaurants["relay"];
+            assert!(relay.allow_prepaid_pay_type);
+            assert_eq!(relay.delete_prechecks, DeletePrechecks::DeleteAll);
+            assert_eq!(relay.points_field, PointsField::GuestDiscountPoints);
+            assert_eq!(relay.currency_scale, 3);
+            assert_eq!(relay.request_timeout_ms, 5_000);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn no_file_no_env_is_the_default() {
+        figment::Jail::expect_with(|_jail| {
+            let cfg = load_config(None).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, default_listen());
+            assert!(cfg.restaurants.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[tillypad.restaurants.tp]
+base_url = "http://127.0.0.1:8090"
+"#,
+            )?;
+            jail.set_env("POSGATE_TILLYPAD__LISTEN", "0.0.0.0:7000");
+            jail.set_env("POSGATE_TILLYPAD__RESTAURANTS__TP__DELETE_PRECHECKS", "2");
+            jail.set_env(
+                "POSGATE_TILLYPAD__RESTAURANTS__TP__DEFAULT_PAY_TYPE_ID",
+                PAY,
+            );
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "0.0.0.0:7000".parse().unwrap());
+            let tp = &cfg.restaurants["tp"];
+            assert_eq!(tp.delete_prechecks, DeletePrechecks::DeleteUnpaid);
+            assert_eq!(tp.default_pay_type_id.as_deref(), Some(PAY));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[tillypad.restaurants.tp]
+base_url = "http://127.0.0.1:8090"
+delete_prechecks = 3
+"#,
+            )?;
+            let err = load_config(Some(Path::new("posgate.toml"))).unwrap_err();
+            assert!(format!("{err:#}").contains("delete_prechecks"), "{err:#}");
+            Ok(())
+        });
+        let mut r = TillypadRestaurant::new("ftp://x");
+        assert!(r.validate("a").is_err());
+        r.base_url = "http://x".into();
+        assert!(r.validate("a").is_ok());
+        r.default_pay_type_id = Some("card".into());
+        assert!(r.validate("a").is_err());
+        r.default_pay_type_id = Some(PAY.into());
+        r.currency_scale = 9;
+        assert!(r.validate("a").is_err());
+        r.currency_scale = 2;
+        r.request_timeout_ms = r.connect_timeout_ms;
+        assert!(r.validate("a").is_err());
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        assert!(load_config(Some(Path::new("/nonexistent/posgate.toml"))).is_err());
+    }
+}

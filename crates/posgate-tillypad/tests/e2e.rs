@@ -1,0 +1,211 @@
+//! End to end: the payment service → this adapter → the Tillypad simulator, each on its own
+//! loopback port over real gRPC and HTTP. The simulator's ledger is the ground truth for
+//! "posted exactly once".
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use common::sim_config;
+use posgate_core::RetryPolicy;
+use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
+use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::{GetPaymentRequest, PayBillRequest, Payment, PaymentState};
+use posgate_sim::tillypad::{self as sim, Fault, FaultKind, TillypadSim};
+use rust_decimal::Decimal;
+use tonic::transport::Channel;
+
+fn temp_dir() -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!(
+        "posgate-tillypad-e2e-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn fast(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        initial_ms: 100,
+        multiplier_pct: 150,
+        max_delay_ms: 500,
+        max_attempts,
+        jitter_pct: 10,
+    }
+}
+
+/// Simulator, adapter and payment service; returns the sim and a payment-service client.
+async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
+    let sim = TillypadSim::with_demo_data();
+    let sim_addr = sim.clone().spawn().await.expect("sim");
+
+    // The adapter, on a known address for the payment service.
+    let adapter_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let adapter_addr = adapter_listener.local_addr().expect("addr");
+    tokio::spawn(posgate_tillypad::serve(
+        sim_config(sim_addr),
+        adapter_listener,
+        std::future::pending(),
+    ));
+
+    let dir = temp_dir();
+    let cfg = PaymentsConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_url: format!("sqlite://{}", dir.join("p.db").display()),
+        pay_wait_ms: 5_000,
+        retry: fast(3),
+        reconcile: fast(3),
+        lease_ms: 30_000,
+        max_in_flight_per_restaurant: 2,
+        poll_interval_ms: 50,
+        adapter_timeout_ms: 10_000,
+        adapters: BTreeMap::from([("tillypad".to_string(), format!("http://{adapter_addr}"))]),
+        restaurants: BTreeMap::from([(
+            "tp".to_string(),
+            RestaurantRoute {
+                pos: "tillypad".into(),
+                currency_scale: 2,
+            },
+        )]),
+        ..PaymentsConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let service = PaymentsService::build(cfg).await.expect("payments");
+    tokio::spawn(service.serve(listener, std::future::pending()));
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .timeout(Duration::from_secs(20));
+    for _ in 0..200 {
+        if let Ok(ch) = endpoint.connect().await {
+            return (sim, PaymentServiceClient::new(ch));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("payment service did not start on {addr}");
+}
+
+fn pay(key: &str, bill: &str, amount: &str, points: &str, opts: &[(&str, &str)]) -> PayBillRequest {
+    PayBillRequest {
+        idempotency_key: key.into(),
+        restaurant_id: "tp".into(),
+        bill_id: bill.into(),
+        amount: amount.into(),
+        points: points.into(),
+        pos_options: opts
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>(),
+        close: true,
+        ..Default::default()
+    }
+}
+
+fn state(p: &Payment) -> PaymentState {
+    PaymentState::try_from(p.state).unwrap_or(PaymentState::Unspecified)
+}
+
+async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> Payment {
+    for _ in 0..200 {
+        let p = c
+            .get_payment(GetPaymentRequest {
+                payment_id: id.into(),
+            })
+            .await
+            .expect("get payment")
+            .into_inner();
+        if p.r#final {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("payment {id} never became final");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pays_with_points_once_and_hands_a_lost_answer_to_a_person() {
+    let (sim, mut c) = stack().await;
+
+    // Points and pos_options: posted once, closed, the POS's details kept.
+    let p = c
+        .pay_bill(pay(
+            "k-points",
+            sim::DEMO_TAB_POINTS,
+            "2200.00",
+            "100.00",
+            &[("delete_prechecks", "2")],
+        ))
+        .await
+        .expect("pay")
+        .into_inner();
+    let p = if p.r#final {
+        p
+    } else {
+        wait_final(&mut c, &p.payment_id).await
+    };
+    assert_eq!(state(&p), PaymentState::Closed, "{p:?}");
+    assert_eq!(p.points, "100.00");
+    assert_eq!(
+        p.pos_details.get("points_applied").map(String::as_str),
+        Some("100.00")
+    );
+    assert!(p.pos_details.contains_key("discount_sums"), "{p:?}");
+    assert!(p.pos_details.contains_key("applied_discount_sums"), "{p:?}");
+    let l = sim.ledger_of(sim::DEMO_TAB_POINTS);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0].pay_sum, Decimal::new(220000, 2));
+    assert_eq!(l[0].delete_prechecks, 2);
+    assert_eq!(sim.requests("/pay-guest"), 1);
+
+    // The same key again: the same payment, nothing posted.
+    let again = c
+        .pay_bill(pay(
+            "k-points",
+            sim::DEMO_TAB_POINTS,
+            "2200.00",
+            "100.00",
+            &[("delete_prechecks", "2")],
+        ))
+        .await
+        .expect("repeat")
+        .into_inner();
+    assert_eq!(again.payment_id, p.payment_id);
+    assert_eq!(sim.requests("/pay-guest"), 1);
+
+    // Applied, but the answer is lost: never re-posted, a person decides.
+    sim.inject(
+        Fault::new(FaultKind::AnswerLost { hang_ms: 0 })
+            .for_tab(sim::DEMO_TAB_978)
+            .times(1),
+    );
+    let p = c
+        .pay_bill(pay("k-lost", sim::DEMO_TAB_978, "978.00", "", &[]))
+        .await
+        .expect("pay")
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), PaymentState::NeedsAttention, "{p:?}");
+    // The payment service says why (the POS cannot be read back); no substate is claimed.
+    assert!(!p.pos_text.is_empty(), "{p:?}");
+    eprintln!(
+        "needs attention: {} / {} / {}",
+        p.pos_code, p.pos_text, p.recommendation
+    );
+    // Give any (wrong) retry a chance to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sim.ledger_of(sim::DEMO_TAB_978).len(),
+        1,
+        "applied exactly once"
+    );
+    assert_eq!(sim.requests("/pay-guest"), 2, "posted once, never again");
+}
