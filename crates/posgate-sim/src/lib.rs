@@ -2,15 +2,21 @@
 //!
 //! Test doubles that speak the vendors' wire protocols over real HTTP so that posgate's
 //! adapters can be exercised end-to-end without a restaurant. Each simulator is a sibling
-//! module; today there is one:
+//! module with a JSON control API under `/_sim/<name>/`, fault injection and a ledger:
 //!
-//! * [`wsa`] — r_keeper **White Server API v2** (`/wsserverlp/api/v2/aggregators/Create`),
-//!   with a JSON control API under `/_sim/wsa/` and fault injection.
+//! * [`wsa`] — r_keeper **White Server API v2** (`/wsserverlp/api/v2/aggregators/Create`);
+//! * [`delivery`] — **r_k Delivery** REST (`/connect/token`, `/orders/api/v1/orders/…`);
+//! * [`tillypad`] — **Tillypad XL** (`/post-guest`, `/pay-guest`);
+//! * [`expirenza`] — the **Expirenza** pay-at-table platform (WebSocket
+//!   `/restaurantEntryPoint`, signed callbacks on `/callback/<operation>`).
+//!
+//! [`all::Simulators`] serves them all on one port.
 //!
 //! Shared helpers live in [`util`] (exact decimal (de)serialisation).
 //!
-//! The binary `posgate-sim --listen 127.0.0.1:8090 [--demo]` serves the WSA simulator.
+//! The binary `posgate-sim --listen 127.0.0.1:8090 [--demo]` serves every simulator.
 
+pub mod all;
 pub mod delivery;
 pub mod expirenza;
 pub mod tillypad;

@@ -1,20 +1,21 @@
-//! `posgate-sim --listen 127.0.0.1:8090 [--demo]`: serves the r_keeper WSA simulator.
+//! `posgate-sim --listen 127.0.0.1:8090 [--demo]`: serves every simulator on one port.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Parser;
-use posgate_sim::wsa::{CONTROL_PREFIX, CREATE_PATH, WsaSim};
+use posgate_sim::all::Simulators;
+use posgate_sim::wsa::{CONTROL_PREFIX, CREATE_PATH};
 use tracing_subscriber::EnvFilter;
 
-/// r_keeper White Server API v2 simulator for posgate.
+/// Simulators of the POS and platform APIs posgate speaks (WSA, r_k Delivery, Tillypad, Expirenza).
 #[derive(Debug, Parser)]
 #[command(name = "posgate-sim", version, about)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "POSGATE_SIM_LISTEN", default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
-    /// Seed the demo restaurants (199990246 v2, 199990247 v1) and orders.
+    /// Seed the demo restaurants and bills of every simulator.
     #[arg(long)]
     demo: bool,
 }
@@ -36,9 +37,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let sim = if args.demo {
-        WsaSim::with_demo_data()
+        Simulators::with_demo_data()
     } else {
-        WsaSim::new()
+        Simulators::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -14,7 +14,13 @@ pub enum Service {
     Payments,
     /// The r_keeper WSA adapter (gRPC PosAdapter), section [wsa].
     Wsa,
-    /// The WSA simulator (HTTP), `--listen`.
+    /// The r_k Delivery adapter (gRPC PosAdapter), section [delivery].
+    Delivery,
+    /// The Tillypad adapter (gRPC PosAdapter), section [tillypad].
+    Tillypad,
+    /// The Expirenza callback adapter (WebSocket client of Expirenza), section [expirenza].
+    Expirenza,
+    /// Every simulator on one port (HTTP and WebSocket), `--listen`.
     Sim,
 }
 
@@ -78,14 +84,30 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(listen = %listener.local_addr()?, "WSA adapter listening");
             posgate_wsa::serve(cfg, listener, shutdown_signal()).await
         }
+        Service::Delivery => {
+            let cfg = posgate_delivery::load_config(path)?;
+            let listener = TcpListener::bind(cfg.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "r_k Delivery adapter listening");
+            posgate_delivery::serve(cfg, listener, shutdown_signal()).await
+        }
+        Service::Tillypad => {
+            let cfg = posgate_tillypad::load_config(path)?;
+            let listener = TcpListener::bind(cfg.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "Tillypad adapter listening");
+            posgate_tillypad::serve(cfg, listener, shutdown_signal()).await
+        }
+        Service::Expirenza => {
+            let cfg = posgate_expirenza::load_config(path)?;
+            posgate_expirenza::run(cfg, shutdown_signal()).await
+        }
         Service::Sim => {
             let sim = if a.demo {
-                posgate_sim::wsa::WsaSim::with_demo_data()
+                posgate_sim::all::Simulators::with_demo_data()
             } else {
-                posgate_sim::wsa::WsaSim::new()
+                posgate_sim::all::Simulators::default()
             };
             let listener = TcpListener::bind(a.listen).await?;
-            tracing::info!(listen = %listener.local_addr()?, "WSA simulator listening");
+            tracing::info!(listen = %listener.local_addr()?, "simulators listening");
             sim.serve_with_shutdown(listener, shutdown_signal())
                 .await
                 .map_err(Into::into)

@@ -1,16 +1,17 @@
 //! `posgate up`: every service in one process, wired by one config file.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use posgate_payments::{PaymentsConfig, PaymentsService};
-use posgate_sim::wsa::WsaSim;
+use posgate_sim::all::Simulators;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// The configuration `up` runs with when given none: the demo wiring.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../deploy/posgate.toml");
@@ -44,6 +45,37 @@ fn yes() -> bool {
     true
 }
 
+type Tasks = JoinSet<anyhow::Result<()>>;
+
+/// Resolves when `up` stops.
+fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Starts a gRPC adapter when its section names restaurants; returns its address.
+async fn adapter<C, F>(
+    tasks: &mut Tasks,
+    stop: &watch::Receiver<bool>,
+    cfg: C,
+    listen: SocketAddr,
+    restaurants: usize,
+    serve: impl FnOnce(C, TcpListener, Box<dyn Future<Output = ()> + Send + Unpin>) -> F,
+) -> anyhow::Result<Option<SocketAddr>>
+where
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    if restaurants == 0 {
+        return Ok(None);
+    }
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tasks.spawn(serve(cfg, listener, Box::new(Box::pin(stopped(stop)))));
+    Ok(Some(addr))
+}
+
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -62,55 +94,91 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             p
         }
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    let mut tasks = tokio::task::JoinSet::new();
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks = Tasks::new();
+    let mut lines = Vec::new();
 
-    let sim: SimSection = Figment::from(Toml::file_exact(&path))
-        .focus("sim")
-        .merge(Env::prefixed("POSGATE_SIM__").split("__"))
-        .extract()?;
-    let mut sim_addr = None;
     if !a.no_sim {
+        let sim = sim_section(&path)?;
         let listener = TcpListener::bind(sim.listen).await?;
-        sim_addr = Some(listener.local_addr()?);
-        let wsa_sim = if sim.demo {
-            WsaSim::with_demo_data()
+        let s = listener.local_addr()?;
+        let sims = if sim.demo {
+            Simulators::with_demo_data()
         } else {
-            WsaSim::new()
+            Simulators::default()
         };
-        let stop = stopped();
+        let stop = stopped(&stop);
         tasks.spawn(async move {
-            wsa_sim
-                .serve_with_shutdown(listener, stop)
+            sims.serve_with_shutdown(listener, stop)
                 .await
-                .map_err(anyhow::Error::from)
+                .map_err(Into::into)
         });
+        lines.push(format!(
+            "  simulators (HTTP)        http://{s}  r_keeper WSA /wsserverlp/…, r_k Delivery /orders/…, Tillypad /pay-guest, Expirenza ws://{s}/restaurantEntryPoint"
+        ));
+        lines.push(format!(
+            "                           control APIs http://{s}/_sim/{{wsa,delivery,tillypad,expirenza}}/"
+        ));
     }
 
-    let wsa_cfg = posgate_wsa::load_config(Some(&path))?;
-    let wsa_listener = TcpListener::bind(wsa_cfg.listen).await?;
-    let wsa_addr = wsa_listener.local_addr()?;
-    tasks.spawn(posgate_wsa::serve(wsa_cfg, wsa_listener, stopped()));
+    let wsa = posgate_wsa::load_config(Some(&path))?;
+    let (listen, n) = (wsa.listen, wsa.restaurants.len());
+    if let Some(addr) = adapter(&mut tasks, &stop, wsa, listen, n, posgate_wsa::serve).await? {
+        lines.push(format!("  r_keeper WSA adapter     http://{addr}"));
+    }
+    let delivery = posgate_delivery::load_config(Some(&path))?;
+    let (listen, n) = (delivery.listen, delivery.restaurants.len());
+    if let Some(addr) = adapter(
+        &mut tasks,
+        &stop,
+        delivery,
+        listen,
+        n,
+        posgate_delivery::serve,
+    )
+    .await?
+    {
+        lines.push(format!("  r_k Delivery adapter     http://{addr}"));
+    }
+    let tillypad = posgate_tillypad::load_config(Some(&path))?;
+    let (listen, n) = (tillypad.listen, tillypad.restaurants.len());
+    if let Some(addr) = adapter(
+        &mut tasks,
+        &stop,
+        tillypad,
+        listen,
+        n,
+        posgate_tillypad::serve,
+    )
+    .await?
+    {
+        lines.push(format!("  Tillypad adapter         http://{addr}"));
+    }
 
     let pay_cfg = PaymentsConfig::load(Some(&path))?;
     let pay_listener = TcpListener::bind(pay_cfg.listen).await?;
     let pay_addr = pay_listener.local_addr()?;
     let db = pay_cfg.database_url.clone();
     let payments = PaymentsService::build(pay_cfg).await?;
-    tasks.spawn(payments.serve(pay_listener, stopped()));
+    tasks.spawn(payments.serve(pay_listener, stopped(&stop)));
+    lines.insert(
+        0,
+        format!("  payment service (gRPC)   http://{pay_addr}    database {db}"),
+    );
+
+    let expirenza = posgate_expirenza::load_config(Some(&path))?;
+    if !expirenza.restaurants.is_empty() {
+        let names: Vec<String> = expirenza.restaurants.keys().cloned().collect();
+        tasks.spawn(posgate_expirenza::run(expirenza, stopped(&stop)));
+        lines.push(format!(
+            "  Expirenza adapter        connected for {}",
+            names.join(", ")
+        ));
+    }
 
     println!("posgate is up (config {})", path.display());
-    println!("  payment service (gRPC)   http://{pay_addr}    database {db}");
-    println!("  WSA adapter (gRPC)       http://{wsa_addr}");
-    if let Some(s) = sim_addr {
-        println!("  WSA simulator (HTTP)     http://{s}/wsserverlp/api/v2/aggregators/Create");
-        println!("                           control API http://{s}/_sim/wsa/");
+    for l in &lines {
+        println!("{l}");
     }
     println!();
     println!("Try, in another terminal:");
@@ -119,6 +187,13 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         posgate_sim::wsa::DEMO_ORDER_978
     );
     println!("  cargo run --release -p posgate -- list");
+    if !a.no_sim {
+        println!(
+            "  curl -X POST localhost:8090/_sim/expirenza/pay -H 'content-type: application/json' -d '{{\"resto_id\":\"{}\",\"bill_id\":\"{}\",\"sum\":\"1450.50\"}}'   # a guest pays at the table",
+            posgate_sim::expirenza::DEMO_RESTO_ID,
+            posgate_sim::wsa::DEMO_ORDER_1450_50
+        );
+    }
     println!("Ctrl-C stops everything.");
 
     tokio::select! {
@@ -132,4 +207,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+fn sim_section(path: &Path) -> anyhow::Result<SimSection> {
+    Ok(Figment::from(Toml::file_exact(path))
+        .focus("sim")
+        .merge(Env::prefixed("POSGATE_SIM__").split("__"))
+        .extract()?)
 }
