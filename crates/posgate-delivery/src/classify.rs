@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | 1 | HTTP 401 (after one token refresh), 403 | refused, `OTHER_ERROR` |
 //! | 2 | a timeout text ("Request timed out", "таймаут", ...) or a code naming a timeout | write: **unknown**; read: transient |
-//! | 3 | a final-status text ("Order have FINAL 11 status") | refused, `OTHER_ERROR` (the rule; the shared table says `CLOSE_ORDER_BLOCKED`, which would be retried forever) |
+//! | 3 | a final-status text ("Order have FINAL 11 status") | refused, `OTHER_ERROR` (as the shared r_keeper table says; checked first so it holds for non-r_keeper error codes too) |
 //! | 4 | HTTP 404, or an order-not-found text | refused, `OTHER_ERROR`, `not_found` |
 //! | 5 | `ERR_EXTERNAL_ERROR_WS`, `rk7_*`, or `RkInternal:`/`WS Error:` in `msg` | refused, substate by `classify_rk_text`; `rk7_close_order` with a text it does not know → `CLOSE_ORDER_BLOCKED` |
 //! | 6 | HTTP 429 | transient |

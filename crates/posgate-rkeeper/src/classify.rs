@@ -307,7 +307,15 @@ const TEXT_RULES: &[TextRule] = &[
         words: &["фр", "ккт", "ккм", "fr", "kkt", "kkm"],
         all: &[],
     },
-    // 4. Specific close blockers: not fully paid, final status, kitchen tickets not sent.
+    // 4a. The order is in a final status (completed or cancelled, "Order have FINAL 11
+    // status"): it can never change again, so retrying is pointless; a person decides.
+    TextRule {
+        substate: Substate::OtherError,
+        any: &["have final", "has final", "final status", "финальн"],
+        words: &[],
+        all: &[],
+    },
+    // 4b. Specific close blockers: not fully paid, kitchen tickets not sent.
     TextRule {
         substate: Substate::CloseOrderBlocked,
         any: &[
@@ -317,9 +325,6 @@ const TEXT_RULES: &[TextRule] = &[
             "не полностью оплачен",
             "не оплачен полностью",
             "не до конца оплачен",
-            "have final",
-            "has final",
-            "final status",
             "сервис-чек",
             "сервис чек",
             "сервисчек",
@@ -768,8 +773,9 @@ mod tests {
     }
 
     #[test]
-    fn text_final_status_blocks_close() {
-        assert_eq!(rk("Order have FINAL 11 status"), CloseOrderBlocked);
+    fn text_final_status_is_other_error() {
+        // Final means final: retrying cannot help, a person must decide.
+        assert_eq!(rk("Order have FINAL 11 status"), OtherError);
     }
 
     #[test]

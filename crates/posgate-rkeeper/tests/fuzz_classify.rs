@@ -14,8 +14,10 @@ proptest! {
         let _ = classify_ws_error(&code, None, agent.as_deref(), &text);
     }
 
+    // Noise is digits and punctuation: letters could spell a real keyword ("FR" is a fiscal
+    // registrar, which rightly reads as a printer error).
     #[test]
-    fn wrapping_does_not_change_the_verdict(prefix in "[A-Za-z0-9 :.]{0,30}", n in 1u32..9999) {
+    fn wrapping_does_not_change_the_verdict(prefix in "[0-9 :.#\\[\\]-]{0,30}", n in 1u32..9999) {
         let cases = [
             (format!("RkInternal: Cash station [{n}] Not enough funds to pay for the order in full"), Substate::WrongRequestSum),
             (format!("RkInternal: Кассовая смена закрыта на станции [{n}]"), Substate::CashiersShiftClosed),
