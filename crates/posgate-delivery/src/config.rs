@@ -12,8 +12,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
 use posgate_core::Secret;
 use serde::Deserialize;
 use time::UtcOffset;
@@ -214,25 +212,7 @@ impl DeliveryRestaurant {
 /// (if any), then `POSGATE_DELIVERY__...` environment overrides, and the shared `[auth]`
 /// section. Resolves `client_secret_file`s and validates.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<DeliveryAdapterConfig> {
-    let mut fig = Figment::new();
-    if let Some(path) = path {
-        if !path.exists() {
-            bail!("config file {} does not exist", path.display());
-        }
-        fig = fig.merge(Toml::file(path));
-    }
-    // POSGATE_DELIVERY__A__B=v becomes delivery.a.b (figment lower-cases environment keys).
-    let fig = fig.merge(
-        Env::prefixed("POSGATE_DELIVERY__")
-            .split("__")
-            .map(|k| format!("delivery.{k}").into()),
-    );
-    let mut cfg: DeliveryAdapterConfig = if fig.find_value("delivery").is_ok() {
-        fig.extract_inner("delivery")
-            .context("invalid [delivery] configuration")?
-    } else {
-        DeliveryAdapterConfig::default()
-    };
+    let mut cfg: DeliveryAdapterConfig = posgate_grpc::load_section(path, "delivery")?;
     for (id, r) in cfg.restaurants.iter_mut() {
         r.resolve_secret()?;
         r.validate(id)?;

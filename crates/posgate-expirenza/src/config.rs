@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
 use posgate_core::{Secret, Substate};
 use posgate_grpc::AuthConfig;
 use serde::de::{self, Deserializer, Visitor};
@@ -322,25 +320,7 @@ impl ExpirenzaConfig {
 /// (if any), then `POSGATE_EXPIRENZA__...` environment overrides, and `[auth]` (then
 /// `POSGATE_AUTH__TOKENS__EXPIRENZA`). Resolves `secret_key_file`s and validates.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<ExpirenzaConfig> {
-    let mut fig = Figment::new();
-    if let Some(path) = path {
-        if !path.exists() {
-            bail!("config file {} does not exist", path.display());
-        }
-        fig = fig.merge(Toml::file(path));
-    }
-    // POSGATE_EXPIRENZA__A__B=v becomes expirenza.a.b (figment lower-cases environment keys).
-    let fig = fig.merge(
-        Env::prefixed("POSGATE_EXPIRENZA__")
-            .split("__")
-            .map(|k| format!("expirenza.{k}").into()),
-    );
-    let mut cfg: ExpirenzaConfig = if fig.find_value("expirenza").is_ok() {
-        fig.extract_inner("expirenza")
-            .context("invalid [expirenza] configuration")?
-    } else {
-        ExpirenzaConfig::default()
-    };
+    let mut cfg: ExpirenzaConfig = posgate_grpc::load_section(path, "expirenza")?;
     cfg.auth = AuthConfig::load(path).context("invalid [auth] configuration")?;
     cfg.prepare()?;
     Ok(cfg)

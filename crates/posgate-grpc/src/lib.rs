@@ -1,4 +1,5 @@
-//! What every posgate gRPC server and client share.
+//! What every posgate service shares: its configuration section, authentication between
+//! services, and gRPC server limits.
 //!
 //! **Authentication between services** is a bearer token per calling service: each server
 //! accepts the tokens in `[auth] tokens` (caller name → token) and checks the `authorization:
@@ -24,7 +25,10 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use posgate_core::Secret;
+use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::MetadataValue;
 use tonic::service::{Interceptor, InterceptorLayer};
 use tonic::transport::Server;
@@ -34,6 +38,39 @@ use tonic::{Request, Status};
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Requests one client connection may have in flight at once.
 pub const MAX_CONCURRENT_PER_CONNECTION: usize = 256;
+
+/// Reads one service's section of the posgate TOML file (every service reads the same file and
+/// takes its own part), then overrides from `POSGATE_<SECTION>__<KEY>` environment variables
+/// (`__` between nesting levels; figment lower-cases the keys). A missing section gives the
+/// defaults.
+pub fn load_section<T: DeserializeOwned + Default>(
+    path: Option<&Path>,
+    section: &str,
+) -> anyhow::Result<T> {
+    let mut fig = Figment::new();
+    if let Some(path) = path {
+        anyhow::ensure!(
+            path.exists(),
+            "config file {} does not exist",
+            path.display()
+        );
+        fig = fig.merge(Toml::file(path));
+    }
+    let prefix = format!("POSGATE_{}__", section.to_ascii_uppercase());
+    let name = section.to_string();
+    let fig = fig.merge(
+        Env::prefixed(&prefix)
+            .split("__")
+            .map(move |k| format!("{name}.{k}").into()),
+    );
+    if fig.find_value(section).is_ok() {
+        Ok(fig
+            .extract_inner(section)
+            .map_err(|e| anyhow::anyhow!("invalid [{section}] configuration: {e}"))?)
+    } else {
+        Ok(T::default())
+    }
+}
 
 /// The `[auth]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,13 +83,7 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// `[auth]` of the posgate TOML file, then `POSGATE_AUTH__TOKENS__<NAME>` from the environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<AuthConfig> {
-        let mut fig = Figment::new();
-        if let Some(p) = path {
-            fig = fig.merge(Figment::from(Toml::file_exact(p)).focus("auth"));
-        }
-        Ok(fig
-            .merge(Env::prefixed("POSGATE_AUTH__").split("__"))
-            .extract()?)
+        load_section(path, "auth")
     }
 
     /// A config accepting exactly these tokens (tests, embedding).
@@ -178,6 +209,22 @@ impl Interceptor for CallerToken {
         }
         Ok(req)
     }
+}
+
+/// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits.
+pub async fn serve_adapter<A: PosAdapter>(
+    name: &str,
+    auth: &AuthConfig,
+    adapter: A,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    server()
+        .layer(auth.layer(name))
+        .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
 }
 
 /// A tonic server with posgate's limits.

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use posgate_core::RetryPolicy;
 use posgate_grpc::AuthConfig;
 use serde::{Deserialize, Serialize};
@@ -91,13 +89,7 @@ impl Default for PaymentsConfig {
 impl PaymentsConfig {
     /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let mut fig = Figment::from(Serialized::defaults(PaymentsConfig::default()));
-        if let Some(p) = path {
-            fig = fig.merge(Figment::from(Toml::file_exact(p)).focus("payments"));
-        }
-        let mut cfg: PaymentsConfig = fig
-            .merge(Env::prefixed("POSGATE_PAYMENTS__").split("__"))
-            .extract()?;
+        let mut cfg: PaymentsConfig = posgate_grpc::load_section(path, "payments")?;
         cfg.auth = AuthConfig::load(path)?;
         cfg.check()?;
         Ok(cfg)

@@ -12,9 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use anyhow::bail;
 use serde::Deserialize;
 
 use crate::wire::{PointsField, is_guid};
@@ -210,25 +208,7 @@ impl TillypadRestaurant {
 /// Loads the adapter's configuration: the `[tillypad]` section of the TOML file at `path` (if
 /// any), then `POSGATE_TILLYPAD__...` environment overrides. Validates every restaurant.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<TillypadAdapterConfig> {
-    let mut fig = Figment::new();
-    if let Some(path) = path {
-        if !path.exists() {
-            bail!("config file {} does not exist", path.display());
-        }
-        fig = fig.merge(Toml::file(path));
-    }
-    // POSGATE_TILLYPAD__A__B=v becomes tillypad.a.b (figment lower-cases environment keys).
-    let fig = fig.merge(
-        Env::prefixed("POSGATE_TILLYPAD__")
-            .split("__")
-            .map(|k| format!("tillypad.{k}").into()),
-    );
-    let mut cfg: TillypadAdapterConfig = if fig.find_value("tillypad").is_ok() {
-        fig.extract_inner("tillypad")
-            .context("invalid [tillypad] configuration")?
-    } else {
-        TillypadAdapterConfig::default()
-    };
+    let mut cfg: TillypadAdapterConfig = posgate_grpc::load_section(path, "tillypad")?;
     for (id, r) in &cfg.restaurants {
         r.validate(id)?;
     }

@@ -10,8 +10,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
 use posgate_core::Secret;
 use serde::Deserialize;
 
@@ -198,25 +196,7 @@ impl WsaRestaurant {
 /// Loads the adapter's configuration: the `[wsa]` section of the TOML file at `path` (if
 /// any), then `POSGATE_WSA__...` environment overrides. Resolves `token_file`s and validates.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<WsaAdapterConfig> {
-    let mut fig = Figment::new();
-    if let Some(path) = path {
-        if !path.exists() {
-            bail!("config file {} does not exist", path.display());
-        }
-        fig = fig.merge(Toml::file(path));
-    }
-    // POSGATE_WSA__A__B=v becomes wsa.a.b (figment lower-cases environment keys).
-    let fig = fig.merge(
-        Env::prefixed("POSGATE_WSA__")
-            .split("__")
-            .map(|k| format!("wsa.{k}").into()),
-    );
-    let mut cfg: WsaAdapterConfig = if fig.find_value("wsa").is_ok() {
-        fig.extract_inner("wsa")
-            .context("invalid [wsa] configuration")?
-    } else {
-        WsaAdapterConfig::default()
-    };
+    let mut cfg: WsaAdapterConfig = posgate_grpc::load_section(path, "wsa")?;
     for (id, r) in cfg.restaurants.iter_mut() {
         r.resolve_token()?;
         r.validate(id)?;

@@ -77,21 +77,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let auth = cfg.auth.layer("wsa");
-    let adapter = WsaAdapter::new(cfg)?;
-    posgate_grpc::server()
-        .layer(auth)
-        .add_service(
-            adapter
-                .into_server()
-                .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES),
-        )
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
-        .await
-        .context("gRPC server failed")
+    let auth = cfg.auth.clone();
+    posgate_grpc::serve_adapter("wsa", &auth, WsaAdapter::new(cfg)?, listener, shutdown).await
 }
 
 // ------------------------------------------------------------------------------------------
