@@ -15,19 +15,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    posgate_grpc::init_tracing();
     let args = Args::parse();
     let cfg = PaymentsConfig::load(args.config.as_deref())?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payment service listening");
     PaymentsService::build(cfg)
         .await?
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .serve(listener, posgate_grpc::shutdown_signal())
         .await
 }

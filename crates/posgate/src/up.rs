@@ -77,12 +77,7 @@ where
 }
 
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    posgate_grpc::init_tracing();
     let path = match a.config {
         Some(p) => p,
         None => {
