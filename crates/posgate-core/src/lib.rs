@@ -7,8 +7,10 @@
 //! - [`retry`]: jittered exponential backoff.
 //! - [`rules`]: the amount rules (exact, up to due, 100% discount).
 //! - [`request`]: validation of a pay request, naming the bad field.
+//! - [`json`]: lenient, float-free reading of POS answers.
 #![forbid(unsafe_code)]
 
+pub mod json;
 pub mod money;
 pub mod payment;
 pub mod request;

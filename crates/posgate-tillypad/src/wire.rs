@@ -280,20 +280,7 @@ fn as_list(v: &Value) -> Value {
     }
 }
 
-/// An exact decimal from a JSON number or a numeric string (dot separator).
-pub fn decimal_of(v: &Value) -> Option<Decimal> {
-    let s = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        _ => return None,
-    };
-    if s.is_empty() || s.contains(',') {
-        return None;
-    }
-    Decimal::from_str(&s)
-        .ok()
-        .or_else(|| Decimal::from_scientific(&s).ok())
-}
+pub use posgate_core::json::decimal_of;
 
 /// Σ `sum` of a `[{type_ID, sum}]` list; `Err` names what could not be read.
 pub fn sum_of_lines(list: &Value) -> Result<Decimal, String> {

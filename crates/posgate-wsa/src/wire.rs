@@ -20,71 +20,7 @@ use crate::classify::{Verdict, classify_ws_error, is_not_found_text};
 // Lenient scalar readers.
 // ------------------------------------------------------------------------------------------
 
-/// Looks a key up in a JSON object: exact first, then ignoring ASCII case.
-pub fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    let obj = v.as_object()?;
-    obj.get(key)
-        .or_else(|| {
-            obj.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
-}
-
-/// A string, number or bool as text; `None` for null, empty strings, objects and arrays.
-pub fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Exact decimal from a JSON number or a string like `"978.00"` (dot separator; surrounding
-/// spaces tolerated). Exponents are accepted on numbers only. Never goes through a float.
-pub fn decimal_of(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => parse_decimal_text(&n.to_string(), true),
-        Value::String(s) => parse_decimal_text(s.trim(), false),
-        _ => None,
-    }
-}
-
-fn parse_decimal_text(s: &str, allow_exponent: bool) -> Option<Decimal> {
-    let body = s.strip_prefix('-').unwrap_or(s);
-    let plain = !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && body.bytes().filter(|b| *b == b'.').count() <= 1
-        && !body.starts_with('.')
-        && !body.ends_with('.');
-    if plain {
-        return Decimal::from_str(s).ok();
-    }
-    if allow_exponent && body.bytes().any(|b| b == b'e' || b == b'E') {
-        return Decimal::from_scientific(s).ok();
-    }
-    None
-}
-
-/// A bool, or `"true"`/`"false"`/`1`/`0`.
-pub fn bool_of(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Some(true),
-            "false" | "0" | "no" => Some(false),
-            _ => None,
-        },
-        Value::Number(n) => match n.to_string().as_str() {
-            "1" => Some(true),
-            "0" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
+pub use posgate_core::json::{bool_of, decimal_of, field, text_of};
 
 /// serde helpers for `#[serde(deserialize_with = ...)]` that never fail on a bad value.
 pub mod lenient {

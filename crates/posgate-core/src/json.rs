@@ -1,0 +1,122 @@
+//! Lenient reading of POS answers (JSON), shared by every adapter.
+//!
+//! posgate talks to independent implementations of each vendor's API: unknown fields are
+//! ignored, missing or mistyped fields become `None`, ids may be strings or numbers, and money
+//! may be a JSON number or a string with a dot. Money is parsed from the number's own text
+//! (serde_json's `arbitrary_precision` keeps it), never through a float.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// Looks a key up in a JSON object: exact first, then ignoring ASCII case. Null is absent.
+pub fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let obj = v.as_object()?;
+    obj.get(key)
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+/// A string, number or bool as text; `None` for null, blank strings, objects and arrays.
+pub fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Exact decimal from a JSON number or a string like `"978.00"` (dot separator; surrounding
+/// spaces tolerated). Exponents are accepted on numbers only; commas never.
+pub fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => parse_decimal_text(&n.to_string(), true),
+        Value::String(s) => parse_decimal_text(s.trim(), false),
+        _ => None,
+    }
+}
+
+fn parse_decimal_text(s: &str, allow_exponent: bool) -> Option<Decimal> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let plain = !body.is_empty()
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.bytes().filter(|b| *b == b'.').count() <= 1
+        && !body.starts_with('.')
+        && !body.ends_with('.');
+    if plain {
+        return Decimal::from_str(s).ok();
+    }
+    if allow_exponent && body.bytes().any(|b| b == b'e' || b == b'E') {
+        return Decimal::from_scientific(s).ok();
+    }
+    None
+}
+
+/// An integer from a number or a string of digits.
+pub fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A bool, or `"true"`/`"false"`/`"yes"`/`"no"`/`1`/`0`.
+pub fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => match n.to_string().as_str() {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn money_is_read_exactly_from_numbers_and_strings() {
+        let v: Value = serde_json::from_str(r#"{"a": 978.00, "b": "1450.50", "c": 1e3}"#).unwrap();
+        assert_eq!(decimal_of(&v["a"]).unwrap().to_string(), "978.00");
+        assert_eq!(decimal_of(&v["b"]).unwrap().to_string(), "1450.50");
+        assert_eq!(decimal_of(&v["c"]).unwrap(), Decimal::from(1000));
+        for bad in [
+            json!("1,50"),
+            json!("1e3"),
+            json!(".5"),
+            json!("5."),
+            json!(null),
+            json!([1]),
+        ] {
+            assert_eq!(decimal_of(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fields_and_scalars_are_read_leniently() {
+        let v = json!({"OrderGuid": "g", "n": "42", "b": "yes", "z": null});
+        assert_eq!(
+            field(&v, "orderGuid").and_then(text_of).as_deref(),
+            Some("g")
+        );
+        assert_eq!(field(&v, "n").and_then(int_of), Some(42));
+        assert_eq!(field(&v, "b").and_then(bool_of), Some(true));
+        assert!(field(&v, "z").is_none());
+    }
+}
