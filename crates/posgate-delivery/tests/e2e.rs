@@ -103,6 +103,7 @@ async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_
         adapter_timeout_ms: 10_000,
         adapters,
         restaurants,
+        auth: posgate_grpc::AuthConfig::disabled(),
         ..PaymentsConfig::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,8 +11,9 @@
 //! the caller's name in every log line; TLS in front (a mesh or an ingress) can be added without
 //! changing this.
 //!
-//! With no token configured the servers still run (local development) but say loudly, at start,
-//! that anyone can call them.
+//! A server with no token configured refuses to start, unless `[auth] disabled = true` says
+//! on purpose that anyone who reaches its port may call it (tests, a laptop); it then says so
+//! loudly at start.
 //!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
@@ -78,6 +79,9 @@ pub struct AuthConfig {
     /// Tokens accepted by the servers, by calling service name (`payments`, `expirenza`, `cli`…).
     #[serde(default)]
     pub tokens: BTreeMap<String, Secret>,
+    /// Run the servers without authentication. Only on purpose: tests, a laptop.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl AuthConfig {
@@ -93,6 +97,15 @@ impl AuthConfig {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), Secret::new(v)))
                 .collect(),
+            disabled: false,
+        }
+    }
+
+    /// No authentication, on purpose (tests that are not about it).
+    pub fn disabled() -> AuthConfig {
+        AuthConfig {
+            tokens: BTreeMap::new(),
+            disabled: true,
         }
     }
 
@@ -106,8 +119,8 @@ impl AuthConfig {
         )
     }
 
-    /// The server-side check.
-    pub fn layer(&self, server_name: &str) -> AuthLayer {
+    /// The server-side check. Without tokens, only when authentication is disabled on purpose.
+    pub fn layer(&self, server_name: &str) -> anyhow::Result<AuthLayer> {
         let accepted: Vec<(String, Vec<u8>)> = self
             .tokens
             .iter()
@@ -115,16 +128,20 @@ impl AuthConfig {
             .map(|(name, t)| (name.clone(), t.expose().as_bytes().to_vec()))
             .collect();
         if accepted.is_empty() {
+            anyhow::ensure!(
+                self.disabled,
+                "{server_name}: no [auth] tokens configured; set [auth] tokens (e.g. POSGATE_AUTH__TOKENS__PAYMENTS=...) or, for local development only, [auth] disabled = true"
+            );
             tracing::warn!(
                 server = server_name,
-                "gRPC authentication is OFF: no [auth] tokens configured, anyone who reaches this port can call it"
+                "gRPC authentication is OFF ([auth] disabled = true): anyone who reaches this port can call it"
             );
         } else {
             tracing::info!(server = server_name, callers = ?accepted.iter().map(|(n, _)| n).collect::<Vec<_>>(), "gRPC bearer-token authentication on");
         }
-        InterceptorLayer::new(AuthCheck {
+        Ok(InterceptorLayer::new(AuthCheck {
             accepted: Arc::new(accepted),
-        })
+        }))
     }
 }
 
@@ -220,7 +237,7 @@ pub async fn serve_adapter<A: PosAdapter>(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     server()
-        .layer(auth.layer(name))
+        .layer(auth.layer(name)?)
         .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
@@ -321,8 +338,9 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // No tokens configured: open (development), announced at start.
-        assert!(check(&AuthConfig::default(), None).is_ok());
+        // No tokens: the server refuses to start, unless disabled on purpose.
+        assert!(AuthConfig::default().layer("t").is_err());
+        assert!(AuthConfig::disabled().layer("t").is_ok());
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl PaymentsService {
                 let _ = rx.wait_for(|s| *s).await;
             }
         }));
-        let auth = self.api.cfg.auth.layer("payments");
+        let auth = self.api.cfg.auth.layer("payments")?;
         let server =
             PaymentServiceServer::new(self.api).max_decoding_message_size(MAX_MESSAGE_BYTES);
         let result = posgate_grpc::server()

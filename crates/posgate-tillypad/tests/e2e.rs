@@ -74,6 +74,7 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
                 currency_scale: 2,
             },
         )]),
+        auth: posgate_grpc::AuthConfig::disabled(),
         ..PaymentsConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

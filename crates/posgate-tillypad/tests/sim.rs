@@ -619,7 +619,7 @@ async fn guest_discount_points_field_and_relay_prefix() {
     let mut c = start_adapter(posgate_tillypad::TillypadAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
-        auth: Default::default(),
+        auth: posgate_grpc::AuthConfig::disabled(),
     })
     .await;
     let resp = post(

@@ -34,7 +34,7 @@ pub fn config_with(r: DeliveryRestaurant) -> DeliveryAdapterConfig {
     DeliveryAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
-        ..Default::default()
+        auth: posgate_grpc::AuthConfig::disabled(),
     }
 }
 

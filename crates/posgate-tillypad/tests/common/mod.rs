@@ -47,7 +47,7 @@ pub fn sim_config(addr: SocketAddr) -> TillypadAdapterConfig {
     TillypadAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
-        auth: Default::default(),
+        auth: posgate_grpc::AuthConfig::disabled(),
     }
 }
 
@@ -158,7 +158,7 @@ pub async fn adapter_for(base: &str) -> Client {
     start_adapter(TillypadAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
-        auth: Default::default(),
+        auth: posgate_grpc::AuthConfig::disabled(),
     })
     .await
 }

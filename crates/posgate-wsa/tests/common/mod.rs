@@ -56,7 +56,7 @@ pub fn sim_config(addr: SocketAddr) -> WsaAdapterConfig {
     WsaAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
-        auth: Default::default(),
+        auth: posgate_grpc::AuthConfig::disabled(),
     }
 }
 
@@ -195,7 +195,7 @@ pub async fn adapter_for(addr: SocketAddr, mode: TaskMode, v: AgentVersion) -> C
     start_adapter(WsaAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
-        auth: Default::default(),
+        auth: posgate_grpc::AuthConfig::disabled(),
     })
     .await
 }
