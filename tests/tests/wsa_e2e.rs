@@ -661,3 +661,24 @@ async fn every_grpc_server_requires_a_service_token() {
     let p = s.client().pay_bill(req()).await.unwrap().into_inner();
     assert_eq!(state(&p), S::Closed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_is_refused_clearly_and_the_service_stays_up() {
+    let s = Stack::start().await;
+    let mut huge = pay("huge", "demo", DEMO_ORDER_978, "978.00");
+    huge.fiscal_data
+        .insert("blob".into(), "x".repeat(2 * 1024 * 1024));
+    let err = s.client().pay_bill(huge).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::ResourceExhausted | Code::OutOfRange),
+        "{err:?}"
+    );
+    assert_eq!(s.postings(DEMO_ORDER_978), 0);
+    let p = s
+        .client()
+        .pay_bill(pay("after-huge", "demo", DEMO_ORDER_978, "978.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), S::Closed);
+}

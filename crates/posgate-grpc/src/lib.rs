@@ -244,10 +244,14 @@ pub async fn serve_adapter<A: PosAdapter>(
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
 }
 
-/// A tonic server with posgate's limits.
+/// A tonic server with posgate's limits: a connection over its concurrency limit gets an
+/// immediate `UNAVAILABLE` (load shedding) rather than an unbounded queue, and each message is
+/// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond).
 pub fn server() -> Server {
     Server::builder()
         .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
+        .load_shed(true)
+        .max_concurrent_streams(Some(MAX_CONCURRENT_PER_CONNECTION as u32))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
