@@ -58,6 +58,26 @@ pub mod decimal {
     }
 }
 
+/// Binds `127.0.0.1:0`, runs `serve` on it in the background (logging if it stops with an
+/// error) and returns the address: what every simulator's `spawn` does.
+pub async fn spawn_on_loopback<F, Fut>(
+    name: &'static str,
+    serve: F,
+) -> std::io::Result<std::net::SocketAddr>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = serve(listener).await {
+            tracing::error!(error = %e, "{name} stopped");
+        }
+    });
+    Ok(addr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,14 +182,7 @@ impl DeliverySim {
 
     /// Binds `127.0.0.1:0`, serves in a background task, returns the address.
     pub async fn spawn(self) -> std::io::Result<SocketAddr> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            if let Err(e) = self.serve(listener).await {
-                tracing::error!(error = %e, "r_k Delivery simulator stopped");
-            }
-        });
-        Ok(addr)
+        crate::util::spawn_on_loopback("r_k Delivery simulator", move |l| self.serve(l)).await
     }
 
     /// Adds or replaces an API client.

@@ -266,14 +266,7 @@ impl ExpirenzaSim {
 
     /// Binds `127.0.0.1:0`, serves in a background task, returns the address.
     pub async fn spawn(self) -> std::io::Result<SocketAddr> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            if let Err(e) = self.serve(listener).await {
-                tracing::error!(error = %e, "Expirenza simulator stopped");
-            }
-        });
-        Ok(addr)
+        crate::util::spawn_on_loopback("Expirenza simulator", move |l| self.serve(l)).await
     }
 
     // ----------------------------------------------------------------------------------

@@ -180,14 +180,7 @@ impl TillypadSim {
 
     /// Binds `127.0.0.1:0`, serves in a background task, returns the address.
     pub async fn spawn(self) -> std::io::Result<SocketAddr> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            if let Err(e) = self.serve(listener).await {
-                tracing::error!(error = %e, "Tillypad simulator stopped");
-            }
-        });
-        Ok(addr)
+        crate::util::spawn_on_loopback("Tillypad simulator", move |l| self.serve(l)).await
     }
 
     /// Adds or replaces a tab (an empty `gest_id` is generated; ids are stored upper case).
