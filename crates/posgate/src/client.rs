@@ -1,6 +1,20 @@
 //! Client subcommands: talk to a running payment service over gRPC.
 
 use clap::Args;
+
+/// Prints a line to stdout; a closed pipe (`posgate list | head`) ends the program quietly
+/// instead of panicking.
+macro_rules! out {
+    () => { out!("") };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
 use posgate_grpc::CallerToken;
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use posgate_proto::v1::{self as pb, get_bill_response};
@@ -163,13 +177,13 @@ pub fn payment_json(p: &pb::Payment) -> Value {
 
 fn print_payment(p: &pb::Payment, as_json: bool) {
     if as_json {
-        println!("{}", payment_json(p));
+        out!("{}", payment_json(p));
         return;
     }
-    println!("payment  {}", p.payment_id);
-    println!("  key        {}", p.idempotency_key);
-    println!("  bill       {} / {}", p.restaurant_id, p.bill_id);
-    println!(
+    out!("payment  {}", p.payment_id);
+    out!("  key        {}", p.idempotency_key);
+    out!("  bill       {} / {}", p.restaurant_id, p.bill_id);
+    out!(
         "  amount     {}{}",
         p.amount,
         if p.tips.trim_start_matches(['0', '.']).is_empty() {
@@ -178,29 +192,29 @@ fn print_payment(p: &pb::Payment, as_json: bool) {
             format!(" (+ tips {})", p.tips)
         }
     );
-    println!(
+    out!(
         "  state      {}{}",
         state_name(p.state),
         if p.r#final { " (final)" } else { "" }
     );
     let sub = substate_name(p.substate);
     if !sub.is_empty() {
-        println!("  substate   {sub}");
+        out!("  substate   {sub}");
     }
     if !p.pos_text.is_empty() || !p.pos_code.is_empty() {
-        println!("  POS said   [{}] {}", p.pos_code, p.pos_text);
+        out!("  POS said   [{}] {}", p.pos_code, p.pos_text);
     }
     if !p.recommendation.is_empty() {
-        println!("  do         {}", p.recommendation);
+        out!("  do         {}", p.recommendation);
     }
     if !p.next_attempt_at.is_empty() {
-        println!("  next try   {}", p.next_attempt_at);
+        out!("  next try   {}", p.next_attempt_at);
     }
     for (k, v) in &p.pos_details {
-        println!("  POS detail {k} = {v}");
+        out!("  POS detail {k} = {v}");
     }
-    println!("  attempts   {}", p.attempts);
-    println!("  updated    {}", p.updated_at);
+    out!("  attempts   {}", p.attempts);
+    out!("  updated    {}", p.updated_at);
 }
 
 pub async fn pay(a: PayArgs) -> anyhow::Result<()> {
@@ -250,10 +264,10 @@ pub async fn watch(a: GetArgs) -> anyhow::Result<()> {
     while let Some(p) = stream.next().await {
         let p = p.map_err(status_err)?;
         if a.conn.json {
-            println!("{}", payment_json(&p));
+            out!("{}", payment_json(&p));
         } else {
             let sub = substate_name(p.substate);
-            println!(
+            out!(
                 "{}  {}{}{}",
                 p.updated_at,
                 state_name(p.state),
@@ -295,13 +309,13 @@ pub async fn list(a: ListArgs) -> anyhow::Result<()> {
         .into_inner();
     if a.conn.json {
         let v: Vec<Value> = r.payments.iter().map(payment_json).collect();
-        println!(
+        out!(
             "{}",
             json!({"payments": v, "next_page_token": r.next_page_token})
         );
     } else {
         for p in &r.payments {
-            println!(
+            out!(
                 "{}  {:<16} {:>10}  {:<15} {}  {}",
                 p.payment_id,
                 p.idempotency_key,
@@ -312,7 +326,7 @@ pub async fn list(a: ListArgs) -> anyhow::Result<()> {
             );
         }
         if !r.next_page_token.is_empty() {
-            println!("(more: page token {})", r.next_page_token);
+            out!("(more: page token {})", r.next_page_token);
         }
     }
     Ok(())
@@ -343,7 +357,7 @@ pub async fn bill(a: BillArgs) -> anyhow::Result<()> {
                 "pos_status": b.pos_status, "bill_printed": b.bill_printed, "table": b.table,
                 "waiter": b.waiter, "waiter_id": b.waiter_id, "order_number": b.order_number, "guests": guests,
             });
-            println!(
+            out!(
                 "{}",
                 if a.conn.json {
                     v.to_string()
@@ -376,7 +390,7 @@ pub async fn close(a: BillArgs) -> anyhow::Result<()> {
         .map_err(status_err)?
         .into_inner();
     if r.closed {
-        println!("closed");
+        out!("closed");
         Ok(())
     } else {
         let f = r.failure.unwrap_or_default();

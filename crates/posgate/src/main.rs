@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the payment service, the WSA adapter and the WSA simulator in one process.
+    /// Run every service and every simulator in one process (embedded defaults).
     Up(up::UpArgs),
     /// Run one service in this process (what a container runs).
     Serve(serve::ServeArgs),
@@ -42,9 +42,9 @@ enum Cmd {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.cmd {
+    let result = match cli.cmd {
         Cmd::Up(a) => up::run(a).await,
         Cmd::Serve(a) => serve::run(a).await,
         Cmd::Pay(a) => client::pay(a).await,
@@ -53,5 +53,13 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Watch(a) => client::watch(a).await,
         Cmd::Bill(a) => client::bill(a).await,
         Cmd::Close(a) => client::close(a).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, for a person: no backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
