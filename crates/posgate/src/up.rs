@@ -18,8 +18,8 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../../deploy/posgate.toml");
 
 #[derive(Args)]
 pub struct UpArgs {
-    /// Config file. Without one, the embedded defaults are written to <data-dir>/posgate.toml
-    /// (if missing) and used, so they can be read and edited.
+    /// Config file. Without one, the embedded defaults are used (and written to
+    /// <data-dir>/posgate.default.toml to read, or copy and edit for --config).
     #[arg(long, env = "POSGATE_CONFIG")]
     config: Option<PathBuf>,
     /// Folder for the embedded database and the default config.
@@ -81,11 +81,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let path = match a.config {
         Some(p) => p,
         None => {
+            // Written afresh each start so it always matches this build; to change it, copy it
+            // and pass --config.
             std::fs::create_dir_all(&a.data_dir)?;
-            let p = a.data_dir.join("posgate.toml");
-            if !p.exists() {
-                std::fs::write(&p, DEFAULT_CONFIG)?;
-            }
+            let p = a.data_dir.join("posgate.default.toml");
+            std::fs::write(&p, DEFAULT_CONFIG)?;
             p
         }
     };
