@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Substate};
-use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
+use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
     AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule, Bill,
@@ -69,10 +69,6 @@ impl DeliveryAdapter {
         Ok(DeliveryAdapter {
             restaurants: Arc::new(restaurants),
         })
-    }
-
-    pub fn into_server(self) -> PosAdapterServer<DeliveryAdapter> {
-        PosAdapterServer::new(self)
     }
 
     fn restaurant(&self, id: &str) -> Result<&Restaurant, Status> {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Substate};
-use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
+use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
     AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule,
@@ -88,10 +88,6 @@ impl TillypadAdapter {
         Ok(TillypadAdapter {
             restaurants: Arc::new(restaurants),
         })
-    }
-
-    pub fn into_server(self) -> PosAdapterServer<TillypadAdapter> {
-        PosAdapterServer::new(self)
     }
 
     fn restaurant(&self, id: &str) -> Result<&Restaurant, Status> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Secret, Substate};
-use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
+use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
     AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule, Bill,
@@ -56,10 +56,6 @@ impl WsaAdapter {
         Ok(WsaAdapter {
             restaurants: Arc::new(restaurants),
         })
-    }
-
-    pub fn into_server(self) -> PosAdapterServer<WsaAdapter> {
-        PosAdapterServer::new(self)
     }
 
     fn restaurant(&self, id: &str) -> Result<&Restaurant, Status> {
