@@ -20,6 +20,7 @@ use tonic::transport::Channel;
 /// Service tokens of the test stack.
 pub const PAYMENTS_TOKEN: &str = "test-payments-token";
 pub const CLI_TOKEN: &str = "test-cli-token";
+pub const EXPIRENZA_TOKEN: &str = "test-expirenza-token";
 
 /// A client of the payment service, sending the test caller's token.
 pub type Client = PaymentServiceClient<InterceptedService<Channel, CallerToken>>;
@@ -111,7 +112,7 @@ pos = "wsa"
     let mut s = format!(
         r#"
 [auth]
-tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}" }}
+tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", expirenza = "{EXPIRENZA_TOKEN}" }}
 [payments]
 listen = "127.0.0.1:0"
 database_url = "{db}"

@@ -649,6 +649,20 @@ async fn every_grpc_server_requires_a_service_token() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
+    // The scheme is case-insensitive, as HTTP says.
+    let lower = tonic::metadata::MetadataValue::try_from(format!(
+        "bearer {}",
+        posgate_tests::PAYMENTS_TOKEN
+    ))
+    .unwrap();
+    let ok =
+        PosAdapterClient::with_interceptor(channel.clone(), move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", lower.clone());
+            Ok(r)
+        })
+        .describe(describe.clone())
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
     let ok = PosAdapterClient::with_interceptor(
         channel,
         posgate_grpc::CallerToken::bearer(posgate_tests::PAYMENTS_TOKEN),
@@ -660,6 +674,118 @@ async fn every_grpc_server_requires_a_service_token() {
     // The right token works end to end.
     let p = s.client().pay_bill(req()).await.unwrap().into_inner();
     assert_eq!(state(&p), S::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_payment_service_may_call_an_adapter_and_only_callers_may_pay() {
+    use posgate_grpc::CallerToken;
+    use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
+    use posgate_tests::{CLI_TOKEN, EXPIRENZA_TOKEN, PAYMENTS_TOKEN};
+    let s = Stack::start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.adapter_addr))
+        .unwrap()
+        .connect_lazy();
+    let adapter = |token: &str| {
+        PosAdapterClient::with_interceptor(channel.clone(), CallerToken::bearer(token))
+    };
+    let post = || pb::PostPaymentRequest {
+        restaurant_id: "demo".into(),
+        bill_id: DEMO_ORDER_978.into(),
+        payment_id: "p-direct".into(),
+        amount: "978.00".into(),
+        ..Default::default()
+    };
+    // Every adapter method, for every caller but the payment service.
+    for (who, token) in [("cli", CLI_TOKEN), ("expirenza", EXPIRENZA_TOKEN)] {
+        let mut a = adapter(token);
+        let refusals = [
+            a.describe(pb::DescribeRequest {
+                restaurant_id: "demo".into(),
+            })
+            .await
+            .map(drop),
+            a.get_bill(pb::AdapterGetBillRequest {
+                restaurant_id: "demo".into(),
+                bill_id: DEMO_ORDER_978.into(),
+            })
+            .await
+            .map(drop),
+            a.list_bills(pb::AdapterListBillsRequest {
+                restaurant_id: "demo".into(),
+                table: String::new(),
+            })
+            .await
+            .map(drop),
+            a.post_payment(post()).await.map(drop),
+            a.close_bill(pb::AdapterCloseBillRequest {
+                restaurant_id: "demo".into(),
+                bill_id: DEMO_ORDER_978.into(),
+                payment_id: "p-direct".into(),
+            })
+            .await
+            .map(drop),
+            a.check_payment(pb::CheckPaymentRequest {
+                restaurant_id: "demo".into(),
+                bill_id: DEMO_ORDER_978.into(),
+                payment_id: "p-direct".into(),
+                amount: "978.00".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        ];
+        for (i, r) in refusals.into_iter().enumerate() {
+            let err = r.expect_err("refused");
+            assert_eq!(
+                err.code(),
+                Code::PermissionDenied,
+                "{who} method #{i}: {err:?}"
+            );
+            assert!(err.message().contains(who), "{}", err.message());
+            assert!(
+                err.message().contains("posgate.v1.PosAdapter/"),
+                "{}",
+                err.message()
+            );
+        }
+    }
+    assert_eq!(s.postings(DEMO_ORDER_978), 0, "nothing reached the POS");
+    for task in ["GetOrder", "GetOrderList", "PayOrder", "GetTaskResponse"] {
+        assert_eq!(s.sim.requests(task), 0, "no {task} reached the POS");
+    }
+    // The payment service is allowed, and posts through the adapter...
+    assert!(
+        adapter(PAYMENTS_TOKEN)
+            .describe(pb::DescribeRequest {
+                restaurant_id: "demo".into()
+            })
+            .await
+            .is_ok()
+    );
+    // ...but may not take payments itself.
+    let err = posgate_tests::client_for(s.payments_addr, PAYMENTS_TOKEN)
+        .pay_bill(pay("perm-p", "demo", DEMO_ORDER_978, "978.00"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // Every allowed caller of the payment service still pays.
+    let bills = [
+        s.add_order(DEMO_OBJECT_ID, "10.00"),
+        s.add_order(DEMO_OBJECT_ID, "20.00"),
+    ];
+    for ((who, token), (bill, amount)) in [("cli", CLI_TOKEN), ("expirenza", EXPIRENZA_TOKEN)]
+        .into_iter()
+        .zip(bills.iter().zip(["10.00", "20.00"]))
+    {
+        let p = posgate_tests::client_for(s.payments_addr, token)
+            .pay_bill(pay(&format!("perm-{who}"), "demo", bill, amount))
+            .await
+            .unwrap()
+            .into_inner();
+        let p = s.wait_until(&p.payment_id, 30, |p| p.r#final).await;
+        assert_eq!(state(&p), S::Closed, "{who}: {p:?}");
+        assert_eq!(s.postings(bill), 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
