@@ -88,7 +88,27 @@ fn too_big(m: &BTreeMap<String, String>) -> bool {
     m.len() > MAX_FISCAL_ENTRIES || m.iter().any(|(k, v)| k.len() + v.len() > MAX_FISCAL_LEN)
 }
 
-fn id(field: &str, v: &str) -> Result<String, FieldError> {
+/// Characters no id, key or name may carry: controls (a newline forges a log line, a NUL
+/// truncates), Unicode line and paragraph separators, and bidirectional marks, embeddings,
+/// overrides and isolates (they make a text display as another: "Trojan Source",
+/// CVE-2021-42574).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// An identifier from a caller (idempotency key, restaurant, bill, payment, table): present,
+/// at most [`MAX_ID_LEN`] bytes, no surrounding spaces, no [unsafe character](is_unsafe_char).
+pub fn validate_id<'a>(field: &str, v: &'a str) -> Result<&'a str, FieldError> {
     if v.trim().is_empty() {
         return Err(FieldError::new(field, "is required"));
     }
@@ -98,13 +118,40 @@ fn id(field: &str, v: &str) -> Result<String, FieldError> {
             format!("is longer than {MAX_ID_LEN} bytes"),
         ));
     }
-    if v.chars().any(char::is_control) || v.trim() != v {
+    if v.chars().any(is_unsafe_char) || v.trim() != v {
         return Err(FieldError::new(
             field,
-            "has control characters or surrounding spaces",
+            "has control or bidirectional-override characters or surrounding spaces",
         ));
     }
-    Ok(v.to_string())
+    Ok(v)
+}
+
+/// [`validate_id`] for an optional field (a filter): empty is fine.
+pub fn validate_optional_id<'a>(field: &str, v: &'a str) -> Result<&'a str, FieldError> {
+    if v.is_empty() {
+        Ok(v)
+    } else {
+        validate_id(field, v)
+    }
+}
+
+fn id(field: &str, v: &str) -> Result<String, FieldError> {
+    validate_id(field, v).map(str::to_string)
+}
+
+/// Keys of a caller's map (fiscal data, POS options): no empty key, no unsafe character.
+fn keys(field: &str, m: &BTreeMap<String, String>) -> Result<(), FieldError> {
+    match m
+        .keys()
+        .find(|k| k.trim().is_empty() || k.chars().any(is_unsafe_char))
+    {
+        Some(k) => Err(FieldError::new(
+            format!("{field}[{}]", k.escape_debug()),
+            "a key is empty or has control or bidirectional-override characters",
+        )),
+        None => Ok(()),
+    }
 }
 
 fn money(field: &str, v: &str, scale: u32) -> Result<Money, FieldError> {
@@ -134,6 +181,12 @@ impl PayRequest {
             if tender_id.len() > MAX_ID_LEN || card.len() > MAX_ID_LEN {
                 return Err(FieldError::new(format!("tenders[{i}]"), "field too long"));
             }
+            if tender_id.chars().any(is_unsafe_char) {
+                return Err(FieldError::new(
+                    format!("tenders[{i}].tender_id"),
+                    "has control or bidirectional-override characters",
+                ));
+            }
             sum = sum
                 .checked_add(a)
                 .ok_or_else(|| FieldError::new("tenders", "sum overflows"))?;
@@ -161,6 +214,8 @@ impl PayRequest {
                 "too many or too long entries",
             ));
         }
+        keys("fiscal_data", &raw.fiscal_data)?;
+        keys("pos_options", &raw.pos_options)?;
         let points =
             Money::parse_optional(raw.points, scale).map_err(|e| FieldError::new("points", e))?;
         Ok(PayRequest {
@@ -303,6 +358,78 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.first_difference(&c), Some("bill_id"));
+    }
+
+    #[test]
+    fn unsafe_characters_are_refused_in_every_id_and_key() {
+        let bad = [
+            "b1\nforged log line",
+            "b1\r",
+            "b\u{0}1",
+            "b1\u{1b}[31m",
+            "b\u{202E}1",
+            "b\u{2066}1",
+            "b\u{200F}1",
+            "b\u{2028}1",
+            "b\u{061C}1",
+        ];
+        for v in bad {
+            assert!(validate_id("bill_id", v).is_err(), "{v:?}");
+            assert_eq!(
+                field(RawPayRequest {
+                    bill_id: v,
+                    ..raw()
+                }),
+                "bill_id"
+            );
+            assert_eq!(
+                field(RawPayRequest {
+                    idempotency_key: v,
+                    ..raw()
+                }),
+                "idempotency_key"
+            );
+            assert_eq!(
+                field(RawPayRequest {
+                    tenders: vec![(v, "978.00", "")],
+                    ..raw()
+                }),
+                "tenders[0].tender_id"
+            );
+            let mut fiscal = BTreeMap::new();
+            fiscal.insert(v.to_string(), "x".to_string());
+            assert!(
+                field(RawPayRequest {
+                    fiscal_data: fiscal.clone(),
+                    ..raw()
+                })
+                .starts_with("fiscal_data["),
+                "{v:?}"
+            );
+            assert!(
+                field(RawPayRequest {
+                    pos_options: fiscal,
+                    ..raw()
+                })
+                .starts_with("pos_options["),
+            );
+        }
+        // The field name escapes the key, so the error itself cannot forge a line.
+        let mut fiscal = BTreeMap::new();
+        fiscal.insert("a\nb".to_string(), "x".to_string());
+        let f = field(RawPayRequest {
+            fiscal_data: fiscal,
+            ..raw()
+        });
+        assert!(!f.contains('\n'), "{f}");
+        // Letters of any script, spaces inside and dashes are fine.
+        for ok in ["Стіл 12", "order-1/2", "طاولة ٣", "a1e0c6f2-3b7d"] {
+            assert_eq!(validate_id("table", ok), Ok(ok));
+        }
+        assert_eq!(validate_optional_id("table", ""), Ok(""));
+        assert!(validate_optional_id("table", " ").is_err());
+        assert!(validate_id("bill_id", &"x".repeat(MAX_ID_LEN)).is_ok());
+        assert!(validate_id("bill_id", &"x".repeat(MAX_ID_LEN + 1)).is_err());
     }
 
     #[test]

@@ -9,10 +9,13 @@ use std::path::Path;
 use std::time::Duration;
 
 mod auth;
+mod malformed;
 
 pub use auth::{
     ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW, Rules,
 };
+
+pub use malformed::{MalformedRequest, MalformedRequestLayer};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -20,6 +23,7 @@ use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
 use serde::de::DeserializeOwned;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tower::layer::util::{Identity, Stack};
 
 /// Largest gRPC message any posgate service takes or sends: a bill with its dishes is a few KB.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -77,8 +81,9 @@ pub async fn serve_adapter<A: PosAdapter>(
 
 /// A tonic server with posgate's limits: a connection over its concurrency limit gets an
 /// immediate `UNAVAILABLE` (load shedding) rather than an unbounded queue, and each message is
-/// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond).
-pub fn server() -> Server {
+/// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond);
+/// a request that does not decode is `INVALID_ARGUMENT` ([`MalformedRequestLayer`]).
+pub fn server() -> Server<Stack<MalformedRequestLayer, Identity>> {
     Server::builder()
         .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
         .load_shed(true)
@@ -86,6 +91,7 @@ pub fn server() -> Server {
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
+        .layer(MalformedRequestLayer)
 }
 
 /// Logging for a service process: `RUST_LOG` (default `info`, sqlx quiet).

@@ -494,14 +494,23 @@ impl Engine {
                     s.message()
                 ),
             ),
-            Err(s) if s.code() == tonic::Code::Unauthenticated => Answer::ours(
-                Event::Transient,
-                codes::ADAPTER,
-                format!(
-                    "the adapter refused our token, nothing was sent: {}",
-                    s.message()
-                ),
-            ),
+            // Refused at the adapter's door (token unknown, or this caller not allowed): a
+            // configuration to fix, nothing was sent.
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
+                Answer::ours(
+                    Event::Transient,
+                    codes::ADAPTER,
+                    format!(
+                        "the adapter refused our call, nothing was sent: {}",
+                        s.message()
+                    ),
+                )
+            }
             // Otherwise the adapter may have sent our request before failing: we cannot know.
             Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {s}")),
             Ok(r) => {

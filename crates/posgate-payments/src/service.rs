@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use posgate_core::request::RawPayRequest;
+use posgate_core::FieldError;
+use posgate_core::request::{RawPayRequest, validate_id, validate_optional_id};
 use posgate_core::{PayRequest, PaymentState, Step};
 use posgate_proto::v1::payment_service_server::PaymentService;
 use posgate_proto::v1::{self as pb, AdapterCloseBillRequest, AdapterGetBillRequest};
@@ -37,6 +38,15 @@ fn internal(e: StoreError) -> Status {
     Status::internal(format!("payment store: {e}"))
 }
 
+/// A field that fails validation is the caller's mistake, named.
+fn invalid(e: FieldError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+/// Largest page of `ListPayments`; a bigger `page_size` is served as this (AIP-158).
+pub const MAX_PAGE_SIZE: u32 = 500;
+const DEFAULT_PAGE_SIZE: u32 = 50;
+
 /// The POS has had its say for now: PayBill can answer.
 fn settled(rec: &PaymentRecord) -> bool {
     let l = rec.lifecycle;
@@ -49,9 +59,7 @@ fn settled(rec: &PaymentRecord) -> bool {
 
 impl PaymentsApi {
     async fn load(&self, id: &str) -> Result<PaymentRecord, Status> {
-        if id.is_empty() {
-            return Err(Status::invalid_argument("payment_id: is required"));
-        }
+        validate_id("payment_id", id).map_err(invalid)?;
         self.store
             .get(id)
             .await
@@ -82,6 +90,7 @@ impl PaymentsApi {
     }
 
     fn route_scale(&self, restaurant_id: &str) -> Result<u32, Status> {
+        validate_id("restaurant_id", restaurant_id).map_err(invalid)?;
         self.cfg
             .restaurants
             .get(restaurant_id)
@@ -112,12 +121,7 @@ impl PaymentService for PaymentsApi {
         req: Request<pb::PayBillRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
         let r = req.into_inner();
-        if r.idempotency_key.is_empty() {
-            return Err(Status::invalid_argument("idempotency_key: is required"));
-        }
-        if r.restaurant_id.is_empty() {
-            return Err(Status::invalid_argument("restaurant_id: is required"));
-        }
+        validate_id("idempotency_key", &r.idempotency_key).map_err(invalid)?;
         let scale = self.route_scale(&r.restaurant_id)?;
         let raw = RawPayRequest {
             idempotency_key: &r.idempotency_key,
@@ -145,8 +149,7 @@ impl PaymentService for PaymentsApi {
             points: &r.points,
             pos_options: r.pos_options.clone().into_iter().collect(),
         };
-        let pay = PayRequest::validate(&raw, scale)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let pay = PayRequest::validate(&raw, scale).map_err(invalid)?;
         let id = uuid::Uuid::now_v7().to_string();
         let rec = match self
             .store
@@ -229,9 +232,17 @@ impl PaymentService for PaymentsApi {
                 .ok_or_else(|| Status::invalid_argument(format!("states: unknown state {s}")))?;
             states.push(s);
         }
+        validate_optional_id("restaurant_id", &r.restaurant_id).map_err(invalid)?;
+        validate_optional_id("bill_id", &r.bill_id).map_err(invalid)?;
+        // A page token is the last payment id of the previous page, nothing else.
+        if !r.page_token.is_empty() && uuid::Uuid::try_parse(&r.page_token).is_err() {
+            return Err(Status::invalid_argument(
+                "page_token: not a next_page_token from a previous ListPayments answer",
+            ));
+        }
         let limit = match r.page_size {
-            0 => 50,
-            n => n.min(500),
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
         };
         let filter = ListFilter {
             restaurant_id: Some(r.restaurant_id).filter(|s| !s.is_empty()),
@@ -259,9 +270,7 @@ impl PaymentService for PaymentsApi {
         req: Request<pb::CloseBillRequest>,
     ) -> Result<Response<pb::CloseBillResponse>, Status> {
         let r = req.into_inner();
-        if r.bill_id.is_empty() {
-            return Err(Status::invalid_argument("bill_id: is required"));
-        }
+        validate_id("bill_id", &r.bill_id).map_err(invalid)?;
         let mut client = self.adapter(&r.restaurant_id)?;
         let out = client
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
@@ -286,6 +295,7 @@ impl PaymentService for PaymentsApi {
         req: Request<pb::ListBillsRequest>,
     ) -> Result<Response<pb::ListBillsResponse>, Status> {
         let r = req.into_inner();
+        validate_optional_id("table", &r.table).map_err(invalid)?;
         let mut client = self.adapter(&r.restaurant_id)?;
         let out = client
             .list_bills(self.adapters.request(pb::AdapterListBillsRequest {
@@ -306,9 +316,7 @@ impl PaymentService for PaymentsApi {
         req: Request<pb::GetBillRequest>,
     ) -> Result<Response<pb::GetBillResponse>, Status> {
         let r = req.into_inner();
-        if r.bill_id.is_empty() {
-            return Err(Status::invalid_argument("bill_id: is required"));
-        }
+        validate_id("bill_id", &r.bill_id).map_err(invalid)?;
         let mut client = self.adapter(&r.restaurant_id)?;
         let out = client
             .get_bill(self.adapters.request(AdapterGetBillRequest {
