@@ -251,6 +251,33 @@ async fn other_error_and_exhausted_retries_need_attention() {
     assert_eq!(substate(&p), Sub::OtherError);
     assert_eq!(p.attempts, 1);
     assert!(p.r#final);
+    // Staff are told what happened, not sent to the vendor.
+    assert!(
+        p.recommendation.contains("does not know this bill"),
+        "{}",
+        p.recommendation
+    );
+    assert_eq!(p.pos_code, "posgate:bill_unknown", "{p:?}");
+
+    // A bill closed by someone else before the payment came: said so.
+    let bill = s.add_order(DEMO_OBJECT_ID, "15.00");
+    s.sim
+        .update_order(DEMO_OBJECT_ID, &bill, |o| o.status = "Complited".into())
+        .unwrap();
+    let p = s
+        .client()
+        .pay_bill(pay("closed-elsewhere", "demo", &bill, "15.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), S::NeedsAttention, "{p:?}");
+    assert!(
+        p.recommendation.contains("already closed"),
+        "{}",
+        p.recommendation
+    );
+    assert!(!p.recommendation.contains("vendor"), "{}", p.recommendation);
+    assert_eq!(s.postings(&bill), 0);
 
     // A shift that never opens: retried, then handed to a person.
     let bill = s.add_order(DEMO_OBJECT_ID, "42.00");

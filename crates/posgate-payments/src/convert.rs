@@ -5,6 +5,7 @@ use posgate_proto::v1 as pb;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::engine::codes;
 use crate::store::PaymentRecord;
 
 pub fn rfc3339(ms: i64) -> String {
@@ -42,9 +43,36 @@ pub fn substate_to_pb(s: Substate) -> pb::Substate {
     }
 }
 
+/// What staff should do when posgate itself found why a payment cannot be posted: said
+/// before (instead of) the substate's generic advice, because "contact the POS vendor" is
+/// wrong when the bill was simply closed by someone else or never existed.
+const ADVICE_BY_CODE: &[(&str, &str)] = &[
+    (
+        codes::BILL_CLOSED,
+        "The bill was already closed or canceled in the POS (by staff or another payment) before this payment reached it; nothing was posted. The guest has paid: book the payment on the bill it belongs to, or refund the guest.",
+    ),
+    (
+        codes::BILL_UNKNOWN,
+        "The POS does not know this bill (a wrong bill id, or the bill was deleted or moved to another table); nothing was posted. The guest has paid: find the bill in the POS and book the payment by hand, or refund the guest.",
+    ),
+];
+
+fn advice_for_code(code: Option<&str>) -> Option<&'static str> {
+    let code = code?;
+    ADVICE_BY_CODE
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, advice)| *advice)
+}
+
 /// What staff should do about a payment in its current state.
 pub fn recommendation(rec: &PaymentRecord) -> String {
     let l = rec.lifecycle;
+    if l.state == PaymentState::NeedsAttention
+        && let Some(advice) = advice_for_code(rec.pos_code.as_deref())
+    {
+        return advice.to_string();
+    }
     match (l.state, rec.substate) {
         (PaymentState::Retrying | PaymentState::NeedsAttention, Some(s)) => {
             let mut r = s.recommendation().to_string();
@@ -132,6 +160,10 @@ pub fn substate_from_pb(failure: Option<&pb::PosFailure>) -> Substate {
 pub fn recommendation_for(failure: Option<&pb::PosFailure>, ok: bool) -> String {
     if ok {
         String::new()
+    } else if failure.is_some_and(|f| f.not_found) {
+        advice_for_code(Some(codes::BILL_UNKNOWN))
+            .unwrap_or_default()
+            .to_string()
     } else {
         substate_from_pb(failure).recommendation().to_string()
     }

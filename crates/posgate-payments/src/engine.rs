@@ -39,7 +39,12 @@ fn jitter_unit() -> u32 {
 
 /// Our own failure codes, kept in `pos_code` beside the POS's.
 pub mod codes {
+    /// The bill was already closed or canceled in the POS when the payment came to post.
     pub const BILL_CLOSED: &str = "posgate:bill_not_open";
+    /// The POS does not know the bill (wrong id, deleted, moved).
+    pub const BILL_UNKNOWN: &str = "posgate:bill_unknown";
+    /// The bill cannot take payments yet (r_k Delivery order not yet confirmed).
+    pub const BILL_NOT_READY: &str = "posgate:bill_not_ready";
     pub const AMOUNT_CHECK: &str = "posgate:amount_check";
     pub const ADAPTER: &str = "posgate:adapter_unreachable";
     pub const WORKER_LOST: &str = "posgate:worker_lost";
@@ -578,14 +583,23 @@ impl Engine {
                         "the POS is out of reach",
                     ));
                 }
+                Some(adapter_get_bill_response::Result::Failure(f)) if f.not_found => {
+                    return Err(Answer::ours(
+                        Event::Rejected(Substate::OtherError),
+                        codes::BILL_UNKNOWN,
+                        format!(
+                            "the POS does not know this bill; nothing was posted (POS: {} {})",
+                            f.pos_code, f.pos_text
+                        ),
+                    ));
+                }
                 Some(adapter_get_bill_response::Result::Failure(f)) => {
                     let s = substate_from_pb(Some(&f));
-                    let note = if f.not_found {
-                        "the POS does not know this bill"
-                    } else {
-                        "the POS refused to show the bill"
-                    };
-                    return Err(Answer::failure(Event::Rejected(s), &f, note));
+                    return Err(Answer::failure(
+                        Event::Rejected(s),
+                        &f,
+                        "the POS refused to show the bill",
+                    ));
                 }
                 None => {
                     return Err(Answer::ours(
@@ -616,7 +630,7 @@ impl Engine {
             BillStatus::NotReady => {
                 return Err(Answer::ours(
                     Event::Transient,
-                    codes::BILL_CLOSED,
+                    codes::BILL_NOT_READY,
                     format!("the bill cannot take payments yet ({})", bill.pos_status),
                 ));
             }
