@@ -48,6 +48,7 @@ pub struct Options {
     pub retry_max_attempts: u32,
     pub reconcile_initial_ms: u64,
     pub max_in_flight_per_restaurant: usize,
+    pub lease_ms: u64,
     /// Database of the payment service; a fresh SQLite file when `None`.
     pub database_url: Option<String>,
 }
@@ -61,6 +62,7 @@ impl Default for Options {
             retry_max_attempts: 20,
             reconcile_initial_ms: 200,
             max_in_flight_per_restaurant: 4,
+            lease_ms: 30_000,
             database_url: None,
         }
     }
@@ -118,7 +120,7 @@ listen = "127.0.0.1:0"
 database_url = "{db}"
 pay_wait_ms = {wait}
 poll_interval_ms = 50
-lease_ms = 30000
+lease_ms = {lease}
 reconcile_settle_ms = 1500
 max_in_flight_per_restaurant = {inflight}
 adapter_timeout_ms = 30000
@@ -141,6 +143,7 @@ listen = "{adapter}"
 "#,
         wait = o.pay_wait_ms,
         inflight = o.max_in_flight_per_restaurant,
+        lease = o.lease_ms,
         ri = o.retry_initial_ms,
         rmax = o.retry_max_attempts,
         ci = o.reconcile_initial_ms,
@@ -269,6 +272,34 @@ impl Stack {
         let svc = PaymentsService::build(cfg).await.expect("build replica");
         tokio::spawn(svc.serve(listener, stopped(&rx)));
         client_for(addr, CLI_TOKEN)
+    }
+
+    /// Kills the first payment service where it stands, as a crashed process would: no
+    /// graceful drain, its in-flight steps cut off, its leases left to expire.
+    pub async fn kill_payments(&mut self) {
+        if let Some(t) = self.payments_task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    /// The notes of a payment's history, oldest first (read straight from the database).
+    pub async fn history(&self, payment_id: &str) -> Vec<String> {
+        let db = posgate_payments::store::Store::open(&self.database_url())
+            .await
+            .expect("open store");
+        db.history(payment_id)
+            .await
+            .expect("history")
+            .into_iter()
+            .filter_map(|h| h.5)
+            .collect()
+    }
+
+    fn database_url(&self) -> String {
+        PaymentsConfig::load(Some(&self.config_path))
+            .expect("payments config")
+            .database_url
     }
 
     /// Stops the payment service (graceful), keeping its database.

@@ -835,3 +835,73 @@ async fn an_oversized_request_is_refused_clearly_and_the_service_stays_up() {
         .into_inner();
     assert_eq!(state(&p), S::Closed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pos_call_longer_than_the_lease_keeps_its_worker() {
+    // Lease 600 ms, POS 2.5 s: without renewal the second replica would take the payment over
+    // mid-call and reconcile it.
+    let mut s = Stack::start_with(Options {
+        lease_ms: 600,
+        ..Options::default()
+    })
+    .await;
+    let _replica = s.add_payments_replica().await;
+    let bill = s.add_order(DEMO_OBJECT_ID, "30.00");
+    s.sim.inject(
+        Fault::new(FaultKind::Slow { delay_ms: 2_500 })
+            .for_task("PayOrder")
+            .times(1),
+    );
+    let p = s
+        .client()
+        .pay_bill(pay("long-call", "demo-sync", &bill, "30.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = s.wait_until(&p.payment_id, 20, |p| p.r#final).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(s.postings(&bill), 1);
+    let history = s.history(&p.payment_id).await;
+    assert!(
+        !history.iter().any(|n| n.contains("lost worker")),
+        "taken over mid-call: {history:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_payment_is_taken_over_in_seconds() {
+    let mut s = Stack::start_with(Options {
+        lease_ms: 1_000,
+        pay_wait_ms: 300,
+        ..Options::default()
+    })
+    .await;
+    let replica = s.add_payments_replica().await;
+    let bill = s.add_order(DEMO_OBJECT_ID, "31.00");
+    // The agent sits on the first PayOrder (2 s, then Timeout, nothing applied): the worker
+    // is killed in the middle of that call.
+    s.sim.inject(
+        Fault::new(FaultKind::AgentTimeout)
+            .for_task("PayOrder")
+            .times(1),
+    );
+    let p = s
+        .client()
+        .pay_bill(pay("dead-worker", "demo-sync", &bill, "31.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    // Whichever replica took it, kill the first; if the replica holds it, this is the easy
+    // case and it still must finish.
+    s.kill_payments().await;
+    let started = std::time::Instant::now();
+    s.client = replica;
+    let p = s.wait_until(&p.payment_id, 30, |p| p.r#final).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(s.postings(&bill), 1, "posted once");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -27,7 +27,9 @@ pub struct PaymentsConfig {
     /// timed-out task when the agent gets to it). Reading the bill as "not applied" is believed
     /// only after this, so a late apply is never followed by a second posting.
     pub reconcile_settle_ms: u64,
-    /// How long a worker owns a payment it took. Longer than the slowest adapter call.
+    /// How long a worker owns a payment it took without renewing it. The worker renews it every
+    /// third of this while a POS call runs, so it only bounds how long a payment whose worker
+    /// died waits before another takes it over: keep it seconds.
     pub lease_ms: u64,
     /// POS calls in flight per restaurant: a restaurant's POS is one small box.
     pub max_in_flight_per_restaurant: usize,
@@ -74,7 +76,7 @@ impl Default for PaymentsConfig {
                 jitter_pct: 10,
             },
             reconcile_settle_ms: 300_000,
-            lease_ms: 300_000,
+            lease_ms: 10_000,
             max_in_flight_per_restaurant: 2,
             poll_interval_ms: 1_000,
             adapter_timeout_ms: 200_000,
@@ -95,8 +97,14 @@ impl PaymentsConfig {
         Ok(cfg)
     }
 
-    /// Refuses a configuration that routes a restaurant to an adapter it does not know.
+    /// Refuses a configuration that routes a restaurant to an adapter it does not know, or
+    /// whose lease could not be renewed in time.
     pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.lease_ms >= 100,
+            "[payments] lease_ms = {} is too short: at least 100 (renewed every third of it); seconds are usual",
+            self.lease_ms
+        );
         for (id, r) in &self.restaurants {
             anyhow::ensure!(
                 self.adapters.contains_key(&r.pos),

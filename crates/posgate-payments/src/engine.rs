@@ -269,17 +269,52 @@ impl Engine {
                 }
                 rec.version += 1;
             }
-            let more = match rec.lifecycle.step {
-                Step::Post => self.post(rec).await?,
-                Step::Reconcile => self.reconcile(rec).await?,
-                Step::Close => self.close(rec).await?,
-                Step::Done => false,
+            let step = async {
+                match rec.lifecycle.step {
+                    Step::Post => self.post(rec).await,
+                    Step::Reconcile => self.reconcile(rec).await,
+                    Step::Close => self.close(rec).await,
+                    Step::Done => Ok(false),
+                }
+            };
+            // The lease is short (a dead worker's payment is taken over in seconds) and kept
+            // alive while this worker runs the step, however long the POS takes.
+            let more = tokio::select! {
+                more = step => more?,
+                never = self.keep_leased(id) => match never {},
             };
             if !more {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Renews this worker's lease on `id` every third of the lease until dropped. A lease found
+    /// lost is only logged: every write is fenced by owner and version, so the step's own save
+    /// then fails and nothing is overwritten.
+    async fn keep_leased(&self, id: &str) -> std::convert::Infallible {
+        let lease = self.cfg.lease_ms.max(3);
+        loop {
+            tokio::time::sleep(Duration::from_millis(lease / 3)).await;
+            match self
+                .store
+                .renew(id, &self.owner, now_ms(), lease as i64)
+                .await
+            {
+                Ok(true) => debug!(payment_id = id, "lease renewed"),
+                Ok(false) => {
+                    warn!(
+                        payment_id = id,
+                        "lease lost while a step ran; its writes will be refused"
+                    );
+                    return std::future::pending().await;
+                }
+                Err(e) => {
+                    warn!(payment_id = id, error = %e, "cannot renew the lease; trying again")
+                }
+            }
+        }
     }
 
     async fn save(

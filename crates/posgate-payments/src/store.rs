@@ -328,6 +328,28 @@ impl Store {
         }
     }
 
+    /// Extends a lease this worker still holds (a long POS call is under way), so a short lease
+    /// never expires under a live worker. False when the lease is someone else's now. Touches
+    /// neither the version nor the payment: only `lease_until`.
+    pub async fn renew(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("UPDATE payments SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+                .bind(now + lease_ms)
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
     /// Writes a worker's change to a payment it holds. Fenced by the lease: a worker whose lease
     /// was taken over writes nothing and gets `false`. `release` gives the lease up.
     pub async fn save(
