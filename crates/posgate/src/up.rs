@@ -22,7 +22,8 @@ pub struct UpArgs {
     /// <data-dir>/posgate.default.toml to read, or copy and edit for --config).
     #[arg(long, env = "POSGATE_CONFIG")]
     config: Option<PathBuf>,
-    /// Folder for the embedded database and the default config.
+    /// Folder for the embedded defaults' SQLite database and config file. With --config, the
+    /// file's `database_url` is used instead.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
     /// Do not start the simulators (point the adapters at real POS servers instead).
@@ -78,6 +79,7 @@ where
 
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     posgate_grpc::init_tracing();
+    let embedded = a.config.is_none();
     let path = match a.config {
         Some(p) => p,
         None => {
@@ -150,7 +152,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         lines.push(format!("  Tillypad adapter         http://{addr}"));
     }
 
-    let pay_cfg = PaymentsConfig::load(Some(&path))?;
+    let mut pay_cfg = PaymentsConfig::load(Some(&path))?;
+    if embedded && std::env::var_os(DATABASE_URL_ENV).is_none() {
+        // The embedded defaults keep their database beside their config, in --data-dir.
+        pay_cfg.database_url = sqlite_url(&a.data_dir.join("posgate.db"));
+    }
     let pay_listener = TcpListener::bind(pay_cfg.listen).await?;
     let pay_addr = pay_listener.local_addr()?;
     let db = pay_cfg.database_url.clone();
@@ -191,17 +197,30 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     }
     println!("Ctrl-C stops everything.");
 
-    tokio::select! {
-        _ = crate::serve::shutdown_signal() => {}
-        Some(res) = tasks.join_next() => {
-            if let Ok(Err(e)) = res {
-                eprintln!("a service stopped: {e:#}");
-            }
-        }
-    }
+    // Every service runs until the signal: one that ends before it failed (to start or later),
+    // and `up` stops the others and exits non-zero saying which error.
+    let failed = tokio::select! {
+        _ = crate::serve::shutdown_signal() => None,
+        Some(res) = tasks.join_next() => Some(match res {
+            Ok(Err(e)) => anyhow::anyhow!("a service failed: {e:#}"),
+            Ok(Ok(())) => anyhow::anyhow!("a service stopped unexpectedly"),
+            Err(e) => anyhow::anyhow!("a service crashed: {e}"),
+        }),
+    };
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    Ok(())
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The environment variable that sets the payment service's database (see the config loader).
+const DATABASE_URL_ENV: &str = "POSGATE_PAYMENTS__DATABASE_URL";
+
+/// `sqlite://` URL of a database file (created if missing).
+fn sqlite_url(file: &Path) -> String {
+    format!("sqlite://{}", file.display())
 }
 
 fn sim_section(path: &Path) -> anyhow::Result<SimSection> {

@@ -1,0 +1,110 @@
+//! `posgate up` as a newcomer runs it: where it keeps its data, and that a service failing to
+//! start makes it exit non-zero instead of running on without it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("posgate-up-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `posgate up` in `cwd`, every listener on a free port, without simulators.
+fn up(cwd: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_posgate"));
+    c.current_dir(cwd)
+        .arg("up")
+        .arg("--no-sim")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    for service in ["PAYMENTS", "WSA", "DELIVERY", "TILLYPAD"] {
+        c.env(format!("POSGATE_{service}__LISTEN"), "127.0.0.1:0");
+    }
+    c
+}
+
+#[test]
+fn up_keeps_its_database_in_the_data_dir() {
+    let cwd = temp_dir("cwd");
+    let data = temp_dir("data");
+    let mut child = up(&cwd, &["--data-dir", data.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = data.join("posgate.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !db.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("posgate up exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no database in {}",
+            data.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(data.join("posgate.default.toml").exists());
+    assert!(
+        !cwd.join("data").exists(),
+        "nothing is written to ./data when --data-dir says otherwise"
+    );
+    let _ = std::fs::remove_dir_all(&cwd);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn up_exits_non_zero_when_a_service_cannot_start() {
+    let dir = temp_dir("fail");
+    // No [auth] tokens: every gRPC server refuses to start (after `up` has begun serving).
+    let config = dir.join("posgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[payments]
+database_url = "sqlite://{db}"
+[payments.adapters]
+wsa = "http://127.0.0.1:1"
+[payments.restaurants.r1]
+pos = "wsa"
+[wsa.restaurants.r1]
+base_url = "http://127.0.0.1:1"
+token = "t"
+object_id = 1
+agent_version = "v2"
+currency_guid = "5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20"
+"#,
+            db = dir.join("p.db").display()
+        ),
+    )
+    .unwrap();
+    let mut child = up(&dir, &["--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("posgate up kept running without its services");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "exit status {status}; stderr: {err}");
+    assert!(err.contains("[auth] tokens"), "says why: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
