@@ -398,17 +398,17 @@ pub fn substate(p: &pb::Payment) -> pb::Substate {
 }
 
 /// A fresh PostgreSQL database for one test, dropped by [`PgDatabase::drop_db`].
-/// The server comes from `POSGATE_TEST_POSTGRES` (default: the local trust-auth server).
 pub struct PgDatabase {
     pub url: String,
     admin: String,
     name: String,
 }
 
-pub async fn fresh_postgres() -> PgDatabase {
+/// A fresh PostgreSQL database for one test, or `None` (said loudly on stderr) when no server
+/// can be had on this machine. See [`postgres`] for where the server comes from.
+pub async fn fresh_postgres() -> Option<PgDatabase> {
     use sqlx::Connection;
-    let admin = std::env::var("POSGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = postgres::server().await?;
     let name = format!("posgate_t_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
@@ -420,12 +420,14 @@ pub async fn fresh_postgres() -> PgDatabase {
         .await
         .expect("create test database");
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    PgDatabase {
+    Some(PgDatabase {
         url: format!("{base}/{name}"),
         admin,
         name,
-    }
+    })
 }
+
+pub mod postgres;
 
 impl PgDatabase {
     pub async fn drop_db(self) {
