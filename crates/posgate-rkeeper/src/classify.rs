@@ -865,6 +865,15 @@ mod tests {
         assert_eq!(rk("Заказ открыт на другой станции"), BillInUse);
         assert_eq!(rk("Order is in use"), BillInUse);
         assert_eq!(rk("Order is being edited at another terminal"), BillInUse);
+        // r_keeper's own wordings (XML interface reference): another lock key, a station lock.
+        assert_eq!(
+            rk("Не получается заблокировать. Заказ заблокирован другим ключом блокировки"),
+            BillInUse
+        );
+        assert_eq!(
+            rk("Визит 640419540 не может быть завершён. Заказ 256 заблокирован станцией"),
+            BillInUse
+        );
     }
 
     #[test]
@@ -879,6 +888,7 @@ mod tests {
         assert_eq!(rk("Order not found"), OtherError);
         assert_eq!(rk("Заказ не найден"), OtherError);
         assert_eq!(rk("Order is closed"), OtherError);
+        assert_eq!(rk("Визит 1159 закрыт!"), OtherError);
         assert_eq!(rk(""), OtherError);
         // A code nobody knows says nothing; the text decides.
         assert_eq!(rk("Cash station [15] something odd happened"), OtherError);

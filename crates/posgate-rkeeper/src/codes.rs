@@ -80,16 +80,15 @@ pub fn rk_code_substate(code: u32) -> Option<Substate> {
     RK_CODES.iter().find(|r| r.code == code).map(|r| r.substate)
 }
 
-/// The first known code in a message and its substate: labelled codes before bracketed ones,
-/// in the order they appear.
+/// The first known code in a message and its substate, in the order of [`rk_error_codes`].
 pub fn known_rk_code(text: &str) -> Option<RkCode> {
     rk_error_codes(text)
         .into_iter()
         .find_map(|code| rk_code_substate(code).map(|substate| RkCode { code, substate }))
 }
 
-/// Every r_keeper error code in a message, known or not, without repeats: labelled ones first,
-/// then bracketed ones, each in the order they appear.
+/// Every r_keeper error code in a message, known or not, without repeats: labelled ones first
+/// (in the order of `LABELS`, then of appearance), then bracketed ones as they appear.
 pub fn rk_error_codes(text: &str) -> Vec<u32> {
     let lower = text.to_lowercase();
     let mut out: Vec<u32> = Vec::new();
