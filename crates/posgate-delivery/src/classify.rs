@@ -373,10 +373,18 @@ mod tests {
                 "RkInternal: something new",
                 CloseOrderBlocked,
             ),
+            // 3373 in brackets is r_keeper's "not enough money" code, so the unknown wording
+            // that must fall to OTHER_ERROR carries a code r_keeper's table does not know.
             (
                 WS,
-                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [3373] Order 1.1002 is already paid",
+                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [15] Order 1.1002 is already paid",
                 OtherError,
+            ),
+            // r_keeper's code decides over the words.
+            (
+                WS,
+                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [2172] Order 1.1002 is already paid",
+                CashiersShiftClosed,
             ),
             // An unknown code with an r_keeper text is still r_keeper's refusal.
             (

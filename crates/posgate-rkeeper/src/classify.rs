@@ -1,13 +1,19 @@
 //! Classification of WSA / r_keeper errors into posgate's six substates.
 //!
-//! Two pure functions, one ordered table each:
+//! Two pure functions:
 //!
 //! - [`classify_ws_error`]: a WSA `error` branch (`wsError.code`, `wsError.extCode`,
 //!   `agentError.code`, description) → a [`Verdict`]: the POS refused (with a substate), the
 //!   outcome is unknown (the task may have been applied), or a passing, not-applied failure.
-//! - [`classify_rk_text`]: an r_keeper text (`RkInternal: ...`), Russian or English, any case,
-//!   possibly wrapped (`WS Error: Error Code: WsaOrderError. RkInternal: ...`) → a [`Substate`].
-//!   Pure and public: the r_k Delivery adapter reuses it for texts inside its own errors.
+//! - [`classify_rk_text`]: an r_keeper text (`RkInternal: ...`), Russian, Ukrainian or English,
+//!   any case, possibly wrapped (`WS Error: Error Code: WsaOrderError. RkInternal: ...`) → a
+//!   [`Substate`]. Pure and public: the r_k Delivery adapter reuses it for texts inside its own
+//!   errors.
+//!
+//! Codes first, texts second: an r_keeper error code in the text (`Checkout [3373] …`,
+//! `UCSERR(2172): …`, `RK7ErrorN="2128"`) that [`crate::codes::RK_CODES`] knows decides on its
+//! own, whatever the words around it say. Only a message without a code, or with an unknown
+//! one, is classified by its text.
 //!
 //! Texts are matched on `to_lowercase()` (Cyrillic too), by fragments, because independent WSA
 //! implementations word the same error differently. The rules are ordered so the specific ones
@@ -16,6 +22,8 @@
 //! generic "cannot close" last.
 
 use posgate_core::Substate;
+
+use crate::codes::known_rk_code;
 
 /// What a WSA error means for a posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,17 +128,22 @@ pub fn classify_ws_error(
     }
 }
 
+/// An agent error: a timeout text first (the safe reading), then r_keeper's own code (the root
+/// cause, more precise than the agent's wrapper code), then the agent's code, then the text.
 fn classify_agent(agent_code: Option<&str>, desc: &str) -> Verdict {
     // An agent (or r_keeper) that timed out talking to the cash server may have booked.
     if is_timeout_text(desc) {
         return Verdict::Unknown;
+    }
+    if let Some(known) = known_rk_code(desc) {
+        return Verdict::Rejected(known.substate);
     }
     if let Some(code) = agent_code
         && let Some((_, s)) = AGENT_CODES.iter().find(|(c, _)| *c == code)
     {
         return Verdict::Rejected(*s);
     }
-    Verdict::Rejected(classify_rk_text(desc))
+    Verdict::Rejected(text_substate(desc))
 }
 
 fn normalize_code(code: &str) -> String {
@@ -187,6 +200,9 @@ const SHIFT_STATES: &[&str] = &[
     "expired",
     "exceed",
     "24 hour",
+    // Being closed right now: "смена закрывается", "shift closing in progress".
+    "закрыва",
+    "closing",
 ];
 const STATION_WORDS: &[&str] = &["станци", "station", "кассе", "терминал", "terminal"];
 const IN_USE_STATES: &[&str] = &[
@@ -283,12 +299,42 @@ const TEXT_RULES: &[TextRule] = &[
             ],
         ],
     },
-    // 2. The cashier shift is closed / not opened / expired.
+    // 2. The cashier shift is closed / not opened / expired / being closed right now.
     TextRule {
         substate: Substate::CashiersShiftClosed,
         any: &[],
         words: &[],
         all: &[SHIFT_WORDS, SHIFT_STATES],
+    },
+    // The day (the common shift) is being closed; Ukrainian shift texts as whole phrases,
+    // because "зміна"/"зміни" also mean "change(s)".
+    TextRule {
+        substate: Substate::CashiersShiftClosed,
+        any: &[
+            "close of day",
+            "close-of-day",
+            "end of day",
+            "end-of-day",
+            "day closing",
+            "closing the day",
+            "closing of the day",
+            "закрытие дня",
+            "закрытия дня",
+            "закриття дня",
+            "закриття зміни",
+            "касова зміна",
+            "касову зміну",
+            "касової зміни",
+            "зміна закрит",
+            "зміну закрит",
+            "зміна не відкрит",
+            "зміну не відкрит",
+            "зміна закрива",
+            "закривається зміна",
+            "відкрийте зміну",
+        ],
+        words: &[],
+        all: &[],
     },
     // 3. Printer / fiscal registrar / paper.
     TextRule {
@@ -391,15 +437,24 @@ const TEXT_RULES: &[TextRule] = &[
     },
 ];
 
-/// Classifies an r_keeper text (an `RkInternal:` message, alone or wrapped) into a substate.
-/// Anything not recognised — order closed, order not found, unknown texts — is `OTHER_ERROR`.
+/// Classifies an r_keeper text (an `RkInternal:` message, alone or wrapped) into a substate:
+/// by its r_keeper error code when the code is known, else by its words. Anything not
+/// recognised — order closed, order not found, unknown texts — is `OTHER_ERROR`.
 pub fn classify_rk_text(text: &str) -> Substate {
+    known_rk_code(text).map_or_else(|| text_substate(text), |known| known.substate)
+}
+
+/// The text table alone, codes ignored.
+fn text_substate(text: &str) -> Substate {
+    matching_text_rule(text).map_or(Substate::OtherError, |rule| rule.substate)
+}
+
+fn matching_text_rule(text: &str) -> Option<&'static TextRule> {
     let lower = text.to_lowercase();
     let words = words_of(&lower);
     TEXT_RULES
         .iter()
         .find(|rule| rule_matches(rule, &lower, &words))
-        .map_or(Substate::OtherError, |rule| rule.substate)
 }
 
 fn rule_matches(rule: &TextRule, lower: &str, words: &[&str]) -> bool {
@@ -810,6 +865,15 @@ mod tests {
         assert_eq!(rk("Заказ открыт на другой станции"), BillInUse);
         assert_eq!(rk("Order is in use"), BillInUse);
         assert_eq!(rk("Order is being edited at another terminal"), BillInUse);
+        // r_keeper's own wordings (XML interface reference): another lock key, a station lock.
+        assert_eq!(
+            rk("Не получается заблокировать. Заказ заблокирован другим ключом блокировки"),
+            BillInUse
+        );
+        assert_eq!(
+            rk("Визит 640419540 не может быть завершён. Заказ 256 заблокирован станцией"),
+            BillInUse
+        );
     }
 
     #[test]
@@ -824,12 +888,14 @@ mod tests {
         assert_eq!(rk("Order not found"), OtherError);
         assert_eq!(rk("Заказ не найден"), OtherError);
         assert_eq!(rk("Order is closed"), OtherError);
+        assert_eq!(rk("Визит 1159 закрыт!"), OtherError);
         assert_eq!(rk(""), OtherError);
-        assert_eq!(rk("Cash station [3373] something odd happened"), OtherError);
+        // A code nobody knows says nothing; the text decides.
+        assert_eq!(rk("Cash station [15] something odd happened"), OtherError);
         // Words that merely contain a keyword do not count.
         assert_eq!(rk("Clock is out of sync"), OtherError);
         assert_eq!(rk("Недостаточно прав для оплаты"), OtherError);
-        assert_eq!(rk("Cash station [3373] other error"), OtherError);
+        assert_eq!(rk("Cash station [15] other error"), OtherError);
     }
 
     #[test]
@@ -857,5 +923,491 @@ mod tests {
         assert!(!is_not_found_text("RkInternal: Валюта [x] не найдена"));
         assert!(!is_not_found_text("Currency [x] not found"));
         assert!(is_not_found_text("No such order"));
+    }
+
+    // ---- r_keeper codes: every row of the code table ----
+
+    /// What each known code must mean. Written independently of `RK_CODES`: a row removed
+    /// from or changed in the table fails `every_code_row_*`.
+    const EXPECTED_CODES: &[(u32, Substate)] = &[
+        (2102, OtherError),
+        (2128, OtherError),
+        (2129, BillInUse),
+        (2133, CashiersShiftClosed),
+        (2142, OtherError),
+        (2172, CashiersShiftClosed),
+        (3071, CloseOrderBlocked),
+        (3373, WrongRequestSum),
+        (3813, OtherError),
+        (5305, OtherError),
+        (5310, OtherError),
+        (8007, OtherError),
+    ];
+
+    /// Neutral messages (their words alone say `OTHER_ERROR`), Russian and English.
+    const NEUTRAL: &[&str] = &["Операция не выполнена", "The operation was not performed"];
+
+    /// Every way a code is written around a message.
+    fn with_code(code: u32, text: &str) -> Vec<String> {
+        vec![
+            format!("RkInternal: Cash station [{code}] {text}"),
+            format!("RkInternal: Кассовая станция [{code}] {text}"),
+            format!("WS Error: Error Code: WsaOrderError. RkInternal: Checkout [{code}] {text}."),
+            format!("Касса [{code}] {text}"),
+            format!("Ошибка ({code}): {text}"),
+            format!("UCSERR({code}): {text}"),
+            format!(
+                r#"<RK7QueryResult Status="Query Executing Error" ErrorText="{text}" RK7ErrorN="{code}"/>"#
+            ),
+            format!("<RK7QueryResult ErrorText='{text}' RK7ErrorN='{code}'/>"),
+            format!("{text}. ErrorCode={code}"),
+            format!(
+                "<html><body><h1>500</h1><p>{text}</p><p>RK7ErrorN=&quot;{code}&quot;</p></body></html>"
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_code_table_is_exactly_the_expected_one() {
+        let table: Vec<(u32, Substate)> = crate::codes::RK_CODES
+            .iter()
+            .map(|r| (r.code, r.substate))
+            .collect();
+        assert_eq!(table, EXPECTED_CODES);
+    }
+
+    #[test]
+    fn neutral_messages_alone_are_other_error() {
+        for text in NEUTRAL {
+            assert_eq!(rk(text), OtherError, "{text}");
+            for message in with_code(15, text) {
+                assert_eq!(rk(&message), OtherError, "{message}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_code_row_in_a_neutral_sentence() {
+        for &(code, want) in EXPECTED_CODES {
+            for text in NEUTRAL {
+                for message in with_code(code, text) {
+                    assert_eq!(rk(&message), want, "{message}");
+                }
+            }
+        }
+    }
+
+    /// A text for each substate, to mislead.
+    const MISLEADING: &[(Substate, &str)] = &[
+        (
+            WrongRequestSum,
+            "Недостаточно средств для полной оплаты заказа",
+        ),
+        (
+            WrongRequestSum,
+            "Not enough funds to pay for the order in full",
+        ),
+        (CashiersShiftClosed, "Кассовая смена закрыта"),
+        (CashiersShiftClosed, "Cashier shift is closed"),
+        (PrinterError, "Принтер недоступен"),
+        (PrinterError, "Printer is not available"),
+        (
+            CloseOrderBlocked,
+            "Невозможно закрыть заказ, он не полностью оплачен",
+        ),
+        (
+            CloseOrderBlocked,
+            "Unable to close order, it is not fully paid",
+        ),
+        (BillInUse, "Заказ заблокирован другой станцией"),
+        (BillInUse, "Order is locked by another station"),
+    ];
+
+    #[test]
+    fn every_code_row_wins_over_a_text_saying_something_else() {
+        for &(code, want) in EXPECTED_CODES {
+            for &(says, text) in MISLEADING.iter().filter(|(s, _)| *s != want) {
+                assert_eq!(rk(text), says, "{text}");
+                for message in with_code(code, text) {
+                    assert_eq!(rk(&message), want, "{message}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn code_wins_over_a_misleading_text() {
+        // The seed's close refusal, with a text that mentions a printer.
+        assert_eq!(
+            rk("RkInternal: Checkout [3071] Unable to close order 1.73: printer is busy"),
+            CloseOrderBlocked
+        );
+        assert_eq!(
+            rk("Кассовая станция [3373] Заказ 1.1002 уже оплачен"),
+            WrongRequestSum
+        );
+        assert_eq!(
+            rk("UCSERR(2172): Невозможно закрыть заказ, принтер недоступен"),
+            CashiersShiftClosed
+        );
+        assert_eq!(
+            rk(r#"<RK7QueryResult ErrorText="Не хватает денег" RK7ErrorN="2128"/>"#),
+            OtherError
+        );
+    }
+
+    #[test]
+    fn known_code_with_an_empty_or_unknown_text() {
+        assert_eq!(rk("Checkout [3373]"), WrongRequestSum);
+        assert_eq!(rk("Cash station [3071] ???"), CloseOrderBlocked);
+        assert_eq!(rk("UCSERR(2172):"), CashiersShiftClosed);
+        assert_eq!(
+            rk(r#"<RK7QueryResult ErrorText="" RK7ErrorN="2129"/>"#),
+            BillInUse
+        );
+        assert_eq!(rk("ErrorCode=2133"), CashiersShiftClosed);
+        assert_eq!(rk("[2128]"), OtherError);
+    }
+
+    #[test]
+    fn unknown_code_falls_back_to_the_text() {
+        assert_eq!(rk("Cash station [15] Not enough funds"), WrongRequestSum);
+        assert_eq!(rk("UCSERR(9999): Смена закрыта"), CashiersShiftClosed);
+        assert_eq!(
+            rk(r#"RK7ErrorN="1" ErrorText="Принтер недоступен""#),
+            PrinterError
+        );
+        assert_eq!(rk("Cash station [15]"), OtherError);
+        assert_eq!(rk("RK7ErrorN=\"\""), OtherError);
+    }
+
+    #[test]
+    fn ids_in_brackets_are_not_codes() {
+        // 3373 here is a station's number, 2172 an order's: the text decides.
+        assert_eq!(rk("Order 1.1002 is locked by station [3373]"), BillInUse);
+        assert_eq!(rk("Заказ [2172] заблокирован на станции [3373]"), BillInUse);
+        assert_eq!(
+            rk("Сумма оплаты [3071] превышает сумму заказа"),
+            WrongRequestSum
+        );
+    }
+
+    #[test]
+    fn agent_errors_read_the_rkeeper_code_first() {
+        // r_keeper's code is the root cause; the agent's wrapper code only says "failed to fill".
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaFillingOrderError"),
+                "RkInternal: Касса [2172] В данный момент закрывается общая смена"
+            ),
+            Verdict::Rejected(CashiersShiftClosed)
+        );
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaOrderError"),
+                "RkInternal: Checkout [3071] Printer error"
+            ),
+            Verdict::Rejected(CloseOrderBlocked)
+        );
+        assert_eq!(
+            ws("", None, "UCSERR(2172): ..."),
+            Verdict::Rejected(CashiersShiftClosed)
+        );
+        // A timeout may have booked: still unknown, whatever the code.
+        assert_eq!(
+            ws(
+                "AgentError",
+                Some("WsaOrderError"),
+                "RkInternal: Checkout [3373] timeout waiting for the cash server"
+            ),
+            Verdict::Unknown
+        );
+        // The White Server's own verdicts are not overruled by a code in the text.
+        assert_eq!(
+            ws("InternalError", None, "Checkout [3373] Not enough funds"),
+            Verdict::Transient
+        );
+    }
+
+    // ---- shift being closed right now ----
+
+    #[test]
+    fn shift_being_closed_texts() {
+        for text in [
+            "RkInternal: В данный момент закрывается общая смена",
+            "Смена закрывается",
+            "Кассовая смена закрывается, повторите позже",
+            "Идет закрытие смены",
+            "Идёт закрытие общей смены",
+            "Выполняется закрытие дня",
+            "Shift is being closed",
+            "Shift closing in progress",
+            "Cashier shift closing, try again later",
+            "Close of day in progress",
+            "End of day is running",
+            "Day closing in progress",
+            "Закриття зміни",
+            "Триває закриття касової зміни",
+            "Зміна закривається",
+            "Закривається зміна, спробуйте пізніше",
+            "Касова зміна закрита",
+            "Зміну не відкрито",
+            "Відкрийте зміну на касі",
+            "Закриття дня триває",
+        ] {
+            assert_eq!(rk(text), CashiersShiftClosed, "{text}");
+        }
+        // "зміни" alone is "changes", not a shift.
+        assert_eq!(rk("Замовлення закрито, зміни не збережено"), OtherError);
+    }
+
+    // ---- the text table, row by row ----
+
+    /// Every fragment of the text table with the substate it must give, and a partner from
+    /// the other group of an all-of rule (or a later rule's fragment it must beat). Written
+    /// independently of `TEXT_RULES`: a fragment removed, added or moved to another substate
+    /// fails `the_text_table_is_exactly_the_expected_one`.
+    const EXPECTED_FRAGMENTS: &[(Substate, &str, &str)] = &[
+        // 1. money: any
+        (WrongRequestSum, "not enough funds", ""),
+        (WrongRequestSum, "not enough money", ""),
+        (WrongRequestSum, "insufficient funds", ""),
+        (WrongRequestSum, "insufficient money", ""),
+        (WrongRequestSum, "overpay", ""),
+        (WrongRequestSum, "over-pay", ""),
+        (WrongRequestSum, "переплат", ""),
+        (WrongRequestSum, "amount mismatch", ""),
+        (WrongRequestSum, "sum mismatch", ""),
+        (WrongRequestSum, "wrong amount", ""),
+        (WrongRequestSum, "invalid amount", ""),
+        (WrongRequestSum, "incorrect amount", ""),
+        (WrongRequestSum, "неверная сумма", ""),
+        (WrongRequestSum, "неправильная сумма", ""),
+        (WrongRequestSum, "некорректная сумма", ""),
+        // money: "недостаточно" + what
+        (WrongRequestSum, "недостаточно", "средств"),
+        (WrongRequestSum, "средств", "недостаточно"),
+        (WrongRequestSum, "денег", "недостаточно"),
+        (WrongRequestSum, "сумм", "недостаточно"),
+        // money: comparative + money word
+        (WrongRequestSum, "exceed", "amount"),
+        (WrongRequestSum, "превыша", "amount"),
+        (WrongRequestSum, "больше", "amount"),
+        (WrongRequestSum, "more than", "amount"),
+        (WrongRequestSum, "greater than", "amount"),
+        (WrongRequestSum, "less than", "amount"),
+        (WrongRequestSum, "меньше", "amount"),
+        (WrongRequestSum, "сумм", "exceed"),
+        (WrongRequestSum, "оплат", "exceed"),
+        (WrongRequestSum, "денег", "exceed"),
+        (WrongRequestSum, "средств", "exceed"),
+        (WrongRequestSum, "amount", "exceed"),
+        (WrongRequestSum, "sum", "exceed"),
+        (WrongRequestSum, "funds", "exceed"),
+        (WrongRequestSum, "money", "exceed"),
+        (WrongRequestSum, "total", "exceed"),
+        (WrongRequestSum, "payment", "exceed"),
+        // money: invalid + amount
+        (WrongRequestSum, "invalid", "sum"),
+        (WrongRequestSum, "incorrect", "sum"),
+        (WrongRequestSum, "wrong", "sum"),
+        (WrongRequestSum, "некоррект", "sum"),
+        (WrongRequestSum, "неверн", "sum"),
+        (WrongRequestSum, "неправильн", "sum"),
+        (WrongRequestSum, "amount", "invalid"),
+        (WrongRequestSum, "sum", "invalid"),
+        (WrongRequestSum, "сумм", "invalid"),
+        // money: "сумм" + differs
+        (WrongRequestSum, "сумм", "не совпад"),
+        (WrongRequestSum, "не совпад", "сумм"),
+        (WrongRequestSum, "не равн", "сумм"),
+        (WrongRequestSum, "не соответств", "сумм"),
+        (WrongRequestSum, "отличает", "сумм"),
+        // money: amount + does not match
+        (WrongRequestSum, "amount", "differs"),
+        (WrongRequestSum, "sum", "differs"),
+        (WrongRequestSum, "does not match", "amount"),
+        (WrongRequestSum, "doesn't match", "amount"),
+        (WrongRequestSum, "not match", "amount"),
+        (WrongRequestSum, "not equal", "amount"),
+        (WrongRequestSum, "differs", "amount"),
+        (WrongRequestSum, "mismatch", "amount"),
+        // 2. shift word + state
+        (CashiersShiftClosed, "смен", "closed"),
+        (CashiersShiftClosed, "shift", "closed"),
+        (CashiersShiftClosed, "закрыт", "shift"),
+        (CashiersShiftClosed, "не открыт", "shift"),
+        (CashiersShiftClosed, "открыт", "shift"),
+        (CashiersShiftClosed, "открой", "shift"),
+        (CashiersShiftClosed, "истек", "shift"),
+        (CashiersShiftClosed, "превыш", "shift"),
+        (CashiersShiftClosed, "24 час", "shift"),
+        (CashiersShiftClosed, "closed", "shift"),
+        (CashiersShiftClosed, "not open", "shift"),
+        (CashiersShiftClosed, "no open", "shift"),
+        (CashiersShiftClosed, "open a", "shift"),
+        (CashiersShiftClosed, "open the", "shift"),
+        (CashiersShiftClosed, "expired", "shift"),
+        (CashiersShiftClosed, "exceed", "shift"),
+        (CashiersShiftClosed, "24 hour", "shift"),
+        (CashiersShiftClosed, "закрыва", "shift"),
+        (CashiersShiftClosed, "closing", "shift"),
+        // shift: the day being closed, Ukrainian phrases
+        (CashiersShiftClosed, "close of day", ""),
+        (CashiersShiftClosed, "close-of-day", ""),
+        (CashiersShiftClosed, "end of day", ""),
+        (CashiersShiftClosed, "end-of-day", ""),
+        (CashiersShiftClosed, "day closing", ""),
+        (CashiersShiftClosed, "closing the day", ""),
+        (CashiersShiftClosed, "closing of the day", ""),
+        (CashiersShiftClosed, "закрытие дня", ""),
+        (CashiersShiftClosed, "закрытия дня", ""),
+        (CashiersShiftClosed, "закриття дня", ""),
+        (CashiersShiftClosed, "закриття зміни", ""),
+        (CashiersShiftClosed, "касова зміна", ""),
+        (CashiersShiftClosed, "касову зміну", ""),
+        (CashiersShiftClosed, "касової зміни", ""),
+        (CashiersShiftClosed, "зміна закрит", ""),
+        (CashiersShiftClosed, "зміну закрит", ""),
+        (CashiersShiftClosed, "зміна не відкрит", ""),
+        (CashiersShiftClosed, "зміну не відкрит", ""),
+        (CashiersShiftClosed, "зміна закрива", ""),
+        (CashiersShiftClosed, "закривається зміна", ""),
+        (CashiersShiftClosed, "відкрийте зміну", ""),
+        // 3. printer
+        (PrinterError, "принтер", ""),
+        (PrinterError, "printer", ""),
+        (PrinterError, "фискальн", ""),
+        (PrinterError, "fiscal", ""),
+        (PrinterError, "чековая лента", ""),
+        (PrinterError, "чековой ленты", ""),
+        (PrinterError, "чековую ленту", ""),
+        (PrinterError, "paper", ""),
+        (PrinterError, "бумаг", ""),
+        (PrinterError, "фр", ""),
+        (PrinterError, "ккт", ""),
+        (PrinterError, "ккм", ""),
+        (PrinterError, "fr", ""),
+        (PrinterError, "kkt", ""),
+        (PrinterError, "kkm", ""),
+        // 4a. final status: must beat the generic "cannot close"
+        (OtherError, "have final", "cannot close"),
+        (OtherError, "has final", "cannot close"),
+        (OtherError, "final status", "cannot close"),
+        (OtherError, "финальн", "cannot close"),
+        // 4b. specific close blockers
+        (CloseOrderBlocked, "not fully paid", ""),
+        (CloseOrderBlocked, "not paid in full", ""),
+        (CloseOrderBlocked, "not completely paid", ""),
+        (CloseOrderBlocked, "не полностью оплачен", ""),
+        (CloseOrderBlocked, "не оплачен полностью", ""),
+        (CloseOrderBlocked, "не до конца оплачен", ""),
+        (CloseOrderBlocked, "сервис-чек", ""),
+        (CloseOrderBlocked, "сервис чек", ""),
+        (CloseOrderBlocked, "сервисчек", ""),
+        (CloseOrderBlocked, "service check", ""),
+        (CloseOrderBlocked, "service-check", ""),
+        (CloseOrderBlocked, "kitchen ticket", ""),
+        (CloseOrderBlocked, "kitchen order", ""),
+        (CloseOrderBlocked, "not sent to kitchen", ""),
+        (CloseOrderBlocked, "not sent to the kitchen", ""),
+        (CloseOrderBlocked, "not printed", ""),
+        (CloseOrderBlocked, "не напечатан", ""),
+        (CloseOrderBlocked, "ненапечатан", ""),
+        (CloseOrderBlocked, "неотправлен", ""),
+        (CloseOrderBlocked, "не отправлен", ""),
+        (CloseOrderBlocked, "не распечатан", ""),
+        (CloseOrderBlocked, "нераспечатан", ""),
+        // 5. bill in use
+        (BillInUse, "заблок", ""),
+        (BillInUse, "блокир", ""),
+        (BillInUse, "занят", ""),
+        (BillInUse, "редактир", ""),
+        (BillInUse, "in use", ""),
+        (BillInUse, "being edited", ""),
+        (BillInUse, "is edited", ""),
+        (BillInUse, "blocked by", ""),
+        (BillInUse, "blocked on", ""),
+        (BillInUse, "busy", ""),
+        (BillInUse, "lock", ""),
+        (BillInUse, "locked", ""),
+        (BillInUse, "locks", ""),
+        (BillInUse, "locking", ""),
+        // bill in use: station word + open/edited there
+        (BillInUse, "станци", "editing"),
+        (BillInUse, "station", "editing"),
+        (BillInUse, "кассе", "editing"),
+        (BillInUse, "терминал", "editing"),
+        (BillInUse, "terminal", "editing"),
+        (BillInUse, "открыт на", "station"),
+        (BillInUse, "opened on", "station"),
+        (BillInUse, "open on", "station"),
+        (BillInUse, "opened at", "station"),
+        (BillInUse, "open at", "station"),
+        (BillInUse, "edited", "station"),
+        (BillInUse, "editing", "station"),
+        (BillInUse, "другой станц", "station"),
+        (BillInUse, "другом терминал", "station"),
+        (BillInUse, "другой касс", "station"),
+        (BillInUse, "another station", "station"),
+        (BillInUse, "another terminal", "station"),
+        (BillInUse, "other station", "station"),
+        // 6. generic "cannot close"
+        (CloseOrderBlocked, "cannot close", ""),
+        (CloseOrderBlocked, "can't close", ""),
+        (CloseOrderBlocked, "can not close", ""),
+        (CloseOrderBlocked, "unable to close", ""),
+        (CloseOrderBlocked, "could not close", ""),
+        (CloseOrderBlocked, "couldn't close", ""),
+        (CloseOrderBlocked, "failed to close", ""),
+        (CloseOrderBlocked, "невозможно закрыть", ""),
+        (CloseOrderBlocked, "не удалось закрыть", ""),
+        (CloseOrderBlocked, "нельзя закрыть", ""),
+        (CloseOrderBlocked, "не могу закрыть", ""),
+        (CloseOrderBlocked, "не может быть закрыт", ""),
+    ];
+
+    /// Every (substate, fragment) the production table holds.
+    fn table_fragments() -> Vec<(Substate, &'static str)> {
+        TEXT_RULES
+            .iter()
+            .flat_map(|rule| {
+                rule.any
+                    .iter()
+                    .chain(rule.words)
+                    .chain(rule.all.iter().flat_map(|group| group.iter()))
+                    .map(move |f| (rule.substate, *f))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_text_table_is_exactly_the_expected_one() {
+        let table = table_fragments();
+        let expected: Vec<(Substate, &str)> =
+            EXPECTED_FRAGMENTS.iter().map(|&(s, f, _)| (s, f)).collect();
+        for pair in &table {
+            assert!(expected.contains(pair), "untested table fragment {pair:?}");
+        }
+        for pair in &expected {
+            assert!(
+                table.contains(pair),
+                "fragment {pair:?} is missing from the table"
+            );
+        }
+    }
+
+    #[test]
+    fn every_text_fragment_in_a_neutral_sentence() {
+        for &(want, fragment, partner) in EXPECTED_FRAGMENTS {
+            for neutral in NEUTRAL {
+                let text = format!("{neutral}: {fragment} {partner}.");
+                assert_eq!(rk(&text), want, "{text}");
+                // Case does not matter.
+                assert_eq!(rk(&text.to_uppercase()), want, "{text}");
+            }
+        }
     }
 }

@@ -4,5 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod classify;
+pub mod codes;
 
 pub use classify::{Verdict, classify_rk_text, classify_ws_error};
+pub use codes::{RK_CODES, RkCode, known_rk_code, rk_code_substate, rk_error_codes};
