@@ -263,7 +263,7 @@ async fn v2_exact_less_more_and_tips() {
     assert_eq!(agent_code(&v), "WsaOrderError");
     assert_eq!(
         agent_desc(&v),
-        "RkInternal: Кассовая станция [1] Недостаточно средств для полной оплаты заказа"
+        "RkInternal: Кассовая станция [3373] Недостаточно средств для полной оплаты заказа"
     );
     // More (with an explicit cash station).
     let v = w
@@ -271,13 +271,13 @@ async fn v2_exact_less_more_and_tips() {
             DEMO_TOKEN,
             DEMO_OBJECT_ID,
             "PayOrder",
-            json!({ "orderGuid": DEMO_ORDER_978, "cashStationId": 3373,
+            json!({ "orderGuid": DEMO_ORDER_978, "cashStationId": 7,
                     "payments": pay_line(num("978.01")) }),
         )
         .await;
     assert_eq!(
         agent_desc(&v),
-        "RkInternal: Кассовая станция [3373] Сумма оплаты превышает сумму заказа"
+        "RkInternal: Кассовая станция [7] Сумма оплаты превышает сумму заказа"
     );
     // Unknown currency.
     let v = w

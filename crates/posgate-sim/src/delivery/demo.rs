@@ -51,7 +51,7 @@ pub(crate) fn restaurants() -> Vec<SimRestaurant> {
         language: Lang::Ru,
         expose_payments: true,
         auto_accept_ms: Some(DEMO_AUTO_ACCEPT_MS),
-        cash_station: 3373,
+        cash_station: 15,
     }]
 }
 

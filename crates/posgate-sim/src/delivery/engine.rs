@@ -78,7 +78,7 @@ impl ApiError {
 /// Language and cash station of an order's restaurant (defaults if it is unknown).
 pub(crate) fn lang_station(st: &State, o: &SimOrder) -> (Lang, i64) {
     st.restaurant(&o.restaurant_id)
-        .map_or((Lang::Ru, 3373), |r| (r.language, r.cash_station))
+        .map_or((Lang::Ru, 15), |r| (r.language, r.cash_station))
 }
 
 fn norm_code(c: &str) -> String {
@@ -258,7 +258,7 @@ pub(crate) fn pay(
     if sum < due {
         return Err(ApiError::ws(
             "WsaOrderError",
-            &texts::not_enough(lang, &o.order_id, station),
+            &texts::not_enough(lang, &o.order_id),
         ));
     }
     if sum > due {

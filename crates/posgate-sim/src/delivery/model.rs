@@ -76,7 +76,7 @@ fn yes() -> bool {
 }
 
 fn default_station() -> i64 {
-    3373
+    15
 }
 
 impl SimRestaurant {

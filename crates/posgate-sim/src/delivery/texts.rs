@@ -116,18 +116,28 @@ pub(crate) fn kitchen_tickets(lang: Lang, order_id: &str) -> String {
 }
 
 /// The seed's wording (EN) and its Russian original.
-pub(crate) fn not_enough(lang: Lang, order_id: &str, station: i64) -> String {
+/// r_keeper's error code for "not enough funds to pay the order in full": in brackets after
+/// "Checkout"/"Cash station", as the vendor's published answers show.
+const NOT_ENOUGH_FUNDS: i64 = 3373;
+
+pub(crate) fn not_enough(lang: Lang, order_id: &str) -> String {
     if variant(order_id) == 0 {
         rk(
             lang,
-            format!("Кассовая станция [{station}] Недостаточно средств для полной оплаты заказа."),
-            format!("Checkout [{station}] Not enough funds to pay for the order in full."),
+            format!(
+                "Кассовая станция [{NOT_ENOUGH_FUNDS}] Недостаточно средств для полной оплаты заказа."
+            ),
+            format!("Checkout [{NOT_ENOUGH_FUNDS}] Not enough funds to pay for the order in full."),
         )
     } else {
         rk(
             lang,
-            format!("Кассовая станция [{station}] Недостаточно денег для полной оплаты заказа."),
-            format!("Cash station [{station}] There is not enough money to fully pay the order."),
+            format!(
+                "Кассовая станция [{NOT_ENOUGH_FUNDS}] Недостаточно денег для полной оплаты заказа."
+            ),
+            format!(
+                "Cash station [{NOT_ENOUGH_FUNDS}] There is not enough money to fully pay the order."
+            ),
         )
     }
 }

@@ -411,7 +411,7 @@ fn pay_order(
     let closes = match rest.agent_version {
         AgentVersion::V2 => {
             if counted < due {
-                return Err(TaskError::order(texts::not_enough(lang, station)));
+                return Err(TaskError::order(texts::not_enough(lang)));
             }
             if counted > due && rest.enforce_amounts {
                 return Err(TaskError::order(texts::overpay_v2(lang, station)));

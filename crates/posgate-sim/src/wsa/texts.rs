@@ -100,11 +100,17 @@ pub(crate) fn close_blocked(lang: Lang, guid: &str) -> String {
     )
 }
 
-pub(crate) fn not_enough(lang: Lang, station: i64) -> String {
+/// r_keeper's error code for "not enough funds to pay the order in full": in brackets after
+/// "Checkout"/"Cash station", as the vendor's published answers show.
+const NOT_ENOUGH_FUNDS: i64 = 3373;
+
+pub(crate) fn not_enough(lang: Lang) -> String {
     pick(
         lang,
-        format!("Кассовая станция [{station}] Недостаточно средств для полной оплаты заказа"),
-        format!("Cash station [{station}] Not enough funds to pay for the order in full"),
+        format!(
+            "Кассовая станция [{NOT_ENOUGH_FUNDS}] Недостаточно средств для полной оплаты заказа"
+        ),
+        format!("Cash station [{NOT_ENOUGH_FUNDS}] Not enough funds to pay for the order in full"),
     )
 }
 
