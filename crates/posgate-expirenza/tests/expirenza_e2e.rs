@@ -605,3 +605,77 @@ async fn an_unconfirmed_payment_is_never_success_and_the_repeat_gets_the_outcome
     assert_eq!(w.card_postings(&bill), [dec("250.00")], "applied once");
     assert_eq!(w.stack.sim.requests("PayOrder"), 1, "never re-posted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_rid_must_repeat_the_first_frame() {
+    let w = World::start().await;
+    let bill = w.stack.add_order(DEMO_OBJECT_ID, "300.00");
+    let other_bill = w.stack.add_order(DEMO_OBJECT_ID, "310.00");
+    let fiscal = json!([{"key": "ЕКВАЙЕР", "value": "Universal Bank"}]);
+    let rid = w
+        .exp
+        .send_operation(
+            DEMO_RESTO_ID,
+            json!({"operation": "payBill", "billId": bill, "sum": 300.00, "tips": 0, "fiscalData": fiscal}),
+        )
+        .unwrap();
+    let first = w.callback(&rid).await;
+    assert_eq!(first.state(), Some("SUCCESS"), "{}", first.body);
+
+    // The same rID asking for something else: refused, naming what differs; nothing posted.
+    let cases = [
+        (
+            json!({"billId": bill, "sum": 310.00, "tips": 0, "fiscalData": fiscal}),
+            "sum",
+        ),
+        (
+            json!({"billId": other_bill, "sum": 300.00, "tips": 0, "fiscalData": fiscal}),
+            "billId",
+        ),
+        (
+            json!({"billId": bill, "sum": 300.00, "tips": 5.5, "fiscalData": fiscal}),
+            "tips",
+        ),
+        (
+            json!({"billId": bill, "sum": 300.00, "tips": 0, "fiscalData": [{"key": "RRN", "value": "1"}]}),
+            "fiscalData",
+        ),
+    ];
+    let mut seen = 1;
+    for (frame, field) in cases {
+        let mut frame = frame;
+        frame["rID"] = json!(rid);
+        frame["operation"] = json!("payBill");
+        assert_eq!(w.exp.send_operation(DEMO_RESTO_ID, frame).unwrap(), rid);
+        seen += 1;
+        let all = w.exp.wait_callbacks(&rid, seen, T).await;
+        assert_eq!(all.len(), seen, "{field}: {all:?}");
+        let cb = all.last().unwrap();
+        let v = cb.json.clone().expect("json");
+        assert_eq!(v["state"], "FAIL", "{field}: {}", cb.body);
+        assert_eq!(v["substate"], "OTHER_ERROR", "{field}: {}", cb.body);
+        let msg = s(cb, "stackTraceMessage");
+        assert!(
+            msg.contains(&format!("different {field};")),
+            "{field}: {msg}"
+        );
+        assert!(msg.contains("not posted"), "{field}: {msg}");
+    }
+
+    // An exact repeat (the sum written differently is the same money) still gets the first
+    // answer, byte for byte.
+    w.exp
+        .send_operation(
+            DEMO_RESTO_ID,
+            json!({"rID": rid, "operation": "payBill", "billId": bill, "sum": 300, "fiscalData": fiscal}),
+        )
+        .unwrap();
+    let all = w.exp.wait_callbacks(&rid, seen + 1, T).await;
+    assert_eq!(all.last().unwrap().body, first.body);
+
+    assert_eq!(w.card_postings(&bill), [dec("300.00")], "posted once");
+    assert!(w.card_postings(&other_bill).is_empty(), "never posted");
+    assert_eq!(w.stack.sim.requests("PayOrder"), 1);
+    assert_eq!(w.our_payments(&bill).await.len(), 1);
+    assert!(w.our_payments(&other_bill).await.is_empty());
+}

@@ -260,7 +260,11 @@ fn tender_pay_type(
 /// payment's `retry_delete_prechecks`, else 0 (keep): modes 1 and 2 cancel the cashier's
 /// prechecks, and a retry comes after Tillypad refused (the tab in payment at a terminal,
 /// locked, a sum that differs) — re-cancelling on every retry would fight the cashier.
-fn delete_prechecks_mode(attempt: u32, opts: &Options, cfg: &TillypadRestaurant) -> DeletePrechecks {
+fn delete_prechecks_mode(
+    attempt: u32,
+    opts: &Options,
+    cfg: &TillypadRestaurant,
+) -> DeletePrechecks {
     if attempt <= 1 {
         opts.delete_prechecks.unwrap_or(cfg.delete_prechecks)
     } else {

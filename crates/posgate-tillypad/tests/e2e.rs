@@ -272,7 +272,10 @@ async fn retries_after_bill_in_use_never_cancel_the_cashiers_prechecks() {
         "the last retry kept the prechecks: {p:?}"
     );
     let after = sim.tab(sim::DEMO_TAB_PRECHECK).expect("tab");
-    assert_eq!(after.prechecks, before, "the cashier's precheck is untouched");
+    assert_eq!(
+        after.prechecks, before,
+        "the cashier's precheck is untouched"
+    );
     assert!(sim.ledger_of(sim::DEMO_TAB_PRECHECK).is_empty());
 
     // Nothing in a precheck: the first posting is refused, the retry (mode 0) pays the tab.
