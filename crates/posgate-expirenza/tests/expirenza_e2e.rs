@@ -679,3 +679,53 @@ async fn a_repeated_rid_must_repeat_the_first_frame() {
     assert_eq!(w.our_payments(&bill).await.len(), 1);
     assert!(w.our_payments(&other_bill).await.is_empty());
 }
+
+/// Everything logged on this test's thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One thread (current-thread runtime) with a TRACE subscriber of its own: every task of the
+/// test logs into the capture, including the `log` records of tungstenite, whose handshake
+/// logs the whole upgrade request.
+#[tokio::test]
+async fn the_secret_key_and_the_basic_header_never_reach_the_logs() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+
+    let w = World::start().await;
+    let p = w.pay(DEMO_ORDER_978, "978.00", "0");
+    let done = w.settled(&p).await;
+    assert_eq!(done.status, PaymentStatus::Succeeded, "{done:?}");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    assert!(
+        logs.contains("tungstenite::handshake::client"),
+        "tungstenite's handshake TRACE lines are in the capture"
+    );
+    assert!(logs.contains("payBill answered"), "our own lines too");
+    let header = posgate_expirenza::wire::basic_auth(DEMO_RESTO_ID, DEMO_SECRET_KEY);
+    let encoded = header.trim_start_matches("Basic ");
+    assert!(!encoded.is_empty() && encoded != header);
+    assert!(!logs.contains(DEMO_SECRET_KEY), "secret key leaked");
+    assert!(!logs.contains(encoded), "Basic credentials leaked");
+}
