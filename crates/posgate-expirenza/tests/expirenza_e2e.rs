@@ -718,11 +718,11 @@ async fn the_secret_key_and_the_basic_header_never_reach_the_logs() {
     assert_eq!(done.status, PaymentStatus::Succeeded, "{done:?}");
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    // The line that used to carry the header: tungstenite's TRACE of the upgrade request.
     assert!(
-        logs.contains("tungstenite::handshake::client"),
-        "tungstenite's handshake TRACE lines are in the capture"
+        logs.contains("tungstenite::handshake::client") && logs.contains("Request: \"GET "),
+        "tungstenite's handshake request is in the capture"
     );
-    assert!(logs.contains("payBill answered"), "our own lines too");
     let header = posgate_expirenza::wire::basic_auth(DEMO_RESTO_ID, DEMO_SECRET_KEY);
     let encoded = header.trim_start_matches("Basic ");
     assert!(!encoded.is_empty() && encoded != header);
