@@ -49,7 +49,9 @@
 //! # Choices where Expirenza's docs are silent
 //! - **Idempotency key**: `expirenza:<restoId>:<billId>:<rID>` (SHA-256 of the three when
 //!   longer than posgate's 200 characters). A repeat with the same rID is the same posgate
-//!   payment; a repeat with a new rID is caught before posting by the per-bill lock and the
+//!   payment and gets the first answer, if it carries the same `billId`, `sum`, `tips` and
+//!   `fiscalData`; otherwise it is answered `FAIL OTHER_ERROR` naming the fields that differ,
+//!   and nothing is posted. A repeat with a new rID is caught before posting by the per-bill lock and the
 //!   `ListPayments` check (payments whose key starts with `expirenza:`).
 //! - **Not confirmed by the deadline** (still posting, outcome unknown, POS unreachable):
 //!   `FAIL` + `pending_substate`, default `BILL_IN_USE` ("the bill is held by another module of

@@ -19,7 +19,11 @@
 //! 5. `WatchPayment` until the POS has had its say or the answer deadline; see
 //!    [`crate::answer`] for the state → answer table.
 //!
-//! Same rID twice → the identical callback body (answers are cached by rID for 15 minutes).
+//! Same rID twice → the identical callback body (answers are cached by rID for 15 minutes),
+//! provided the repeat asks for the same thing: a payBill repeat must match the first frame
+//! in `billId`, `sum`, `tips` and `fiscalData` (money compared as numbers: `129.2` repeats
+//! `129.20`). One that differs is answered `FAIL OTHER_ERROR` naming the fields, nothing is
+//! posted, and the first answer stays cached for exact repeats.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -65,6 +69,11 @@ const ANSWER_CACHE_MAX: usize = 20_000;
 /// Timeout of the quick gRPC reads (ListPayments, GetBill, ListBills).
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The answer to a repeated rID whose frame differs in the named fields.
+type Differs<'a> = dyn Fn(&[&'static str]) -> Vec<u8> + Sync + 'a;
+/// For operations whose frames carry nothing a repeat could change.
+const NO_FIELDS: (Fields, Option<&Differs<'static>>) = (Vec::new(), None);
+
 /// The idempotency key of a payBill: derived from the restaurant, the bill and the rID.
 pub fn idempotency_key(resto_id: &str, bill_id: &str, rid: &str) -> String {
     let key = format!("{KEY_PREFIX}{resto_id}:{bill_id}:{rid}");
@@ -94,10 +103,68 @@ enum Slot {
     Done(Arc<Vec<u8>>, Instant),
 }
 
+/// What a repeat of an rID must repeat: `(field, canonical value)` of each field posgate acts
+/// on. Empty for operations that carry nothing to compare.
+type Fields = Vec<(&'static str, String)>;
+
+/// The answer of an rID and the fields of the frame that made it.
+struct Entry {
+    slot: Slot,
+    fields: Fields,
+}
+
 enum Claim {
     Mine(watch::Sender<Option<Arc<Vec<u8>>>>),
     Wait(watch::Receiver<Option<Arc<Vec<u8>>>>),
     Done(Arc<Vec<u8>>),
+    /// A repeat of the rID that asks for something else: these fields differ.
+    Differs(Vec<&'static str>),
+}
+
+/// The fields of a payBill that a repeat must match.
+fn pay_bill_fields(p: &PayBillOp) -> Fields {
+    vec![
+        ("billId", p.bill_id.clone()),
+        ("sum", p.sum.normalize().to_string()),
+        ("tips", p.tips.normalize().to_string()),
+        (
+            "fiscalData",
+            serde_json::to_string(&p.fiscal_data).unwrap_or_default(),
+        ),
+    ]
+}
+
+/// The fields of a payBill frame that could not be read: a repeat matches it only if it is
+/// unreadable too.
+fn unreadable_pay_bill_fields(bill_id: Option<&str>) -> Fields {
+    vec![
+        ("billId", bill_id.unwrap_or_default().to_string()),
+        ("frame", "unreadable".to_string()),
+    ]
+}
+
+/// The fields in which `b` differs from `a` (present in one only counts), in order.
+fn differing(a: &Fields, b: &Fields) -> Vec<&'static str> {
+    let value = |f: &Fields, name: &str| f.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    let mut names: Vec<&'static str> = Vec::new();
+    for (name, _) in a.iter().chain(b) {
+        if !names.contains(name) && value(a, name) != value(b, name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The payBill answer to a repeated rID whose frame differs from the first one.
+fn pay_bill_differs(rid: &str, bill_id: &str, names: &[&'static str]) -> Vec<u8> {
+    let verdict = Verdict::fail(
+        Substate::OtherError,
+        format!(
+            "rID {rid} was already used for a payBill with a different {}; this repeat was not posted (a repeat must carry the same billId, sum, tips and fiscalData; a new payment needs a new rID)",
+            names.join(", ")
+        ),
+    );
+    json_bytes(&pay_bill_callback(rid, bill_id, &verdict, None))
 }
 
 /// One Expirenza restaurant: its settings, its callback client and its caches.
@@ -106,7 +173,7 @@ pub struct Handler {
     pub(crate) cfg: ExpirenzaRestaurant,
     callbacks: CallbackClient,
     payments: PaymentsClient,
-    answers: Mutex<HashMap<(String, String), Slot>>,
+    answers: Mutex<HashMap<(String, String), Entry>>,
     bill_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     bills: Mutex<HashMap<String, (pb::Bill, Instant)>>,
     in_flight: AtomicUsize,
@@ -212,26 +279,32 @@ impl Handler {
                     ),
                     Operation::PayBill(p) => {
                         info!(resto, rid, bill_id = %p.bill_id, sum = %p.sum, tips = %p.tips, "payBill received");
-                        self.answer_once(op::PAY_BILL, &rid, arrived, || async {
-                            json_bytes(&self.pay_bill(&rid, &p, arrived).await)
-                        })
+                        let differs =
+                            |names: &[&'static str]| pay_bill_differs(&rid, &p.bill_id, names);
+                        self.answer_once(
+                            op::PAY_BILL,
+                            &rid,
+                            (pay_bill_fields(&p), Some(&differs)),
+                            arrived,
+                            || async { json_bytes(&self.pay_bill(&rid, &p, arrived).await) },
+                        )
                         .await
                     }
                     Operation::GetBill(g) => {
                         info!(resto, rid, request = ?g, "getBill received");
-                        self.answer_once(op::GET_BILL, &rid, arrived, || async {
+                        self.answer_once(op::GET_BILL, &rid, NO_FIELDS, arrived, || async {
                             json_bytes(&self.get_bill(&rid, &g).await)
                         })
                         .await
                     }
                     Operation::CheckWork => {
-                        self.answer_once(op::CHECK_WORK, &rid, arrived, || async {
+                        self.answer_once(op::CHECK_WORK, &rid, NO_FIELDS, arrived, || async {
                             json_bytes(&self.check_work(&rid).await)
                         })
                         .await
                     }
                     Operation::VersionInfo => {
-                        self.answer_once(op::VERSION_INFO, &rid, arrived, || async {
+                        self.answer_once(op::VERSION_INFO, &rid, NO_FIELDS, arrived, || async {
                             json_bytes(&self.version_info(&rid))
                         })
                         .await
@@ -272,8 +345,19 @@ impl Handler {
                     waiter: None,
                     waiter_id: None,
                 };
-                self.answer_once(op::PAY_BILL, &rid, arrived, || async { json_bytes(&body) })
-                    .await
+                let bill_id = e.bill_id.clone().unwrap_or_default();
+                let differs = |names: &[&'static str]| pay_bill_differs(&rid, &bill_id, names);
+                self.answer_once(
+                    op::PAY_BILL,
+                    &rid,
+                    (
+                        unreadable_pay_bill_fields(e.bill_id.as_deref()),
+                        Some(&differs),
+                    ),
+                    arrived,
+                    || async { json_bytes(&body) },
+                )
+                .await
             }
             op::GET_BILL => {
                 let body = get_bill_fail(
@@ -283,18 +367,20 @@ impl Handler {
                     format!("posgate could not read the getBill request: {}", e.reason),
                     None,
                 );
-                self.answer_once(op::GET_BILL, &rid, arrived, || async { json_bytes(&body) })
-                    .await
+                self.answer_once(op::GET_BILL, &rid, NO_FIELDS, arrived, || async {
+                    json_bytes(&body)
+                })
+                .await
             }
             // Nothing to misread in these: answer them as usual.
             op::CHECK_WORK => {
-                self.answer_once(op::CHECK_WORK, &rid, arrived, || async {
+                self.answer_once(op::CHECK_WORK, &rid, NO_FIELDS, arrived, || async {
                     json_bytes(&self.check_work(&rid).await)
                 })
                 .await
             }
             op::VERSION_INFO => {
-                self.answer_once(op::VERSION_INFO, &rid, arrived, || async {
+                self.answer_once(op::VERSION_INFO, &rid, NO_FIELDS, arrived, || async {
                     json_bytes(&self.version_info(&rid))
                 })
                 .await
@@ -308,39 +394,64 @@ impl Handler {
         }
     }
 
-    fn claim(&self, operation: &str, rid: &str) -> Claim {
+    fn claim(&self, operation: &str, rid: &str, fields: &Fields) -> Claim {
         let mut answers = lock(&self.answers);
         if answers.len() >= ANSWER_CACHE_MAX {
-            answers.retain(|_, s| match s {
+            answers.retain(|_, e| match &e.slot {
                 Slot::Done(_, at) => at.elapsed() < ANSWER_TTL,
                 Slot::Pending(rx) => rx.has_changed().is_ok(),
             });
         }
         let key = (operation.to_string(), rid.to_string());
-        match answers.get(&key) {
-            Some(Slot::Done(body, at)) if at.elapsed() < ANSWER_TTL => {
-                return Claim::Done(body.clone());
+        if let Some(e) = answers.get(&key) {
+            let live = match &e.slot {
+                Slot::Done(_, at) => at.elapsed() < ANSWER_TTL,
+                // A pending answer whose worker is gone (aborted) is taken over.
+                Slot::Pending(rx) => rx.has_changed().is_ok(),
+            };
+            if live {
+                let names = differing(&e.fields, fields);
+                if !names.is_empty() {
+                    return Claim::Differs(names);
+                }
+                return match &e.slot {
+                    Slot::Done(body, _) => Claim::Done(body.clone()),
+                    Slot::Pending(rx) => Claim::Wait(rx.clone()),
+                };
             }
-            // A pending answer whose worker is gone (aborted) is taken over.
-            Some(Slot::Pending(rx)) if rx.has_changed().is_ok() => {
-                return Claim::Wait(rx.clone());
-            }
-            _ => {}
         }
         let (tx, rx) = watch::channel(None);
-        answers.insert(key, Slot::Pending(rx));
+        answers.insert(
+            key,
+            Entry {
+                slot: Slot::Pending(rx),
+                fields: fields.clone(),
+            },
+        );
         Claim::Mine(tx)
     }
 
     /// Computes the answer of `(operation, rid)` once, caches it, and posts it. A repeated
-    /// rID gets the identical bytes, posted again.
-    async fn answer_once<F, Fut>(&self, operation: &str, rid: &str, arrived: Instant, make: F)
-    where
+    /// rID gets the identical bytes, posted again — if its frame has the same `fields`;
+    /// otherwise `differs(names)` is answered (and not cached).
+    async fn answer_once<F, Fut>(
+        &self,
+        operation: &str,
+        rid: &str,
+        (fields, differs): (Fields, Option<&Differs<'_>>),
+        arrived: Instant,
+        make: F,
+    ) where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Vec<u8>>,
     {
         let window_end = arrived + Duration::from_millis(self.cfg.callback_window_ms);
-        let body = match self.claim(operation, rid) {
+        let body = match self.claim(operation, rid, &fields) {
+            Claim::Differs(names) => {
+                warn!(resto = %self.cfg.resto_id, operation, rid, differs = ?names, "repeated rID with a different request: refused, nothing done");
+                let Some(differs) = differs else { return };
+                Arc::new(differs(&names))
+            }
             Claim::Done(body) => {
                 info!(resto = %self.cfg.resto_id, operation, rid, "repeated rID: answering with the identical body");
                 body
@@ -366,7 +477,10 @@ impl Handler {
                 let body = Arc::new(make().await);
                 lock(&self.answers).insert(
                     (operation.to_string(), rid.to_string()),
-                    Slot::Done(body.clone(), Instant::now()),
+                    Entry {
+                        slot: Slot::Done(body.clone(), Instant::now()),
+                        fields,
+                    },
                 );
                 let _ = tx.send(Some(body.clone()));
                 body
@@ -1157,6 +1271,34 @@ mod tests {
         assert_eq!(long, idempotency_key("r1", &"b".repeat(190), "rid"));
         assert_ne!(long, idempotency_key("r1", &"b".repeat(190), "rid2"));
         assert_eq!(bill_lock_key(" {AB-c} "), "ab-c");
+    }
+
+    #[test]
+    fn a_repeat_must_match_every_field() {
+        let op = |bill: &str, sum: &str, tips: &str| PayBillOp {
+            bill_id: bill.into(),
+            sum: Decimal::from_str(sum).unwrap(),
+            tips: Decimal::from_str(tips).unwrap(),
+            fiscal_data: BTreeMap::from([("RRN".to_string(), "1".to_string())]),
+            warnings: vec![],
+        };
+        let first = pay_bill_fields(&op("B", "129.20", "0"));
+        assert!(differing(&first, &pay_bill_fields(&op("B", "129.2", "0.00"))).is_empty());
+        assert_eq!(
+            differing(&first, &pay_bill_fields(&op("C", "129.21", "0"))),
+            ["billId", "sum"]
+        );
+        let mut other = op("B", "129.20", "1");
+        other.fiscal_data.clear();
+        assert_eq!(
+            differing(&first, &pay_bill_fields(&other)),
+            ["tips", "fiscalData"]
+        );
+        assert_eq!(
+            differing(&first, &unreadable_pay_bill_fields(Some("B"))),
+            ["sum", "tips", "fiscalData", "frame"]
+        );
+        assert!(differing(&Fields::new(), &Fields::new()).is_empty());
     }
 
     #[test]

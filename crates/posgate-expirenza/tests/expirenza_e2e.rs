@@ -605,3 +605,127 @@ async fn an_unconfirmed_payment_is_never_success_and_the_repeat_gets_the_outcome
     assert_eq!(w.card_postings(&bill), [dec("250.00")], "applied once");
     assert_eq!(w.stack.sim.requests("PayOrder"), 1, "never re-posted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_rid_must_repeat_the_first_frame() {
+    let w = World::start().await;
+    let bill = w.stack.add_order(DEMO_OBJECT_ID, "300.00");
+    let other_bill = w.stack.add_order(DEMO_OBJECT_ID, "310.00");
+    let fiscal = json!([{"key": "ЕКВАЙЕР", "value": "Universal Bank"}]);
+    let rid = w
+        .exp
+        .send_operation(
+            DEMO_RESTO_ID,
+            json!({"operation": "payBill", "billId": bill, "sum": 300.00, "tips": 0, "fiscalData": fiscal}),
+        )
+        .unwrap();
+    let first = w.callback(&rid).await;
+    assert_eq!(first.state(), Some("SUCCESS"), "{}", first.body);
+
+    // The same rID asking for something else: refused, naming what differs; nothing posted.
+    let cases = [
+        (
+            json!({"billId": bill, "sum": 310.00, "tips": 0, "fiscalData": fiscal}),
+            "sum",
+        ),
+        (
+            json!({"billId": other_bill, "sum": 300.00, "tips": 0, "fiscalData": fiscal}),
+            "billId",
+        ),
+        (
+            json!({"billId": bill, "sum": 300.00, "tips": 5.5, "fiscalData": fiscal}),
+            "tips",
+        ),
+        (
+            json!({"billId": bill, "sum": 300.00, "tips": 0, "fiscalData": [{"key": "RRN", "value": "1"}]}),
+            "fiscalData",
+        ),
+    ];
+    let mut seen = 1;
+    for (frame, field) in cases {
+        let mut frame = frame;
+        frame["rID"] = json!(rid);
+        frame["operation"] = json!("payBill");
+        assert_eq!(w.exp.send_operation(DEMO_RESTO_ID, frame).unwrap(), rid);
+        seen += 1;
+        let all = w.exp.wait_callbacks(&rid, seen, T).await;
+        assert_eq!(all.len(), seen, "{field}: {all:?}");
+        let cb = all.last().unwrap();
+        let v = cb.json.clone().expect("json");
+        assert_eq!(v["state"], "FAIL", "{field}: {}", cb.body);
+        assert_eq!(v["substate"], "OTHER_ERROR", "{field}: {}", cb.body);
+        let msg = s(cb, "stackTraceMessage");
+        assert!(
+            msg.contains(&format!("different {field};")),
+            "{field}: {msg}"
+        );
+        assert!(msg.contains("not posted"), "{field}: {msg}");
+    }
+
+    // An exact repeat (the sum written differently is the same money) still gets the first
+    // answer, byte for byte.
+    w.exp
+        .send_operation(
+            DEMO_RESTO_ID,
+            json!({"rID": rid, "operation": "payBill", "billId": bill, "sum": 300, "fiscalData": fiscal}),
+        )
+        .unwrap();
+    let all = w.exp.wait_callbacks(&rid, seen + 1, T).await;
+    assert_eq!(all.last().unwrap().body, first.body);
+
+    assert_eq!(w.card_postings(&bill), [dec("300.00")], "posted once");
+    assert!(w.card_postings(&other_bill).is_empty(), "never posted");
+    assert_eq!(w.stack.sim.requests("PayOrder"), 1);
+    assert_eq!(w.our_payments(&bill).await.len(), 1);
+    assert!(w.our_payments(&other_bill).await.is_empty());
+}
+
+/// Everything logged on this test's thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One thread (current-thread runtime) with a TRACE subscriber of its own: every task of the
+/// test logs into the capture, including the `log` records of tungstenite, whose handshake
+/// logs the whole upgrade request.
+#[tokio::test]
+async fn the_secret_key_and_the_basic_header_never_reach_the_logs() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+
+    let w = World::start().await;
+    let p = w.pay(DEMO_ORDER_978, "978.00", "0");
+    let done = w.settled(&p).await;
+    assert_eq!(done.status, PaymentStatus::Succeeded, "{done:?}");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    // The line that used to carry the header: tungstenite's TRACE of the upgrade request.
+    assert!(
+        logs.contains("tungstenite::handshake::client") && logs.contains("Request: \"GET "),
+        "tungstenite's handshake request is in the capture"
+    );
+    let header = posgate_expirenza::wire::basic_auth(DEMO_RESTO_ID, DEMO_SECRET_KEY);
+    let encoded = header.trim_start_matches("Basic ");
+    assert!(!encoded.is_empty() && encoded != header);
+    assert!(!logs.contains(DEMO_SECRET_KEY), "secret key leaked");
+    assert!(!logs.contains(encoded), "Basic credentials leaked");
+}

@@ -507,6 +507,8 @@ impl Engine {
                 req.points.to_string()
             },
             pos_options: req.pos_options.clone().into_iter().collect(),
+            // Counted by `start` before each posting: 1 = the first.
+            attempt: rec.attempts,
         };
         // Recovery point: from here on the POS may have our request.
         rec.sending = true;

@@ -10,7 +10,8 @@
 //! * [`expirenza`] — the **Expirenza** pay-at-table platform (WebSocket
 //!   `/restaurantEntryPoint`, signed callbacks on `/callback/<operation>`).
 //!
-//! [`all::Simulators`] serves them all on one port.
+//! [`all::Simulators`] serves them all on one port. `GET /_sim/<name>/` answers a JSON
+//! index of that simulator's control API ([`index`]).
 //!
 //! Shared helpers live in [`util`] (exact decimal (de)serialisation).
 //!
@@ -19,6 +20,7 @@
 pub mod all;
 pub mod delivery;
 pub mod expirenza;
+pub mod index;
 pub mod tillypad;
 pub mod util;
 pub mod wsa;

@@ -46,8 +46,22 @@
 //!   the others are deleted if they have no receipts. Suits a tab whose bill was printed (a
 //!   QR on the precheck) and is then paid online.
 //!
-//! The restaurant's `delete_prechecks` applies unless the request sets
-//! `pos_options.delete_prechecks`. The adapter always sends the flag explicitly.
+//! The adapter always sends the flag explicitly. Which mode:
+//! - the **first** posting of a payment (`PostPaymentRequest.attempt` 1, or 0 = not told):
+//!   `pos_options.delete_prechecks`, else the restaurant's `delete_prechecks`;
+//! - a **retry** (`attempt` ≥ 2, after Tillypad refused with e.g. `BILL_IN_USE` or
+//!   `WRONG_REQUEST_SUM`, or could not be reached): `pos_options.retry_delete_prechecks`,
+//!   else `0` (keep).
+//!
+//! Why: modes 1 and 2 cancel the cashier's prechecks. A refusal means someone is working on
+//! the tab (a precheck in payment at a terminal, the tab open at a station, a changed
+//! total); re-posting with mode 1/2 on every retry (25 times in 2 minutes were seen) would
+//! cancel whatever the cashier prints again and again. With mode 0 a retry pays once the
+//! cashier has released the tab or left items outside prechecks; while everything is in a
+//! precheck Tillypad keeps answering «Счет уже передан в оплату» (`BILL_IN_USE`), and when
+//! the retries run out the payment waits for a person — who can pay it with an explicit
+//! mode. A caller that wants retries to cancel prechecks anyway says so per payment with
+//! `retry_delete_prechecks`.
 //!
 //! # PostPayment
 //! `POST <base_url>/pay-guest?delete-prechecks=N`, `Content-Type: application/json`:
@@ -66,8 +80,8 @@
 //!   `default_pay_type_id`, else the tab's prepaid pay type when `allow_prepaid_pay_type`.
 //!   With none of them the payment is `REJECTED` `OTHER_ERROR` (`tillypad/no-pay-type`)
 //!   **without calling** Tillypad.
-//! - Accepted `pos_options` keys: `delete_prechecks` (`"0"`, `"1"`, `"2"`), `pay_type_id`,
-//!   `points_type_id`. Any other key or value is `INVALID_ARGUMENT` naming `pos_options.<key>`.
+//! - Accepted `pos_options` keys: `delete_prechecks` and `retry_delete_prechecks` (`"0"`,
+//!   `"1"`, `"2"`), `pay_type_id`, `points_type_id`. Any other key or value is `INVALID_ARGUMENT` naming `pos_options.<key>`.
 //! - Tips cannot be booked (`paySum` must equal the tab); non-zero tips are reported in
 //!   `details.tips_not_booked`. `fiscal_data` is not sent. `pos_reference` stays empty:
 //!   Tillypad returns no id and the body has no field to stamp posgate's payment id in.

@@ -38,7 +38,12 @@ pub const CODE_UNVERIFIABLE: &str = "tillypad/unverifiable";
 pub const CODE_NO_PAY_TYPE: &str = "tillypad/no-pay-type";
 
 /// `pos_options` keys PostPayment accepts.
-pub const POS_OPTION_KEYS: [&str; 3] = ["delete_prechecks", "pay_type_id", "points_type_id"];
+pub const POS_OPTION_KEYS: [&str; 4] = [
+    "delete_prechecks",
+    "pay_type_id",
+    "points_type_id",
+    "retry_delete_prechecks",
+];
 /// `pos_options.pay_type_id` value: use the tab's prepaid pay type (send no `payType_ID`).
 pub const PREPAID: &str = "prepaid";
 
@@ -155,6 +160,7 @@ enum PayTypeChoice {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Options {
     delete_prechecks: Option<DeletePrechecks>,
+    retry_delete_prechecks: Option<DeletePrechecks>,
     pay_type: Option<PayTypeChoice>,
     points_type_id: Option<String>,
 }
@@ -165,14 +171,16 @@ fn parse_options(opts: &HashMap<String, String>) -> Result<Options, Status> {
     keys.sort();
     for key in keys {
         let value = opts.get(key).map(|v| v.trim()).unwrap_or_default();
+        let mode = || {
+            DeletePrechecks::parse(value).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "pos_options.{key}: must be \"0\", \"1\" or \"2\", not {value:?}"
+                ))
+            })
+        };
         match key.as_str() {
-            "delete_prechecks" => {
-                o.delete_prechecks = Some(DeletePrechecks::parse(value).ok_or_else(|| {
-                    Status::invalid_argument(format!(
-                        "pos_options.delete_prechecks: must be \"0\", \"1\" or \"2\", not {value:?}"
-                    ))
-                })?);
-            }
+            "delete_prechecks" => o.delete_prechecks = Some(mode()?),
+            "retry_delete_prechecks" => o.retry_delete_prechecks = Some(mode()?),
             "pay_type_id" => {
                 o.pay_type = Some(if value.eq_ignore_ascii_case(PREPAID) {
                     PayTypeChoice::Prepaid
@@ -245,6 +253,23 @@ fn tender_pay_type(
         )));
     }
     Ok(ids.pop())
+}
+
+/// The `delete-prechecks` mode of this posting. The first posting (`attempt` 1, or 0 = not
+/// told) uses the payment's `delete_prechecks`, else the restaurant's. A retry uses the
+/// payment's `retry_delete_prechecks`, else 0 (keep): modes 1 and 2 cancel the cashier's
+/// prechecks, and a retry comes after Tillypad refused (the tab in payment at a terminal,
+/// locked, a sum that differs) — re-cancelling on every retry would fight the cashier.
+fn delete_prechecks_mode(
+    attempt: u32,
+    opts: &Options,
+    cfg: &TillypadRestaurant,
+) -> DeletePrechecks {
+    if attempt <= 1 {
+        opts.delete_prechecks.unwrap_or(cfg.delete_prechecks)
+    } else {
+        opts.retry_delete_prechecks.unwrap_or(DeletePrechecks::Keep)
+    }
 }
 
 /// The pay type: the request's (`pos_options.pay_type_id`, else the tender's), else the
@@ -448,9 +473,9 @@ impl PosAdapter for TillypadAdapter {
         let tips = parse_optional("tips", &req.tips, scale)?;
         let points = parse_optional("points", &req.points, scale)?;
         let opts = parse_options(&req.pos_options)?;
+        let mode = delete_prechecks_mode(req.attempt, &opts, &r.cfg);
         let tender = tender_pay_type(&req.tenders, amount, scale)?;
         let pay_type = resolve_pay_type(opts.pay_type, tender, &r.cfg)?;
-        let mode = opts.delete_prechecks.unwrap_or(r.cfg.delete_prechecks);
 
         let mut details = BTreeMap::new();
         details.insert(detail::DELETE_PRECHECKS.to_string(), mode.to_string());
@@ -520,6 +545,7 @@ impl PosAdapter for TillypadAdapter {
             amount = %amount,
             points = %points,
             delete_prechecks = mode.as_u8(),
+            attempt = req.attempt,
             "posting payment"
         );
         let reply = r.client.pay_guest(mode.as_u8(), &call).await;
@@ -646,10 +672,41 @@ mod tests {
             (("pay_type_id", "card"), "pos_options.pay_type_id"),
             (("points_type_id", "x"), "pos_options.points_type_id"),
             (("delete-prechecks", "1"), "pos_options.delete-prechecks"),
+            (
+                ("retry_delete_prechecks", "5"),
+                "pos_options.retry_delete_prechecks",
+            ),
         ] {
             let e = opts(&[kv]).unwrap_err();
             assert_eq!(e.code(), tonic::Code::InvalidArgument);
             assert!(e.message().starts_with(field), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn retries_keep_the_prechecks_unless_the_payment_says_otherwise() {
+        use DeletePrechecks::{DeleteAll, DeleteUnpaid, Keep};
+        let mut cfg = TillypadRestaurant::new("http://x");
+        cfg.delete_prechecks = DeleteUnpaid;
+        let none = Options::default();
+        let first = opts(&[("delete_prechecks", "1")]).unwrap();
+        let both = opts(&[("delete_prechecks", "1"), ("retry_delete_prechecks", "2")]).unwrap();
+        // (attempt, options) → mode; attempt 0 = an older caller that does not say.
+        for (attempt, o, want) in [
+            (0, &none, DeleteUnpaid),
+            (1, &none, DeleteUnpaid),
+            (2, &none, Keep),
+            (25, &none, Keep),
+            (1, &first, DeleteAll),
+            (2, &first, Keep),
+            (1, &both, DeleteAll),
+            (2, &both, DeleteUnpaid),
+        ] {
+            assert_eq!(
+                delete_prechecks_mode(attempt, o, &cfg),
+                want,
+                "attempt {attempt}, {o:?}"
+            );
         }
     }
 

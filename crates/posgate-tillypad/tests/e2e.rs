@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use common::sim_config;
+use common::{TP_DELETE_UNPAID, sim_config};
 use posgate_core::RetryPolicy;
 use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
@@ -67,13 +67,18 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         poll_interval_ms: 50,
         adapter_timeout_ms: 10_000,
         adapters: BTreeMap::from([("tillypad".to_string(), format!("http://{adapter_addr}"))]),
-        restaurants: BTreeMap::from([(
-            "tp".to_string(),
-            RestaurantRoute {
-                pos: "tillypad".into(),
-                currency_scale: 2,
-            },
-        )]),
+        restaurants: ["tp", TP_DELETE_UNPAID]
+            .into_iter()
+            .map(|id| {
+                (
+                    id.to_string(),
+                    RestaurantRoute {
+                        pos: "tillypad".into(),
+                        currency_scale: 2,
+                    },
+                )
+            })
+            .collect(),
         auth: posgate_grpc::AuthConfig::disabled(),
         ..PaymentsConfig::default()
     };
@@ -96,9 +101,20 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
 }
 
 fn pay(key: &str, bill: &str, amount: &str, points: &str, opts: &[(&str, &str)]) -> PayBillRequest {
+    pay_at("tp", key, bill, amount, points, opts)
+}
+
+fn pay_at(
+    restaurant: &str,
+    key: &str,
+    bill: &str,
+    amount: &str,
+    points: &str,
+    opts: &[(&str, &str)],
+) -> PayBillRequest {
     PayBillRequest {
         idempotency_key: key.into(),
-        restaurant_id: "tp".into(),
+        restaurant_id: restaurant.into(),
         bill_id: bill.into(),
         amount: amount.into(),
         points: points.into(),
@@ -209,4 +225,96 @@ async fn pays_with_points_once_and_hands_a_lost_answer_to_a_person() {
         "applied exactly once"
     );
     assert_eq!(sim.requests("/pay-guest"), 2, "posted once, never again");
+}
+
+/// A tab refused as in use (a lock text worded unlike the simulator's own), at a restaurant
+/// whose mode deletes unpaid prechecks.
+fn locked_once(sim: &TillypadSim, tab: &str) {
+    sim.inject(
+        Fault::new(FaultKind::Text {
+            text: "Guest tab is locked: being edited at POS station 3".into(),
+            status: Some(409),
+        })
+        .for_tab(tab)
+        .times(1),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_after_bill_in_use_never_cancel_the_cashiers_prechecks() {
+    let (sim, mut c) = stack().await;
+
+    // Every item of this tab is in a precheck the cashier printed. The restaurant's mode 2
+    // would cancel it; the first posting is refused (the tab is locked), and every retry
+    // keeps the precheck (mode 0): Tillypad says the tab is in payment, nothing is paid.
+    let before = sim.tab(sim::DEMO_TAB_PRECHECK).expect("tab").prechecks;
+    assert_eq!(before.len(), 1, "{before:?}");
+    locked_once(&sim, sim::DEMO_TAB_PRECHECK);
+    let p = c
+        .pay_bill(pay_at(
+            TP_DELETE_UNPAID,
+            "k-precheck",
+            sim::DEMO_TAB_PRECHECK,
+            "640.00",
+            "",
+            &[],
+        ))
+        .await
+        .expect("pay")
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), PaymentState::NeedsAttention, "{p:?}");
+    assert_eq!(p.attempts, 3, "{p:?}");
+    assert_eq!(sim.requests("/pay-guest"), 3);
+    assert_eq!(
+        p.pos_details.get("delete_prechecks").map(String::as_str),
+        Some("0"),
+        "the last retry kept the prechecks: {p:?}"
+    );
+    let after = sim.tab(sim::DEMO_TAB_PRECHECK).expect("tab");
+    assert_eq!(
+        after.prechecks, before,
+        "the cashier's precheck is untouched"
+    );
+    assert!(sim.ledger_of(sim::DEMO_TAB_PRECHECK).is_empty());
+
+    // Nothing in a precheck: the first posting is refused, the retry (mode 0) pays the tab.
+    locked_once(&sim, sim::DEMO_TAB_978);
+    let p = c
+        .pay_bill(pay_at(
+            TP_DELETE_UNPAID,
+            "k-978",
+            sim::DEMO_TAB_978,
+            "978.00",
+            "",
+            &[],
+        ))
+        .await
+        .expect("pay")
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), PaymentState::Closed, "{p:?}");
+    let l = sim.ledger_of(sim::DEMO_TAB_978);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0].delete_prechecks, 0, "the retry kept the prechecks");
+
+    // A payment that asks for it explicitly: its retries delete unpaid prechecks too.
+    locked_once(&sim, sim::DEMO_TAB_PRECHECK);
+    let p = c
+        .pay_bill(pay_at(
+            TP_DELETE_UNPAID,
+            "k-precheck-explicit",
+            sim::DEMO_TAB_PRECHECK,
+            "640.00",
+            "",
+            &[("retry_delete_prechecks", "2")],
+        ))
+        .await
+        .expect("pay")
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), PaymentState::Closed, "{p:?}");
+    let l = sim.ledger_of(sim::DEMO_TAB_PRECHECK);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0].delete_prechecks, 2);
 }

@@ -28,8 +28,76 @@ pub const ORDERS_PATH: &str = "/orders/api/v1/orders";
 /// Prefix of the control API.
 pub const CONTROL_PREFIX: &str = "/_sim/delivery";
 
+/// `GET /_sim/delivery/`: this control API, described ([`crate::index`]).
+pub fn control_index() -> Value {
+    use crate::index::{self as ix, endpoint as ep};
+    let faults = FaultKind::examples()
+        .into_iter()
+        .map(|(k, does)| ix::fault_example(&Fault::new(k).times(1), does))
+        .collect();
+    ix::index(
+        "delivery",
+        CONTROL_PREFIX,
+        "r_k Delivery REST (/connect/token, /orders/api/v1/orders/...)",
+        vec![
+            ep("GET", "", "this index"),
+            ep("POST", "/clients", "adds an API client (SimClient) → it"),
+            ep("GET", "/clients", "→ [SimClient]"),
+            ep(
+                "POST",
+                "/restaurants",
+                "adds a restaurant (SimRestaurant) → it",
+            ),
+            ep("GET", "/restaurants", "→ [SimRestaurant]"),
+            ep(
+                "POST",
+                "/orders",
+                "adds an order (SimOrder; ids generated if empty) → it",
+            ),
+            ep("GET", "/orders", "→ [SimOrder]"),
+            ep("GET", "/orders/{order_id}", "→ SimOrder or 404"),
+            ep(
+                "POST",
+                "/orders/{order_id}/status",
+                "sets the order's status → the order",
+            )
+            .body(json!({"status_id": 4})),
+            ep(
+                "POST",
+                "/faults",
+                "adds a fault rule (Fault) → it; see faults.kinds",
+            ),
+            ep("GET", "/faults", "→ [Fault] with the remaining times"),
+            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
+            ep("GET", "/ledger", "→ [LedgerEntry]: what was posted"),
+            ep(
+                "GET",
+                "/requests",
+                "→ {\"requests\": {\"pay\": 2, ...}, \"tokens_issued\": n}",
+            ),
+            ep(
+                "POST",
+                "/tokens/expire",
+                "every issued token now gets 401 → {\"ok\": true}",
+            ),
+            ep(
+                "POST",
+                "/reset",
+                "initial data; no faults, ledger, tokens or counters → {\"ok\": true}",
+            ),
+        ],
+        "POST /_sim/delivery/faults with a Fault: order_id null = any order, endpoint null = pay and complete for r_keeper faults (complete only for CloseBlocked), pay for the rest; times null = until cleared",
+        faults,
+    )
+}
+
+async fn ctl_index() -> Response {
+    ok_json(control_index())
+}
+
 pub(crate) fn router(sim: DeliverySim) -> Router {
     let control = Router::new()
+        .route("/", get(ctl_index))
         .route("/clients", post(ctl_add_client).get(ctl_clients))
         .route(
             "/restaurants",
@@ -55,6 +123,7 @@ pub(crate) fn router(sim: DeliverySim) -> Router {
             &format!("{ORDERS_PATH}/{{order_id}}/complete"),
             put(complete),
         )
+        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
         .nest(CONTROL_PREFIX, control)
         .with_state(sim)
 }

@@ -93,7 +93,7 @@ pub use demo::{
     DEMO_ORDER_2300, DEMO_ORDER_NEW, DEMO_ORDER_WAITING, DEMO_ORDER_ZERO, DEMO_RESTAURANT_ID,
     demo_orders,
 };
-pub use http::{CONTROL_PREFIX, ORDERS_PATH, TOKEN_PATH};
+pub use http::{CONTROL_PREFIX, ORDERS_PATH, TOKEN_PATH, control_index};
 pub use model::{
     Fault, FaultKind, Lang, LedgerEntry, LedgerKind, SimClient, SimDish, SimOrder, SimPayment,
     SimRestaurant, endpoint, status,

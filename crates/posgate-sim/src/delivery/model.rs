@@ -422,6 +422,52 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// One example of every kind, with what it does (the control API index).
+    pub fn examples() -> Vec<(FaultKind, &'static str)> {
+        use FaultKind::*;
+        vec![
+            (
+                BillLocked,
+                "r_keeper: the order is open on a cash station (ERR_EXTERNAL_ERROR_WS)",
+            ),
+            (ShiftClosed, "r_keeper: the cashier's shift is closed"),
+            (PrinterError, "r_keeper: the fiscal printer fails"),
+            (
+                CloseBlocked,
+                "r_keeper: kitchen tickets not printed; /complete is refused",
+            ),
+            (
+                RequestTimedOut,
+                "ERR_EXTERNAL_ERROR_WS \"Request timed out\"; nothing applied",
+            ),
+            (
+                TimedOutButApplied,
+                "applied in r_keeper, but r_k Delivery answers \"Request timed out\"",
+            ),
+            (
+                AnswerLost,
+                "applied, then the connection drops before the answer is complete",
+            ),
+            (
+                AnswerDelayed { delay_ms: 500 },
+                "applied at once, answered after delay_ms",
+            ),
+            (
+                Latency { delay_ms: 500 },
+                "waits delay_ms before handling the request; applied after the wait even if the client gave up",
+            ),
+            (
+                Unavailable,
+                "HTTP 503 with an HTML body from a proxy; nothing applied",
+            ),
+            (RateLimited, "HTTP 429; nothing applied"),
+            (
+                InternalError,
+                "HTTP 500 ERR_INTERNAL_SERVER_ERROR; nothing applied",
+            ),
+        ]
+    }
+
     /// r_keeper faults are checked inside `/pay` and `/complete`.
     pub fn is_order_state(&self) -> bool {
         matches!(

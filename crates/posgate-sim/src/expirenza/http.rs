@@ -27,8 +27,62 @@ pub const CALLBACK_PREFIX: &str = "/callback";
 /// Prefix of the control API.
 pub const CONTROL_PREFIX: &str = "/_sim/expirenza";
 
+/// `GET /_sim/expirenza/`: this control API, described ([`crate::index`]).
+pub fn control_index() -> Value {
+    use crate::index::{self as ix, endpoint as ep};
+    let faults = SimFaults::examples()
+        .into_iter()
+        .map(|(f, does)| {
+            let body = serde_json::to_value(&f).unwrap_or_default();
+            // The kind is the field the example sets.
+            let kind = body
+                .as_object()
+                .and_then(|m| {
+                    m.iter()
+                        .find(|(_, v)| !v.is_null() && **v != json!(0))
+                        .map(|(k, _)| k.clone())
+                })
+                .unwrap_or_default();
+            ix::FaultExample { kind, does, body }
+        })
+        .collect();
+    ix::index(
+        "expirenza",
+        CONTROL_PREFIX,
+        "the Expirenza pay-at-table platform (WebSocket /restaurantEntryPoint, signed callbacks on /callback/<operation>)",
+        vec![
+            ep("GET", "", "this index"),
+            ep("POST", "/restaurants", "adds a restaurant (SimResto, shaped as GET /restaurants lists them) → it"),
+            ep("GET", "/restaurants", "→ [SimResto]"),
+            ep("GET", "/connections", "→ [ConnectionInfo]"),
+            ep("POST", "/drop", "drops every WebSocket without a close frame → {\"dropped\": n}"),
+            ep("POST", "/operations", "pushes an operation frame (rID generated if absent) → {\"rid\"}").body(json!({"resto_id": "demo-resto", "operation": {"operation": "checkWork"}})),
+            ep("POST", "/raw", "pushes a raw text frame → {\"ok\": true}").body(json!({"resto_id": "demo-resto", "text": "not JSON"})),
+            ep("POST", "/pay", "a guest pays: charged first, then payBill (repeated on retriable answers) → GuestPayment").body(json!({"resto_id": "demo-resto", "bill_id": "<bill>", "sum": "978.00", "tips": "0"})),
+            ep("GET", "/payments", "→ [GuestPayment]"),
+            ep("GET", "/callbacks", "→ every callback received, accepted or not"),
+            ep("GET", "/sent", "→ every operation frame sent"),
+            ep("GET", "/pings", "→ keepalive frames received"),
+            ep("GET", "/notifications", "→ what staff were told"),
+            ep("GET", "/settings", "→ SimSettings"),
+            ep("POST", "/settings", "replaces SimSettings (shaped as GET /settings) → them"),
+            ep("POST", "/faults", "sets the fault counters (SimFaults) → them; see faults.kinds"),
+            ep("GET", "/faults", "→ SimFaults, counters as they count down"),
+            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
+            ep("POST", "/reset", "restaurants as built; no records, faults or payments → {\"ok\": true}"),
+        ],
+        "POST /_sim/expirenza/faults with SimFaults: counters that go down as they fire; several can be set in one body; the body replaces the current faults",
+        faults,
+    )
+}
+
+async fn ctl_index() -> Response {
+    to_json(&control_index())
+}
+
 pub(crate) fn router(sim: ExpirenzaSim) -> Router {
     let control = Router::new()
+        .route("/", get(ctl_index))
         .route("/restaurants", post(ctl_add_resto).get(ctl_restos))
         .route("/connections", get(ctl_connections))
         .route("/drop", post(ctl_drop))
@@ -51,6 +105,7 @@ pub(crate) fn router(sim: ExpirenzaSim) -> Router {
     Router::new()
         .route(ENTRY_POINT, get(ws_entry))
         .route("/callback/{operation}", post(callback))
+        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
         .nest(CONTROL_PREFIX, control)
         .with_state(sim)
 }

@@ -70,7 +70,7 @@ use time::macros::format_description;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-pub use http::{CALLBACK_PREFIX, CONTROL_PREFIX, ENTRY_POINT};
+pub use http::{CALLBACK_PREFIX, CONTROL_PREFIX, ENTRY_POINT, control_index};
 pub use model::{
     CallbackRecord, ConnectionInfo, GuestPayment, Notification, PaymentStatus, PingRecord,
     RidStyle, SentOperation, SimFaults, SimResto, SimSettings,

@@ -96,6 +96,45 @@ pub struct SimFaults {
     pub duplicate_frames: u32,
 }
 
+impl SimFaults {
+    /// One example of every fault (each is a field; several can be set at once), with what
+    /// it does (the control API index).
+    pub fn examples() -> Vec<(SimFaults, &'static str)> {
+        let f = SimFaults::default;
+        vec![
+            (
+                SimFaults {
+                    fail_callbacks: 2,
+                    ..f()
+                },
+                "answer the next N callbacks with HTTP 500 (documented error body)",
+            ),
+            (
+                SimFaults {
+                    reject_callbacks: 1,
+                    ..f()
+                },
+                "answer the next N callbacks with HTTP 400 (as if the signature were wrong)",
+            ),
+            (
+                SimFaults {
+                    delay_frames: 1,
+                    delay_frames_ms: 500,
+                    ..f()
+                },
+                "delay the next delay_frames operation frames by delay_frames_ms",
+            ),
+            (
+                SimFaults {
+                    duplicate_frames: 1,
+                    ..f()
+                },
+                "send the next N operation frames twice",
+            ),
+        ]
+    }
+}
+
 /// A WebSocket connection from a restaurant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionInfo {

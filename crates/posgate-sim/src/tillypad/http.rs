@@ -28,6 +28,86 @@ pub const PAY_GUEST_PATH: &str = "/pay-guest";
 /// `POST /post-guest`.
 pub const POST_GUEST_PATH: &str = "/post-guest";
 
+/// `GET /_sim/tillypad/`: this control API, described ([`crate::index`]).
+pub fn control_index() -> Value {
+    use crate::index::{self as ix, endpoint as ep};
+    let faults = FaultKind::examples()
+        .into_iter()
+        .map(|(k, does)| ix::fault_example(&Fault::new(k).times(1), does))
+        .collect();
+    ix::index(
+        "tillypad",
+        CONTROL_PREFIX,
+        "Tillypad XL web API (/post-guest, /pay-guest, /get-menu, ...), also under /tillypad-api/{client}/",
+        vec![
+            ep("GET", "", "this index"),
+            ep(
+                "POST",
+                "/tabs",
+                "adds a guest tab (SimTab, shaped as GET /tabs lists them; gest_id generated if empty) → it",
+            ),
+            ep("GET", "/tabs", "→ [SimTab]"),
+            ep("GET", "/tabs/{gest_id}", "→ SimTab or 404"),
+            ep(
+                "POST",
+                "/tabs/{gest_id}/send-to-payment",
+                "a cashier prints a precheck of every item not in one → {\"precheck_id\"} (409 if none)",
+            ),
+            ep(
+                "POST",
+                "/tabs/{gest_id}/start-payment",
+                "unpaid prechecks become \"payment started\" → the tab",
+            ),
+            ep(
+                "POST",
+                "/tabs/{gest_id}/pay-at-terminal",
+                "every precheck paid at a terminal; closed if nothing is left → the tab",
+            )
+            .body(json!({"pay_type_id": null})),
+            ep("POST", "/business-day", "opens or closes the business day")
+                .body(json!({"open": false})),
+            ep(
+                "GET",
+                "/settings",
+                "→ SimSettings (error status, language, points, pay types)",
+            ),
+            ep(
+                "POST",
+                "/settings",
+                "replaces SimSettings (shaped as GET /settings) → them",
+            ),
+            ep(
+                "POST",
+                "/faults",
+                "adds a fault rule (Fault) → it; see faults.kinds",
+            ),
+            ep("GET", "/faults", "→ [Fault] with the remaining times"),
+            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
+            ep(
+                "GET",
+                "/ledger",
+                "→ [LedgerEntry]: every /pay-guest that paid, with its delete-prechecks mode",
+            ),
+            ep(
+                "GET",
+                "/requests",
+                "→ {\"/pay-guest\": 3, ...}: calls received per path",
+            ),
+            ep(
+                "POST",
+                "/reset",
+                "back to the initial data; no faults, ledger or counters → {\"ok\": true}",
+            ),
+        ],
+        "POST /_sim/tillypad/faults with a Fault: gest_id null = any tab, path null = /pay-guest; the first matching rule fires; times null = until cleared",
+        faults,
+    )
+}
+
+async fn ctl_index() -> Response {
+    to_json(&control_index())
+}
+
 pub(crate) fn router(sim: TillypadSim) -> Router {
     let api = || {
         Router::new()
@@ -38,6 +118,7 @@ pub(crate) fn router(sim: TillypadSim) -> Router {
             .route("/post-client", post(post_client))
     };
     let control = Router::new()
+        .route("/", get(ctl_index))
         .route("/tabs", post(ctl_add_tab).get(ctl_tabs))
         .route("/tabs/{id}", get(ctl_tab))
         .route("/tabs/{id}/send-to-payment", post(ctl_send_to_payment))
@@ -55,6 +136,7 @@ pub(crate) fn router(sim: TillypadSim) -> Router {
     Router::new()
         .merge(api())
         .nest("/tillypad-api/{client}", api())
+        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
         .nest(CONTROL_PREFIX, control)
         .with_state(sim)
 }

@@ -103,7 +103,7 @@ pub use demo::{
     DEMO_PREPAID_PAY_TYPE_ID, DEMO_SALE_PROPERTY_ID, DEMO_TAB_978, DEMO_TAB_POINTS,
     DEMO_TAB_PRECHECK, DEMO_TAB_PREPAID, demo_tabs,
 };
-pub use http::{CONTROL_PREFIX, PAY_GUEST_PATH, POST_GUEST_PATH};
+pub use http::{CONTROL_PREFIX, PAY_GUEST_PATH, POST_GUEST_PATH, control_index};
 pub use model::{
     DiscountLine, Fault, FaultKind, Lang, LedgerEntry, PrecheckStatus, SimItem, SimPayType,
     SimPointsType, SimPrecheck, SimReceipt, SimSettings, SimTab, tab_state,

@@ -392,6 +392,52 @@ pub enum FaultKind {
     PrinterError,
 }
 
+impl FaultKind {
+    /// One example of every kind, with what it does (the control API index).
+    pub fn examples() -> Vec<(FaultKind, &'static str)> {
+        use FaultKind::*;
+        vec![
+            (
+                AnswerLost { hang_ms: 0 },
+                "applied, then the connection is dropped without an answer (after hang_ms)",
+            ),
+            (
+                Dropped,
+                "the connection is dropped before anything is processed: nothing applied",
+            ),
+            (
+                Slow { delay_ms: 500 },
+                "processed after delay_ms and answered then (done even if the client has gone)",
+            ),
+            (
+                Html {
+                    status: 502,
+                    applied: false,
+                },
+                "an HTML page with status (a proxy's error page); applied = processed first",
+            ),
+            (
+                Empty {
+                    status: 200,
+                    applied: true,
+                },
+                "an empty body with status; applied = processed first",
+            ),
+            (
+                Text {
+                    text: "Гостевой счет заблокирован".into(),
+                    status: Some(500),
+                },
+                "answers this error text as a JSON string, nothing applied (status absent: the configured error status)",
+            ),
+            (
+                PrinterError,
+                "the fiscal printer fails when the receipt is printed: nothing applied",
+            ),
+        ]
+    }
+}
+
 /// `Option<Decimal>` as an optional decimal string / number.
 pub(crate) mod opt_dec {
     use rust_decimal::Decimal;

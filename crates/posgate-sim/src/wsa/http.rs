@@ -24,8 +24,63 @@ pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
 /// Prefix of the control API.
 pub const CONTROL_PREFIX: &str = "/_sim/wsa";
 
+/// `GET /_sim/wsa/`: this control API, described ([`crate::index`]).
+pub fn control_index() -> Value {
+    use crate::index::{self as ix, endpoint as ep};
+    let faults = FaultKind::examples()
+        .into_iter()
+        .map(|(k, does)| ix::fault_example(&Fault::new(k).times(1), does))
+        .collect();
+    ix::index(
+        "wsa",
+        CONTROL_PREFIX,
+        "r_keeper White Server API v2 (POST /wsserverlp/api/v2/aggregators/Create)",
+        vec![
+            ep("GET", "", "this index"),
+            ep(
+                "POST",
+                "/restaurants",
+                "adds a restaurant (SimRestaurant, shaped as GET /restaurants lists them) → it",
+            ),
+            ep("GET", "/restaurants", "→ [SimRestaurant]"),
+            ep(
+                "POST",
+                "/orders",
+                "adds an order (SimOrder, shaped as GET /orders lists them; guid generated if empty) → it",
+            ),
+            ep("GET", "/orders", "→ [SimOrder]"),
+            ep("GET", "/orders/{object_id}/{guid}", "→ SimOrder or 404"),
+            ep(
+                "POST",
+                "/faults",
+                "adds a fault rule (Fault) → it; see faults.kinds",
+            ),
+            ep("GET", "/faults", "→ [Fault] with the remaining times"),
+            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
+            ep("GET", "/ledger", "→ [LedgerEntry]: what was posted"),
+            ep(
+                "GET",
+                "/requests",
+                "→ {\"PayOrder\": 3, ...}: tasks received per type",
+            ),
+            ep(
+                "POST",
+                "/reset",
+                "back to the initial data; no faults, ledger, tasks or counters → {\"ok\": true}",
+            ),
+        ],
+        "POST /_sim/wsa/faults with a Fault: object_id / order_guid null = any, task_type null = PayOrder (transport faults) or PayOrder and CompleteOrder (order-state faults), times null = until cleared",
+        faults,
+    )
+}
+
+async fn ctl_index() -> Response {
+    ok_json(control_index())
+}
+
 pub(crate) fn router(sim: WsaSim) -> Router {
     let control = Router::new()
+        .route("/", get(ctl_index))
         .route(
             "/restaurants",
             post(ctl_add_restaurant).get(ctl_restaurants),
@@ -41,6 +96,7 @@ pub(crate) fn router(sim: WsaSim) -> Router {
         .route("/reset", post(ctl_reset));
     Router::new()
         .route(CREATE_PATH, post(create))
+        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
         .nest(CONTROL_PREFIX, control)
         .with_state(sim)
 }

@@ -103,7 +103,7 @@ pub use demo::{
     DEMO_V1_TOKEN, demo_order_guids, demo_orders,
 };
 pub use engine::{DEFAULT_CASH_STATION, DEFAULT_LOCK_STATION};
-pub use http::{CONTROL_PREFIX, CREATE_PATH};
+pub use http::{CONTROL_PREFIX, CREATE_PATH, control_index};
 pub use model::{
     AgentVersion, AppliedPayment, Fault, FaultKind, Lang, LedgerEntry, SimCurrency, SimDish,
     SimGuest, SimOrder, SimRestaurant, status,

@@ -404,6 +404,41 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// One example of every kind, with what it does (the control API index).
+    pub fn examples() -> Vec<(FaultKind, &'static str)> {
+        use FaultKind::*;
+        vec![
+            (
+                BillLocked,
+                "order state: the order is open on a cash station (PayOrder/CompleteOrder refused)",
+            ),
+            (ShiftClosed, "order state: the cashier's shift is closed"),
+            (PrinterError, "order state: the fiscal printer fails"),
+            (
+                CloseBlocked,
+                "order state: kitchen tickets not printed; blocks a PayOrder that would close the order, and CompleteOrder",
+            ),
+            (
+                AgentTimeout,
+                "agent offline: nothing applied; wsError Timeout after the task's timeout",
+            ),
+            (
+                AnswerLost,
+                "applied, but the answer never arrives: wsError Timeout after the task's timeout",
+            ),
+            (
+                Slow { delay_ms: 500 },
+                "executed and answered after delay_ms (longer than the timeout: Timeout answer, still applied later)",
+            ),
+            (TaskLimitExceeded, "the task is refused: too many tasks"),
+            (
+                InternalError,
+                "the task fails with an internal error; nothing applied",
+            ),
+            (AuthFailed, "the request is refused as unauthenticated"),
+        ]
+    }
+
     /// Order-state faults are checked inside PayOrder/CompleteOrder.
     pub fn is_order_state(&self) -> bool {
         matches!(

@@ -23,6 +23,8 @@ pub const TP: &str = "tp";
 pub const TP_PREPAID: &str = "tp-prepaid";
 /// No pay type at all.
 pub const TP_NOPAY: &str = "tp-nopay";
+/// Default pay type, `delete_prechecks = 2` (delete unpaid prechecks).
+pub const TP_DELETE_UNPAID: &str = "tp-delete-unpaid";
 
 /// A restaurant pointing at `base`, with fast timings for tests.
 pub fn restaurant(base: &str) -> TillypadRestaurant {
@@ -32,7 +34,7 @@ pub fn restaurant(base: &str) -> TillypadRestaurant {
     r
 }
 
-/// The three test restaurants against the simulator at `addr`.
+/// The test restaurants against the simulator at `addr`.
 pub fn sim_config(addr: SocketAddr) -> TillypadAdapterConfig {
     let base = format!("http://{addr}");
     let mut restaurants = BTreeMap::new();
@@ -44,6 +46,9 @@ pub fn sim_config(addr: SocketAddr) -> TillypadAdapterConfig {
     prepaid.allow_prepaid_pay_type = true;
     restaurants.insert(TP_PREPAID.to_string(), prepaid);
     restaurants.insert(TP_NOPAY.to_string(), restaurant(&base));
+    let mut delete_unpaid = restaurant(&base).with_pay_type(sim::DEMO_PAY_TYPE_ID);
+    delete_unpaid.delete_prechecks = posgate_tillypad::DeletePrechecks::DeleteUnpaid;
+    restaurants.insert(TP_DELETE_UNPAID.to_string(), delete_unpaid);
     TillypadAdapterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         restaurants,
