@@ -127,8 +127,10 @@ pub const PAID_STATE_KEYS: PaidStateKeys = PaidStateKeys {
     closed_at: &["completedAt", "closedAt"],
 };
 
-/// Keys of the status id (a number, or an object with an `id`) and of its name.
-const STATUS_KEYS: &[&str] = &["orderStatusId", "statusId", "orderStatus", "status"];
+/// Keys of the status id: the documented ones (a number), then others (a number, or an
+/// object with an `id`); and the keys of its name.
+const DOCUMENTED_STATUS_KEYS: &[&str] = &["orderStatusId", "statusId"];
+const OTHER_STATUS_KEYS: &[&str] = &["orderStatus", "status"];
 const STATUS_NAME_KEYS: &[&str] = &[
     "orderStatusName",
     "statusName",
@@ -198,10 +200,13 @@ fn strict_bool(v: &Value) -> Option<bool> {
 }
 
 fn status_id_of(v: &Value) -> Option<i64> {
-    STATUS_KEYS.iter().find_map(|k| {
-        let s = field(v, k)?;
-        int_of(s).or_else(|| field(s, "id").and_then(int_of))
-    })
+    DOCUMENTED_STATUS_KEYS
+        .iter()
+        .chain(OTHER_STATUS_KEYS)
+        .find_map(|k| {
+            let s = field(v, k)?;
+            int_of(s).or_else(|| field(s, "id").and_then(int_of))
+        })
 }
 
 fn status_name_of(v: &Value) -> Option<String> {
@@ -233,7 +238,8 @@ impl Order {
         }
     }
 
-    /// Reads one order object; `None` unless it has an id, a status or an amount.
+    /// Reads one order object; `None` unless it has an id, a status id under its documented
+    /// names (a bare `status`, as in an error body, does not count) or an amount.
     pub fn from_value(v: &Value) -> Option<Order> {
         if !v.is_object() {
             return None;
@@ -290,7 +296,10 @@ impl Order {
                 .iter()
                 .find_map(|k| field(v, k).and_then(strict_bool)),
         };
-        (o.order_id.is_some() || o.status_id.is_some() || o.amount.is_some()).then_some(o)
+        let documented_status = DOCUMENTED_STATUS_KEYS
+            .iter()
+            .any(|k| field(v, k).and_then(int_of).is_some());
+        (o.order_id.is_some() || documented_status || o.amount.is_some()).then_some(o)
     }
 
     /// Completed (closed in r_keeper and r_k Delivery): status 11; without a status id, a
@@ -628,6 +637,11 @@ mod tests {
         assert!(o(r#"{"orderStatusId": 1}"#).is_not_transferred());
         assert!(!o(r#"{"orderStatusId": 12}"#).is_not_transferred());
         assert!(Order::from_value(&serde_json::json!({"x": 1})).is_none());
+        // An error body is no order, whatever its `status`.
+        assert!(
+            Order::from_value(&serde_json::json!({"title": "Bad Request", "status": 400}))
+                .is_none()
+        );
     }
 
     #[test]
@@ -636,7 +650,7 @@ mod tests {
         // The id decides when there is one, whatever the (configurable) name says.
         assert!(o(r#"{"orderStatusId": 11, "orderStatusName": "Доставлено"}"#).is_completed());
         assert!(!o(r#"{"orderStatusId": 9, "orderStatusName": "Completed"}"#).is_completed());
-        assert!(o(r#"{"status": {"id": 11, "name": "x"}}"#).is_completed());
+        assert!(o(r#"{"orderId": "1", "status": {"id": 11, "name": "x"}}"#).is_completed());
         assert!(o(r#"{"statusId": "12"}"#).is_cancelled());
         // Without an id: a flag, a completion time, or the name.
         for j in [
