@@ -18,6 +18,13 @@
 //!
 //! Transport failures: no connection → transient; a timeout or a break after the request
 //! was sent → write: unknown, read: transient.
+//!
+//! One more question is asked of a refused `/complete` when it probes an unanswered `/pay`
+//! ([`says_not_paid`]): does r_keeper say the order is not (fully) paid? Yes for a not-paid
+//! text in Russian, Ukrainian or English ([`NOT_PAID_TEXTS`]), r_keeper's error `[3071]`, or
+//! `rk7_close_order` (its documented meaning) unless its text names another reason
+//! ([`OTHER_CLOSE_BLOCKERS`], or a lock, shift or printer by `classify_rk_text`); never for a
+//! timeout, a transport failure or an auth failure.
 
 use posgate_core::Substate;
 use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
@@ -142,6 +149,65 @@ pub fn classify(status: u16, body: Option<&ErrorBody>, op: Op) -> (Verdict, bool
         404 => (refused, true),
         _ => (refused, false),
     }
+}
+
+/// Texts (lower case) saying an order is not (fully) paid: English, Russian, Ukrainian.
+pub const NOT_PAID_TEXTS: &[&str] = &[
+    "not fully paid",
+    "not paid",
+    "not completely paid",
+    "not been paid",
+    "not been fully paid",
+    "unpaid",
+    "underpaid",
+    "не полностью оплачен",
+    "не оплачен",
+    "неоплачен",
+    "не до конца оплачен",
+    "недоплачен",
+    "не повністю оплачен",
+    "не повністю сплачен",
+    "не сплачен",
+    "несплачен",
+];
+
+/// Reasons other than payment that block closing an order, not all of which the shared
+/// r_keeper classifier names apart from "not fully paid" (both are `CLOSE_ORDER_BLOCKED`).
+pub const OTHER_CLOSE_BLOCKERS: &[&str] = &[
+    "kitchen",
+    "service check",
+    "service-check",
+    "сервис-чек",
+    "сервис чек",
+    "сервісн",
+    "not printed",
+    "не напечатан",
+    "не распечатан",
+    "не надрукован",
+    "not sent",
+    "не отправлен",
+    "не відправлен",
+];
+
+/// Whether a failed `/complete` says the order is not (fully) paid (see the module docs).
+pub fn says_not_paid(f: &Failure) -> bool {
+    let code = f.code.to_ascii_lowercase();
+    let text = f.text.to_lowercase();
+    if code.starts_with("transport/")
+        || code.starts_with("auth/")
+        || is_timeout_text(&text)
+        || code.contains("timeout")
+    {
+        return false;
+    }
+    let names_other_reason = OTHER_CLOSE_BLOCKERS.iter().any(|w| text.contains(w))
+        || matches!(
+            classify_rk_text(&text),
+            Substate::BillInUse | Substate::CashiersShiftClosed | Substate::PrinterError
+        );
+    NOT_PAID_TEXTS.iter().any(|w| text.contains(w))
+        || text.contains("[3071]")
+        || (code == "rk7_close_order" && !names_other_reason)
 }
 
 /// Classifies a transport failure (no HTTP answer, or an unreadable one).
@@ -434,6 +500,81 @@ mod tests {
             classify(409, None, Op::Write).0,
             Verdict::Rejected(OtherError)
         );
+    }
+
+    #[test]
+    fn a_refused_complete_that_says_not_paid() {
+        let f = |code: &str, text: &str| Failure::ours(Verdict::Unknown, code, text);
+        for (code, text) in [
+            // The seed's wordings.
+            (
+                "rk7_close_order",
+                "RkInternal: Checkout [3071] Unable to close order 1.73, it is not fully paid.",
+            ),
+            (
+                "rk7_close_order",
+                "RkInternal: Cash station [3071] Cannot save order 1.73, it is not fully paid",
+            ),
+            // Other codes and wordings, other languages.
+            (
+                "ERR_EXTERNAL_ERROR_WS",
+                "WS Error: Error Code: WsaOrderError. RkInternal: Заказ 1.73 не оплачен полностью",
+            ),
+            (
+                "ERR_CLOSE",
+                "Замовлення 1.73 не може бути закрите: воно не повністю сплачене",
+            ),
+            ("HTTP/500", "Order 1.73 has not been paid"),
+            ("ERR_ORDER", "The order is unpaid"),
+            // r_keeper's error number alone.
+            (
+                "ERR_EXTERNAL_ERROR_WS",
+                "RkInternal: Касса [3071] Ошибка 1.73",
+            ),
+            // rk7_close_order with a wording nobody has seen: its documented meaning.
+            (
+                "rk7_close_order",
+                "RkInternal: Something went wrong with 1.73",
+            ),
+            ("RK7_CLOSE_ORDER", ""),
+        ] {
+            assert!(says_not_paid(&f(code, text)), "{code} {text}");
+        }
+        for (code, text) in [
+            // rk7_close_order naming another reason.
+            (
+                "rk7_close_order",
+                "RkInternal: Unable to close order 1.73: kitchen tickets have not been printed",
+            ),
+            (
+                "rk7_close_order",
+                "RkInternal: Заказ 1.73 заблокирован на станции [5]",
+            ),
+            ("rk7_close_order", "RkInternal: Кассовая смена не открыта"),
+            ("rk7_close_order", "RkInternal: Принтер недоступен"),
+            // Not about payment at all.
+            ("ERR_EXTERNAL_ERROR_WS", "Request timed out"),
+            (
+                "ERR_EXTERNAL_ERROR_WS",
+                "Истекло время ожидания: заказ не оплачен",
+            ),
+            ("ERR_INVALID_ORDER_STATUS", "Order have FINAL 11 status"),
+            (
+                "HTTP/502",
+                "HTTP 502 from r_k Delivery: <html>Bad Gateway</html>",
+            ),
+            (
+                "transport/timeout",
+                "no answer from r_k Delivery in time: not paid",
+            ),
+            ("auth/refused", "unpaid subscription"),
+            (
+                "ERR_EXTERNAL_ERROR_WS",
+                "WS Error: Error Code: WsaOrderError. RkInternal: Cash station [3373] Order 1.73 is already paid",
+            ),
+        ] {
+            assert!(!says_not_paid(&f(code, text)), "{code} {text}");
+        }
     }
 
     #[test]

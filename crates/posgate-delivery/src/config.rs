@@ -22,8 +22,10 @@ use crate::wire::parse_offset;
 pub const MAX_CURRENCY_SCALE: u32 = posgate_core::money::MAX_SCALE;
 /// Production API host.
 pub const DEFAULT_BASE_URL: &str = "https://delivery.ucs.ru";
-/// Production OAuth2 host (`/connect/token` is appended).
+/// Production OAuth2 host (`/connect/token` is appended); implied only for [`DEFAULT_BASE_URL`].
 pub const DEFAULT_AUTH_URL: &str = "https://auth-delivery.ucs.ru";
+/// Default `settle_margin_ms`.
+pub const DEFAULT_SETTLE_MARGIN_MS: u64 = 30_000;
 
 #[derive(Deserialize, Debug, Clone)]
 pub struct DeliveryAdapterConfig {
@@ -54,7 +56,9 @@ pub struct DeliveryRestaurant {
     #[serde(default = "default_base_url")]
     pub base_url: String,
     /// OAuth2 server; the adapter appends `/connect/token` unless the URL already ends so.
-    #[serde(default = "default_auth_url")]
+    /// Unset: [`DEFAULT_AUTH_URL`] when `base_url` is the production host, otherwise the
+    /// configuration is refused (the client secret never goes to a host nobody named).
+    #[serde(default)]
     pub auth_url: String,
     /// OAuth2 client credentials of the order source.
     pub client_id: String,
@@ -96,6 +100,10 @@ pub struct DeliveryRestaurant {
     /// (120 s by default there, at most 180 s), so this is longer.
     #[serde(default = "default_write_timeout")]
     pub write_timeout_ms: u64,
+    /// After `/pay` went unanswered, how long beyond `write_timeout_ms` r_k Delivery and
+    /// White Server may still apply it: `Describe.reconcile_settle_ms` is their sum.
+    #[serde(default = "default_settle_margin")]
+    pub settle_margin_ms: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -103,9 +111,6 @@ fn default_listen() -> SocketAddr {
 }
 fn default_base_url() -> String {
     DEFAULT_BASE_URL.into()
-}
-fn default_auth_url() -> String {
-    DEFAULT_AUTH_URL.into()
 }
 fn default_scopes() -> String {
     "orders".into()
@@ -127,6 +132,26 @@ fn default_read_timeout() -> u64 {
 }
 fn default_write_timeout() -> u64 {
     190_000
+}
+fn default_settle_margin() -> u64 {
+    DEFAULT_SETTLE_MARGIN_MS
+}
+
+/// Whether `url` is r_k Delivery's production API host (`https://delivery.ucs.ru`, any case,
+/// an optional trailing slash or the default port).
+pub fn is_production_base_url(url: &str) -> bool {
+    let (Ok(u), Ok(prod)) = (
+        reqwest::Url::parse(url.trim()),
+        reqwest::Url::parse(DEFAULT_BASE_URL),
+    ) else {
+        return false;
+    };
+    u.scheme() == prod.scheme()
+        && u.host_str() == prod.host_str()
+        && u.port_or_known_default() == prod.port_or_known_default()
+        && u.path().trim_end_matches('/').is_empty()
+        && u.query().is_none()
+        && u.username().is_empty()
 }
 
 impl DeliveryRestaurant {
@@ -155,7 +180,37 @@ impl DeliveryRestaurant {
             list_lookback_hours: default_lookback(),
             read_timeout_ms: default_read_timeout(),
             write_timeout_ms: default_write_timeout(),
+            settle_margin_ms: default_settle_margin(),
         }
+    }
+
+    /// Makes the restaurant ready to use: secret file read, `auth_url` derived where it may
+    /// be, everything validated. Run by [`load_config`] and by the adapter.
+    pub fn prepare(&mut self, id: &str) -> anyhow::Result<()> {
+        self.resolve_secret()?;
+        self.resolve_auth_url(id)?;
+        self.validate(id)
+    }
+
+    /// An unset `auth_url` is derived only from the production `base_url`; any other
+    /// `base_url` (a test server, a proxy) needs its auth server named.
+    pub fn resolve_auth_url(&mut self, id: &str) -> anyhow::Result<()> {
+        if !self.auth_url.trim().is_empty() {
+            return Ok(());
+        }
+        if !is_production_base_url(&self.base_url) {
+            bail!(
+                "[delivery.restaurants.{id}] auth_url is required when base_url is not the r_k Delivery production host ({DEFAULT_BASE_URL}); base_url is {:?}",
+                self.base_url.trim()
+            );
+        }
+        self.auth_url = DEFAULT_AUTH_URL.into();
+        Ok(())
+    }
+
+    /// How long after an unanswered `/pay` it may still be applied late.
+    pub fn settle_ms(&self) -> u64 {
+        self.write_timeout_ms.saturating_add(self.settle_margin_ms)
     }
 
     /// Fills `client_secret` from `client_secret_file` when only the file is given.
@@ -210,12 +265,11 @@ impl DeliveryRestaurant {
 
 /// Loads the adapter's configuration: the `[delivery]` section of the TOML file at `path`
 /// (if any), then `POSGATE_DELIVERY__...` environment overrides, and the shared `[auth]`
-/// section. Resolves `client_secret_file`s and validates.
+/// section. Resolves `client_secret_file`s, derives `auth_url`s and validates.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<DeliveryAdapterConfig> {
     let mut cfg: DeliveryAdapterConfig = posgate_grpc::load_section(path, "delivery")?;
     for (id, r) in cfg.restaurants.iter_mut() {
-        r.resolve_secret()?;
-        r.validate(id)?;
+        r.prepare(id)?;
     }
     cfg.auth = posgate_grpc::AuthConfig::load(path)?;
     Ok(cfg)
@@ -314,6 +368,92 @@ currency_guid = "cur"
             assert!(cfg.restaurants.is_empty());
             Ok(())
         });
+    }
+
+    #[test]
+    fn auth_url_is_derived_only_from_the_production_base_url() {
+        let mut r = DeliveryRestaurant::new(DEFAULT_BASE_URL, "id", "secret", "cur");
+        r.auth_url = String::new();
+        for prod in [
+            "https://delivery.ucs.ru",
+            " https://DELIVERY.ucs.ru/ ",
+            "https://delivery.ucs.ru:443",
+        ] {
+            r.base_url = prod.into();
+            r.auth_url = String::new();
+            r.prepare("dl").unwrap();
+            assert_eq!(r.auth_url, DEFAULT_AUTH_URL, "{prod}");
+        }
+        for other in [
+            "http://127.0.0.1:8090",
+            "http://delivery.ucs.ru",
+            "https://delivery.ucs.ru:8443",
+            "https://delivery.ucs.ru.example.com",
+            "https://test.delivery.ucs.ru",
+            "https://delivery.ucs.ru/proxy",
+            "not a url",
+        ] {
+            r.base_url = other.into();
+            r.auth_url = "  ".into();
+            let e = r.prepare("dl").unwrap_err().to_string();
+            assert!(
+                e.starts_with("[delivery.restaurants.dl] auth_url is required when base_url is not the r_k Delivery production host"),
+                "{other}: {e}"
+            );
+            assert!(r.auth_url.trim().is_empty(), "nothing implied for {other}");
+        }
+        // Named explicitly: kept as given, whatever base_url is.
+        r.base_url = "http://127.0.0.1:8090".into();
+        r.auth_url = "http://127.0.0.1:8091".into();
+        r.prepare("dl").unwrap();
+        assert_eq!(r.auth_url, "http://127.0.0.1:8091");
+        r.base_url = DEFAULT_BASE_URL.into();
+        r.prepare("dl").unwrap();
+        assert_eq!(r.auth_url, "http://127.0.0.1:8091");
+    }
+
+    #[test]
+    fn a_test_base_url_without_auth_url_refuses_to_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[delivery.restaurants.staging]
+base_url = "https://delivery-test.example.com"
+client_id = "cid"
+client_secret = "s3cr3t-value"
+currency_guid = "cur"
+"#,
+            )?;
+            let e = load_config(Some(Path::new("posgate.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("[delivery.restaurants.staging] auth_url is required"),
+                "{e}"
+            );
+            assert!(!e.contains("s3cr3t-value"));
+            // Naming it from the environment is enough.
+            jail.set_env(
+                "POSGATE_DELIVERY__RESTAURANTS__STAGING__AUTH_URL",
+                "https://auth-test.example.com",
+            );
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                cfg.restaurants["staging"].auth_url,
+                "https://auth-test.example.com"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn settle_is_the_write_timeout_plus_the_margin() {
+        let mut r = DeliveryRestaurant::new("http://x", "id", "secret", "cur");
+        assert_eq!(r.settle_ms(), 190_000 + DEFAULT_SETTLE_MARGIN_MS);
+        r.write_timeout_ms = 800;
+        r.settle_margin_ms = 200;
+        assert_eq!(r.settle_ms(), 1_000);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 use crate::classify::Failure;
 use crate::client::{DeliveryClient, http_client};
 use crate::config::{DeliveryAdapterConfig, DeliveryRestaurant};
+use crate::reconcile::{self, Decision, Evidence};
 use crate::wire::{DishLine, Order, Paid, PayLine, paid_at, status};
 
 /// What `Describe` reports as `pos_kind`.
@@ -53,8 +54,7 @@ impl DeliveryAdapter {
         let http = http_client().context("building the HTTP client")?;
         let mut restaurants = BTreeMap::new();
         for (id, mut r) in cfg.restaurants {
-            r.resolve_secret()?;
-            r.validate(&id)?;
+            r.prepare(&id)?;
             let offset = r.offset().unwrap_or(UtcOffset::UTC);
             let client = DeliveryClient::new(http.clone(), &r);
             restaurants.insert(
@@ -125,7 +125,7 @@ fn parse_money(field: &str, s: &str, scale: u32) -> Result<Money, Status> {
 }
 
 /// An amount from r_k Delivery at the restaurant's scale; more precise values as they are.
-fn fmt_money(d: Decimal, scale: u32) -> String {
+pub(crate) fn fmt_money(d: Decimal, scale: u32) -> String {
     Money::from_decimal(d, scale).map_or_else(|| d.normalize().to_string(), |m| m.to_string())
 }
 
@@ -183,15 +183,18 @@ fn outcome_of_read(f: &Failure) -> Outcome {
     }
 }
 
-/// Status ids below 4 (but 12) are not in r_keeper yet; 11 is closed; 12 cancelled.
+/// Status ids below 4 (but 12) are not in r_keeper yet; 11 (or, without an id, any other
+/// sign of completion) is closed; 12 cancelled; every other status, including ones added
+/// later, is open.
 fn bill_status(o: &Order) -> BillStatus {
-    match o.status_id {
-        Some(status::CANCELLED) => BillStatus::Canceled,
-        Some(status::COMPLETED) => BillStatus::Closed,
-        Some(s) if s < status::TRANSFERRED_TO_KITCHEN => BillStatus::NotReady,
-        // Transferred to the kitchen and every later status, including ones added later.
-        Some(_) => BillStatus::Open,
-        None => BillStatus::Open,
+    if o.is_cancelled() {
+        BillStatus::Canceled
+    } else if o.is_completed() {
+        BillStatus::Closed
+    } else if o.is_not_transferred() {
+        BillStatus::NotReady
+    } else {
+        BillStatus::Open
     }
 }
 
@@ -215,16 +218,17 @@ fn dish_of(d: &DishLine, scale: u32) -> Dish {
 
 /// The amounts of an order as posgate sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Amounts {
-    total: Decimal,
-    paid: Decimal,
-    due: Decimal,
+pub(crate) struct Amounts {
+    pub(crate) total: Decimal,
+    pub(crate) paid: Decimal,
+    pub(crate) due: Decimal,
 }
 
 /// `total` is `amount` (what the guest pays, after discounts). r_k Delivery shows no paid
 /// state in its documented answers: unless the answer has one (`payments[]`, `paidAmount`,
-/// `isPaid`), an open order counts as unpaid (`due = amount`) and a completed one as paid.
-fn amounts(o: &Order) -> Option<Amounts> {
+/// `isPaid`, ... see [`Order::paid`]), an open order counts as unpaid (`due = amount`) and a
+/// completed one as paid.
+pub(crate) fn amounts(o: &Order) -> Option<Amounts> {
     let total = o.amount?;
     let zero = Decimal::ZERO;
     let (paid, due) = match bill_status(o) {
@@ -292,6 +296,23 @@ impl Restaurant {
         let bill = build_bill(restaurant_id, bill_id, &self.cfg, &order, a);
         Ok((bill, order, a))
     }
+
+    /// `/complete`; a refusal of an order that turns out to be completed already (a repeat,
+    /// a race) is a success.
+    async fn complete(&self, bill_id: &str) -> Result<Option<String>, Failure> {
+        match self.client.complete(bill_id).await {
+            Ok(rid) => Ok(rid),
+            Err(f) => {
+                if matches!(f.verdict, Verdict::Rejected(_))
+                    && let Ok((o, _)) = self.client.get_order(bill_id).await
+                    && o.is_completed()
+                {
+                    return Ok(f.request_id);
+                }
+                Err(f)
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -317,6 +338,9 @@ impl PosAdapter for DeliveryAdapter {
             // GET /orders/{orderId} reads the order before every posting.
             cannot_read_bills: false,
             currency_scale: r.cfg.currency_scale,
+            // r_k Delivery (and White Server behind it) may still apply an unanswered /pay
+            // until about our own request timeout has passed.
+            reconcile_settle_ms: r.cfg.settle_ms(),
         }))
     }
 
@@ -619,16 +643,9 @@ impl PosAdapter for DeliveryAdapter {
             // Not readable now: /complete decides.
             _ => {}
         }
-        match r.client.complete(bill_id).await {
+        match r.complete(bill_id).await {
             Ok(rid) => resp(Outcome::Applied, None, rid),
             Err(f) => {
-                if matches!(f.verdict, Verdict::Rejected(_))
-                    && let Ok((o, _)) = r.client.get_order(bill_id).await
-                    && o.is_completed()
-                {
-                    // Refused because it is completed already (a repeat, a race).
-                    return resp(Outcome::Applied, None, f.request_id.clone());
-                }
                 let rid = f.request_id.clone();
                 resp(outcome_of(&f), Some(failure(&f)), rid)
             }
@@ -644,182 +661,69 @@ impl PosAdapter for DeliveryAdapter {
         let bill_id = require_bill_id(&req.bill_id)?;
         let scale = r.cfg.currency_scale;
         let amount = parse_money("amount", &req.amount, scale)?;
-        let mut evidence = Vec::new();
+        let mut why = Vec::new();
         let reference = req.pos_reference.trim();
         if !reference.is_empty() {
-            evidence.push(format!(
+            why.push(format!(
                 "requestId {reference} of the posting cannot be looked up in r_k Delivery"
             ));
         }
-        let (now_bill, order, now) = match r.read_bill(&req.restaurant_id, bill_id).await {
-            Ok(x) => x,
+        let mut pos_failure = None;
+        let evidence = match r.read_bill(&req.restaurant_id, bill_id).await {
+            Ok((_, order, now)) => {
+                let (e, w) =
+                    reconcile::from_order(req.bill_before.as_ref(), &order, now, amount, scale);
+                why.push(w);
+                e
+            }
             Err(f) => {
-                evidence.push(format!(
-                    "the order could not be read ({}: {}); outcome stays unknown",
+                why.push(format!(
+                    "the order could not be read ({}: {})",
                     f.code,
                     f.pos_text()
                 ));
-                return Ok(check(
-                    Outcome::Unknown,
-                    false,
-                    Some(failure(&f)),
-                    evidence.join("; "),
-                ));
+                pos_failure = Some(failure(&f));
+                Evidence::Unreadable
             }
         };
-        let (outcome, closed, why) = compare(
-            req.bill_before.as_ref(),
-            &now_bill,
-            &order,
-            now,
-            amount,
-            scale,
-        );
-        evidence.push(why);
+        let mut decision = reconcile::decide(evidence, req.close);
+        if decision == Decision::ProbeWithComplete {
+            tracing::info!(
+                restaurant_id = %req.restaurant_id,
+                bill_id,
+                payment_id = %req.payment_id,
+                "the order does not tell whether /pay was applied: asking /complete"
+            );
+            let result = r.complete(bill_id).await;
+            let (e, w) = reconcile::from_complete(&result);
+            why.push(w);
+            if let Err(f) = &result {
+                pos_failure = Some(failure(f));
+            }
+            decision = reconcile::decide(e, req.close);
+        }
+        let (outcome, bill_closed) = match decision {
+            Decision::Answer {
+                outcome,
+                bill_closed,
+            } => (outcome, bill_closed),
+            // The table never asks twice; if it did, nothing is known.
+            Decision::ProbeWithComplete => (Outcome::Unknown, false),
+        };
         tracing::info!(
             restaurant_id = %req.restaurant_id,
             bill_id,
             payment_id = %req.payment_id,
             outcome = ?outcome,
+            bill_closed,
             "payment checked"
         );
-        Ok(check(outcome, closed, None, evidence.join("; ")))
-    }
-}
-
-fn check(
-    outcome: Outcome,
-    bill_closed: bool,
-    failure: Option<PosFailure>,
-    evidence: String,
-) -> Response<CheckPaymentResponse> {
-    Response::new(CheckPaymentResponse {
-        outcome: outcome as i32,
-        bill_closed,
-        failure,
-        evidence,
-    })
-}
-
-fn parse_before(s: &str) -> Option<Decimal> {
-    Money::parse(s.trim(), posgate_core::money::MAX_SCALE)
-        .ok()
-        .map(|m| m.value())
-}
-
-/// Decides from the bill before posting and the order now whether the posting was applied.
-///
-/// With a paid state in the answer (`payments[]`, `paidAmount`, `isPaid`): paid grew by the
-/// amount → applied; unchanged → not applied; a payment of 0 (fully discounted order) →
-/// applied when the order lists a payment line or says it is paid. Without one: an order
-/// completed since → applied (r_k Delivery completes only paid orders); else unknown, because
-/// nothing in the answer shows whether `/pay` reached r_keeper.
-fn compare(
-    before: Option<&Bill>,
-    now_bill: &Bill,
-    order: &Order,
-    now: Amounts,
-    amount: Money,
-    scale: u32,
-) -> (Outcome, bool, String) {
-    let m = |d: Decimal| fmt_money(d, scale);
-    let closed_now = order.is_completed();
-    let shows_paid =
-        order.payments.is_some() || order.paid_amount.is_some() || order.is_paid.is_some();
-    let state = format!(
-        "the order is now {} (amount {}, paid {}, due {})",
-        order.status_label(),
-        m(now.total),
-        m(now.paid),
-        m(now.due)
-    );
-    if shows_paid {
-        if amount.is_zero() {
-            let lines = order.has_payment_lines().or(order.is_paid);
-            return match lines {
-                Some(true) => (
-                    Outcome::Applied,
-                    closed_now,
-                    format!("a payment of 0 is recorded on the order; {state}"),
-                ),
-                Some(false) => (
-                    Outcome::NotApplied,
-                    false,
-                    format!("no payment is recorded on the order; {state}"),
-                ),
-                None => (
-                    Outcome::Unknown,
-                    closed_now,
-                    format!("a payment of 0 does not change the paid amount; {state}"),
-                ),
-            };
-        }
-        let Paid::Known(paid_now) = order.paid() else {
-            return (Outcome::Unknown, closed_now, state);
-        };
-        let amt = amount.value();
-        match before.and_then(|b| parse_before(&b.paid)) {
-            Some(paid_before) => {
-                let grew = paid_now.checked_sub(paid_before).unwrap_or(Decimal::ZERO);
-                if grew >= amt {
-                    return (
-                        Outcome::Applied,
-                        closed_now,
-                        format!(
-                            "paid grew from {} to {} (≥ {amount}); {state}",
-                            m(paid_before),
-                            m(paid_now)
-                        ),
-                    );
-                }
-                if grew.is_zero() {
-                    return (
-                        Outcome::NotApplied,
-                        false,
-                        format!("paid unchanged at {}; {state}", m(paid_now)),
-                    );
-                }
-                (
-                    Outcome::Unknown,
-                    closed_now,
-                    format!(
-                        "paid changed from {} to {}, not by {amount}; {state}",
-                        m(paid_before),
-                        m(paid_now)
-                    ),
-                )
-            }
-            None if paid_now.is_zero() => (
-                Outcome::NotApplied,
-                false,
-                format!("nothing is paid on the order; {state}"),
-            ),
-            None => (
-                Outcome::Unknown,
-                closed_now,
-                format!("no bill_before to compare with; {state}"),
-            ),
-        }
-    } else {
-        let was_closed = before.is_some_and(|b| b.status == BillStatus::Closed as i32);
-        if closed_now && before.is_some() && !was_closed {
-            return (
-                Outcome::Applied,
-                true,
-                format!(
-                    "the order was {} and is now completed (r_k Delivery completes only paid orders); {state}",
-                    before.map_or("open", |b| b.pos_status.as_str())
-                ),
-            );
-        }
-        (
-            Outcome::Unknown,
-            closed_now,
-            format!(
-                "r_k Delivery shows no paid state for an order that is not completed, so whether /pay reached r_keeper cannot be read; {state} (pos status {:?})",
-                now_bill.pos_status
-            ),
-        )
+        Ok(Response::new(CheckPaymentResponse {
+            outcome: outcome as i32,
+            bill_closed,
+            failure: pos_failure,
+            evidence: why.join("; "),
+        }))
     }
 }
 
@@ -887,60 +791,6 @@ mod tests {
         let cancelled = order(r#"{"orderStatusId": 12, "amount": 100}"#);
         assert_eq!(amounts(&cancelled).unwrap().due, dec("0"));
         assert!(amounts(&order(r#"{"orderStatusId": 4}"#)).is_none());
-    }
-
-    fn before(paid: &str, due: &str) -> Bill {
-        Bill {
-            total: "100.00".into(),
-            paid: paid.into(),
-            amount_due: due.into(),
-            status: BillStatus::Open as i32,
-            pos_status: "Передан на кухню".into(),
-            ..Default::default()
-        }
-    }
-
-    fn decide(b: Option<&Bill>, json: &str, amount: &str) -> (Outcome, bool) {
-        let o = order(json);
-        let a = amounts(&o).unwrap();
-        let nb = build_bill("dl", "1", &cfg(), &o, a);
-        let (out, closed, why) = compare(b, &nb, &o, a, Money::parse(amount, 2).unwrap(), 2);
-        assert!(!why.is_empty());
-        (out, closed)
-    }
-
-    #[test]
-    fn compare_with_a_paid_state() {
-        let b = before("0.00", "100.00");
-        let paid = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100.00}], "isPaid": true}"#;
-        let unpaid = r#"{"orderStatusId": 4, "amount": 100, "payments": [], "isPaid": false}"#;
-        let partly = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 30}]}"#;
-        assert_eq!(decide(Some(&b), paid, "100.00"), (Outcome::Applied, false));
-        assert_eq!(decide(Some(&b), unpaid, "100.00").0, Outcome::NotApplied);
-        assert_eq!(decide(Some(&b), partly, "100.00").0, Outcome::Unknown);
-        assert_eq!(decide(None, unpaid, "100.00").0, Outcome::NotApplied);
-        assert_eq!(decide(None, paid, "100.00").0, Outcome::Unknown);
-        let done = r#"{"orderStatusId": 11, "amount": 100, "payments": [{"amount": 100}]}"#;
-        assert_eq!(decide(Some(&b), done, "100.00"), (Outcome::Applied, true));
-        // Fully discounted: a line of 0 tells.
-        let zb = before("0.00", "0.00");
-        let z_paid =
-            r#"{"orderStatusId": 4, "amount": 0, "payments": [{"amount": 0}], "isPaid": true}"#;
-        let z_unpaid = r#"{"orderStatusId": 4, "amount": 0, "payments": [], "isPaid": false}"#;
-        assert_eq!(decide(Some(&zb), z_paid, "0").0, Outcome::Applied);
-        assert_eq!(decide(Some(&zb), z_unpaid, "0").0, Outcome::NotApplied);
-        let z_amount_only = r#"{"orderStatusId": 4, "amount": 0, "paidAmount": 0}"#;
-        assert_eq!(decide(Some(&zb), z_amount_only, "0").0, Outcome::Unknown);
-    }
-
-    #[test]
-    fn compare_without_a_paid_state() {
-        let b = before("0.00", "100.00");
-        let open = r#"{"orderStatusId": 5, "amount": 100}"#;
-        let done = r#"{"orderStatusId": 11, "amount": 100}"#;
-        assert_eq!(decide(Some(&b), open, "100.00").0, Outcome::Unknown);
-        assert_eq!(decide(Some(&b), done, "100.00"), (Outcome::Applied, true));
-        assert_eq!(decide(None, done, "100.00").0, Outcome::Unknown);
     }
 
     #[test]

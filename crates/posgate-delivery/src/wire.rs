@@ -64,13 +64,160 @@ pub struct Order {
     pub full_amount: Option<Decimal>,
     pub table_code: Option<String>,
     pub restaurant_id: Option<String>,
+    /// `completedAt`/`closedAt`.
     pub completed_at: Option<String>,
     pub dishes: Vec<DishLine>,
     /// Paid-state indicators. The documented API has none; some installations (and the
-    /// simulator) show `payments[]`, `paidAmount` or `isPaid`.
+    /// simulator) show some of them, under one of the names in [`PAID_STATE_KEYS`].
     pub payments: Option<Vec<Decimal>>,
     pub paid_amount: Option<Decimal>,
+    /// What is still to pay, when the answer says so.
+    pub due_amount: Option<Decimal>,
+    /// A paid flag, or a payment status read as one.
     pub is_paid: Option<bool>,
+    /// A closed/completed flag (`isClosed`, `completed`, ...).
+    pub closed_flag: Option<bool>,
+}
+
+/// Where answers keep each indicator: every key is tried (any ASCII case), first found wins.
+/// Real installations are not documented to carry any paid state; these are the names seen
+/// in public clients, other vendors' APIs and the simulator.
+pub struct PaidStateKeys {
+    pub payments: &'static [&'static str],
+    pub paid_amount: &'static [&'static str],
+    pub due_amount: &'static [&'static str],
+    /// Strict booleans (`true`/`false`, also as strings) only: `"paid": 1` is an amount.
+    pub paid_flag: &'static [&'static str],
+    /// Text read by [`payment_status_says_paid`].
+    pub payment_status: &'static [&'static str],
+    pub closed_flag: &'static [&'static str],
+    pub closed_at: &'static [&'static str],
+}
+
+pub const PAID_STATE_KEYS: PaidStateKeys = PaidStateKeys {
+    payments: &["payments", "paymentList", "paymentsList", "payList"],
+    paid_amount: &[
+        "paidAmount",
+        "paidSum",
+        "sumPaid",
+        "totalPaid",
+        "amountPaid",
+        "paymentsAmount",
+        "paymentsSum",
+        "paid",
+    ],
+    due_amount: &[
+        "amountDue",
+        "dueAmount",
+        "leftToPay",
+        "remainingAmount",
+        "unpaidAmount",
+        "amountLeft",
+    ],
+    paid_flag: &[
+        "isPaid",
+        "paid",
+        "isPayed",
+        "payed",
+        "isFullyPaid",
+        "fullyPaid",
+    ],
+    payment_status: &["paymentStatus", "paymentState", "payStatus", "paidStatus"],
+    closed_flag: &["isClosed", "closed", "isCompleted", "completed"],
+    closed_at: &["completedAt", "closedAt"],
+};
+
+/// Keys of the status id: the documented ones (a number), then others (a number, or an
+/// object with an `id`); and the keys of its name.
+const DOCUMENTED_STATUS_KEYS: &[&str] = &["orderStatusId", "statusId"];
+const OTHER_STATUS_KEYS: &[&str] = &["orderStatus", "status"];
+const STATUS_NAME_KEYS: &[&str] = &[
+    "orderStatusName",
+    "statusName",
+    "orderStatus",
+    "status",
+    "state",
+];
+
+/// A payment status as a paid flag: "PAID"/"оплачен"/"сплачено" → true; "UNPAID"/"not paid"/
+/// "не оплачен"/"не сплачено" → false; anything else (partly, pending, ...) says nothing.
+pub fn payment_status_says_paid(text: &str) -> Option<bool> {
+    const UNPAID: &[&str] = &[
+        "unpaid",
+        "not paid",
+        "not_paid",
+        "notpaid",
+        "не оплач",
+        "неоплач",
+        "не сплач",
+        "несплач",
+    ];
+    const PARTLY: &[&str] = &["part", "частич", "частков", "pending", "ожида", "очіку"];
+    const PAID: &[&str] = &["paid", "payed", "оплачен", "сплачен"];
+    let t = text.trim().to_lowercase();
+    if UNPAID.iter().any(|w| t.contains(w)) {
+        Some(false)
+    } else if PARTLY.iter().any(|w| t.contains(w)) {
+        None
+    } else if PAID.iter().any(|w| t.contains(w)) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// What a status name says when the answer has no status id: completed or cancelled.
+fn status_name_says(name: &str) -> (bool, bool) {
+    const COMPLETED: &[&str] = &[
+        "complete",
+        "closed",
+        "finished",
+        "выполнен",
+        "завершен",
+        "закрыт",
+        "виконан",
+        "закрит",
+    ];
+    const NEGATED: &[&str] = &["incomplete", "not ", "не ", "uncomplete", "unclosed"];
+    const CANCELLED: &[&str] = &["cancel", "отмен", "скасов", "анулю", "аннулир"];
+    let n = name.to_lowercase();
+    (
+        COMPLETED.iter().any(|w| n.contains(w)) && !NEGATED.iter().any(|w| n.contains(w)),
+        CANCELLED.iter().any(|w| n.contains(w)),
+    )
+}
+
+fn strict_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn status_id_of(v: &Value) -> Option<i64> {
+    DOCUMENTED_STATUS_KEYS
+        .iter()
+        .chain(OTHER_STATUS_KEYS)
+        .find_map(|k| {
+            let s = field(v, k)?;
+            int_of(s).or_else(|| field(s, "id").and_then(int_of))
+        })
+}
+
+fn status_name_of(v: &Value) -> Option<String> {
+    STATUS_NAME_KEYS.iter().find_map(|k| {
+        let s = field(v, k)?;
+        match s {
+            Value::String(_) if int_of(s).is_none() => text_of(s),
+            Value::Object(_) => text_field(s, &["name", "title"]),
+            _ => None,
+        }
+    })
 }
 
 /// What the order says about money already paid into it.
@@ -91,11 +238,13 @@ impl Order {
         }
     }
 
-    /// Reads one order object; `None` unless it has an id, a status or an amount.
+    /// Reads one order object; `None` unless it has an id, a status id under its documented
+    /// names (a bare `status`, as in an error body, does not count) or an amount.
     pub fn from_value(v: &Value) -> Option<Order> {
         if !v.is_object() {
             return None;
         }
+        let keys = &PAID_STATE_KEYS;
         let dishes = match field(v, "dishList").or_else(|| field(v, "dishes")) {
             Some(Value::Array(items)) => items
                 .iter()
@@ -110,7 +259,7 @@ impl Order {
                 .collect(),
             _ => Vec::new(),
         };
-        let payments = match field(v, "payments") {
+        let payments = keys.payments.iter().find_map(|k| match field(v, k) {
             Some(Value::Array(items)) => Some(
                 items
                     .iter()
@@ -118,34 +267,66 @@ impl Order {
                     .collect(),
             ),
             _ => None,
-        };
+        });
+        let is_paid = keys
+            .paid_flag
+            .iter()
+            .find_map(|k| field(v, k).and_then(strict_bool))
+            .or_else(|| {
+                text_field(v, keys.payment_status)
+                    .as_deref()
+                    .and_then(payment_status_says_paid)
+            });
         let o = Order {
             order_id: text_field(v, &["orderId"]),
-            status_id: field(v, "orderStatusId")
-                .or_else(|| field(v, "statusId"))
-                .and_then(int_of),
-            status_name: text_field(v, &["orderStatusName", "statusName"]),
+            status_id: status_id_of(v),
+            status_name: status_name_of(v),
             amount: decimal_field(v, &["amount"]),
             full_amount: decimal_field(v, &["fullAmount"]),
             table_code: text_field(v, &["tableCode"]),
             restaurant_id: text_field(v, &["restaurantId"]),
-            completed_at: text_field(v, &["completedAt"]),
+            completed_at: text_field(v, keys.closed_at),
             dishes,
             payments,
-            paid_amount: decimal_field(v, &["paidAmount", "paidSum", "sumPaid"]),
-            is_paid: field(v, "isPaid")
-                .or_else(|| field(v, "paid"))
-                .and_then(bool_of),
+            paid_amount: decimal_field(v, keys.paid_amount),
+            due_amount: decimal_field(v, keys.due_amount),
+            is_paid,
+            closed_flag: keys
+                .closed_flag
+                .iter()
+                .find_map(|k| field(v, k).and_then(strict_bool)),
         };
-        (o.order_id.is_some() || o.status_id.is_some() || o.amount.is_some()).then_some(o)
+        let documented_status = DOCUMENTED_STATUS_KEYS
+            .iter()
+            .any(|k| field(v, k).and_then(int_of).is_some());
+        (o.order_id.is_some() || documented_status || o.amount.is_some()).then_some(o)
     }
 
+    /// Completed (closed in r_keeper and r_k Delivery): status 11; without a status id, a
+    /// closed flag, a completion time or a status name saying so.
     pub fn is_completed(&self) -> bool {
-        self.status_id == Some(status::COMPLETED)
+        match self.status_id {
+            Some(id) => id == status::COMPLETED,
+            None => {
+                self.closed_flag == Some(true)
+                    || self.completed_at.is_some()
+                    || self
+                        .status_name
+                        .as_deref()
+                        .is_some_and(|n| status_name_says(n).0)
+            }
+        }
     }
 
+    /// Cancelled: status 12; without a status id, a status name saying so.
     pub fn is_cancelled(&self) -> bool {
-        self.status_id == Some(status::CANCELLED)
+        match self.status_id {
+            Some(id) => id == status::CANCELLED,
+            None => self
+                .status_name
+                .as_deref()
+                .is_some_and(|n| status_name_says(n).1),
+        }
     }
 
     /// Not in r_keeper yet (status below "transferred to the kitchen", not cancelled).
@@ -176,7 +357,16 @@ impl Order {
         self.payments.as_ref().map(|p| !p.is_empty())
     }
 
-    /// Money already paid into the order, as far as the answer tells.
+    /// Whether the answer carries any paid-state indicator.
+    pub fn shows_paid_state(&self) -> bool {
+        self.payments.is_some()
+            || self.paid_amount.is_some()
+            || self.due_amount.is_some()
+            || self.is_paid.is_some()
+    }
+
+    /// Money already paid into the order, as far as the answer tells: payment lines, a paid
+    /// amount, the amount less what is due, a paid flag, a completed order — first found.
     pub fn paid(&self) -> Paid {
         if let Some(lines) = &self.payments {
             return Paid::Known(
@@ -187,6 +377,11 @@ impl Order {
         }
         if let Some(p) = self.paid_amount {
             return Paid::Known(p);
+        }
+        if let (Some(due), Some(a)) = (self.due_amount, self.amount)
+            && let Some(p) = a.checked_sub(due)
+        {
+            return Paid::Known(p.max(Decimal::ZERO));
         }
         match (self.is_paid, self.amount) {
             (Some(true), Some(a)) => return Paid::Known(a),
@@ -409,9 +604,78 @@ mod tests {
             o(r#"{"amount": 5, "orderStatusId": "11"}"#).paid(),
             Paid::Known(dec("5"))
         );
+        assert_eq!(
+            o(r#"{"amount": "978.00", "amountDue": "478.00"}"#).paid(),
+            Paid::Known(dec("500.00"))
+        );
+        // "paid" as a number is an amount, as a bool a flag.
+        assert_eq!(
+            o(r#"{"amount": 978, "paid": 100}"#).paid(),
+            Paid::Known(dec("100"))
+        );
+        assert_eq!(
+            o(r#"{"amount": 978, "paid": true}"#).paid(),
+            Paid::Known(dec("978"))
+        );
+        for (status, want) in [
+            ("PAID", Some(true)),
+            ("Оплачен", Some(true)),
+            ("сплачено", Some(true)),
+            ("UNPAID", Some(false)),
+            ("NOT_PAID", Some(false)),
+            ("не сплачено", Some(false)),
+            ("Не оплачен", Some(false)),
+            ("PARTIALLY_PAID", None),
+            ("pending", None),
+            ("NEW", None),
+        ] {
+            let order = o(&format!(r#"{{"amount": 5, "paymentStatus": "{status}"}}"#));
+            assert_eq!(order.is_paid, want, "{status}");
+            assert_eq!(order.shows_paid_state(), want.is_some(), "{status}");
+        }
+        assert!(!o(r#"{"amount": 5, "orderStatusId": 4}"#).shows_paid_state());
         assert!(o(r#"{"orderStatusId": 1}"#).is_not_transferred());
         assert!(!o(r#"{"orderStatusId": 12}"#).is_not_transferred());
         assert!(Order::from_value(&serde_json::json!({"x": 1})).is_none());
+        // An error body is no order, whatever its `status`.
+        assert!(
+            Order::from_value(&serde_json::json!({"title": "Bad Request", "status": 400}))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn status_and_closed_indicators() {
+        let o = |j: &str| Order::from_value(&serde_json::from_str(j).unwrap()).unwrap();
+        // The id decides when there is one, whatever the (configurable) name says.
+        assert!(o(r#"{"orderStatusId": 11, "orderStatusName": "Доставлено"}"#).is_completed());
+        assert!(!o(r#"{"orderStatusId": 9, "orderStatusName": "Completed"}"#).is_completed());
+        assert!(o(r#"{"orderId": "1", "status": {"id": 11, "name": "x"}}"#).is_completed());
+        assert!(o(r#"{"statusId": "12"}"#).is_cancelled());
+        // Without an id: a flag, a completion time, or the name.
+        for j in [
+            r#"{"orderId": "1", "isClosed": true}"#,
+            r#"{"orderId": "1", "completed": "true"}"#,
+            r#"{"orderId": "1", "closedAt": "2024-05-01T10:00:00+03:00"}"#,
+            r#"{"orderId": "1", "status": "Completed"}"#,
+            r#"{"orderId": "1", "state": "ЗАКРЫТ"}"#,
+            r#"{"orderId": "1", "orderStatus": {"name": "Виконано"}}"#,
+        ] {
+            let order = o(j);
+            assert!(order.is_completed(), "{j}");
+            assert!(!order.is_cancelled(), "{j}");
+        }
+        for j in [
+            r#"{"orderId": "1", "status": "Cancelled"}"#,
+            r#"{"orderId": "1", "statusName": "Скасовано"}"#,
+        ] {
+            assert!(o(j).is_cancelled(), "{j}");
+        }
+        assert!(!o(r#"{"orderId": "1", "status": "Not completed"}"#).is_completed());
+        let open =
+            o(r#"{"orderId": "1", "status": "Cooking", "isClosed": false, "completedAt": null}"#);
+        assert!(!open.is_completed() && !open.is_cancelled());
+        assert_eq!(open.status_text(), "Cooking");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use posgate_proto::v1::{self as pb, PaymentState as S};
 use posgate_sim::delivery::{
-    self as sim, DeliverySim, Fault, FaultKind, SimOrder, endpoint, status,
+    self as sim, DeliverySim, Fault, FaultKind, SimOrder, SimRestaurant, endpoint, status,
 };
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -61,26 +61,20 @@ async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> pb::Paym
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_alone() {
-    // The simulator and the adapter.
-    let sim = DeliverySim::with_demo_data();
-    let sim_addr = sim.clone().spawn().await.unwrap();
+/// The payment service (on a temporary SQLite file) in front of the r_k Delivery adapter with
+/// `delivery` as its configuration, with fast retries and `[payments] reconcile_settle_ms`.
+async fn start_service(
+    delivery: posgate_delivery::DeliveryAdapterConfig,
+    reconcile_settle_ms: u64,
+) -> (PaymentServiceClient<Channel>, TempDir) {
     let adapter_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let adapter_addr = adapter_listener.local_addr().unwrap();
     tokio::spawn(posgate_delivery::serve(
-        sim_config(sim_addr),
+        delivery,
         adapter_listener,
         std::future::pending(),
     ));
-
-    // The payment service on a temporary SQLite file.
-    let dir = std::env::temp_dir().join(format!(
-        "posgate-delivery-e2e-{}-{}",
-        std::process::id(),
-        uuid_like()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new();
     let mut adapters = BTreeMap::new();
     adapters.insert("delivery".to_string(), format!("http://{adapter_addr}"));
     let mut restaurants = BTreeMap::new();
@@ -93,11 +87,11 @@ async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_
     );
     let cfg = PaymentsConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.join("p.db").display()),
+        database_url: format!("sqlite://{}", dir.0.join("p.db").display()),
         pay_wait_ms: 5_000,
         retry: fast(40),
         reconcile: fast(20),
-        reconcile_settle_ms: 0,
+        reconcile_settle_ms,
         lease_ms: 30_000,
         poll_interval_ms: 50,
         adapter_timeout_ms: 10_000,
@@ -110,11 +104,50 @@ async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_
     let addr = listener.local_addr().unwrap();
     let svc = PaymentsService::build(cfg).await.unwrap();
     tokio::spawn(svc.serve(listener, std::future::pending()));
-    let mut c = PaymentServiceClient::new(
+    let c = PaymentServiceClient::new(
         Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect_lazy(),
     );
+    (c, dir)
+}
+
+/// A temporary directory, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "posgate-delivery-e2e-{}-{}",
+            std::process::id(),
+            uuid_like()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The demo simulator playing the documented API: orders show no paid state.
+fn documented_api_sim() -> DeliverySim {
+    let sim = DeliverySim::with_demo_data();
+    sim.add_restaurant(
+        SimRestaurant::new(sim::DEMO_RESTAURANT_ID, sim::DEMO_CURRENCY_GUID)
+            .with_expose_payments(false),
+    );
+    sim
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_alone() {
+    let sim = DeliverySim::with_demo_data();
+    let sim_addr = sim.clone().spawn().await.unwrap();
+    let (mut c, _dir) = start_service(sim_config(sim_addr), 0).await;
 
     // 1. Pay and close: one /pay, one /complete.
     let p = c
@@ -176,8 +209,74 @@ async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_
         3,
         "no /pay before the order reached r_keeper"
     );
+}
 
-    let _ = std::fs::remove_dir_all(&dir);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_pay_answer_ends_closed_within_seconds_paid_once_completed_once() {
+    // r_k Delivery as documented: the order shows no paid state, so only /complete can tell.
+    let sim = documented_api_sim();
+    let sim_addr = sim.clone().spawn().await.unwrap();
+    // The shipped settle cap: a "not applied" would wait minutes, an "applied" must not.
+    let (mut c, _dir) = start_service(sim_config(sim_addr), 300_000).await;
+    let o = sim::DEMO_ORDER_1290;
+    sim.inject(Fault::new(FaultKind::AnswerLost).for_order(o).times(1));
+    let started = std::time::Instant::now();
+    let p = c
+        .pay_bill(pay("k-lost", o, "1290.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.pays(o), 1, "one posting in the ledger");
+    assert_eq!(sim.completes(o), 1);
+    assert_eq!(sim.requests(endpoint::PAY), 1, "never posted again");
+    assert_eq!(
+        sim.requests(endpoint::COMPLETE),
+        1,
+        "/complete called once, successfully"
+    );
+    assert_eq!(sim.order(o).unwrap().status_id, status::COMPLETED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_without_apply_is_posted_again_after_the_adapters_settle_time() {
+    let sim = documented_api_sim();
+    let sim_addr = sim.clone().spawn().await.unwrap();
+    // The adapter says its POS settles in 0.8 s + 0.2 s; the service's cap stays at the
+    // shipped 300 s. Waiting the cap would not finish within the test's deadline.
+    let mut delivery = sim_config(sim_addr);
+    for r in delivery.restaurants.values_mut() {
+        r.settle_margin_ms = 200;
+    }
+    let (mut c, _dir) = start_service(delivery, 300_000).await;
+    let o = sim::DEMO_ORDER_1290;
+    sim.inject(Fault::new(FaultKind::RequestTimedOut).for_order(o).times(1));
+    let started = std::time::Instant::now();
+    let p = c
+        .pay_bill(pay("k-timeout", o, "1290.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let p = wait_final(&mut c, &p.payment_id).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "not posted again before the settle time: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.pays(o), 1, "one posting in the ledger");
+    assert_eq!(sim.completes(o), 1);
+    assert_eq!(
+        sim.requests(endpoint::PAY),
+        2,
+        "the timed-out one, then one more"
+    );
 }
 
 /// A unique-enough suffix for the temporary directory.

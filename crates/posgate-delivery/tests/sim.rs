@@ -31,6 +31,11 @@ async fn describe_says_separate_close_step_and_exact() {
     assert_eq!(d.amount_rule, AmountRule::Exact as i32);
     assert!(!d.supports_tips && !d.supports_points && !d.cannot_read_bills);
     assert_eq!(d.currency_scale, 2);
+    // Its own request timeout (800 ms in the tests) plus the default margin.
+    assert_eq!(
+        d.reconcile_settle_ms,
+        800 + posgate_delivery::config::DEFAULT_SETTLE_MARGIN_MS
+    );
 }
 
 #[tokio::test]
@@ -532,4 +537,176 @@ async fn callers_need_a_token_when_auth_is_configured() {
         .insert("authorization", "Bearer tok-payments".parse().unwrap());
     let d = c.describe(req).await.unwrap().into_inner();
     assert!(d.separate_close_step);
+}
+
+// ------------------------------------------------------------------------------------------
+// Deciding an unknown outcome: one test per row of the decision table (crate docs).
+// ------------------------------------------------------------------------------------------
+
+/// The demo simulator playing the documented API (no paid state in the order), its adapter,
+/// and the 1290.00 order read before posting.
+async fn documented_api() -> (DeliverySim, Client, Bill) {
+    let sim = DeliverySim::with_demo_data();
+    sim.add_restaurant(
+        SimRestaurant::new(sim::DEMO_RESTAURANT_ID, sim::DEMO_CURRENCY_GUID)
+            .with_expose_payments(false),
+    );
+    let (sim, mut c) = start_sim(sim).await;
+    let before = bill(&mut c, sim::DEMO_ORDER_1290).await;
+    (sim, c, before)
+}
+
+/// Posts 1290.00 with `fault` on /pay; the outcome must be unknown.
+async fn post_unanswered(sim: &DeliverySim, c: &mut Client, fault: FaultKind) {
+    sim.inject(Fault::new(fault.clone()).times(1));
+    let r = pay(c, sim::DEMO_ORDER_1290, "1290.00").await;
+    assert_eq!(outcome(r.outcome), Outcome::Unknown, "{fault:?}: {r:?}");
+}
+
+#[tokio::test]
+async fn row_1_an_unreadable_order_is_unknown_and_complete_is_not_asked() {
+    let (sim, mut c, before) = documented_api().await;
+    let o = sim::DEMO_ORDER_1290;
+    post_unanswered(&sim, &mut c, FaultKind::AnswerLost).await;
+    sim.inject(
+        Fault::new(FaultKind::Unavailable)
+            .for_endpoint(endpoint::GET_ORDER)
+            .times(1),
+    );
+    let ck = check_closing(&mut c, o, "1290.00", Some(before)).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert!(ck.evidence.contains("could not be read"), "{}", ck.evidence);
+    assert_eq!(ck.failure.unwrap().pos_code, "HTTP/503");
+    assert_eq!(sim.requests(endpoint::COMPLETE), 0);
+}
+
+#[tokio::test]
+async fn row_3_a_paid_state_changed_by_another_amount_is_unknown_without_probing() {
+    let (sim, mut c) = start().await;
+    let o = sim::DEMO_ORDER_1290;
+    let before = bill(&mut c, o).await;
+    post_unanswered(&sim, &mut c, FaultKind::RequestTimedOut).await;
+    // Someone booked 300.00 at the cash desk meanwhile.
+    sim.update_order(o, |ord| {
+        ord.payments.push(sim::SimPayment {
+            code: sim::DEMO_CURRENCY_GUID.into(),
+            amount: dec("300.00"),
+            paid_at: "2024-05-01T10:00:00.000+03:00".into(),
+            name: String::new(),
+        })
+    });
+    let ck = check_closing(&mut c, o, "1290.00", Some(before)).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert!(ck.evidence.contains("not by 1290.00"), "{}", ck.evidence);
+    assert_eq!(
+        sim.requests(endpoint::COMPLETE),
+        0,
+        "a foreign change: a person"
+    );
+}
+
+#[tokio::test]
+async fn row_6_a_cancelled_order_is_unknown_without_probing() {
+    let (sim, mut c, before) = documented_api().await;
+    let o = sim::DEMO_ORDER_1290;
+    post_unanswered(&sim, &mut c, FaultKind::AnswerLost).await;
+    sim.set_status(o, status::CANCELLED);
+    let ck = check_closing(&mut c, o, "1290.00", Some(before)).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert!(ck.evidence.contains("cancelled"), "{}", ck.evidence);
+    assert_eq!(sim.requests(endpoint::COMPLETE), 0);
+}
+
+#[tokio::test]
+async fn row_8_lost_pay_answer_complete_succeeds_applied_and_closed() {
+    for kind in [
+        FaultKind::AnswerLost,
+        FaultKind::TimedOutButApplied,
+        FaultKind::AnswerDelayed { delay_ms: 3_000 },
+    ] {
+        let (sim, mut c, before) = documented_api().await;
+        let o = sim::DEMO_ORDER_1290;
+        post_unanswered(&sim, &mut c, kind.clone()).await;
+        // Without the close wish the order alone does not tell, and nothing is written.
+        let ck = check(&mut c, o, "1290.00", "", Some(before.clone())).await;
+        assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{kind:?}: {ck:?}");
+        assert_eq!(sim.requests(endpoint::COMPLETE), 0);
+        // With it, /complete decides: the money is there, and the order is now closed.
+        let ck = check_closing(&mut c, o, "1290.00", Some(before)).await;
+        assert_eq!(outcome(ck.outcome), Outcome::Applied, "{kind:?}: {ck:?}");
+        assert!(ck.bill_closed, "{ck:?}");
+        assert!(ck.failure.is_none());
+        assert!(
+            ck.evidence.contains("/complete succeeded"),
+            "{}",
+            ck.evidence
+        );
+        assert_eq!((sim.pays(o), sim.completes(o)), (1, 1), "{kind:?}");
+        assert_eq!(sim.requests(endpoint::PAY), 1, "never posted again");
+        assert_eq!(sim.order(o).unwrap().status_id, status::COMPLETED);
+    }
+}
+
+#[tokio::test]
+async fn row_9_timeout_wrapped_in_ws_error_complete_says_not_paid_not_applied() {
+    for lang in [Lang::Ru, Lang::En] {
+        let (sim, mut c, before) = documented_api().await;
+        sim.add_restaurant(
+            SimRestaurant::new(sim::DEMO_RESTAURANT_ID, sim::DEMO_CURRENCY_GUID)
+                .with_expose_payments(false)
+                .with_language(lang),
+        );
+        let o = sim::DEMO_ORDER_1290;
+        post_unanswered(&sim, &mut c, FaultKind::RequestTimedOut).await;
+        assert_eq!(sim.pays(o), 0);
+        let ck = check_closing(&mut c, o, "1290.00", Some(before.clone())).await;
+        assert_eq!(outcome(ck.outcome), Outcome::NotApplied, "{lang:?}: {ck:?}");
+        assert!(!ck.bill_closed);
+        let f = ck.failure.unwrap();
+        assert_eq!(f.pos_code, "rk7_close_order");
+        assert!(f.pos_text.contains("[3071]"), "{}", f.pos_text);
+        assert!(ck.evidence.contains("not fully paid"), "{}", ck.evidence);
+        assert!(sim.ledger().is_empty(), "the probe changed nothing");
+        // Posting again pays once, and the close then succeeds.
+        let r = pay(&mut c, o, "1290.00").await;
+        assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
+        assert_eq!(outcome(close(&mut c, o).await.outcome), Outcome::Applied);
+        assert_eq!((sim.pays(o), sim.completes(o)), (1, 1));
+    }
+}
+
+#[tokio::test]
+async fn row_10_complete_failing_otherwise_is_unknown_and_asked_again() {
+    let (sim, mut c, before) = documented_api().await;
+    let o = sim::DEMO_ORDER_1290;
+    post_unanswered(&sim, &mut c, FaultKind::AnswerLost).await;
+    // A paid order whose kitchen tickets are not printed: closing is blocked, which says
+    // nothing about the payment.
+    sim.inject(Fault::new(FaultKind::CloseBlocked).times(1));
+    let ck = check_closing(&mut c, o, "1290.00", Some(before.clone())).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert_eq!(ck.failure.unwrap().pos_code, "ERR_EXTERNAL_ERROR_WS");
+    // A proxy's HTML page.
+    sim.inject(
+        Fault::new(FaultKind::Unavailable)
+            .for_endpoint(endpoint::COMPLETE)
+            .times(1),
+    );
+    let ck = check_closing(&mut c, o, "1290.00", Some(before.clone())).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert_eq!(ck.failure.unwrap().pos_code, "HTTP/503");
+    // A timeout wrapped in the WS error.
+    sim.inject(
+        Fault::new(FaultKind::RequestTimedOut)
+            .for_endpoint(endpoint::COMPLETE)
+            .times(1),
+    );
+    let ck = check_closing(&mut c, o, "1290.00", Some(before.clone())).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert_eq!(sim.completes(o), 0);
+    // The next check asks again, and this time it tells.
+    let ck = check_closing(&mut c, o, "1290.00", Some(before)).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Applied, "{ck:?}");
+    assert!(ck.bill_closed);
+    assert_eq!((sim.pays(o), sim.completes(o)), (1, 1));
 }

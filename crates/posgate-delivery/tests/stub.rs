@@ -470,3 +470,227 @@ async fn list_bills_query_shapes_and_unsupported_search() {
     let l = list(&mut c, "").await;
     assert_eq!(l.failure.unwrap().pos_code, "delivery/list_disabled");
 }
+
+// ------------------------------------------------------------------------------------------
+// Deciding an unknown outcome against answers worded unlike the simulator's.
+// ------------------------------------------------------------------------------------------
+
+/// The order as read before posting (open, nothing paid).
+fn before_978() -> Bill {
+    Bill {
+        total: "978.00".into(),
+        paid: "0.00".into(),
+        amount_due: "978.00".into(),
+        status: BillStatus::Open as i32,
+        pos_status: "Передан на кухню".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn check_asks_complete_when_the_order_does_not_tell() {
+    type Case = (u16, &'static str, Outcome, bool);
+    let cases: Vec<Case> = vec![
+        // Completed: the money is there.
+        (200, r#"{"result": {}}"#, Outcome::Applied, true),
+        (204, "", Outcome::Applied, true),
+        // «Not fully paid», worded otherwise: English, Ukrainian, another code, no r_keeper
+        // prefix, HTTP 400/409/500.
+        (
+            500,
+            r#"{"code":"ERR_CLOSE_ORDER","message":"Order 102 cannot be closed because it has not been paid","traceId":"t-1"}"#,
+            Outcome::NotApplied,
+            false,
+        ),
+        (
+            400,
+            r#"{"code":"ERR_EXTERNAL_ERROR_WS","msg":"WS Error: Error Code: WsaOrderError. RkInternal: Каса [3071] Неможливо закрити замовлення 1.102, воно не повністю сплачене"}"#,
+            Outcome::NotApplied,
+            false,
+        ),
+        (
+            409,
+            r#"{"code":"rk7_close_order","msg":"RkInternal: Замовлення 1.102 ще не сплачено"}"#,
+            Outcome::NotApplied,
+            false,
+        ),
+        (
+            500,
+            r#"{"code":"rk7_close_order","msg":"RkInternal: Ошибка 1.102"}"#,
+            Outcome::NotApplied,
+            false,
+        ),
+        // Anything else does not tell: a proxy's HTML page, a gateway timeout, a lock named
+        // in Ukrainian, a printer, a 429.
+        (
+            502,
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+            Outcome::Unknown,
+            false,
+        ),
+        (
+            504,
+            r#"{"code":"ERR_GATEWAY","msg":"Превышено время ожидания ответа от ресторана"}"#,
+            Outcome::Unknown,
+            false,
+        ),
+        (
+            500,
+            r#"{"code":"rk7_close_order","msg":"RkInternal: Замовлення 1.102 заблоковане на станції [7]"}"#,
+            Outcome::Unknown,
+            false,
+        ),
+        (
+            400,
+            r#"{"code":"rk7_close_order","msg":"RkInternal: Printer is not available"}"#,
+            Outcome::Unknown,
+            false,
+        ),
+        (429, "", Outcome::Unknown, false),
+    ];
+    let current: Arc<Mutex<(u16, String)>> = Arc::new(Mutex::new((200, String::new())));
+    let cur = current.clone();
+    let stub = stub_with(move |_| {
+        let (status, body) = cur.lock().unwrap().clone();
+        if body.starts_with('<') {
+            Canned::html(status, body)
+        } else {
+            Canned::json(body).status(status)
+        }
+    });
+    let mut c = adapter(&stub).await;
+    for (i, (status, body, want, closed)) in cases.into_iter().enumerate() {
+        *current.lock().unwrap() = (status, body.to_string());
+        let ck = check_closing(&mut c, "102", "978.00", Some(before_978())).await;
+        assert_eq!(outcome(ck.outcome), want, "{status} {body}: {ck:?}");
+        assert_eq!(ck.bill_closed, closed, "{status} {body}: {ck:?}");
+        assert_eq!(
+            stub.count("PUT", "/complete"),
+            i + 1,
+            "asked once per check"
+        );
+        if want != Outcome::Applied {
+            let f = ck.failure.expect("the /complete answer is kept");
+            assert!(!f.pos_text.is_empty());
+            assert!(ck.evidence.contains("/complete"), "{}", ck.evidence);
+        }
+    }
+    // A payment that did not ask to close: /complete is never called.
+    let asked = stub.count("PUT", "/complete");
+    let ck = check(&mut c, "102", "978.00", "", Some(before_978())).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Unknown, "{ck:?}");
+    assert!(ck.evidence.contains("no paid state"), "{}", ck.evidence);
+    assert_eq!(stub.count("PUT", "/complete"), asked);
+    assert_eq!(stub.count("PUT", "/pay"), 0, "CheckPayment never posts");
+}
+
+#[tokio::test]
+async fn check_complete_refused_because_completed_meanwhile_is_applied() {
+    let gets = Arc::new(AtomicUsize::new(0));
+    let g = gets.clone();
+    let stub = Stub::new(move |s| {
+        if s.is_token() {
+            Canned::token("t", 3600)
+        } else if s.method.as_str() == "GET" {
+            if g.fetch_add(1, Ordering::SeqCst) == 0 {
+                order_978(4)
+            } else {
+                order_978(11)
+            }
+        } else {
+            Canned::json(
+                r#"{"code":"ERR_INVALID_ORDER_STATUS","msg":"Order have FINAL 11 status"}"#,
+            )
+            .status(400)
+        }
+    });
+    let mut c = adapter(&stub).await;
+    let ck = check_closing(&mut c, "102", "978.00", Some(before_978())).await;
+    assert_eq!(outcome(ck.outcome), Outcome::Applied, "{ck:?}");
+    assert!(ck.bill_closed);
+    assert_eq!(stub.count("PUT", "/complete"), 1);
+}
+
+#[tokio::test]
+async fn check_reads_paid_and_closed_indicators_however_they_are_named() {
+    type Case = (&'static str, Outcome, bool);
+    let cases: Vec<Case> = vec![
+        // Paid, in other words: the close step follows as usual.
+        (
+            r#"{"orderId": "102", "orderStatusId": 5, "amount": 978.00, "paymentStatus": "PAID"}"#,
+            Outcome::Applied,
+            false,
+        ),
+        (
+            r#"{"orderId": "102", "orderStatusId": 5, "amount": "978.00", "paidSum": "978.00"}"#,
+            Outcome::Applied,
+            false,
+        ),
+        (
+            r#"{"orderId": "102", "orderStatusId": 5, "amount": 978, "isPayed": "true"}"#,
+            Outcome::Applied,
+            false,
+        ),
+        (
+            r#"{"result": {"orderId": "102", "orderStatusId": 5, "amount": 978, "amountDue": 0}}"#,
+            Outcome::Applied,
+            false,
+        ),
+        // Not paid, in other words.
+        (
+            r#"{"orderId": "102", "orderStatusId": 5, "amount": 978, "paymentStatus": "Не оплачено"}"#,
+            Outcome::NotApplied,
+            false,
+        ),
+        (
+            r#"{"orderId": "102", "orderStatusId": 5, "amount": 978, "leftToPay": "978.00"}"#,
+            Outcome::NotApplied,
+            false,
+        ),
+        // Closed, in other words: completed since the read before posting.
+        (
+            r#"{"orderId": "102", "status": "Completed", "amount": 978}"#,
+            Outcome::Applied,
+            true,
+        ),
+        (
+            r#"{"orderId": "102", "isClosed": true, "amount": 978}"#,
+            Outcome::Applied,
+            true,
+        ),
+        (
+            r#"{"orderId": "102", "status": {"id": 11, "name": "Виконано"}, "amount": 978}"#,
+            Outcome::Applied,
+            true,
+        ),
+        (
+            r#"{"orderId": "102", "state": "Закрыт", "closedAt": "2024-05-01T10:00:00+03:00", "amount": 978}"#,
+            Outcome::Applied,
+            true,
+        ),
+    ];
+    let body: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
+    let b = body.clone();
+    let stub = Stub::new(move |s| {
+        if s.is_token() {
+            Canned::token("t", 3600)
+        } else if s.method.as_str() == "GET" {
+            Canned::json(b.lock().unwrap().clone())
+        } else {
+            Canned::json(r#"{"result": {}}"#)
+        }
+    });
+    let mut c = adapter(&stub).await;
+    for (order, want, closed) in cases {
+        *body.lock().unwrap() = order.to_string();
+        let ck = check_closing(&mut c, "102", "978.00", Some(before_978())).await;
+        assert_eq!(outcome(ck.outcome), want, "{order}: {ck:?}");
+        assert_eq!(ck.bill_closed, closed, "{order}: {ck:?}");
+    }
+    let writes = stub
+        .seen()
+        .iter()
+        .filter(|s| s.method.as_str() == "PUT")
+        .count();
+    assert_eq!(writes, 0, "the order tells: nothing is written");
+}

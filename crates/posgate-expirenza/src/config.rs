@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 /// Expirenza's documented WebSocket entry point.
 pub const DEFAULT_WS_URL: &str = "wss://api.shaketopay.com.ua/restaurantEntryPoint";
-/// Expirenza's documented callback host (`/callback/<operation>` is appended).
+/// Expirenza's documented callback host (`/callback/<operation>` is appended); implied only
+/// for the production [`DEFAULT_WS_URL`].
 pub const DEFAULT_CALLBACK_BASE_URL: &str = "https://api.shaketopay.com.ua";
 /// Expirenza expects the callback within 80 s of the operation.
 pub const EXPIRENZA_WINDOW_MS: u64 = 80_000;
@@ -70,8 +71,10 @@ pub struct ExpirenzaRestaurant {
     /// Expirenza's WebSocket URL (`wss://…/restaurantEntryPoint`).
     #[serde(default = "default_ws_url")]
     pub ws_url: String,
-    /// Base of the callbacks: `<callback_base_url>/callback/<operation>`.
-    #[serde(default = "default_callback_base_url")]
+    /// Base of the callbacks: `<callback_base_url>/callback/<operation>`. Unset:
+    /// [`DEFAULT_CALLBACK_BASE_URL`] when `ws_url` is Expirenza's production host, otherwise
+    /// the configuration is refused (signed callbacks never go to a host nobody named).
+    #[serde(default)]
     pub callback_base_url: String,
     /// The restaurant's id at Expirenza (Basic auth user, `restoId` header).
     #[serde(deserialize_with = "string_like")]
@@ -150,6 +153,21 @@ fn default_ws_url() -> String {
 }
 fn default_callback_base_url() -> String {
     DEFAULT_CALLBACK_BASE_URL.into()
+}
+
+/// Whether `ws_url` is on Expirenza's production host (`wss://api.shaketopay.com.ua/...`, any
+/// path, the default port).
+pub fn is_production_ws_url(ws_url: &str) -> bool {
+    let (Ok(u), Ok(prod)) = (
+        reqwest::Url::parse(ws_url.trim()),
+        reqwest::Url::parse(DEFAULT_WS_URL),
+    ) else {
+        return false;
+    };
+    u.scheme() == prod.scheme()
+        && u.host_str() == prod.host_str()
+        && u.port_or_known_default() == prod.port_or_known_default()
+        && u.username().is_empty()
 }
 fn default_answer_deadline() -> u64 {
     55_000
@@ -248,6 +266,22 @@ impl ExpirenzaRestaurant {
         Ok(())
     }
 
+    /// An unset `callback_base_url` is derived only from the production `ws_url`; any other
+    /// `ws_url` (a test server, the simulator) needs its callback host named.
+    pub fn resolve_callback_base_url(&mut self, name: &str) -> anyhow::Result<()> {
+        if !self.callback_base_url.trim().is_empty() {
+            return Ok(());
+        }
+        if !is_production_ws_url(&self.ws_url) {
+            bail!(
+                "[expirenza.restaurants.{name}] callback_base_url is required when ws_url is not Expirenza's production host ({DEFAULT_WS_URL}); ws_url is {:?}",
+                self.ws_url.trim()
+            );
+        }
+        self.callback_base_url = DEFAULT_CALLBACK_BASE_URL.into();
+        Ok(())
+    }
+
     /// Checks what can be checked without a network.
     pub fn validate(&self, name: &str) -> anyhow::Result<()> {
         let ws = self.ws_url.trim();
@@ -304,6 +338,7 @@ impl ExpirenzaConfig {
         let mut seen = BTreeMap::new();
         for (name, r) in self.restaurants.iter_mut() {
             r.resolve_secret()?;
+            r.resolve_callback_base_url(name)?;
             r.validate(name)?;
             if let Some(other) = seen.insert(r.resto_id.clone(), name.clone()) {
                 bail!(
@@ -318,7 +353,8 @@ impl ExpirenzaConfig {
 
 /// Loads the adapter's configuration: the `[expirenza]` section of the TOML file at `path`
 /// (if any), then `POSGATE_EXPIRENZA__...` environment overrides, and `[auth]` (then
-/// `POSGATE_AUTH__TOKENS__EXPIRENZA`). Resolves `secret_key_file`s and validates.
+/// `POSGATE_AUTH__TOKENS__EXPIRENZA`). Resolves `secret_key_file`s, derives
+/// `callback_base_url`s and validates.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<ExpirenzaConfig> {
     let mut cfg: ExpirenzaConfig = posgate_grpc::load_section(path, "expirenza")?;
     cfg.auth = AuthConfig::load(path).context("invalid [auth] configuration")?;
@@ -452,6 +488,77 @@ restaurant_id = "demo"
             let demo = &cfg.restaurants["demo"];
             assert_eq!(demo.secret_key.expose(), "123456");
             assert_eq!(demo.resto_id, "777");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn callback_base_url_is_derived_only_from_the_production_ws_url() {
+        let mut r = ExpirenzaRestaurant::new("r", "s", "demo");
+        for prod in [
+            DEFAULT_WS_URL,
+            "wss://API.shaketopay.com.ua/restaurantEntryPoint",
+            "wss://api.shaketopay.com.ua:443/restaurantEntryPoint/",
+        ] {
+            r.ws_url = prod.into();
+            r.callback_base_url = String::new();
+            r.resolve_callback_base_url("demo").unwrap();
+            assert_eq!(r.callback_base_url, DEFAULT_CALLBACK_BASE_URL, "{prod}");
+            assert!(r.validate("demo").is_ok());
+        }
+        for other in [
+            "ws://127.0.0.1:8090/restaurantEntryPoint",
+            "ws://api.shaketopay.com.ua/restaurantEntryPoint",
+            "wss://test.shaketopay.com.ua/restaurantEntryPoint",
+            "wss://api.shaketopay.com.ua.example.com/restaurantEntryPoint",
+            "wss://api.shaketopay.com.ua:8443/restaurantEntryPoint",
+            "nonsense",
+        ] {
+            r.ws_url = other.into();
+            r.callback_base_url = " ".into();
+            let e = r.resolve_callback_base_url("demo").unwrap_err().to_string();
+            assert!(
+                e.starts_with("[expirenza.restaurants.demo] callback_base_url is required when ws_url is not Expirenza's production host"),
+                "{other}: {e}"
+            );
+        }
+        // Named explicitly: kept as given.
+        r.ws_url = "ws://127.0.0.1:8090/restaurantEntryPoint".into();
+        r.callback_base_url = "http://127.0.0.1:8090".into();
+        r.resolve_callback_base_url("demo").unwrap();
+        assert_eq!(r.callback_base_url, "http://127.0.0.1:8090");
+    }
+
+    #[test]
+    fn a_test_ws_url_without_callback_base_url_refuses_to_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[expirenza.restaurants.staging]
+ws_url = "wss://staging.example.com/restaurantEntryPoint"
+resto_id = "r1"
+secret_key = "s3cr3t-key"
+restaurant_id = "demo"
+"#,
+            )?;
+            let e = load_config(Some(Path::new("posgate.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("[expirenza.restaurants.staging] callback_base_url is required"),
+                "{e}"
+            );
+            assert!(!e.contains("s3cr3t-key"));
+            jail.set_env(
+                "POSGATE_EXPIRENZA__RESTAURANTS__STAGING__CALLBACK_BASE_URL",
+                "https://staging.example.com",
+            );
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                cfg.restaurants["staging"].callback_base_url,
+                "https://staging.example.com"
+            );
             Ok(())
         });
     }

@@ -25,7 +25,7 @@
 //!
 //! [expirenza.restaurants.demo]              # any name (logs)
 //! # ws_url = "wss://api.shaketopay.com.ua/restaurantEntryPoint"   # default
-//! # callback_base_url = "https://api.shaketopay.com.ua"           # default
+//! # callback_base_url = "https://api.shaketopay.com.ua"           # implied only by the production ws_url; required otherwise
 //! resto_id = "..."                          # Expirenza restoId
 //! # secret_key = "..."                      # better: env or file
 //! secret_key_file = "/run/secrets/expirenza_demo"

@@ -25,7 +25,9 @@ pub struct PaymentsConfig {
     pub reconcile: RetryPolicy,
     /// After the POS left a payment unanswered, how long it may still apply it late (WSA runs a
     /// timed-out task when the agent gets to it). Reading the bill as "not applied" is believed
-    /// only after this, so a late apply is never followed by a second posting.
+    /// only after the settle time, so a late apply is never followed by a second posting. Each
+    /// adapter names its POS's own window (`Describe.reconcile_settle_ms`); this caps it, and is
+    /// used alone for an adapter that names none. See [`PaymentsConfig::settle_ms`].
     pub reconcile_settle_ms: u64,
     /// How long a worker owns a payment it took without renewing it. The worker renews it every
     /// third of this while a POS call runs, so it only bounds how long a payment whose worker
@@ -97,6 +99,17 @@ impl PaymentsConfig {
         Ok(cfg)
     }
 
+    /// The settle time for a POS whose adapter says `adapter_ms`: the adapter knows its POS's
+    /// window, so its value is used, but never beyond `reconcile_settle_ms` (an operator's
+    /// upper bound: lowering it below a POS's window trades the wait for the risk of a late
+    /// apply after the second posting). An adapter that says 0 gets `reconcile_settle_ms`.
+    pub fn settle_ms(&self, adapter_ms: u64) -> u64 {
+        match adapter_ms {
+            0 => self.reconcile_settle_ms,
+            a => a.min(self.reconcile_settle_ms),
+        }
+    }
+
     /// Refuses a configuration that routes a restaurant to an adapter it does not know, or
     /// whose lease could not be renewed in time.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -113,5 +126,27 @@ impl PaymentsConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settle_is_the_adapters_capped_by_the_service_setting() {
+        let cfg = PaymentsConfig {
+            reconcile_settle_ms: 300_000,
+            ..PaymentsConfig::default()
+        };
+        assert_eq!(cfg.settle_ms(125_000), 125_000, "the POS's own window");
+        assert_eq!(cfg.settle_ms(1), 1);
+        assert_eq!(cfg.settle_ms(900_000), 300_000, "capped");
+        assert_eq!(cfg.settle_ms(0), 300_000, "the adapter names none");
+        let zero = PaymentsConfig {
+            reconcile_settle_ms: 0,
+            ..PaymentsConfig::default()
+        };
+        assert_eq!(zero.settle_ms(125_000), 0, "an override to believe at once");
     }
 }

@@ -712,6 +712,17 @@ impl Engine {
             .is_ok_and(|d| d.cannot_read_bills)
     }
 
+    /// How long a "not applied" check waits for a late apply at this restaurant's POS: the
+    /// adapter's `Describe.reconcile_settle_ms`, capped by `[payments] reconcile_settle_ms`
+    /// (see [`PaymentsConfig::settle_ms`]); the service's setting if the adapter cannot say.
+    async fn settle_ms(&self, restaurant_id: &str) -> i64 {
+        let adapter = match self.adapters.describe(restaurant_id).await {
+            Ok(d) => d.reconcile_settle_ms,
+            Err(_) => 0,
+        };
+        i64::try_from(self.cfg.settle_ms(adapter)).unwrap_or(i64::MAX)
+    }
+
     async fn reconcile(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
         if !self
             .start(&mut rec, "reading the bill to learn the outcome")
@@ -758,6 +769,7 @@ impl Engine {
                     amount: req.amount.to_string(),
                     pos_reference: rec.pos_reference.clone().unwrap_or_default(),
                     bill_before,
+                    close: rec.lifecycle.close,
                 }))
                 .await
             {
@@ -774,14 +786,18 @@ impl Engine {
                         ),
                         Outcome::NotApplied => {
                             let since = rec.unknown_since.unwrap_or(0);
-                            let settle = self.cfg.reconcile_settle_ms as i64;
-                            if now_ms() - since < settle {
+                            let settle = self.settle_ms(&req.restaurant_id).await;
+                            if now_ms().saturating_sub(since) < settle {
                                 // The POS may still apply the unanswered request late.
                                 Answer::new(
                                     Event::Unknown,
                                     format!(
                                         "{evidence}; not applied yet, waiting {} s for a late apply before posting again",
-                                        (since + settle - now_ms()).max(0) / 1000
+                                        since
+                                            .saturating_add(settle)
+                                            .saturating_sub(now_ms())
+                                            .max(0)
+                                            / 1000
                                     ),
                                 )
                             } else {

@@ -432,6 +432,9 @@ impl PosAdapter for TillypadAdapter {
             supports_fiscal_data: false,
             currency_scale: r.cfg.currency_scale,
             cannot_read_bills: true,
+            // Nothing to settle: an unknown outcome is never read back (the bill cannot be),
+            // it goes to a person; 0 leaves the payment service's own setting.
+            reconcile_settle_ms: 0,
         }))
     }
 

@@ -37,6 +37,10 @@ async fn describe_says_paying_closes_and_bills_cannot_be_read() {
     assert!(!d.supports_tips);
     assert!(!d.supports_fiscal_data);
     assert!(d.cannot_read_bills);
+    assert_eq!(
+        d.reconcile_settle_ms, 0,
+        "never read back: the service's setting"
+    );
     assert_eq!(d.currency_scale, 2);
     let e = c
         .describe(DescribeRequest {

@@ -417,6 +417,10 @@ impl PosAdapter for WsaAdapter {
             supports_fiscal_data: false,
             cannot_read_bills: false,
             currency_scale: r.cfg.currency_scale,
+            // White Server may run a task it timed out on until the task's own timeout is
+            // over; the adapter's wait (that timeout plus the margin) covers it.
+            reconcile_settle_ms: u64::try_from(r.client.task_deadline().as_millis())
+                .unwrap_or(u64::MAX),
         }))
     }
 

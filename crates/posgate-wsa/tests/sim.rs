@@ -27,6 +27,8 @@ async fn describe_v2_and_v1() {
     assert!(!d.separate_close_step);
     assert!(d.supports_tips);
     assert_eq!(d.currency_scale, 2);
+    // The test restaurants: task_timeout_s = 1, timeout_margin_ms = 700.
+    assert_eq!(d.reconcile_settle_ms, 1_700);
     let d = c
         .describe(DescribeRequest {
             restaurant_id: V1.into(),

@@ -137,12 +137,34 @@ pub async fn close(c: &mut Client, bill: &str) -> AdapterCloseBillResponse {
     .into_inner()
 }
 
+/// CheckPayment of a payment that did not ask to close the bill.
 pub async fn check(
     c: &mut Client,
     bill: &str,
     amount: &str,
     pos_reference: &str,
     before: Option<Bill>,
+) -> CheckPaymentResponse {
+    check_with(c, bill, amount, pos_reference, before, false).await
+}
+
+/// CheckPayment of a payment that asked to close the bill after paying.
+pub async fn check_closing(
+    c: &mut Client,
+    bill: &str,
+    amount: &str,
+    before: Option<Bill>,
+) -> CheckPaymentResponse {
+    check_with(c, bill, amount, "", before, true).await
+}
+
+pub async fn check_with(
+    c: &mut Client,
+    bill: &str,
+    amount: &str,
+    pos_reference: &str,
+    before: Option<Bill>,
+    close: bool,
 ) -> CheckPaymentResponse {
     c.check_payment(CheckPaymentRequest {
         restaurant_id: DL.into(),
@@ -151,6 +173,7 @@ pub async fn check(
         amount: amount.into(),
         pos_reference: pos_reference.into(),
         bill_before: before,
+        close,
     })
     .await
     .unwrap()

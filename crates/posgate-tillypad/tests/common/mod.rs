@@ -139,6 +139,7 @@ pub async fn check(
         amount: amount.into(),
         pos_reference: String::new(),
         bill_before: None,
+        close: false,
     })
     .await
     .unwrap()

@@ -171,6 +171,7 @@ pub async fn check(
         amount: amount.into(),
         pos_reference: pos_reference.into(),
         bill_before: before,
+        close: false,
     })
     .await
     .unwrap()

@@ -1,0 +1,359 @@
+//! Deciding an unanswered `/pay` (`CheckPayment`): what r_k Delivery shows, and the one table
+//! ([`decide`]) that turns it into an outcome.
+//!
+//! This module exists because r_k Delivery's documented order shows no paid state: reading it
+//! alone often cannot tell whether a `/pay` whose answer was lost reached r_keeper, and left
+//! undecided the payment waited out the whole reconcile budget (hours) and went to a person,
+//! with the order never completed. When the payment asked to close the bill (the payment
+//! service closes after paying), `/complete` decides instead: r_keeper completes only a fully
+//! paid order, so success means the money is there (and the order is now closed, as asked),
+//! and «not fully paid» means the `/pay` was not applied. The rows are listed in the crate
+//! docs (`lib.rs`, "Deciding an unknown outcome").
+
+use posgate_core::Money;
+use posgate_proto::v1::{Bill, BillStatus, Outcome};
+use rust_decimal::Decimal;
+
+use crate::classify::{Failure, says_not_paid};
+use crate::service::{Amounts, fmt_money};
+use crate::wire::{Order, Paid};
+
+/// What was learned about the posting: one variant per row of the decision table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// 1. The order could not be read.
+    Unreadable,
+    /// 2. The order's paid state grew by the amount (for a payment of 0: a payment line or a
+    ///    paid flag shows).
+    PaidGrew { closed: bool },
+    /// 3. The paid state changed by another amount, or there is nothing to compare it with.
+    Unclear { closed: bool },
+    /// 4. The order was completed since it was read before posting (r_k Delivery completes
+    ///    only paid orders).
+    CompletedSince,
+    /// 5. The paid state shows the posting's money is not there.
+    PaidUnchanged,
+    /// 6. Cancelled, with no paid state.
+    Cancelled,
+    /// 7. Open, with no paid state: the order does not tell.
+    Silent,
+    /// 8. `/complete` succeeded, or was refused because the order is completed already.
+    CompleteSucceeded,
+    /// 9. `/complete` was refused as not fully paid ([`says_not_paid`]).
+    CompleteNotPaid,
+    /// 10. `/complete` failed otherwise (timeout, lock, 5xx, HTML page, no connection).
+    CompleteFailed,
+}
+
+/// What to do with the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Answer `CheckPayment` with this.
+    Answer { outcome: Outcome, bill_closed: bool },
+    /// Ask `/complete` and decide on its answer.
+    ProbeWithComplete,
+}
+
+/// The decision table: evidence (and whether the payment asked to close) → outcome.
+pub fn decide(e: Evidence, close_asked: bool) -> Decision {
+    use Evidence as E;
+    let answer = |outcome, bill_closed| Decision::Answer {
+        outcome,
+        bill_closed,
+    };
+    match e {
+        E::Unreadable => answer(Outcome::Unknown, false),
+        E::PaidGrew { closed } => answer(Outcome::Applied, closed),
+        E::Unclear { closed } => answer(Outcome::Unknown, closed),
+        E::CompletedSince => answer(Outcome::Applied, true),
+        E::PaidUnchanged => answer(Outcome::NotApplied, false),
+        E::Cancelled => answer(Outcome::Unknown, false),
+        E::Silent if close_asked => Decision::ProbeWithComplete,
+        E::Silent => answer(Outcome::Unknown, false),
+        E::CompleteSucceeded => answer(Outcome::Applied, true),
+        E::CompleteNotPaid => answer(Outcome::NotApplied, false),
+        E::CompleteFailed => answer(Outcome::Unknown, false),
+    }
+}
+
+fn parse_before(s: &str) -> Option<Decimal> {
+    Money::parse(s.trim(), posgate_core::money::MAX_SCALE)
+        .ok()
+        .map(|m| m.value())
+}
+
+/// What the paid state says about this posting.
+enum PaidChange {
+    Grew(String),
+    Unchanged(String),
+    Unclear(String),
+    NotShown,
+}
+
+fn paid_change(before: Option<&Bill>, order: &Order, amount: Money, scale: u32) -> PaidChange {
+    let m = |d: Decimal| fmt_money(d, scale);
+    if !order.shows_paid_state() {
+        return PaidChange::NotShown;
+    }
+    if amount.is_zero() {
+        return match order.has_payment_lines().or(order.is_paid) {
+            Some(true) => PaidChange::Grew("a payment of 0 is recorded on the order".into()),
+            Some(false) => PaidChange::Unchanged("no payment is recorded on the order".into()),
+            None => PaidChange::Unclear("a payment of 0 does not change the paid amount".into()),
+        };
+    }
+    let Paid::Known(paid_now) = order.paid() else {
+        return PaidChange::Unclear("the paid state shows no amount".into());
+    };
+    match before.and_then(|b| parse_before(&b.paid)) {
+        Some(paid_before) => {
+            let grew = paid_now.checked_sub(paid_before).unwrap_or(Decimal::ZERO);
+            if grew >= amount.value() {
+                PaidChange::Grew(format!(
+                    "paid grew from {} to {} (≥ {amount})",
+                    m(paid_before),
+                    m(paid_now)
+                ))
+            } else if grew.is_zero() {
+                PaidChange::Unchanged(format!("paid unchanged at {}", m(paid_now)))
+            } else {
+                PaidChange::Unclear(format!(
+                    "paid changed from {} to {}, not by {amount}",
+                    m(paid_before),
+                    m(paid_now)
+                ))
+            }
+        }
+        None if paid_now.is_zero() => PaidChange::Unchanged("nothing is paid on the order".into()),
+        None => PaidChange::Unclear("no bill_before to compare with".into()),
+    }
+}
+
+/// Reads the order (and the bill read before posting) as evidence, with the reason in words.
+pub(crate) fn from_order(
+    before: Option<&Bill>,
+    order: &Order,
+    now: Amounts,
+    amount: Money,
+    scale: u32,
+) -> (Evidence, String) {
+    let m = |d: Decimal| fmt_money(d, scale);
+    let closed = order.is_completed();
+    let was_closed = before.is_some_and(|b| b.status == BillStatus::Closed as i32);
+    let completed_since = closed && before.is_some() && !was_closed;
+    let (evidence, why) = match paid_change(before, order, amount, scale) {
+        PaidChange::Grew(w) => (Evidence::PaidGrew { closed }, w),
+        PaidChange::Unclear(w) => (Evidence::Unclear { closed }, w),
+        _ if completed_since => (
+            Evidence::CompletedSince,
+            format!(
+                "the order was {} and is now completed (r_k Delivery completes only paid orders)",
+                before.map_or("open", |b| b.pos_status.as_str())
+            ),
+        ),
+        PaidChange::Unchanged(w) => (Evidence::PaidUnchanged, w),
+        PaidChange::NotShown if order.is_cancelled() => (
+            Evidence::Cancelled,
+            "the order is cancelled and shows no paid state".into(),
+        ),
+        PaidChange::NotShown if closed => (
+            Evidence::Unclear { closed },
+            "the order is completed but was not read open before posting, so it does not tell"
+                .into(),
+        ),
+        PaidChange::NotShown => (
+            Evidence::Silent,
+            "r_k Delivery shows no paid state for an open order, so the order alone cannot tell whether /pay reached r_keeper".into(),
+        ),
+    };
+    let state = format!(
+        "the order is now {} (amount {}, paid {}, due {})",
+        order.status_label(),
+        m(now.total),
+        m(now.paid),
+        m(now.due)
+    );
+    (evidence, format!("{why}; {state}"))
+}
+
+/// Reads the answer to the `/complete` probe as evidence, with the reason in words.
+pub(crate) fn from_complete(result: &Result<Option<String>, Failure>) -> (Evidence, String) {
+    match result {
+        Ok(rid) => (
+            Evidence::CompleteSucceeded,
+            format!(
+                "/complete succeeded{}: r_keeper completes only fully paid orders, so the payment is there and the order is now completed",
+                rid.as_deref()
+                    .map(|r| format!(" (requestId {r})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Err(f) if says_not_paid(f) => (
+            Evidence::CompleteNotPaid,
+            format!(
+                "/complete was refused as not fully paid ({}: {}), so /pay was not applied",
+                f.code,
+                f.pos_text()
+            ),
+        ),
+        Err(f) => (
+            Evidence::CompleteFailed,
+            format!(
+                "/complete did not tell ({}: {}); it is asked again at the next check",
+                f.code,
+                f.pos_text()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::amounts;
+    use posgate_rkeeper::Verdict;
+
+    fn order(json: &str) -> Order {
+        Order::from_value(&serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    fn before(paid: &str, due: &str) -> Bill {
+        Bill {
+            total: "100.00".into(),
+            paid: paid.into(),
+            amount_due: due.into(),
+            status: BillStatus::Open as i32,
+            pos_status: "Передан на кухню".into(),
+            ..Default::default()
+        }
+    }
+
+    fn evidence(b: Option<&Bill>, json: &str, amount: &str) -> Evidence {
+        let o = order(json);
+        let a = amounts(&o).unwrap();
+        let (e, why) = from_order(b, &o, a, Money::parse(amount, 2).unwrap(), 2);
+        assert!(why.contains("the order is now"), "{why}");
+        e
+    }
+
+    #[test]
+    fn the_table() {
+        use Evidence as E;
+        let ans = |outcome, bill_closed| Decision::Answer {
+            outcome,
+            bill_closed,
+        };
+        let rows = [
+            (E::Unreadable, ans(Outcome::Unknown, false)),
+            (E::PaidGrew { closed: false }, ans(Outcome::Applied, false)),
+            (E::PaidGrew { closed: true }, ans(Outcome::Applied, true)),
+            (E::Unclear { closed: false }, ans(Outcome::Unknown, false)),
+            (E::CompletedSince, ans(Outcome::Applied, true)),
+            (E::PaidUnchanged, ans(Outcome::NotApplied, false)),
+            (E::Cancelled, ans(Outcome::Unknown, false)),
+            (E::CompleteSucceeded, ans(Outcome::Applied, true)),
+            (E::CompleteNotPaid, ans(Outcome::NotApplied, false)),
+            (E::CompleteFailed, ans(Outcome::Unknown, false)),
+        ];
+        for (e, want) in rows {
+            // The payment's close wish matters only where the order is silent.
+            assert_eq!(decide(e, true), want, "{e:?}");
+            assert_eq!(decide(e, false), want, "{e:?}");
+        }
+        assert_eq!(decide(E::Silent, true), Decision::ProbeWithComplete);
+        assert_eq!(decide(E::Silent, false), ans(Outcome::Unknown, false));
+    }
+
+    #[test]
+    fn evidence_from_an_order_with_a_paid_state() {
+        let b = before("0.00", "100.00");
+        let paid = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100.00}], "isPaid": true}"#;
+        let unpaid = r#"{"orderStatusId": 4, "amount": 100, "payments": [], "isPaid": false}"#;
+        let partly = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 30}]}"#;
+        let status_only = r#"{"orderStatusId": 4, "amount": 100, "paymentStatus": "PAID"}"#;
+        let due_only = r#"{"orderStatusId": 4, "amount": 100, "amountDue": 100}"#;
+        let e = |b: Option<&Bill>, j: &str| evidence(b, j, "100.00");
+        assert_eq!(e(Some(&b), paid), Evidence::PaidGrew { closed: false });
+        assert_eq!(
+            e(Some(&b), status_only),
+            Evidence::PaidGrew { closed: false }
+        );
+        assert_eq!(e(Some(&b), unpaid), Evidence::PaidUnchanged);
+        assert_eq!(e(Some(&b), due_only), Evidence::PaidUnchanged);
+        assert_eq!(e(Some(&b), partly), Evidence::Unclear { closed: false });
+        assert_eq!(e(None, unpaid), Evidence::PaidUnchanged);
+        assert_eq!(e(None, paid), Evidence::Unclear { closed: false });
+        let done = r#"{"orderStatusId": 11, "amount": 100, "payments": [{"amount": 100}]}"#;
+        assert_eq!(e(Some(&b), done), Evidence::PaidGrew { closed: true });
+        // Completed although the paid state shows nothing: r_k Delivery completes only
+        // paid orders.
+        let done_no_lines = r#"{"orderStatusId": 11, "amount": 100, "payments": []}"#;
+        assert_eq!(e(Some(&b), done_no_lines), Evidence::CompletedSince);
+        // Fully discounted: a line of 0 tells.
+        let zb = before("0.00", "0.00");
+        let z = |j: &str| evidence(Some(&zb), j, "0");
+        assert_eq!(
+            z(r#"{"orderStatusId": 4, "amount": 0, "payments": [{"amount": 0}], "isPaid": true}"#),
+            Evidence::PaidGrew { closed: false }
+        );
+        assert_eq!(
+            z(r#"{"orderStatusId": 4, "amount": 0, "payments": [], "isPaid": false}"#),
+            Evidence::PaidUnchanged
+        );
+        assert_eq!(
+            z(r#"{"orderStatusId": 4, "amount": 0, "paidAmount": 0}"#),
+            Evidence::Unclear { closed: false }
+        );
+    }
+
+    #[test]
+    fn evidence_from_an_order_without_a_paid_state() {
+        let b = before("0.00", "100.00");
+        let e = |b: Option<&Bill>, j: &str| evidence(b, j, "100.00");
+        assert_eq!(
+            e(Some(&b), r#"{"orderStatusId": 5, "amount": 100}"#),
+            Evidence::Silent
+        );
+        assert_eq!(
+            e(Some(&b), r#"{"orderStatusId": 11, "amount": 100}"#),
+            Evidence::CompletedSince
+        );
+        // Other ways of saying completed.
+        for j in [
+            r#"{"orderId": "1", "amount": 100, "isClosed": true}"#,
+            r#"{"orderId": "1", "amount": 100, "status": "Completed"}"#,
+            r#"{"orderId": "1", "amount": 100, "closedAt": "2024-05-01T10:00:00+03:00"}"#,
+        ] {
+            assert_eq!(e(Some(&b), j), Evidence::CompletedSince, "{j}");
+        }
+        assert_eq!(
+            e(None, r#"{"orderStatusId": 11, "amount": 100}"#),
+            Evidence::Unclear { closed: true }
+        );
+        assert_eq!(
+            e(Some(&b), r#"{"orderStatusId": 12, "amount": 100}"#),
+            Evidence::Cancelled
+        );
+    }
+
+    #[test]
+    fn evidence_from_the_complete_probe() {
+        let refused = |code: &str, text: &str| -> Result<Option<String>, Failure> {
+            Err(Failure {
+                request_id: Some("rq-7".into()),
+                ..Failure::ours(Verdict::Unknown, code, text)
+            })
+        };
+        let (e, why) = from_complete(&Ok(Some("rq-1".into())));
+        assert_eq!(e, Evidence::CompleteSucceeded);
+        assert!(why.contains("rq-1"), "{why}");
+        let (e, why) = from_complete(&refused(
+            "rk7_close_order",
+            "RkInternal: Checkout [3071] Unable to close order 1.73, it is not fully paid.",
+        ));
+        assert_eq!(e, Evidence::CompleteNotPaid);
+        assert!(why.contains("[3071]") && why.contains("rq-7"), "{why}");
+        let (e, _) = from_complete(&refused("ERR_EXTERNAL_ERROR_WS", "Request timed out"));
+        assert_eq!(e, Evidence::CompleteFailed);
+    }
+}
