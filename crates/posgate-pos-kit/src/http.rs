@@ -180,7 +180,12 @@ pub fn redirect(status: StatusCode, headers: &HeaderMap, peer: &str) -> Option<H
 }
 
 /// The transport rows, first match wins: predicate, fate, code, what happened.
-type Row = (fn(&reqwest::Error) -> bool, Fate, &'static str, &'static str);
+type Row = (
+    fn(&reqwest::Error) -> bool,
+    Fate,
+    &'static str,
+    &'static str,
+);
 const TRANSPORT: &[Row] = &[
     (
         reqwest::Error::is_builder,
@@ -256,8 +261,16 @@ mod tests {
         assert_eq!(f.fate, Fate::Refused);
         assert_eq!(f.code, "HTTP/307");
         assert_eq!(f.location.as_deref(), Some("http://elsewhere:9/x"));
-        assert!(f.text.contains("Location: http://elsewhere:9/x"), "{}", f.text);
-        assert!(f.text.starts_with("White Server answered HTTP 307"), "{}", f.text);
+        assert!(
+            f.text.contains("Location: http://elsewhere:9/x"),
+            "{}",
+            f.text
+        );
+        assert!(
+            f.text.starts_with("White Server answered HTTP 307"),
+            "{}",
+            f.text
+        );
 
         let f = redirect(StatusCode::FOUND, &HeaderMap::new(), "X").unwrap();
         assert_eq!(f.location.as_deref(), Some(""));

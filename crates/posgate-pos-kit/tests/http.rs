@@ -57,7 +57,11 @@ async fn connection_refused_is_not_sent() {
         .unwrap_err();
     assert_eq!(f.fate, Fate::NotSent, "{f:?}");
     assert_eq!(f.code, "transport/connect");
-    assert!(f.text.starts_with("could not connect to Test POS"), "{}", f.text);
+    assert!(
+        f.text.starts_with("could not connect to Test POS"),
+        "{}",
+        f.text
+    );
     assert!(!f.text.contains(&addr.to_string()), "no URL: {}", f.text);
 }
 
@@ -113,7 +117,9 @@ async fn a_body_that_stops_midway_is_unknown() {
 /// What a server received: (path, headers).
 type Log = Arc<Mutex<Vec<(String, HeaderMap)>>>;
 
-async fn recording(answer: impl Fn() -> axum::response::Response + Clone + Send + Sync + 'static) -> (SocketAddr, Log) {
+async fn recording(
+    answer: impl Fn() -> axum::response::Response + Clone + Send + Sync + 'static,
+) -> (SocketAddr, Log) {
     let log: Log = Arc::default();
     let l2 = log.clone();
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
@@ -161,7 +167,10 @@ async fn redirects_are_refused_and_nothing_reaches_the_target() {
         assert!(!f.text.contains("SECRET-TOKEN"));
         assert_eq!(first_log.lock().unwrap().len(), 1, "{status}: sent once");
     }
-    assert!(other_log.lock().unwrap().is_empty(), "nothing followed a redirect");
+    assert!(
+        other_log.lock().unwrap().is_empty(),
+        "nothing followed a redirect"
+    );
 }
 
 #[tokio::test]
