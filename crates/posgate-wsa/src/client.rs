@@ -292,18 +292,24 @@ impl WsaClient {
                 }
                 PollStep::CannotRead => {
                     let err = env.error.clone();
-                    let (code, text) = match (&err, env.about(guid, task_type)) {
-                        (_, About::Other) => (
-                            "WSA/OtherTask".to_string(),
-                            format!(
-                                "the answer is about task {} ({}), not this one",
-                                env.task_guid.as_deref().unwrap_or("?"),
-                                env.task_type.as_deref().unwrap_or("?")
-                            ),
-                        ),
-                        (Some(e), _) => (e.pos_code(), e.text()),
-                        (None, _) => ("WSA/NoResult".into(), "an empty answer".into()),
+                    let whose = (env.about(guid, task_type) == About::Other).then(|| {
+                        format!(
+                            "the answer is about task {} ({}), not this one",
+                            env.task_guid.as_deref().unwrap_or("?"),
+                            env.task_type.as_deref().unwrap_or("?")
+                        )
+                    });
+                    // The POS's own code and text, verbatim, whenever it gave them.
+                    let (code, said) = match &err {
+                        Some(e) => (e.pos_code(), Some(e.text())),
+                        None => ("WSA/OtherTask".to_string(), None),
                     };
+                    let text = [whose, said]
+                        .into_iter()
+                        .flatten()
+                        .filter(|t| !t.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(": ");
                     return Err(cannot_read(guid, code, &text, err));
                 }
             }

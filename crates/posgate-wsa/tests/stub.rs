@@ -407,30 +407,38 @@ async fn a_licence_error_stored_for_our_task_is_rejected_on_the_first_poll() {
 
 #[tokio::test]
 async fn answers_not_about_our_task_or_unreadable_stay_unknown() {
-    let cases: &[(&str, &str)] = &[
+    let cases: &[(&str, &str, &str)] = &[
         (
             "another task's licence error",
             r#"{"responseCommon": {"taskGuid": "guid-someone-else", "taskType": "PayOrder"},
                 "error": {"wsError": {"code": "License", "desc": "no licence"}}}"#,
+            "not this one: no licence",
         ),
         (
             "another task's success",
             r#"{"responseCommon": {"taskGuid": "guid-someone-else", "taskType": "PayOrder"},
                 "taskResponse": {"order": {"status": {"value": "Complited"}}}}"#,
+            "about task guid-someone-else (PayOrder)",
         ),
         (
             "the poll's own refusal",
             r#"{"responseCommon": {"taskGuid": "guid-poll-9", "taskType": "GetTaskResponse"},
                 "error": {"wsError": {"code": "AuthFailed", "desc": "token rejected"}}}"#,
+            "cannot be read: the answer is about task guid-poll-9 (GetTaskResponse), not this one: token rejected",
         ),
         (
             "our guid under another task type",
             r#"{"responseCommon": {"taskGuid": "guid-PayOrder", "taskType": "GetTaskResponse"},
                 "error": {"wsError": {"code": "BadRequest", "desc": "bad poll"}}}"#,
+            "bad poll",
         ),
-        ("an unparsable answer", "<html>Service Unavailable</html>"),
+        (
+            "an unparsable answer",
+            "<html>Service Unavailable</html>",
+            "Service Unavailable",
+        ),
     ];
-    for &(what, body) in cases {
+    for &(what, body, said) in cases {
         let stub = Stub::new(move |req| match req["taskType"].as_str() {
             Some("PayOrder") => ack("PayOrder"),
             _ => Canned::json(body),
@@ -440,6 +448,8 @@ async fn answers_not_about_our_task_or_unreadable_stay_unknown() {
         let r = pay(&mut c, V2, ORDER, "978.00").await;
         assert_eq!(outcome(r.outcome), Outcome::Unknown, "{what}: {r:?}");
         assert_eq!(r.pos_reference, "guid-PayOrder", "{what}");
+        let f = r.failure.unwrap();
+        assert!(f.pos_text.contains(said), "{what}: {f:?}");
         assert_eq!(
             stub.seen_of("PayOrder").len(),
             1,
