@@ -134,20 +134,14 @@ impl TokenSource {
     }
 
     async fn exchange(&self, form: &[(&str, &str)]) -> Result<(Secret, Duration), Failure> {
-        let resp = self
-            .http
-            .post(&self.url)
-            .timeout(self.timeout)
-            .form(form)
-            .send()
+        let rb = self.http.post(&self.url).timeout(self.timeout).form(form);
+        let answer = posgate_pos_kit::send(rb, "the r_k Delivery auth server")
             .await
-            // Nothing was written to any order: an auth failure is never an unknown outcome.
-            .map_err(|e| as_transient(transport(e, Op::Read, "the r_k Delivery auth server")))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| as_transient(transport(e, Op::Read, "the r_k Delivery auth server")))?;
+            // Nothing was written to any order: an auth failure is never an unknown outcome
+            // (a redirect stays a refusal: the secret is not sent there, fix auth_url).
+            .map_err(|f| as_transient(transport(f, Op::Read)))?;
+        let status = answer.status.as_u16();
+        let bytes = answer.body;
         let v: Option<Value> = serde_json::from_slice(&bytes).ok();
         if (200..300).contains(&status) {
             let token = v
@@ -238,7 +232,7 @@ mod tests {
     #[test]
     fn debug_hides_the_secret() {
         let t = TokenSource::new(
-            reqwest::Client::new(),
+            crate::client::http_client().unwrap(),
             "http://x",
             "cid",
             Secret::new("super-secret"),

@@ -16,8 +16,10 @@
 //! | 7 | HTTP 5xx, 408 (any other code, or no readable body) | write: **unknown**; read: transient |
 //! | 8 | any other answer (400 validation, 409, 422, ...) | refused, `OTHER_ERROR` |
 //!
-//! Transport failures: no connection → transient; a timeout or a break after the request
-//! was sent → write: unknown, read: transient.
+//! Transport failures, as [`posgate_pos_kit::http`] reads them: no connection → transient; a
+//! timeout or a break after the request was sent → write: unknown, read: transient; a redirect
+//! (never followed: the bearer token would go with it) → refused `OTHER_ERROR` with its
+//! `Location`, nothing was booked: fix the configured URL.
 //!
 //! One more question is asked of a refused `/complete` when it probes an unanswered `/pay`
 //! ([`says_not_paid`]): does r_keeper say the order is not (fully) paid? Yes for a not-paid
@@ -27,6 +29,7 @@
 //! timeout, a transport failure or an auth failure.
 
 use posgate_core::Substate;
+use posgate_pos_kit::http::{Fate, HttpFailure};
 use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
 use posgate_rkeeper::{Verdict, classify_rk_text};
 
@@ -210,51 +213,14 @@ pub fn says_not_paid(f: &Failure) -> bool {
         || (code == "rk7_close_order" && !names_other_reason)
 }
 
-/// Classifies a transport failure (no HTTP answer, or an unreadable one).
-pub fn transport(e: reqwest::Error, op: Op, peer: &str) -> Failure {
-    // `without_url`: the URL has no secret, but keeps texts short and stable.
-    let e = e.without_url();
-    let detail = chain(&e);
-    if e.is_connect() {
-        Failure::ours(
-            Verdict::Transient,
-            "transport/connect",
-            format!("could not connect to {peer}: {detail}"),
-        )
-    } else if e.is_timeout() {
-        Failure::ours(
-            after_sending(op),
-            "transport/timeout",
-            format!("no answer from {peer} in time: {detail}"),
-        )
-    } else if e.is_builder() {
-        Failure::ours(
-            Verdict::Rejected(Substate::OtherError),
-            "adapter/request",
-            format!("the request could not be built: {detail}"),
-        )
-    } else {
-        Failure::ours(
-            after_sending(op),
-            "transport/error",
-            format!("the exchange with {peer} failed after the request was sent: {detail}"),
-        )
-    }
-}
-
-/// An error and its causes, `: `-separated.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        source = c.source();
-    }
-    s
+/// A failed exchange (no HTTP answer, an unreadable one, a redirect), by the kit's reading.
+pub fn transport(f: HttpFailure, op: Op) -> Failure {
+    let verdict = match f.fate {
+        Fate::NotSent => Verdict::Transient,
+        Fate::Unknown => after_sending(op),
+        Fate::Refused => Verdict::Rejected(Substate::OtherError),
+    };
+    Failure::ours(verdict, f.code, f.text)
 }
 
 #[cfg(test)]

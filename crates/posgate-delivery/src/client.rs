@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use posgate_core::Substate;
+use posgate_pos_kit::http::HttpPolicy;
 use posgate_rkeeper::Verdict;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -36,18 +37,12 @@ pub struct Answer {
     pub request_id: Option<String>,
 }
 
-/// The shared HTTP client: pooled connections, a connect timeout, no overall timeout (each
-/// request sets its own).
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    Ok(reqwest::Client::builder()
-        .default_headers(headers)
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("posgate-delivery/", env!("CARGO_PKG_VERSION")))
-        .build()?)
+/// The shared HTTP client (the kit's policy; also the token client's): pooled connections, a
+/// connect timeout, no redirects, no overall timeout (each request sets its own).
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    HttpPolicy::new("delivery")
+        .header(ACCEPT, "application/json")
+        .build()
 }
 
 /// An r_k Delivery client for one restaurant. Cheap to clone.
@@ -253,18 +248,19 @@ impl DeliveryClient {
                     .body(b.clone()),
                 None => rb.body(Vec::new()),
             };
-            let resp = rb.send().await.map_err(|e| transport(e, op, PEER))?;
-            let status = resp.status().as_u16();
-            let header_id = request_id_header(resp.headers());
+            let answer = posgate_pos_kit::send(rb, PEER)
+                .await
+                .map_err(|f| transport(f, op))?;
+            let status = answer.status.as_u16();
+            let header_id = request_id_header(&answer.headers);
             if status == 401 && !refreshed {
                 // Refused before anything ran: a new token, and the same request once more.
-                let _ = resp.bytes().await;
                 self.auth.invalidate(&token).await;
                 refreshed = true;
                 tracing::info!(path, "r_k Delivery answered 401: refreshing the token once");
                 continue;
             }
-            let bytes = resp.bytes().await.map_err(|e| transport(e, op, PEER))?;
+            let bytes = answer.body;
             let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
             let error_in_ok = parsed.as_ref().and_then(|v| {
                 if field(v, "result").is_some() {

@@ -694,3 +694,119 @@ async fn check_reads_paid_and_closed_indicators_however_they_are_named() {
         .count();
     assert_eq!(writes, 0, "the order tells: nothing is written");
 }
+
+// ------------------------------------------------------------------------------------------
+// Redirects (issue 9 item 6): never followed; neither the token nor the secret leaves.
+// ------------------------------------------------------------------------------------------
+
+/// An r_k Delivery at another host that would accept anything (and issue tokens).
+async fn elsewhere() -> (Stub, String) {
+    let other = Stub::new(|s| {
+        if s.is_token() {
+            Canned::token("tok-elsewhere", 3600)
+        } else {
+            Canned::json(r#"{"result": {}}"#)
+        }
+    });
+    let addr = other.spawn().await;
+    (other, format!("http://{addr}"))
+}
+
+fn assert_redirect_refusal(f: Option<PosFailure>, status: u16, location: &str, what: &str) {
+    let f = f.unwrap_or_else(|| panic!("{what}: a failure"));
+    assert_eq!(f.substate, Substate::OtherError as i32, "{what}: {f:?}");
+    assert!(
+        f.pos_code.ends_with(&format!("HTTP/{status}")),
+        "{what}: {f:?}"
+    );
+    assert!(f.pos_text.contains(location), "{what}: {f:?}");
+    assert!(!f.transient, "{what}: {f:?}");
+}
+
+#[tokio::test]
+async fn a_redirected_pay_is_refused_and_nothing_follows_it() {
+    for status in [307, 302] {
+        let (other, base) = elsewhere().await;
+        let location = format!("{base}/orders/api/v1/orders/102/pay");
+        let loc = location.clone();
+        let stub = stub_with(move |s| {
+            if s.is("PUT", "/pay") {
+                Canned::redirect(status, loc.clone())
+            } else {
+                Canned::json(r#"{"result": {}}"#)
+            }
+        });
+        let mut c = adapter(&stub).await;
+        let r = pay(&mut c, "102", "978.00").await;
+        let what = format!("/pay {status}");
+        assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}: {r:?}");
+        assert!(!r.bill_closed);
+        assert_redirect_refusal(r.failure, status, &location, &what);
+        assert_eq!(stub.count("PUT", "/pay"), 1, "{what}: exactly one /pay");
+        assert_eq!(stub.count("PUT", "/complete"), 0, "{what}");
+        assert!(
+            other.seen().is_empty(),
+            "{what}: nothing reached the other host"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirected_complete_is_refused_and_nothing_follows_it() {
+    for status in [307, 302] {
+        let (other, base) = elsewhere().await;
+        let location = format!("{base}/orders/api/v1/orders/102/complete");
+        let loc = location.clone();
+        let stub = stub_with(move |s| {
+            if s.is("PUT", "/complete") {
+                Canned::redirect(status, loc.clone())
+            } else {
+                Canned::json(r#"{"result": {}}"#)
+            }
+        });
+        let mut c = adapter(&stub).await;
+        let r = close(&mut c, "102").await;
+        let what = format!("/complete {status}");
+        assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}: {r:?}");
+        assert_redirect_refusal(r.failure, status, &location, &what);
+        assert_eq!(
+            stub.count("PUT", "/complete"),
+            1,
+            "{what}: exactly one /complete"
+        );
+        assert!(
+            other.seen().is_empty(),
+            "{what}: nothing reached the other host"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirected_token_request_is_refused_and_the_secret_stays() {
+    for status in [307, 302] {
+        let (other, base) = elsewhere().await;
+        let location = format!("{base}/connect/token");
+        let loc = location.clone();
+        let stub = Stub::new(move |s| {
+            if s.is_token() {
+                Canned::redirect(status, loc.clone())
+            } else {
+                Canned::json(r#"{"result": {}}"#)
+            }
+        });
+        let mut c = adapter(&stub).await;
+        let r = pay(&mut c, "102", "978.00").await;
+        let what = format!("token {status}");
+        assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}: {r:?}");
+        let f = r.failure.clone().unwrap();
+        assert!(f.pos_code.starts_with("auth/"), "{what}: {f:?}");
+        assert_redirect_refusal(r.failure, status, &location, &what);
+        assert_eq!(stub.tokens(), 1, "{what}: exactly one token request");
+        assert_eq!(
+            stub.count("PUT", "/pay"),
+            0,
+            "{what}: no /pay without a token"
+        );
+        assert!(other.seen().is_empty(), "{what}: the secret never left");
+    }
+}

@@ -6,7 +6,7 @@ use posgate_sim::wsa::{
     AgentVersion, DEMO_CURRENCY_GUID, DEMO_OBJECT_ID, DEMO_ORDER_978, DEMO_ORDER_1450_50,
     DEMO_ORDER_2300, DEMO_ORDER_ZERO, DEMO_TIPS_CURRENCY_GUID, DEMO_TOKEN, DEMO_V1_OBJECT_ID,
     DEMO_V1_ORDER_1000, DEMO_V1_TOKEN, Fault, FaultKind, Lang, SimCurrency, SimOrder,
-    SimRestaurant, WsaSim, demo_order_guids,
+    SimRestaurant, StoredWsError, WsaSim, demo_order_guids,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -928,4 +928,54 @@ async fn demo_reset_restores_orders() {
         .filter(|c: &SimCurrency| c.tips)
         .count();
     assert_eq!(tips, 1);
+}
+
+#[tokio::test]
+async fn stored_ws_error_is_the_task_s_own_answer() {
+    let w = Wsa::demo().await;
+    w.sim
+        .inject(Fault::new(FaultKind::StoredWsError(StoredWsError::License)).times(1));
+    let ack = w
+        .call(
+            DEMO_TOKEN,
+            json!({ "taskType": "PayOrder", "params": {
+                "async": { "objectId": DEMO_OBJECT_ID, "timeout": 5 },
+                "orderGuid": DEMO_ORDER_978, "payments": pay_line(num("978.00")) } }),
+        )
+        .await;
+    assert!(ack.get("error").is_none(), "an ordinary ack: {ack}");
+    let guid = ack["responseCommon"]["taskGuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Stored at once, with the PayOrder's responseCommon, and never executed.
+    let r = w.get_task(DEMO_TOKEN, &guid).await;
+    assert_eq!(ws_code(&r), "License", "{r}");
+    assert_eq!(r["error"]["wsError"]["extCode"], "WsAgent");
+    assert_eq!(r["responseCommon"]["taskGuid"], guid.as_str());
+    assert_eq!(r["responseCommon"]["taskType"], "PayOrder");
+    assert!(w.sim.ledger().is_empty());
+    // Sync: the same error is the answer; the fault was used up, so the next one pays.
+    w.sim
+        .inject(Fault::new(FaultKind::StoredWsError(StoredWsError::WsAgentNotSelected)).times(1));
+    let v = w
+        .pay(
+            DEMO_TOKEN,
+            DEMO_OBJECT_ID,
+            DEMO_ORDER_978,
+            pay_line(num("978.00")),
+        )
+        .await;
+    assert_eq!(ws_code(&v), "WsAgentNotSelected", "{v}");
+    assert_eq!(v["responseCommon"]["taskType"], "PayOrder");
+    let v = w
+        .pay(
+            DEMO_TOKEN,
+            DEMO_OBJECT_ID,
+            DEMO_ORDER_978,
+            pay_line(num("978.00")),
+        )
+        .await;
+    ok(&v);
+    assert_eq!(w.sim.ledger().len(), 1);
 }

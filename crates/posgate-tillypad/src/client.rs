@@ -3,25 +3,27 @@
 //! Every exchange is reduced to a [`PayReply`]: the success lists, or a [`PayFailure`] with a
 //! [`Verdict`] (refused / unknown / not applied), a code and the text verbatim.
 //!
-//! * Transport: a failed or timed-out **connect** means nothing was sent → not applied.
-//!   Anything after the request left (timeout, reset, a body that cannot be read) → unknown.
-//!   Each `/pay-guest` uses a fresh connection (no pooling): a pooled connection the server
-//!   has just closed would turn into an ambiguous "connection closed" after sending, where a
-//!   fresh one fails cleanly at connect.
+//! * Transport, as [`posgate_pos_kit::http`] reads it: a failed or timed-out **connect** means
+//!   nothing was sent → not applied. Anything after the request left (timeout, reset, a body
+//!   that cannot be read) → unknown. Each `/pay-guest` uses a fresh connection (no pooling): a
+//!   pooled connection the server has just closed would turn into an ambiguous "connection
+//!   closed" after sending, where a fresh one fails cleanly at connect.
 //! * The HTTP status is not documented, so it does not decide alone: an error string is an
 //!   error whatever the status; the success object counts only with a 2xx.
 //! * Bodies we cannot read: with a 2xx or 5xx the request may have been applied → unknown;
 //!   a 4xx (but 408/429) is a refusal of the request itself → rejected `OTHER_ERROR`;
-//!   429 → not applied. Redirects are never followed (a 307/308 would re-send the payment
-//!   elsewhere): a 3xx is rejected `OTHER_ERROR`, so that someone fixes `base_url`. A plain-text body that a specific classification row recognises is
+//!   429 → not applied. A plain-text body that a specific classification row recognises is
 //!   taken as that refusal.
+//! * Redirects are never followed (a 307/308 would re-send the payment elsewhere): the kit
+//!   refuses a 3xx, rejected `OTHER_ERROR` with its `Location`, so that someone fixes `base_url`.
 //!
 //! Logged: restaurant-independent call facts (gest_ID, mode, status, outcome, elapsed).
 
 use std::time::Duration;
 
 use posgate_core::Substate;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use posgate_pos_kit::http::{Fate, HttpFailure, HttpPolicy};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::time::Instant;
 
 use crate::classify::{Verdict, classify_text};
@@ -81,25 +83,16 @@ pub struct TillypadClient {
     base: String,
 }
 
-/// The HTTP client of one restaurant: JSON headers, the restaurant's connect timeout, no
-/// connection reuse (see the module docs).
-pub fn http_client(r: &TillypadRestaurant) -> anyhow::Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    Ok(reqwest::Client::builder()
-        .default_headers(headers)
+/// The HTTP client of one restaurant (the kit's policy): JSON headers, the restaurant's connect
+/// and request timeouts, no redirects, no connection reuse (see the module docs).
+pub fn http_client(r: &TillypadRestaurant) -> Result<reqwest::Client, reqwest::Error> {
+    HttpPolicy::new("tillypad")
+        .header(CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(ACCEPT, "application/json")
         .connect_timeout(Duration::from_millis(r.connect_timeout_ms))
-        .timeout(Duration::from_millis(r.request_timeout_ms))
-        .pool_max_idle_per_host(0)
-        // Never follow a redirect: reqwest would re-POST the payment on 307/308, or turn it
-        // into a GET on 301/302/303. A redirect is answered as a refusal (fix base_url).
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("posgate-tillypad/", env!("CARGO_PKG_VERSION")))
-        .build()?)
+        .request_timeout(Duration::from_millis(r.request_timeout_ms))
+        .fresh_connections()
+        .build()
 }
 
 impl TillypadClient {
@@ -147,27 +140,10 @@ impl TillypadClient {
             )
         })?;
         let url = format!("{}{PAY_GUEST_PATH}?delete-prechecks={mode}", self.base);
-        let resp = self
-            .http
-            .post(url)
-            .body(body)
-            .send()
+        let answer = posgate_pos_kit::send(self.http.post(url).body(body), "Tillypad")
             .await
             .map_err(transport_failure)?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| {
-            let e = e.without_url();
-            PayFailure::ours(
-                Verdict::Unknown,
-                if e.is_timeout() {
-                    "transport/timeout"
-                } else {
-                    "transport/body"
-                },
-                format!("reading Tillypad's answer failed after the request was sent: {e}"),
-            )
-        })?;
-        interpret(status, &bytes)
+        interpret(answer.status.as_u16(), &answer.body)
     }
 }
 
@@ -221,8 +197,8 @@ fn unreadable(status: u16, why: &str, snippet: &str) -> PayFailure {
     let verdict = match status {
         429 => Verdict::Transient,
         408 => Verdict::Unknown,
-        // A redirect (not followed) or a refusal of the request itself (bad path, auth at a
-        // relay): it never ran.
+        // A refusal of the request itself (bad path, auth at a relay; a 3xx never gets here,
+        // the kit refuses it first): it never ran.
         300..=499 => Verdict::Rejected(Substate::OtherError),
         // 2xx / 5xx / anything else: it may have run.
         _ => Verdict::Unknown,
@@ -241,33 +217,20 @@ fn unreadable(status: u16, why: &str, snippet: &str) -> PayFailure {
     }
 }
 
-fn transport_failure(e: reqwest::Error) -> PayFailure {
-    // `without_url`: keep logs short and stable.
-    let e = e.without_url();
-    if e.is_connect() {
-        PayFailure::ours(
-            Verdict::Transient,
-            "transport/connect",
-            format!("could not connect to Tillypad (nothing was sent): {e}"),
-        )
-    } else if e.is_timeout() {
-        PayFailure::ours(
-            Verdict::Unknown,
-            "transport/timeout",
-            format!("no answer from Tillypad in time after sending: {e}"),
-        )
-    } else if e.is_builder() {
-        PayFailure::ours(
-            Verdict::Rejected(Substate::OtherError),
-            "tillypad/request",
-            format!("the request could not be built: {e}"),
-        )
-    } else {
-        PayFailure::ours(
-            Verdict::Unknown,
-            "transport/error",
-            format!("the exchange with Tillypad failed after sending: {e}"),
-        )
+/// A failed exchange (no answer, an unreadable one, a redirect), by the kit's reading.
+fn transport_failure(f: HttpFailure) -> PayFailure {
+    let verdict = match f.fate {
+        Fate::NotSent => Verdict::Transient,
+        Fate::Unknown => Verdict::Unknown,
+        Fate::Refused => Verdict::Rejected(Substate::OtherError),
+    };
+    PayFailure {
+        rule: if f.location.is_some() {
+            "redirect"
+        } else {
+            "transport"
+        },
+        ..PayFailure::ours(verdict, f.code, f.text)
     }
 }
 

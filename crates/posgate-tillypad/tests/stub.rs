@@ -251,3 +251,25 @@ async fn a_slow_answer_past_the_timeout_is_unknown() {
     assert_eq!(r.failure.unwrap().pos_code, "transport/timeout");
     assert_eq!(stub.seen().len(), 1, "sent once, never again");
 }
+
+#[tokio::test]
+async fn a_redirect_is_refused_with_its_location_and_never_followed() {
+    for status in [307, 308, 302] {
+        let other = Stub::new(|_| Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#));
+        let other_addr = other.spawn().await;
+        let location = format!("http://{other_addr}/pay-guest?delete-prechecks=0");
+        let loc = location.clone();
+        let stub = Stub::new(move |_| Canned::redirect(status, loc.clone()));
+        let r = one(&stub, pay_req(TP, TAB, "978.00")).await;
+        assert_eq!(outcome(r.outcome), Outcome::Rejected, "{status}: {r:?}");
+        let f = r.failure.unwrap();
+        assert_eq!(f.substate, Substate::OtherError as i32);
+        assert_eq!(f.pos_code, format!("HTTP/{status}"));
+        assert!(f.pos_text.contains(&location), "{status}: {f:?}");
+        assert_eq!(stub.seen().len(), 1, "{status}: sent once");
+        assert!(
+            other.seen().is_empty(),
+            "{status}: nothing followed the redirect"
+        );
+    }
+}

@@ -6,27 +6,39 @@
 //! plus the margin.
 //!
 //! Every outcome is reduced to a [`TaskReply`]: the `taskResponse`, or a [`TaskFailure`] with a
-//! [`Verdict`] (refused / unknown / transient), the POS code and text verbatim. Transport
-//! failures before the request left (connection refused, DNS, TLS) are transient; after it left
-//! (timeout, reset, unreadable answer) the outcome is unknown.
+//! [`Verdict`] (refused / unknown / transient), the POS code and text verbatim. HTTP follows the
+//! one policy of [`posgate_pos_kit::http`]: transport failures before the request left
+//! (connection refused, DNS, TLS) are transient; after it left (timeout, reset, unreadable
+//! answer) the outcome is unknown; a redirect is never followed (the token would go with it) and
+//! is refused `OTHER_ERROR` with its `Location`: nothing was booked, fix `base_url`.
+//!
+//! While polling, an answer that names our task (same `taskGuid` and `taskType`) is the task's
+//! stored answer and is classified exactly like the same answer in sync mode, whatever its
+//! error; an answer about another task, or a poll-level refusal we cannot tell apart from one,
+//! leaves the task's outcome unknown ("its result cannot be read").
 //!
 //! Logged: task type, taskGuid, object id, outcome, elapsed. Never the token or a card code.
 
 use std::time::Duration;
 
+use posgate_pos_kit::http::{Fate, HttpFailure, HttpPolicy};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::classify::Verdict;
 use crate::config::{TaskMode, WsaRestaurant};
-use crate::wire::{Envelope, GetTaskResponseParams, ModeKey, TaskParams, WsaError, task_body};
+use crate::wire::{
+    About, Envelope, GetTaskResponseParams, ModeKey, TaskParams, WsaError, task_body,
+};
 use posgate_core::{Secret, Substate};
 
 /// Path appended to `base_url`.
 pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
 const AUTH_HEADER: &str = "AggregatorAuthentication";
+/// The peer, as failure texts name it.
+const PEER: &str = "White Server";
 /// Upper bound on `timeout_margin_ms` (10 minutes).
 const MAX_MARGIN_MS: u64 = 600_000;
 
@@ -111,21 +123,12 @@ impl std::fmt::Debug for WsaClient {
     }
 }
 
-/// The shared HTTP client: pooled connections, a connect timeout, no overall timeout (each
-/// request sets its own).
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    Ok(reqwest::Client::builder()
-        .default_headers(headers)
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("posgate-wsa/", env!("CARGO_PKG_VERSION")))
-        .build()?)
+/// The shared HTTP client (the kit's policy): pooled connections, a connect timeout, no
+/// redirects, no overall timeout (each request sets its own).
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    HttpPolicy::new("wsa")
+        .header(CONTENT_TYPE, "application/json; charset=utf-8")
+        .build()
 }
 
 impl WsaClient {
@@ -237,12 +240,17 @@ impl WsaClient {
             };
         };
         tracing::debug!(task = P::TASK_TYPE, task_guid = %guid, "wsa task submitted");
-        let result = self.poll(&guid, deadline).await;
+        let result = self.poll(&guid, P::TASK_TYPE, deadline).await;
         TaskReply { task_guid, result }
     }
 
     /// Polls `GetTaskResponse` until the task's answer or the deadline.
-    async fn poll(&self, guid: &str, deadline: Instant) -> Result<Value, TaskFailure> {
+    async fn poll(
+        &self,
+        guid: &str,
+        task_type: &str,
+        deadline: Instant,
+    ) -> Result<Value, TaskFailure> {
         let mut last = String::from("AwaitingAnswer");
         loop {
             let now = Instant::now();
@@ -264,42 +272,46 @@ impl WsaClient {
             };
             let env = match self.call(&params, ModeKey::Sync, timeout).await {
                 Ok(env) => env,
+                // A redirect (or a request we cannot build) will not go away by polling.
+                Err(f) if matches!(f.verdict, Verdict::Rejected(_)) => {
+                    return Err(cannot_read(guid, f.code, &f.text, None));
+                }
                 Err(f) => {
                     // The poll failed, not the task: try again until the deadline.
                     last = format!("{}: {}", f.code, f.text);
                     continue;
                 }
             };
-            if env.task_response.is_some() {
-                return interpret(env);
-            }
-            let Some(err) = env.error.clone() else {
-                last = "an answer with neither taskResponse nor error".into();
-                continue;
-            };
-            match err.ws_code_norm().as_str() {
-                "awaitinganswer" => last = "AwaitingAnswer".into(),
-                // About the poll itself, or the result is not stored yet: poll again.
-                "notfound" | "tasklimitexceeded" | "internalerror" if !err.has_agent_part() => {
-                    last = format!("{}: {}", err.pos_code(), err.text());
+            match poll_step(&env, guid, task_type) {
+                PollStep::Answer => return interpret(env),
+                PollStep::Again => {
+                    last = env.error.as_ref().map_or_else(
+                        || "an answer with neither taskResponse nor error".into(),
+                        |e| format!("{}: {}", e.pos_code(), e.text()),
+                    );
                 }
-                // We cannot read results at all: the task's own outcome stays unknown.
-                "authfailed" | "license" | "badrequest" | "wsagentnotselected"
-                    if !err.has_agent_part() =>
-                {
-                    return Err(TaskFailure {
-                        verdict: Verdict::Unknown,
-                        text: format!(
-                            "task {guid} was submitted but its result cannot be read: {}",
-                            err.text()
-                        ),
-                        code: err.pos_code(),
-                        not_found: false,
-                        error: Some(Box::new(err)),
+                PollStep::CannotRead => {
+                    let err = env.error.clone();
+                    let whose = (env.about(guid, task_type) == About::Other).then(|| {
+                        format!(
+                            "the answer is about task {} ({}), not this one",
+                            env.task_guid.as_deref().unwrap_or("?"),
+                            env.task_type.as_deref().unwrap_or("?")
+                        )
                     });
+                    // The POS's own code and text, verbatim, whenever it gave them.
+                    let (code, said) = match &err {
+                        Some(e) => (e.pos_code(), Some(e.text())),
+                        None => ("WSA/OtherTask".to_string(), None),
+                    };
+                    let text = [whose, said]
+                        .into_iter()
+                        .flatten()
+                        .filter(|t| !t.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    return Err(cannot_read(guid, code, &text, err));
                 }
-                // The task's stored answer: an agent error, a timeout, something else.
-                _ => return interpret(env),
             }
         }
     }
@@ -333,23 +345,16 @@ impl WsaClient {
             )
         })?;
         token.set_sensitive(true);
-        let resp = self
+        let rb = self
             .http
             .post(&self.url)
             .header(AUTH_HEADER, token)
             .timeout(timeout)
-            .body(body)
-            .send()
+            .body(body);
+        let answer = posgate_pos_kit::send(rb, PEER)
             .await
             .map_err(transport_failure)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| {
-            TaskFailure::ours(
-                Verdict::Unknown,
-                "transport/body",
-                format!("reading the answer failed after the request was sent: {e}"),
-            )
-        })?;
+        let (status, bytes) = (answer.status, answer.body);
         Envelope::parse(&bytes).map_err(|e| unparsable(status, &bytes, &e.to_string()))
     }
 }
@@ -368,34 +373,70 @@ fn interpret(env: Envelope) -> Result<Value, TaskFailure> {
     })
 }
 
-fn transport_failure(e: reqwest::Error) -> TaskFailure {
-    // `without_url`: never echo the URL (it has no secret, but keeps logs short and stable).
-    let detail = e.without_url();
-    if detail.is_connect() {
-        TaskFailure::ours(
-            Verdict::Transient,
-            "transport/connect",
-            format!("could not connect to White Server: {detail}"),
-        )
-    } else if detail.is_timeout() {
-        TaskFailure::ours(
-            Verdict::Unknown,
-            "transport/timeout",
-            format!("no answer from White Server in time: {detail}"),
-        )
-    } else if detail.is_builder() {
-        TaskFailure::ours(
-            Verdict::Rejected(Substate::OtherError),
-            "adapter/request",
-            format!("the request could not be built: {detail}"),
-        )
-    } else {
-        TaskFailure::ours(
-            Verdict::Unknown,
-            "transport/error",
-            format!("the exchange with White Server failed after sending: {detail}"),
-        )
+/// What one `GetTaskResponse` answer means while polling for task `guid` of `task_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PollStep {
+    /// The task's own answer: classified like the same answer to a sync task.
+    Answer,
+    /// Not stored yet, or the poll itself failed for a passing reason: poll again.
+    Again,
+    /// We cannot read the task's result: its outcome stays unknown.
+    CannotRead,
+}
+
+/// wsError codes (normalised) that, without an agent part, are about the poll itself and
+/// pass: the result is not stored yet (`NotFound`), or the server is busy.
+const POLL_AGAIN: &[&str] = &[
+    "awaitinganswer",
+    "notfound",
+    "tasklimitexceeded",
+    "internalerror",
+];
+/// wsError codes that, in an answer that does not name our task, refuse the poll itself:
+/// we cannot read results at all.
+const POLL_REFUSED: &[&str] = &["authfailed", "license", "badrequest", "wsagentnotselected"];
+
+fn poll_step(env: &Envelope, guid: &str, task_type: &str) -> PollStep {
+    let about = env.about(guid, task_type);
+    let err = env.error.as_ref();
+    let code = err.map(WsaError::ws_code_norm).unwrap_or_default();
+    let ws_only = err.is_some_and(|e| !e.has_agent_part());
+    if err.is_some_and(WsaError::is_awaiting_answer) {
+        return PollStep::Again;
     }
+    match about {
+        // The stored answer of our task, whatever it carries (a licence or auth error
+        // included): exactly what the same answer means in sync mode.
+        About::Ours if env.task_response.is_some() || err.is_some() => PollStep::Answer,
+        _ if ws_only && POLL_AGAIN.contains(&code.as_str()) => PollStep::Again,
+        About::Other => PollStep::CannotRead,
+        _ if ws_only && POLL_REFUSED.contains(&code.as_str()) => PollStep::CannotRead,
+        // Nothing says whose answer it is: a taskResponse, an agent error, a timeout are
+        // the task's (a poll has no such answers of its own).
+        _ if env.task_response.is_some() || err.is_some() => PollStep::Answer,
+        _ => PollStep::Again,
+    }
+}
+
+/// The task was submitted but its result cannot be read.
+fn cannot_read(guid: &str, code: String, why: &str, error: Option<WsaError>) -> TaskFailure {
+    TaskFailure {
+        verdict: Verdict::Unknown,
+        text: format!("task {guid} was submitted but its result cannot be read: {why}"),
+        code,
+        not_found: false,
+        error: error.map(Box::new),
+    }
+}
+
+/// A failed exchange, by the kit's reading of it.
+fn transport_failure(f: HttpFailure) -> TaskFailure {
+    let verdict = match f.fate {
+        Fate::NotSent => Verdict::Transient,
+        Fate::Unknown => Verdict::Unknown,
+        Fate::Refused => Verdict::Rejected(Substate::OtherError),
+    };
+    TaskFailure::ours(verdict, f.code, f.text)
 }
 
 fn unparsable(status: StatusCode, bytes: &[u8], why: &str) -> TaskFailure {

@@ -24,8 +24,8 @@ use crate::classify::Verdict;
 use crate::client::{TaskFailure, WsaClient, http_client};
 use crate::config::{AgentVersion, WsaAdapterConfig, WsaRestaurant};
 use crate::wire::{
-    CompleteOrderParams, GetOrderListParams, GetOrderParams, Order, OrderListRow, PayOrderParams,
-    PaymentLine, Product, is_completed_status, same_guid,
+    About, CompleteOrderParams, GetOrderListParams, GetOrderParams, Order, OrderListRow,
+    PayOrderParams, PaymentLine, Product, TaskParams, is_completed_status, same_guid,
 };
 
 /// What `Describe` reports as `pos_kind`.
@@ -702,6 +702,13 @@ impl PosAdapter for WsaAdapter {
         let guid = req.pos_reference.trim();
         if !guid.is_empty() {
             match r.client.get_task_response(guid).await {
+                Ok(env) if env.about(guid, PayOrderParams::TASK_TYPE) == About::Other => {
+                    evidence.push(format!(
+                        "GetTaskResponse {guid}: the answer is about task {} ({}), not this payment's (inconclusive)",
+                        env.task_guid.as_deref().unwrap_or("?"),
+                        env.task_type.as_deref().unwrap_or("?")
+                    ));
+                }
                 Ok(env) if env.task_response.is_some() => {
                     let order = env
                         .task_response
@@ -717,7 +724,7 @@ impl PosAdapter for WsaAdapter {
                         ),
                     ));
                 }
-                Ok(env) => match env.error {
+                Ok(env) => match env.error.clone() {
                     Some(e) if e.is_awaiting_answer() => {
                         return Ok(check(
                             Outcome::Unknown,
@@ -732,26 +739,33 @@ impl PosAdapter for WsaAdapter {
                             ),
                         ));
                     }
-                    Some(e) if e.has_agent_part() => match e.verdict() {
-                        Verdict::Rejected(_) => {
-                            let f = failure_of(&e);
-                            return Ok(check(
-                                Outcome::Rejected,
-                                false,
-                                Some(f),
-                                format!(
-                                    "GetTaskResponse {guid}: the agent refused the task ({}: {}); nothing was booked",
-                                    e.pos_code(),
-                                    e.text()
-                                ),
-                            ));
+                    // The task's stored answer (an agent error, or any error that names our
+                    // PayOrder): classified as the same answer to the PayOrder itself.
+                    Some(e)
+                        if e.has_agent_part()
+                            || env.about(guid, PayOrderParams::TASK_TYPE) == About::Ours =>
+                    {
+                        match e.verdict() {
+                            Verdict::Rejected(_) => {
+                                let f = failure_of(&e);
+                                return Ok(check(
+                                    Outcome::Rejected,
+                                    false,
+                                    Some(f),
+                                    format!(
+                                        "GetTaskResponse {guid}: the task was refused ({}: {}); nothing was booked",
+                                        e.pos_code(),
+                                        e.text()
+                                    ),
+                                ));
+                            }
+                            Verdict::Unknown | Verdict::Transient => evidence.push(format!(
+                                "GetTaskResponse {guid}: {} {} (inconclusive)",
+                                e.pos_code(),
+                                e.text()
+                            )),
                         }
-                        Verdict::Unknown | Verdict::Transient => evidence.push(format!(
-                            "GetTaskResponse {guid}: {} {} (inconclusive)",
-                            e.pos_code(),
-                            e.text()
-                        )),
-                    },
+                    }
                     Some(e) => evidence.push(format!(
                         "GetTaskResponse {guid}: {} {} (inconclusive)",
                         e.pos_code(),

@@ -132,6 +132,34 @@ impl Envelope {
     }
 }
 
+/// Whose answer an envelope is, by its `responseCommon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About {
+    /// It names our task: the same `taskGuid` and the same `taskType`.
+    Ours,
+    /// It names another task (another `taskGuid`, or another `taskType` such as
+    /// `GetTaskResponse` itself).
+    Other,
+    /// It does not say (no `responseCommon`, or only part of it).
+    Unsaid,
+}
+
+impl Envelope {
+    /// Whether this answer is the one of task `task_guid` of type `task_type`.
+    pub fn about(&self, task_guid: &str, task_type: &str) -> About {
+        let guid = self.task_guid.as_deref().map(|g| same_guid(g, task_guid));
+        let kind = self
+            .task_type
+            .as_deref()
+            .map(|t| t.trim().eq_ignore_ascii_case(task_type));
+        match (guid, kind) {
+            (Some(true), Some(true)) => About::Ours,
+            (Some(false), _) | (_, Some(false)) => About::Other,
+            _ => About::Unsaid,
+        }
+    }
+}
+
 impl WsaError {
     /// Reads an `error` value; `None` when it says nothing (null, `{}`, all-null members).
     pub fn from_value(v: &Value) -> Option<WsaError> {

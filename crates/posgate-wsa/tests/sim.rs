@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use posgate_proto::v1::*;
-use posgate_sim::wsa::{self as sim, Fault, FaultKind, Lang, SimOrder};
+use posgate_sim::wsa::{self as sim, Fault, FaultKind, Lang, SimOrder, StoredWsError};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -505,4 +505,82 @@ async fn unreachable_white_server_is_not_applied() {
     }
     let cl = close(&mut c, V1, sim::DEMO_V1_ORDER_1000).await;
     assert_eq!(outcome(cl.outcome), Outcome::NotApplied, "{cl:?}");
+}
+
+/// Issue 9 item 2: a White Server error in the stored answer of our own PayOrder (same
+/// taskGuid, taskType PayOrder) is the POS's answer, as in sync mode — not "cannot read".
+#[tokio::test]
+async fn a_persistent_licence_error_in_the_stored_answer_is_rejected_at_once() {
+    let (sim, mut c) = start().await;
+    let before = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
+    // Until cleared: every PayOrder is taken, never runs, and its answer is the licence error.
+    sim.inject(Fault::new(FaultKind::StoredWsError(StoredWsError::License)));
+    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
+    assert_eq!(substate(&r.failure), Substate::OtherError);
+    let f = r.failure.clone().unwrap();
+    assert_eq!(f.pos_code, "License/WsAgent");
+    assert!(f.pos_text.contains("license"), "{f:?}");
+    assert!(!f.transient);
+    assert!(!r.pos_reference.is_empty());
+    assert_eq!(
+        sim.requests("PayOrder"),
+        1,
+        "exactly one PayOrder submitted"
+    );
+    assert!(
+        sim.requests("GetTaskResponse") >= 1,
+        "the result came by polling"
+    );
+    assert!(sim.ledger().is_empty());
+    // CheckPayment reads the same stored answer the same way.
+    let ck = check(
+        &mut c,
+        V2,
+        sim::DEMO_ORDER_978,
+        "978.00",
+        &r.pos_reference,
+        Some(before),
+    )
+    .await;
+    assert_eq!(outcome(ck.outcome), Outcome::Rejected, "{ck:?}");
+    assert_eq!(sim.requests("PayOrder"), 1, "CheckPayment never writes");
+}
+
+#[tokio::test]
+async fn stored_ws_errors_classify_as_in_sync_mode() {
+    let (sim, mut c) = start().await;
+    for e in [
+        StoredWsError::License,
+        StoredWsError::AuthFailed,
+        StoredWsError::BadRequest,
+        StoredWsError::WsAgentNotSelected,
+    ] {
+        let mut got = Vec::new();
+        for restaurant in [V2, V2_SYNC] {
+            let pays = sim.requests("PayOrder");
+            sim.inject(Fault::new(FaultKind::StoredWsError(e)).times(1));
+            let r = pay(&mut c, restaurant, sim::DEMO_ORDER_978, "978.00").await;
+            assert_eq!(sim.requests("PayOrder"), pays + 1, "{e:?} {restaurant}");
+            let f = r.failure.clone().unwrap_or_default();
+            got.push((outcome(r.outcome), f.substate, f.pos_code, f.pos_text));
+        }
+        assert_eq!(got[0].0, Outcome::Rejected, "{e:?}: {got:?}");
+        assert_eq!(got[0].1, Substate::OtherError as i32, "{e:?}: {got:?}");
+        assert_eq!(got[0], got[1], "{e:?}: async and sync agree");
+    }
+    assert!(sim.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_poll_is_not_the_task_s_answer() {
+    // The GetTaskResponse call itself is refused (its own responseCommon, not the PayOrder's):
+    // the PayOrder's outcome stays unknown, and it is never posted again.
+    let (sim, mut c) = start().await;
+    sim.inject(Fault::new(FaultKind::AuthFailed).for_task("GetTaskResponse"));
+    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
+    let f = r.failure.unwrap();
+    assert!(f.pos_text.contains("cannot be read"), "{f:?}");
+    assert_eq!(sim.requests("PayOrder"), 1);
 }

@@ -308,3 +308,152 @@ fn logs_never_show_the_token_or_card_code() {
     assert!(!logs.contains(STUB_TOKEN), "token leaked");
     assert!(!logs.contains("CARD-4111"), "card code leaked");
 }
+
+// ------------------------------------------------------------------------------------------
+// Redirects (issue 9 item 6): never followed; the token never leaves for another host.
+// ------------------------------------------------------------------------------------------
+
+/// A White Server at another host that would book anything it receives.
+async fn elsewhere() -> (Stub, String) {
+    let other = Stub::new(|_| pay_ok());
+    let addr = other.spawn().await;
+    (
+        other,
+        format!("http://{addr}/wsserverlp/api/v2/aggregators/Create"),
+    )
+}
+
+#[tokio::test]
+async fn a_redirected_pay_order_is_refused_and_nothing_follows_it() {
+    for mode in [TaskMode::Sync, TaskMode::Async] {
+        for status in [307, 302] {
+            let (other, location) = elsewhere().await;
+            let loc = location.clone();
+            let first = Stub::new(move |_| Canned::redirect(status, loc.clone()));
+            let addr = first.spawn().await;
+            let mut c = adapter_for(addr, mode, AgentVersion::V2).await;
+            let r = pay(&mut c, V2, ORDER, "978.00").await;
+            let what = format!("{mode:?} {status}: {r:?}");
+            assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}");
+            assert_eq!(substate(&r.failure), Substate::OtherError, "{what}");
+            let f = r.failure.unwrap();
+            assert_eq!(f.pos_code, format!("HTTP/{status}"), "{what}");
+            assert!(f.pos_text.contains(&location), "{what}");
+            assert!(!f.transient, "{what}");
+            assert_eq!(first.seen().len(), 1, "{what}: exactly one request");
+            assert!(
+                other.seen().is_empty(),
+                "{what}: nothing reached the other host"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redirected_poll_leaves_the_task_unknown_without_following() {
+    let (other, location) = elsewhere().await;
+    let loc = location.clone();
+    let first = Stub::new(move |req| match req["taskType"].as_str() {
+        Some("PayOrder") => ack("PayOrder"),
+        _ => Canned::redirect(307, loc.clone()),
+    });
+    let addr = first.spawn().await;
+    let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
+    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
+    let f = r.failure.unwrap();
+    assert!(f.pos_text.contains("cannot be read"), "{f:?}");
+    assert!(f.pos_text.contains(&location), "{f:?}");
+    assert_eq!(first.seen_of("PayOrder").len(), 1);
+    assert_eq!(
+        first.seen_of("GetTaskResponse").len(),
+        1,
+        "no polling into a redirect"
+    );
+    assert!(other.seen().is_empty());
+}
+
+// ------------------------------------------------------------------------------------------
+// The stored answer of our own task (issue 9 item 2).
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_licence_error_stored_for_our_task_is_rejected_on_the_first_poll() {
+    let stub = Stub::new(|req| match req["taskType"].as_str() {
+        Some("PayOrder") => ack("PayOrder"),
+        // Our task, its type, a numeric objectId, a Russian text, another extCode.
+        _ => Canned::json(
+            r#"{"responseCommon": {"taskGuid": "GUID-PAYORDER", "taskType": "payorder", "objectId": 4242},
+                "error": {"wsError": {"code": "License", "extCode": "WsProduct",
+                                      "desc": "Нет лицензии WsProduct для объекта 4242"}}}"#,
+        ),
+    });
+    let addr = stub.spawn().await;
+    let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
+    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
+    assert_eq!(substate(&r.failure), Substate::OtherError);
+    let f = r.failure.unwrap();
+    assert_eq!(f.pos_code, "License/WsProduct");
+    assert_eq!(f.pos_text, "Нет лицензии WsProduct для объекта 4242");
+    assert_eq!(r.pos_reference, "guid-PayOrder");
+    assert_eq!(stub.seen_of("PayOrder").len(), 1);
+    assert_eq!(
+        stub.seen_of("GetTaskResponse").len(),
+        1,
+        "decided on the first poll"
+    );
+}
+
+#[tokio::test]
+async fn answers_not_about_our_task_or_unreadable_stay_unknown() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "another task's licence error",
+            r#"{"responseCommon": {"taskGuid": "guid-someone-else", "taskType": "PayOrder"},
+                "error": {"wsError": {"code": "License", "desc": "no licence"}}}"#,
+            "not this one: no licence",
+        ),
+        (
+            "another task's success",
+            r#"{"responseCommon": {"taskGuid": "guid-someone-else", "taskType": "PayOrder"},
+                "taskResponse": {"order": {"status": {"value": "Complited"}}}}"#,
+            "about task guid-someone-else (PayOrder)",
+        ),
+        (
+            "the poll's own refusal",
+            r#"{"responseCommon": {"taskGuid": "guid-poll-9", "taskType": "GetTaskResponse"},
+                "error": {"wsError": {"code": "AuthFailed", "desc": "token rejected"}}}"#,
+            "cannot be read: the answer is about task guid-poll-9 (GetTaskResponse), not this one: token rejected",
+        ),
+        (
+            "our guid under another task type",
+            r#"{"responseCommon": {"taskGuid": "guid-PayOrder", "taskType": "GetTaskResponse"},
+                "error": {"wsError": {"code": "BadRequest", "desc": "bad poll"}}}"#,
+            "bad poll",
+        ),
+        (
+            "an unparsable answer",
+            "<html>Service Unavailable</html>",
+            "Service Unavailable",
+        ),
+    ];
+    for &(what, body, said) in cases {
+        let stub = Stub::new(move |req| match req["taskType"].as_str() {
+            Some("PayOrder") => ack("PayOrder"),
+            _ => Canned::json(body),
+        });
+        let addr = stub.spawn().await;
+        let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
+        let r = pay(&mut c, V2, ORDER, "978.00").await;
+        assert_eq!(outcome(r.outcome), Outcome::Unknown, "{what}: {r:?}");
+        assert_eq!(r.pos_reference, "guid-PayOrder", "{what}");
+        let f = r.failure.unwrap();
+        assert!(f.pos_text.contains(said), "{what}: {f:?}");
+        assert_eq!(
+            stub.seen_of("PayOrder").len(),
+            1,
+            "{what}: never posts twice"
+        );
+    }
+}

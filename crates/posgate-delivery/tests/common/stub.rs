@@ -17,6 +17,8 @@ pub struct Canned {
     pub body: String,
     pub delay: Duration,
     pub content_type: &'static str,
+    /// A `Location` header (redirects).
+    pub location: Option<String>,
 }
 
 impl Canned {
@@ -26,6 +28,7 @@ impl Canned {
             body: body.into(),
             delay: Duration::ZERO,
             content_type: "application/json; charset=utf-8",
+            location: None,
         }
     }
 
@@ -35,6 +38,15 @@ impl Canned {
             body: body.into(),
             delay: Duration::ZERO,
             content_type: "text/html",
+            location: None,
+        }
+    }
+
+    /// A redirect to `location` with an empty body, as a load balancer sends it.
+    pub fn redirect(status: u16, location: impl Into<String>) -> Self {
+        Canned {
+            location: Some(location.into()),
+            ..Canned::html(status, "")
         }
     }
 
@@ -138,10 +150,15 @@ async fn any(
     if !canned.delay.is_zero() {
         tokio::time::sleep(canned.delay).await;
     }
-    (
+    let mut resp = (
         StatusCode::from_u16(canned.status).unwrap(),
         [("content-type", canned.content_type)],
         canned.body,
     )
-        .into_response()
+        .into_response();
+    if let Some(l) = canned.location {
+        resp.headers_mut()
+            .insert("location", l.parse().expect("a valid Location"));
+    }
+    resp
 }

@@ -4,7 +4,8 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    AgentVersion, AppliedPayment, FaultKind, LedgerEntry, SimOrder, SimRestaurant, status,
+    AgentVersion, AppliedPayment, FaultKind, LedgerEntry, SimOrder, SimRestaurant, StoredWsError,
+    status,
 };
 use super::state::{OrderEntry, State, norm_guid};
 use super::task::{COMPLETE_ORDER, PAY_ORDER, PaymentLine, TaskKind};
@@ -62,6 +63,19 @@ impl TaskError {
                 Some(id) => format!("WsAgent license not found for object {id}"),
                 None => "WsAgent license not found".to_string(),
             },
+        }
+    }
+
+    /// The error a [`StoredWsError`] fault puts in a task's answer.
+    pub fn stored(e: StoredWsError, object_id: i64) -> Self {
+        match e {
+            StoredWsError::License => Self::license(Some(object_id)),
+            StoredWsError::AuthFailed => Self::ws("AuthFailed", "Authentication failed"),
+            StoredWsError::BadRequest => Self::bad_request(),
+            StoredWsError::WsAgentNotSelected => Self::ws(
+                "WsAgentNotSelected",
+                "Several agents are registered and none is selected",
+            ),
         }
     }
 

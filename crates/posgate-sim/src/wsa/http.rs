@@ -359,6 +359,29 @@ async fn run_agent_task(
     let timeout_env = engine::envelope(&common, &Err(TaskError::timeout(t.timeout_s)));
     let owner = token.unwrap_or_default().to_string();
 
+    if let Some(FaultKind::StoredWsError(e)) = &fault {
+        // The task is taken but never runs: its answer is the error, sync or stored.
+        let answer = engine::envelope(&common, &Err(TaskError::stored(*e, t.object_id)));
+        let now = Instant::now();
+        sim.lock().store_task(
+            common.task_guid.clone(),
+            TaskEntry {
+                owner_token: owner,
+                object_id: t.object_id,
+                agent_guid: common.agent_guid.clone(),
+                created: now,
+                deadline: now + timeout,
+                answer: Some((now, answer.clone())),
+                lost: false,
+                timeout_envelope: timeout_env,
+            },
+        );
+        return match t.mode {
+            Mode::Sync => answer,
+            Mode::Async => engine::ack(&common),
+        };
+    }
+
     match t.mode {
         Mode::Sync => {
             let answer = match fault {

@@ -60,7 +60,10 @@
 //!   (nothing applied; sync waits `timeout` s then `wsError Timeout`; async: AwaitingAnswer
 //!   until the timeout, then Timeout), `AnswerLost` (applied, answer Timeout after the
 //!   timeout), `Slow{delay_ms}` (executed and answered after the delay; if that exceeds the
-//!   timeout the answer is Timeout but the task is still applied later).
+//!   timeout the answer is Timeout but the task is still applied later),
+//!   `StoredWsError(code)` (the task never runs; its answer — sync, or the stored answer an
+//!   async `GetTaskResponse` returns with the task's own `responseCommon` — carries
+//!   `wsError` `License`/`AuthFailed`/`BadRequest`/`WsAgentNotSelected`).
 //! * Order-state faults (`BillLocked`, `ShiftClosed`, `PrinterError`, `CloseBlocked`) are
 //!   evaluated inside PayOrder/CompleteOrder and count down only when they fire.
 //!
@@ -106,7 +109,7 @@ pub use engine::{DEFAULT_CASH_STATION, DEFAULT_LOCK_STATION};
 pub use http::{CONTROL_PREFIX, CREATE_PATH, control_index};
 pub use model::{
     AgentVersion, AppliedPayment, Fault, FaultKind, Lang, LedgerEntry, SimCurrency, SimDish,
-    SimGuest, SimOrder, SimRestaurant, status,
+    SimGuest, SimOrder, SimRestaurant, StoredWsError, status,
 };
 pub use task::{
     COMPLETE_ORDER, DEFAULT_TIMEOUT_S, GET_ORDER, GET_ORDER_LIST, GET_ORDER_STATE,

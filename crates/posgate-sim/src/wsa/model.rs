@@ -401,6 +401,19 @@ pub enum FaultKind {
     TaskLimitExceeded,
     InternalError,
     AuthFailed,
+    /// The task never runs (nothing applied); its own answer carries this White Server
+    /// error: the sync answer, or, in async mode, the stored answer `GetTaskResponse`
+    /// returns (with the task's `responseCommon`) after an ordinary ack.
+    StoredWsError(StoredWsError),
+}
+
+/// White Server errors a task's stored answer can carry (see [`FaultKind::StoredWsError`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredWsError {
+    License,
+    AuthFailed,
+    BadRequest,
+    WsAgentNotSelected,
 }
 
 impl FaultKind {

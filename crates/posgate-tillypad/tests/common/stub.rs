@@ -19,6 +19,8 @@ pub struct Canned {
     pub content_type: &'static str,
     pub body: Vec<u8>,
     pub delay: Duration,
+    /// A `Location` header (redirects).
+    pub location: Option<String>,
 }
 
 impl Canned {
@@ -28,6 +30,7 @@ impl Canned {
             content_type: "application/json; charset=utf-8",
             body: body.into().into_bytes(),
             delay: Duration::ZERO,
+            location: None,
         }
     }
 
@@ -37,6 +40,15 @@ impl Canned {
             content_type,
             body,
             delay: Duration::ZERO,
+            location: None,
+        }
+    }
+
+    /// A redirect to `location`, with a short plain-text body.
+    pub fn redirect(status: u16, location: impl Into<String>) -> Self {
+        Canned {
+            location: Some(location.into()),
+            ..Canned::bytes(b"Redirecting".to_vec(), "text/plain").status(status)
         }
     }
 
@@ -122,10 +134,15 @@ async fn pay(
     if !canned.delay.is_zero() {
         tokio::time::sleep(canned.delay).await;
     }
-    (
+    let mut resp = (
         StatusCode::from_u16(canned.status).unwrap(),
         [("content-type", canned.content_type)],
         canned.body,
     )
-        .into_response()
+        .into_response();
+    if let Some(l) = canned.location {
+        resp.headers_mut()
+            .insert("location", l.parse().expect("a valid Location"));
+    }
+    resp
 }

@@ -10,7 +10,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use serde_json::Value;
 
 /// One canned answer.
@@ -18,6 +17,8 @@ pub struct Canned {
     pub status: u16,
     pub body: String,
     pub delay: Duration,
+    /// A `Location` header (redirects).
+    pub location: Option<String>,
 }
 
 impl Canned {
@@ -26,6 +27,15 @@ impl Canned {
             status: 200,
             body: body.into(),
             delay: Duration::ZERO,
+            location: None,
+        }
+    }
+
+    /// A redirect to `location`, with a small HTML body as proxies send.
+    pub fn redirect(status: u16, location: impl Into<String>) -> Self {
+        Canned {
+            location: Some(location.into()),
+            ..Canned::json("<html><body>Moved</body></html>").status(status)
         }
     }
 
@@ -81,10 +91,11 @@ impl Stub {
             .collect()
     }
 
-    /// Serves on 127.0.0.1:0 in the background.
+    /// Serves on 127.0.0.1:0 in the background. Every request is recorded and answered by
+    /// the handler, whatever its method and path (a redirected GET would show too).
     pub async fn spawn(&self) -> SocketAddr {
         let app = axum::Router::new()
-            .route("/wsserverlp/api/v2/aggregators/Create", post(create))
+            .fallback(create)
             .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -107,10 +118,15 @@ async fn create(State(stub): State<Stub>, headers: HeaderMap, body: Bytes) -> Re
     if !canned.delay.is_zero() {
         tokio::time::sleep(canned.delay).await;
     }
-    (
+    let mut resp = (
         StatusCode::from_u16(canned.status).unwrap(),
         [("content-type", "application/json")],
         canned.body,
     )
-        .into_response()
+        .into_response();
+    if let Some(l) = canned.location {
+        resp.headers_mut()
+            .insert("location", l.parse().expect("a valid Location"));
+    }
+    resp
 }

@@ -1,0 +1,300 @@
+//! The one HTTP client policy of every POS client, and the one reading of a failed exchange.
+//!
+//! * [`HttpPolicy::build`]: a `reqwest` client with rustls, a connect timeout and an optional
+//!   default request timeout from the caller, a `posgate-<component>/<version>` user agent, and
+//!   **no redirects**. A redirect is never the POS's answer: following it would re-send a
+//!   payment (307/308) or turn it into a GET (301/302/303) to a host nobody configured, with the
+//!   credentials (`AggregatorAuthentication`, a bearer token, a client secret) attached.
+//! * [`send`]: one exchange — sends, refuses a 3xx as a [`HttpFailure`] carrying `Location`,
+//!   reads the whole body. Every failure comes with its [`Fate`]:
+//!
+//! | what happened | [`Fate`] | code |
+//! |---|---|---|
+//! | the request could not be built (bad header value, bad URL) | `Refused` | `adapter/request` |
+//! | no connection: refused, DNS, TLS handshake, connect timeout | `NotSent` | `transport/connect` |
+//! | 3xx answer (not followed) | `Refused` | `HTTP/<status>` |
+//! | timeout after the connection was made (waiting, or reading the body) | `Unknown` | `transport/timeout` |
+//! | the body broke off while being read | `Unknown` | `transport/body` |
+//! | anything else after sending (reset, closed before the answer) | `Unknown` | `transport/error` |
+//!
+//! Texts never carry the URL (it has no secret, but keeps texts short and stable) and never a
+//! header value; they carry the error's causes (a TLS failure says why).
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
+use reqwest::{RequestBuilder, StatusCode};
+
+/// Longest `Location` kept in a failure text.
+const MAX_LOCATION: usize = 500;
+
+/// What a failed exchange means for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Nothing reached the server: safe to send again.
+    NotSent,
+    /// The request left; whether the server acted on it is unknown. Read before writing again.
+    Unknown,
+    /// Nothing reached a POS that books, and sending again will not help until someone fixes
+    /// the configuration (a redirect) or the request (it could not be built).
+    Refused,
+}
+
+/// A failed exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpFailure {
+    pub fate: Fate,
+    /// `transport/connect`, `transport/timeout`, `transport/body`, `transport/error`,
+    /// `adapter/request`, `HTTP/307`, ...
+    pub code: String,
+    /// Our description, naming the peer; for a redirect it includes `Location`.
+    pub text: String,
+    /// The redirect target, when the server answered 3xx (`Some("")` without a `Location`).
+    pub location: Option<String>,
+}
+
+/// A complete answer that is not a redirect.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// How one POS client talks HTTP. Build one per adapter (or per restaurant) and share it.
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    /// Names the client: user agent `posgate-<component>/<version>`.
+    pub component: &'static str,
+    pub connect_timeout: Duration,
+    /// The default whole-request deadline; a request may set its own (`RequestBuilder::timeout`).
+    pub request_timeout: Option<Duration>,
+    /// Keep idle connections for reuse; `false`: a fresh connection per request (a pooled
+    /// connection the server just closed fails *after* sending, a fresh one fails at connect).
+    pub reuse_connections: bool,
+    /// Headers sent with every request (`Accept`, `Content-Type`); never credentials.
+    pub headers: HeaderMap,
+}
+
+impl HttpPolicy {
+    /// Pooled connections, a 10 s connect timeout, no default request timeout.
+    pub fn new(component: &'static str) -> Self {
+        HttpPolicy {
+            component,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: None,
+            reuse_connections: true,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = Some(d);
+        self
+    }
+
+    pub fn fresh_connections(mut self) -> Self {
+        self.reuse_connections = false;
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.insert(name, HeaderValue::from_static(value));
+        self
+    }
+
+    /// The user agent this policy sends.
+    pub fn user_agent(&self) -> String {
+        format!("posgate-{}/{}", self.component, env!("CARGO_PKG_VERSION"))
+    }
+
+    /// The client. Redirects are never followed, whatever the caller wants.
+    pub fn build(&self) -> Result<reqwest::Client, reqwest::Error> {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .default_headers(self.headers.clone())
+            .connect_timeout(self.connect_timeout)
+            .tcp_keepalive(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(self.user_agent());
+        if let Some(t) = self.request_timeout {
+            b = b.timeout(t);
+        }
+        b = if self.reuse_connections {
+            b.pool_idle_timeout(Duration::from_secs(60))
+        } else {
+            b.pool_max_idle_per_host(0)
+        };
+        b.build()
+    }
+}
+
+/// One exchange with `peer` (a name for texts: "White Server", "r_k Delivery"): the whole
+/// answer, or a classified failure. A 3xx is a failure; its body is not read.
+pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFailure> {
+    let resp = rb.send().await.map_err(|e| transport(e, peer))?;
+    let status = resp.status();
+    if let Some(f) = redirect(status, resp.headers(), peer) {
+        return Err(f);
+    }
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| transport(e, peer))?;
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+/// A 3xx answer as a failure: refused, with `Location` in the text.
+pub fn redirect(status: StatusCode, headers: &HeaderMap, peer: &str) -> Option<HttpFailure> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let location: String = headers
+        .get(LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_LOCATION)
+        .collect();
+    let target = if location.is_empty() {
+        "no Location".to_string()
+    } else {
+        format!("Location: {location}")
+    };
+    Some(HttpFailure {
+        fate: Fate::Refused,
+        code: format!("HTTP/{}", status.as_u16()),
+        text: format!(
+            "{peer} answered HTTP {status} redirecting elsewhere ({target}); redirects are never \
+             followed, nothing was sent there and nothing was booked: fix the configured URL"
+        ),
+        location: Some(location),
+    })
+}
+
+/// The transport rows, first match wins: predicate, fate, code, what happened.
+type Row = (
+    fn(&reqwest::Error) -> bool,
+    Fate,
+    &'static str,
+    &'static str,
+);
+const TRANSPORT: &[Row] = &[
+    (
+        reqwest::Error::is_builder,
+        Fate::Refused,
+        "adapter/request",
+        "the request to {peer} could not be built (nothing was sent)",
+    ),
+    // Before `is_timeout`: a connect timeout is both, and nothing was sent.
+    (
+        reqwest::Error::is_connect,
+        Fate::NotSent,
+        "transport/connect",
+        "could not connect to {peer} (nothing was sent)",
+    ),
+    (
+        reqwest::Error::is_timeout,
+        Fate::Unknown,
+        "transport/timeout",
+        "no answer from {peer} in time after the request was sent",
+    ),
+    (
+        reqwest::Error::is_body,
+        Fate::Unknown,
+        "transport/body",
+        "reading {peer}'s answer failed after the request was sent",
+    ),
+];
+const AFTER_SENDING: (&str, &str) = (
+    "transport/error",
+    "the exchange with {peer} failed after the request was sent",
+);
+
+/// Classifies a `reqwest` error (from sending or from reading the body).
+pub fn transport(e: reqwest::Error, peer: &str) -> HttpFailure {
+    let e = e.without_url();
+    let (fate, code, what) = TRANSPORT
+        .iter()
+        .find(|(test, ..)| test(&e))
+        .map(|&(_, fate, code, what)| (fate, code, what))
+        .unwrap_or((Fate::Unknown, AFTER_SENDING.0, AFTER_SENDING.1));
+    HttpFailure {
+        fate,
+        code: code.to_string(),
+        text: format!("{}: {}", what.replace("{peer}", peer), causes(&e)),
+        location: None,
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn causes(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(c) = source {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_is_refused_with_its_location() {
+        let mut h = HeaderMap::new();
+        h.insert(LOCATION, HeaderValue::from_static("http://elsewhere:9/x"));
+        let f = redirect(StatusCode::TEMPORARY_REDIRECT, &h, "White Server").unwrap();
+        assert_eq!(f.fate, Fate::Refused);
+        assert_eq!(f.code, "HTTP/307");
+        assert_eq!(f.location.as_deref(), Some("http://elsewhere:9/x"));
+        assert!(
+            f.text.contains("Location: http://elsewhere:9/x"),
+            "{}",
+            f.text
+        );
+        assert!(
+            f.text.starts_with("White Server answered HTTP 307"),
+            "{}",
+            f.text
+        );
+
+        let f = redirect(StatusCode::FOUND, &HeaderMap::new(), "X").unwrap();
+        assert_eq!(f.location.as_deref(), Some(""));
+        assert!(f.text.contains("no Location"), "{}", f.text);
+
+        assert!(redirect(StatusCode::OK, &h, "X").is_none());
+        assert!(redirect(StatusCode::BAD_REQUEST, &h, "X").is_none());
+    }
+
+    #[test]
+    fn a_long_location_is_cut() {
+        let mut h = HeaderMap::new();
+        let long = format!("http://x/{}", "a".repeat(2_000));
+        h.insert(LOCATION, HeaderValue::from_str(&long).unwrap());
+        let f = redirect(StatusCode::MOVED_PERMANENTLY, &h, "X").unwrap();
+        assert_eq!(f.location.unwrap().len(), MAX_LOCATION);
+    }
+
+    #[test]
+    fn the_user_agent_names_posgate_and_the_component() {
+        let p = HttpPolicy::new("wsa");
+        assert_eq!(
+            p.user_agent(),
+            concat!("posgate-wsa/", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}

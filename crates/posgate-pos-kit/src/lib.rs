@@ -1,0 +1,18 @@
+//! The posgate adapter kit: what every POS adapter shares, written once.
+//!
+//! Why it exists: each adapter (r_keeper WSA, r_k Delivery, Tillypad) used to build its own HTTP
+//! client and classify its own transport failures, and the copies drifted — only one of them
+//! refused redirects, so a 307 re-posted a payment (with its credentials) to a host nobody
+//! configured and a payment was reported closed while the POS booked nothing. Whatever must
+//! behave the same for every POS lives here.
+//!
+//! Today the kit holds only [`http`]: the one HTTP client policy (timeouts, no redirects,
+//! rustls, a posgate user agent) and the one reading of what a failed exchange means
+//! ("not sent" / "sent, outcome unknown" / "refused: fix the configuration"). Issue 11 grows it
+//! into the full adapter kit (a `PosConnector` trait, the generic gRPC server, a conformance
+//! suite); those are deliberately not here yet.
+#![forbid(unsafe_code)]
+
+pub mod http;
+
+pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, send};
