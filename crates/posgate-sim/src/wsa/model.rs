@@ -449,6 +449,10 @@ impl FaultKind {
                 "the task fails with an internal error; nothing applied",
             ),
             (AuthFailed, "the request is refused as unauthenticated"),
+            (
+                StoredWsError(self::StoredWsError::License),
+                "the task is acknowledged but never runs: its own answer (sync, or stored for GetTaskResponse) carries this wsError (License, AuthFailed, BadRequest, WsAgentNotSelected)",
+            ),
         ]
     }
 
