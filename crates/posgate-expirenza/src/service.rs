@@ -328,7 +328,8 @@ impl Handler {
             );
             return;
         };
-        warn!(resto, rid, operation, bytes = len, reason = %e.reason, "malformed operation frame; answering FAIL");
+        // Debug-formatted: what failed to parse may carry a newline meant to forge a log line.
+        warn!(resto, rid = ?rid, operation = ?operation, bytes = len, reason = %e.reason, "malformed operation frame; answering FAIL");
         match operation.as_str() {
             op::PAY_BILL => {
                 let body = PayBillCallback {

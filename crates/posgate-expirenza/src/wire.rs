@@ -11,6 +11,7 @@ use std::str::FromStr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
+use posgate_core::request::is_unsafe_char;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
@@ -139,6 +140,14 @@ pub fn parse_frame(text: &str, max_bytes: usize) -> Result<Frame, FrameError> {
         .and_then(Value::as_str)
         .map(str::to_string);
     let rid = match obj.get("rID") {
+        // Still answerable (the rID is echoed as it came), but read no further.
+        Some(Value::String(s)) if s.chars().any(is_unsafe_char) => {
+            return Err(FrameError {
+                rid: Some(s.clone()),
+                reason: "rID has control or bidirectional-override characters".into(),
+                ..err
+            });
+        }
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_RID_LEN => s.clone(),
         Some(Value::String(s)) if s.trim().is_empty() => {
             return Err(FrameError {
@@ -217,6 +226,9 @@ fn id_field(obj: &serde_json::Map<String, Value>, name: &str) -> Result<Option<S
         Some(Value::String(s)) if s.len() > MAX_RID_LEN => {
             Err(format!("{name} is longer than {MAX_RID_LEN} characters"))
         }
+        Some(Value::String(s)) if s.chars().any(is_unsafe_char) => Err(format!(
+            "{name} has control or bidirectional-override characters"
+        )),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
         Some(other) => Err(format!("{name} must be a string, got {}", kind(other))),
     }
@@ -698,6 +710,32 @@ mod tests {
         assert_eq!(f.operation, Operation::CheckWork);
         let f = parse_frame(r#"{"rID":"a","operation":"menuInfo"}"#, 1024).unwrap();
         assert_eq!(f.operation, Operation::Unsupported("menuInfo".into()));
+    }
+
+    #[test]
+    fn control_and_bidi_characters_in_ids_are_refused() {
+        for bad in ["B-1\\nforged", "B\\u202e1", "B\\u00001", "B\\u20661"] {
+            for frame in [
+                format!(r#"{{"rID":"r1","operation":"payBill","billId":"{bad}","sum":"1.00"}}"#),
+                format!(r#"{{"rID":"r1","operation":"getBill","billId":"{bad}"}}"#),
+            ] {
+                let e = parse_frame(&frame, 4096).expect_err(&frame);
+                assert!(e.reason.contains("billId has control"), "{frame}: {e:?}");
+                assert_eq!(e.rid.as_deref(), Some("r1"), "still answerable");
+            }
+            let frame = format!(r#"{{"rID":"r{bad}","operation":"getBill","billId":"B-1"}}"#);
+            let e = parse_frame(&frame, 4096).expect_err(&frame);
+            assert!(e.reason.contains("rID has control"), "{frame}: {e:?}");
+            assert!(e.rid.is_some(), "echoed as it came, to be answered FAIL");
+        }
+        // Any script is fine.
+        assert!(
+            parse_frame(
+                r#"{"rID":"r1","operation":"getBill","billId":"Стіл-12"}"#,
+                4096
+            )
+            .is_ok()
+        );
     }
 
     #[test]
