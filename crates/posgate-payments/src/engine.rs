@@ -12,18 +12,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use posgate_core::PayRequest;
 use posgate_core::payment::Event;
-use posgate_core::{AmountRule, Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
-use posgate_proto::v1::{
-    self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, BillStatus, CheckPaymentRequest,
-    Outcome, PostPaymentRequest, adapter_get_bill_response,
-};
+use posgate_core::{Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
+use posgate_proto::v1::BillStatus;
 use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, info, warn};
 
-use crate::adapters::Adapters;
 use crate::config::PaymentsConfig;
-use crate::convert::substate_from_pb;
 use crate::notify::Notifier;
+use crate::port::{Capabilities, Outcome, PortError, PosFailure, PosPort};
 use crate::store::{BillSnapshot, PaymentRecord, Store, StoreError};
 
 pub fn now_ms() -> i64 {
@@ -73,11 +69,11 @@ impl Answer {
         }
     }
 
-    fn failure(event: Event, f: &pb::PosFailure, note: impl Into<String>) -> Self {
+    fn failure(event: Event, f: &PosFailure, note: impl Into<String>) -> Self {
         Answer {
             event,
-            code: Some(f.pos_code.clone()),
-            text: Some(f.pos_text.clone()),
+            code: Some(f.code.clone()),
+            text: Some(f.text.clone()),
             reference: None,
             details: BTreeMap::new(),
             note: note.into(),
@@ -99,7 +95,7 @@ impl Answer {
 
 pub struct Engine {
     store: Store,
-    adapters: Adapters,
+    pos: Arc<dyn PosPort>,
     notifier: Arc<Notifier>,
     cfg: Arc<PaymentsConfig>,
     /// This process's name in leases.
@@ -126,13 +122,13 @@ impl Drop for InFlight<'_> {
 impl Engine {
     pub fn new(
         store: Store,
-        adapters: Adapters,
+        pos: Arc<dyn PosPort>,
         notifier: Arc<Notifier>,
         cfg: Arc<PaymentsConfig>,
     ) -> Arc<Engine> {
         Arc::new(Engine {
             store,
-            adapters,
+            pos,
             notifier,
             cfg,
             owner: format!("payments-{}", uuid::Uuid::new_v4()),
@@ -459,57 +455,29 @@ impl Engine {
     }
 
     async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Answer {
-        let req = &rec.request;
-        let Some(mut client) = self.adapters.client(&req.restaurant_id) else {
-            return Answer::ours(
-                Event::Rejected(Substate::OtherError),
-                codes::ADAPTER,
-                format!("no adapter routes restaurant {:?}", req.restaurant_id),
-            );
-        };
-        let describe = match self.adapters.describe(&req.restaurant_id).await {
-            Ok(d) => d,
-            Err(s) => {
-                return Answer::ours(Event::Transient, codes::ADAPTER, format!("describe: {s}"));
+        let caps = match self.pos.describe(&rec.request.restaurant_id).await {
+            Ok(c) => c,
+            Err(PortError::NoRoute) => {
+                return Answer::ours(
+                    Event::Rejected(Substate::OtherError),
+                    codes::ADAPTER,
+                    format!(
+                        "no adapter routes restaurant {:?}",
+                        rec.request.restaurant_id
+                    ),
+                );
+            }
+            Err(e) => {
+                return Answer::ours(Event::Transient, codes::ADAPTER, format!("describe: {e}"));
             }
         };
         // A POS that cannot show its bills (Tillypad) enforces the amount itself.
-        if !describe.cannot_read_bills {
-            match self.check_bill(&mut client, &rec.request, &describe).await {
+        if !caps.cannot_read_bills {
+            match self.check_bill(&rec.request, &caps).await {
                 Ok(snapshot) => rec.bill_before = Some(snapshot),
                 Err(answer) => return answer,
             }
         }
-        let req = &rec.request;
-        let post = PostPaymentRequest {
-            restaurant_id: req.restaurant_id.clone(),
-            bill_id: req.bill_id.clone(),
-            payment_id: rec.id.clone(),
-            amount: req.amount.to_string(),
-            tips: if req.tips.is_zero() {
-                String::new()
-            } else {
-                req.tips.to_string()
-            },
-            tenders: req
-                .tenders
-                .iter()
-                .map(|t| pb::Tender {
-                    tender_id: t.tender_id.clone(),
-                    amount: t.amount.to_string(),
-                    card_code: t.card_code.clone(),
-                })
-                .collect(),
-            fiscal_data: req.fiscal_data.clone().into_iter().collect(),
-            points: if req.points.is_zero() {
-                String::new()
-            } else {
-                req.points.to_string()
-            },
-            pos_options: req.pos_options.clone().into_iter().collect(),
-            // Counted by `start` before each posting: 1 = the first.
-            attempt: rec.attempts,
-        };
         // Recovery point: from here on the POS may have our request.
         rec.sending = true;
         match self.save(rec, false, "sending to the POS").await {
@@ -525,65 +493,51 @@ impl Engine {
                 return Answer::ours(Event::Transient, codes::ADAPTER, format!("store: {e}"));
             }
         }
-        match client.post_payment(self.adapters.request(post)).await {
-            // Refused before anything was sent: the adapter checked our request, or its door
-            // refused our token.
-            Err(s) if s.code() == tonic::Code::InvalidArgument => Answer::ours(
+        // `start` counted this posting: 1 = the first.
+        let reply = self
+            .pos
+            .post_payment(&rec.id, &rec.request, rec.attempts)
+            .await;
+        match reply {
+            // Refused before anything was sent: the adapter checked our request.
+            Err(e @ PortError::BadRequest(_)) => Answer::ours(
                 Event::Rejected(Substate::OtherError),
                 codes::ADAPTER,
-                format!(
-                    "the adapter refused the request, nothing was sent: {}",
-                    s.message()
-                ),
+                format!("{e}; nothing was sent"),
             ),
-            // Refused at the adapter's door (token unknown, or this caller not allowed): a
+            // Refused at the adapter's door (token unknown, this caller not allowed): a
             // configuration to fix, nothing was sent.
-            Err(s)
-                if matches!(
-                    s.code(),
-                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
-                ) =>
-            {
-                Answer::ours(
-                    Event::Transient,
-                    codes::ADAPTER,
-                    format!(
-                        "the adapter refused our call, nothing was sent: {}",
-                        s.message()
-                    ),
-                )
-            }
+            Err(e @ (PortError::NotAllowed(_) | PortError::NoRoute)) => Answer::ours(
+                Event::Transient,
+                codes::ADAPTER,
+                format!("{e}; nothing was sent"),
+            ),
             // Otherwise the adapter may have sent our request before failing: we cannot know.
-            Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {s}")),
+            Err(e @ PortError::Failed(_)) => {
+                Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {e}"))
+            }
             Ok(r) => {
-                let r = r.into_inner();
-                let mut a = match Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified) {
-                    Outcome::Applied => Answer::new(
+                let f = r.failure.as_ref();
+                let (event, note) = match r.outcome {
+                    Outcome::Applied => (
                         Event::Applied {
                             bill_closed: r.bill_closed,
                         },
                         "the POS booked the payment",
                     ),
-                    Outcome::Rejected => {
-                        let s = substate_from_pb(r.failure.as_ref());
-                        match &r.failure {
-                            Some(f) => Answer::failure(Event::Rejected(s), f, "the POS refused"),
-                            None => Answer::new(Event::Rejected(s), "the POS refused"),
-                        }
-                    }
-                    Outcome::NotApplied => match &r.failure {
-                        Some(f) => Answer::failure(Event::Transient, f, "not applied; will retry"),
-                        None => Answer::new(Event::Transient, "not applied; will retry"),
-                    },
-                    Outcome::Unknown | Outcome::Unspecified => match &r.failure {
-                        Some(f) => Answer::failure(Event::Unknown, f, "no answer from the POS"),
-                        None => Answer::new(Event::Unknown, "no answer from the POS"),
-                    },
+                    Outcome::Rejected => (
+                        Event::Rejected(f.map_or(Substate::OtherError, |f| f.substate)),
+                        "the POS refused",
+                    ),
+                    Outcome::NotApplied => (Event::Transient, "not applied; will retry"),
+                    Outcome::Unknown => (Event::Unknown, "no answer from the POS"),
                 };
-                if !r.pos_reference.is_empty() {
-                    a.reference = Some(r.pos_reference);
-                }
-                a.details = r.details.into_iter().collect();
+                let mut a = match f {
+                    Some(f) => Answer::failure(event, f, note),
+                    None => Answer::new(event, note),
+                };
+                a.reference = r.reference;
+                a.details = r.details;
                 a
             }
         }
@@ -593,59 +547,42 @@ impl Engine {
     /// snapshot reconciliation compares against.
     async fn check_bill(
         &self,
-        client: &mut crate::adapters::AdapterClient,
         req: &PayRequest,
-        describe: &pb::DescribeResponse,
+        caps: &Capabilities,
     ) -> Result<BillSnapshot, Answer> {
-        let bill = match client
-            .get_bill(self.adapters.request(AdapterGetBillRequest {
-                restaurant_id: req.restaurant_id.clone(),
-                bill_id: req.bill_id.clone(),
-            }))
-            .await
-        {
-            Err(s) => {
+        let bill = match self.pos.get_bill(&req.restaurant_id, &req.bill_id).await {
+            Err(e) => {
                 return Err(Answer::ours(
                     Event::Transient,
                     codes::ADAPTER,
-                    format!("get bill: {s}"),
+                    format!("get bill: {e}"),
                 ));
             }
-            Ok(r) => match r.into_inner().result {
-                Some(adapter_get_bill_response::Result::Bill(b)) => b,
-                Some(adapter_get_bill_response::Result::Failure(f)) if f.transient => {
-                    return Err(Answer::failure(
-                        Event::Transient,
-                        &f,
-                        "the POS is out of reach",
-                    ));
-                }
-                Some(adapter_get_bill_response::Result::Failure(f)) if f.not_found => {
-                    return Err(Answer::ours(
-                        Event::Rejected(Substate::OtherError),
-                        codes::BILL_UNKNOWN,
-                        format!(
-                            "the POS does not know this bill; nothing was posted (POS: {} {})",
-                            f.pos_code, f.pos_text
-                        ),
-                    ));
-                }
-                Some(adapter_get_bill_response::Result::Failure(f)) => {
-                    let s = substate_from_pb(Some(&f));
-                    return Err(Answer::failure(
-                        Event::Rejected(s),
-                        &f,
-                        "the POS refused to show the bill",
-                    ));
-                }
-                None => {
-                    return Err(Answer::ours(
-                        Event::Transient,
-                        codes::ADAPTER,
-                        "empty bill answer",
-                    ));
-                }
-            },
+            Ok(Ok(b)) => b,
+            Ok(Err(f)) if f.transient => {
+                return Err(Answer::failure(
+                    Event::Transient,
+                    &f,
+                    "the POS is out of reach",
+                ));
+            }
+            Ok(Err(f)) if f.not_found => {
+                return Err(Answer::ours(
+                    Event::Rejected(Substate::OtherError),
+                    codes::BILL_UNKNOWN,
+                    format!(
+                        "the POS does not know this bill; nothing was posted (POS: {} {})",
+                        f.code, f.text
+                    ),
+                ));
+            }
+            Ok(Err(f)) => {
+                return Err(Answer::failure(
+                    Event::Rejected(f.substate),
+                    &f,
+                    "the POS refused to show the bill",
+                ));
+            }
         };
         let status = BillStatus::try_from(bill.status).unwrap_or(BillStatus::Unspecified);
         match status {
@@ -684,40 +621,29 @@ impl Engine {
                 ),
             ));
         };
-        let rule = match pb::AmountRule::try_from(describe.amount_rule) {
-            Ok(pb::AmountRule::UpToDue) => AmountRule::UpToDue,
-            _ => AmountRule::Exact,
-        };
-        if let Err(v) = rule.check(req.amount, due) {
+        if let Err(v) = caps.amount_rule.check(req.amount, due) {
             return Err(Answer::ours(
                 Event::Rejected(Substate::WrongRequestSum),
                 codes::AMOUNT_CHECK,
                 format!("{v}; nothing was posted"),
             ));
         }
-        Ok(BillSnapshot {
-            total: bill.total.clone(),
-            amount_due: bill.amount_due.clone(),
-            paid: bill.paid.clone(),
-            status: bill.status,
-            pos_status: bill.pos_status.clone(),
-            bill_printed: bill.bill_printed,
-        })
+        Ok(bill)
     }
 
     async fn cannot_read_bills(&self, restaurant_id: &str) -> bool {
-        self.adapters
+        self.pos
             .describe(restaurant_id)
             .await
-            .is_ok_and(|d| d.cannot_read_bills)
+            .is_ok_and(|c| c.cannot_read_bills)
     }
 
     /// How long a "not applied" check waits for a late apply at this restaurant's POS: the
     /// adapter's `Describe.reconcile_settle_ms`, capped by `[payments] reconcile_settle_ms`
     /// (see [`PaymentsConfig::settle_ms`]); the service's setting if the adapter cannot say.
     async fn settle_ms(&self, restaurant_id: &str) -> i64 {
-        let adapter = match self.adapters.describe(restaurant_id).await {
-            Ok(d) => d.reconcile_settle_ms,
+        let adapter = match self.pos.describe(restaurant_id).await {
+            Ok(c) => c.settle_ms,
             Err(_) => 0,
         };
         i64::try_from(self.cfg.settle_ms(adapter)).unwrap_or(i64::MAX)
@@ -748,73 +674,50 @@ impl Engine {
             return self.finish(&rec, &note).await;
         }
         let req = &rec.request;
-        let bill_before = rec.bill_before.as_ref().map(|b| pb::Bill {
-            restaurant_id: req.restaurant_id.clone(),
-            bill_id: req.bill_id.clone(),
-            total: b.total.clone(),
-            amount_due: b.amount_due.clone(),
-            paid: b.paid.clone(),
-            status: b.status,
-            pos_status: b.pos_status.clone(),
-            bill_printed: b.bill_printed,
-            ..Default::default()
-        });
-        let answer = match self.adapters.client(&req.restaurant_id) {
-            None => Answer::ours(Event::Unknown, codes::ADAPTER, "no adapter for restaurant"),
-            Some(mut client) => match client
-                .check_payment(self.adapters.request(CheckPaymentRequest {
-                    restaurant_id: req.restaurant_id.clone(),
-                    bill_id: req.bill_id.clone(),
-                    payment_id: rec.id.clone(),
-                    amount: req.amount.to_string(),
-                    pos_reference: rec.pos_reference.clone().unwrap_or_default(),
-                    bill_before,
-                    close: rec.lifecycle.close,
-                }))
-                .await
-            {
-                Err(s) => Answer::new(Event::Unknown, format!("check failed: {s}")),
-                Ok(r) => {
-                    let r = r.into_inner();
-                    let evidence = format!("reconciled: {}", r.evidence);
-                    match Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified) {
-                        Outcome::Applied => Answer::new(
-                            Event::Applied {
-                                bill_closed: r.bill_closed,
-                            },
-                            evidence,
-                        ),
-                        Outcome::NotApplied => {
-                            let since = rec.unknown_since.unwrap_or(0);
-                            let settle = self.settle_ms(&req.restaurant_id).await;
-                            if now_ms().saturating_sub(since) < settle {
-                                // The POS may still apply the unanswered request late.
-                                Answer::new(
-                                    Event::Unknown,
-                                    format!(
-                                        "{evidence}; not applied yet, waiting {} s for a late apply before posting again",
-                                        since
-                                            .saturating_add(settle)
-                                            .saturating_sub(now_ms())
-                                            .max(0)
-                                            / 1000
-                                    ),
-                                )
-                            } else {
-                                Answer::new(Event::NotApplied, evidence)
-                            }
+        let reply = self
+            .pos
+            .check_payment(
+                &rec.id,
+                req,
+                rec.pos_reference.as_deref(),
+                rec.bill_before.as_ref(),
+            )
+            .await;
+        let answer = match reply {
+            Err(e) => Answer::new(Event::Unknown, format!("check failed: {e}")),
+            Ok(r) => {
+                let evidence = format!("reconciled: {}", r.evidence);
+                match r.outcome {
+                    Outcome::Applied => Answer::new(
+                        Event::Applied {
+                            bill_closed: r.bill_closed,
+                        },
+                        evidence,
+                    ),
+                    Outcome::NotApplied => {
+                        let since = rec.unknown_since.unwrap_or(0);
+                        let settle = self.settle_ms(&req.restaurant_id).await;
+                        if now_ms().saturating_sub(since) < settle {
+                            // The POS may still apply the unanswered request late.
+                            Answer::new(
+                                Event::Unknown,
+                                format!(
+                                    "{evidence}; not applied yet, waiting {} s for a late apply before posting again",
+                                    since.saturating_add(settle).saturating_sub(now_ms()).max(0)
+                                        / 1000
+                                ),
+                            )
+                        } else {
+                            Answer::new(Event::NotApplied, evidence)
                         }
-                        Outcome::Rejected => {
-                            let s = substate_from_pb(r.failure.as_ref());
-                            match &r.failure {
-                                Some(f) => Answer::failure(Event::Rejected(s), f, evidence),
-                                None => Answer::new(Event::Rejected(s), evidence),
-                            }
-                        }
-                        _ => Answer::new(Event::Unknown, evidence),
                     }
+                    Outcome::Rejected => match &r.failure {
+                        Some(f) => Answer::failure(Event::Rejected(f.substate), f, evidence),
+                        None => Answer::new(Event::Rejected(Substate::OtherError), evidence),
+                    },
+                    Outcome::Unknown => Answer::new(Event::Unknown, evidence),
                 }
-            },
+            }
         };
         let decision = match answer.event {
             Event::Unknown => Self::decision(&self.cfg.reconcile, rec.checks),
@@ -842,45 +745,35 @@ impl Engine {
             return Ok(false);
         }
         let req = &rec.request;
-        let answer = match self.adapters.client(&req.restaurant_id) {
-            None => Answer::ours(
-                Event::Transient,
-                codes::ADAPTER,
-                "no adapter for restaurant",
-            ),
-            Some(mut client) => match client
-                .close_bill(self.adapters.request(AdapterCloseBillRequest {
-                    restaurant_id: req.restaurant_id.clone(),
-                    bill_id: req.bill_id.clone(),
-                    payment_id: rec.id.clone(),
-                }))
-                .await
-            {
-                Err(s) => Answer::ours(Event::Unknown, codes::ADAPTER, format!("close: {s}")),
-                Ok(r) => {
-                    let r = r.into_inner();
-                    let f = r.failure.as_ref();
-                    let mut a = match Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified) {
-                        Outcome::Applied => {
-                            Answer::new(Event::ClosedBill, "the POS closed the bill")
-                        }
-                        Outcome::Rejected => Answer::new(
-                            Event::Rejected(substate_from_pb(f)),
-                            "the POS refused to close",
-                        ),
-                        Outcome::NotApplied => Answer::new(Event::Transient, "close not applied"),
-                        _ => Answer::new(Event::Unknown, "no answer to close"),
-                    };
-                    if let Some(f) = f {
-                        a.code = Some(f.pos_code.clone());
-                        a.text = Some(f.pos_text.clone());
-                    }
-                    if !r.pos_reference.is_empty() {
-                        a.reference = Some(r.pos_reference);
-                    }
-                    a
+        let reply = self
+            .pos
+            .close_bill(&rec.id, &req.restaurant_id, &req.bill_id)
+            .await;
+        let answer = match reply {
+            Err(e @ (PortError::BadRequest(_) | PortError::NotAllowed(_) | PortError::NoRoute)) => {
+                Answer::ours(Event::Transient, codes::ADAPTER, format!("close: {e}"))
+            }
+            Err(e @ PortError::Failed(_)) => {
+                Answer::ours(Event::Unknown, codes::ADAPTER, format!("close: {e}"))
+            }
+            Ok(r) => {
+                let f = r.failure.as_ref();
+                let mut a = match r.outcome {
+                    Outcome::Applied => Answer::new(Event::ClosedBill, "the POS closed the bill"),
+                    Outcome::Rejected => Answer::new(
+                        Event::Rejected(f.map_or(Substate::OtherError, |f| f.substate)),
+                        "the POS refused to close",
+                    ),
+                    Outcome::NotApplied => Answer::new(Event::Transient, "close not applied"),
+                    Outcome::Unknown => Answer::new(Event::Unknown, "no answer to close"),
+                };
+                if let Some(f) = f {
+                    a.code = Some(f.code.clone());
+                    a.text = Some(f.text.clone());
                 }
-            },
+                a.reference = r.reference;
+                a
+            }
         };
         let note = answer.note.clone();
         let decision = Self::decision(&self.cfg.retry, rec.attempts);

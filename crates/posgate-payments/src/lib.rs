@@ -4,6 +4,7 @@
 //! - [`store`]: durable state (SQLite embedded; the schema is plain SQL for PostgreSQL later).
 //! - [`engine`]: drives payments through the POS adapters with leases, retries, reconciliation.
 //! - [`service`]: the `PaymentService` gRPC API.
+//! - [`port`]: the engine's one door to a POS ([`port::PosPort`]), and its gRPC implementation.
 //! - [`adapters`]: routing restaurants to their POS adapter over gRPC.
 
 pub mod adapters;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod notify;
+pub mod port;
 pub mod service;
 pub mod store;
 
@@ -43,7 +45,7 @@ impl PaymentsService {
         let notifier = Arc::new(notify::Notifier::default());
         let engine = engine::Engine::new(
             store.clone(),
-            adapters.clone(),
+            Arc::new(port::GrpcPos::new(adapters.clone())),
             Arc::clone(&notifier),
             Arc::clone(&cfg),
         );

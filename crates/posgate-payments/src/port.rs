@@ -1,0 +1,369 @@
+//! The engine's one door to a POS: what it asks of an adapter, in the engine's own terms.
+//!
+//! The engine decides (post or not, retry or not, believe "not applied" or wait); the port only
+//! carries questions and answers. [`GrpcPos`] is the production port: the restaurant's adapter
+//! over gRPC, with the proto ↔ domain translation in one place. Tests put a scripted POS behind
+//! the same trait, so the engine's decisions are tested without a network.
+
+use std::collections::BTreeMap;
+
+use posgate_core::{AmountRule, PayRequest, Substate};
+use posgate_proto::v1::{
+    self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, CheckPaymentRequest,
+    PostPaymentRequest, adapter_get_bill_response,
+};
+
+use crate::adapters::Adapters;
+use crate::convert::substate_from_pb;
+use crate::store::BillSnapshot;
+
+/// What the POS said about a write or a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Booked (or, for a check: the unanswered posting is there).
+    Applied,
+    /// The POS said no; nothing was booked.
+    Rejected,
+    /// Nobody can tell whether the POS booked it.
+    Unknown,
+    /// Not booked, for a passing reason outside the bill; or, for a check: the unanswered
+    /// posting is not there.
+    NotApplied,
+}
+
+/// A POS failure as the adapter classified it; the raw code and text kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosFailure {
+    pub substate: Substate,
+    pub code: String,
+    pub text: String,
+    /// The POS does not know the bill.
+    pub not_found: bool,
+    /// A passing failure outside the bill (POS out of reach): try again later.
+    pub transient: bool,
+}
+
+/// The answer to a posting, a check or a close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosReply {
+    pub outcome: Outcome,
+    pub failure: Option<PosFailure>,
+    /// The bill is closed now (a payment that closed it, or a check that found it closed).
+    pub bill_closed: bool,
+    /// The POS's reference of the posting (WSA taskGuid, Delivery requestId).
+    pub reference: Option<String>,
+    /// What the POS reported about the posting (e.g. applied discounts).
+    pub details: BTreeMap<String, String>,
+    /// How a check decided, for the payment's history.
+    pub evidence: String,
+}
+
+impl PosReply {
+    pub fn new(outcome: Outcome) -> PosReply {
+        PosReply {
+            outcome,
+            failure: None,
+            bill_closed: false,
+            reference: None,
+            details: BTreeMap::new(),
+            evidence: String::new(),
+        }
+    }
+}
+
+/// What the engine needs to know of a restaurant's POS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub amount_rule: AmountRule,
+    /// No call reads a bill back (Tillypad): no amount check before posting, and an unknown
+    /// outcome goes to a person.
+    pub cannot_read_bills: bool,
+    /// How long the POS may still apply an unanswered write (0: the adapter cannot say).
+    pub settle_ms: u64,
+}
+
+/// Why a call to the port failed without an answer from the POS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortError {
+    /// The adapter refused our request as malformed: nothing was sent to the POS.
+    BadRequest(String),
+    /// The adapter refused our call (unknown token, caller not allowed): nothing was sent.
+    NotAllowed(String),
+    /// No adapter serves this restaurant.
+    NoRoute,
+    /// The call failed in a way that does not say whether the POS got our request.
+    Failed(String),
+}
+
+impl std::fmt::Display for PortError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortError::BadRequest(m) => write!(f, "the adapter refused the request: {m}"),
+            PortError::NotAllowed(m) => write!(f, "the adapter refused our call: {m}"),
+            PortError::NoRoute => f.write_str("no adapter serves this restaurant"),
+            PortError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The engine's questions to a restaurant's POS.
+#[tonic::async_trait]
+pub trait PosPort: Send + Sync + 'static {
+    /// What the restaurant's POS can do (asked often: cache it).
+    async fn describe(&self, restaurant_id: &str) -> Result<Capabilities, PortError>;
+
+    /// The bill as the POS shows it now, or the POS's refusal.
+    async fn get_bill(
+        &self,
+        restaurant_id: &str,
+        bill_id: &str,
+    ) -> Result<Result<BillSnapshot, PosFailure>, PortError>;
+
+    /// Posts the payment. `attempt` counts postings of this payment, 1 = the first.
+    async fn post_payment(
+        &self,
+        payment_id: &str,
+        request: &PayRequest,
+        attempt: u32,
+    ) -> Result<PosReply, PortError>;
+
+    /// After an unknown outcome: is the unanswered posting there? Never posts.
+    async fn check_payment(
+        &self,
+        payment_id: &str,
+        request: &PayRequest,
+        reference: Option<&str>,
+        bill_before: Option<&BillSnapshot>,
+    ) -> Result<PosReply, PortError>;
+
+    /// Closes the bill after it was paid.
+    async fn close_bill(
+        &self,
+        payment_id: &str,
+        restaurant_id: &str,
+        bill_id: &str,
+    ) -> Result<PosReply, PortError>;
+}
+
+/// The production port: each restaurant's adapter over gRPC.
+pub struct GrpcPos {
+    adapters: Adapters,
+}
+
+impl GrpcPos {
+    pub fn new(adapters: Adapters) -> GrpcPos {
+        GrpcPos { adapters }
+    }
+
+    fn client(&self, restaurant_id: &str) -> Result<crate::adapters::AdapterClient, PortError> {
+        self.adapters
+            .client(restaurant_id)
+            .ok_or(PortError::NoRoute)
+    }
+}
+
+/// A gRPC error from an adapter: the codes its door answers before anything reaches a POS are
+/// "nothing sent"; anything else may have happened after sending.
+fn port_error(s: tonic::Status) -> PortError {
+    match s.code() {
+        tonic::Code::InvalidArgument => PortError::BadRequest(s.message().to_string()),
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+            PortError::NotAllowed(s.message().to_string())
+        }
+        _ => PortError::Failed(format!("{}: {}", s.code(), s.message())),
+    }
+}
+
+fn outcome(o: i32) -> Outcome {
+    match pb::Outcome::try_from(o).unwrap_or(pb::Outcome::Unspecified) {
+        pb::Outcome::Applied => Outcome::Applied,
+        pb::Outcome::Rejected => Outcome::Rejected,
+        pb::Outcome::NotApplied => Outcome::NotApplied,
+        pb::Outcome::Unknown | pb::Outcome::Unspecified => Outcome::Unknown,
+    }
+}
+
+fn failure(f: pb::PosFailure) -> PosFailure {
+    PosFailure {
+        substate: substate_from_pb(Some(&f)),
+        code: f.pos_code,
+        text: f.pos_text,
+        not_found: f.not_found,
+        transient: f.transient,
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn snapshot(b: &pb::Bill) -> BillSnapshot {
+    BillSnapshot {
+        total: b.total.clone(),
+        amount_due: b.amount_due.clone(),
+        paid: b.paid.clone(),
+        status: b.status,
+        pos_status: b.pos_status.clone(),
+        bill_printed: b.bill_printed,
+    }
+}
+
+fn money_or_empty(m: posgate_core::Money) -> String {
+    if m.is_zero() {
+        String::new()
+    } else {
+        m.to_string()
+    }
+}
+
+#[tonic::async_trait]
+impl PosPort for GrpcPos {
+    async fn describe(&self, restaurant_id: &str) -> Result<Capabilities, PortError> {
+        let d = self
+            .adapters
+            .describe(restaurant_id)
+            .await
+            .map_err(port_error)?;
+        Ok(Capabilities {
+            amount_rule: match pb::AmountRule::try_from(d.amount_rule) {
+                Ok(pb::AmountRule::UpToDue) => AmountRule::UpToDue,
+                _ => AmountRule::Exact,
+            },
+            cannot_read_bills: d.cannot_read_bills,
+            settle_ms: d.reconcile_settle_ms,
+        })
+    }
+
+    async fn get_bill(
+        &self,
+        restaurant_id: &str,
+        bill_id: &str,
+    ) -> Result<Result<BillSnapshot, PosFailure>, PortError> {
+        let r = self
+            .client(restaurant_id)?
+            .get_bill(self.adapters.request(AdapterGetBillRequest {
+                restaurant_id: restaurant_id.to_string(),
+                bill_id: bill_id.to_string(),
+            }))
+            .await
+            .map_err(port_error)?
+            .into_inner();
+        match r.result {
+            Some(adapter_get_bill_response::Result::Bill(b)) => Ok(Ok(snapshot(&b))),
+            Some(adapter_get_bill_response::Result::Failure(f)) => Ok(Err(failure(f))),
+            None => Err(PortError::Failed(
+                "the adapter answered neither bill nor failure".into(),
+            )),
+        }
+    }
+
+    async fn post_payment(
+        &self,
+        payment_id: &str,
+        req: &PayRequest,
+        attempt: u32,
+    ) -> Result<PosReply, PortError> {
+        let post = PostPaymentRequest {
+            restaurant_id: req.restaurant_id.clone(),
+            bill_id: req.bill_id.clone(),
+            payment_id: payment_id.to_string(),
+            amount: req.amount.to_string(),
+            tips: money_or_empty(req.tips),
+            tenders: req
+                .tenders
+                .iter()
+                .map(|t| pb::Tender {
+                    tender_id: t.tender_id.clone(),
+                    amount: t.amount.to_string(),
+                    card_code: t.card_code.clone(),
+                })
+                .collect(),
+            fiscal_data: req.fiscal_data.clone().into_iter().collect(),
+            points: money_or_empty(req.points),
+            pos_options: req.pos_options.clone().into_iter().collect(),
+            attempt,
+        };
+        let r = self
+            .client(&req.restaurant_id)?
+            .post_payment(self.adapters.request(post))
+            .await
+            .map_err(port_error)?
+            .into_inner();
+        Ok(PosReply {
+            outcome: outcome(r.outcome),
+            failure: r.failure.map(failure),
+            bill_closed: r.bill_closed,
+            reference: non_empty(r.pos_reference),
+            details: r.details.into_iter().collect(),
+            evidence: String::new(),
+        })
+    }
+
+    async fn check_payment(
+        &self,
+        payment_id: &str,
+        req: &PayRequest,
+        reference: Option<&str>,
+        bill_before: Option<&BillSnapshot>,
+    ) -> Result<PosReply, PortError> {
+        let bill_before = bill_before.map(|b| pb::Bill {
+            restaurant_id: req.restaurant_id.clone(),
+            bill_id: req.bill_id.clone(),
+            total: b.total.clone(),
+            amount_due: b.amount_due.clone(),
+            paid: b.paid.clone(),
+            status: b.status,
+            pos_status: b.pos_status.clone(),
+            bill_printed: b.bill_printed,
+            ..Default::default()
+        });
+        let r = self
+            .client(&req.restaurant_id)?
+            .check_payment(self.adapters.request(CheckPaymentRequest {
+                restaurant_id: req.restaurant_id.clone(),
+                bill_id: req.bill_id.clone(),
+                payment_id: payment_id.to_string(),
+                amount: req.amount.to_string(),
+                pos_reference: reference.unwrap_or_default().to_string(),
+                bill_before,
+                close: req.close,
+            }))
+            .await
+            .map_err(port_error)?
+            .into_inner();
+        Ok(PosReply {
+            outcome: outcome(r.outcome),
+            failure: r.failure.map(failure),
+            bill_closed: r.bill_closed,
+            reference: None,
+            details: BTreeMap::new(),
+            evidence: r.evidence,
+        })
+    }
+
+    async fn close_bill(
+        &self,
+        payment_id: &str,
+        restaurant_id: &str,
+        bill_id: &str,
+    ) -> Result<PosReply, PortError> {
+        let r = self
+            .client(restaurant_id)?
+            .close_bill(self.adapters.request(AdapterCloseBillRequest {
+                restaurant_id: restaurant_id.to_string(),
+                bill_id: bill_id.to_string(),
+                payment_id: payment_id.to_string(),
+            }))
+            .await
+            .map_err(port_error)?
+            .into_inner();
+        Ok(PosReply {
+            outcome: outcome(r.outcome),
+            failure: r.failure.map(failure),
+            bill_closed: false,
+            reference: non_empty(r.pos_reference),
+            details: BTreeMap::new(),
+            evidence: String::new(),
+        })
+    }
+}
