@@ -16,6 +16,9 @@
 //! | 7 | HTTP 5xx, 408 (any other code, or no readable body) | write: **unknown**; read: transient |
 //! | 8 | any other answer (400 validation, 409, 422, ...) | refused, `OTHER_ERROR` |
 //!
+//! Rows 1-7 are [`ROWS`] (row 8 is what no row matches); the `rk7_close_order` fallback is
+//! [`RK_CODE_MEANINGS`].
+//!
 //! Transport failures, as [`posgate_pos_kit::http`] reads them: no connection → transient; a
 //! timeout or a break after the request was sent → write: unknown, read: transient; a redirect
 //! (never followed: the bearer token would go with it) → refused `OTHER_ERROR` with its
@@ -106,52 +109,185 @@ pub fn is_final_status_text(text: &str) -> bool {
         || lower.contains("финальн")
 }
 
-fn is_rkeeper(code: &str, msg: &str) -> bool {
-    let code = code.to_ascii_lowercase();
-    let msg = msg.to_lowercase();
-    code == "err_external_error_ws"
-        || code.starts_with("rk7")
-        || msg.contains("rkinternal")
-        || msg.starts_with("ws error")
+/// What a row of [`ROWS`] looks at; a row matches when any of its conditions holds. Codes
+/// are compared in ASCII lower case, texts in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The HTTP status is this one.
+    Status(u16),
+    /// The HTTP status is in this range, both ends included.
+    StatusIn(u16, u16),
+    /// The error `code` is this one.
+    CodeIs(&'static str),
+    /// The error `code` starts with this.
+    CodeStarts(&'static str),
+    /// The error `code` contains this.
+    CodeHas(&'static str),
+    /// `msg` starts with this.
+    MsgStarts(&'static str),
+    /// `msg` contains this.
+    MsgHas(&'static str),
+    /// `msg` names a timeout ([`is_timeout_text`], shared with r_keeper).
+    TimeoutText,
+    /// `msg` names a final status ([`is_final_status_text`]).
+    FinalStatusText,
+    /// `msg` says the order does not exist ([`is_not_found_text`], shared with r_keeper).
+    NotFoundText,
+}
+
+/// What a matching row decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    Is(Verdict),
+    /// The request may have been applied: write → unknown, read → transient ([`after_sending`]).
+    AfterSending,
+    /// r_keeper refused: the substate by [`classify_rk_text`], or, for a text it does not
+    /// know, by [`RK_CODE_MEANINGS`].
+    RkText,
+}
+
+/// One row of the answer table.
+#[derive(Debug)]
+pub struct Row {
+    /// Stable row name (tests).
+    pub name: &'static str,
+    pub when: &'static [When],
+    pub then: Then,
+    /// The order is unknown to r_k Delivery.
+    pub not_found: bool,
+}
+
+const REFUSED: Verdict = Verdict::Rejected(Substate::OtherError);
+
+/// The answer table (the module docs' rows 1-7); rows are tried in order, and an answer no
+/// row matches is refused, `OTHER_ERROR` (row 8). Without a readable body the code and `msg`
+/// are empty, so only the status conditions can match.
+pub const ROWS: &[Row] = &[
+    // 1. Credentials refused (401 after one token refresh) or access denied: nothing booked,
+    //    whatever the body says.
+    Row {
+        name: "auth",
+        when: &[When::Status(401), When::Status(403)],
+        then: Then::Is(REFUSED),
+        not_found: false,
+    },
+    // 2. A timeout behind r_k Delivery (the restaurant did not answer in time): the order may
+    //    have changed.
+    Row {
+        name: "timeout",
+        when: &[When::TimeoutText, When::CodeHas("timeout")],
+        then: Then::AfterSending,
+        not_found: false,
+    },
+    // 3. The order is completed or cancelled: refused, even under a non-r_keeper code.
+    Row {
+        name: "final_status",
+        when: &[When::FinalStatusText],
+        then: Then::Is(REFUSED),
+        not_found: false,
+    },
+    // 4. No such order (HTTP 404, or r_keeper's "order not found" in any wrapper).
+    Row {
+        name: "not_found",
+        when: &[When::Status(404), When::NotFoundText],
+        then: Then::Is(REFUSED),
+        not_found: true,
+    },
+    // 5. r_keeper's own refusal, passed on by r_k Delivery.
+    Row {
+        name: "rkeeper",
+        when: &[
+            When::CodeIs("err_external_error_ws"),
+            When::CodeStarts("rk7"),
+            When::MsgHas("rkinternal"),
+            When::MsgStarts("ws error"),
+        ],
+        then: Then::RkText,
+        not_found: false,
+    },
+    // 6. Rate limited: nothing was done, ask again later.
+    Row {
+        name: "too_many_requests",
+        when: &[When::Status(429)],
+        then: Then::Is(Verdict::Transient),
+        not_found: false,
+    },
+    // 7. The server failed or gave up waiting: the request may have been applied.
+    Row {
+        name: "server_failure",
+        when: &[When::Status(408), When::StatusIn(500, 599)],
+        then: Then::AfterSending,
+        not_found: false,
+    },
+];
+
+/// r_k Delivery codes (lower case) whose documented meaning holds when r_keeper's text is one
+/// we do not know yet.
+pub const RK_CODE_MEANINGS: &[(&str, Substate)] = &[
+    // r_keeper refused to close the order: closing is blocked, and it is retried.
+    ("rk7_close_order", Substate::CloseOrderBlocked),
+];
+
+/// An answer as the table reads it.
+struct Answer<'a> {
+    status: u16,
+    /// ASCII lower case.
+    code: String,
+    msg: &'a str,
+    msg_lower: String,
+}
+
+impl When {
+    fn holds(&self, a: &Answer) -> bool {
+        match *self {
+            When::Status(s) => a.status == s,
+            When::StatusIn(from, to) => (from..=to).contains(&a.status),
+            When::CodeIs(c) => a.code == c,
+            When::CodeStarts(c) => a.code.starts_with(c),
+            When::CodeHas(c) => a.code.contains(c),
+            When::MsgStarts(m) => a.msg_lower.starts_with(m),
+            When::MsgHas(m) => a.msg_lower.contains(m),
+            When::TimeoutText => is_timeout_text(a.msg),
+            When::FinalStatusText => is_final_status_text(a.msg),
+            When::NotFoundText => is_not_found_text(a.msg),
+        }
+    }
+}
+
+fn matching_row(a: &Answer) -> Option<&'static Row> {
+    ROWS.iter().find(|r| r.when.iter().any(|w| w.holds(a)))
+}
+
+fn answer(status: u16, body: Option<&ErrorBody>) -> Answer<'_> {
+    let code = body.and_then(|b| b.code.as_deref()).unwrap_or("");
+    let msg = body.and_then(|b| b.msg.as_deref()).unwrap_or("");
+    Answer {
+        status,
+        code: code.to_ascii_lowercase(),
+        msg,
+        msg_lower: msg.to_lowercase(),
+    }
 }
 
 /// Classifies a non-success answer: HTTP status and the error body, if one could be read.
 /// Returns the verdict and whether the order is unknown.
 pub fn classify(status: u16, body: Option<&ErrorBody>, op: Op) -> (Verdict, bool) {
-    let refused = Verdict::Rejected(Substate::OtherError);
-    if status == 401 || status == 403 {
-        return (refused, false);
-    }
-    if let Some(b) = body {
-        let code = b.code.as_deref().unwrap_or("");
-        let msg = b.msg.as_deref().unwrap_or("");
-        if is_timeout_text(msg) || code.to_ascii_lowercase().contains("timeout") {
-            return (after_sending(op), false);
-        }
-        if is_final_status_text(msg) {
-            return (refused, false);
-        }
-        if status == 404 || is_not_found_text(msg) {
-            return (refused, true);
-        }
-        if is_rkeeper(code, msg) {
-            let s = classify_rk_text(msg);
-            let s = if s == Substate::OtherError && code.eq_ignore_ascii_case("rk7_close_order") {
-                // r_keeper refused to close the order for a reason it words in a way we do not
-                // know yet: closing is blocked, and it is retried.
-                Substate::CloseOrderBlocked
-            } else {
-                s
-            };
-            return (Verdict::Rejected(s), false);
-        }
-    }
-    match status {
-        429 => (Verdict::Transient, false),
-        408 | 500..=599 => (after_sending(op), false),
-        404 => (refused, true),
-        _ => (refused, false),
-    }
+    let a = answer(status, body);
+    let Some(row) = matching_row(&a) else {
+        return (REFUSED, false);
+    };
+    let verdict = match row.then {
+        Then::Is(v) => v,
+        Then::AfterSending => after_sending(op),
+        Then::RkText => match classify_rk_text(a.msg) {
+            Substate::OtherError => RK_CODE_MEANINGS
+                .iter()
+                .find(|(c, _)| *c == a.code)
+                .map_or(REFUSED, |&(_, s)| Verdict::Rejected(s)),
+            s => Verdict::Rejected(s),
+        },
+    };
+    (verdict, row.not_found)
 }
 
 /// Texts (lower case) saying an order is not (fully) paid: English, Russian, Ukrainian.
