@@ -16,6 +16,9 @@
 //! | 7 | HTTP 5xx, 408 (any other code, or no readable body) | write: **unknown**; read: transient |
 //! | 8 | any other answer (400 validation, 409, 422, ...) | refused, `OTHER_ERROR` |
 //!
+//! Rows 1-7 are [`ROWS`] (row 8 is what no row matches); the `rk7_close_order` fallback is
+//! [`RK_CODE_MEANINGS`].
+//!
 //! Transport failures, as [`posgate_pos_kit::http`] reads them: no connection → transient; a
 //! timeout or a break after the request was sent → write: unknown, read: transient; a redirect
 //! (never followed: the bearer token would go with it) → refused `OTHER_ERROR` with its
@@ -106,52 +109,192 @@ pub fn is_final_status_text(text: &str) -> bool {
         || lower.contains("финальн")
 }
 
-fn is_rkeeper(code: &str, msg: &str) -> bool {
-    let code = code.to_ascii_lowercase();
-    let msg = msg.to_lowercase();
-    code == "err_external_error_ws"
-        || code.starts_with("rk7")
-        || msg.contains("rkinternal")
-        || msg.starts_with("ws error")
+/// What a row of [`ROWS`] looks at; a row matches when any of its conditions holds. Codes
+/// are compared in ASCII lower case, texts in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The HTTP status is this one.
+    Status(u16),
+    /// The HTTP status is in this range, both ends included.
+    StatusIn(u16, u16),
+    /// The error `code` is this one.
+    CodeIs(&'static str),
+    /// The error `code` starts with this.
+    CodeStarts(&'static str),
+    /// The error `code` contains this.
+    CodeHas(&'static str),
+    /// `msg` starts with this.
+    MsgStarts(&'static str),
+    /// `msg` contains this.
+    MsgHas(&'static str),
+    /// `msg` names a timeout ([`is_timeout_text`], shared with r_keeper).
+    TimeoutText,
+    /// `msg` names a final status ([`is_final_status_text`]).
+    FinalStatusText,
+    /// `msg` says the order does not exist ([`is_not_found_text`], shared with r_keeper).
+    NotFoundText,
+}
+
+/// What a matching row decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    Is(Verdict),
+    /// The request may have been applied: write → unknown, read → transient ([`after_sending`]).
+    AfterSending,
+    /// r_keeper refused: the substate by [`classify_rk_text`], or, for a text it does not
+    /// know, by [`RK_CODE_MEANINGS`].
+    RkText,
+}
+
+/// One row of the answer table.
+#[derive(Debug)]
+pub struct Row {
+    /// Stable row name (tests).
+    pub name: &'static str,
+    pub when: &'static [When],
+    pub then: Then,
+    /// The order is unknown to r_k Delivery.
+    pub not_found: bool,
+}
+
+const REFUSED: Verdict = Verdict::Rejected(Substate::OtherError);
+
+/// The answer table (the module docs' rows 1-7); rows are tried in order, and an answer no
+/// row matches is refused, `OTHER_ERROR` (row 8). Without a readable body the code and `msg`
+/// are empty, so only the status conditions can match.
+pub const ROWS: &[Row] = &[
+    // 1. Credentials refused (401 after one token refresh) or access denied: nothing booked,
+    //    whatever the body says.
+    Row {
+        name: "auth",
+        when: &[When::Status(401), When::Status(403)],
+        then: Then::Is(REFUSED),
+        not_found: false,
+    },
+    // 2. A timeout behind r_k Delivery (the restaurant did not answer in time): the order may
+    //    have changed.
+    Row {
+        name: "timeout",
+        when: &[When::TimeoutText, When::CodeHas("timeout")],
+        then: Then::AfterSending,
+        not_found: false,
+    },
+    // 3. The order is completed or cancelled: refused, even under a non-r_keeper code.
+    Row {
+        name: "final_status",
+        when: &[When::FinalStatusText],
+        then: Then::Is(REFUSED),
+        not_found: false,
+    },
+    // 4. No such order (HTTP 404, or r_keeper's "order not found" in any wrapper).
+    Row {
+        name: "not_found",
+        when: &[When::Status(404), When::NotFoundText],
+        then: Then::Is(REFUSED),
+        not_found: true,
+    },
+    // 5. r_keeper's own refusal, passed on by r_k Delivery.
+    Row {
+        name: "rkeeper",
+        when: &[
+            When::CodeIs("err_external_error_ws"),
+            When::CodeStarts("rk7"),
+            When::MsgHas("rkinternal"),
+            When::MsgStarts("ws error"),
+        ],
+        then: Then::RkText,
+        not_found: false,
+    },
+    // 6. Rate limited: nothing was done, ask again later.
+    Row {
+        name: "too_many_requests",
+        when: &[When::Status(429)],
+        then: Then::Is(Verdict::Transient),
+        not_found: false,
+    },
+    // 7. The server failed or gave up waiting: the request may have been applied.
+    Row {
+        name: "server_failure",
+        when: &[When::Status(408), When::StatusIn(500, 599)],
+        then: Then::AfterSending,
+        not_found: false,
+    },
+];
+
+/// r_k Delivery codes (lower case) whose documented meaning holds when r_keeper's text is one
+/// we do not know yet.
+pub const RK_CODE_MEANINGS: &[(&str, Substate)] = &[
+    // r_keeper refused to close the order: closing is blocked, and it is retried.
+    ("rk7_close_order", Substate::CloseOrderBlocked),
+];
+
+/// An answer as the table reads it.
+struct Answer<'a> {
+    status: u16,
+    /// ASCII lower case.
+    code: String,
+    msg: &'a str,
+    msg_lower: String,
+}
+
+impl When {
+    fn holds(&self, a: &Answer) -> bool {
+        match *self {
+            When::Status(s) => a.status == s,
+            When::StatusIn(from, to) => (from..=to).contains(&a.status),
+            When::CodeIs(c) => a.code == c,
+            When::CodeStarts(c) => a.code.starts_with(c),
+            When::CodeHas(c) => a.code.contains(c),
+            When::MsgStarts(m) => a.msg_lower.starts_with(m),
+            When::MsgHas(m) => a.msg_lower.contains(m),
+            When::TimeoutText => is_timeout_text(a.msg),
+            When::FinalStatusText => is_final_status_text(a.msg),
+            When::NotFoundText => is_not_found_text(a.msg),
+        }
+    }
+}
+
+fn answer(status: u16, body: Option<&ErrorBody>) -> Answer<'_> {
+    let code = body.and_then(|b| b.code.as_deref()).unwrap_or("");
+    let msg = body.and_then(|b| b.msg.as_deref()).unwrap_or("");
+    Answer {
+        status,
+        code: code.to_ascii_lowercase(),
+        msg,
+        msg_lower: msg.to_lowercase(),
+    }
 }
 
 /// Classifies a non-success answer: HTTP status and the error body, if one could be read.
 /// Returns the verdict and whether the order is unknown.
 pub fn classify(status: u16, body: Option<&ErrorBody>, op: Op) -> (Verdict, bool) {
-    let refused = Verdict::Rejected(Substate::OtherError);
-    if status == 401 || status == 403 {
-        return (refused, false);
-    }
-    if let Some(b) = body {
-        let code = b.code.as_deref().unwrap_or("");
-        let msg = b.msg.as_deref().unwrap_or("");
-        if is_timeout_text(msg) || code.to_ascii_lowercase().contains("timeout") {
-            return (after_sending(op), false);
-        }
-        if is_final_status_text(msg) {
-            return (refused, false);
-        }
-        if status == 404 || is_not_found_text(msg) {
-            return (refused, true);
-        }
-        if is_rkeeper(code, msg) {
-            let s = classify_rk_text(msg);
-            let s = if s == Substate::OtherError && code.eq_ignore_ascii_case("rk7_close_order") {
-                // r_keeper refused to close the order for a reason it words in a way we do not
-                // know yet: closing is blocked, and it is retried.
-                Substate::CloseOrderBlocked
-            } else {
-                s
-            };
-            return (Verdict::Rejected(s), false);
-        }
-    }
-    match status {
-        429 => (Verdict::Transient, false),
-        408 | 500..=599 => (after_sending(op), false),
-        404 => (refused, true),
-        _ => (refused, false),
-    }
+    let (verdict, not_found, _) = classify_by(ROWS, status, body, op);
+    (verdict, not_found)
+}
+
+/// [`classify`] by the given rows; also names the row that matched (`None`: the fallback).
+fn classify_by(
+    rows: &[Row],
+    status: u16,
+    body: Option<&ErrorBody>,
+    op: Op,
+) -> (Verdict, bool, Option<&'static str>) {
+    let a = answer(status, body);
+    let Some(row) = rows.iter().find(|r| r.when.iter().any(|w| w.holds(&a))) else {
+        return (REFUSED, false, None);
+    };
+    let verdict = match row.then {
+        Then::Is(v) => v,
+        Then::AfterSending => after_sending(op),
+        Then::RkText => match classify_rk_text(a.msg) {
+            Substate::OtherError => RK_CODE_MEANINGS
+                .iter()
+                .find(|(c, _)| *c == a.code)
+                .map_or(REFUSED, |&(_, s)| Verdict::Rejected(s)),
+            s => Verdict::Rejected(s),
+        },
+    };
+    (verdict, row.not_found, Some(row.name))
 }
 
 /// Texts (lower case) saying an order is not (fully) paid: English, Russian, Ukrainian.
@@ -551,5 +694,552 @@ mod tests {
         assert_eq!(f.pos_text(), "Request timed out (requestId 0HM:2)");
         assert_eq!(f.substate(), OtherError);
         assert!(f.is_transient());
+    }
+
+    // ---- the answer table, row by row ----
+
+    use Then::{AfterSending, RkText};
+    use When::*;
+
+    const UNKNOWN: Verdict = Verdict::Unknown;
+    const TRANSIENT: Verdict = Verdict::Transient;
+
+    /// Every row in the order it must be tried, written independently of `ROWS`: a row or a
+    /// condition removed, added, moved or changed fails `the_rows_are_exactly_the_expected_ones`.
+    const EXPECTED_ROWS: &[(&str, &[When], Then, bool)] = &[
+        (
+            "auth",
+            &[Status(401), Status(403)],
+            Then::Is(REFUSED),
+            false,
+        ),
+        (
+            "timeout",
+            &[TimeoutText, CodeHas("timeout")],
+            AfterSending,
+            false,
+        ),
+        ("final_status", &[FinalStatusText], Then::Is(REFUSED), false),
+        (
+            "not_found",
+            &[Status(404), NotFoundText],
+            Then::Is(REFUSED),
+            true,
+        ),
+        (
+            "rkeeper",
+            &[
+                CodeIs("err_external_error_ws"),
+                CodeStarts("rk7"),
+                MsgHas("rkinternal"),
+                MsgStarts("ws error"),
+            ],
+            RkText,
+            false,
+        ),
+        (
+            "too_many_requests",
+            &[Status(429)],
+            Then::Is(TRANSIENT),
+            false,
+        ),
+        (
+            "server_failure",
+            &[Status(408), StatusIn(500, 599)],
+            AfterSending,
+            false,
+        ),
+    ];
+
+    /// Messages that match no row and that r_keeper's table reads as `OTHER_ERROR`: Russian,
+    /// Ukrainian, English. `{N}` in a sample stands for each of them.
+    const NEUTRAL: &[&str] = &[
+        "Операция не выполнена",
+        "Операцію не виконано",
+        "The operation was not performed",
+    ];
+
+    /// What an answer must give: the verdict for a write, for a read, and `not_found`.
+    type Outcome = (Verdict, Verdict, bool);
+    const REFUSAL: Outcome = (REFUSED, REFUSED, false);
+    const NO_ORDER: Outcome = (REFUSED, REFUSED, true);
+    const MAYBE_APPLIED: Outcome = (UNKNOWN, TRANSIENT, false);
+    const LATER: Outcome = (TRANSIENT, TRANSIENT, false);
+    const fn rk(s: Substate) -> Outcome {
+        (Verdict::Rejected(s), Verdict::Rejected(s), false)
+    }
+
+    /// One answer: status, code, `msg` (`{N}` stands for each neutral message), the row that
+    /// must take it (`None`: no row) and what it must give.
+    type Sample = (
+        u16,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Outcome,
+    );
+
+    /// An answer for every condition of every row, each chosen so that without that condition
+    /// it would get another outcome (checked by `every_condition_is_needed_by_its_sample`).
+    const SAMPLES: &[(When, Sample)] = &[
+        // auth: whatever the body says
+        (
+            Status(401),
+            (401, "E", "{N}: timed out", Some("auth"), REFUSAL),
+        ),
+        (
+            Status(403),
+            (403, "E", "{N}: timed out", Some("auth"), REFUSAL),
+        ),
+        // timeout
+        (
+            TimeoutText,
+            (400, "E", "{N}: timed out", Some("timeout"), MAYBE_APPLIED),
+        ),
+        (
+            CodeHas("timeout"),
+            (400, "E_TIMEOUT", "{N}", Some("timeout"), MAYBE_APPLIED),
+        ),
+        // final status, under a 5xx that alone would be "maybe applied"
+        (
+            FinalStatusText,
+            (500, "E", "{N}: final status", Some("final_status"), REFUSAL),
+        ),
+        // not found
+        (Status(404), (404, "E", "{N}", Some("not_found"), NO_ORDER)),
+        (
+            NotFoundText,
+            (
+                500,
+                "E",
+                "{N}: order not found",
+                Some("not_found"),
+                NO_ORDER,
+            ),
+        ),
+        // r_keeper's refusal, its substate passed on
+        (
+            CodeIs("err_external_error_ws"),
+            (
+                500,
+                WS,
+                "{N}: shift closed",
+                Some("rkeeper"),
+                rk(CashiersShiftClosed),
+            ),
+        ),
+        (
+            CodeStarts("rk7"),
+            (
+                500,
+                "rk7_pay_order",
+                "{N}: printer error",
+                Some("rkeeper"),
+                rk(PrinterError),
+            ),
+        ),
+        (
+            MsgHas("rkinternal"),
+            (
+                500,
+                "E",
+                "x RkInternal: {N}: locked",
+                Some("rkeeper"),
+                rk(BillInUse),
+            ),
+        ),
+        (
+            MsgStarts("ws error"),
+            (
+                500,
+                "E",
+                "WS Error: {N}: overpay",
+                Some("rkeeper"),
+                rk(WrongRequestSum),
+            ),
+        ),
+        // rate limited
+        (
+            Status(429),
+            (429, "E", "{N}", Some("too_many_requests"), LATER),
+        ),
+        // the server failed or timed out
+        (
+            Status(408),
+            (408, "E", "{N}", Some("server_failure"), MAYBE_APPLIED),
+        ),
+        (
+            StatusIn(500, 599),
+            (500, "E", "{N}", Some("server_failure"), MAYBE_APPLIED),
+        ),
+        (
+            StatusIn(500, 599),
+            (503, "E", "{N}", Some("server_failure"), MAYBE_APPLIED),
+        ),
+        (
+            StatusIn(500, 599),
+            (599, "E", "{N}", Some("server_failure"), MAYBE_APPLIED),
+        ),
+    ];
+
+    /// Answers no row takes: refused, `OTHER_ERROR`.
+    const FALLBACK: &[(u16, &str, &str)] = &[
+        (400, "ERR_VALIDATION", "{N}"),
+        (409, "ERR_CONFLICT", "{N}"),
+        (422, "E", "{N}"),
+        (499, "E", "{N}"),
+        (600, "E", "{N}"),
+        (200, "E", "{N}"),
+        (402, "", ""),
+    ];
+
+    /// Checks one sample with every neutral message; without a body too, when the status
+    /// alone decides.
+    fn check(rows: &[Row], sample: &Sample, no_body_too: bool) -> Result<(), String> {
+        let &(status, code, msg, row, (write, read, not_found)) = sample;
+        for neutral in NEUTRAL {
+            let msg = msg.replace("{N}", neutral);
+            let b = body(code, &msg);
+            let mut bodies = vec![Some(&b)];
+            if no_body_too {
+                bodies.push(None);
+            }
+            for b in bodies {
+                let w = classify_by(rows, status, b, Op::Write);
+                let r = classify_by(rows, status, b, Op::Read);
+                if (w, r.0) != ((write, not_found, row), read) {
+                    return Err(format!(
+                        "{status} {code:?} {:?}: write {w:?}, read {r:?}",
+                        b.map(|_| &msg)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_status(when: When) -> bool {
+        matches!(when, Status(_) | StatusIn(..))
+    }
+
+    #[test]
+    fn the_rows_are_exactly_the_expected_ones() {
+        let rows: Vec<(&str, &[When], Then, bool)> = ROWS
+            .iter()
+            .map(|r| (r.name, r.when, r.then, r.not_found))
+            .collect();
+        assert_eq!(rows, EXPECTED_ROWS);
+        assert_eq!(RK_CODE_MEANINGS, &[("rk7_close_order", CloseOrderBlocked)]);
+    }
+
+    #[test]
+    fn every_condition_has_a_sample() {
+        for &(row, whens, _, _) in EXPECTED_ROWS {
+            for when in whens {
+                assert!(
+                    SAMPLES.iter().any(|(w, s)| w == when && s.3 == Some(row)),
+                    "no sample for {row} {when:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_condition_in_a_neutral_answer() {
+        for (when, sample) in SAMPLES {
+            check(ROWS, sample, is_status(*when)).unwrap();
+        }
+        for &(status, code, msg) in FALLBACK {
+            check(ROWS, &(status, code, msg, None, REFUSAL), true).unwrap();
+        }
+    }
+
+    /// `ROWS` with one condition taken out of one row.
+    fn without(row: &str, when: When) -> Vec<Row> {
+        ROWS.iter()
+            .map(|r| {
+                let kept: Vec<When> = r
+                    .when
+                    .iter()
+                    .copied()
+                    .filter(|w| r.name != row || *w != when)
+                    .collect();
+                Row {
+                    name: r.name,
+                    when: Box::leak(kept.into_boxed_slice()),
+                    then: r.then,
+                    not_found: r.not_found,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_condition_is_needed_by_its_sample() {
+        // Without the condition its sample is answered otherwise: the outcome, not only the
+        // row's name, changes, so `every_condition_in_a_neutral_answer` notices.
+        for &(when, (status, code, msg, row, outcome)) in SAMPLES {
+            let rows = without(row.unwrap(), when);
+            for neutral in NEUTRAL {
+                let msg = msg.replace("{N}", neutral);
+                let b = body(code, &msg);
+                let (write, not_found, _) = classify_by(&rows, status, Some(&b), Op::Write);
+                let read = classify_by(&rows, status, Some(&b), Op::Read).0;
+                assert_ne!(
+                    (write, read, not_found),
+                    outcome,
+                    "{row:?} {when:?} is not needed for {status} {code} {msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rk7_close_order_with_an_unknown_text_is_close_order_blocked() {
+        let blocked = Verdict::Rejected(CloseOrderBlocked);
+        for neutral in NEUTRAL {
+            let msg = format!("RkInternal: {neutral}");
+            assert_eq!(verdict(500, "rk7_close_order", &msg, Op::Write), blocked);
+            assert_eq!(verdict(400, "RK7_CLOSE_ORDER", &msg, Op::Read), blocked);
+            // Another r_keeper code keeps r_keeper's OTHER_ERROR.
+            assert_eq!(verdict(400, "rk7_pay_order", &msg, Op::Write), REFUSED);
+            // A text r_keeper knows decides.
+            let shift = format!("RkInternal: {neutral}: shift closed");
+            assert_eq!(
+                verdict(400, "rk7_close_order", &shift, Op::Write),
+                Verdict::Rejected(CashiersShiftClosed)
+            );
+        }
+    }
+
+    /// Answers that match a later row too: the row they must not go to, and the sample.
+    const ORDER: &[(&str, Sample)] = &[
+        // Credentials refused: nothing ran, whatever the text says.
+        (
+            "timeout",
+            (401, "E", "Request timed out", Some("auth"), REFUSAL),
+        ),
+        (
+            "rkeeper",
+            (403, WS, "RkInternal: Смена закрыта", Some("auth"), REFUSAL),
+        ),
+        (
+            "not_found",
+            (401, "E", "Order 7 not found", Some("auth"), REFUSAL),
+        ),
+        // A timeout may hide an applied change, whatever else the text says.
+        (
+            "final_status",
+            (
+                400,
+                WS,
+                "Timed out: order has final status",
+                Some("timeout"),
+                MAYBE_APPLIED,
+            ),
+        ),
+        (
+            "not_found",
+            (
+                400,
+                "E_TIMEOUT",
+                "Order 7 not found",
+                Some("timeout"),
+                MAYBE_APPLIED,
+            ),
+        ),
+        (
+            "rkeeper",
+            (
+                400,
+                WS,
+                "RkInternal: Таймаут, смена закрыта",
+                Some("timeout"),
+                MAYBE_APPLIED,
+            ),
+        ),
+        (
+            "server_failure",
+            (
+                504,
+                "ERR_GATEWAY_TIMEOUT",
+                "",
+                Some("timeout"),
+                MAYBE_APPLIED,
+            ),
+        ),
+        // A final status is not an unknown order, even under a 404, nor r_keeper's to word.
+        (
+            "not_found",
+            (
+                404,
+                "E",
+                "Order have FINAL 11 status",
+                Some("final_status"),
+                REFUSAL,
+            ),
+        ),
+        (
+            "rkeeper",
+            (
+                400,
+                WS,
+                "WS Error: Order has final status",
+                Some("final_status"),
+                REFUSAL,
+            ),
+        ),
+        // An unknown order, however r_keeper words it.
+        (
+            "rkeeper",
+            (
+                400,
+                WS,
+                "RkInternal: Заказ не найден",
+                Some("not_found"),
+                NO_ORDER,
+            ),
+        ),
+        (
+            "rkeeper",
+            (
+                404,
+                WS,
+                "RkInternal: Смена закрыта",
+                Some("not_found"),
+                NO_ORDER,
+            ),
+        ),
+        // r_keeper refused, even under a status that alone says "later" or "maybe applied".
+        (
+            "too_many_requests",
+            (
+                429,
+                WS,
+                "RkInternal: Смена не открыта",
+                Some("rkeeper"),
+                rk(CashiersShiftClosed),
+            ),
+        ),
+        (
+            "server_failure",
+            (
+                503,
+                "rk7_close_order",
+                "RkInternal: [3071]",
+                Some("rkeeper"),
+                rk(CloseOrderBlocked),
+            ),
+        ),
+    ];
+
+    #[test]
+    fn an_earlier_row_wins_over_a_later_one() {
+        for (loser, sample) in ORDER {
+            let later: Vec<Row> = ROWS
+                .iter()
+                .filter(|r| r.name == *loser)
+                .map(|r| Row { ..*r })
+                .collect();
+            let (status, code, msg, _, _) = *sample;
+            let b = body(code, msg);
+            assert_eq!(
+                classify_by(&later, status, Some(&b), Op::Write).2,
+                Some(*loser),
+                "{loser} must match {status} {code} {msg:?} too"
+            );
+            check(ROWS, sample, false).unwrap();
+        }
+    }
+
+    // ---- a refused /complete that says "not paid": the text lists ----
+
+    const EXPECTED_NOT_PAID: &[&str] = &[
+        "not fully paid",
+        "not paid",
+        "not completely paid",
+        "not been paid",
+        "not been fully paid",
+        "unpaid",
+        "underpaid",
+        "не полностью оплачен",
+        "не оплачен",
+        "неоплачен",
+        "не до конца оплачен",
+        "недоплачен",
+        "не повністю оплачен",
+        "не повністю сплачен",
+        "не сплачен",
+        "несплачен",
+    ];
+
+    const EXPECTED_OTHER_BLOCKERS: &[&str] = &[
+        "kitchen",
+        "service check",
+        "service-check",
+        "сервис-чек",
+        "сервис чек",
+        "сервісн",
+        "not printed",
+        "не напечатан",
+        "не распечатан",
+        "не надрукован",
+        "not sent",
+        "не отправлен",
+        "не відправлен",
+    ];
+
+    /// The same fragments, in any order, none twice, none inside another (it could then go
+    /// unnoticed: the shorter one matches its sentence too).
+    fn assert_same_list(table: &[&str], expected: &[&str]) {
+        let mut t = table.to_vec();
+        let mut e = expected.to_vec();
+        t.sort_unstable();
+        e.sort_unstable();
+        assert_eq!(t, e);
+        for f in table {
+            for g in table {
+                assert!(f == g || !f.contains(g), "{f:?} contains {g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_not_paid_lists_are_exactly_the_expected_ones() {
+        assert_same_list(NOT_PAID_TEXTS, EXPECTED_NOT_PAID);
+        assert_same_list(OTHER_CLOSE_BLOCKERS, EXPECTED_OTHER_BLOCKERS);
+    }
+
+    #[test]
+    fn every_not_paid_text_in_a_neutral_sentence() {
+        let f = |code: &str, text: &str| Failure::ours(Verdict::Unknown, code, text);
+        for neutral in NEUTRAL {
+            assert!(!says_not_paid(&f("ERR_X", neutral)), "{neutral}");
+            for text in EXPECTED_NOT_PAID {
+                for t in [
+                    format!("{neutral}: {text}."),
+                    format!("{neutral}: {text}.").to_uppercase(),
+                ] {
+                    assert!(says_not_paid(&f("ERR_X", &t)), "{t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_other_close_blocker_in_a_neutral_sentence() {
+        // rk7_close_order means "not paid" unless its text names another reason.
+        let f = |text: &str| Failure::ours(Verdict::Unknown, "rk7_close_order", text);
+        for neutral in NEUTRAL {
+            assert!(says_not_paid(&f(neutral)), "{neutral}");
+            for text in EXPECTED_OTHER_BLOCKERS {
+                for t in [
+                    format!("{neutral}: {text}."),
+                    format!("{neutral}: {text}.").to_uppercase(),
+                ] {
+                    assert!(!says_not_paid(&f(&t)), "{t}");
+                }
+            }
+        }
     }
 }
