@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn debug_hides_the_secret() {
         let t = TokenSource::new(
-            crate::client::http_client().unwrap(),
+            crate::client::http_client(None).unwrap(),
             "http://x",
             "cid",
             Secret::new("super-secret"),

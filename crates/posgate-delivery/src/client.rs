@@ -37,11 +37,13 @@ pub struct Answer {
     pub request_id: Option<String>,
 }
 
-/// The shared HTTP client (the kit's policy; also the token client's): pooled connections, a
-/// connect timeout, no redirects, no overall timeout (each request sets its own).
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+/// An HTTP client (the kit's policy; also the token client's): pooled connections, a connect
+/// timeout, no redirects, no overall timeout (each request sets its own), trusting `ca_pem`
+/// beside the public roots.
+pub fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client, reqwest::Error> {
     HttpPolicy::new("delivery")
         .header(ACCEPT, "application/json")
+        .trust_pem(ca_pem)
         .build()
 }
 

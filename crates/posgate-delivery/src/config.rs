@@ -55,6 +55,10 @@ pub struct DeliveryRestaurant {
     /// API base URL; the adapter appends `/orders/api/v1/orders/...`.
     #[serde(default = "default_base_url")]
     pub base_url: String,
+    /// A PEM bundle of certificate authorities trusted beside the public ones, for a POS server
+    /// whose certificate comes from its own authority (on-premises servers often do).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// OAuth2 server; the adapter appends `/connect/token` unless the URL already ends so.
     /// Unset: [`DEFAULT_AUTH_URL`] when `base_url` is the production host, otherwise the
     /// configuration is refused (the client secret never goes to a host nobody named).
@@ -167,6 +171,7 @@ impl DeliveryRestaurant {
         DeliveryRestaurant {
             auth_url: base_url.clone(),
             base_url,
+            ca_file: None,
             client_id: client_id.into(),
             client_secret: Secret::new(client_secret),
             client_secret_file: None,

@@ -51,12 +51,20 @@ struct Restaurant {
 impl DeliveryAdapter {
     /// Builds the adapter; resolves `client_secret_file`s and validates each restaurant.
     pub fn new(cfg: DeliveryAdapterConfig) -> anyhow::Result<Self> {
-        let http = http_client().context("building the HTTP client")?;
+        let shared = http_client(None).context("building the HTTP client")?;
         let mut restaurants = BTreeMap::new();
         for (id, mut r) in cfg.restaurants {
             r.prepare(&id)?;
             let offset = r.offset().unwrap_or(UtcOffset::UTC);
-            let client = DeliveryClient::new(http.clone(), &r);
+            let http = match &r.ca_file {
+                None => shared.clone(),
+                Some(f) => {
+                    let pem = posgate_pos_kit::read_ca_bundle(f)
+                        .map_err(|e| anyhow::anyhow!("[delivery.restaurants.{id}] ca_file: {e}"))?;
+                    http_client(Some(&pem)).context("building the HTTP client")?
+                }
+            };
+            let client = DeliveryClient::new(http, &r);
             restaurants.insert(
                 id,
                 Restaurant {

@@ -76,6 +76,13 @@ pub struct ExpirenzaRestaurant {
     /// the configuration is refused (signed callbacks never go to a host nobody named).
     #[serde(default)]
     pub callback_base_url: String,
+    /// A PEM bundle of certificate authorities trusted beside the public ones, for the
+    /// WebSocket and the callbacks (a staging platform with its own CA; tests).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The bundle `ca_file` names, read by `prepare`.
+    #[serde(skip)]
+    pub ca_pem: Option<String>,
     /// The restaurant's id at Expirenza (Basic auth user, `restoId` header).
     #[serde(deserialize_with = "string_like")]
     pub resto_id: String,
@@ -216,6 +223,8 @@ impl ExpirenzaRestaurant {
         ExpirenzaRestaurant {
             ws_url: default_ws_url(),
             callback_base_url: default_callback_base_url(),
+            ca_file: None,
+            ca_pem: None,
             resto_id: resto_id.into(),
             secret_key: Secret::new(secret_key),
             secret_key_file: None,
@@ -339,6 +348,12 @@ impl ExpirenzaConfig {
         for (name, r) in self.restaurants.iter_mut() {
             r.resolve_secret()?;
             r.resolve_callback_base_url(name)?;
+            if let Some(f) = &r.ca_file {
+                r.ca_pem =
+                    Some(posgate_pos_kit::read_ca_bundle(f).map_err(|e| {
+                        anyhow::anyhow!("[expirenza.restaurants.{name}] ca_file: {e}")
+                    })?);
+            }
             r.validate(name)?;
             if let Some(other) = seen.insert(r.resto_id.clone(), name.clone()) {
                 bail!(

@@ -116,7 +116,7 @@ async fn connect(h: &Handler) -> Result<Ws, String> {
         .max_message_size(Some(hard))
         .max_frame_size(Some(hard));
     let connecting = async {
-        let stream = open_stream(req.uri()).await?;
+        let stream = open_stream(req.uri(), cfg.ca_pem.as_deref()).await?;
         tokio_tungstenite::client_async_with_config(
             req,
             WithAuthorization::new(stream, &auth),
@@ -217,8 +217,12 @@ fn on_text(h: &Arc<Handler>, text: &str) {
 // The socket under the WebSocket: TCP, TLS for wss, and the Authorization header.
 // ------------------------------------------------------------------------------------------
 
-/// TCP to the URL's host, TLS (webpki roots) for `wss`.
-async fn open_stream(uri: &Uri) -> Result<MaybeTlsStream<TcpStream>, WsError> {
+/// TCP to the URL's host, TLS for `wss` (webpki roots, and `ca_pem` when the restaurant names
+/// its own authority).
+async fn open_stream(
+    uri: &Uri,
+    ca_pem: Option<&str>,
+) -> Result<MaybeTlsStream<TcpStream>, WsError> {
     use tokio_tungstenite::tungstenite::error::{TlsError, UrlError};
     let tls = match uri.scheme_str() {
         Some("wss") => true,
@@ -238,22 +242,46 @@ async fn open_stream(uri: &Uri) -> Result<MaybeTlsStream<TcpStream>, WsError> {
     }
     let name = ServerName::try_from(host.to_string())
         .map_err(|_| WsError::Tls(TlsError::InvalidDnsName))?;
-    let stream = tls_connector().connect(name, tcp).await?;
+    let stream = tls_connector(ca_pem)?.connect(name, tcp).await?;
     Ok(MaybeTlsStream::Rustls(stream))
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
+fn tls_connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConnector, WsError> {
+    static PUBLIC: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    let public_roots = || {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Arc::new(
-            ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
-    });
-    tokio_rustls::TlsConnector::from(config.clone())
+        roots
+    };
+    let config = match ca_pem {
+        None => PUBLIC
+            .get_or_init(|| {
+                Arc::new(
+                    ClientConfig::builder()
+                        .with_root_certificates(public_roots())
+                        .with_no_client_auth(),
+                )
+            })
+            .clone(),
+        Some(pem) => {
+            use tokio_rustls::rustls::pki_types::CertificateDer;
+            use tokio_rustls::rustls::pki_types::pem::PemObject;
+            let mut roots = public_roots();
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert =
+                    cert.map_err(|e| WsError::Io(std::io::Error::other(format!("ca_file: {e}"))))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| WsError::Io(std::io::Error::other(format!("ca_file: {e}"))))?;
+            }
+            Arc::new(
+                ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            )
+        }
+    };
+    Ok(tokio_rustls::TlsConnector::from(config))
 }
 
 /// The longest upgrade request we hold while looking for its end.

@@ -81,6 +81,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use posgate_pos_kit::HttpPolicy;
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -102,10 +103,9 @@ impl Adapter {
     /// Builds the adapter (no network yet); resolves secret files and validates.
     pub fn new(mut cfg: ExpirenzaConfig) -> anyhow::Result<Self> {
         cfg.prepare()?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .context("building the HTTP client")?;
+        // The kit's policy: no redirects (a signed callback never follows one elsewhere).
+        let policy = HttpPolicy::new("expirenza").connect_timeout(Duration::from_secs(5));
+        let shared = policy.build().context("building the HTTP client")?;
         let channel = Channel::from_shared(cfg.payments_url.clone())
             .context("payments_url")?
             .connect_timeout(Duration::from_secs(5))
@@ -116,8 +116,18 @@ impl Adapter {
         let handlers = cfg
             .restaurants
             .into_iter()
-            .map(|(name, r)| Arc::new(Handler::new(&name, r, http.clone(), payments.clone())))
-            .collect();
+            .map(|(name, r)| {
+                let http = match &r.ca_pem {
+                    None => shared.clone(),
+                    Some(pem) => policy
+                        .clone()
+                        .trust_pem(Some(pem))
+                        .build()
+                        .with_context(|| format!("the HTTP client of restaurant {name}"))?,
+                };
+                Ok(Arc::new(Handler::new(&name, r, http, payments.clone())))
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Adapter {
             handlers,
             shutdown_grace: Duration::from_millis(cfg.shutdown_grace_ms),

@@ -12,11 +12,12 @@ use posgate_proto::v1 as pb;
 use posgate_sim::expirenza::{
     CallbackRecord, DEMO_RESTO_ID, DEMO_SECRET_KEY, ExpirenzaSim, GuestPayment, PaymentStatus,
 };
+use posgate_sim::tls::{TestCa, front};
 use posgate_sim::wsa::{
     DEMO_CURRENCY_GUID, DEMO_OBJECT_ID, DEMO_ORDER_978, DEMO_TIPS_CURRENCY_GUID, Fault, FaultKind,
     status,
 };
-use posgate_tests::{CLI_TOKEN, Options, Stack};
+use posgate_tests::{EXPIRENZA_TOKEN, Options, Stack};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -39,6 +40,16 @@ impl World {
     }
 
     async fn start_with(o: Options, tweak: impl FnOnce(&mut ExpirenzaRestaurant)) -> World {
+        World::start_on(o, None, tweak).await
+    }
+
+    /// With `tls`, the platform is reached over `wss://` and `https://` through a TLS front
+    /// whose certificate `tls` signed (trusted through the restaurant's `ca_file`).
+    async fn start_on(
+        o: Options,
+        tls: Option<&TestCa>,
+        tweak: impl FnOnce(&mut ExpirenzaRestaurant),
+    ) -> World {
         let stack = Stack::start_with(o).await;
         let exp = ExpirenzaSim::with_demo_data();
         exp.update_settings(|s| {
@@ -46,8 +57,16 @@ impl World {
             s.max_attempts = 30;
         });
         let addr = exp.clone().spawn().await.expect("bind expirenza sim");
-        let mut r = ExpirenzaRestaurant::new(DEMO_RESTO_ID, DEMO_SECRET_KEY, "demo")
-            .at(&format!("http://{addr}"));
+        let base = match tls {
+            None => format!("http://{addr}"),
+            Some(ca) => format!("https://localhost:{}", front(addr, ca).await.port()),
+        };
+        let mut r = ExpirenzaRestaurant::new(DEMO_RESTO_ID, DEMO_SECRET_KEY, "demo").at(&base);
+        if let Some(ca) = tls {
+            let f = stack.dir.join("expirenza-ca.pem");
+            std::fs::write(&f, &ca.ca_pem).expect("CA file");
+            r.ca_file = Some(f);
+        }
         r.reconnect_initial_ms = 100;
         r.reconnect_max_ms = 400;
         r.ping_interval_ms = 500;
@@ -57,9 +76,8 @@ impl World {
             payments_url: format!("http://{}", stack.payments_addr),
             shutdown_grace_ms: 1_000,
             restaurants: [("demo".to_string(), r)].into_iter().collect(),
-            // The test stack accepts the "payments" and "cli" tokens; this adapter sends its
-            // own ("expirenza") token, here set to one the stack knows.
-            auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, CLI_TOKEN)]),
+            // The adapter sends its own token, the one the test stack knows as "expirenza".
+            auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
         };
         let (stop, mut rx) = watch::channel(false);
         tokio::spawn(posgate_expirenza::run(cfg, async move {
@@ -728,4 +746,20 @@ async fn the_secret_key_and_the_basic_header_never_reach_the_logs() {
     assert!(!encoded.is_empty() && encoded != header);
     assert!(!logs.contains(DEMO_SECRET_KEY), "secret key leaked");
     assert!(!logs.contains(encoded), "Basic credentials leaked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pays_over_wss_with_https_callbacks_trusting_the_platforms_ca() {
+    let ca = TestCa::new();
+    let w = World::start_on(Options::default(), Some(&ca), |_| {}).await;
+    let p = w.pay(DEMO_ORDER_978, "978.00", "0");
+    let done = w.settled(&p).await;
+    assert_eq!(done.status, PaymentStatus::Succeeded, "{done:?}");
+    assert_eq!(w.card_postings(DEMO_ORDER_978), vec![dec("978.00")]);
+    let answers = w.answers(&p);
+    assert_eq!(
+        answers.len(),
+        1,
+        "one signed callback over https: {answers:?}"
+    );
 }

@@ -11,7 +11,8 @@
 //! | what happened | [`Fate`] | code |
 //! |---|---|---|
 //! | the request could not be built (bad header value, bad URL) | `Refused` | `adapter/request` |
-//! | no connection: refused, DNS, TLS handshake, connect timeout | `NotSent` | `transport/connect` |
+//! | the server's certificate is not trusted (self-signed, expired, wrong name) | `Refused` | `transport/tls` |
+//! | no connection: refused, DNS, connect timeout, another TLS failure | `NotSent` | `transport/connect` |
 //! | 3xx answer (not followed) | `Refused` | `HTTP/<status>` |
 //! | timeout after the connection was made (waiting, or reading the body) | `Unknown` | `transport/timeout` |
 //! | the body broke off while being read | `Unknown` | `transport/body` |
@@ -19,6 +20,11 @@
 //!
 //! Texts never carry the URL (it has no secret, but keeps texts short and stable) and never a
 //! header value; they carry the error's causes (a TLS failure says why).
+//!
+//! On-premises POS servers often have a certificate from their own authority: a restaurant's
+//! CA bundle (PEM) is trusted beside the public roots ([`HttpPolicy::trust_pem`]). A certificate
+//! the client does not trust is a configuration to fix, not a passing failure: it is refused
+//! with its cause (and the setting to fix), not retried forever as "could not connect".
 
 use std::time::Duration;
 
@@ -74,6 +80,8 @@ pub struct HttpPolicy {
     pub reuse_connections: bool,
     /// Headers sent with every request (`Accept`, `Content-Type`); never credentials.
     pub headers: HeaderMap,
+    /// Certificate authorities (PEM) trusted beside the public roots: the restaurant's own.
+    pub ca_pem: Option<String>,
 }
 
 impl HttpPolicy {
@@ -85,7 +93,14 @@ impl HttpPolicy {
             request_timeout: None,
             reuse_connections: true,
             headers: HeaderMap::new(),
+            ca_pem: None,
         }
+    }
+
+    /// Trusts the certificate authorities of this PEM bundle too (a restaurant's own CA).
+    pub fn trust_pem(mut self, pem: Option<&str>) -> Self {
+        self.ca_pem = pem.map(str::to_string);
+        self
     }
 
     pub fn connect_timeout(mut self, d: Duration) -> Self {
@@ -124,6 +139,11 @@ impl HttpPolicy {
             .user_agent(self.user_agent());
         if let Some(t) = self.request_timeout {
             b = b.timeout(t);
+        }
+        if let Some(pem) = &self.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes())? {
+                b = b.add_root_certificate(cert);
+            }
         }
         b = if self.reuse_connections {
             b.pool_idle_timeout(Duration::from_secs(60))
@@ -193,6 +213,14 @@ const TRANSPORT: &[Row] = &[
         "adapter/request",
         "the request to {peer} could not be built (nothing was sent)",
     ),
+    // Before `is_connect`: an untrusted certificate fails the connection, but waiting will
+    // not fix it.
+    (
+        is_certificate_failure,
+        Fate::Refused,
+        "transport/tls",
+        "{peer}'s TLS certificate is not trusted (nothing was sent); if the POS server has a certificate from its own authority, set the restaurant's CA bundle (ca_file)",
+    ),
     // Before `is_timeout`: a connect timeout is both, and nothing was sent.
     (
         reqwest::Error::is_connect,
@@ -231,6 +259,31 @@ pub fn transport(e: reqwest::Error, peer: &str) -> HttpFailure {
         code: code.to_string(),
         text: format!("{}: {}", what.replace("{peer}", peer), causes(&e)),
         location: None,
+    }
+}
+
+/// Whether the connection failed because the server's certificate was refused: rustls says
+/// so in the error chain ("invalid peer certificate: UnknownIssuer", "NotValidForName",
+/// "Expired", ...).
+fn is_certificate_failure(e: &reqwest::Error) -> bool {
+    e.is_connect() && {
+        let c = causes(e).to_ascii_lowercase();
+        c.contains("invalid peer certificate") || c.contains("certificate verify failed")
+    }
+}
+
+/// Reads a CA bundle (PEM) a restaurant names: at least one certificate, or an error naming
+/// the file and what is wrong.
+pub fn read_ca_bundle(path: &std::path::Path) -> Result<String, String> {
+    let pem =
+        std::fs::read_to_string(path).map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
+    match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
+        Ok(certs) if !certs.is_empty() => Ok(pem),
+        Ok(_) => Err(format!(
+            "CA bundle {}: no PEM certificate in it",
+            path.display()
+        )),
+        Err(e) => Err(format!("CA bundle {}: {e}", path.display())),
     }
 }
 

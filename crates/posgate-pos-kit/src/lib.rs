@@ -7,7 +7,7 @@
 //! behave the same for every POS lives here.
 //!
 //! Today the kit holds only [`http`]: the one HTTP client policy (timeouts, no redirects,
-//! rustls, a posgate user agent) and the one reading of what a failed exchange means
+//! rustls with the restaurant's own CA bundle, a posgate user agent) and the one reading of what a failed exchange means
 //! ("not sent" / "sent, outcome unknown" / "refused: fix the configuration"). Issue 11 grows it
 //! into the full adapter kit (a `PosConnector` trait, the generic gRPC server, a conformance
 //! suite); those are deliberately not here yet.
@@ -15,4 +15,4 @@
 
 pub mod http;
 
-pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, send};
+pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, read_ca_bundle, send};

@@ -22,5 +22,7 @@ pub mod delivery;
 pub mod expirenza;
 pub mod index;
 pub mod tillypad;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod util;
 pub mod wsa;

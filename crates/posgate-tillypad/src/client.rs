@@ -84,21 +84,33 @@ pub struct TillypadClient {
 }
 
 /// The HTTP client of one restaurant (the kit's policy): JSON headers, the restaurant's connect
-/// and request timeouts, no redirects, no connection reuse (see the module docs).
-pub fn http_client(r: &TillypadRestaurant) -> Result<reqwest::Client, reqwest::Error> {
+/// and request timeouts and CA bundle, no redirects, no connection reuse (see the module docs).
+pub fn http_client(
+    r: &TillypadRestaurant,
+    ca_pem: Option<&str>,
+) -> Result<reqwest::Client, reqwest::Error> {
     HttpPolicy::new("tillypad")
         .header(CONTENT_TYPE, "application/json; charset=utf-8")
         .header(ACCEPT, "application/json")
         .connect_timeout(Duration::from_millis(r.connect_timeout_ms))
         .request_timeout(Duration::from_millis(r.request_timeout_ms))
         .fresh_connections()
+        .trust_pem(ca_pem)
         .build()
 }
 
 impl TillypadClient {
-    pub fn new(r: &TillypadRestaurant) -> anyhow::Result<Self> {
+    /// The client of restaurant `id` (named in errors).
+    pub fn new(id: &str, r: &TillypadRestaurant) -> anyhow::Result<Self> {
+        let ca = match &r.ca_file {
+            None => None,
+            Some(f) => Some(
+                posgate_pos_kit::read_ca_bundle(f)
+                    .map_err(|e| anyhow::anyhow!("[tillypad.restaurants.{id}] ca_file: {e}"))?,
+            ),
+        };
         Ok(TillypadClient {
-            http: http_client(r)?,
+            http: http_client(r, ca.as_deref())?,
             base: r.base_url.trim().trim_end_matches('/').to_string(),
         })
     }

@@ -110,6 +110,10 @@ pub struct TillypadRestaurant {
     /// Tillypad web API base URL: `http://<host>:8090` (on-prem) or a relay path such as
     /// `http://service.tillypad.ru:8059/tillypad-api/<Client>`; `/pay-guest` is appended.
     pub base_url: String,
+    /// A PEM bundle of certificate authorities trusted beside the public ones, for a POS server
+    /// whose certificate comes from its own authority (on-premises servers often do).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Pay type GUID (`payType_ID`) payments are booked with unless the request names one.
     #[serde(default)]
     pub default_pay_type_id: Option<String>,
@@ -158,6 +162,7 @@ impl TillypadRestaurant {
     pub fn new(base_url: impl Into<String>) -> Self {
         TillypadRestaurant {
             base_url: base_url.into(),
+            ca_file: None,
             default_pay_type_id: None,
             allow_prepaid_pay_type: false,
             default_points_type_id: None,

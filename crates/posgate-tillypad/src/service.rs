@@ -86,7 +86,7 @@ impl TillypadAdapter {
         let mut restaurants = BTreeMap::new();
         for (id, r) in cfg.restaurants {
             r.validate(&id)?;
-            let client = TillypadClient::new(&r)
+            let client = TillypadClient::new(&id, &r)
                 .with_context(|| format!("building the HTTP client of restaurant {id}"))?;
             restaurants.insert(id, Restaurant { cfg: r, client });
         }

@@ -123,11 +123,12 @@ impl std::fmt::Debug for WsaClient {
     }
 }
 
-/// The shared HTTP client (the kit's policy): pooled connections, a connect timeout, no
-/// redirects, no overall timeout (each request sets its own).
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+/// An HTTP client (the kit's policy): pooled connections, a connect timeout, no redirects, no
+/// overall timeout (each request sets its own), trusting `ca_pem` beside the public roots.
+pub fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client, reqwest::Error> {
     HttpPolicy::new("wsa")
         .header(CONTENT_TYPE, "application/json; charset=utf-8")
+        .trust_pem(ca_pem)
         .build()
 }
 
@@ -511,7 +512,7 @@ mod tests {
             crate::config::AgentVersion::V2,
             "c",
         );
-        let c = WsaClient::new(http_client().unwrap(), &r);
+        let c = WsaClient::new(http_client(None).unwrap(), &r);
         assert!(!format!("{c:?}").contains("super-secret-token"));
     }
 

@@ -69,6 +69,10 @@ pub struct WsaRestaurant {
     /// White Server base URL, e.g. `https://ws.ucs.ru`; the adapter appends
     /// `/wsserverlp/api/v2/aggregators/Create`.
     pub base_url: String,
+    /// A PEM bundle of certificate authorities trusted beside the public ones, for a POS server
+    /// whose certificate comes from its own authority (on-premises servers often do).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// `AggregatorAuthentication` token, sent raw. Never logged.
     #[serde(default)]
     pub token: Secret,
@@ -131,6 +135,7 @@ impl WsaRestaurant {
     ) -> Self {
         WsaRestaurant {
             base_url: base_url.into(),
+            ca_file: None,
             token: Secret::new(token),
             token_file: None,
             object_id,

@@ -45,12 +45,20 @@ struct Restaurant {
 impl WsaAdapter {
     /// Builds the adapter; resolves `token_file`s and validates each restaurant.
     pub fn new(cfg: WsaAdapterConfig) -> anyhow::Result<Self> {
-        let http = http_client().context("building the HTTP client")?;
+        let shared = http_client(None).context("building the HTTP client")?;
         let mut restaurants = BTreeMap::new();
         for (id, mut r) in cfg.restaurants {
             r.resolve_token()?;
             r.validate(&id)?;
-            let client = WsaClient::new(http.clone(), &r);
+            let http = match &r.ca_file {
+                None => shared.clone(),
+                Some(f) => {
+                    let pem = posgate_pos_kit::read_ca_bundle(f)
+                        .map_err(|e| anyhow::anyhow!("[wsa.restaurants.{id}] ca_file: {e}"))?;
+                    http_client(Some(&pem)).context("building the HTTP client")?
+                }
+            };
+            let client = WsaClient::new(http, &r);
             restaurants.insert(id, Restaurant { cfg: r, client });
         }
         Ok(WsaAdapter {

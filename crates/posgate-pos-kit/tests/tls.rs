@@ -1,0 +1,108 @@
+//! The kit's HTTP policy over TLS: a restaurant's own certificate authority is trusted when it
+//! is given, and a certificate nobody trusts is refused with its cause, nothing sent.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use posgate_pos_kit::{Fate, HttpPolicy, read_ca_bundle, send};
+use posgate_sim::tls::{TestCa, front};
+use tokio::net::TcpListener;
+
+/// A plain HTTP server answering `hello` to anything.
+async fn plain() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async { "hello" });
+    tokio::spawn(async move { axum::serve(l, app).await });
+    addr
+}
+
+fn policy() -> HttpPolicy {
+    HttpPolicy::new("kit-test").connect_timeout(Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn a_restaurants_own_ca_is_trusted_when_given() {
+    let ca = TestCa::new();
+    let tls = front(plain().await, &ca).await;
+    let client = policy().trust_pem(Some(&ca.ca_pem)).build().unwrap();
+    for host in ["127.0.0.1", "localhost"] {
+        let url = format!("https://{host}:{}/x", tls.port());
+        let a = send(client.get(&url), "POS").await.unwrap();
+        assert_eq!(a.status, 200, "{host}");
+        assert_eq!(a.body, b"hello");
+    }
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_sent() {
+    let ca = TestCa::new();
+    let other = TestCa::new();
+    let tls = front(plain().await, &ca).await;
+    let url = format!("https://127.0.0.1:{}/pay", tls.port());
+    // No CA given, and another restaurant's CA: both refuse this server's certificate.
+    for pem in [None, Some(other.ca_pem.as_str())] {
+        let client = policy().trust_pem(pem).build().unwrap();
+        let f = send(client.post(&url).body("x"), "White Server")
+            .await
+            .unwrap_err();
+        assert_eq!(f.fate, Fate::Refused, "{f:?}");
+        assert_eq!(f.code, "transport/tls", "{f:?}");
+        assert!(f.text.contains("certificate"), "{}", f.text);
+        assert!(
+            f.text.contains("invalid peer certificate"),
+            "the cause: {}",
+            f.text
+        );
+        assert!(f.text.contains("ca_file"), "what to fix: {}", f.text);
+    }
+}
+
+#[tokio::test]
+async fn plain_http_still_works_and_a_refused_connection_is_not_a_tls_failure() {
+    let a = send(
+        policy()
+            .build()
+            .unwrap()
+            .get(format!("http://{}/", plain().await)),
+        "POS",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.body, b"hello");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let f = send(
+        policy()
+            .build()
+            .unwrap()
+            .get(format!("https://127.0.0.1:{port}/")),
+        "POS",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (f.fate, f.code.as_str()),
+        (Fate::NotSent, "transport/connect")
+    );
+}
+
+#[test]
+fn a_ca_bundle_is_read_or_refused_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("posgate-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("ca.pem");
+    std::fs::write(&good, TestCa::new().ca_pem).unwrap();
+    assert!(read_ca_bundle(&good).unwrap().contains("BEGIN CERTIFICATE"));
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let e = read_ca_bundle(&junk).unwrap_err();
+    assert!(e.contains("junk.pem"), "{e}");
+    let e = read_ca_bundle(&dir.join("missing.pem")).unwrap_err();
+    assert!(e.contains("missing.pem"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
