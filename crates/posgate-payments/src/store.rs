@@ -730,8 +730,8 @@ fn decode(r: &AnyRow, keys: &Keyring) -> Result<PaymentRecord, StoreError> {
     };
     let tenders: Vec<StoredTender> = serde_json::from_str(&r.try_get::<String, _>("tenders")?)
         .map_err(|e| corrupt(tenders_error(&e)))?;
-    // A row from before sealing may still hold plaintext until the store next opens (another
-    // replica of an older version wrote it); any other unsealed code is refused.
+    // A row from before sealing holds plaintext until the store next opens (e.g. written by an
+    // older replica still running during the upgrade); any other unsealed code is refused.
     let legacy = r.try_get::<i64, _>("card_codes_sealed")? == 0;
     let tenders = tenders
         .into_iter()

@@ -279,3 +279,41 @@ proptest::proptest! {
         proptest::prop_assert_eq!(r.open(&sealed, PLACE).unwrap(), plain);
     }
 }
+
+/// What `f` logs, as text.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let sink = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(sub, f);
+    String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn the_dev_key_is_announced_loudly_and_a_real_one_quietly() {
+    let log = logged(|| {
+        SecretsConfig::dev().keyring().unwrap();
+    });
+    assert!(
+        log.contains("WARN") && log.contains("PUBLIC development key"),
+        "{log}"
+    );
+    let log = logged(|| {
+        config(&[("k1", &K1)], Some("k1")).keyring().unwrap();
+    });
+    assert!(log.is_empty(), "{log}");
+}
