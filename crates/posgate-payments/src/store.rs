@@ -213,11 +213,11 @@ impl Store {
 
     /// After plaintext card codes were overwritten in a SQLite file, rewrites the file so their
     /// old bytes do not linger in free pages or the WAL. Best effort: the codes are sealed
-    /// already, and a busy database (another process on the file) only delays the scrub.
+    /// already; if another process keeps the file busy, the warning asks for a manual VACUUM.
     async fn scrub_sqlite_file(&self) {
         for stmt in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
             if let Err(e) = sqlx::query(stmt).execute(&self.pool).await {
-                tracing::warn!(error = %e, "{stmt} after sealing card codes failed; old plaintext may remain in free pages until the next VACUUM");
+                tracing::warn!(error = %e, "{stmt} after sealing card codes failed: old plaintext may remain in the file's free pages; run VACUUM on it when no service uses it");
                 return;
             }
         }
