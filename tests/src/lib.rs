@@ -22,6 +22,23 @@ pub const PAYMENTS_TOKEN: &str = "test-payments-token";
 pub const CLI_TOKEN: &str = "test-cli-token";
 pub const EXPIRENZA_TOKEN: &str = "test-expirenza-token";
 
+/// The key the test stack seals secrets at rest with, under [`KEY_ID`]; [`KEY_B64`] is its
+/// base64, as configured.
+pub const KEY: &[u8; 32] = b"test-key-posgate-secrets-32-byte";
+pub const KEY_B64: &str = "dGVzdC1rZXktcG9zZ2F0ZS1zZWNyZXRzLTMyLWJ5dGU=";
+pub const KEY_ID: &str = "test-1";
+
+/// The test stack's keyring: [`KEY_B64`] under [`KEY_ID`], active.
+pub fn keyring() -> std::sync::Arc<posgate_payments::secrets::Keyring> {
+    use posgate_payments::secrets::SecretsConfig;
+    let cfg = SecretsConfig {
+        active: Some(KEY_ID.into()),
+        keys: [(KEY_ID.to_string(), posgate_core::Secret::new(KEY_B64))].into(),
+        ..SecretsConfig::default()
+    };
+    std::sync::Arc::new(cfg.keyring().expect("test keyring"))
+}
+
 /// A client of the payment service, sending the test caller's token.
 pub type Client = PaymentServiceClient<InterceptedService<Channel, CallerToken>>;
 
@@ -115,6 +132,9 @@ pos = "wsa"
         r#"
 [auth]
 tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", expirenza = "{EXPIRENZA_TOKEN}" }}
+[secrets]
+active = "{KEY_ID}"
+keys = {{ {KEY_ID} = "{KEY_B64}" }}
 [payments]
 listen = "127.0.0.1:0"
 database_url = "{db}"
@@ -285,7 +305,9 @@ impl Stack {
 
     /// The notes of a payment's history, oldest first (read straight from the database).
     pub async fn history(&self, payment_id: &str) -> Vec<String> {
-        let db = posgate_payments::store::Store::open(&self.database_url())
+        let cfg = PaymentsConfig::load(Some(&self.config_path)).expect("payments config");
+        let keys = std::sync::Arc::new(cfg.secrets.keyring().expect("keyring"));
+        let db = posgate_payments::store::Store::open(&cfg.database_url, keys)
             .await
             .expect("open store");
         db.history(payment_id)
@@ -294,12 +316,6 @@ impl Stack {
             .into_iter()
             .filter_map(|h| h.5)
             .collect()
-    }
-
-    fn database_url(&self) -> String {
-        PaymentsConfig::load(Some(&self.config_path))
-            .expect("payments config")
-            .database_url
     }
 
     /// Stops the payment service (graceful), keeping its database.

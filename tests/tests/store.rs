@@ -1,9 +1,13 @@
 //! The store's own guarantees, on a real SQLite file and on PostgreSQL: one payment per key, one
-//! worker per payment (lease + fenced writes), one posting payment per bill.
+//! worker per payment (lease + fenced writes), one posting payment per bill, and no card code
+//! in plaintext at rest.
 
 use posgate_core::request::RawPayRequest;
 use posgate_core::{PayRequest, PaymentState};
-use posgate_payments::store::{Inserted, Store};
+use posgate_payments::secrets::Keyring;
+use posgate_payments::store::{Inserted, Resealed, Store, StoreError, card_place};
+use posgate_tests::keyring;
+use sqlx::Connection;
 
 fn request(key: &str, bill: &str) -> PayRequest {
     PayRequest::validate(
@@ -20,19 +24,32 @@ fn request(key: &str, bill: &str) -> PayRequest {
     .unwrap()
 }
 
-/// Runs a check against a fresh SQLite file and a fresh PostgreSQL database.
+/// Runs a check against the URL of a fresh SQLite file and of a fresh PostgreSQL database.
+async fn each_db<F, Fut>(check: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (db, url) = sqlite_dir();
+    check(url).await;
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+    if let Some(pg) = posgate_tests::fresh_postgres().await {
+        check(pg.url.clone()).await;
+        pg.drop_db().await;
+    }
+}
+
+/// Runs a check against a store on a fresh SQLite file and on a fresh PostgreSQL database.
 async fn on_both<F, Fut>(check: F)
 where
     F: Fn(Store) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let dir = std::env::temp_dir().join(format!("posgate-store-{}", uuid::Uuid::new_v4()));
-    let url = format!("sqlite://{}/p.db", dir.display());
-    check(Store::open(&url).await.unwrap()).await;
-    if let Some(pg) = posgate_tests::fresh_postgres().await {
-        check(Store::open(&pg.url).await.unwrap()).await;
-        pg.drop_db().await;
-    }
+    each_db(|url| {
+        let check = &check;
+        async move { check(Store::open(&url, keyring()).await.unwrap()).await }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,4 +131,280 @@ async fn bill_locks(s: Store) {
     );
     s.unlock_bill("r", "b", "p1").await.unwrap();
     assert!(s.lock_bill("r", "b", "p2", 5).await.unwrap());
+}
+
+/// Card codes planted in payments: distinctive, so a search of raw bytes cannot miss them.
+const CARD_A: &str = "PLANTED-CARD-7781-4410";
+const CARD_B: &str = "ПЛАНТ-КАРТА-5529";
+
+fn with_cards(key: &str) -> PayRequest {
+    PayRequest::validate(
+        &RawPayRequest {
+            idempotency_key: key,
+            restaurant_id: "r",
+            bill_id: "b",
+            amount: "10.00",
+            close: true,
+            tenders: vec![
+                ("cash", "4.00", ""),
+                ("card", "3.00", CARD_A),
+                ("bonus", "3.00", CARD_B),
+            ],
+            ..Default::default()
+        },
+        2,
+    )
+    .unwrap()
+}
+
+fn card_codes(s: &posgate_payments::store::PaymentRecord) -> Vec<&str> {
+    s.request
+        .tenders
+        .iter()
+        .map(|t| t.card_code.as_str())
+        .collect()
+}
+
+/// Every byte SQLite keeps for a database: the file, its WAL and shared memory.
+fn sqlite_bytes(db: &std::path::Path) -> Vec<u8> {
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .filter_map(|ext| std::fs::read(format!("{}{ext}", db.display())).ok())
+        .flatten()
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every column of every row of the tables that could hold a card code, as PostgreSQL text.
+async fn pg_rows(url: &str) -> String {
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut all = String::new();
+    for table in ["payments", "payment_events", "bill_locks"] {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        all.push_str(&rows.join("\n"));
+    }
+    all
+}
+
+fn sqlite_dir() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("posgate-store-{}", uuid::Uuid::new_v4()));
+    let db = dir.join("p.db");
+    let url = format!("sqlite://{}", db.display());
+    (db, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_codes_are_sealed_at_rest_and_read_back_intact() {
+    let (db, url) = sqlite_dir();
+    let s = Store::open(&url, keyring()).await.unwrap();
+    let id = store_with_cards(&s).await;
+    let bytes = sqlite_bytes(&db);
+    for card in [CARD_A, CARD_B, "7781-4410"] {
+        assert!(!contains(&bytes, card), "{card} in the SQLite files");
+    }
+    assert!(contains(&bytes, "v1:test-1:"), "sealed codes are there");
+    // The codes open only with the key: a store with another key cannot read the payment.
+    drop(s);
+    let other = Keyring::new("test-1", &[7; 32]).unwrap();
+    let s2 = Store::open(&url, std::sync::Arc::new(other)).await.unwrap();
+    let err = s2.get(&id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Sealing { .. }), "{err}");
+    assert!(!err.to_string().contains(CARD_A));
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+
+    if let Some(pg) = posgate_tests::fresh_postgres().await {
+        let s = Store::open(&pg.url, keyring()).await.unwrap();
+        store_with_cards(&s).await;
+        let rows = pg_rows(&pg.url).await;
+        for card in [CARD_A, CARD_B, "7781-4410"] {
+            assert!(!rows.contains(card), "{card} in PostgreSQL: {rows}");
+        }
+        assert!(rows.contains("v1:test-1:"), "{rows}");
+        pg.drop_db().await;
+    }
+}
+
+/// Stores a payment with card codes; checks the store API gives them back as sent.
+async fn store_with_cards(s: &Store) -> String {
+    let Inserted::New(rec) = s
+        .insert("p-cards", &with_cards("k-cards"), 1)
+        .await
+        .unwrap()
+    else {
+        panic!("new payment")
+    };
+    assert_eq!(card_codes(&rec), ["", CARD_A, CARD_B]);
+    let again = s.get("p-cards").await.unwrap().unwrap();
+    assert_eq!(card_codes(&again), ["", CARD_A, CARD_B]);
+    // A repeat of the key returns the stored payment, codes intact.
+    let Inserted::Existing(rep) = s
+        .insert("p-other", &with_cards("k-cards"), 2)
+        .await
+        .unwrap()
+    else {
+        panic!("existing payment")
+    };
+    assert_eq!(card_codes(&rep), ["", CARD_A, CARD_B]);
+    let listed = s
+        .list(&posgate_payments::store::ListFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(card_codes(&listed[0]), ["", CARD_A, CARD_B]);
+    rec.id
+}
+
+/// A payment row as an earlier version wrote it: card codes in plaintext, not marked sealed.
+async fn plant_legacy_row(url: &str, id: &str, tenders: &str) {
+    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, state, step, next_attempt_at, version, created_at, updated_at)
+         VALUES ($1, $2, 'r', 'b', '10.00', '0.00', 2, $3, '{}', 1, 'accepted', 'post', 1, 1, 1, 1)",
+    )
+    .bind(id)
+    .bind(format!("key-{id}"))
+    .bind(tenders)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+}
+
+fn legacy_tenders() -> String {
+    format!(
+        r#"[{{"tender_id":"card","amount":"6.00","card_code":"{CARD_A}"}},{{"tender_id":"bonus","amount":"4.00","card_code":"{CARD_B}"}}]"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_codes_of_an_earlier_version_are_sealed_when_the_store_opens() {
+    sqlx::any::install_default_drivers();
+    let (db, url) = sqlite_dir();
+    drop(Store::open(&url, keyring()).await.unwrap());
+    plant_legacy_row(&url, "legacy-1", &legacy_tenders()).await;
+    assert!(contains(&sqlite_bytes(&db), CARD_A), "planted in plaintext");
+    let s = Store::open(&url, keyring()).await.unwrap();
+    let bytes = sqlite_bytes(&db);
+    for card in [CARD_A, CARD_B] {
+        assert!(!contains(&bytes, card), "{card} left in the SQLite files");
+    }
+    let rec = s.get("legacy-1").await.unwrap().unwrap();
+    assert_eq!(card_codes(&rec), [CARD_A, CARD_B]);
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+
+    if let Some(pg) = posgate_tests::fresh_postgres().await {
+        drop(Store::open(&pg.url, keyring()).await.unwrap());
+        plant_legacy_row(&pg.url, "legacy-1", &legacy_tenders()).await;
+        let s = Store::open(&pg.url, keyring()).await.unwrap();
+        let rows = pg_rows(&pg.url).await;
+        for card in [CARD_A, CARD_B] {
+            assert!(!rows.contains(card), "{card} in PostgreSQL: {rows}");
+        }
+        let rec = s.get("legacy-1").await.unwrap().unwrap();
+        assert_eq!(card_codes(&rec), [CARD_A, CARD_B]);
+        pg.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn a_plaintext_code_in_a_sealed_row_is_refused_not_read() {
+    let (db, url) = sqlite_dir();
+    let s = Store::open(&url, keyring()).await.unwrap();
+    let id = store_with_cards(&s).await;
+    plant_legacy_row(&url, "planted", &legacy_tenders()).await;
+    // Until the next open a legacy row still reads (an older replica may have written it)...
+    let rec = s.get("planted").await.unwrap().unwrap();
+    assert_eq!(card_codes(&rec), [CARD_A, CARD_B]);
+    // ...but a row marked sealed with a plaintext code is corrupt, and the error quotes no code.
+    let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE payments SET card_codes_sealed = 1 WHERE id = 'planted'")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let err = s.get("planted").await.unwrap_err().to_string();
+    assert!(err.contains("tenders[0].card_code is not sealed"), "{err}");
+    assert!(!err.contains(CARD_A), "{err}");
+    // A sealed code moved to another payment's row does not open there.
+    let sealed: String = sqlx::query_scalar("SELECT tenders FROM payments WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE payments SET tenders = $1 WHERE id = 'planted'")
+        .bind(&sealed)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let err = s.get("planted").await.unwrap_err().to_string();
+    assert!(err.contains("copied from another place"), "{err}");
+    c.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_rotation_rewrap_moves_every_code_to_the_new_key() {
+    each_db(rotation).await;
+}
+
+async fn rotation(url: String) {
+    // Sealed with test-1: payments p-cards (codes) and p-plain (none).
+    let old = keyring();
+    let s = Store::open(&url, old.clone()).await.unwrap();
+    let id = store_with_cards(&s).await;
+    s.insert("p-plain", &request("k-plain", "b2"), 1)
+        .await
+        .unwrap();
+    // test-2 becomes active, test-1 stays to open what it sealed.
+    let rotated = std::sync::Arc::new(
+        Keyring::new("test-2", &[2; 32])
+            .unwrap()
+            .with_old("test-1", posgate_tests::KEY)
+            .unwrap(),
+    );
+    let s2 = Store::open(&url, rotated.clone()).await.unwrap();
+    assert_eq!(card_codes(&s2.get(&id).await.unwrap().unwrap())[1], CARD_A);
+    assert_eq!(
+        s2.rewrap_card_codes().await.unwrap(),
+        Resealed {
+            changed: 1,
+            failed: vec![]
+        }
+    );
+    assert_eq!(
+        s2.rewrap_card_codes().await.unwrap().changed,
+        0,
+        "all moved"
+    );
+    // Without test-1 the payment still reads: nothing is sealed with it any more.
+    let only_new = Keyring::new("test-2", &[2; 32]).unwrap();
+    let s3 = Store::open(&url, std::sync::Arc::new(only_new))
+        .await
+        .unwrap();
+    let rec = s3.get(&id).await.unwrap().unwrap();
+    assert_eq!(card_codes(&rec), ["", CARD_A, CARD_B]);
+    // The old key alone no longer opens them.
+    let s4 = Store::open(&url, old).await.unwrap();
+    assert!(matches!(s4.get(&id).await, Err(StoreError::Sealing { .. })));
+    // A code whose key is gone is reported, not dropped.
+    let s5 = Store::open(
+        &url,
+        std::sync::Arc::new(Keyring::new("test-3", &[3; 32]).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s5.rewrap_card_codes().await.unwrap().failed,
+        vec![id.clone()]
+    );
+    assert_eq!(card_place("p", 1), "payments.tenders.card_code/p/1");
 }

@@ -98,6 +98,7 @@ async fn start_service(
         adapters,
         restaurants,
         auth: posgate_grpc::AuthConfig::disabled(),
+        secrets: posgate_payments::secrets::SecretsConfig::dev(),
         ..PaymentsConfig::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,7 @@
 //! Payment service settings: section `[payments]` of the posgate TOML file, overridden by
 //! environment variables `POSGATE_PAYMENTS__<KEY>` (`__` separates nested keys, e.g.
-//! `POSGATE_PAYMENTS__RETRY__MAX_ATTEMPTS=10`).
+//! `POSGATE_PAYMENTS__RETRY__MAX_ATTEMPTS=10`). The keys that seal card codes at rest come from
+//! the shared `[secrets]` section (`POSGATE_SECRETS__*`, see [`posgate_secrets`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use posgate_core::RetryPolicy;
 use posgate_grpc::AuthConfig;
+use posgate_secrets::SecretsConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +50,10 @@ pub struct PaymentsConfig {
     /// Service-to-service tokens: the `[auth]` section, shared by every service.
     #[serde(skip)]
     pub auth: AuthConfig,
+    /// Keys that seal card codes at rest: the `[secrets]` section. Without a key the service
+    /// refuses to start.
+    #[serde(skip)]
+    pub secrets: SecretsConfig,
 }
 
 /// Which adapter serves a restaurant, and its currency's scale.
@@ -86,15 +92,18 @@ impl Default for PaymentsConfig {
             adapters: BTreeMap::new(),
             restaurants: BTreeMap::new(),
             auth: AuthConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
 
 impl PaymentsConfig {
-    /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`.
+    /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`; `[auth]`
+    /// and `[secrets]` likewise.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let mut cfg: PaymentsConfig = posgate_grpc::load_section(path, "payments")?;
         cfg.auth = AuthConfig::load(path)?;
+        cfg.secrets = posgate_grpc::load_section(path, "secrets")?;
         cfg.check()?;
         Ok(cfg)
     }
@@ -148,5 +157,32 @@ mod tests {
             ..PaymentsConfig::default()
         };
         assert_eq!(zero.settle_ms(125_000), 0, "an override to believe at once");
+    }
+
+    #[test]
+    fn keys_are_read_from_the_secrets_section() {
+        let dir = std::env::temp_dir().join(format!("posgate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("posgate.toml");
+        std::fs::write(
+            &path,
+            r#"
+[secrets]
+active = "k2"
+keys = { k1 = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=", k2 = "MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI=" }
+[payments]
+lease_ms = 1000
+"#,
+        )
+        .unwrap();
+        let cfg = PaymentsConfig::load(Some(&path)).unwrap();
+        let ring = cfg.secrets.keyring().unwrap();
+        assert_eq!(ring.active_id(), "k2");
+        assert_eq!(
+            format!("{ring:?}"),
+            r#"Keyring { active: "k2", keys: ["k1", "k2"] }"#
+        );
+        assert!(!format!("{cfg:?}").contains("MTEx"), "keys never printed");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

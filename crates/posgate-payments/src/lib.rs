@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::{PaymentsConfig, RestaurantRoute};
+pub use posgate_secrets as secrets;
 pub use service::PaymentsApi;
 
 /// Largest gRPC message we take: a pay request is a few KB.
@@ -40,7 +41,8 @@ impl PaymentsService {
     pub async fn build(cfg: PaymentsConfig) -> anyhow::Result<PaymentsService> {
         cfg.check()?;
         let cfg = Arc::new(cfg);
-        let store = store::Store::open(&cfg.database_url).await?;
+        let keys = Arc::new(cfg.secrets.keyring()?);
+        let store = store::Store::open(&cfg.database_url, keys).await?;
         let adapters = adapters::Adapters::new(&cfg)?;
         let notifier = Arc::new(notify::Notifier::default());
         let engine = engine::Engine::new(
@@ -89,5 +91,36 @@ impl PaymentsService {
             .await;
         let _ = engine.await;
         result.map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(secrets: secrets::SecretsConfig) -> PaymentsConfig {
+        PaymentsConfig {
+            database_url: "sqlite::memory:".into(),
+            auth: posgate_grpc::AuthConfig::disabled(),
+            secrets,
+            ..PaymentsConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_key_the_service_refuses_to_start_naming_the_setting() {
+        let Err(e) = PaymentsService::build(cfg(secrets::SecretsConfig::default())).await else {
+            panic!("started without a key")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("[secrets] active") && e.contains("POSGATE_SECRETS__KEYS__"),
+            "{e}"
+        );
+        assert!(
+            PaymentsService::build(cfg(secrets::SecretsConfig::dev()))
+                .await
+                .is_ok()
+        );
     }
 }

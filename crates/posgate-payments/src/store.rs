@@ -9,14 +9,22 @@
 //! - a worker *claims* a payment with a conditional UPDATE (lease), and every later write is
 //!   fenced by `lease_owner`, so two workers never drive one payment;
 //! - a bill has at most one payment posting to it at a time (`bill_locks` primary key).
+//!
+//! Card codes are kept because a payment may have to be posted again, so they are sealed with
+//! the service's [`Keyring`] before they are written and opened when read, each bound to its
+//! payment and tender ([`card_place`]): the database, its files and its backups hold no
+//! plaintext card code. Rows from before sealing (`card_codes_sealed = 0`) are sealed when the
+//! store opens; [`Store::rewrap_card_codes`] moves every code to the active key after a rotation.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use posgate_core::payment::Lifecycle;
 use posgate_core::{Money, PayRequest, PaymentState, Step, Substate, TenderLine};
+use posgate_secrets::Keyring;
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -29,6 +37,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row for payment {id}: {what}")]
     Corrupt { id: String, what: String },
+    #[error("card code of payment {id}: {source}")]
+    Sealing {
+        id: String,
+        source: posgate_secrets::SecretsError,
+    },
 }
 
 /// The bill as read from the POS just before posting; reconciliation compares against it.
@@ -93,14 +106,53 @@ pub struct ListFilter {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    keys: Arc<Keyring>,
 }
 
-const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, pos_details, sending, unknown_since, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
+const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, pos_details, sending, unknown_since, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
+
+/// Where a card code is sealed for: its payment and tender, so a sealed code copied to another
+/// payment or tender does not open.
+pub fn card_place(payment_id: &str, tender: usize) -> String {
+    format!("payments.tenders.card_code/{payment_id}/{tender}")
+}
+
+/// Which rows a reseal pass visits, and what it does to their card codes.
+#[derive(Clone, Copy)]
+enum Reseal {
+    /// Rows written before sealing: their plaintext codes are sealed.
+    Legacy,
+    /// Rows with a code sealed under any key: those not under the active key are rewrapped.
+    Rotate,
+}
+
+impl Reseal {
+    fn filter(self) -> &'static str {
+        match self {
+            Reseal::Legacy => "card_codes_sealed = 0",
+            Reseal::Rotate => r#"tenders LIKE '%"card_code":"v1:%'"#,
+        }
+    }
+}
+
+/// Rows a reseal pass reads at once.
+const RESEAL_PAGE: i64 = 200;
+
+/// What a reseal pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Payments whose card codes were rewritten.
+    pub changed: usize,
+    /// Payments whose card codes could not be opened (e.g. their key is no longer configured),
+    /// left as they were. After a rotation the old key must stay while any remain.
+    pub failed: Vec<String>,
+}
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db` or
-    /// `sqlite::memory:`) and applies migrations.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
+    /// `sqlite::memory:`), applies migrations and seals card codes left in plaintext by an
+    /// earlier version. `keys` seal new card codes and open stored ones.
+    pub async fn open(url: &str, keys: Arc<Keyring>) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
@@ -109,7 +161,9 @@ impl Store {
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            return Ok(Store { pool });
+            let store = Store { pool, keys };
+            store.reseal(Reseal::Legacy).await?;
+            return Ok(store);
         }
         let memory = url.contains(":memory:");
         if !memory
@@ -150,7 +204,126 @@ impl Store {
             .connect(&url)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store { pool, keys };
+        if store.reseal(Reseal::Legacy).await?.changed > 0 {
+            store.scrub_sqlite_file().await;
+        }
+        Ok(store)
+    }
+
+    /// After plaintext card codes were overwritten in a SQLite file, rewrites the file so their
+    /// old bytes do not linger in free pages or the WAL. Best effort: the codes are sealed
+    /// already; if another process keeps the file busy, the warning asks for a manual VACUUM.
+    async fn scrub_sqlite_file(&self) {
+        for stmt in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
+            if let Err(e) = sqlx::query(stmt).execute(&self.pool).await {
+                tracing::warn!(error = %e, "{stmt} after sealing card codes failed: old plaintext may remain in the file's free pages; run VACUUM on it when no service uses it");
+                return;
+            }
+        }
+    }
+
+    /// Re-seals every card code not under the active key with it (after a key rotation; see
+    /// README "Secrets at rest"). Returns how many payments were rewritten. Safe to run while
+    /// the service runs and on several replicas: each row is replaced only if unchanged since
+    /// it was read. Rows from before sealing that it meets are sealed too.
+    pub async fn rewrap_card_codes(&self) -> Result<Resealed, StoreError> {
+        self.reseal(Reseal::Rotate).await
+    }
+
+    /// One pass over the rows `how` selects, in id order, rewriting those whose card codes
+    /// change. A row changed meanwhile by someone else (another replica's pass) is left to them.
+    async fn reseal(&self, how: Reseal) -> Result<Resealed, StoreError> {
+        let sql = format!(
+            "SELECT id, tenders, card_codes_sealed FROM payments WHERE {} AND id > $1 ORDER BY id LIMIT $2",
+            how.filter()
+        );
+        let mut after = String::new();
+        let mut done = Resealed::default();
+        loop {
+            let rows = sqlx::query(&sql)
+                .bind(&after)
+                .bind(RESEAL_PAGE)
+                .fetch_all(&self.pool)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id")?;
+            for r in &rows {
+                let id: String = r.try_get("id")?;
+                let old: String = r.try_get("tenders")?;
+                let legacy = r.try_get::<i64, _>("card_codes_sealed")? == 0;
+                let new = match self.reseal_tenders(&id, &old, legacy) {
+                    Ok(new) => new,
+                    Err(e) => {
+                        tracing::warn!(payment_id = %id, error = %e, "card codes left as they are");
+                        done.failed.push(id);
+                        continue;
+                    }
+                };
+                if new.is_none() && !legacy {
+                    continue;
+                }
+                let updated = sqlx::query(
+                    "UPDATE payments SET tenders = $1, card_codes_sealed = 1 WHERE id = $2 AND tenders = $3",
+                )
+                .bind(new.as_deref().unwrap_or(&old))
+                .bind(&id)
+                .bind(&old)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                done.changed += usize::from(updated == 1 && new.is_some());
+            }
+        }
+        if done.changed > 0 {
+            tracing::info!(
+                payments = done.changed,
+                key = self.keys.active_id(),
+                "card codes sealed with the active key"
+            );
+        }
+        Ok(done)
+    }
+
+    /// The tenders JSON with plaintext codes sealed (`seal_plain`: a row from before sealing)
+    /// and codes under an old key rewrapped; `None` when nothing changes.
+    fn reseal_tenders(
+        &self,
+        id: &str,
+        json: &str,
+        seal_plain: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tenders: Vec<StoredTender> =
+            serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                what: tenders_error(&e),
+            })?;
+        let mut changed = false;
+        for (i, t) in tenders.iter_mut().enumerate() {
+            let place = card_place(id, i);
+            let code = &t.card_code;
+            let new = if self.keys.is_stale(code) {
+                self.keys.rewrap(code, &place)
+            } else if seal_plain && !code.is_empty() && !posgate_secrets::is_sealed(code) {
+                self.keys.seal(code, &place)
+            } else {
+                continue;
+            };
+            t.card_code = new.map_err(|source| StoreError::Sealing {
+                id: id.to_string(),
+                source,
+            })?;
+            changed = true;
+        }
+        if !changed {
+            return Ok(None);
+        }
+        serde_json::to_string(&tenders)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                what: tenders_error(&e),
+            })
     }
 
     /// Stores a new payment, or returns the one already stored under its idempotency key.
@@ -160,20 +333,31 @@ impl Store {
         req: &PayRequest,
         now: i64,
     ) -> Result<Inserted, StoreError> {
-        let tenders: Vec<StoredTender> = req
+        let tenders = req
             .tenders
             .iter()
-            .map(|t| StoredTender {
-                tender_id: t.tender_id.clone(),
-                amount: t.amount.to_string(),
-                card_code: t.card_code.clone(),
+            .enumerate()
+            .map(|(i, t)| {
+                Ok(StoredTender {
+                    tender_id: t.tender_id.clone(),
+                    amount: t.amount.to_string(),
+                    card_code: match t.card_code.as_str() {
+                        "" => String::new(),
+                        code => self.keys.seal(code, &card_place(id, i)).map_err(|source| {
+                            StoreError::Sealing {
+                                id: id.to_string(),
+                                source,
+                            }
+                        })?,
+                    },
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let lc = Lifecycle::new(req.close);
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)
+            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id)
@@ -220,7 +404,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| decode(&r)).transpose()
+        row.map(|r| decode(&r, &self.keys)).transpose()
     }
 
     pub async fn get_by_key(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
@@ -230,7 +414,7 @@ impl Store {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| decode(&r)).transpose()
+        row.map(|r| decode(&r, &self.keys)).transpose()
     }
 
     pub async fn list(&self, f: &ListFilter) -> Result<Vec<PaymentRecord>, StoreError> {
@@ -269,7 +453,7 @@ impl Store {
         }
         q = q.bind(i64::from(f.limit));
         let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(|r| decode(r, &self.keys)).collect()
     }
 
     /// Ids of payments with work due now and no live lease, oldest first.
@@ -524,7 +708,16 @@ async fn insert_event(
     Ok(())
 }
 
-fn decode(r: &AnyRow) -> Result<PaymentRecord, StoreError> {
+/// Why a tenders column did not parse, without serde's message: it may quote a card code.
+fn tenders_error(e: &serde_json::Error) -> String {
+    format!(
+        "tenders: not the expected JSON (line {}, column {})",
+        e.line(),
+        e.column()
+    )
+}
+
+fn decode(r: &AnyRow, keys: &Keyring) -> Result<PaymentRecord, StoreError> {
     let id: String = r.try_get("id")?;
     let corrupt = |what: String| StoreError::Corrupt {
         id: id.clone(),
@@ -536,14 +729,29 @@ fn decode(r: &AnyRow) -> Result<PaymentRecord, StoreError> {
         Money::parse(&s, scale).map_err(|e| corrupt(format!("{col}: {e}")))
     };
     let tenders: Vec<StoredTender> = serde_json::from_str(&r.try_get::<String, _>("tenders")?)
-        .map_err(|e| corrupt(format!("tenders: {e}")))?;
+        .map_err(|e| corrupt(tenders_error(&e)))?;
+    // A row from before sealing holds plaintext until the store next opens (e.g. written by an
+    // older replica still running during the upgrade); any other unsealed code is refused.
+    let legacy = r.try_get::<i64, _>("card_codes_sealed")? == 0;
     let tenders = tenders
         .into_iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
+            let card_code = match t.card_code {
+                c if c.is_empty() || (legacy && !posgate_secrets::is_sealed(&c)) => c,
+                c if posgate_secrets::is_sealed(&c) => {
+                    keys.open(&c, &card_place(&id, i))
+                        .map_err(|source| StoreError::Sealing {
+                            id: id.clone(),
+                            source,
+                        })?
+                }
+                _ => return Err(corrupt(format!("tenders[{i}].card_code is not sealed"))),
+            };
             Ok(TenderLine {
                 amount: Money::parse(&t.amount, scale).map_err(|e| corrupt(e.to_string()))?,
                 tender_id: t.tender_id,
-                card_code: t.card_code,
+                card_code,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

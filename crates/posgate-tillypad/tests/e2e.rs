@@ -80,6 +80,7 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
             })
             .collect(),
         auth: posgate_grpc::AuthConfig::disabled(),
+        secrets: posgate_payments::secrets::SecretsConfig::dev(),
         ..PaymentsConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -160,6 +160,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let pay_listener = TcpListener::bind(pay_cfg.listen).await?;
     let pay_addr = pay_listener.local_addr()?;
     let db = pay_cfg.database_url.clone();
+    let dev_key = pay_cfg.secrets.dev_key;
     let payments = PaymentsService::build(pay_cfg).await?;
     tasks.spawn(payments.serve(pay_listener, stopped(&stop)));
     lines.insert(
@@ -180,6 +181,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("posgate is up (config {})", path.display());
     for l in &lines {
         println!("{l}");
+    }
+    if dev_key {
+        println!(
+            "  WARNING: [secrets] dev_key = true: card codes are encrypted with the PUBLIC development key. Never in production."
+        );
     }
     println!();
     println!("Try, in another terminal:");

@@ -63,6 +63,8 @@ impl Proc {
         let child = Command::new(env!("CARGO_BIN_EXE_posgate"))
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            // The key of `[secrets] active = "crash"`, from the environment as in production.
+            .env("POSGATE_SECRETS__KEYS__CRASH", posgate_tests::KEY_B64)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -134,6 +136,8 @@ impl Cluster {
             r#"
 [auth]
 tokens = {{ payments = "{payments_token}", cli = "{cli_token}" }}
+[secrets]
+active = "crash"
 [payments]
 database_url = "{db}"
 pay_wait_ms = 1500

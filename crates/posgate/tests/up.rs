@@ -69,6 +69,8 @@ fn up_exits_non_zero_when_a_service_cannot_start() {
         &config,
         format!(
             r#"
+[secrets]
+dev_key = true
 [payments]
 database_url = "sqlite://{db}"
 [payments.adapters]
