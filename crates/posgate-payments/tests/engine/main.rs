@@ -991,6 +991,37 @@ async fn two_payments_for_one_bill_take_turns_and_never_overpay() {
     h.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_bill_stays_locked_while_a_payment_to_it_is_unanswered() {
+    let pos = FakePos::new(caps(AmountRule::UpToDue, false, 5_000));
+    pos.open_bill("b1", "100.00", false);
+    // A's posting lands late, after three checks; B must not read the bill before that.
+    pos.script_post("b1", [Post::BookLate { after_checks: 3 }]);
+    let h = Harness::start(pos, |c| {
+        c.retry.max_attempts = 1;
+        c.reconcile.max_attempts = 100;
+    })
+    .await;
+    let a = h.pay("a", "b1", "60.00", false).await;
+    h.wait_for(&a, "unknown", |r| {
+        r.lifecycle.state == PaymentState::OutcomeUnknown
+    })
+    .await;
+    let b = h.pay("b", "b1", "60.00", false).await;
+    assert_state(&h.settled(&a).await, PaymentState::Paid, Step::Done);
+    let rb = h.settled(&b).await;
+    assert_state(&rb, PaymentState::NeedsAttention, Step::Post);
+    assert!(
+        rb.pos_text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("exceeds the 40.00 due")
+    );
+    assert_eq!(h.pos.ledger(), [booking(&a, "b1", "60.00", 1)]);
+    assert!(h.pos.calls_of(&b).is_empty(), "B never posted");
+    h.shutdown().await;
+}
+
 /// A worker frozen mid-posting (its lease renewals stop with it) loses the payment to another
 /// replica. The other finds the posting unanswered, waits out the settle time, finds the late
 /// booking and closes; the frozen worker's save, when it wakes, is refused.
