@@ -524,7 +524,20 @@ async fn not_applied_is_believed_only_after_the_settle_time_then_posted_once_mor
         waited >= Duration::from_millis(400),
         "re-posted after {waited:?}"
     );
-    assert!(since > 0);
+    // "Not applied" was believed (retrying the posting) only once the window had passed.
+    let believed = h
+        .store
+        .history(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, _, state, step, _, _)| state == "retrying" && step == "post")
+        .expect("a retry of the posting in the history");
+    assert!(
+        believed.1 - since >= 400,
+        "believed {} ms after the unknown outcome",
+        believed.1 - since
+    );
     assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 2)]);
     h.shutdown().await;
 }
