@@ -472,10 +472,12 @@ impl Store {
         Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
-    /// When the next payment becomes due, if any.
+    /// When the next payment becomes due, if any. A leased payment is due no earlier than its
+    /// lease ends (its worker is on it), so a long POS call does not keep the scheduler polling.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
-            "SELECT MIN(next_attempt_at) FROM payments WHERE step <> 'done' AND state <> 'needs_attention'",
+            "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
+             FROM payments WHERE step <> 'done' AND state <> 'needs_attention'",
         )
         .fetch_one(&self.pool)
         .await?;

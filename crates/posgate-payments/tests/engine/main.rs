@@ -1,0 +1,1197 @@
+//! The payment engine's decisions, driven against a scripted POS ([`fake_pos`]) on a real SQLite
+//! file, with timings small enough for the whole crate to test in seconds. Each test asserts the
+//! payment's final record (state, substate, attempts/checks, pos_code/pos_text) and what the POS
+//! saw: its call log and its ledger of bookings, so "never posted twice" and "never reported
+//! paid without the POS confirming" are checked where they matter. [`store`] covers the store's
+//! own guarantees that `tests/tests/store.rs` does not.
+
+mod fake_pos;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_pos::{Booking, CallKind, Check, Close, FakePos, Post, Read, money};
+use posgate_core::request::RawPayRequest;
+use posgate_core::{AmountRule, PayRequest, PaymentState, RetryPolicy, Step, Substate};
+use posgate_payments::PaymentsConfig;
+use posgate_payments::engine::{Engine, codes};
+use posgate_payments::notify::Notifier;
+use posgate_payments::port::{Capabilities, PortError, PosFailure};
+use posgate_payments::store::{Inserted, PaymentRecord, Store};
+use posgate_proto::v1::BillStatus;
+use tokio::sync::oneshot;
+
+const R: &str = "rest-1";
+
+/// Small timings: retries every 10-40 ms, checks every 20 ms, a 1 s lease, a 20 ms poll. The
+/// settle window is the fake's (1 ms unless a test sets it), capped at a minute.
+fn config() -> PaymentsConfig {
+    PaymentsConfig {
+        retry: RetryPolicy {
+            initial_ms: 10,
+            multiplier_pct: 200,
+            max_delay_ms: 40,
+            max_attempts: 5,
+            jitter_pct: 0,
+        },
+        reconcile: RetryPolicy {
+            initial_ms: 20,
+            multiplier_pct: 100,
+            max_delay_ms: 20,
+            max_attempts: 5,
+            jitter_pct: 0,
+        },
+        reconcile_settle_ms: 60_000,
+        lease_ms: 1_000,
+        poll_interval_ms: 20,
+        shutdown_grace_ms: 2_000,
+        ..PaymentsConfig::default()
+    }
+}
+
+/// Retries 100 ms apart: long enough for a test to see the payment waiting.
+fn slow_retries(c: &mut PaymentsConfig) {
+    c.retry.initial_ms = 100;
+    c.retry.multiplier_pct = 100;
+    c.retry.max_delay_ms = 100;
+}
+
+fn caps(rule: AmountRule, cannot_read_bills: bool, settle_ms: u64) -> Capabilities {
+    Capabilities {
+        amount_rule: rule,
+        cannot_read_bills,
+        settle_ms,
+    }
+}
+
+fn request(key: &str, bill: &str, amount: &str, close: bool) -> PayRequest {
+    PayRequest::validate(
+        &RawPayRequest {
+            idempotency_key: key,
+            restaurant_id: R,
+            bill_id: bill,
+            amount,
+            close,
+            ..Default::default()
+        },
+        2,
+    )
+    .expect("a valid request")
+}
+
+fn temp_db() -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("posgate-engine-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}/p.db", dir.display());
+    (dir, url)
+}
+
+/// One engine on a fresh store, its scheduler running, with the fake POS behind it.
+struct Harness {
+    store: Store,
+    pos: Arc<FakePos>,
+    engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+    run: Option<tokio::task::JoinHandle<()>>,
+    _dir: TempDir,
+}
+
+impl Harness {
+    async fn start(pos: FakePos, tweak: impl FnOnce(&mut PaymentsConfig)) -> Harness {
+        let (dir, url) = temp_db();
+        let store = Store::open(&url).await.expect("store opens");
+        let mut h = Harness::on(store, Arc::new(pos), tweak, dir);
+        h.run_scheduler();
+        h
+    }
+
+    fn on(
+        store: Store,
+        pos: Arc<FakePos>,
+        tweak: impl FnOnce(&mut PaymentsConfig),
+        dir: PathBuf,
+    ) -> Harness {
+        let mut cfg = config();
+        tweak(&mut cfg);
+        let engine = Engine::new(
+            store.clone(),
+            Arc::clone(&pos) as Arc<dyn posgate_payments::port::PosPort>,
+            Arc::new(Notifier::default()),
+            Arc::new(cfg),
+        );
+        Harness {
+            store,
+            pos,
+            engine,
+            stop: None,
+            run: None,
+            _dir: TempDir(dir),
+        }
+    }
+
+    fn run_scheduler(&mut self) {
+        let (tx, rx) = oneshot::channel::<()>();
+        self.stop = Some(tx);
+        self.run = Some(tokio::spawn(Arc::clone(&self.engine).run(async move {
+            let _ = rx.await;
+        })));
+    }
+
+    /// Stores a payment and kicks it, as `PayBill` does.
+    async fn pay(&self, key: &str, bill: &str, amount: &str, close: bool) -> String {
+        let id = self.insert(key, bill, amount, close).await;
+        self.engine.kick(id.clone());
+        id
+    }
+
+    async fn insert(&self, key: &str, bill: &str, amount: &str, close: bool) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        match self
+            .store
+            .insert(&id, &request(key, bill, amount, close), now())
+            .await
+            .expect("insert")
+        {
+            Inserted::New(r) => r.id,
+            Inserted::Existing(_) => panic!("key {key} reused in a test"),
+        }
+    }
+
+    async fn get(&self, id: &str) -> PaymentRecord {
+        self.store.get(id).await.unwrap().expect("payment exists")
+    }
+
+    /// Waits until `pred` holds for the payment (10 s at most: timings are tens of ms).
+    async fn wait_for(
+        &self,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&PaymentRecord) -> bool,
+    ) -> PaymentRecord {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rec = self.get(id).await;
+            if pred(&rec) {
+                return rec;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "payment never became {what}: state {} step {:?} substate {:?} code {:?} text {:?} attempts {} checks {}",
+                rec.lifecycle.state,
+                rec.lifecycle.step,
+                rec.substate,
+                rec.pos_code,
+                rec.pos_text,
+                rec.attempts,
+                rec.checks
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until the payment needs nothing more from the engine.
+    async fn settled(&self, id: &str) -> PaymentRecord {
+        self.wait_for(id, "final", |r| r.lifecycle.is_final()).await
+    }
+
+    /// The notes and states of the payment's history, in order.
+    async fn history(&self, id: &str) -> Vec<(String, String, Option<String>, String)> {
+        self.store
+            .history(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, state, step, sub, note)| (state, step, sub, note.unwrap_or_default()))
+            .collect()
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(run) = self.run.take() {
+            run.await.unwrap();
+        }
+    }
+}
+
+/// A test's database directory, removed when the test ends.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn now() -> i64 {
+    posgate_payments::engine::now_ms()
+}
+
+fn assert_state(rec: &PaymentRecord, state: PaymentState, step: Step) {
+    assert_eq!(
+        (rec.lifecycle.state, rec.lifecycle.step),
+        (state, step),
+        "substate {:?} code {:?} text {:?}",
+        rec.substate,
+        rec.pos_code,
+        rec.pos_text
+    );
+}
+
+fn booking(id: &str, bill: &str, amount: &str, attempt: u32) -> Booking {
+    Booking {
+        payment_id: id.to_string(),
+        bill_id: bill.to_string(),
+        amount: money(amount),
+        attempt,
+    }
+}
+
+use CallKind::{Check as C, Close as X, Post as P};
+
+// ---- paying and closing ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn exact_payment_then_a_separate_close() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(
+        (
+            rec.substate,
+            rec.pos_code.as_deref(),
+            rec.pos_text.as_deref()
+        ),
+        (None, None, None)
+    );
+    // The close counts as an attempt of its own; the payment was posted once.
+    assert_eq!((rec.attempts, rec.checks), (2, 0));
+    assert_eq!(
+        rec.pos_reference.as_deref(),
+        Some(format!("ref-{id}-1").as_str())
+    );
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (X, 0)]);
+    assert_eq!(h.pos.ledger(), [booking(&id, "b1", "100.00", 1)]);
+    assert_eq!(h.pos.bill("b1").status, BillStatus::Closed);
+    // The bill was read before posting, and the snapshot kept for reconciliation.
+    let before = rec.bill_before.expect("bill read before posting");
+    assert_eq!(before.amount_due, "100.00");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pos_that_closes_on_pay_gets_no_close_call() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", true);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(h.pos.calls_of(&id), [(P, 1)]);
+    assert_eq!(h.pos.ledger().len(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_payment_without_close_stays_paid_and_the_bill_open() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", false).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Paid, Step::Done);
+    assert_eq!(h.pos.calls_of(&id), [(P, 1)]);
+    assert_eq!(h.pos.bill("b1").status, BillStatus::Open);
+    h.shutdown().await;
+}
+
+// ---- refusals and retries ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn each_retriable_substate_is_retried_then_the_bill_closes() {
+    let pos = FakePos::exact();
+    let retriable: Vec<Substate> = Substate::ALL
+        .into_iter()
+        .filter(|s| *s != Substate::OtherError)
+        .collect();
+    for (i, s) in retriable.iter().enumerate() {
+        let bill = format!("b{i}");
+        pos.open_bill(&bill, "50.00", false);
+        pos.script_post(&bill, [Post::Refuse(*s), Post::Refuse(*s), Post::Book]);
+    }
+    // Retries 100 ms apart, so the waiting state is seen.
+    let h = Harness::start(pos, slow_retries).await;
+    let mut ids = Vec::new();
+    for (i, _) in retriable.iter().enumerate() {
+        ids.push(
+            h.pay(&format!("k{i}"), &format!("b{i}"), "50.00", true)
+                .await,
+        );
+    }
+    // While they wait to retry (all at once), the caller sees why.
+    for (s, id) in retriable.iter().zip(&ids) {
+        let waiting = h
+            .wait_for(id, "retrying", |r| {
+                r.lifecycle.state == PaymentState::Retrying
+            })
+            .await;
+        assert_eq!(waiting.lifecycle.step, Step::Post, "{s}");
+        assert_eq!(waiting.substate, Some(*s), "{s}");
+        assert_eq!(
+            waiting.pos_code.as_deref(),
+            Some(format!("FAKE-{}", s.as_str()).as_str())
+        );
+        assert!(
+            waiting.next_attempt_at > waiting.updated_at,
+            "{s}: retried later, not now"
+        );
+    }
+    for ((i, s), id) in retriable.iter().enumerate().zip(&ids) {
+        let bill = format!("b{i}");
+        let rec = h.settled(id).await;
+        assert_state(&rec, PaymentState::Closed, Step::Done);
+        assert_eq!(rec.substate, None, "{s}: cleared once paid");
+        assert_eq!(rec.pos_code, None, "{s}");
+        assert_eq!(rec.attempts, 4, "{s}: three postings and a close");
+        assert_eq!(h.pos.calls_of(id), [(P, 1), (P, 2), (P, 3), (X, 0)], "{s}");
+        assert_eq!(h.pos.booked(id), [booking(id, &bill, "50.00", 3)], "{s}");
+        let retried = h
+            .history(id)
+            .await
+            .into_iter()
+            .filter(|(state, step, sub, _)| {
+                state == "retrying" && step == "post" && sub.as_deref() == Some(s.as_str())
+            })
+            .count();
+        assert_eq!(retried, 2, "{s}: each refusal is in the history");
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn other_error_needs_attention_at_once() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::Refuse(Substate::OtherError)]);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.substate, Some(Substate::OtherError));
+    assert_eq!(rec.pos_code.as_deref(), Some("FAKE-OTHER_ERROR"));
+    assert_eq!(
+        rec.pos_text.as_deref(),
+        Some("fake POS refuses: other_error")
+    );
+    assert_eq!(rec.attempts, 1);
+    // Given time, it is not tried again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(h.pos.calls_of(&id), [(P, 1)]);
+    assert!(h.pos.ledger().is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_exhausted_need_attention() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post(
+        "b1",
+        std::iter::repeat_n(Post::Refuse(Substate::BillInUse), 10),
+    );
+    let h = Harness::start(pos, |c| c.retry.max_attempts = 3).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.substate, Some(Substate::BillInUse));
+    assert_eq!(rec.pos_code.as_deref(), Some("FAKE-BILL_IN_USE"));
+    assert_eq!(rec.attempts, 3);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (P, 2), (P, 3)]);
+    assert!(h.pos.ledger().is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn not_applied_and_passing_failures_are_retried() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::NotApplied]);
+    // The bill read fails twice in passing ways before the POS answers.
+    pos.script_read(
+        "b1",
+        [
+            Read::Refuse(PosFailure {
+                substate: Substate::OtherError,
+                code: "503".into(),
+                text: "сервер недоступний".into(),
+                not_found: false,
+                transient: true,
+            }),
+            Read::Fail(PortError::Failed("deadline exceeded".into())),
+        ],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    // Two failed reads (nothing posted), a "not applied", then the posting that booked.
+    assert_eq!(h.pos.calls_of(&id), [(P, 3), (P, 4), (X, 0)]);
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 4)]);
+    let hist = h.history(&id).await;
+    let retrying: Vec<_> = hist.iter().filter(|h| h.0 == "retrying").collect();
+    assert_eq!(retrying.len(), 3, "{hist:?}");
+    assert!(
+        retrying.iter().all(|h| h.2.is_none()),
+        "a passing failure has no substate: {hist:?}"
+    );
+    assert!(
+        hist.iter()
+            .all(|h| h.0 != "needs_attention" && h.0 != "outcome_unknown")
+    );
+    h.shutdown().await;
+}
+
+// ---- unknown outcomes --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unanswered_post_that_was_booked_closes_without_posting_again() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::BookLoseAnswer]);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!((rec.attempts, rec.checks), (2, 1));
+    assert_eq!(rec.unknown_since, None);
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (C, 0), (X, 0)]);
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 1)]);
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter()
+            .any(|h| h.0 == "outcome_unknown" && h.1 == "reconcile"),
+        "{hist:?}"
+    );
+    assert!(
+        hist.iter()
+            .any(|h| h.3.starts_with("reconciled: fake ledger: booked=true")),
+        "{hist:?}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn not_applied_is_believed_only_after_the_settle_time_then_posted_once_more() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 400));
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::LoseAnswer]);
+    let h = Harness::start(pos, |c| c.reconcile.max_attempts = 100).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let unknown = h
+        .wait_for(&id, "outcome unknown", |r| {
+            r.lifecycle.state == PaymentState::OutcomeUnknown
+        })
+        .await;
+    let since = unknown.unknown_since.expect("the unknown outcome is timed");
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    let posts = h.pos.calls(P);
+    assert_eq!(
+        posts.iter().map(|c| c.attempt).collect::<Vec<_>>(),
+        [1, 2],
+        "posted again exactly once"
+    );
+    let checks = h.pos.calls(C);
+    assert!(
+        checks.len() >= 2,
+        "checks saw 'not applied' and waited: {}",
+        checks.len()
+    );
+    assert!(
+        checks.iter().all(|c| c.at < posts[1].at),
+        "no check after the second posting"
+    );
+    // The second posting waited out the POS's settle window, counted from the unknown outcome.
+    let waited = posts[1].at.duration_since(posts[0].at);
+    assert!(
+        waited >= Duration::from_millis(400),
+        "re-posted after {waited:?}"
+    );
+    // "Not applied" was believed (retrying the posting) only once the window had passed.
+    let believed = h
+        .store
+        .history(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, _, state, step, _, _)| state == "retrying" && step == "post")
+        .expect("a retry of the posting in the history");
+    assert!(
+        believed.1 - since >= 400,
+        "believed {} ms after the unknown outcome",
+        believed.1 - since
+    );
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 2)]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_late_apply_within_the_settle_time_is_found_and_not_posted_again() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 5_000));
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::BookLate { after_checks: 2 }]);
+    let h = Harness::start(pos, |c| c.reconcile.max_attempts = 100).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(
+        rec.checks, 3,
+        "two checks saw nothing, the third the late booking"
+    );
+    assert_eq!(
+        h.pos.calls_of(&id),
+        [(P, 1), (C, 0), (C, 0), (C, 0), (X, 0)]
+    );
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 1)]);
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter()
+            .any(|h| h.3.contains("waiting") && h.0 == "outcome_unknown"),
+        "{hist:?}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_check_checks_again_and_a_refused_posting_is_posted_again() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::LoseAnswer]);
+    pos.script_check(
+        "b1",
+        [
+            Check::Fail(PortError::Failed("Unavailable: адаптер недоступен".into())),
+            Check::Refuse(Substate::BillInUse),
+        ],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!((rec.attempts, rec.checks), (3, 2));
+    assert_eq!(
+        h.pos.calls_of(&id),
+        [(P, 1), (C, 0), (C, 0), (P, 2), (X, 0)]
+    );
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 2)]);
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter()
+            .any(|h| h.0 == "outcome_unknown" && h.3.contains("check failed")),
+        "{hist:?}"
+    );
+    assert!(
+        hist.iter()
+            .any(|h| h.0 == "retrying" && h.1 == "post" && h.2.as_deref() == Some("BILL_IN_USE")),
+        "{hist:?}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn checks_exhausted_need_attention_in_the_reconcile_step() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::LoseAnswer]);
+    pos.script_check("b1", std::iter::repeat_n(Check::Unknown, 10));
+    let h = Harness::start(pos, |c| c.reconcile.max_attempts = 3).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Reconcile);
+    assert_eq!((rec.attempts, rec.checks), (1, 3));
+    assert_eq!(rec.substate, None);
+    let text = rec.pos_text.as_deref().unwrap_or_default();
+    assert!(
+        text.contains("never confirmed") && text.contains("after 3 checks"),
+        "{text}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (C, 0), (C, 0), (C, 0)]);
+    assert!(h.pos.ledger().is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pos_that_cannot_read_bills_hands_an_unknown_outcome_to_a_person_at_once() {
+    let pos = FakePos::new(caps(AmountRule::Exact, true, 0));
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::BookLoseAnswer]);
+    // Checks would come minutes apart: only "at once" finishes in time.
+    let h = Harness::start(pos, |c| {
+        c.reconcile.initial_ms = 600_000;
+        c.reconcile.max_delay_ms = 600_000;
+    })
+    .await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Reconcile);
+    assert_eq!(rec.pos_code.as_deref(), Some(codes::UNVERIFIABLE));
+    assert!(
+        rec.pos_text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("check the bill in the POS")
+    );
+    assert_eq!((rec.attempts, rec.checks), (1, 1));
+    // Nothing read, nothing checked, never posted again: the booking stays the only one.
+    assert_eq!(h.pos.calls_of(&id), [(P, 1)]);
+    assert!(h.pos.calls(CallKind::GetBill).is_empty());
+    assert_eq!(h.pos.booked(&id).len(), 1);
+    h.shutdown().await;
+}
+
+// ---- closing -----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unanswered_close_is_retried_and_never_pays_again() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_close(
+        "b1",
+        [
+            Close::LoseAnswer,
+            Close::Fail(PortError::Failed("Unavailable: connection reset".into())),
+            Close::ClosedLoseAnswer,
+        ],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(
+        h.pos.calls_of(&id),
+        [(P, 1), (X, 0), (X, 0), (X, 0), (X, 0)]
+    );
+    assert_eq!(h.pos.booked(&id).len(), 1);
+    let hist = h.history(&id).await;
+    assert_eq!(
+        hist.iter()
+            .filter(|h| h.0 == "retrying" && h.1 == "close")
+            .count(),
+        3,
+        "{hist:?}"
+    );
+    assert!(
+        hist.iter().all(|h| h.0 != "outcome_unknown"),
+        "a close is never reconciled: {hist:?}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_close_refused_retriably_is_retried_as_a_close() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_close(
+        "b1",
+        [
+            Close::Refuse(Substate::CloseOrderBlocked),
+            Close::Refuse(Substate::PrinterError),
+        ],
+    );
+    let h = Harness::start(pos, slow_retries).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let waiting = h
+        .wait_for(&id, "retrying the close", |r| {
+            r.lifecycle.state == PaymentState::Retrying
+        })
+        .await;
+    assert_eq!(waiting.lifecycle.step, Step::Close);
+    assert_eq!(waiting.substate, Some(Substate::CloseOrderBlocked));
+    assert_eq!(
+        waiting.pos_code.as_deref(),
+        Some("FAKE-CLOSE_ORDER_BLOCKED")
+    );
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (X, 0), (X, 0), (X, 0)]);
+    assert_eq!(h.pos.booked(&id).len(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_close_refused_with_other_error_needs_attention_and_stays_paid() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_close("b1", [Close::Refuse(Substate::OtherError)]);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Close);
+    assert_eq!(rec.substate, Some(Substate::OtherError));
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (X, 0)]);
+    assert_eq!(h.pos.booked(&id).len(), 1);
+    h.shutdown().await;
+}
+
+// ---- the bill before posting -------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_closed_or_canceled_bill_needs_attention_and_nothing_is_posted() {
+    let pos = FakePos::exact();
+    for (bill, status) in [
+        ("closed", BillStatus::Closed),
+        ("canceled", BillStatus::Canceled),
+    ] {
+        pos.open_bill(bill, "100.00", false);
+        pos.set_status(bill, status);
+    }
+    let h = Harness::start(pos, |_| {}).await;
+    for bill in ["closed", "canceled"] {
+        let id = h.pay(bill, bill, "100.00", true).await;
+        let rec = h.settled(&id).await;
+        assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+        assert_eq!(rec.substate, Some(Substate::OtherError), "{bill}");
+        assert_eq!(rec.pos_code.as_deref(), Some(codes::BILL_CLOSED), "{bill}");
+        let text = rec.pos_text.unwrap_or_default();
+        assert!(
+            text.contains(&format!("already {bill}")) && text.contains("nothing was posted"),
+            "{text}"
+        );
+    }
+    assert!(h.pos.calls(P).is_empty());
+    assert!(h.pos.ledger().is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_bill_needs_attention_and_nothing_is_posted() {
+    let h = Harness::start(FakePos::exact(), |_| {}).await;
+    let id = h.pay("k1", "nope", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.pos_code.as_deref(), Some(codes::BILL_UNKNOWN));
+    // Our code, with the POS's own words kept.
+    let text = rec.pos_text.unwrap_or_default();
+    assert!(
+        text.contains("404") && text.contains("no such order in the fake POS"),
+        "{text}"
+    );
+    assert_eq!(rec.attempts, 1);
+    assert!(h.pos.calls(P).is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bill_not_ready_is_waited_for() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.set_status("b1", BillStatus::NotReady);
+    let h = Harness::start(pos, |c| {
+        slow_retries(c);
+        c.retry.max_attempts = 100;
+    })
+    .await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let waiting = h
+        .wait_for(&id, "waiting for the bill", |r| {
+            r.lifecycle.state == PaymentState::Retrying
+        })
+        .await;
+    assert_eq!(waiting.pos_code.as_deref(), Some(codes::BILL_NOT_READY));
+    assert_eq!(waiting.substate, None, "a passing wait, not a refusal");
+    assert!(h.pos.calls(P).is_empty());
+    h.pos.set_status("b1", BillStatus::Open);
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(h.pos.calls(P).len(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_exact_rule_refuses_a_wrong_sum_and_posts_nothing() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    let h = Harness::start(pos, |c| c.retry.max_attempts = 2).await;
+    for (key, amount) in [("less", "99.99"), ("more", "100.01")] {
+        let id = h.pay(key, "b1", amount, true).await;
+        let rec = h.settled(&id).await;
+        // Retriable (staff may revert the bill), so it is retried until the budget is spent.
+        assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+        assert_eq!(rec.substate, Some(Substate::WrongRequestSum), "{amount}");
+        assert_eq!(
+            rec.pos_code.as_deref(),
+            Some(codes::AMOUNT_CHECK),
+            "{amount}"
+        );
+        let text = rec.pos_text.unwrap_or_default();
+        assert!(
+            text.contains(amount) && text.contains("100.00") && text.contains("nothing was posted"),
+            "{text}"
+        );
+        assert_eq!(rec.attempts, 2, "{amount}");
+    }
+    assert!(h.pos.calls(P).is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn up_to_due_takes_a_part_and_refuses_more_than_due() {
+    let pos = FakePos::new(caps(AmountRule::UpToDue, false, 1));
+    pos.open_bill("b1", "100.00", false);
+    let h = Harness::start(pos, |c| c.retry.max_attempts = 1).await;
+    let part = h.pay("part", "b1", "40.00", false).await;
+    let rec = h.settled(&part).await;
+    assert_state(&rec, PaymentState::Paid, Step::Done);
+    // 60.00 is due now: 60.01 is refused before posting.
+    let over = h.pay("over", "b1", "60.01", false).await;
+    let rec = h.settled(&over).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.substate, Some(Substate::WrongRequestSum));
+    assert!(
+        rec.pos_text
+            .unwrap_or_default()
+            .contains("exceeds the 60.00 due")
+    );
+    assert_eq!(h.pos.ledger(), [booking(&part, "b1", "40.00", 1)]);
+    let rest = h.pay("rest", "b1", "60.00", true).await;
+    assert_state(&h.settled(&rest).await, PaymentState::Closed, Step::Done);
+    assert_eq!(h.pos.bill("b1").paid, money("100.00"));
+    h.shutdown().await;
+}
+
+// ---- the port's own failures -------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_request_the_adapter_refuses_needs_attention_and_is_not_repeated() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post(
+        "b1",
+        [Post::Fail(PortError::BadRequest(
+            "amount: not a number".into(),
+        ))],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.substate, Some(Substate::OtherError));
+    assert_eq!(rec.pos_code.as_deref(), Some(codes::ADAPTER));
+    let text = rec.pos_text.unwrap_or_default();
+    assert!(
+        text.contains("amount: not a number") && text.contains("nothing was sent"),
+        "{text}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.pos.calls_of(&id), [(P, 1)]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_the_adapter_does_not_allow_is_retried() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post(
+        "b1",
+        [Post::Fail(PortError::NotAllowed("unknown token".into()))],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (P, 2), (X, 0)]);
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 2)]);
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter().any(|h| h.0 == "retrying" && h.2.is_none()),
+        "{hist:?}"
+    );
+    assert!(
+        hist.iter().all(|h| h.0 != "outcome_unknown"),
+        "nothing was sent: {hist:?}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_post_call_is_an_unknown_outcome_checked_before_posting_again() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post(
+        "b1",
+        [Post::Fail(PortError::Failed(
+            "DeadlineExceeded: timeout".into(),
+        ))],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(h.pos.calls_of(&id), [(P, 1), (C, 0), (P, 2), (X, 0)]);
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 2)]);
+    let hist = h.history(&id).await;
+    let unknown = hist
+        .iter()
+        .find(|h| h.0 == "outcome_unknown")
+        .expect("an unknown outcome in the history");
+    assert!(unknown.3.contains("DeadlineExceeded"), "{hist:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restaurant_no_adapter_serves_needs_attention() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.fail_describe(Some(PortError::NoRoute));
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.pos_code.as_deref(), Some(codes::ADAPTER));
+    assert!(h.pos.calls(P).is_empty() && h.pos.calls(CallKind::GetBill).is_empty());
+    h.shutdown().await;
+}
+
+// ---- concurrency and leases --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_payments_for_one_bill_take_turns_and_never_overpay() {
+    let pos = FakePos::new(caps(AmountRule::UpToDue, false, 1));
+    pos.open_bill("b1", "100.00", false);
+    // Slow postings: without the bill lock both would read 100.00 due and both post.
+    pos.script_post(
+        "b1",
+        [
+            Post::Slow(Duration::from_millis(200)),
+            Post::Book,
+            Post::Slow(Duration::from_millis(200)),
+            Post::Book,
+        ],
+    );
+    let h = Harness::start(pos, |c| c.retry.max_attempts = 2).await;
+    let a = h.insert("a", "b1", "60.00", false).await;
+    let b = h.insert("b", "b1", "60.00", false).await;
+    h.engine.kick(a.clone());
+    h.engine.kick(b.clone());
+    let (ra, rb) = (h.settled(&a).await, h.settled(&b).await);
+    let mut states = [ra.lifecycle.state, rb.lifecycle.state];
+    states.sort_by_key(|s| s.as_str());
+    assert_eq!(states, [PaymentState::NeedsAttention, PaymentState::Paid]);
+    let loser = if ra.lifecycle.state == PaymentState::Paid {
+        &rb
+    } else {
+        &ra
+    };
+    // The second read the bill after the first had paid: 40.00 due.
+    assert_eq!(loser.substate, Some(Substate::WrongRequestSum));
+    assert!(
+        loser
+            .pos_text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("exceeds the 40.00 due")
+    );
+    assert_eq!(h.pos.ledger().len(), 1);
+    assert_eq!(h.pos.bill("b1").paid, money("60.00"));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bill_stays_locked_while_a_payment_to_it_is_unanswered() {
+    let pos = FakePos::new(caps(AmountRule::UpToDue, false, 5_000));
+    pos.open_bill("b1", "100.00", false);
+    // A's posting lands late, after three checks; B must not read the bill before that.
+    pos.script_post("b1", [Post::BookLate { after_checks: 3 }]);
+    let h = Harness::start(pos, |c| {
+        c.retry.max_attempts = 1;
+        c.reconcile.max_attempts = 100;
+    })
+    .await;
+    let a = h.pay("a", "b1", "60.00", false).await;
+    h.wait_for(&a, "unknown", |r| {
+        r.lifecycle.state == PaymentState::OutcomeUnknown
+    })
+    .await;
+    let b = h.pay("b", "b1", "60.00", false).await;
+    assert_state(&h.settled(&a).await, PaymentState::Paid, Step::Done);
+    let rb = h.settled(&b).await;
+    assert_state(&rb, PaymentState::NeedsAttention, Step::Post);
+    assert!(
+        rb.pos_text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("exceeds the 40.00 due")
+    );
+    assert_eq!(h.pos.ledger(), [booking(&a, "b1", "60.00", 1)]);
+    assert!(h.pos.calls_of(&b).is_empty(), "B never posted");
+    h.shutdown().await;
+}
+
+/// A worker frozen mid-posting (its lease renewals stop with it) loses the payment to another
+/// replica. The other finds the posting unanswered, waits out the settle time, finds the late
+/// booking and closes; the frozen worker's save, when it wakes, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_loses_its_lease_mid_call_never_causes_a_second_posting() {
+    let (dir, url) = temp_db();
+    let pos = Arc::new(FakePos::new(caps(AmountRule::Exact, false, 3_000)));
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post(
+        "b1",
+        [Post::Freeze(Duration::from_millis(1_500)), Post::Book],
+    );
+    let store = Store::open(&url).await.unwrap();
+    let mut h = Harness::on(
+        store,
+        Arc::clone(&pos),
+        |c| {
+            c.reconcile = RetryPolicy {
+                initial_ms: 50,
+                multiplier_pct: 100,
+                max_delay_ms: 50,
+                max_attempts: 200,
+                jitter_pct: 0,
+            };
+        },
+        dir,
+    );
+    let id = h.insert("k1", "b1", "100.00", true).await;
+
+    // Replica A, on its own runtime and store handle, with a short lease.
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let a = {
+        let (pos, url, id) = (Arc::clone(&pos), url.clone(), id.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let store = Store::open(&url).await.unwrap();
+                let mut cfg = config();
+                cfg.lease_ms = 300;
+                let engine = Engine::new(store, pos, Arc::new(Notifier::default()), Arc::new(cfg));
+                engine.kick(id);
+                let _ = done_rx.await;
+            });
+        })
+    };
+    // A is posting (the recovery point is saved) before replica B starts looking.
+    h.wait_for(&id, "sending", |r| r.sending).await;
+    h.run_scheduler();
+    let rec = h.settled(&id).await;
+    let _ = done_tx.send(());
+    a.join().unwrap();
+
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(pos.calls(P).len(), 1, "posted once, by A");
+    assert_eq!(pos.booked(&id), [booking(&id, "b1", "100.00", 1)]);
+    assert!(
+        rec.checks >= 2,
+        "B waited for the late booking: {} checks",
+        rec.checks
+    );
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter().any(|h| h.3 == "recovered after a lost worker"),
+        "{hist:?}"
+    );
+    // A's answer never reached the store: its save was fenced off.
+    assert!(
+        hist.iter().all(|h| h.3 != "the POS booked the payment"),
+        "{hist:?}"
+    );
+    assert!(
+        hist.iter()
+            .any(|h| h.3.starts_with("reconciled: fake ledger: booked=true")),
+        "{hist:?}"
+    );
+    h.shutdown().await;
+}
+
+/// A worker that died after its recovery point: the POS may have the request. A payment the
+/// POS booked is found by a check and never posted again; one it did not is posted once more.
+#[tokio::test]
+async fn a_payment_left_mid_posting_by_a_dead_worker_is_checked_before_any_new_posting() {
+    let pos = FakePos::exact();
+    pos.open_bill("booked", "100.00", false);
+    pos.open_bill("lost", "100.00", false);
+    let h = Harness::start(pos, |_| {}).await;
+    let mut ids = Vec::new();
+    for bill in ["booked", "lost"] {
+        // Inserted far in the future so the scheduler leaves it to the dead worker.
+        let id = uuid::Uuid::now_v7().to_string();
+        let Inserted::New(_) = h
+            .store
+            .insert(&id, &request(bill, bill, "100.00", true), now() + 60_000)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let t = now() + 60_000;
+        let mut claimed = h
+            .store
+            .claim(&id, "dead", t, 100)
+            .await
+            .unwrap()
+            .expect("claimed");
+        claimed.lifecycle = claimed
+            .lifecycle
+            .on(
+                posgate_core::payment::Event::Start,
+                posgate_core::RetryDecision::Retry,
+            )
+            .unwrap();
+        claimed.attempts = 1;
+        claimed.sending = true;
+        claimed.next_attempt_at = 0;
+        assert!(
+            h.store
+                .save(&claimed, "dead", t, false, Some("sending"))
+                .await
+                .unwrap()
+        );
+        // The lease ran out long ago from the store's point of view.
+        h.store.renew(&id, "dead", 0, 1).await.unwrap();
+        ids.push(id);
+    }
+    h.pos
+        .preload_booking(booking(&ids[0], "booked", "100.00", 1));
+    for id in &ids {
+        let rec = h.settled(id).await;
+        assert_state(&rec, PaymentState::Closed, Step::Done);
+        assert_eq!(rec.pos_code, None);
+    }
+    assert_eq!(h.pos.calls_of(&ids[0]), [(C, 0), (X, 0)]);
+    // The other is checked first (perhaps more than once, within the 1 ms settle time), then
+    // posted exactly once more.
+    let lost = h.pos.calls_of(&ids[1]);
+    assert_eq!(lost.first(), Some(&(C, 0)), "{lost:?}");
+    assert_eq!(
+        lost.iter().filter(|c| c.0 == P).collect::<Vec<_>>(),
+        [&(P, 2)],
+        "{lost:?}"
+    );
+    assert_eq!(lost.last(), Some(&(X, 0)), "{lost:?}");
+    assert_eq!(
+        h.pos.booked(&ids[1]),
+        [booking(&ids[1], "lost", "100.00", 2)]
+    );
+    for id in &ids {
+        let hist = h.history(id).await;
+        assert!(
+            hist.iter()
+                .any(|h| h.0 == "outcome_unknown" && h.3 == "recovered after a lost worker"),
+            "{hist:?}"
+        );
+    }
+    h.shutdown().await;
+}
