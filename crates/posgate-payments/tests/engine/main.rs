@@ -100,7 +100,9 @@ struct Harness {
 impl Harness {
     async fn start(pos: FakePos, tweak: impl FnOnce(&mut PaymentsConfig)) -> Harness {
         let (dir, url) = temp_db();
-        let store = Store::open(&url).await.expect("store opens");
+        let store = Store::open(&url, test_keyring())
+            .await
+            .expect("store opens");
         let mut h = Harness::on(store, Arc::new(pos), tweak, dir);
         h.run_scheduler();
         h
@@ -1047,7 +1049,7 @@ async fn a_worker_that_loses_its_lease_mid_call_never_causes_a_second_posting() 
         "b1",
         [Post::Freeze(Duration::from_millis(1_500)), Post::Book],
     );
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(&url, test_keyring()).await.unwrap();
     let mut h = Harness::on(
         store,
         Arc::clone(&pos),
@@ -1074,7 +1076,7 @@ async fn a_worker_that_loses_its_lease_mid_call_never_causes_a_second_posting() 
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let store = Store::open(&url).await.unwrap();
+                let store = Store::open(&url, test_keyring()).await.unwrap();
                 let mut cfg = config();
                 cfg.lease_ms = 300;
                 let engine = Engine::new(store, pos, Arc::new(Notifier::default()), Arc::new(cfg));
@@ -1194,4 +1196,9 @@ async fn a_payment_left_mid_posting_by_a_dead_worker_is_checked_before_any_new_p
         );
     }
     h.shutdown().await;
+}
+
+/// The key card codes are sealed with in these tests.
+pub fn test_keyring() -> std::sync::Arc<posgate_secrets::Keyring> {
+    std::sync::Arc::new(posgate_secrets::Keyring::new("engine-test", &[5; 32]).expect("keyring"))
 }

@@ -6,11 +6,16 @@ use posgate_core::payment::Event;
 use posgate_core::{PaymentState, RetryDecision, Step, Substate};
 use posgate_payments::store::{Inserted, ListFilter, PaymentRecord, Store};
 
-use super::{TempDir, request, temp_db};
+use super::{TempDir, request, temp_db, test_keyring};
 
 async fn fresh() -> (Store, TempDir) {
     let (dir, url) = temp_db();
-    (Store::open(&url).await.expect("store opens"), TempDir(dir))
+    (
+        Store::open(&url, test_keyring())
+            .await
+            .expect("store opens"),
+        TempDir(dir),
+    )
 }
 
 async fn add(s: &Store, id: &str, bill: &str, at: i64) -> PaymentRecord {
