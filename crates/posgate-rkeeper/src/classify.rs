@@ -38,42 +38,23 @@ pub enum Verdict {
     Transient,
 }
 
-/// wsError codes (White Server level), lower-cased, and what they mean on their own.
-/// `AgentError` (and an empty code next to an `agentError`) defer to the agent's code and text.
-const WS_CODES: &[(&str, WsRule)] = &[
-    ("agenterror", WsRule::Agent),
-    ("timeout", WsRule::Is(Verdict::Unknown)),
+/// wsError codes (White Server level), lower-cased, that decide on their own. `AgentError`,
+/// an empty code and any code not listed defer to the agent's code and text; a code naming a
+/// timeout is an unknown outcome (both in [`classify_ws_error`]).
+const WS_CODES: &[(&str, Verdict)] = &[
     // Asked for a result that is still running; at a deadline it is as good as a timeout.
-    ("awaitinganswer", WsRule::Is(Verdict::Unknown)),
-    ("tasklimitexceeded", WsRule::Is(Verdict::Transient)),
-    ("internalerror", WsRule::Is(Verdict::Transient)),
-    (
-        "authfailed",
-        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
-    ),
-    (
-        "license",
-        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
-    ),
-    (
-        "badrequest",
-        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
-    ),
-    (
-        "notfound",
-        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
-    ),
+    ("awaitinganswer", Verdict::Unknown),
+    ("tasklimitexceeded", Verdict::Transient),
+    ("internalerror", Verdict::Transient),
+    ("authfailed", Verdict::Rejected(Substate::OtherError)),
+    ("license", Verdict::Rejected(Substate::OtherError)),
+    ("badrequest", Verdict::Rejected(Substate::OtherError)),
+    ("notfound", Verdict::Rejected(Substate::OtherError)),
     (
         "wsagentnotselected",
-        WsRule::Is(Verdict::Rejected(Substate::OtherError)),
+        Verdict::Rejected(Substate::OtherError),
     ),
 ];
-
-#[derive(Debug, Clone, Copy)]
-enum WsRule {
-    Agent,
-    Is(Verdict),
-}
 
 /// agentError codes with a fixed meaning, lower-cased. Codes not listed (`WsaOrderError`,
 /// `WsaCommandHandling`, old numeric codes, new codes) are classified by their text.
@@ -115,15 +96,10 @@ pub fn classify_ws_error(
     let _ = ext_code; // License/WsAgent and friends: the wsError code alone decides.
     let ws = normalize_code(ws_code);
     let agent = agent_code.map(normalize_code).filter(|c| !c.is_empty());
-    let rule = WS_CODES
-        .iter()
-        .find(|(code, _)| *code == ws)
-        .map(|(_, rule)| *rule);
-    match rule {
-        Some(WsRule::Is(v)) => v,
-        Some(WsRule::Agent) => classify_agent(agent.as_deref(), desc),
+    match WS_CODES.iter().find(|(code, _)| *code == ws) {
+        Some((_, v)) => *v,
         None if ws.contains("timeout") || ws.contains("timedout") => Verdict::Unknown,
-        // Empty or unknown White Server code: the agent part, else the text.
+        // `AgentError`, an empty or an unknown White Server code: the agent part, else the text.
         None => classify_agent(agent.as_deref(), desc),
     }
 }
@@ -527,6 +503,107 @@ pub fn is_not_found_text(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each wsError row, from an expected list written here: the code decides even when the
+    /// text (a closed shift) and the agent's code (a printer) say otherwise; without its row
+    /// the agent's code would decide, so removing or changing a row fails.
+    #[test]
+    fn every_ws_code_row_decides_over_the_agent_and_the_text() {
+        use Verdict::*;
+        let expected: &[(&str, Verdict)] = &[
+            ("AwaitingAnswer", Unknown),
+            ("TaskLimitExceeded", Transient),
+            ("InternalError", Transient),
+            ("AuthFailed", Rejected(OtherError)),
+            ("License", Rejected(OtherError)),
+            ("BadRequest", Rejected(OtherError)),
+            ("NotFound", Rejected(OtherError)),
+            ("WsAgentNotSelected", Rejected(OtherError)),
+        ];
+        assert_eq!(
+            WS_CODES.len(),
+            expected.len(),
+            "a row without an expectation"
+        );
+        for (code, want) in expected {
+            let v = classify_ws_error(
+                code,
+                Some("WsAgent"),
+                Some("WsaFillingOrderError"),
+                "Смена закрыта / shift is closed",
+            );
+            assert_eq!(v, *want, "{code}");
+        }
+        // Not a row: AgentError, empty and unknown codes defer to the agent; a timeout code is
+        // an unknown outcome.
+        for code in ["AgentError", "", "SomethingNew"] {
+            assert_eq!(
+                classify_ws_error(code, None, Some("WsaFillingOrderError"), "x"),
+                Rejected(PrinterError),
+                "{code:?}"
+            );
+        }
+        for code in ["Timeout", "TaskTimeout", "timed_out"] {
+            assert_eq!(classify_ws_error(code, None, None, "x"), Unknown, "{code}");
+        }
+    }
+
+    /// Each agentError row, from an expected list written here: the agent's code decides over
+    /// a text that names another substate (so removing a row changes the answer).
+    #[test]
+    fn every_agent_code_row_decides_over_a_misleading_text() {
+        let expected: &[(&str, Substate)] = &[
+            ("WsaFillingOrderError", PrinterError),
+            ("WsaNoOneGuidSpecifiedForOrderSearching", OtherError),
+            ("WsaDuplicateOrder", OtherError),
+            ("WsaOrderCanceledOnKass", OtherError),
+            ("WsaOrderIgnoredOnPos", OtherError),
+            ("WsaOrderCreationDishNotFound", OtherError),
+            ("WsaOrderCreationSelectorNotFound", OtherError),
+            ("WsaOrderCreationComboComponentNotFound", OtherError),
+            ("WsaOrderCreationCancelled", OtherError),
+            ("WsaOrderCreationCancellation", OtherError),
+            ("WsaOrderingPreferencesError", OtherError),
+            ("WsaOrderingSettingNotSpecified", OtherError),
+            ("WsaOrderMenuIsUnknownError", OtherError),
+            ("WsaCommandNotSupported", OtherError),
+            ("WsaHttpRequest", OtherError),
+            ("WsaHttpStatus", OtherError),
+            ("WsaHandshakeError", OtherError),
+        ];
+        assert_eq!(
+            AGENT_CODES.len(),
+            expected.len(),
+            "a row without an expectation"
+        );
+        for (code, want) in expected {
+            // A text naming a substate other than the row's.
+            let misleading = if *want == PrinterError {
+                "Смена закрыта"
+            } else {
+                "Принтер не доступен / printer error"
+            };
+            assert_eq!(
+                classify_ws_error("AgentError", None, Some(code), misleading),
+                Verdict::Rejected(*want),
+                "{code}"
+            );
+        }
+        // A code not in the table is read by its text: the texts above do mislead.
+        assert_eq!(
+            classify_ws_error("AgentError", None, Some("WsaOrderError"), "Смена закрыта"),
+            Verdict::Rejected(CashiersShiftClosed)
+        );
+        assert_eq!(
+            classify_ws_error(
+                "AgentError",
+                None,
+                Some("WsaOrderError"),
+                "Принтер не доступен / printer error"
+            ),
+            Verdict::Rejected(PrinterError)
+        );
+    }
     use Substate::*;
 
     fn rk(text: &str) -> Substate {
