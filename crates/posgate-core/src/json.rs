@@ -52,7 +52,8 @@ fn parse_decimal_text(s: &str, allow_exponent: bool) -> Option<Decimal> {
     if plain {
         return Decimal::from_str(s).ok();
     }
-    if allow_exponent && body.bytes().any(|b| b == b'e' || b == b'E') {
+    // A JSON number's text that is not plain has an exponent.
+    if allow_exponent {
         return Decimal::from_scientific(s).ok();
     }
     None
