@@ -52,7 +52,8 @@ fn parse_decimal_text(s: &str, allow_exponent: bool) -> Option<Decimal> {
     if plain {
         return Decimal::from_str(s).ok();
     }
-    if allow_exponent && body.bytes().any(|b| b == b'e' || b == b'E') {
+    // A JSON number's text that is not plain has an exponent.
+    if allow_exponent {
         return Decimal::from_scientific(s).ok();
     }
     None
@@ -118,5 +119,123 @@ mod tests {
         assert_eq!(field(&v, "n").and_then(int_of), Some(42));
         assert_eq!(field(&v, "b").and_then(bool_of), Some(true));
         assert!(field(&v, "z").is_none());
+    }
+
+    fn parsed(s: &str) -> Value {
+        serde_json::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn field_prefers_the_exact_key_and_ignores_nulls() {
+        let v = json!({"id": 1, "ID": 2, "Name": "n", "gone": null});
+        assert_eq!(field(&v, "id"), Some(&json!(1)));
+        assert_eq!(field(&v, "ID"), Some(&json!(2)));
+        assert_eq!(field(&v, "name"), Some(&json!("n")));
+        assert_eq!(field(&v, "NAME"), Some(&json!("n")));
+        assert_eq!(field(&v, "gone"), None);
+        assert_eq!(field(&v, "GONE"), None);
+        assert_eq!(field(&v, "missing"), None);
+        assert_eq!(field(&v, "nam"), None);
+        for not_object in [json!([{"id": 1}]), json!("id"), json!(1), json!(null)] {
+            assert_eq!(field(&not_object, "id"), None);
+        }
+    }
+
+    #[test]
+    fn text_of_every_kind() {
+        assert_eq!(text_of(&json!(" g1 ")).as_deref(), Some("g1"));
+        assert_eq!(text_of(&json!("")), None);
+        assert_eq!(text_of(&json!("  ")), None);
+        assert_eq!(text_of(&parsed("978.00")).as_deref(), Some("978.00"));
+        assert_eq!(text_of(&json!(-7)).as_deref(), Some("-7"));
+        assert_eq!(text_of(&json!(true)).as_deref(), Some("true"));
+        assert_eq!(text_of(&json!(false)).as_deref(), Some("false"));
+        for none in [json!(null), json!([1]), json!({"a": 1})] {
+            assert_eq!(text_of(&none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn decimal_of_every_form() {
+        let cases: [(Value, Option<&str>); 20] = [
+            (parsed("978.00"), Some("978.00")),
+            (parsed("0"), Some("0")),
+            (parsed("-5.25"), Some("-5.25")),
+            (parsed("1e3"), Some("1000")),
+            (parsed("1E3"), Some("1000")),
+            (parsed("1.5e2"), Some("150")),
+            (parsed("-2e-2"), Some("-0.02")),
+            (parsed("1e400"), None),
+            (json!(" 978.50 "), Some("978.50")),
+            (json!("-1.5"), Some("-1.5")),
+            (json!("007"), Some("7")),
+            (json!("-"), None),
+            (json!(""), None),
+            (json!("1.2.3"), None),
+            (json!("1e3"), None),
+            (json!("1.5x"), None),
+            (json!("--1"), None),
+            (json!("123456789012345678901234567890"), None),
+            (json!(true), None),
+            (json!({"v": 1}), None),
+        ];
+        for (v, want) in cases {
+            assert_eq!(
+                decimal_of(&v).map(|d| d.normalize()),
+                want.map(|w| Decimal::from_str(w).unwrap().normalize()),
+                "{v}"
+            );
+        }
+        // The scale is the number's own, never through a float.
+        assert_eq!(decimal_of(&parsed("0.10")).unwrap().to_string(), "0.10");
+        assert_eq!(decimal_of(&json!("0.30")).unwrap().to_string(), "0.30");
+    }
+
+    #[test]
+    fn int_of_every_form() {
+        let cases: [(Value, Option<i64>); 10] = [
+            (json!(42), Some(42)),
+            (json!(-7), Some(-7)),
+            (json!(" 42 "), Some(42)),
+            (json!("-3"), Some(-3)),
+            (parsed("1.5"), None),
+            (parsed("18446744073709551615"), None),
+            (json!("4.2"), None),
+            (json!("x"), None),
+            (json!(true), None),
+            (json!(null), None),
+        ];
+        for (v, want) in cases {
+            assert_eq!(int_of(&v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn bool_of_every_form() {
+        let cases: [(Value, Option<bool>); 20] = [
+            (json!(true), Some(true)),
+            (json!(false), Some(false)),
+            (json!("true"), Some(true)),
+            (json!(" TRUE "), Some(true)),
+            (json!("Yes"), Some(true)),
+            (json!("1"), Some(true)),
+            (json!("false"), Some(false)),
+            (json!("False"), Some(false)),
+            (json!(" no"), Some(false)),
+            (json!("0"), Some(false)),
+            (json!("maybe"), None),
+            (json!(""), None),
+            (json!(1), Some(true)),
+            (json!(0), Some(false)),
+            (json!(2), None),
+            (json!(-1), None),
+            (parsed("1.0"), None),
+            (json!(null), None),
+            (json!([true]), None),
+            (json!({"isPaid": true}), None),
+        ];
+        for (v, want) in cases {
+            assert_eq!(bool_of(&v), want, "{v}");
+        }
     }
 }

@@ -202,4 +202,136 @@ mod tests {
         );
         assert!(Money::from_decimal(Decimal::new(-1, 0), 2).is_none());
     }
+
+    #[test]
+    fn scale_is_capped_at_four_digits() {
+        assert_eq!(ok("1.2345", 9), "1.2345");
+        assert_eq!(Money::parse("1", 9).unwrap().scale(), 4);
+        assert_eq!(
+            Money::parse("1.23456", 9),
+            Err(MoneyError::TooManyDecimals {
+                value: "1.23456".into(),
+                scale: 4
+            })
+        );
+        let z = Money::zero(9);
+        assert_eq!((z.to_string(), z.scale()), ("0.0000".to_string(), 4));
+        assert_eq!(Money::zero(0).to_string(), "0");
+        assert_eq!(Money::zero(2).to_string(), "0.00");
+        assert!(z.is_zero());
+    }
+
+    #[test]
+    fn decimals_beyond_the_scale_are_refused_not_rounded() {
+        assert_eq!(ok("1.5", 1), "1.5");
+        assert_eq!(ok("1.50", 1), "1.5");
+        assert_eq!(ok("1.000000", 0), "1");
+        assert_eq!(ok("1.0050", 3), "1.005");
+        for (s, scale) in [("1.1", 0), ("1.05", 1), ("0.001", 2), ("1.00001", 4)] {
+            assert_eq!(
+                Money::parse(s, scale),
+                Err(MoneyError::TooManyDecimals {
+                    value: s.into(),
+                    scale
+                }),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            MoneyError::TooManyDecimals {
+                value: "1.005".into(),
+                scale: 2
+            }
+            .to_string(),
+            "amount \"1.005\" has more than 2 digits after the dot"
+        );
+    }
+
+    #[test]
+    fn fifteen_integer_digits_at_most() {
+        assert_eq!(ok("999999999999999", 2), "999999999999999.00");
+        assert_eq!(ok("000999999999999999", 2), "999999999999999.00");
+        for big in ["1000000000000000", "1000000000000000.00"] {
+            assert_eq!(Money::parse(big, 2), Err(MoneyError::TooLarge(big.into())));
+        }
+        assert_eq!(
+            MoneyError::TooLarge("1".into()).to_string(),
+            "amount \"1\" is too large"
+        );
+    }
+
+    #[test]
+    fn each_refusal_has_its_own_error() {
+        assert_eq!(Money::parse("", 2), Err(MoneyError::Empty));
+        assert_eq!(MoneyError::Empty.to_string(), "amount is empty");
+        for neg in ["-1", "-0", "-", "-1.5x"] {
+            assert_eq!(Money::parse(neg, 2), Err(MoneyError::Negative(neg.into())));
+        }
+        assert_eq!(
+            MoneyError::Negative("-1".into()).to_string(),
+            "amount \"-1\" is negative"
+        );
+        for bad in ["a", "1.", ".5", "1.a", "a.1", "1..2", ".", "1.2.3", "+1"] {
+            assert_eq!(
+                Money::parse(bad, 2),
+                Err(MoneyError::Malformed(bad.into())),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            MoneyError::Malformed("x".into()).to_string(),
+            "amount \"x\" is not a decimal number with a dot (digits, optional '.', digits)"
+        );
+    }
+
+    #[test]
+    fn optional_amounts_default_to_zero_at_the_scale() {
+        let z = Money::parse_optional("", 3).unwrap();
+        assert_eq!((z.to_string(), z.scale()), ("0.000".to_string(), 3));
+        assert_eq!(Money::parse_optional("5", 2).unwrap().to_string(), "5.00");
+        assert_eq!(
+            Money::parse_optional("-5", 2),
+            Err(MoneyError::Negative("-5".into()))
+        );
+    }
+
+    #[test]
+    fn from_decimal_wraps_trusted_values() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        let m = Money::from_decimal(d("1.50"), 1).unwrap();
+        assert_eq!((m.to_string(), m.scale()), ("1.5".to_string(), 1));
+        assert_eq!(
+            Money::from_decimal(d("1.2345"), 9).unwrap().to_string(),
+            "1.2345"
+        );
+        assert_eq!(Money::from_decimal(d("1.23456"), 9), None);
+        assert_eq!(Money::from_decimal(d("1.05"), 1), None);
+        assert_eq!(Money::from_decimal(d("0"), 2).unwrap().to_string(), "0.00");
+        assert_eq!(Money::from_decimal(d("-0.01"), 2), None);
+        // A negative zero is zero, and prints without a sign.
+        let nz = Money::from_decimal(d("-0.00"), 2).unwrap();
+        assert!(nz.is_zero());
+        assert_eq!(nz.to_string(), "0.00");
+    }
+
+    #[test]
+    fn sums_and_differences_keep_the_larger_scale() {
+        let a = Money::parse("1", 0).unwrap();
+        let b = Money::parse("0.5", 2).unwrap();
+        let sum = a.checked_add(b).unwrap();
+        assert_eq!((sum.to_string(), sum.scale()), ("1.50".to_string(), 2));
+        let sum = b.checked_add(a).unwrap();
+        assert_eq!((sum.to_string(), sum.scale()), ("1.50".to_string(), 2));
+        let diff = a.checked_sub(b).unwrap();
+        assert_eq!((diff.to_string(), diff.scale()), ("0.50".to_string(), 2));
+        let none = b.checked_sub(b).unwrap();
+        assert!(none.is_zero());
+        assert_eq!(none.to_string(), "0.00");
+        assert_eq!(b.checked_sub(a), None);
+        assert!(!b.is_zero());
+        assert_eq!(b.value(), Decimal::new(50, 2));
+        let max = Money::from_decimal(Decimal::MAX, 0).unwrap();
+        assert_eq!(max.checked_add(Money::parse("1", 0).unwrap()), None);
+        assert_eq!(Money::zero(0).checked_sub(max), None);
+    }
 }

@@ -107,9 +107,14 @@ impl Lifecycle {
             step,
             close: self.close,
         };
+        // Retried while the budget lasts, then handed to a person.
+        let retry_or_give_up = |step| match decision {
+            RetryDecision::Retry => to(S::Retrying, step),
+            RetryDecision::GiveUp => to(S::NeedsAttention, step),
+        };
         let retry_or_attention = |substate: Substate, step| {
-            if substate.is_retriable() && decision == RetryDecision::Retry {
-                to(S::Retrying, step)
+            if substate.is_retriable() {
+                retry_or_give_up(step)
             } else {
                 to(S::NeedsAttention, step)
             }
@@ -139,11 +144,7 @@ impl Lifecycle {
             (Step::Post | Step::Close, Event::Transient)
                 if matches!(self.state, S::Posting | S::Closing) =>
             {
-                if decision == RetryDecision::Retry {
-                    to(S::Retrying, self.step)
-                } else {
-                    to(S::NeedsAttention, self.step)
-                }
+                retry_or_give_up(self.step)
             }
             (Step::Post, Event::Unknown) if self.state == S::Posting => {
                 to(S::OutcomeUnknown, Step::Reconcile)
@@ -169,9 +170,10 @@ impl Lifecycle {
             (Step::Close, Event::Rejected(s)) if self.state == S::Closing => {
                 retry_or_attention(s, Step::Close)
             }
-            // Closing is idempotent at every POS we speak: an unanswered close is simply retried.
+            // Closing is idempotent at every POS we speak: an unanswered close is simply retried,
+            // until the retry budget is spent (a POS that never answers must reach a person).
             (Step::Close, Event::Unknown) if self.state == S::Closing => {
-                to(S::Retrying, Step::Close)
+                retry_or_give_up(Step::Close)
             }
             _ => return Err(bad()),
         })

@@ -441,4 +441,426 @@ mod tests {
         let p = PayRequest::validate(&r, 2).unwrap();
         assert!(!format!("{p:?}").contains("SECRET-CARD-42"));
     }
+
+    fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn err(r: RawPayRequest<'_>) -> FieldError {
+        PayRequest::validate(&r, 2).unwrap_err()
+    }
+
+    #[test]
+    fn ids_are_limited_to_200_bytes_not_characters() {
+        let at = "x".repeat(200);
+        let over = "x".repeat(201);
+        // Two bytes a letter: 100 letters fit, 101 do not.
+        let cyr_at = "я".repeat(100);
+        let cyr_over = "я".repeat(101);
+        assert_eq!(validate_id("bill_id", &at), Ok(at.as_str()));
+        assert_eq!(validate_id("bill_id", &cyr_at), Ok(cyr_at.as_str()));
+        for v in [&over, &cyr_over] {
+            assert_eq!(
+                validate_id("bill_id", v),
+                Err(FieldError::new("bill_id", "is longer than 200 bytes"))
+            );
+            assert!(validate_optional_id("table", v).is_err());
+            assert_eq!(
+                err(RawPayRequest {
+                    idempotency_key: v,
+                    ..raw()
+                }),
+                FieldError::new("idempotency_key", "is longer than 200 bytes")
+            );
+            assert_eq!(
+                field(RawPayRequest {
+                    restaurant_id: v,
+                    ..raw()
+                }),
+                "restaurant_id"
+            );
+            assert_eq!(
+                field(RawPayRequest {
+                    bill_id: v,
+                    ..raw()
+                }),
+                "bill_id"
+            );
+        }
+        let ok = PayRequest::validate(
+            &RawPayRequest {
+                idempotency_key: &at,
+                restaurant_id: &at,
+                bill_id: &cyr_at,
+                ..raw()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.idempotency_key, ok.restaurant_id, ok.bill_id),
+            (at.clone(), at.clone(), cyr_at.clone())
+        );
+    }
+
+    #[test]
+    fn ids_are_required_and_unpadded() {
+        assert_eq!(
+            validate_id("bill_id", ""),
+            Err(FieldError::new("bill_id", "is required"))
+        );
+        assert_eq!(
+            validate_id("bill_id", " \t "),
+            Err(FieldError::new("bill_id", "is required"))
+        );
+        let padded = FieldError::new(
+            "bill_id",
+            "has control or bidirectional-override characters or surrounding spaces",
+        );
+        assert_eq!(validate_id("bill_id", " b1"), Err(padded.clone()));
+        assert_eq!(validate_id("bill_id", "b1 "), Err(padded.clone()));
+        assert_eq!(validate_id("bill_id", "b\u{202E}1"), Err(padded));
+        assert_eq!(validate_id("bill_id", "b 1"), Ok("b 1"));
+        assert_eq!(validate_optional_id("table", "t 1"), Ok("t 1"));
+        assert_eq!(
+            validate_optional_id("table", " "),
+            Err(FieldError::new("table", "is required"))
+        );
+        assert_eq!(
+            FieldError::new("bill_id", "is required").to_string(),
+            "bill_id: is required"
+        );
+    }
+
+    #[test]
+    fn unsafe_characters_and_their_neighbours() {
+        #[rustfmt::skip]
+        let unsafe_chars = [
+            '\u{0}', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}',
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{2028}', '\u{2029}',
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+            '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ];
+        for c in unsafe_chars {
+            assert!(is_unsafe_char(c), "{c:?} must be unsafe");
+        }
+        // Neighbours of each range, ordinary letters and joiners used by emoji stay allowed.
+        #[rustfmt::skip]
+        let safe_chars = [
+            ' ', 'a', 'я', '\u{a0}', '\u{061B}', '\u{061D}', '\u{200C}', '\u{200D}',
+            '\u{2027}', '\u{202F}', '\u{2065}', '\u{206A}',
+        ];
+        for c in safe_chars {
+            assert!(!is_unsafe_char(c), "{c:?} must be allowed");
+        }
+    }
+
+    #[test]
+    fn sixteen_tenders_at_most() {
+        let one = ("cur", "1.00", "");
+        let sixteen = RawPayRequest {
+            amount: "16.00",
+            tenders: vec![one; 16],
+            ..raw()
+        };
+        assert_eq!(PayRequest::validate(&sixteen, 2).unwrap().tenders.len(), 16);
+        let seventeen = RawPayRequest {
+            amount: "17.00",
+            tenders: vec![one; 17],
+            ..raw()
+        };
+        assert_eq!(
+            err(seventeen),
+            FieldError::new("tenders", "more than 16 tenders")
+        );
+    }
+
+    #[test]
+    fn tender_fields_are_limited() {
+        let at = "t".repeat(200);
+        let over = "t".repeat(201);
+        let ok = PayRequest::validate(
+            &RawPayRequest {
+                tenders: vec![(&at, "978", &at)],
+                ..raw()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!(ok.tenders[0].tender_id, at);
+        assert_eq!(ok.tenders[0].card_code, at);
+        assert_eq!(ok.tenders[0].amount.to_string(), "978.00");
+        for t in [(over.as_str(), "978", ""), ("cur", "978", over.as_str())] {
+            assert_eq!(
+                err(RawPayRequest {
+                    tenders: vec![("cur", "0", ""), t],
+                    ..raw()
+                }),
+                FieldError::new("tenders[1]", "field too long")
+            );
+        }
+    }
+
+    #[test]
+    fn tenders_must_add_up_to_the_amount() {
+        let split = PayRequest::validate(
+            &RawPayRequest {
+                tenders: vec![("cur", "500", ""), ("card", "478.00", "c")],
+                ..raw()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!(split.tenders.len(), 2);
+        assert_eq!(split.tenders[1].tender_id, "card");
+        for short in ["977.99", "978.01", "0"] {
+            let e = err(RawPayRequest {
+                tenders: vec![("cur", short, "")],
+                ..raw()
+            });
+            assert_eq!(e.field, "tenders");
+            assert!(e.message.contains("not the amount 978.00"), "{e}");
+        }
+        assert_eq!(
+            err(RawPayRequest {
+                tenders: vec![("cur", "500", ""), ("cur", "1", "")],
+                ..raw()
+            })
+            .message,
+            "tender amounts add up to 501.00, not the amount 978.00"
+        );
+        // No tenders: the amount alone.
+        assert!(PayRequest::validate(&raw(), 2).unwrap().tenders.is_empty());
+    }
+
+    #[test]
+    fn fiscal_data_and_pos_options_are_limited() {
+        let entries = |n: usize| -> BTreeMap<String, String> {
+            (0..n).map(|i| (format!("k{i}"), "v".to_string())).collect()
+        };
+        let sized = |k: usize, v: usize| map(&[(&"k".repeat(k), &"v".repeat(v))]);
+        let oks = [
+            entries(64),
+            sized(1000, 1000),
+            sized(1, 1999),
+            sized(100, 100),
+        ];
+        let bads = [
+            entries(65),
+            sized(1000, 1001),
+            sized(1, 2000),
+            sized(2001, 0),
+        ];
+        for (name, which) in [("fiscal_data", true), ("pos_options", false)] {
+            let with = |m: BTreeMap<String, String>| {
+                if which {
+                    RawPayRequest {
+                        fiscal_data: m,
+                        ..raw()
+                    }
+                } else {
+                    RawPayRequest {
+                        pos_options: m,
+                        ..raw()
+                    }
+                }
+            };
+            for m in &oks {
+                let p = PayRequest::validate(&with(m.clone()), 2).unwrap();
+                let kept = if which {
+                    &p.fiscal_data
+                } else {
+                    &p.pos_options
+                };
+                assert_eq!(kept, m);
+            }
+            for m in &bads {
+                assert_eq!(
+                    err(with(m.clone())),
+                    FieldError::new(name, "too many or too long entries"),
+                    "{name} {} entries",
+                    m.len()
+                );
+            }
+            for key in ["", " ", "a\tb"] {
+                let e = err(with(map(&[(key, "x")])));
+                assert_eq!(e.field, format!("{name}[{}]", key.escape_debug()));
+                assert_eq!(
+                    e.message,
+                    "a key is empty or has control or bidirectional-override characters"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tips_and_points_are_optional_amounts() {
+        let p = PayRequest::validate(&raw(), 2).unwrap();
+        assert_eq!(
+            (p.tips.to_string(), p.points.to_string()),
+            ("0.00".into(), "0.00".into())
+        );
+        let p = PayRequest::validate(
+            &RawPayRequest {
+                tips: "50",
+                points: "100.5",
+                ..raw()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.tips.to_string(), p.points.to_string()),
+            ("50.00".into(), "100.50".into())
+        );
+        for bad in ["-1", "1,5", "1.005", " 1"] {
+            assert_eq!(
+                field(RawPayRequest { tips: bad, ..raw() }),
+                "tips",
+                "{bad:?}"
+            );
+            assert_eq!(
+                field(RawPayRequest {
+                    points: bad,
+                    ..raw()
+                }),
+                "points",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            field(RawPayRequest {
+                amount: "",
+                ..raw()
+            }),
+            "amount"
+        );
+    }
+
+    #[test]
+    fn a_valid_request_keeps_every_field() {
+        let r = RawPayRequest {
+            idempotency_key: "k9",
+            restaurant_id: "r9",
+            bill_id: "b9",
+            amount: "10.5",
+            tips: "1",
+            tenders: vec![("cash", "10.50", "")],
+            fiscal_data: map(&[("email", "a@b.c")]),
+            close: false,
+            points: "2",
+            pos_options: map(&[("delete_prechecks", "1")]),
+        };
+        let p = PayRequest::validate(&r, 2).unwrap();
+        assert_eq!(
+            p,
+            PayRequest {
+                idempotency_key: "k9".into(),
+                restaurant_id: "r9".into(),
+                bill_id: "b9".into(),
+                amount: Money::parse("10.50", 2).unwrap(),
+                tips: Money::parse("1.00", 2).unwrap(),
+                tenders: vec![TenderLine {
+                    tender_id: "cash".into(),
+                    amount: Money::parse("10.50", 2).unwrap(),
+                    card_code: String::new(),
+                }],
+                fiscal_data: map(&[("email", "a@b.c")]),
+                close: false,
+                points: Money::parse("2", 2).unwrap(),
+                pos_options: map(&[("delete_prechecks", "1")]),
+            }
+        );
+        // The currency's scale applies to every amount.
+        let yen = PayRequest::validate(
+            &RawPayRequest {
+                amount: "978",
+                ..raw()
+            },
+            0,
+        )
+        .unwrap();
+        assert_eq!(yen.amount.to_string(), "978");
+        assert!(PayRequest::validate(&raw(), 0).is_ok());
+        assert_eq!(
+            PayRequest::validate(
+                &RawPayRequest {
+                    amount: "978.5",
+                    ..raw()
+                },
+                0
+            )
+            .unwrap_err()
+            .field,
+            "amount"
+        );
+    }
+
+    #[test]
+    fn first_difference_checks_every_field_in_order() {
+        let base = PayRequest::validate(
+            &RawPayRequest {
+                tenders: vec![("cur", "978", "")],
+                fiscal_data: map(&[("a", "1")]),
+                pos_options: map(&[("o", "1")]),
+                ..raw()
+            },
+            2,
+        )
+        .unwrap();
+        let m = |s: &str| Money::parse(s, 2).unwrap();
+        type Change = fn(&mut PayRequest);
+        #[rustfmt::skip]
+        let changes: [(&str, Change); 9] = [
+            ("restaurant_id", |p| p.restaurant_id = "other".into()),
+            ("bill_id", |p| p.bill_id = "other".into()),
+            ("amount", |p| p.amount = Money::parse("1", 2).unwrap()),
+            ("tips", |p| p.tips = Money::parse("1", 2).unwrap()),
+            ("tenders", |p| p.tenders[0].card_code = "x".into()),
+            ("fiscal_data", |p| { p.fiscal_data.insert("b".into(), "2".into()); }),
+            ("close", |p| p.close = !p.close),
+            ("points", |p| p.points = Money::parse("1", 2).unwrap()),
+            ("pos_options", |p| { p.pos_options.clear(); }),
+        ];
+        for (i, (name, change)) in changes.iter().enumerate() {
+            let mut other = base.clone();
+            change(&mut other);
+            assert_eq!(base.first_difference(&other), Some(*name));
+            assert_eq!(other.first_difference(&base), Some(*name));
+            // With every later field changed too, the first one is still named.
+            for (_, later) in &changes[i + 1..] {
+                later(&mut other);
+            }
+            assert_eq!(base.first_difference(&other), Some(*name));
+        }
+        // The key itself and the amount's written form are not differences.
+        let mut same = base.clone();
+        same.idempotency_key = "another".into();
+        same.amount = Money::parse("978.000", 3).unwrap();
+        assert_eq!(same.amount.value(), m("978").value());
+        assert_eq!(base.first_difference(&same), None);
+    }
+
+    #[test]
+    fn tender_debug_shows_everything_but_the_card_code() {
+        let t = TenderLine {
+            tender_id: "cur".into(),
+            amount: Money::parse("1", 2).unwrap(),
+            card_code: "SECRET".into(),
+        };
+        let shown = format!("{t:?}");
+        assert!(
+            shown.starts_with("TenderLine { tender_id: \"cur\", amount: Money"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("card_code: \"<redacted>\" }"), "{shown}");
+        let none = TenderLine {
+            card_code: String::new(),
+            ..t
+        };
+        assert!(format!("{none:?}").ends_with("card_code: \"\" }"));
+    }
 }

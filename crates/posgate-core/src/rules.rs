@@ -72,4 +72,68 @@ mod tests {
         ));
         assert!(AmountRule::UpToDue.check(m("0"), m("10")).is_err());
     }
+
+    #[test]
+    fn violations_carry_both_amounts() {
+        assert_eq!(
+            AmountRule::Exact.check(m("977.99"), m("978")),
+            Err(AmountViolation::NotExact {
+                amount: "977.99".into(),
+                due: "978.00".into()
+            })
+        );
+        // Under the exact rule, zero on an unpaid bill and an overpayment are just "not exact".
+        assert!(matches!(
+            AmountRule::Exact.check(m("0"), m("10")),
+            Err(AmountViolation::NotExact { .. })
+        ));
+        assert!(matches!(
+            AmountRule::Exact.check(m("11"), m("10")),
+            Err(AmountViolation::NotExact { .. })
+        ));
+        assert_eq!(
+            AmountRule::UpToDue.check(m("1000.01"), m("1000")),
+            Err(AmountViolation::Overpay {
+                amount: "1000.01".into(),
+                due: "1000.00".into()
+            })
+        );
+        assert_eq!(
+            AmountRule::UpToDue.check(m("0"), m("0.01")),
+            Err(AmountViolation::ZeroOnUnpaidBill { due: "0.01".into() })
+        );
+        assert!(AmountRule::UpToDue.check(m("0.01"), m("0.01")).is_ok());
+        assert!(AmountRule::UpToDue.check(m("0.01"), m("10")).is_ok());
+    }
+
+    #[test]
+    fn amounts_compare_by_value_not_scale() {
+        let yen = Money::parse("978", 0).unwrap();
+        assert!(AmountRule::Exact.check(yen, m("978")).is_ok());
+        assert!(AmountRule::UpToDue.check(m("978"), yen).is_ok());
+    }
+
+    #[test]
+    fn violation_texts() {
+        assert_eq!(
+            AmountViolation::NotExact {
+                amount: "1.00".into(),
+                due: "2.00".into()
+            }
+            .to_string(),
+            "amount 1.00 differs from the 2.00 due"
+        );
+        assert_eq!(
+            AmountViolation::Overpay {
+                amount: "3.00".into(),
+                due: "2.00".into()
+            }
+            .to_string(),
+            "amount 3.00 exceeds the 2.00 due"
+        );
+        assert_eq!(
+            AmountViolation::ZeroOnUnpaidBill { due: "2.00".into() }.to_string(),
+            "amount 0 pays nothing on a bill with 2.00 due"
+        );
+    }
 }

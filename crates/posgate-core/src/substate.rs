@@ -92,4 +92,37 @@ mod tests {
             assert_eq!(s.as_str().parse::<Substate>().unwrap(), s);
         }
     }
+
+    #[test]
+    fn names_and_retry_rule_per_substate() {
+        #[rustfmt::skip]
+        let table = [
+            (Substate::WrongRequestSum, "WRONG_REQUEST_SUM", true, "revert"),
+            (Substate::CashiersShiftClosed, "CASHIERS_SHIFT_CLOSED", true, "shift"),
+            (Substate::PrinterError, "PRINTER_ERROR", true, "printer"),
+            (Substate::CloseOrderBlocked, "CLOSE_ORDER_BLOCKED", true, "kitchen tickets"),
+            (Substate::BillInUse, "BILL_IN_USE", true, "edit screen"),
+            (Substate::OtherError, "OTHER_ERROR", false, "closed by hand"),
+        ];
+        assert_eq!(Substate::ALL.to_vec(), table.map(|t| t.0).to_vec());
+        for (s, name, retried, advice) in table {
+            assert_eq!(s.as_str(), name);
+            assert_eq!(s.to_string(), name);
+            assert_eq!(s.is_retriable(), retried, "{s}");
+            assert!(
+                s.recommendation().contains(advice),
+                "{s}: {}",
+                s.recommendation()
+            );
+            assert_eq!(name.to_lowercase().parse::<Substate>(), Ok(s));
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Substate>(&json).unwrap(), s);
+        }
+        assert_eq!(
+            "BILL-IN-USE".parse::<Substate>(),
+            Err("unknown substate \"BILL-IN-USE\"".to_string())
+        );
+        assert!("".parse::<Substate>().is_err());
+    }
 }
