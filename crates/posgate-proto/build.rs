@@ -1,7 +1,11 @@
 //! Compiles `proto/` with protox (pure Rust), so no system `protoc` is needed.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
-    let files = ["posgate/v1/payments.proto", "posgate/v1/adapter.proto"];
+    let files = [
+        "posgate/v1/payments.proto",
+        "posgate/v1/adapter.proto",
+        "posgate/v1/restaurants.proto",
+    ];
     let fds = protox::compile(files, [root])?;
     tonic_prost_build::configure()
         .build_server(true)

@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 pub const PAYMENTS_TOKEN: &str = "test-payments-token";
 pub const CLI_TOKEN: &str = "test-cli-token";
 pub const EXPIRENZA_TOKEN: &str = "test-expirenza-token";
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
 
 /// The key the test stack seals secrets at rest with, under [`KEY_ID`]; [`KEY_B64`] is its
 /// base64, as configured.
@@ -96,6 +97,8 @@ pub struct Stack {
     stop_payments: watch::Sender<bool>,
     payments_task: Option<JoinHandle<anyhow::Result<()>>>,
     replicas: Vec<watch::Sender<bool>>,
+    /// Where each replica added by [`Stack::add_payments_replica`] listens.
+    pub replica_addrs: Vec<SocketAddr>,
     _stop_rest: watch::Sender<bool>,
 }
 
@@ -131,7 +134,7 @@ pos = "wsa"
     let mut s = format!(
         r#"
 [auth]
-tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", expirenza = "{EXPIRENZA_TOKEN}" }}
+tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", expirenza = "{EXPIRENZA_TOKEN}", operator = "{OPERATOR_TOKEN}" }}
 [secrets]
 active = "{KEY_ID}"
 keys = {{ {KEY_ID} = "{KEY_B64}" }}
@@ -259,6 +262,7 @@ impl Stack {
             stop_payments,
             payments_task: None,
             replicas: Vec::new(),
+            replica_addrs: Vec::new(),
             _stop_rest: stop_rest,
         };
         stack.start_payments().await;
@@ -289,6 +293,7 @@ impl Stack {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = watch::channel(false);
         self.replicas.push(tx);
+        self.replica_addrs.push(addr);
         let svc = PaymentsService::build(cfg).await.expect("build replica");
         tokio::spawn(svc.serve(listener, stopped(&rx)));
         client_for(addr, CLI_TOKEN)

@@ -10,8 +10,8 @@
 //! over its service's; a service or method in no row is refused; a caller not in the row gets
 //! `PERMISSION_DENIED` naming the caller and the method. The defaults ([`DEFAULT_ALLOW`]) are
 //! safe: only the payment service may call a POS adapter (anything else could book money on a
-//! POS with no payment record, no idempotency and no bill lock), and `PaymentService` is for the
-//! CLI and the Expirenza adapter. `[auth.allow]` replaces a default row or adds one, e.g. an
+//! POS with no payment record, no idempotency and no bill lock), `PaymentService` is for the
+//! CLI and the Expirenza adapter, and `RestaurantService` (POS credentials) for operators. `[auth.allow]` replaces a default row or adds one, e.g. an
 //! internal checkout service: `"posgate.v1.PaymentService" = ["cli", "expirenza", "checkout"]`.
 //! `"*"` in a row allows every authenticated caller.
 //!
@@ -41,6 +41,8 @@ pub const DEFAULT_ALLOW: &[(&str, &[&str])] = &[
     ("posgate.v1.PosAdapter", &["payments"]),
     // The services that take payments: the CLI (staff, scripts) and the Expirenza adapter.
     ("posgate.v1.PaymentService", &["cli", "expirenza"]),
+    // The restaurant registry holds POS credentials: operators only.
+    ("posgate.v1.RestaurantService", &["operator"]),
 ];
 
 /// In an `[auth.allow]` row: every authenticated caller.

@@ -4,6 +4,8 @@
 //! - [`store`]: durable state (SQLite embedded; the schema is plain SQL for PostgreSQL later).
 //! - [`engine`]: drives payments through the POS adapters with leases, retries, reconciliation.
 //! - [`service`]: the `PaymentService` gRPC API.
+//! - [`registry`]: the restaurant registry's durable state (secrets sealed), and
+//!   [`restaurants`]: its `RestaurantService` gRPC API (operators only).
 //! - [`port`]: the engine's one door to a POS ([`port::PosPort`]), and its gRPC implementation.
 //! - [`adapters`]: routing restaurants to their POS adapter over gRPC.
 
@@ -13,6 +15,8 @@ pub mod convert;
 pub mod engine;
 pub mod notify;
 pub mod port;
+pub mod registry;
+pub mod restaurants;
 pub mod service;
 pub mod store;
 
@@ -20,6 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use posgate_proto::v1::payment_service_server::PaymentServiceServer;
+use posgate_proto::v1::restaurant_service_server::RestaurantServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -79,11 +84,17 @@ impl PaymentsService {
             }
         }));
         let auth = self.api.cfg.auth.layer("payments")?;
+        let restaurants = RestaurantServiceServer::new(restaurants::RestaurantsApi {
+            registry: self.api.store.registry(),
+            cfg: Arc::clone(&self.api.cfg),
+        })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let server =
             PaymentServiceServer::new(self.api).max_decoding_message_size(MAX_MESSAGE_BYTES);
         let result = posgate_grpc::server()
             .layer(auth)
             .add_service(server)
+            .add_service(restaurants)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);

@@ -152,6 +152,11 @@ impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db` or
     /// `sqlite::memory:`), applies migrations and seals card codes left in plaintext by an
     /// earlier version. `keys` seal new card codes and open stored ones.
+    /// The restaurant registry on the same database and keyring.
+    pub fn registry(&self) -> crate::registry::Registry {
+        crate::registry::Registry::new(self.pool.clone(), Arc::clone(&self.keys))
+    }
+
     pub async fn open(url: &str, keys: Arc<Keyring>) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {

@@ -1,6 +1,7 @@
 //! Generated gRPC code for posgate's two contracts:
 //! - `PaymentService`: what internal services call.
 //! - `PosAdapter`: what every POS adapter serves.
+//! - `RestaurantService`: the restaurant registry (operators).
 #![allow(clippy::all, missing_docs)]
 
 pub mod v1 {

@@ -1,0 +1,386 @@
+//! The restaurant registry's durable state: one row per restaurant, declared at run time.
+//!
+//! Every replica reads the same rows, so a restaurant created or changed through one replica is
+//! seen by all of them on their next read — nothing to restart. Secret settings (POS tokens,
+//! client secrets, the Expirenza key) are sealed with the service's keyring before they are
+//! written, bound to their restaurant and name (a sealed value copied to another row does not
+//! open), and opened only for the code that calls the POS; the API never returns them.
+//! Writes are fenced by `version` (optimistic concurrency), like payments.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use posgate_core::Secret;
+use posgate_secrets::Keyring;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::store::StoreError;
+
+/// A restaurant as an operator declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestaurantSpec {
+    pub display_name: String,
+    pub pos_kind: String,
+    pub currency: String,
+    pub currency_scale: u32,
+    pub pos_settings: BTreeMap<String, String>,
+    /// Secret settings to set; on update, the ones not named stay.
+    pub pos_secrets: BTreeMap<String, Secret>,
+    pub expirenza: Option<ExpirenzaChannel>,
+}
+
+/// The Expirenza pay-at-table channel of a restaurant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpirenzaChannel {
+    pub resto_id: String,
+    pub ws_url: String,
+    pub callback_base_url: String,
+    /// Opened on read; sealed in the row. Empty on update keeps the stored key.
+    #[serde(skip)]
+    pub secret_key: Secret,
+    pub tips: String,
+}
+
+/// The channel as stored: the key sealed.
+#[derive(Serialize, Deserialize)]
+struct StoredChannel {
+    #[serde(flatten)]
+    channel: ExpirenzaChannel,
+    #[serde(default)]
+    secret_key: String,
+}
+
+/// A restaurant as the registry keeps it, secrets opened (for the code that calls the POS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestaurantRecord {
+    pub id: String,
+    pub spec: RestaurantSpec,
+    pub enabled: bool,
+    /// Unix ms.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+/// Why a registry write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("restaurant {0:?} already exists")]
+    Exists(String),
+    #[error("no restaurant {0:?}")]
+    NotFound(String),
+    #[error("restaurant {id:?} is at version {actual}, not {expected}")]
+    VersionMismatch {
+        id: String,
+        expected: i64,
+        actual: i64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for RegistryError {
+    fn from(e: sqlx::Error) -> Self {
+        RegistryError::Store(StoreError::Db(e))
+    }
+}
+
+/// Where a secret setting is sealed for: its restaurant and name.
+pub fn secret_place(restaurant_id: &str, name: &str) -> String {
+    format!("restaurants.pos_secrets/{restaurant_id}/{name}")
+}
+
+fn expirenza_place(restaurant_id: &str) -> String {
+    format!("restaurants.expirenza.secret_key/{restaurant_id}")
+}
+
+const COLUMNS: &str = "id, display_name, pos_kind, currency, currency_scale, pos_settings, pos_secrets, expirenza, enabled, created_at, updated_at, version";
+
+/// The registry over the payment service's database.
+#[derive(Clone)]
+pub struct Registry {
+    pool: AnyPool,
+    keys: Arc<Keyring>,
+}
+
+impl Registry {
+    pub fn new(pool: AnyPool, keys: Arc<Keyring>) -> Registry {
+        Registry { pool, keys }
+    }
+
+    fn corrupt(id: &str, what: impl Into<String>) -> RegistryError {
+        RegistryError::Store(StoreError::Corrupt {
+            id: format!("restaurant {id}"),
+            what: what.into(),
+        })
+    }
+
+    fn seal(&self, id: &str, place: &str, plain: &Secret) -> Result<String, RegistryError> {
+        self.keys
+            .seal(plain.expose(), place)
+            .map_err(|e| Self::corrupt(id, format!("sealing a secret: {e}")))
+    }
+
+    fn open(&self, id: &str, place: &str, sealed: &str) -> Result<Secret, RegistryError> {
+        self.keys
+            .open(sealed, place)
+            .map(Secret::new)
+            .map_err(|e| Self::corrupt(id, format!("opening a secret: {e}")))
+    }
+
+    /// The sealed forms of `secrets`, merged over `kept` (already sealed).
+    fn sealed_secrets(
+        &self,
+        id: &str,
+        kept: BTreeMap<String, String>,
+        secrets: &BTreeMap<String, Secret>,
+    ) -> Result<BTreeMap<String, String>, RegistryError> {
+        let mut out = kept;
+        for (name, value) in secrets {
+            out.insert(name.clone(), self.seal(id, &secret_place(id, name), value)?);
+        }
+        Ok(out)
+    }
+
+    fn sealed_channel(
+        &self,
+        id: &str,
+        channel: Option<&ExpirenzaChannel>,
+        kept_key: Option<String>,
+    ) -> Result<Option<String>, RegistryError> {
+        let Some(c) = channel else { return Ok(None) };
+        let secret_key = if c.secret_key.is_empty() {
+            kept_key.unwrap_or_default()
+        } else {
+            self.seal(id, &expirenza_place(id), &c.secret_key)?
+        };
+        let stored = StoredChannel {
+            channel: c.clone(),
+            secret_key,
+        };
+        serde_json::to_string(&stored)
+            .map(Some)
+            .map_err(|e| Self::corrupt(id, e.to_string()))
+    }
+
+    pub async fn create(
+        &self,
+        id: &str,
+        spec: &RestaurantSpec,
+        now: i64,
+    ) -> Result<RestaurantRecord, RegistryError> {
+        let secrets = self.sealed_secrets(id, BTreeMap::new(), &spec.pos_secrets)?;
+        let channel = self.sealed_channel(id, spec.expirenza.as_ref(), None)?;
+        let inserted = sqlx::query(
+            "INSERT INTO restaurants (id, display_name, pos_kind, currency, currency_scale, pos_settings, pos_secrets, expirenza, enabled, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, 1)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&spec.display_name)
+        .bind(&spec.pos_kind)
+        .bind(&spec.currency)
+        .bind(i64::from(spec.currency_scale))
+        .bind(json(&spec.pos_settings))
+        .bind(json(&secrets))
+        .bind(channel)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            return Err(RegistryError::Exists(id.to_string()));
+        }
+        self.get(id)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    /// Replaces the restaurant's description; secrets not named in `spec` stay, `clear` removes
+    /// some. Fenced by `expected_version` when given, and always by the version read.
+    pub async fn update(
+        &self,
+        id: &str,
+        spec: &RestaurantSpec,
+        clear: &[String],
+        expected_version: Option<i64>,
+        now: i64,
+    ) -> Result<RestaurantRecord, RegistryError> {
+        let Some(row) = self.raw(id).await? else {
+            return Err(RegistryError::NotFound(id.to_string()));
+        };
+        if let Some(expected) = expected_version
+            && expected != row.version
+        {
+            return Err(RegistryError::VersionMismatch {
+                id: id.to_string(),
+                expected,
+                actual: row.version,
+            });
+        }
+        let mut kept = row.secrets;
+        for name in clear {
+            kept.remove(name);
+        }
+        let secrets = self.sealed_secrets(id, kept, &spec.pos_secrets)?;
+        let channel = self.sealed_channel(id, spec.expirenza.as_ref(), row.channel_key)?;
+        let updated = sqlx::query(
+            "UPDATE restaurants SET display_name = $1, pos_kind = $2, currency = $3, currency_scale = $4,
+                pos_settings = $5, pos_secrets = $6, expirenza = $7, updated_at = $8, version = version + 1
+             WHERE id = $9 AND version = $10",
+        )
+        .bind(&spec.display_name)
+        .bind(&spec.pos_kind)
+        .bind(&spec.currency)
+        .bind(i64::from(spec.currency_scale))
+        .bind(json(&spec.pos_settings))
+        .bind(json(&secrets))
+        .bind(channel)
+        .bind(now)
+        .bind(id)
+        .bind(row.version)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !updated {
+            let actual = self.raw(id).await?.map_or(0, |r| r.version);
+            return Err(RegistryError::VersionMismatch {
+                id: id.to_string(),
+                expected: row.version,
+                actual,
+            });
+        }
+        self.get(id)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    /// Stops taking payments for the restaurant (idempotent).
+    pub async fn disable(&self, id: &str, now: i64) -> Result<RestaurantRecord, RegistryError> {
+        sqlx::query(
+            "UPDATE restaurants SET enabled = 0, updated_at = $1, version = version + 1 WHERE id = $2 AND enabled = 1",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.get(id)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    /// The restaurant, secrets opened.
+    pub async fn get(&self, id: &str) -> Result<Option<RestaurantRecord>, RegistryError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM restaurants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| self.record(&r)).transpose()
+    }
+
+    /// Restaurants by id after `after_id`, at most `limit`.
+    pub async fn list(
+        &self,
+        include_disabled: bool,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RestaurantRecord>, RegistryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM restaurants WHERE id > $1 AND (enabled = 1 OR $2 = 1) ORDER BY id LIMIT $3"
+        ))
+        .bind(after_id.unwrap_or(""))
+        .bind(i64::from(include_disabled))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| self.record(r)).collect()
+    }
+
+    /// The row as stored (secrets sealed), for updates.
+    async fn raw(&self, id: &str) -> Result<Option<RawRow>, RegistryError> {
+        let row =
+            sqlx::query("SELECT pos_secrets, expirenza, version FROM restaurants WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let secrets: String = row.try_get(0)?;
+        let channel: Option<String> = row.try_get(1)?;
+        let channel_key = match channel {
+            Some(c) => Some(
+                serde_json::from_str::<StoredChannel>(&c)
+                    .map_err(|e| Self::corrupt(id, e.to_string()))?
+                    .secret_key,
+            ),
+            None => None,
+        };
+        Ok(Some(RawRow {
+            secrets: serde_json::from_str(&secrets)
+                .map_err(|e| Self::corrupt(id, format!("pos_secrets: {e}")))?,
+            channel_key: channel_key.filter(|k| !k.is_empty()),
+            version: row.try_get(2)?,
+        }))
+    }
+
+    fn record(&self, r: &AnyRow) -> Result<RestaurantRecord, RegistryError> {
+        let id: String = r.try_get("id")?;
+        let settings: String = r.try_get("pos_settings")?;
+        let secrets: String = r.try_get("pos_secrets")?;
+        let secrets: BTreeMap<String, String> = serde_json::from_str(&secrets)
+            .map_err(|e| Self::corrupt(&id, format!("pos_secrets: {e}")))?;
+        let mut opened = BTreeMap::new();
+        for (name, sealed) in secrets {
+            let value = self.open(&id, &secret_place(&id, &name), &sealed)?;
+            opened.insert(name, value);
+        }
+        let channel: Option<String> = r.try_get("expirenza")?;
+        let expirenza = match channel {
+            None => None,
+            Some(c) => {
+                let stored: StoredChannel = serde_json::from_str(&c)
+                    .map_err(|e| Self::corrupt(&id, format!("expirenza: {e}")))?;
+                let mut channel = stored.channel;
+                if !stored.secret_key.is_empty() {
+                    channel.secret_key =
+                        self.open(&id, &expirenza_place(&id), &stored.secret_key)?;
+                }
+                Some(channel)
+            }
+        };
+        let scale: i64 = r.try_get("currency_scale")?;
+        let enabled: i64 = r.try_get("enabled")?;
+        Ok(RestaurantRecord {
+            spec: RestaurantSpec {
+                display_name: r.try_get("display_name")?,
+                pos_kind: r.try_get("pos_kind")?,
+                currency: r.try_get("currency")?,
+                currency_scale: u32::try_from(scale)
+                    .map_err(|_| Self::corrupt(&id, "currency_scale"))?,
+                pos_settings: serde_json::from_str(&settings)
+                    .map_err(|e| Self::corrupt(&id, format!("pos_settings: {e}")))?,
+                pos_secrets: opened,
+                expirenza,
+            },
+            enabled: enabled != 0,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+            version: r.try_get("version")?,
+            id,
+        })
+    }
+}
+
+struct RawRow {
+    secrets: BTreeMap<String, String>,
+    channel_key: Option<String>,
+    version: i64,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
