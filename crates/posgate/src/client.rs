@@ -4,6 +4,7 @@ use clap::Args;
 
 /// Prints a line to stdout; a closed pipe (`posgate list | head`) ends the program quietly
 /// instead of panicking.
+#[macro_export]
 macro_rules! out {
     () => { out!("") };
     ($($arg:tt)*) => {{
@@ -130,7 +131,7 @@ async fn connect(conn: &Conn) -> anyhow::Result<Client> {
     ))
 }
 
-fn status_err(s: tonic::Status) -> anyhow::Error {
+pub fn status_err(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", s.code(), s.message())
 }
 

@@ -3,8 +3,11 @@
 //! - `posgate up` runs the payment service, the WSA adapter and the WSA simulator (with demo
 //!   bills) in one process, with an embedded SQLite database under `data/`.
 //! - `posgate pay | get | list | watch | bill | close` talk to a running payment service.
+//! - `posgate restaurant add | update | show | list | disable | import` manage the registry.
 
+#[macro_use]
 mod client;
+mod restaurant;
 mod serve;
 mod up;
 
@@ -39,6 +42,8 @@ enum Cmd {
     Bill(client::BillArgs),
     /// Close a bill (POSes with a separate close step).
     Close(client::BillArgs),
+    /// The restaurant registry: add, update, show, list, disable, import (operators).
+    Restaurant(restaurant::RestaurantArgs),
 }
 
 #[tokio::main]
@@ -53,6 +58,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Watch(a) => client::watch(a).await,
         Cmd::Bill(a) => client::bill(a).await,
         Cmd::Close(a) => client::close(a).await,
+        Cmd::Restaurant(a) => restaurant::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
