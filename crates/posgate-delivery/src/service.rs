@@ -336,6 +336,7 @@ impl PosAdapter for DeliveryAdapter {
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id)?;
         Ok(Response::new(DescribeResponse {
+            settings: Vec::new(),
             pos_kind: POS_KIND.into(),
             // `/pay` books the money; `/complete` closes the order in r_keeper and r_k Delivery.
             separate_close_step: true,

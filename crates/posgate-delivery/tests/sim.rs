@@ -21,6 +21,7 @@ async fn describe_says_separate_close_step_and_exact() {
     let (_sim, mut c) = start().await;
     let d = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: DL.into(),
         })
         .await
@@ -474,6 +475,7 @@ async fn bad_input_is_invalid_argument() {
     let (sim, mut c) = start().await;
     let e = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: "nope".into(),
         })
         .await
@@ -525,12 +527,14 @@ async fn callers_need_a_token_when_auth_is_configured() {
     let mut c = start_adapter(cfg).await;
     let e = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: DL.into(),
         })
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::Unauthenticated);
     let mut req = tonic::Request::new(DescribeRequest {
+        connection: None,
         restaurant_id: DL.into(),
     });
     req.metadata_mut()

@@ -75,6 +75,7 @@ impl Adapters {
             .ok_or_else(|| tonic::Status::invalid_argument("restaurant_id: unknown restaurant"))?;
         let d = client
             .describe(self.request(DescribeRequest {
+                connection: None,
                 restaurant_id: restaurant_id.to_string(),
             }))
             .await?

@@ -242,6 +242,7 @@ impl PosPort for GrpcPos {
         let r = self
             .client(restaurant_id)?
             .get_bill(self.adapters.request(AdapterGetBillRequest {
+                connection: None,
                 restaurant_id: restaurant_id.to_string(),
                 bill_id: bill_id.to_string(),
             }))
@@ -264,6 +265,7 @@ impl PosPort for GrpcPos {
         attempt: u32,
     ) -> Result<PosReply, PortError> {
         let post = PostPaymentRequest {
+            connection: None,
             restaurant_id: req.restaurant_id.clone(),
             bill_id: req.bill_id.clone(),
             payment_id: payment_id.to_string(),
@@ -320,6 +322,7 @@ impl PosPort for GrpcPos {
         let r = self
             .client(&req.restaurant_id)?
             .check_payment(self.adapters.request(CheckPaymentRequest {
+                connection: None,
                 restaurant_id: req.restaurant_id.clone(),
                 bill_id: req.bill_id.clone(),
                 payment_id: payment_id.to_string(),
@@ -350,6 +353,7 @@ impl PosPort for GrpcPos {
         let r = self
             .client(restaurant_id)?
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
+                connection: None,
                 restaurant_id: restaurant_id.to_string(),
                 bill_id: bill_id.to_string(),
                 payment_id: payment_id.to_string(),

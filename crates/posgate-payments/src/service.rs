@@ -274,6 +274,7 @@ impl PaymentService for PaymentsApi {
         let mut client = self.adapter(&r.restaurant_id)?;
         let out = client
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
+                connection: None,
                 restaurant_id: r.restaurant_id,
                 bill_id: r.bill_id,
                 payment_id: String::new(),
@@ -299,6 +300,7 @@ impl PaymentService for PaymentsApi {
         let mut client = self.adapter(&r.restaurant_id)?;
         let out = client
             .list_bills(self.adapters.request(pb::AdapterListBillsRequest {
+                connection: None,
                 restaurant_id: r.restaurant_id,
                 table: r.table,
             }))
@@ -320,6 +322,7 @@ impl PaymentService for PaymentsApi {
         let mut client = self.adapter(&r.restaurant_id)?;
         let out = client
             .get_bill(self.adapters.request(AdapterGetBillRequest {
+                connection: None,
                 restaurant_id: r.restaurant_id,
                 bill_id: r.bill_id,
             }))

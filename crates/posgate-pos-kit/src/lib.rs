@@ -13,6 +13,8 @@
 //! suite); those are deliberately not here yet.
 #![forbid(unsafe_code)]
 
+pub mod connection;
 pub mod http;
 
+pub use connection::read_settings;
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, read_ca_bundle, send};

@@ -422,6 +422,7 @@ impl PosAdapter for TillypadAdapter {
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id)?;
         Ok(Response::new(DescribeResponse {
+            settings: Vec::new(),
             pos_kind: POS_KIND.into(),
             // A successful /pay-guest pays and closes the tab.
             separate_close_step: false,

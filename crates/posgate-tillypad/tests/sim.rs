@@ -25,6 +25,7 @@ async fn describe_says_paying_closes_and_bills_cannot_be_read() {
     let (_sim, mut c) = start().await;
     let d = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: TP.into(),
         })
         .await
@@ -44,6 +45,7 @@ async fn describe_says_paying_closes_and_bills_cannot_be_read() {
     assert_eq!(d.currency_scale, 2);
     let e = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: "nowhere".into(),
         })
         .await
@@ -508,6 +510,7 @@ async fn get_list_and_close_are_answered_without_calling_tillypad() {
     let (sim, mut c) = start().await;
     let g = c
         .get_bill(AdapterGetBillRequest {
+            connection: None,
             restaurant_id: TP.into(),
             bill_id: sim::DEMO_TAB_978.into(),
         })
@@ -524,6 +527,7 @@ async fn get_list_and_close_are_answered_without_calling_tillypad() {
     }
     let l = c
         .list_bills(AdapterListBillsRequest {
+            connection: None,
             restaurant_id: TP.into(),
             table: "12".into(),
         })
@@ -534,6 +538,7 @@ async fn get_list_and_close_are_answered_without_calling_tillypad() {
     assert_eq!(l.failure.unwrap().pos_code, "tillypad/unsupported");
     let cl = c
         .close_bill(AdapterCloseBillRequest {
+            connection: None,
             restaurant_id: TP.into(),
             bill_id: sim::DEMO_TAB_978.into(),
             payment_id: "pay-1".into(),

@@ -413,6 +413,7 @@ impl PosAdapter for WsaAdapter {
         let r = self.restaurant(&req.restaurant_id)?;
         let v1 = r.cfg.agent_version == AgentVersion::V1;
         Ok(Response::new(DescribeResponse {
+            settings: Vec::new(),
             pos_kind: POS_KIND.into(),
             separate_close_step: v1,
             amount_rule: if v1 {

@@ -17,6 +17,7 @@ async fn describe_v2_and_v1() {
     let (_sim, mut c) = start().await;
     let d = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: V2.into(),
         })
         .await
@@ -31,6 +32,7 @@ async fn describe_v2_and_v1() {
     assert_eq!(d.reconcile_settle_ms, 1_700);
     let d = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: V1.into(),
         })
         .await
@@ -450,6 +452,7 @@ async fn bad_input_is_invalid_argument() {
     assert!(e.message().contains("restaurant_id"), "{}", e.message());
     let e = c
         .get_bill(AdapterGetBillRequest {
+            connection: None,
             restaurant_id: "nope".into(),
             bill_id: "x".into(),
         })
@@ -458,6 +461,7 @@ async fn bad_input_is_invalid_argument() {
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     let e = c
         .describe(DescribeRequest {
+            connection: None,
             restaurant_id: "nope".into(),
         })
         .await

@@ -85,6 +85,7 @@ pub async fn get_bill(
     bill: &str,
 ) -> adapter_get_bill_response::Result {
     c.get_bill(AdapterGetBillRequest {
+        connection: None,
         restaurant_id: restaurant.into(),
         bill_id: bill.into(),
     })
@@ -128,6 +129,7 @@ pub async fn pay(c: &mut Client, bill: &str, amount: &str) -> PostPaymentRespons
 
 pub async fn close(c: &mut Client, bill: &str) -> AdapterCloseBillResponse {
     c.close_bill(AdapterCloseBillRequest {
+        connection: None,
         restaurant_id: DL.into(),
         bill_id: bill.into(),
         payment_id: "pay-1".into(),
@@ -167,6 +169,7 @@ pub async fn check_with(
     close: bool,
 ) -> CheckPaymentResponse {
     c.check_payment(CheckPaymentRequest {
+        connection: None,
         restaurant_id: DL.into(),
         bill_id: bill.into(),
         payment_id: "pay-1".into(),
@@ -182,6 +185,7 @@ pub async fn check_with(
 
 pub async fn list(c: &mut Client, table: &str) -> AdapterListBillsResponse {
     c.list_bills(AdapterListBillsRequest {
+        connection: None,
         restaurant_id: DL.into(),
         table: table.into(),
     })

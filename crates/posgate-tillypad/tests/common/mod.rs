@@ -133,6 +133,7 @@ pub async fn check(
     amount: &str,
 ) -> CheckPaymentResponse {
     c.check_payment(CheckPaymentRequest {
+        connection: None,
         restaurant_id: restaurant.into(),
         bill_id: bill.into(),
         payment_id: "pay-1".into(),

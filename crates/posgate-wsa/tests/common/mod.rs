@@ -106,6 +106,7 @@ pub async fn get_bill(
     bill: &str,
 ) -> adapter_get_bill_response::Result {
     c.get_bill(AdapterGetBillRequest {
+        connection: None,
         restaurant_id: restaurant.into(),
         bill_id: bill.into(),
     })
@@ -147,6 +148,7 @@ pub async fn pay(
 
 pub async fn close(c: &mut Client, restaurant: &str, bill: &str) -> AdapterCloseBillResponse {
     c.close_bill(AdapterCloseBillRequest {
+        connection: None,
         restaurant_id: restaurant.into(),
         bill_id: bill.into(),
         payment_id: "pay-1".into(),
@@ -165,6 +167,7 @@ pub async fn check(
     before: Option<Bill>,
 ) -> CheckPaymentResponse {
     c.check_payment(CheckPaymentRequest {
+        connection: None,
         restaurant_id: restaurant.into(),
         bill_id: bill.into(),
         payment_id: "pay-1".into(),
