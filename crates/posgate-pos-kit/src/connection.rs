@@ -112,8 +112,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("both"), "{e}");
-        for e in [e] {
-            assert!(!e.contains("SECRET-1"));
-        }
+        assert!(!e.contains("SECRET-1"));
     }
 }
