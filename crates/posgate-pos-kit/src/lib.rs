@@ -16,5 +16,5 @@
 pub mod connection;
 pub mod http;
 
-pub use connection::read_settings;
+pub use connection::{ConnectionCache, read_settings};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, read_ca_bundle, send};
