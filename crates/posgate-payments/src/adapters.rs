@@ -1,4 +1,10 @@
-//! Routes a restaurant to its POS adapter over gRPC and remembers what each adapter can do.
+//! Routes a restaurant to its POS adapter over gRPC, with its connection, and remembers what
+//! each adapter can do.
+//!
+//! A restaurant is found in the registry first (declared at run time, read on every route so
+//! a change made through any replica counts at once), then in the static `[payments.restaurants]`
+//! section (being retired). A registry restaurant's POS connection (settings and opened
+//! secrets) goes with every adapter call, so the adapters keep no restaurant list.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,28 +12,66 @@ use std::time::Duration;
 
 use posgate_grpc::CallerToken;
 use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
-use posgate_proto::v1::{DescribeRequest, DescribeResponse};
+use posgate_proto::v1::{DescribeRequest, DescribeResponse, PosConnection};
 use tokio::sync::RwLock;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::config::PaymentsConfig;
+use crate::registry::{Registry, RegistryError, RestaurantRecord};
+
 /// A client of one POS adapter, sending the payment service's token.
 pub type AdapterClient = PosAdapterClient<InterceptedService<Channel, CallerToken>>;
 
-use crate::config::PaymentsConfig;
+/// Where a restaurant's calls go, and with what.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub pos_kind: String,
+    pub currency_scale: u32,
+    /// Declared in the registry (sent with every call); `None` for a static restaurant.
+    pub connection: Option<PosConnection>,
+    /// Takes new payments (payments already accepted are driven to the end either way).
+    pub enabled: bool,
+    /// The registry version (0 for a static restaurant): what `describe` answers are kept by.
+    pub version: u64,
+}
+
+impl Route {
+    fn of(r: &RestaurantRecord) -> Route {
+        let s = &r.spec;
+        Route {
+            pos_kind: s.pos_kind.clone(),
+            currency_scale: s.currency_scale,
+            connection: Some(PosConnection {
+                settings: s.pos_settings.clone().into_iter().collect(),
+                secrets: s
+                    .pos_secrets
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                    .collect(),
+                currency_scale: s.currency_scale,
+                version: u64::try_from(r.version).unwrap_or_default(),
+            }),
+            enabled: r.enabled,
+            version: u64::try_from(r.version).unwrap_or_default(),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Adapters {
     /// POS kind → client. Channels connect lazily and reconnect on their own.
     clients: Arc<HashMap<String, AdapterClient>>,
-    /// restaurant id → POS kind.
-    routes: Arc<HashMap<String, String>>,
-    describe: Arc<RwLock<HashMap<String, DescribeResponse>>>,
+    /// Static restaurants: id → (POS kind, currency scale).
+    routes: Arc<HashMap<String, (String, u32)>>,
+    registry: Option<Registry>,
+    /// (restaurant, registry version) → what its adapter said it can do.
+    describe: Arc<RwLock<HashMap<(String, u64), DescribeResponse>>>,
     pub call_timeout: Duration,
 }
 
 impl Adapters {
-    pub fn new(cfg: &PaymentsConfig) -> anyhow::Result<Adapters> {
+    pub fn new(cfg: &PaymentsConfig, registry: Option<Registry>) -> anyhow::Result<Adapters> {
         let mut clients = HashMap::new();
         for (kind, url) in &cfg.adapters {
             let ep = Endpoint::from_shared(url.clone())
@@ -42,20 +86,36 @@ impl Adapters {
         let routes = cfg
             .restaurants
             .iter()
-            .map(|(id, r)| (id.clone(), r.pos.clone()))
+            .map(|(id, r)| (id.clone(), (r.pos.clone(), r.currency_scale)))
             .collect();
         Ok(Adapters {
             clients: Arc::new(clients),
             routes: Arc::new(routes),
+            registry,
             describe: Arc::default(),
             call_timeout: Duration::from_millis(cfg.adapter_timeout_ms),
         })
     }
 
-    /// The adapter client for a restaurant; `None` for a restaurant we do not serve.
-    pub fn client(&self, restaurant_id: &str) -> Option<AdapterClient> {
-        let kind = self.routes.get(restaurant_id)?;
-        self.clients.get(kind).cloned()
+    /// Where a restaurant's calls go; `None` for a restaurant nobody declared.
+    pub async fn route(&self, restaurant_id: &str) -> Result<Option<Route>, RegistryError> {
+        if let Some(registry) = &self.registry
+            && let Some(r) = registry.get(restaurant_id).await?
+        {
+            return Ok(Some(Route::of(&r)));
+        }
+        Ok(self.routes.get(restaurant_id).map(|(kind, scale)| Route {
+            pos_kind: kind.clone(),
+            currency_scale: *scale,
+            connection: None,
+            enabled: true,
+            version: 0,
+        }))
+    }
+
+    /// The adapter client of a route; `None` when no adapter serves its POS kind.
+    pub fn client(&self, route: &Route) -> Option<AdapterClient> {
+        self.clients.get(&route.pos_kind).cloned()
     }
 
     /// A request with the adapter call deadline set.
@@ -65,25 +125,33 @@ impl Adapters {
         req
     }
 
-    /// What the restaurant's adapter can do, asked once and then remembered.
-    pub async fn describe(&self, restaurant_id: &str) -> Result<DescribeResponse, tonic::Status> {
-        if let Some(d) = self.describe.read().await.get(restaurant_id) {
+    /// What the restaurant's adapter can do, asked once per restaurant version and remembered.
+    pub async fn describe(
+        &self,
+        restaurant_id: &str,
+        route: &Route,
+    ) -> Result<DescribeResponse, tonic::Status> {
+        let key = (restaurant_id.to_string(), route.version);
+        if let Some(d) = self.describe.read().await.get(&key) {
             return Ok(d.clone());
         }
-        let mut client = self
-            .client(restaurant_id)
-            .ok_or_else(|| tonic::Status::invalid_argument("restaurant_id: unknown restaurant"))?;
+        let mut client = self.client(route).ok_or_else(|| {
+            tonic::Status::failed_precondition(format!(
+                "no adapter serves POS kind {:?}",
+                route.pos_kind
+            ))
+        })?;
         let d = client
             .describe(self.request(DescribeRequest {
-                connection: None,
                 restaurant_id: restaurant_id.to_string(),
+                connection: route.connection.clone(),
             }))
             .await?
             .into_inner();
-        self.describe
-            .write()
-            .await
-            .insert(restaurant_id.to_string(), d.clone());
+        let mut cache = self.describe.write().await;
+        // Older versions of this restaurant are of no use any more.
+        cache.retain(|(id, _), _| id != restaurant_id);
+        cache.insert(key, d.clone());
         Ok(d)
     }
 }

@@ -507,7 +507,9 @@ impl Engine {
             ),
             // Refused at the adapter's door (token unknown, this caller not allowed): a
             // configuration to fix, nothing was sent.
-            Err(e @ (PortError::NotAllowed(_) | PortError::NoRoute)) => Answer::ours(
+            Err(
+                e @ (PortError::NotAllowed(_) | PortError::NoRoute | PortError::Unreachable(_)),
+            ) => Answer::ours(
                 Event::Transient,
                 codes::ADAPTER,
                 format!("{e}; nothing was sent"),
@@ -750,9 +752,12 @@ impl Engine {
             .close_bill(&rec.id, &req.restaurant_id, &req.bill_id)
             .await;
         let answer = match reply {
-            Err(e @ (PortError::BadRequest(_) | PortError::NotAllowed(_) | PortError::NoRoute)) => {
-                Answer::ours(Event::Transient, codes::ADAPTER, format!("close: {e}"))
-            }
+            Err(
+                e @ (PortError::BadRequest(_)
+                | PortError::NotAllowed(_)
+                | PortError::NoRoute
+                | PortError::Unreachable(_)),
+            ) => Answer::ours(Event::Transient, codes::ADAPTER, format!("close: {e}")),
             Err(e @ PortError::Failed(_)) => {
                 Answer::ours(Event::Unknown, codes::ADAPTER, format!("close: {e}"))
             }

@@ -48,7 +48,7 @@ impl PaymentsService {
         let cfg = Arc::new(cfg);
         let keys = Arc::new(cfg.secrets.keyring()?);
         let store = store::Store::open(&cfg.database_url, keys).await?;
-        let adapters = adapters::Adapters::new(&cfg)?;
+        let adapters = adapters::Adapters::new(&cfg, Some(store.registry()))?;
         let notifier = Arc::new(notify::Notifier::default());
         let engine = engine::Engine::new(
             store.clone(),

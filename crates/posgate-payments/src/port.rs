@@ -13,7 +13,7 @@ use posgate_proto::v1::{
     PostPaymentRequest, adapter_get_bill_response,
 };
 
-use crate::adapters::Adapters;
+use crate::adapters::{Adapters, Route};
 use crate::convert::substate_from_pb;
 use crate::store::BillSnapshot;
 
@@ -91,6 +91,8 @@ pub enum PortError {
     NotAllowed(String),
     /// No adapter serves this restaurant.
     NoRoute,
+    /// The call could not be made (the registry could not be read): nothing was sent.
+    Unreachable(String),
     /// The call failed in a way that does not say whether the POS got our request.
     Failed(String),
 }
@@ -101,6 +103,7 @@ impl std::fmt::Display for PortError {
             PortError::BadRequest(m) => write!(f, "the adapter refused the request: {m}"),
             PortError::NotAllowed(m) => write!(f, "the adapter refused our call: {m}"),
             PortError::NoRoute => f.write_str("no adapter serves this restaurant"),
+            PortError::Unreachable(m) => write!(f, "the POS could not be asked: {m}"),
             PortError::Failed(m) => f.write_str(m),
         }
     }
@@ -155,10 +158,19 @@ impl GrpcPos {
         GrpcPos { adapters }
     }
 
-    fn client(&self, restaurant_id: &str) -> Result<crate::adapters::AdapterClient, PortError> {
-        self.adapters
-            .client(restaurant_id)
-            .ok_or(PortError::NoRoute)
+    /// The restaurant's route and adapter client.
+    async fn route(
+        &self,
+        restaurant_id: &str,
+    ) -> Result<(Route, crate::adapters::AdapterClient), PortError> {
+        let route = self
+            .adapters
+            .route(restaurant_id)
+            .await
+            .map_err(|e| PortError::Unreachable(format!("registry: {e}")))?
+            .ok_or(PortError::NoRoute)?;
+        let client = self.adapters.client(&route).ok_or(PortError::NoRoute)?;
+        Ok((route, client))
     }
 }
 
@@ -219,9 +231,10 @@ fn money_or_empty(m: posgate_core::Money) -> String {
 #[tonic::async_trait]
 impl PosPort for GrpcPos {
     async fn describe(&self, restaurant_id: &str) -> Result<Capabilities, PortError> {
+        let (route, _) = self.route(restaurant_id).await?;
         let d = self
             .adapters
-            .describe(restaurant_id)
+            .describe(restaurant_id, &route)
             .await
             .map_err(port_error)?;
         Ok(Capabilities {
@@ -239,10 +252,10 @@ impl PosPort for GrpcPos {
         restaurant_id: &str,
         bill_id: &str,
     ) -> Result<Result<BillSnapshot, PosFailure>, PortError> {
-        let r = self
-            .client(restaurant_id)?
+        let (route, mut client) = self.route(restaurant_id).await?;
+        let r = client
             .get_bill(self.adapters.request(AdapterGetBillRequest {
-                connection: None,
+                connection: route.connection,
                 restaurant_id: restaurant_id.to_string(),
                 bill_id: bill_id.to_string(),
             }))
@@ -264,8 +277,9 @@ impl PosPort for GrpcPos {
         req: &PayRequest,
         attempt: u32,
     ) -> Result<PosReply, PortError> {
+        let (route, mut client) = self.route(&req.restaurant_id).await?;
         let post = PostPaymentRequest {
-            connection: None,
+            connection: route.connection,
             restaurant_id: req.restaurant_id.clone(),
             bill_id: req.bill_id.clone(),
             payment_id: payment_id.to_string(),
@@ -285,8 +299,7 @@ impl PosPort for GrpcPos {
             pos_options: req.pos_options.clone().into_iter().collect(),
             attempt,
         };
-        let r = self
-            .client(&req.restaurant_id)?
+        let r = client
             .post_payment(self.adapters.request(post))
             .await
             .map_err(port_error)?
@@ -319,10 +332,10 @@ impl PosPort for GrpcPos {
             bill_printed: b.bill_printed,
             ..Default::default()
         });
-        let r = self
-            .client(&req.restaurant_id)?
+        let (route, mut client) = self.route(&req.restaurant_id).await?;
+        let r = client
             .check_payment(self.adapters.request(CheckPaymentRequest {
-                connection: None,
+                connection: route.connection,
                 restaurant_id: req.restaurant_id.clone(),
                 bill_id: req.bill_id.clone(),
                 payment_id: payment_id.to_string(),
@@ -350,10 +363,10 @@ impl PosPort for GrpcPos {
         restaurant_id: &str,
         bill_id: &str,
     ) -> Result<PosReply, PortError> {
-        let r = self
-            .client(restaurant_id)?
+        let (route, mut client) = self.route(restaurant_id).await?;
+        let r = client
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
-                connection: None,
+                connection: route.connection,
                 restaurant_id: restaurant_id.to_string(),
                 bill_id: bill_id.to_string(),
                 payment_id: payment_id.to_string(),

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
-use crate::adapters::Adapters;
+use crate::adapters::{AdapterClient, Adapters, Route};
 use crate::config::PaymentsConfig;
 use crate::convert::{payment_to_pb, recommendation_for, state_from_pb};
 use crate::engine::{Engine, now_ms};
@@ -89,12 +89,16 @@ impl PaymentsApi {
         }
     }
 
-    fn route_scale(&self, restaurant_id: &str) -> Result<u32, Status> {
+    /// The restaurant's route: declared in the registry or the static configuration.
+    async fn route(&self, restaurant_id: &str) -> Result<Route, Status> {
         validate_id("restaurant_id", restaurant_id).map_err(invalid)?;
-        self.cfg
-            .restaurants
-            .get(restaurant_id)
-            .map(|r| r.currency_scale)
+        self.adapters
+            .route(restaurant_id)
+            .await
+            .map_err(|e| {
+                warn!(error = %e, "registry read failed");
+                Status::unavailable(format!("restaurant registry: {e}"))
+            })?
             .ok_or_else(|| {
                 Status::invalid_argument(format!(
                     "restaurant_id: unknown restaurant {restaurant_id:?}"
@@ -102,13 +106,21 @@ impl PaymentsApi {
             })
     }
 
-    fn adapter(&self, restaurant_id: &str) -> Result<crate::adapters::AdapterClient, Status> {
-        self.route_scale(restaurant_id)?;
-        self.adapters.client(restaurant_id).ok_or_else(|| {
+    /// The route and adapter of a restaurant that takes payments now.
+    async fn adapter(&self, restaurant_id: &str) -> Result<(Route, AdapterClient), Status> {
+        let route = self.route(restaurant_id).await?;
+        if !route.enabled {
+            return Err(Status::failed_precondition(format!(
+                "restaurant_id: restaurant {restaurant_id:?} is disabled"
+            )));
+        }
+        let client = self.adapters.client(&route).ok_or_else(|| {
             Status::failed_precondition(format!(
-                "restaurant_id: no adapter configured for {restaurant_id:?}"
+                "restaurant_id: no adapter serves POS kind {:?} of {restaurant_id:?}",
+                route.pos_kind
             ))
-        })
+        })?;
+        Ok((route, client))
     }
 }
 
@@ -122,7 +134,8 @@ impl PaymentService for PaymentsApi {
     ) -> Result<Response<pb::Payment>, Status> {
         let r = req.into_inner();
         validate_id("idempotency_key", &r.idempotency_key).map_err(invalid)?;
-        let scale = self.route_scale(&r.restaurant_id)?;
+        let (route, _) = self.adapter(&r.restaurant_id).await?;
+        let scale = route.currency_scale;
         let raw = RawPayRequest {
             idempotency_key: &r.idempotency_key,
             restaurant_id: &r.restaurant_id,
@@ -271,10 +284,10 @@ impl PaymentService for PaymentsApi {
     ) -> Result<Response<pb::CloseBillResponse>, Status> {
         let r = req.into_inner();
         validate_id("bill_id", &r.bill_id).map_err(invalid)?;
-        let mut client = self.adapter(&r.restaurant_id)?;
+        let (route, mut client) = self.adapter(&r.restaurant_id).await?;
         let out = client
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
-                connection: None,
+                connection: route.connection,
                 restaurant_id: r.restaurant_id,
                 bill_id: r.bill_id,
                 payment_id: String::new(),
@@ -297,10 +310,10 @@ impl PaymentService for PaymentsApi {
     ) -> Result<Response<pb::ListBillsResponse>, Status> {
         let r = req.into_inner();
         validate_optional_id("table", &r.table).map_err(invalid)?;
-        let mut client = self.adapter(&r.restaurant_id)?;
+        let (route, mut client) = self.adapter(&r.restaurant_id).await?;
         let out = client
             .list_bills(self.adapters.request(pb::AdapterListBillsRequest {
-                connection: None,
+                connection: route.connection,
                 restaurant_id: r.restaurant_id,
                 table: r.table,
             }))
@@ -319,10 +332,10 @@ impl PaymentService for PaymentsApi {
     ) -> Result<Response<pb::GetBillResponse>, Status> {
         let r = req.into_inner();
         validate_id("bill_id", &r.bill_id).map_err(invalid)?;
-        let mut client = self.adapter(&r.restaurant_id)?;
+        let (route, mut client) = self.adapter(&r.restaurant_id).await?;
         let out = client
             .get_bill(self.adapters.request(AdapterGetBillRequest {
-                connection: None,
+                connection: route.connection,
                 restaurant_id: r.restaurant_id,
                 bill_id: r.bill_id,
             }))
