@@ -15,9 +15,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::model::{SimFaults, SimResto, SimSettings};
+use super::ExpirenzaSim;
+use super::engine::Incoming;
+use super::model::{SimError, SimFaults, SimResto, SimSettings};
+use super::state::Out;
 use super::validate;
-use super::{ExpirenzaSim, Out};
 use crate::util::decimal as dec;
 
 /// The WebSocket path.
@@ -196,14 +198,14 @@ async fn callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, reply) = sim.on_callback(
-        &operation,
-        header_text(&headers, "restoId"),
-        header_text(&headers, "signature"),
-        header_text(&headers, header::CONTENT_TYPE.as_str()),
-        header_text(&headers, header::COOKIE.as_str()),
-        &body,
-    );
+    let (status, reply) = sim.on_callback(Incoming {
+        operation: &operation,
+        resto_id: header_text(&headers, "restoId"),
+        signature: header_text(&headers, "signature"),
+        content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
+        cookie: header_text(&headers, header::COOKIE.as_str()),
+        body: &body,
+    });
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match reply {
         None => code.into_response(),
@@ -231,11 +233,11 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Res
         .map_err(|e| Box::new(ctl_error(StatusCode::BAD_REQUEST, format!("bad JSON: {e}"))))
 }
 
-fn sim_error(e: super::SimError) -> Response {
+fn sim_error(e: SimError) -> Response {
     let status = match e {
-        super::SimError::UnknownResto(_) => StatusCode::NOT_FOUND,
-        super::SimError::NotConnected(_) => StatusCode::CONFLICT,
-        super::SimError::BadOperation(_) => StatusCode::BAD_REQUEST,
+        SimError::UnknownResto(_) => StatusCode::NOT_FOUND,
+        SimError::NotConnected(_) => StatusCode::CONFLICT,
+        SimError::BadOperation(_) => StatusCode::BAD_REQUEST,
     };
     ctl_error(status, e.to_string())
 }
