@@ -505,6 +505,36 @@ async fn every_refusal_answers_its_title_text_and_field_errors() {
 }
 
 #[tokio::test]
+async fn a_graceful_shutdown_drops_open_sockets_and_ends() {
+    let sim = ExpirenzaSim::with_demo_data();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sim.clone().serve_with_shutdown(listener, async {
+        let _ = stopped.await;
+    }));
+    let p = Platform {
+        sim,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+    let mut ws = p.connect().await;
+    stop.send(()).unwrap();
+    // An open WebSocket would hold a graceful shutdown forever: it is dropped instead.
+    let ended = tokio::time::timeout(T, server).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+    let closed = tokio::time::timeout(T, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(_) = m {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket ends");
+}
+
+#[tokio::test]
 async fn faults_500_400_duplicate_delay_and_drop() {
     let p = Platform::start().await;
     let mut ws = p.connect().await;

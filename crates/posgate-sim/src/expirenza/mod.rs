@@ -60,8 +60,6 @@ mod state;
 mod texts;
 pub mod validate;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -155,32 +153,7 @@ impl ExpirenzaSim {
         http::router(self.clone())
     }
 
-    /// Serves on `listener` until the process ends.
-    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        self.serve_with_shutdown(listener, std::future::pending())
-            .await
-    }
-
-    /// Serves on `listener` until `shutdown` completes (graceful; open sockets are dropped).
-    pub async fn serve_with_shutdown(
-        self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let sim = self.clone();
-        let shutdown = async move {
-            shutdown.await;
-            sim.drop_connections();
-        };
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
-
-    /// Binds `127.0.0.1:0`, serves in a background task, returns the address.
-    pub async fn spawn(self) -> std::io::Result<SocketAddr> {
-        crate::util::spawn_on_loopback("Expirenza simulator", move |l| self.serve(l)).await
-    }
+    crate::control::serving!("Expirenza simulator");
 
     // ----------------------------------------------------------------------------------
     // Restaurants, settings, faults.
