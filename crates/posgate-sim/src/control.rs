@@ -3,6 +3,8 @@
 //! is the same in all four (the index, `faults` — POST adds, GET lists, DELETE clears —
 //! `ledger` and `reset`) over any [`Controlled`] simulator, and the `serve` /
 //! `serve_with_shutdown` / `spawn` methods of each handle ([`serving!`]).
+//! [`controlled_by_rules!`] implements [`Controlled`] for the three simulators whose faults
+//! are rule lists; Expirenza (fault counters) implements it by hand.
 
 use std::future::Future;
 
@@ -142,6 +144,48 @@ pub(crate) async fn serve<S: Controlled>(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// [`Controlled`] and [`Ledgered`] for a simulator whose faults are a list of rules
+/// (`inject`, `faults`, `clear_faults`) and that keeps a `ledger`: WSA, r_k Delivery,
+/// Tillypad.
+macro_rules! controlled_by_rules {
+    ($sim:ty, prefix: $prefix:expr, index: $index:path, fault: $fault:ty, entry: $entry:ty) => {
+        impl $crate::control::Controlled for $sim {
+            const PREFIX: &'static str = $prefix;
+            type Fault = $fault;
+            type Faults = Vec<$fault>;
+
+            fn index() -> serde_json::Value {
+                $index()
+            }
+
+            fn add_fault(&self, f: $fault) {
+                self.inject(f);
+            }
+
+            fn list_faults(&self) -> Vec<$fault> {
+                self.faults()
+            }
+
+            fn remove_faults(&self) {
+                self.clear_faults();
+            }
+
+            fn reset_all(&self) {
+                self.reset();
+            }
+        }
+
+        impl $crate::control::Ledgered for $sim {
+            type Entry = $entry;
+
+            fn ledger_entries(&self) -> Vec<$entry> {
+                self.ledger()
+            }
+        }
+    };
+}
+pub(crate) use controlled_by_rules;
 
 /// `serve`, `serve_with_shutdown` and `spawn` of a [`Controlled`] simulator handle with a
 /// `router()`; `$name` names it in the log if it stops with an error.

@@ -26,6 +26,7 @@ pub mod all;
 mod control;
 pub mod delivery;
 pub mod expirenza;
+mod faults;
 pub mod index;
 pub mod tillypad;
 #[cfg(feature = "tls")]

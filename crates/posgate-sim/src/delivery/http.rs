@@ -22,7 +22,7 @@ use super::model::{
 };
 use super::state::State;
 use super::texts;
-use crate::control::{self, Controlled, Ledgered, ok_json, parse_body, to_json};
+use crate::control::{self, ok_json, parse_body, to_json};
 
 /// OAuth2 token endpoint (served on the same port as the API).
 pub const TOKEN_PATH: &str = "/connect/token";
@@ -119,39 +119,13 @@ pub(crate) fn router(sim: DeliverySim) -> Router {
     control::mount(api, control, sim)
 }
 
-impl Controlled for DeliverySim {
-    const PREFIX: &'static str = CONTROL_PREFIX;
-    type Fault = Fault;
-    type Faults = Vec<Fault>;
-
-    fn index() -> Value {
-        control_index()
-    }
-
-    fn add_fault(&self, f: Fault) {
-        self.inject(f);
-    }
-
-    fn list_faults(&self) -> Vec<Fault> {
-        self.faults()
-    }
-
-    fn remove_faults(&self) {
-        self.clear_faults();
-    }
-
-    fn reset_all(&self) {
-        self.reset();
-    }
-}
-
-impl Ledgered for DeliverySim {
-    type Entry = LedgerEntry;
-
-    fn ledger_entries(&self) -> Vec<LedgerEntry> {
-        self.ledger()
-    }
-}
+control::controlled_by_rules!(
+    DeliverySim,
+    prefix: CONTROL_PREFIX,
+    index: control_index,
+    fault: Fault,
+    entry: LedgerEntry
+);
 
 // ---------------------------------------------------------------------------------------
 // Responses

@@ -19,7 +19,7 @@ use super::engine;
 use super::model::{Fault, FaultKind, LedgerEntry, SimSettings, SimTab};
 use super::state::norm_id;
 use super::texts::Text;
-use crate::control::{self, Controlled, Ledgered, parse_body, to_json};
+use crate::control::{self, parse_body, to_json};
 
 /// Prefix of the control API.
 pub const CONTROL_PREFIX: &str = "/_sim/tillypad";
@@ -129,39 +129,13 @@ pub(crate) fn router(sim: TillypadSim) -> Router {
     control::mount(api, control, sim)
 }
 
-impl Controlled for TillypadSim {
-    const PREFIX: &'static str = CONTROL_PREFIX;
-    type Fault = Fault;
-    type Faults = Vec<Fault>;
-
-    fn index() -> Value {
-        control_index()
-    }
-
-    fn add_fault(&self, f: Fault) {
-        self.inject(f);
-    }
-
-    fn list_faults(&self) -> Vec<Fault> {
-        self.faults()
-    }
-
-    fn remove_faults(&self) {
-        self.clear_faults();
-    }
-
-    fn reset_all(&self) {
-        self.reset();
-    }
-}
-
-impl Ledgered for TillypadSim {
-    type Entry = LedgerEntry;
-
-    fn ledger_entries(&self) -> Vec<LedgerEntry> {
-        self.ledger()
-    }
-}
+control::controlled_by_rules!(
+    TillypadSim,
+    prefix: CONTROL_PREFIX,
+    index: control_index,
+    fault: Fault,
+    entry: LedgerEntry
+);
 
 // ------------------------------------------------------------------------------------------
 // Tillypad calls

@@ -18,7 +18,7 @@ use super::engine::{self, Common, TaskError};
 use super::model::{Fault, FaultKind, LedgerEntry, SimOrder, SimRestaurant};
 use super::state::{State, TaskEntry};
 use super::task::{self, AgentTask, GET_TASK_RESPONSE, Mode, Request};
-use crate::control::{self, Controlled, Ledgered, ok_json, parse_body, to_json};
+use crate::control::{self, ok_json, parse_body, to_json};
 
 /// Path of the single WSA submit endpoint.
 pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
@@ -88,39 +88,13 @@ pub(crate) fn router(sim: WsaSim) -> Router {
     control::mount(Router::new().route(CREATE_PATH, post(create)), control, sim)
 }
 
-impl Controlled for WsaSim {
-    const PREFIX: &'static str = CONTROL_PREFIX;
-    type Fault = Fault;
-    type Faults = Vec<Fault>;
-
-    fn index() -> Value {
-        control_index()
-    }
-
-    fn add_fault(&self, f: Fault) {
-        self.inject(f);
-    }
-
-    fn list_faults(&self) -> Vec<Fault> {
-        self.faults()
-    }
-
-    fn remove_faults(&self) {
-        self.clear_faults();
-    }
-
-    fn reset_all(&self) {
-        self.reset();
-    }
-}
-
-impl Ledgered for WsaSim {
-    type Entry = LedgerEntry;
-
-    fn ledger_entries(&self) -> Vec<LedgerEntry> {
-        self.ledger()
-    }
-}
+control::controlled_by_rules!(
+    WsaSim,
+    prefix: CONTROL_PREFIX,
+    index: control_index,
+    fault: Fault,
+    entry: LedgerEntry
+);
 
 fn extract_token(headers: &HeaderMap) -> Option<String> {
     let raw = headers
