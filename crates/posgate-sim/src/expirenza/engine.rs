@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -364,8 +365,8 @@ impl ExpirenzaSim {
         &self,
         resto: &str,
         bill_id: &str,
-        sum: rust_decimal::Decimal,
-        tips: rust_decimal::Decimal,
+        sum: Decimal,
+        tips: Decimal,
     ) -> Result<GuestPayment, SimError> {
         let p = {
             let mut st = self.lock();
