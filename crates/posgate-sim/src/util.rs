@@ -58,6 +58,18 @@ pub mod decimal {
     }
 }
 
+/// A body that fails once the headers are out: the client sees the connection break without
+/// a (complete) answer — the "answer lost" faults.
+pub fn lost_answer_body() -> axum::body::Body {
+    let stream = futures::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "simulated lost answer",
+        ))
+    });
+    axum::body::Body::from_stream(stream)
+}
+
 /// Binds `127.0.0.1:0`, runs `serve` on it in the background (logging if it stops with an
 /// error) and returns the address: what every simulator's `spawn` does.
 pub async fn spawn_on_loopback<F, Fut>(

@@ -5,7 +5,7 @@
 use posgate_sim::all::Simulators;
 use posgate_sim::index::variant_names;
 use posgate_sim::{delivery, expirenza, tillypad, wsa};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn every_simulator_describes_its_control_api_and_every_fault_kind() {
@@ -97,12 +97,55 @@ async fn every_simulator_describes_its_control_api_and_every_fault_kind() {
             };
             assert!(seen, "{name} {}: {now}", k["kind"]);
         }
+        // The shared control routes answer alike in every simulator.
         let r = http
             .delete(format!("{base}/_sim/{name}/faults"))
             .send()
             .await
             .unwrap();
         assert!(r.status().is_success());
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"ok": true}),
+            "{name}"
+        );
+        let now: Value = http
+            .get(format!("{base}/_sim/{name}/faults"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let none_left = match &now {
+            Value::Array(rules) => rules.is_empty(),
+            Value::Object(counters) => counters.values().all(|c| c == &json!(0)),
+            _ => false,
+        };
+        assert!(none_left, "{name}: {now}");
+        let r = http
+            .post(format!("{base}/_sim/{name}/faults"))
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{name}");
+        let err = r.json::<Value>().await.unwrap()["error"].clone();
+        assert!(
+            err.as_str()
+                .is_some_and(|e| e.starts_with("invalid JSON body: ")),
+            "{name}: {err}"
+        );
+        let r = http
+            .post(format!("{base}/_sim/{name}/reset"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"ok": true}),
+            "{name}"
+        );
 
         // Every endpoint is under the prefix; the plain GETs answer.
         for e in built["endpoints"].as_array().unwrap() {

@@ -67,16 +67,29 @@ impl Platform {
         let sig = signature
             .map(str::to_string)
             .unwrap_or_else(|| sign(DEMO_SECRET_KEY, body.as_bytes()));
-        let resp = self
+        self.post_as(op, Some(DEMO_RESTO_ID), Some(&sig), body)
+            .await
+    }
+
+    /// POSTs a callback with these `restoId` and `signature` headers (absent if `None`).
+    async fn post_as(
+        &self,
+        op: &str,
+        resto: Option<&str>,
+        signature: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
+        let mut req = self
             .http
             .post(format!("{}/callback/{op}", self.base))
-            .header("Content-Type", "application/json")
-            .header("restoId", DEMO_RESTO_ID)
-            .header("signature", sig)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("post");
+            .header("Content-Type", "application/json");
+        if let Some(r) = resto {
+            req = req.header("restoId", r);
+        }
+        if let Some(s) = signature {
+            req = req.header("signature", s);
+        }
+        let resp = req.body(body.to_string()).send().await.expect("post");
         let status = resp.status().as_u16();
         (status, resp.text().await.unwrap_or_default())
     }
@@ -252,6 +265,273 @@ async fn callbacks_are_verified_against_the_raw_body() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+}
+
+/// How a refusal-table row signs its callback.
+enum Sig {
+    Demo,
+    Missing,
+    OtherKey,
+}
+
+/// What a refusal-table row expects.
+enum Expect {
+    /// 200, empty body, nothing recorded as wrong.
+    Accepted,
+    /// 400 with this `errTitle`; `errText` is the recorded errors joined by `; ` and
+    /// `fieldErrors` are the same errors.
+    Refused(&'static str, Vec<String>),
+    /// An injected fault: status, `errTitle`, `errText`, `fieldErrors` and the recorded error.
+    Injected(
+        u16,
+        &'static str,
+        &'static str,
+        Vec<&'static str>,
+        &'static str,
+    ),
+}
+
+#[tokio::test]
+async fn every_refusal_answers_its_title_text_and_field_errors() {
+    let p = Platform::start().await;
+    let _ws = p.connect().await;
+    p.sim.add_resto(SimResto::new("r2", "s2"));
+    let _ws2 = p.connect_as("r2", "s2").await.expect("r2 connects");
+    assert!(p.sim.wait_connected("r2", T).await);
+    let cw = p.sim.check_work(DEMO_RESTO_ID).unwrap();
+    let cw_r2 = p.sim.check_work("r2").unwrap();
+    let pb = p
+        .sim
+        .send_operation(
+            DEMO_RESTO_ID,
+            json!({"operation": "payBill", "billId": "B-1", "sum": 1}),
+        )
+        .unwrap();
+    let check_work = |rid: &str, ready: bool| {
+        json!({"rID": rid, "dateTime": "2024.05.01 12:00:00", "readyToWork": ready}).to_string()
+    };
+    let pay_bill = |bill: &str| {
+        json!({"rID": pb, "billId": bill, "state": "SUCCESS", "guests": []}).to_string()
+    };
+    let refused = |title, errors: &[&str]| {
+        Expect::Refused(title, errors.iter().map(|e| e.to_string()).collect())
+    };
+    let fail_once: fn(&ExpirenzaSim) = |s| s.fail_next_callbacks(1);
+    let reject_once: fn(&ExpirenzaSim) = |s| s.reject_next_callbacks(1);
+    let me = Some(DEMO_RESTO_ID);
+    let rows = [
+        (
+            Some(fail_once),
+            "checkWork",
+            me,
+            Sig::Demo,
+            check_work(&cw, true),
+            Expect::Injected(
+                500,
+                "Server error",
+                "Internal server error (simulated)",
+                vec![],
+                "simulated server error",
+            ),
+        ),
+        (
+            Some(reject_once),
+            "checkWork",
+            me,
+            Sig::Demo,
+            check_work(&cw, true),
+            Expect::Injected(
+                400,
+                "Invalid request",
+                "Invalid signature",
+                vec!["signature: does not match the request body"],
+                "signature: refused (simulated)",
+            ),
+        ),
+        (
+            None,
+            "checkWork",
+            None,
+            Sig::Demo,
+            check_work(&cw, true),
+            refused("Invalid request", &["restoId: header is required"]),
+        ),
+        (
+            None,
+            "checkWork",
+            Some("nobody"),
+            Sig::Demo,
+            check_work(&cw, true),
+            refused(
+                "Invalid request",
+                &["restoId: unknown restaurant \"nobody\""],
+            ),
+        ),
+        (
+            None,
+            "checkWork",
+            me,
+            Sig::Missing,
+            check_work(&cw, true),
+            refused("Invalid signature", &["signature: header is required"]),
+        ),
+        (
+            None,
+            "checkWork",
+            me,
+            Sig::OtherKey,
+            check_work(&cw, true),
+            refused(
+                "Invalid signature",
+                &["signature: does not match HMAC-SHA256 of the request body"],
+            ),
+        ),
+        (
+            None,
+            "checkWork",
+            me,
+            Sig::Demo,
+            "{".to_string(),
+            refused("Invalid request", &["body is not JSON"]),
+        ),
+        (
+            None,
+            "checkWork",
+            me,
+            Sig::Demo,
+            check_work("never", true),
+            refused("Invalid request", &["rID: \"never\" was never sent"]),
+        ),
+        (
+            None,
+            "versionInfo",
+            me,
+            Sig::Demo,
+            json!({"rID": cw_r2}).to_string(),
+            refused(
+                "Invalid request",
+                &[
+                    "rID: was sent to another restaurant",
+                    "rID: was sent as \"checkWork\"",
+                ],
+            ),
+        ),
+        (
+            None,
+            "payBill",
+            me,
+            Sig::Demo,
+            pay_bill("B-2"),
+            Expect::Refused(
+                "Invalid request",
+                vec![format!("billId: payBill {pb} was for bill \"B-1\"")],
+            ),
+        ),
+        (
+            None,
+            "checkWork",
+            me,
+            Sig::Demo,
+            check_work(&cw, true),
+            Expect::Accepted,
+        ),
+        (
+            None,
+            "checkWork",
+            me,
+            Sig::Demo,
+            check_work(&cw, false),
+            refused(
+                "Invalid request",
+                &["rID: already answered with a different body"],
+            ),
+        ),
+    ];
+    for (i, (before, op, resto, sig, body, expect)) in rows.into_iter().enumerate() {
+        if let Some(f) = before {
+            f(&p.sim);
+        }
+        let signature = match sig {
+            Sig::Demo => Some(sign(DEMO_SECRET_KEY, body.as_bytes())),
+            Sig::Missing => None,
+            Sig::OtherKey => Some(sign("not-the-key", body.as_bytes())),
+        };
+        let (status, answer) = p.post_as(op, resto, signature.as_deref(), &body).await;
+        let rec = p.sim.callbacks().pop().expect("recorded");
+        assert_eq!(rec.status, status, "row {i}");
+        let (want_status, title, text, field_errors, recorded) = match expect {
+            Expect::Accepted => {
+                assert_eq!(
+                    (status, answer.as_str(), rec.errors.len()),
+                    (200, "", 0),
+                    "row {i}"
+                );
+                continue;
+            }
+            Expect::Refused(title, errors) => {
+                (400, title, errors.join("; "), errors.clone(), errors)
+            }
+            Expect::Injected(status, title, text, field_errors, recorded) => (
+                status,
+                title,
+                text.to_string(),
+                field_errors.iter().map(|e| e.to_string()).collect(),
+                vec![recorded.to_string()],
+            ),
+        };
+        assert_eq!(
+            (status, &rec.errors),
+            (want_status, &recorded),
+            "row {i}: {answer}"
+        );
+        let err: Value = serde_json::from_str(&answer).unwrap();
+        let fields: Vec<String> = err["fieldErrors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(
+                |f| match (f["field"].as_str().unwrap(), f["message"].as_str().unwrap()) {
+                    ("", m) => m.to_string(),
+                    (f, m) => format!("{f}: {m}"),
+                },
+            )
+            .collect();
+        assert_eq!(
+            (err["errTitle"].as_str(), err["errText"].as_str(), fields),
+            (Some(title), Some(text.as_str()), field_errors),
+            "row {i}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_drops_open_sockets_and_ends() {
+    let sim = ExpirenzaSim::with_demo_data();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sim.clone().serve_with_shutdown(listener, async {
+        let _ = stopped.await;
+    }));
+    let p = Platform {
+        sim,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+    let mut ws = p.connect().await;
+    stop.send(()).unwrap();
+    // An open WebSocket would hold a graceful shutdown forever: it is dropped instead.
+    let ended = tokio::time::timeout(T, server).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+    let closed = tokio::time::timeout(T, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(_) = m {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket ends");
 }
 
 #[tokio::test]

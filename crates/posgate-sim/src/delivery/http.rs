@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,9 +17,12 @@ use tracing::{debug, info};
 
 use super::DeliverySim;
 use super::engine::{self, ApiError, ERR_WS, Search};
-use super::model::{Fault, FaultKind, Lang, SimClient, SimOrder, SimRestaurant, endpoint};
+use super::model::{
+    Fault, FaultKind, Lang, LedgerEntry, SimClient, SimOrder, SimRestaurant, endpoint,
+};
 use super::state::State;
 use super::texts;
+use crate::control::{self, ok_json, parse_body, to_json};
 
 /// OAuth2 token endpoint (served on the same port as the API).
 pub const TOKEN_PATH: &str = "/connect/token";
@@ -91,13 +94,8 @@ pub fn control_index() -> Value {
     )
 }
 
-async fn ctl_index() -> Response {
-    ok_json(control_index())
-}
-
 pub(crate) fn router(sim: DeliverySim) -> Router {
     let control = Router::new()
-        .route("/", get(ctl_index))
         .route("/clients", post(ctl_add_client).get(ctl_clients))
         .route(
             "/restaurants",
@@ -106,15 +104,10 @@ pub(crate) fn router(sim: DeliverySim) -> Router {
         .route("/orders", post(ctl_add_order).get(ctl_orders))
         .route("/orders/{order_id}", get(ctl_get_order))
         .route("/orders/{order_id}/status", post(ctl_set_status))
-        .route(
-            "/faults",
-            post(ctl_add_fault).get(ctl_faults).delete(ctl_clear_faults),
-        )
-        .route("/ledger", get(ctl_ledger))
+        .route("/ledger", get(control::ledger::<DeliverySim>))
         .route("/requests", get(ctl_requests))
-        .route("/tokens/expire", post(ctl_expire_tokens))
-        .route("/reset", post(ctl_reset));
-    Router::new()
+        .route("/tokens/expire", post(ctl_expire_tokens));
+    let api = Router::new()
         .route(TOKEN_PATH, post(token))
         .route(ORDERS_PATH, get(search_orders).post(create_order))
         .route(&format!("{ORDERS_PATH}/{{order_id}}"), get(get_order))
@@ -122,11 +115,17 @@ pub(crate) fn router(sim: DeliverySim) -> Router {
         .route(
             &format!("{ORDERS_PATH}/{{order_id}}/complete"),
             put(complete),
-        )
-        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
-        .nest(CONTROL_PREFIX, control)
-        .with_state(sim)
+        );
+    control::mount(api, control, sim)
 }
+
+control::controlled_by_rules!(
+    DeliverySim,
+    prefix: CONTROL_PREFIX,
+    index: control_index,
+    fault: Fault,
+    entry: LedgerEntry
+);
 
 // ---------------------------------------------------------------------------------------
 // Responses
@@ -159,13 +158,7 @@ fn unauthorized(request_id: &str) -> Response {
 
 /// Headers go out, then the connection breaks: the answer is lost.
 fn aborted(request_id: &str) -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "simulated lost answer",
-        ))
-    });
-    let mut resp = Response::new(Body::from_stream(stream));
+    let mut resp = Response::new(crate::util::lost_answer_body());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -582,30 +575,6 @@ fn percent_decode(s: &str) -> String {
 // Control API
 // ---------------------------------------------------------------------------------------
 
-fn ok_json(v: Value) -> Response {
-    (StatusCode::OK, Json(v)).into_response()
-}
-
-fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(ctl_error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {e}"),
-        ))
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Response {
-    match serde_json::to_value(v) {
-        Ok(v) => ok_json(v),
-        Err(e) => ctl_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
 async fn ctl_add_client(AxState(sim): AxState<DeliverySim>, body: Bytes) -> Response {
     match parse_body::<SimClient>(&body) {
         Ok(c) => {
@@ -651,7 +620,7 @@ async fn ctl_get_order(
 ) -> Response {
     match sim.order(&order_id) {
         Some(o) => to_json(&o),
-        None => ctl_error(StatusCode::NOT_FOUND, "order not found"),
+        None => control::error(StatusCode::NOT_FOUND, "order not found"),
     }
 }
 
@@ -670,35 +639,12 @@ async fn ctl_set_status(
         Err(resp) => return *resp,
     };
     if !super::model::status::is_known(s.status_id) {
-        return ctl_error(StatusCode::BAD_REQUEST, "status_id must be one of 1..=13");
+        return control::error(StatusCode::BAD_REQUEST, "status_id must be one of 1..=13");
     }
     match sim.set_status(&order_id, s.status_id) {
         Some(o) => to_json(&o),
-        None => ctl_error(StatusCode::NOT_FOUND, "order not found"),
+        None => control::error(StatusCode::NOT_FOUND, "order not found"),
     }
-}
-
-async fn ctl_add_fault(AxState(sim): AxState<DeliverySim>, body: Bytes) -> Response {
-    match parse_body::<Fault>(&body) {
-        Ok(f) => {
-            sim.inject(f.clone());
-            to_json(&f)
-        }
-        Err(resp) => *resp,
-    }
-}
-
-async fn ctl_faults(AxState(sim): AxState<DeliverySim>) -> Response {
-    to_json(&sim.faults())
-}
-
-async fn ctl_clear_faults(AxState(sim): AxState<DeliverySim>) -> Response {
-    sim.clear_faults();
-    ok_json(json!({ "ok": true }))
-}
-
-async fn ctl_ledger(AxState(sim): AxState<DeliverySim>) -> Response {
-    to_json(&sim.ledger())
 }
 
 async fn ctl_requests(AxState(sim): AxState<DeliverySim>) -> Response {
@@ -712,12 +658,7 @@ async fn ctl_requests(AxState(sim): AxState<DeliverySim>) -> Response {
 
 async fn ctl_expire_tokens(AxState(sim): AxState<DeliverySim>) -> Response {
     sim.expire_tokens();
-    ok_json(json!({ "ok": true }))
-}
-
-async fn ctl_reset(AxState(sim): AxState<DeliverySim>) -> Response {
-    sim.reset();
-    ok_json(json!({ "ok": true }))
+    control::ok()
 }
 
 #[cfg(test)]

@@ -79,8 +79,6 @@ mod model;
 mod state;
 mod texts;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -163,27 +161,7 @@ impl DeliverySim {
         http::router(self.clone())
     }
 
-    /// Serves on `listener` until the process ends.
-    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        self.serve_with_shutdown(listener, std::future::pending())
-            .await
-    }
-
-    /// Serves on `listener` until `shutdown` completes (graceful).
-    pub async fn serve_with_shutdown(
-        self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
-
-    /// Binds `127.0.0.1:0`, serves in a background task, returns the address.
-    pub async fn spawn(self) -> std::io::Result<SocketAddr> {
-        crate::util::spawn_on_loopback("r_k Delivery simulator", move |l| self.serve(l)).await
-    }
+    crate::control::serving!("r_k Delivery simulator");
 
     /// Adds or replaces an API client.
     pub fn add_client(&self, c: SimClient) {

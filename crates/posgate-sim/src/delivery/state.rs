@@ -132,19 +132,12 @@ impl State {
         order_id: Option<&str>,
         want: impl Fn(&FaultKind) -> bool,
     ) -> Option<FaultKind> {
-        let idx = self
-            .faults
-            .iter()
-            .position(|f| want(&f.kind) && fault_matches(f, endpoint_name, order_id))?;
-        let fault = self.faults.get_mut(idx)?;
-        let kind = fault.kind.clone();
-        if let Some(n) = fault.times.as_mut() {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.faults.remove(idx);
-            }
-        }
-        Some(kind)
+        crate::faults::take(
+            &mut self.faults,
+            |f| &mut f.times,
+            |f| want(&f.kind) && fault_matches(f, endpoint_name, order_id),
+        )
+        .map(|f| f.kind)
     }
 }
 

@@ -15,9 +15,12 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::model::{SimFaults, SimResto, SimSettings};
+use super::ExpirenzaSim;
+use super::engine::Incoming;
+use super::model::{SimError, SimFaults, SimResto, SimSettings};
+use super::state::Out;
 use super::validate;
-use super::{ExpirenzaSim, Out};
+use crate::control::{self, Controlled, parse_body, to_json};
 use crate::util::decimal as dec;
 
 /// The WebSocket path.
@@ -76,13 +79,8 @@ pub fn control_index() -> Value {
     )
 }
 
-async fn ctl_index() -> Response {
-    to_json(&control_index())
-}
-
 pub(crate) fn router(sim: ExpirenzaSim) -> Router {
     let control = Router::new()
-        .route("/", get(ctl_index))
         .route("/restaurants", post(ctl_add_resto).get(ctl_restos))
         .route("/connections", get(ctl_connections))
         .route("/drop", post(ctl_drop))
@@ -94,20 +92,41 @@ pub(crate) fn router(sim: ExpirenzaSim) -> Router {
         .route("/sent", get(ctl_sent))
         .route("/pings", get(ctl_pings))
         .route("/notifications", get(ctl_notifications))
-        .route("/settings", get(ctl_settings).post(ctl_set_settings))
-        .route(
-            "/faults",
-            get(ctl_faults)
-                .post(ctl_set_faults)
-                .delete(ctl_clear_faults),
-        )
-        .route("/reset", post(ctl_reset));
-    Router::new()
+        .route("/settings", get(ctl_settings).post(ctl_set_settings));
+    let api = Router::new()
         .route(ENTRY_POINT, get(ws_entry))
-        .route("/callback/{operation}", post(callback))
-        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
-        .nest(CONTROL_PREFIX, control)
-        .with_state(sim)
+        .route(&format!("{CALLBACK_PREFIX}/{{operation}}"), post(callback));
+    control::mount(api, control, sim)
+}
+
+impl Controlled for ExpirenzaSim {
+    const PREFIX: &'static str = CONTROL_PREFIX;
+    type Fault = SimFaults;
+    type Faults = SimFaults;
+
+    fn index() -> Value {
+        control_index()
+    }
+
+    fn add_fault(&self, f: SimFaults) {
+        self.set_faults(f);
+    }
+
+    fn list_faults(&self) -> SimFaults {
+        self.faults()
+    }
+
+    fn remove_faults(&self) {
+        self.clear_faults();
+    }
+
+    fn reset_all(&self) {
+        self.reset();
+    }
+
+    fn on_shutdown(&self) {
+        self.drop_connections();
+    }
 }
 
 fn header_text(h: &HeaderMap, name: &str) -> Option<String> {
@@ -196,14 +215,14 @@ async fn callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, reply) = sim.on_callback(
-        &operation,
-        header_text(&headers, "restoId"),
-        header_text(&headers, "signature"),
-        header_text(&headers, header::CONTENT_TYPE.as_str()),
-        header_text(&headers, header::COOKIE.as_str()),
-        &body,
-    );
+    let (status, reply) = sim.on_callback(Incoming {
+        operation: &operation,
+        resto_id: header_text(&headers, "restoId"),
+        signature: header_text(&headers, "signature"),
+        content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
+        cookie: header_text(&headers, header::COOKIE.as_str()),
+        body: &body,
+    });
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match reply {
         None => code.into_response(),
@@ -215,29 +234,13 @@ async fn callback(
 // Control API.
 // ------------------------------------------------------------------------------------------
 
-fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Response {
-    match serde_json::to_value(v) {
-        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
-        Err(e) => ctl_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body)
-        .map_err(|e| Box::new(ctl_error(StatusCode::BAD_REQUEST, format!("bad JSON: {e}"))))
-}
-
-fn sim_error(e: super::SimError) -> Response {
+fn sim_error(e: SimError) -> Response {
     let status = match e {
-        super::SimError::UnknownResto(_) => StatusCode::NOT_FOUND,
-        super::SimError::NotConnected(_) => StatusCode::CONFLICT,
-        super::SimError::BadOperation(_) => StatusCode::BAD_REQUEST,
+        SimError::UnknownResto(_) => StatusCode::NOT_FOUND,
+        SimError::NotConnected(_) => StatusCode::CONFLICT,
+        SimError::BadOperation(_) => StatusCode::BAD_REQUEST,
     };
-    ctl_error(status, e.to_string())
+    control::error(status, e.to_string())
 }
 
 async fn ctl_add_resto(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
@@ -346,28 +349,4 @@ async fn ctl_set_settings(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> R
         }
         Err(r) => *r,
     }
-}
-
-async fn ctl_faults(AxState(sim): AxState<ExpirenzaSim>) -> Response {
-    to_json(&sim.faults())
-}
-
-async fn ctl_set_faults(AxState(sim): AxState<ExpirenzaSim>, body: Bytes) -> Response {
-    match parse_body::<SimFaults>(&body) {
-        Ok(f) => {
-            sim.set_faults(f.clone());
-            to_json(&f)
-        }
-        Err(r) => *r,
-    }
-}
-
-async fn ctl_clear_faults(AxState(sim): AxState<ExpirenzaSim>) -> Response {
-    sim.clear_faults();
-    to_json(&json!({ "ok": true }))
-}
-
-async fn ctl_reset(AxState(sim): AxState<ExpirenzaSim>) -> Response {
-    sim.reset();
-    to_json(&json!({ "ok": true }))
 }

@@ -1,6 +1,7 @@
-//! Data model of the Expirenza simulator. Everything (de)serialises with snake_case field
-//! names; money is a decimal string (`"978.00"`), read from a string or a JSON number.
-//! Times are milliseconds since the simulator started.
+//! Data model of the Expirenza simulator: restaurants, settings, faults, the records of what
+//! was sent and received, guest payments and errors. Everything (de)serialises with
+//! snake_case field names; money is a decimal string (`"978.00"`), read from a string or a
+//! JSON number. Times are milliseconds since the simulator started.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -264,3 +265,23 @@ pub struct Notification {
     pub text: String,
     pub at_ms: u64,
 }
+
+/// Why an operation could not be pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimError {
+    UnknownResto(String),
+    NotConnected(String),
+    BadOperation(String),
+}
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimError::UnknownResto(r) => write!(f, "unknown restaurant {r:?}"),
+            SimError::NotConnected(r) => write!(f, "restaurant {r:?} is not connected"),
+            SimError::BadOperation(m) => write!(f, "bad operation: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}

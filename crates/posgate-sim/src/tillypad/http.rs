@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State as AxState};
@@ -17,9 +16,10 @@ use tracing::{debug, info};
 use super::TillypadSim;
 use super::demo;
 use super::engine;
-use super::model::{Fault, FaultKind, SimSettings, SimTab};
+use super::model::{Fault, FaultKind, LedgerEntry, SimSettings, SimTab};
 use super::state::norm_id;
 use super::texts::Text;
+use crate::control::{self, parse_body, to_json};
 
 /// Prefix of the control API.
 pub const CONTROL_PREFIX: &str = "/_sim/tillypad";
@@ -104,10 +104,6 @@ pub fn control_index() -> Value {
     )
 }
 
-async fn ctl_index() -> Response {
-    to_json(&control_index())
-}
-
 pub(crate) fn router(sim: TillypadSim) -> Router {
     let api = || {
         Router::new()
@@ -118,7 +114,6 @@ pub(crate) fn router(sim: TillypadSim) -> Router {
             .route("/post-client", post(post_client))
     };
     let control = Router::new()
-        .route("/", get(ctl_index))
         .route("/tabs", post(ctl_add_tab).get(ctl_tabs))
         .route("/tabs/{id}", get(ctl_tab))
         .route("/tabs/{id}/send-to-payment", post(ctl_send_to_payment))
@@ -126,20 +121,21 @@ pub(crate) fn router(sim: TillypadSim) -> Router {
         .route("/tabs/{id}/pay-at-terminal", post(ctl_pay_at_terminal))
         .route("/business-day", post(ctl_business_day))
         .route("/settings", post(ctl_set_settings).get(ctl_settings))
-        .route(
-            "/faults",
-            post(ctl_add_fault).get(ctl_faults).delete(ctl_clear_faults),
-        )
-        .route("/ledger", get(ctl_ledger))
-        .route("/requests", get(ctl_requests))
-        .route("/reset", post(ctl_reset));
-    Router::new()
+        .route("/ledger", get(control::ledger::<TillypadSim>))
+        .route("/requests", get(ctl_requests));
+    let api = Router::new()
         .merge(api())
-        .nest("/tillypad-api/{client}", api())
-        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
-        .nest(CONTROL_PREFIX, control)
-        .with_state(sim)
+        .nest("/tillypad-api/{client}", api());
+    control::mount(api, control, sim)
 }
+
+control::controlled_by_rules!(
+    TillypadSim,
+    prefix: CONTROL_PREFIX,
+    index: control_index,
+    fault: Fault,
+    entry: LedgerEntry
+);
 
 // ------------------------------------------------------------------------------------------
 // Tillypad calls
@@ -179,10 +175,7 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 
 /// A response whose body fails: the connection is dropped without a (complete) answer.
 fn dropped() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("simulated lost answer"))
-    });
-    (StatusCode::OK, Body::from_stream(stream)).into_response()
+    (StatusCode::OK, crate::util::lost_answer_body()).into_response()
 }
 
 fn html(status: u16) -> Response {
@@ -396,30 +389,10 @@ async fn post_client(AxState(sim): AxState<TillypadSim>, body: Bytes) -> Respons
 // Control API
 // ------------------------------------------------------------------------------------------
 
-fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(ctl_error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {e}"),
-        ))
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Response {
-    match serde_json::to_value(v) {
-        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
-        Err(e) => ctl_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
 fn tab_or_404(tab: Option<SimTab>) -> Response {
     match tab {
         Some(t) => to_json(&t),
-        None => ctl_error(StatusCode::NOT_FOUND, "tab not found"),
+        None => control::error(StatusCode::NOT_FOUND, "tab not found"),
     }
 }
 
@@ -444,8 +417,8 @@ async fn ctl_send_to_payment(
 ) -> Response {
     match sim.send_to_payment(&id) {
         Some(Some(p)) => to_json(&json!({ "precheck_id": p })),
-        Some(None) => ctl_error(StatusCode::CONFLICT, "nothing left to send to payment"),
-        None => ctl_error(StatusCode::NOT_FOUND, "tab not found"),
+        Some(None) => control::error(StatusCode::CONFLICT, "nothing left to send to payment"),
+        None => control::error(StatusCode::NOT_FOUND, "tab not found"),
     }
 }
 
@@ -504,35 +477,7 @@ async fn ctl_set_settings(AxState(sim): AxState<TillypadSim>, body: Bytes) -> Re
     }
 }
 
-async fn ctl_add_fault(AxState(sim): AxState<TillypadSim>, body: Bytes) -> Response {
-    match parse_body::<Fault>(&body) {
-        Ok(f) => {
-            sim.inject(f.clone());
-            to_json(&f)
-        }
-        Err(resp) => *resp,
-    }
-}
-
-async fn ctl_faults(AxState(sim): AxState<TillypadSim>) -> Response {
-    to_json(&sim.faults())
-}
-
-async fn ctl_clear_faults(AxState(sim): AxState<TillypadSim>) -> Response {
-    sim.clear_faults();
-    to_json(&json!({ "ok": true }))
-}
-
-async fn ctl_ledger(AxState(sim): AxState<TillypadSim>) -> Response {
-    to_json(&sim.ledger())
-}
-
 async fn ctl_requests(AxState(sim): AxState<TillypadSim>) -> Response {
     let counts: BTreeMap<String, usize> = sim.lock().requests.clone().into_iter().collect();
     to_json(&counts)
-}
-
-async fn ctl_reset(AxState(sim): AxState<TillypadSim>) -> Response {
-    sim.reset();
-    to_json(&json!({ "ok": true }))
 }

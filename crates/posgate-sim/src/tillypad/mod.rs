@@ -91,8 +91,6 @@ mod model;
 mod state;
 mod texts;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -161,27 +159,7 @@ impl TillypadSim {
         http::router(self.clone())
     }
 
-    /// Serves on `listener` until the process ends.
-    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        self.serve_with_shutdown(listener, std::future::pending())
-            .await
-    }
-
-    /// Serves on `listener` until `shutdown` completes (graceful).
-    pub async fn serve_with_shutdown(
-        self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
-
-    /// Binds `127.0.0.1:0`, serves in a background task, returns the address.
-    pub async fn spawn(self) -> std::io::Result<SocketAddr> {
-        crate::util::spawn_on_loopback("Tillypad simulator", move |l| self.serve(l)).await
-    }
+    crate::control::serving!("Tillypad simulator");
 
     /// Adds or replaces a tab (an empty `gest_id` is generated; ids are stored upper case).
     pub fn add_tab(&self, t: SimTab) -> SimTab {

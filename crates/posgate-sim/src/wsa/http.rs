@@ -10,14 +10,15 @@ use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use super::WsaSim;
 use super::engine::{self, Common, TaskError};
-use super::model::{Fault, FaultKind, SimOrder, SimRestaurant};
+use super::model::{Fault, FaultKind, LedgerEntry, SimOrder, SimRestaurant};
 use super::state::{State, TaskEntry};
 use super::task::{self, AgentTask, GET_TASK_RESPONSE, Mode, Request};
+use crate::control::{self, ok_json, parse_body, to_json};
 
 /// Path of the single WSA submit endpoint.
 pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
@@ -74,36 +75,26 @@ pub fn control_index() -> Value {
     )
 }
 
-async fn ctl_index() -> Response {
-    ok_json(control_index())
-}
-
 pub(crate) fn router(sim: WsaSim) -> Router {
     let control = Router::new()
-        .route("/", get(ctl_index))
         .route(
             "/restaurants",
             post(ctl_add_restaurant).get(ctl_restaurants),
         )
         .route("/orders", post(ctl_add_order).get(ctl_orders))
         .route("/orders/{object_id}/{guid}", get(ctl_get_order))
-        .route(
-            "/faults",
-            post(ctl_add_fault).get(ctl_faults).delete(ctl_clear_faults),
-        )
-        .route("/ledger", get(ctl_ledger))
-        .route("/requests", get(ctl_requests))
-        .route("/reset", post(ctl_reset));
-    Router::new()
-        .route(CREATE_PATH, post(create))
-        .route(&format!("{CONTROL_PREFIX}/"), get(ctl_index))
-        .nest(CONTROL_PREFIX, control)
-        .with_state(sim)
+        .route("/ledger", get(control::ledger::<WsaSim>))
+        .route("/requests", get(ctl_requests));
+    control::mount(Router::new().route(CREATE_PATH, post(create)), control, sim)
 }
 
-fn ok_json(v: Value) -> Response {
-    (StatusCode::OK, Json(v)).into_response()
-}
+control::controlled_by_rules!(
+    WsaSim,
+    prefix: CONTROL_PREFIX,
+    index: control_index,
+    fault: Fault,
+    entry: LedgerEntry
+);
 
 fn extract_token(headers: &HeaderMap) -> Option<String> {
     let raw = headers
@@ -472,26 +463,6 @@ async fn run_agent_task(
 // Control API
 // ---------------------------------------------------------------------------------------
 
-fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(ctl_error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {e}"),
-        ))
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Response {
-    match serde_json::to_value(v) {
-        Ok(v) => ok_json(v),
-        Err(e) => ctl_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
 async fn ctl_add_restaurant(AxState(sim): AxState<WsaSim>, body: Bytes) -> Response {
     match parse_body::<SimRestaurant>(&body) {
         Ok(r) => {
@@ -522,43 +493,15 @@ async fn ctl_get_order(
     Path((object_id, guid)): Path<(String, String)>,
 ) -> Response {
     let Ok(object_id) = object_id.parse::<i64>() else {
-        return ctl_error(StatusCode::BAD_REQUEST, "object_id must be an integer");
+        return control::error(StatusCode::BAD_REQUEST, "object_id must be an integer");
     };
     match sim.order(object_id, &guid) {
         Some(o) => to_json(&o),
-        None => ctl_error(StatusCode::NOT_FOUND, "order not found"),
+        None => control::error(StatusCode::NOT_FOUND, "order not found"),
     }
-}
-
-async fn ctl_add_fault(AxState(sim): AxState<WsaSim>, body: Bytes) -> Response {
-    match parse_body::<Fault>(&body) {
-        Ok(f) => {
-            sim.inject(f.clone());
-            to_json(&f)
-        }
-        Err(resp) => *resp,
-    }
-}
-
-async fn ctl_faults(AxState(sim): AxState<WsaSim>) -> Response {
-    to_json(&sim.faults())
-}
-
-async fn ctl_clear_faults(AxState(sim): AxState<WsaSim>) -> Response {
-    sim.clear_faults();
-    ok_json(json!({ "ok": true }))
-}
-
-async fn ctl_ledger(AxState(sim): AxState<WsaSim>) -> Response {
-    to_json(&sim.ledger())
 }
 
 async fn ctl_requests(AxState(sim): AxState<WsaSim>) -> Response {
     let counts: BTreeMap<String, usize> = sim.lock().requests.clone().into_iter().collect();
     to_json(&counts)
-}
-
-async fn ctl_reset(AxState(sim): AxState<WsaSim>) -> Response {
-    sim.reset();
-    ok_json(json!({ "ok": true }))
 }

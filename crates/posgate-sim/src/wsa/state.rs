@@ -93,19 +93,12 @@ impl State {
         task_type: &str,
         want: impl Fn(&FaultKind) -> bool,
     ) -> Option<FaultKind> {
-        let idx = self
-            .faults
-            .iter()
-            .position(|f| want(&f.kind) && fault_matches(f, object_id, order_guid, task_type))?;
-        let fault = self.faults.get_mut(idx)?;
-        let kind = fault.kind.clone();
-        if let Some(n) = fault.times.as_mut() {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.faults.remove(idx);
-            }
-        }
-        Some(kind)
+        crate::faults::take(
+            &mut self.faults,
+            |f| &mut f.times,
+            |f| want(&f.kind) && fault_matches(f, object_id, order_guid, task_type),
+        )
+        .map(|f| f.kind)
     }
 }
 
