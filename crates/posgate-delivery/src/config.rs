@@ -708,6 +708,326 @@ currency_guid = "cur"
         assert_eq!(r.settle_ms(), 1_000);
     }
 
+    /// The field names serde knows for a struct (its derive passes them to
+    /// `deserialize_struct`): the struct as the settings table must name it.
+    fn struct_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+        use serde::de::{Error, Visitor, value};
+        struct Fields(std::cell::Cell<&'static [&'static str]>);
+        impl<'de> serde::Deserializer<'de> for &Fields {
+            type Error = value::Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, value::Error> {
+                Err(value::Error::custom("only a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, value::Error> {
+                self.0.set(fields);
+                Err(value::Error::custom("fields taken"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let f = Fields(std::cell::Cell::new(&[]));
+        let _ = T::deserialize(&f);
+        f.0.get()
+    }
+
+    use posgate_proto::v1::PosConnection;
+
+    /// A value of every optional connection setting, unlike its default, in table order
+    /// (`ca_pem`: a real certificate is put in its place).
+    const SAMPLES: &[(&str, &str)] = &[
+        ("base_url", "https://DELIVERY.ucs.ru/"),
+        ("auth_url", "http://127.0.0.1:8091"),
+        ("scopes", "orders menu"),
+        ("currency_name", "Online"),
+        ("utc_offset", "+03:00"),
+        ("restaurant_guid", "8a3c1f6e-52d4-4b8e-9c71-0e2f4d5a6b70"),
+        ("list_bills", "false"),
+        ("list_lookback_hours", "6"),
+        ("read_timeout_ms", "1500"),
+        ("write_timeout_ms", "2500"),
+        ("settle_margin_ms", "700"),
+        ("ca_pem", ""),
+    ];
+
+    /// A real CA certificate (PEM) for the `ca_pem` setting.
+    fn ca_pem_sample() -> String {
+        posgate_sim::tls::TestCa::new().ca_pem
+    }
+
+    const SECRET: &str = "s3cr3t-Client-Value";
+
+    /// The required settings only: a secret in `secrets`, the rest in `settings`.
+    fn required_only() -> PosConnection {
+        let mut c = PosConnection {
+            currency_scale: 2,
+            version: 1,
+            ..Default::default()
+        };
+        for s in SETTINGS.iter().filter(|s| s.required) {
+            if s.secret {
+                c.secrets.insert(s.name.into(), SECRET.into());
+            } else {
+                c.settings
+                    .insert(s.name.into(), format!("{}-value", s.name));
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn the_settings_table_names_exactly_the_struct_fields() {
+        let mut fields: Vec<&str> = struct_fields::<DeliveryRestaurant>().to_vec();
+        let mut table: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        assert!(fields.len() > 10, "{fields:?}");
+        fields.sort_unstable();
+        table.sort_unstable();
+        let listed = table.len();
+        table.dedup();
+        assert_eq!(listed, table.len(), "a setting listed twice");
+        assert_eq!(fields, table);
+        for s in SETTINGS {
+            assert!(
+                !s.description.is_empty() && !s.description.contains('\n'),
+                "{}: one line",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_connection_of_exactly_the_required_settings_is_a_restaurant() {
+        let r = DeliveryRestaurant::from_connection(&required_only()).unwrap();
+        assert_eq!(r.client_id, "client_id-value");
+        assert_eq!(r.client_secret.expose(), SECRET);
+        assert_eq!(r.currency_guid, "currency_guid-value");
+        // Defaults as a static section has them; the production auth server implied.
+        assert_eq!(r.base_url, DEFAULT_BASE_URL);
+        assert_eq!(r.auth_url, DEFAULT_AUTH_URL);
+        assert!(r.list_bills);
+        // The scale is the connection's.
+        let mut c = required_only();
+        c.currency_scale = 3;
+        let r = DeliveryRestaurant::from_connection(&c).unwrap();
+        assert_eq!(r.currency_scale, 3);
+        c.currency_scale = MAX_CURRENCY_SCALE + 1;
+        let e = DeliveryRestaurant::from_connection(&c).unwrap_err();
+        assert!(e.starts_with("setting \"currency_scale\""), "{e}");
+    }
+
+    #[test]
+    fn a_connection_missing_a_required_setting_is_refused_naming_it() {
+        let required: Vec<&Setting> = SETTINGS.iter().filter(|s| s.required).collect();
+        assert_eq!(required.len(), 3);
+        for s in required {
+            let mut c = required_only();
+            c.settings.remove(s.name);
+            c.secrets.remove(s.name);
+            let e = DeliveryRestaurant::from_connection(&c).unwrap_err();
+            assert_eq!(e, format!("setting {:?} is required", s.name));
+            // Present but blank is missing too.
+            let mut c = required_only();
+            if s.secret {
+                c.secrets.insert(s.name.into(), String::new());
+            } else {
+                c.settings.insert(s.name.into(), "  ".into());
+            }
+            let e = DeliveryRestaurant::from_connection(&c).unwrap_err();
+            assert_eq!(e, format!("setting {:?} is required", s.name));
+        }
+    }
+
+    #[test]
+    fn every_optional_connection_setting_is_read() {
+        let optional: Vec<&str> = SETTINGS
+            .iter()
+            .filter(|s| !s.required && s.source == Source::Anywhere)
+            .map(|s| s.name)
+            .collect();
+        let sampled: Vec<&str> = SAMPLES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(optional, sampled, "a sample for every optional setting");
+        let plain = format!(
+            "{:?}",
+            DeliveryRestaurant::from_connection(&required_only()).unwrap()
+        );
+        for (name, value) in SAMPLES {
+            let value = if *name == "ca_pem" {
+                ca_pem_sample()
+            } else {
+                value.to_string()
+            };
+            let mut c = required_only();
+            c.settings.insert(name.to_string(), value);
+            let r =
+                DeliveryRestaurant::from_connection(&c).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_ne!(format!("{r:?}"), plain, "{name} changed nothing");
+        }
+        // All together, names in any case (read like the environment's).
+        let mut c = required_only();
+        for (name, value) in SAMPLES.iter().filter(|(n, _)| *n != "ca_pem") {
+            c.settings
+                .insert(name.to_ascii_uppercase(), value.to_string());
+        }
+        let r = DeliveryRestaurant::from_connection(&c).unwrap();
+        assert_eq!(r.auth_url, "http://127.0.0.1:8091");
+        assert_eq!(r.offset(), parse_offset("+03:00"));
+        assert!(!r.list_bills);
+        assert_eq!((r.read_timeout_ms, r.write_timeout_ms), (1500, 2500));
+        assert_eq!(r.settle_ms(), 3200);
+    }
+
+    #[test]
+    fn a_connection_never_names_a_file_an_unknown_setting_or_a_secret_in_the_open() {
+        // name, value, sent as a secret, the setting the error names, what it says.
+        let refused = [
+            (
+                "client_secret_file",
+                "/etc/shadow",
+                false,
+                "client_secret_file",
+                "not taken from a connection",
+            ),
+            (
+                "client_secret_file",
+                "/etc/shadow",
+                true,
+                "client_secret_file",
+                "not taken from a connection",
+            ),
+            ("ca_file", "/etc/ssl/ca.pem", false, "ca_file", "ca_pem"),
+            (
+                "currency_scale",
+                "3",
+                false,
+                "currency_scale",
+                "its currency_scale",
+            ),
+            ("colour", "red", false, "colour", "unknown"),
+            ("client_secret", SECRET, false, "client_secret", "secrets"),
+            ("CLIENT_SECRET", SECRET, false, "client_secret", "secrets"),
+            (
+                "read_timeout_ms",
+                "SECRET-abc",
+                false,
+                "read_timeout_ms",
+                "cannot read",
+            ),
+            (
+                "list_bills",
+                "SECRET-abc",
+                false,
+                "list_bills",
+                "cannot read",
+            ),
+            ("utc_offset", "Moscow", false, "utc_offset", "+03:00"),
+            ("auth_url", "ftp://x", false, "auth_url", "http://"),
+            (
+                "base_url",
+                "http://127.0.0.1:8090",
+                false,
+                "auth_url",
+                "is required when base_url",
+            ),
+            (
+                "write_timeout_ms",
+                "0",
+                false,
+                "write_timeout_ms",
+                "positive",
+            ),
+            (
+                "ca_pem",
+                "not a certificate SECRET-abc",
+                false,
+                "ca_pem",
+                "PEM",
+            ),
+        ];
+        for (name, value, secret, names, says) in refused {
+            let mut c = required_only();
+            if secret {
+                c.secrets.insert(name.into(), value.into());
+            } else {
+                if name.eq_ignore_ascii_case("client_secret") {
+                    c.secrets.clear();
+                }
+                c.settings.insert(name.into(), value.into());
+            }
+            let e = DeliveryRestaurant::from_connection(&c).unwrap_err();
+            assert!(
+                e.contains(&format!("\"{names}\"")) || e.contains(&format!("`{names}`")),
+                "{name}: {e}"
+            );
+            assert!(e.contains(says), "{name}: {e}");
+            assert!(
+                !e.contains(SECRET) && !e.contains("SECRET-abc"),
+                "{name}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_static_section_refuses_an_unknown_key_and_takes_ca_pem() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[delivery.restaurants.dl]
+client_id = "cid"
+client_secert = "typo"
+client_secret = "s"
+currency_guid = "cur"
+"#,
+            )?;
+            let e = load_config(Some(Path::new("posgate.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("client_secert"), "{e}");
+            jail.create_file(
+                "posgate.toml",
+                &format!(
+                    r#"
+[delivery.restaurants.dl]
+client_id = "cid"
+client_secret = "s"
+currency_guid = "cur"
+ca_pem = """
+{}"""
+"#,
+                    ca_pem_sample()
+                ),
+            )?;
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            let pem = cfg.restaurants["dl"].ca_bundle().unwrap().unwrap();
+            assert!(pem.contains("BEGIN CERTIFICATE"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn ca_pem_and_ca_file_are_one_of_the_two() {
+        let mut r = DeliveryRestaurant::new("http://x", "id", "secret", "cur");
+        r.ca_pem = Some(ca_pem_sample());
+        assert!(r.validate("a").is_ok());
+        r.ca_file = Some("/tmp/ca.pem".into());
+        let e = r.validate("a").unwrap_err().to_string();
+        assert!(e.contains("ca_pem and ca_file are both given"), "{e}");
+        r.ca_pem = Some("garbage".into());
+        r.ca_file = None;
+        let e = r.validate("a").unwrap_err().to_string();
+        assert!(
+            e.contains("ca_pem holds no readable PEM certificate"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn validation() {
         let mut r = DeliveryRestaurant::new("ftp://x", "id", "secret", "cur");
