@@ -7,10 +7,14 @@
 //! (`/pay`), `CloseBill` (`/complete`) and `CheckPayment` (the order read again and compared
 //! with the bill read before posting; `/complete` as a probe when the order does not tell).
 //! Stateless apart from each restaurant's cached OAuth2 token: posgate's payment service owns
-//! the state and the exactly-once logic.
+//! the state and the exactly-once logic. A request carrying a `connection` (the restaurant's
+//! settings from the payment service's registry) is served from it, so any replica serves any
+//! restaurant; without one, the static `[delivery.restaurants.<id>]` section names it.
 //!
 //! # Modules
-//! - [`config`]: settings per restaurant; [`load_config`] reads TOML + environment.
+//! - [`config`]: settings per restaurant, named once in [`config::SETTINGS`] (what `Describe`
+//!   reports); [`load_config`] reads TOML + environment, [`DeliveryRestaurant::from_connection`]
+//!   a request's connection.
 //! - [`auth`]: OAuth2 client credentials, the token cached until shortly before it expires.
 //! - [`client`]: the HTTP client (bearer token, one refresh on 401, timeouts per call kind).
 //! - [`classify`]: the table that maps r_k Delivery answers to posgate's outcomes; r_keeper's
@@ -35,7 +39,8 @@
 //! client_secret = "..."                      # or: client_secret_file = "/run/secrets/dl"
 //! currency_guid = "16D72549-14D8-4F31-9E2A-0A833D4F5EED"  # r_keeper currency of /pay lines
 //! # currency_name = ""                       # `name` of the /pay lines
-//! # currency_scale = 2
+//! # currency_scale = 2                      # a connection carries its own currency_scale
+//! # ca_file = "/etc/posgate/dl-ca.pem"       # or ca_pem = "-----BEGIN CERTIFICATE-----..."
 //! # utc_offset = "+03:00"                    # offset `paidAt` is written in (default +00:00)
 //! # scopes = "orders"
 //! # restaurant_guid = "..."                  # r_k Delivery restaurantId: ListBills filter
@@ -50,6 +55,12 @@
 //! `__` between nesting levels, e.g. `POSGATE_DELIVERY__RESTAURANTS__DL__CLIENT_SECRET=...`.
 //! Logging follows `RUST_LOG` (default `info`). The client secret and the tokens are never
 //! logged.
+//!
+//! A `connection` carries the same settings as text (`client_secret` among its secrets,
+//! `currency_scale` as its own field); `client_secret_file` and `ca_file` name files on the
+//! adapter's host and are refused there (`ca_pem` carries the bundle inline). A bad one is
+//! `INVALID_ARGUMENT` `connection: setting "<name>" ...`, never quoting a value. What is built
+//! from a connection (HTTP client, token cache) is kept while it is unchanged.
 //!
 //! # Outcomes
 //! - `GetBill`: `total` is the order's `amount` (after discounts). Status ids below 4 →

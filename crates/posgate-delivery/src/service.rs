@@ -3,6 +3,10 @@
 //! gRPC errors are only for our faults and bad input (unknown `restaurant_id`, a malformed
 //! amount, a missing or malformed `bill_id`); everything r_k Delivery says comes back inside
 //! the response as a `PosFailure` with the substate and its code and text verbatim.
+//!
+//! A restaurant is the request's `connection` when it carries one (built once per connection
+//! and kept in a [`ConnectionCache`], so its token cache and HTTP client live on), otherwise
+//! the static `[delivery.restaurants.<id>]` section.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,12 +14,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Substate};
+use posgate_pos_kit::ConnectionCache;
 use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
     AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule, Bill,
     BillStatus, CheckPaymentRequest, CheckPaymentResponse, DescribeRequest, DescribeResponse, Dish,
-    Guest, Outcome, PosFailure, PostPaymentRequest, PostPaymentResponse, adapter_get_bill_response,
+    Guest, Outcome, PosConnection, PosFailure, PostPaymentRequest, PostPaymentResponse,
+    SettingSpec, adapter_get_bill_response,
 };
 use posgate_rkeeper::Verdict;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -24,7 +30,7 @@ use tonic::{Request, Response, Status};
 
 use crate::classify::Failure;
 use crate::client::{DeliveryClient, http_client};
-use crate::config::{DeliveryAdapterConfig, DeliveryRestaurant};
+use crate::config::{BadSetting, DeliveryAdapterConfig, DeliveryRestaurant, SETTINGS, Source};
 use crate::reconcile::{self, Decision, Evidence};
 use crate::wire::{DishLine, Order, Paid, PayLine, paid_at, status};
 
@@ -34,18 +40,49 @@ pub const POS_KIND: &str = "r_keeper_delivery";
 pub const MAX_LISTED: usize = 200;
 /// Longest `bill_id` (an r_k Delivery `orderId`) accepted.
 const MAX_BILL_ID: usize = 64;
+/// Restaurants built from connections that one adapter keeps (the oldest built goes first).
+pub const CONNECTION_CACHE_CAPACITY: usize = 10_000;
 
 /// The r_k Delivery adapter: stateless apart from each restaurant's cached token; one HTTP
-/// connection pool shared by all restaurants.
+/// connection pool shared by all restaurants that trust only the public authorities.
 #[derive(Clone)]
 pub struct DeliveryAdapter {
-    restaurants: Arc<BTreeMap<String, Restaurant>>,
+    /// The static `[delivery.restaurants]` sections.
+    restaurants: Arc<BTreeMap<String, Arc<Restaurant>>>,
+    /// Restaurants built from the connections requests carried.
+    connections: Arc<ConnectionCache<Restaurant>>,
+    shared: reqwest::Client,
 }
 
 struct Restaurant {
     cfg: DeliveryRestaurant,
     client: DeliveryClient,
     offset: UtcOffset,
+}
+
+impl Restaurant {
+    /// The client of a prepared restaurant: over `shared`, or its own HTTP client when it
+    /// trusts a CA bundle of its own.
+    fn build(cfg: DeliveryRestaurant, shared: &reqwest::Client) -> Result<Self, BadSetting> {
+        let offset = cfg.offset().unwrap_or(UtcOffset::UTC);
+        let http = match cfg.ca_bundle()? {
+            None => shared.clone(),
+            Some(pem) => http_client(Some(&pem)).map_err(|e| BadSetting {
+                name: if cfg.ca_pem.is_some() {
+                    "ca_pem"
+                } else {
+                    "ca_file"
+                },
+                problem: format!("cannot be trusted: {e}"),
+            })?,
+        };
+        let client = DeliveryClient::new(http, &cfg);
+        Ok(Restaurant {
+            cfg,
+            client,
+            offset,
+        })
+    }
 }
 
 impl DeliveryAdapter {
@@ -55,37 +92,55 @@ impl DeliveryAdapter {
         let mut restaurants = BTreeMap::new();
         for (id, mut r) in cfg.restaurants {
             r.prepare(&id)?;
-            let offset = r.offset().unwrap_or(UtcOffset::UTC);
-            let http = match &r.ca_file {
-                None => shared.clone(),
-                Some(f) => {
-                    let pem = posgate_pos_kit::read_ca_bundle(f)
-                        .map_err(|e| anyhow::anyhow!("[delivery.restaurants.{id}] ca_file: {e}"))?;
-                    http_client(Some(&pem)).context("building the HTTP client")?
-                }
-            };
-            let client = DeliveryClient::new(http, &r);
-            restaurants.insert(
-                id,
-                Restaurant {
-                    cfg: r,
-                    client,
-                    offset,
-                },
-            );
+            let built = Restaurant::build(r, &shared)
+                .map_err(|b| anyhow::anyhow!("[delivery.restaurants.{id}] {b}"))?;
+            restaurants.insert(id, Arc::new(built));
         }
         Ok(DeliveryAdapter {
             restaurants: Arc::new(restaurants),
+            connections: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
+            shared,
         })
     }
 
-    fn restaurant(&self, id: &str) -> Result<&Restaurant, Status> {
-        self.restaurants.get(id).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "restaurant_id: unknown restaurant {id:?} (not configured in [delivery.restaurants])"
-            ))
-        })
+    /// The request's restaurant: built from its connection when it carries one, otherwise
+    /// the static section of that id.
+    fn restaurant(
+        &self,
+        id: &str,
+        connection: Option<&PosConnection>,
+    ) -> Result<Arc<Restaurant>, Status> {
+        let Some(conn) = connection else {
+            return self.restaurants.get(id).cloned().ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "restaurant_id: unknown restaurant {id:?} (not configured in [delivery.restaurants], and the request carries no connection)"
+                ))
+            });
+        };
+        if id.trim().is_empty() {
+            return Err(Status::invalid_argument("restaurant_id: is required"));
+        }
+        self.connections
+            .get_or_build(id, conn, |conn| {
+                let cfg = DeliveryRestaurant::from_connection(conn)?;
+                Restaurant::build(cfg, &self.shared).map_err(|b| b.in_connection())
+            })
+            .map_err(|e| Status::invalid_argument(format!("connection: {e}")))
     }
+}
+
+/// The connection settings `Describe` reports: [`SETTINGS`] without the static-only ones.
+pub fn setting_specs() -> Vec<SettingSpec> {
+    SETTINGS
+        .iter()
+        .filter(|s| s.source == Source::Anywhere)
+        .map(|s| SettingSpec {
+            name: s.name.into(),
+            required: s.required,
+            secret: s.secret,
+            description: s.description.into(),
+        })
+        .collect()
 }
 
 /// Serves the adapter on `listener` until `shutdown` completes, checking callers' tokens
@@ -334,9 +389,9 @@ impl PosAdapter for DeliveryAdapter {
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         Ok(Response::new(DescribeResponse {
-            settings: Vec::new(),
+            settings: setting_specs(),
             pos_kind: POS_KIND.into(),
             // `/pay` books the money; `/complete` closes the order in r_keeper and r_k Delivery.
             separate_close_step: true,
@@ -358,7 +413,7 @@ impl PosAdapter for DeliveryAdapter {
         request: Request<AdapterGetBillRequest>,
     ) -> Result<Response<AdapterGetBillResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?;
         let result = match r.read_bill(&req.restaurant_id, bill_id).await {
             Ok((bill, _, _)) => adapter_get_bill_response::Result::Bill(bill),
@@ -374,7 +429,7 @@ impl PosAdapter for DeliveryAdapter {
         request: Request<AdapterListBillsRequest>,
     ) -> Result<Response<AdapterListBillsResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let list = |bills: Vec<Bill>, failure: Option<PosFailure>| {
             Ok(Response::new(AdapterListBillsResponse { bills, failure }))
         };
@@ -474,7 +529,7 @@ impl PosAdapter for DeliveryAdapter {
         request: Request<PostPaymentRequest>,
     ) -> Result<Response<PostPaymentResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?.to_string();
         let scale = r.cfg.currency_scale;
         let amount = parse_money("amount", &req.amount, scale)?;
@@ -610,7 +665,7 @@ impl PosAdapter for DeliveryAdapter {
         request: Request<AdapterCloseBillRequest>,
     ) -> Result<Response<AdapterCloseBillResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?;
         let resp =
             |outcome: Outcome, failure: Option<PosFailure>, pos_reference: Option<String>| {
@@ -666,7 +721,7 @@ impl PosAdapter for DeliveryAdapter {
         request: Request<CheckPaymentRequest>,
     ) -> Result<Response<CheckPaymentResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?;
         let scale = r.cfg.currency_scale;
         let amount = parse_money("amount", &req.amount, scale)?;
