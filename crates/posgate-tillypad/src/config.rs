@@ -6,13 +6,18 @@
 //! `POSGATE_TILLYPAD__<KEY>` (nested keys separated by `__`), e.g.
 //! `POSGATE_TILLYPAD__LISTEN=0.0.0.0:50063` or
 //! `POSGATE_TILLYPAD__RESTAURANTS__TP__DELETE_PRECHECKS=2`.
+//!
+//! The same [`TillypadRestaurant`] is also read from a restaurant's `PosConnection` (the
+//! registry's settings, sent with every call): [`SETTINGS`] is the one table of the settings a
+//! connection takes (what `Describe` reports), [`NOT_FROM_CONNECTION`] the struct's fields a
+//! connection cannot set, and [`TillypadRestaurant::from_connection`] reads and checks them
+//! exactly as the static configuration is checked.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::bail;
 use serde::Deserialize;
 
 use crate::wire::{PointsField, is_guid};
@@ -106,14 +111,19 @@ impl<'de> Deserialize<'de> for DeletePrechecks {
 }
 
 #[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
 pub struct TillypadRestaurant {
     /// Tillypad web API base URL: `http://<host>:8090` (on-prem) or a relay path such as
     /// `http://service.tillypad.ru:8059/tillypad-api/<Client>`; `/pay-guest` is appended.
     pub base_url: String,
     /// A PEM bundle of certificate authorities trusted beside the public ones, for a POS server
     /// whose certificate comes from its own authority (on-premises servers often do).
+    /// One of `ca_file` and `ca_pem`.
     #[serde(default)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// The same bundle inline (PEM text): how a connection from the registry sends it.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     /// Pay type GUID (`payType_ID`) payments are booked with unless the request names one.
     #[serde(default)]
     pub default_pay_type_id: Option<String>,
@@ -163,6 +173,7 @@ impl TillypadRestaurant {
         TillypadRestaurant {
             base_url: base_url.into(),
             ca_file: None,
+            ca_pem: None,
             default_pay_type_id: None,
             allow_prepaid_pay_type: false,
             default_points_type_id: None,
@@ -180,11 +191,21 @@ impl TillypadRestaurant {
         self
     }
 
-    /// Checks what can be checked without talking to the POS.
+    /// Checks what can be checked without talking to the POS (a `ca_file` is read later, by
+    /// [`TillypadRestaurant::ca_bundle`]).
     pub fn validate(&self, id: &str) -> anyhow::Result<()> {
+        self.check()
+            .map_err(|e| anyhow::anyhow!("restaurant {id}: {e}"))
+    }
+
+    /// [`TillypadRestaurant::validate`], the error naming the setting.
+    pub fn check(&self) -> Result<(), SettingError> {
         let url = self.base_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("restaurant {id}: base_url must start with http:// or https://");
+            return Err(SettingError::new(
+                "base_url",
+                "must start with http:// or https://",
+            ));
         }
         for (name, v) in [
             ("default_pay_type_id", &self.default_pay_type_id),
@@ -193,22 +214,195 @@ impl TillypadRestaurant {
             if let Some(v) = v
                 && !is_guid(v)
             {
-                bail!("restaurant {id}: {name} must be a GUID, not {v:?}");
+                return Err(SettingError::new(name, format!("must be a GUID, not {v:?}")));
             }
         }
         if self.currency_scale > MAX_CURRENCY_SCALE {
-            bail!("restaurant {id}: currency_scale must be at most {MAX_CURRENCY_SCALE}");
+            return Err(SettingError::new(
+                "currency_scale",
+                format!("must be at most {MAX_CURRENCY_SCALE}"),
+            ));
         }
         if self.connect_timeout_ms == 0 || self.request_timeout_ms <= self.connect_timeout_ms {
             // A connect that fails on its own timeout means "nothing sent"; one cut by the
             // whole-exchange timeout could not be told apart from a lost answer.
-            bail!(
-                "restaurant {id}: connect_timeout_ms must be positive and less than request_timeout_ms"
-            );
+            return Err(SettingError::new(
+                "connect_timeout_ms",
+                "must be positive and less than request_timeout_ms",
+            ));
+        }
+        match (&self.ca_file, &self.ca_pem) {
+            (Some(_), Some(_)) => {
+                return Err(SettingError::new(
+                    "ca_pem",
+                    "and ca_file are both set: give the bundle one way",
+                ));
+            }
+            (None, Some(pem)) => check_ca_pem(pem).map_err(|e| SettingError::new("ca_pem", e))?,
+            _ => {}
         }
         Ok(())
     }
+
+    /// The CA bundle to trust beside the public roots: `ca_pem`, or `ca_file` read now.
+    pub fn ca_bundle(&self) -> Result<Option<String>, SettingError> {
+        match (&self.ca_file, &self.ca_pem) {
+            (Some(f), _) => posgate_pos_kit::read_ca_bundle(f)
+                .map(Some)
+                .map_err(|e| SettingError::new("ca_file", format!("cannot be used: {e}"))),
+            (None, pem) => Ok(pem.clone()),
+        }
+    }
+
+    /// The restaurant a connection describes: its settings read as the static section's
+    /// (the same struct, the same checks), the currency scale from `connection.currency_scale`.
+    /// Errors name the setting and never quote a value sent as a secret.
+    pub fn from_connection(
+        conn: &posgate_proto::v1::PosConnection,
+    ) -> Result<TillypadRestaurant, String> {
+        for (name, secret) in conn
+            .settings
+            .keys()
+            .map(|k| (k, false))
+            .chain(conn.secrets.keys().map(|k| (k, true)))
+        {
+            let key = name.to_ascii_lowercase();
+            if let Some((_, why)) = NOT_FROM_CONNECTION.iter().find(|(n, _)| *n == key) {
+                return Err(format!("setting {key:?} is not accepted: {why}"));
+            }
+            if let Some(s) = SETTINGS.iter().find(|s| s.name == key)
+                && s.secret != secret
+            {
+                return Err(if secret {
+                    format!("setting {key:?} is not a secret: send it in settings")
+                } else {
+                    format!("setting {key:?} is a secret: send it in secrets")
+                });
+            }
+        }
+        let mut r: TillypadRestaurant =
+            posgate_pos_kit::read_settings(&conn.settings, &conn.secrets)?;
+        r.currency_scale = conn.currency_scale;
+        r.check().map_err(|e| {
+            if e.setting == "currency_scale" {
+                format!("currency_scale {}", e.why)
+            } else {
+                format!("setting {:?} {}", e.setting, e.why)
+            }
+        })?;
+        Ok(r)
+    }
 }
+
+/// A setting that is wrong, and why (the why never quotes a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub setting: &'static str,
+    pub why: String,
+}
+
+impl SettingError {
+    fn new(setting: &'static str, why: impl Into<String>) -> Self {
+        SettingError {
+            setting,
+            why: why.into(),
+        }
+    }
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.setting, self.why)
+    }
+}
+
+/// A PEM bundle: at least one certificate (as `posgate_pos_kit::read_ca_bundle` checks a file).
+fn check_ca_pem(pem: &str) -> Result<(), String> {
+    match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        Ok(_) => Err("has no PEM certificate in it".into()),
+        Err(e) => Err(format!("is not a PEM bundle: {e}")),
+    }
+}
+
+/// One connection setting: what `Describe` reports in `settings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub required: bool,
+    /// Sent in `PosConnection.secrets`, never in `settings`.
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+const fn setting(name: &'static str, required: bool, description: &'static str) -> Setting {
+    Setting {
+        name,
+        required,
+        secret: false,
+        description,
+    }
+}
+
+/// The settings a Tillypad connection takes: every field of [`TillypadRestaurant`] but those
+/// in [`NOT_FROM_CONNECTION`] (a test holds the two tables to the struct). Tillypad's
+/// `/pay-guest` takes no credentials, so none is secret.
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        "base_url",
+        true,
+        "Tillypad web API base URL: http://<host>:8090 or a relay http://<host>:8059/tillypad-api/<Client>; /pay-guest is appended",
+    ),
+    setting(
+        "ca_pem",
+        false,
+        "PEM bundle of certificate authorities trusted beside the public ones, for a POS server with its own CA",
+    ),
+    setting(
+        "default_pay_type_id",
+        false,
+        "pay type GUID (payType_ID) payments are booked with unless the request names one",
+    ),
+    setting(
+        "allow_prepaid_pay_type",
+        false,
+        "true: with no pay type, let Tillypad use the tab's prepaid pay type; false (default): refuse such a payment before sending",
+    ),
+    setting(
+        "default_points_type_id",
+        false,
+        "points type GUID for DiscountSum.type_ID; unset: Tillypad's module setting",
+    ),
+    setting(
+        "points_field",
+        false,
+        "body key of the redeemed points: DiscountSum (default) or GuestDiscountPoints",
+    ),
+    setting(
+        "delete_prechecks",
+        false,
+        "delete-prechecks mode of a first posting: 0 keep (default), 1 delete all, 2 delete unpaid",
+    ),
+    setting(
+        "connect_timeout_ms",
+        false,
+        "TCP connect timeout in ms (default 3000)",
+    ),
+    setting(
+        "request_timeout_ms",
+        false,
+        "whole /pay-guest exchange timeout in ms, more than connect_timeout_ms (default 30000)",
+    ),
+];
+
+/// Fields of [`TillypadRestaurant`] a connection cannot set, and why.
+pub const NOT_FROM_CONNECTION: &[(&str, &str)] = &[
+    (
+        "ca_file",
+        "a file on the adapter's host; a connection sends the bundle inline as ca_pem",
+    ),
+    ("currency_scale", "it comes from connection.currency_scale"),
+];
 
 /// Loads the adapter's configuration: the `[tillypad]` section of the TOML file at `path` (if
 /// any), then `POSGATE_TILLYPAD__...` environment overrides. Validates every restaurant.
