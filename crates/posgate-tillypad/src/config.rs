@@ -280,8 +280,7 @@ impl TillypadRestaurant {
                 });
             }
         }
-        let mut r: TillypadRestaurant =
-            posgate_pos_kit::read_settings(&conn.settings, &conn.secrets)?;
+        let mut r = read_naming_the_setting(conn)?;
         r.currency_scale = conn.currency_scale;
         r.check().map_err(|e| {
             if e.setting == "currency_scale" {
@@ -292,6 +291,35 @@ impl TillypadRestaurant {
         })?;
         Ok(r)
     }
+}
+
+/// `posgate_pos_kit::read_settings`, every error naming the setting. The kit names it for
+/// most errors, but an enum's refusal (`points_field`, `delete_prechecks`) reaches it without
+/// the name (`settings: unknown variant ...`); then the plain setting that fails read alone
+/// is the one named. Secrets are never tried alone: nothing of theirs is quoted.
+fn read_naming_the_setting(
+    conn: &posgate_proto::v1::PosConnection,
+) -> Result<TillypadRestaurant, String> {
+    use std::collections::HashMap;
+    posgate_pos_kit::read_settings(&conn.settings, &conn.secrets).map_err(|e| {
+        let Some(why) = e.strip_prefix("settings: ") else {
+            return e;
+        };
+        let fails_alone = |k: &String, v: &String| {
+            let mut one = HashMap::from([("base_url".to_string(), "http://x".to_string())]);
+            one.insert(k.clone(), v.clone());
+            posgate_pos_kit::read_settings::<TillypadRestaurant>(&one, &HashMap::new()).is_err()
+        };
+        let mut plain: Vec<_> = conn.settings.iter().collect();
+        plain.sort();
+        match plain.into_iter().find(|(k, v)| fails_alone(k, v)) {
+            Some((k, _)) => format!(
+                "setting {:?} is refused: {why}",
+                k.to_ascii_lowercase()
+            ),
+            None => e,
+        }
+    })
 }
 
 /// A setting that is wrong, and why (the why never quotes a secret).
@@ -538,5 +566,232 @@ delete_prechecks = 3
     #[test]
     fn missing_file_is_an_error() {
         assert!(load_config(Some(Path::new("/nonexistent/posgate.toml"))).is_err());
+    }
+
+    /// The fields `TillypadRestaurant`'s derived `Deserialize` asks for, caught by a
+    /// deserializer that only records them.
+    fn struct_fields() -> Vec<&'static str> {
+        use serde::de::{self, Visitor};
+        struct Catch<'a>(&'a mut Vec<&'static str>);
+        impl<'de> serde::Deserializer<'de> for Catch<'_> {
+            type Error = de::value::Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(de::Error::custom("not a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _name: &'static str,
+                fields: &'static [&'static str],
+                _v: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0.extend_from_slice(fields);
+                Err(de::Error::custom("caught"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut fields = Vec::new();
+        let _ = TillypadRestaurant::deserialize(Catch(&mut fields));
+        fields
+    }
+
+    fn conn(settings: &[(&str, &str)], secrets: &[(&str, &str)]) -> posgate_proto::v1::PosConnection {
+        let map = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        posgate_proto::v1::PosConnection {
+            settings: map(settings),
+            secrets: map(secrets),
+            currency_scale: 2,
+            version: 1,
+        }
+    }
+
+    /// A valid value, not the default, of every setting in the table.
+    fn sample(name: &str, ca_pem: &str) -> String {
+        match name {
+            "base_url" => "https://10.0.0.5:8090".into(),
+            "ca_pem" => ca_pem.into(),
+            "default_pay_type_id" => PAY.into(),
+            "allow_prepaid_pay_type" => "true".into(),
+            "default_points_type_id" => "60D367B5-15D2-D24D-8A74-A28F40C8CB9D".into(),
+            "points_field" => "GuestDiscountPoints".into(),
+            "delete_prechecks" => "2".into(),
+            "connect_timeout_ms" => "700".into(),
+            "request_timeout_ms" => "9000".into(),
+            other => panic!("no sample value for setting {other:?}: add one"),
+        }
+    }
+
+    #[test]
+    fn the_settings_table_matches_the_struct() {
+        let mut fields = struct_fields();
+        assert!(fields.contains(&"base_url"), "{fields:?}");
+        let mut listed: Vec<&str> = SETTINGS
+            .iter()
+            .map(|s| s.name)
+            .chain(NOT_FROM_CONNECTION.iter().map(|(n, _)| *n))
+            .collect();
+        fields.sort_unstable();
+        listed.sort_unstable();
+        let before = listed.len();
+        listed.dedup();
+        assert_eq!(before, listed.len(), "a name is listed twice");
+        assert_eq!(
+            fields, listed,
+            "SETTINGS + NOT_FROM_CONNECTION = TillypadRestaurant's fields"
+        );
+        for s in SETTINGS {
+            assert!(
+                !s.description.is_empty() && !s.description.contains('\n'),
+                "{s:?}"
+            );
+            assert!(!s.secret, "Tillypad takes no credentials: {s:?}");
+        }
+
+        let ca = posgate_sim::tls::TestCa::new();
+        let with = |names: &[&str], extra: &[(&str, &str)]| {
+            let mut c = conn(extra, &[]);
+            for n in names {
+                c.settings.insert(n.to_string(), sample(n, &ca.ca_pem));
+            }
+            TillypadRestaurant::from_connection(&c)
+        };
+        let required: Vec<&str> = SETTINGS
+            .iter()
+            .filter(|s| s.required)
+            .map(|s| s.name)
+            .collect();
+
+        // Exactly the required settings build a restaurant with the defaults.
+        let r = with(&required, &[]).unwrap();
+        assert_eq!(r.delete_prechecks, DeletePrechecks::Keep);
+        assert_eq!(r.connect_timeout_ms, 3_000);
+
+        // A missing required one is named.
+        for name in &required {
+            let without: Vec<&str> = required.iter().copied().filter(|n| n != name).collect();
+            let e = with(&without, &[]).unwrap_err();
+            assert_eq!(e, format!("setting {name:?} is required"));
+        }
+
+        // Every optional one is accepted, and read (not ignored).
+        for s in SETTINGS.iter().filter(|s| !s.required) {
+            let mut names = required.clone();
+            names.push(s.name);
+            let r = with(&names, &[]).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            let default = with(&required, &[]).unwrap();
+            assert_ne!(
+                format!("{r:?}"),
+                format!("{default:?}"),
+                "{} was not read",
+                s.name
+            );
+        }
+        let all: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        let r = with(&all, &[]).unwrap();
+        assert_eq!(r.delete_prechecks, DeletePrechecks::DeleteUnpaid);
+        assert_eq!(r.points_field, PointsField::GuestDiscountPoints);
+        assert!(r.allow_prepaid_pay_type);
+        assert_eq!(r.ca_bundle().unwrap().as_deref(), Some(ca.ca_pem.as_str()));
+
+        // An unknown name, and the fields a connection cannot set, are refused by name.
+        let e = with(&required, &[("object_id", "199990246")]).unwrap_err();
+        assert!(e.starts_with("setting \"object_id\" is refused"), "{e}");
+        for (name, _) in NOT_FROM_CONNECTION {
+            let e = with(&required, &[(name, "3")]).unwrap_err();
+            assert!(
+                e.contains(&format!("setting {name:?} is not accepted")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_connection_is_checked_like_the_static_section() {
+        let base = ("base_url", "http://127.0.0.1:8090");
+        let ok = TillypadRestaurant::from_connection(&conn(&[base], &[])).unwrap();
+        assert_eq!(ok.currency_scale, 2, "from connection.currency_scale");
+        let mut c = conn(&[base], &[]);
+        c.currency_scale = 0;
+        assert_eq!(
+            TillypadRestaurant::from_connection(&c)
+                .unwrap()
+                .currency_scale,
+            0
+        );
+        c.currency_scale = MAX_CURRENCY_SCALE + 1;
+        let e = TillypadRestaurant::from_connection(&c).unwrap_err();
+        assert!(e.starts_with("currency_scale must be at most"), "{e}");
+
+        for (settings, named) in [
+            (vec![("base_url", "ftp://x")], "base_url"),
+            (vec![base, ("default_pay_type_id", "card")], "default_pay_type_id"),
+            (vec![base, ("default_points_type_id", "7")], "default_points_type_id"),
+            (vec![base, ("delete_prechecks", "7")], "delete_prechecks"),
+            (vec![base, ("points_field", "Points")], "points_field"),
+            (vec![base, ("allow_prepaid_pay_type", "yes please")], "allow_prepaid_pay_type"),
+            (vec![base, ("connect_timeout_ms", "-1")], "connect_timeout_ms"),
+            (vec![base, ("request_timeout_ms", "100")], "connect_timeout_ms"),
+            (vec![base, ("ca_pem", "not a certificate")], "ca_pem"),
+        ] {
+            let e = TillypadRestaurant::from_connection(&conn(&settings, &[])).unwrap_err();
+            assert!(
+                e.starts_with(&format!("setting {named:?}")),
+                "{settings:?}: {e}"
+            );
+        }
+
+        // Nothing of Tillypad's is a secret: a setting sent as one is refused, unquoted.
+        let e = TillypadRestaurant::from_connection(&conn(
+            &[],
+            &[("base_url", "http://SECRET-host:8090")],
+        ))
+        .unwrap_err();
+        assert!(e.contains("\"base_url\" is not a secret"), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+        let e = TillypadRestaurant::from_connection(&conn(&[base], &[("token", "SECRET-1")]))
+            .unwrap_err();
+        assert!(e.contains("token") && !e.contains("SECRET-1"), "{e}");
+    }
+
+    #[test]
+    fn the_static_section_takes_ca_pem_and_refuses_unknown_keys() {
+        let ca = posgate_sim::tls::TestCa::new();
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                &format!(
+                    "[tillypad.restaurants.tp]\nbase_url = \"https://127.0.0.1:8090\"\nca_pem = '''\n{}'''\n",
+                    ca.ca_pem
+                ),
+            )?;
+            let cfg = load_config(Some(Path::new("posgate.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                cfg.restaurants["tp"].ca_bundle().unwrap().as_deref(),
+                Some(ca.ca_pem.as_str())
+            );
+            jail.create_file(
+                "typo.toml",
+                "[tillypad.restaurants.tp]\nbase_url = \"http://127.0.0.1:8090\"\ndefault_paytype_id = \"x\"\n",
+            )?;
+            let err = load_config(Some(Path::new("typo.toml"))).unwrap_err();
+            assert!(format!("{err:#}").contains("default_paytype_id"), "{err:#}");
+            Ok(())
+        });
+        let mut r = TillypadRestaurant::new("https://x");
+        r.ca_pem = Some(ca.ca_pem.clone());
+        assert!(r.validate("a").is_ok());
+        r.ca_file = Some("/etc/ssl/pos.pem".into());
+        let e = r.validate("a").unwrap_err().to_string();
+        assert!(e.contains("ca_pem and ca_file are both set"), "{e}");
+        r.ca_pem = None;
+        r.ca_file = Some("/nonexistent/pos.pem".into());
+        assert_eq!(r.ca_bundle().unwrap_err().setting, "ca_file");
     }
 }
