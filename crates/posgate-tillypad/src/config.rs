@@ -214,7 +214,10 @@ impl TillypadRestaurant {
             if let Some(v) = v
                 && !is_guid(v)
             {
-                return Err(SettingError::new(name, format!("must be a GUID, not {v:?}")));
+                return Err(SettingError::new(
+                    name,
+                    format!("must be a GUID, not {v:?}"),
+                ));
             }
         }
         if self.currency_scale > MAX_CURRENCY_SCALE {
@@ -270,9 +273,14 @@ impl TillypadRestaurant {
             if let Some((_, why)) = NOT_FROM_CONNECTION.iter().find(|(n, _)| *n == key) {
                 return Err(format!("setting {key:?} is not accepted: {why}"));
             }
-            if let Some(s) = SETTINGS.iter().find(|s| s.name == key)
-                && s.secret != secret
-            {
+            let Some(s) = SETTINGS.iter().find(|s| s.name == key) else {
+                let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+                return Err(format!(
+                    "setting {key:?} is unknown to Tillypad (accepted: {})",
+                    known.join(", ")
+                ));
+            };
+            if s.secret != secret {
                 return Err(if secret {
                     format!("setting {key:?} is not a secret: send it in settings")
                 } else {
@@ -296,7 +304,8 @@ impl TillypadRestaurant {
 /// `posgate_pos_kit::read_settings`, every error naming the setting. The kit names it for
 /// most errors, but an enum's refusal (`points_field`, `delete_prechecks`) reaches it without
 /// the name (`settings: unknown variant ...`); then the plain setting that fails read alone
-/// is the one named. Secrets are never tried alone: nothing of theirs is quoted.
+/// is the one named. Secrets are never tried alone: nothing of theirs is quoted (and none of
+/// Tillypad's settings is one: [`TillypadRestaurant::from_connection`] refuses them first).
 fn read_naming_the_setting(
     conn: &posgate_proto::v1::PosConnection,
 ) -> Result<TillypadRestaurant, String> {
@@ -313,10 +322,7 @@ fn read_naming_the_setting(
         let mut plain: Vec<_> = conn.settings.iter().collect();
         plain.sort();
         match plain.into_iter().find(|(k, v)| fails_alone(k, v)) {
-            Some((k, _)) => format!(
-                "setting {:?} is refused: {why}",
-                k.to_ascii_lowercase()
-            ),
+            Some((k, _)) => format!("setting {:?} is refused: {why}", k.to_ascii_lowercase()),
             None => e,
         }
     })
@@ -598,7 +604,10 @@ delete_prechecks = 3
         fields
     }
 
-    fn conn(settings: &[(&str, &str)], secrets: &[(&str, &str)]) -> posgate_proto::v1::PosConnection {
+    fn conn(
+        settings: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+    ) -> posgate_proto::v1::PosConnection {
         let map = |kv: &[(&str, &str)]| {
             kv.iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -702,7 +711,10 @@ delete_prechecks = 3
 
         // An unknown name, and the fields a connection cannot set, are refused by name.
         let e = with(&required, &[("object_id", "199990246")]).unwrap_err();
-        assert!(e.starts_with("setting \"object_id\" is refused"), "{e}");
+        assert!(
+            e.starts_with("setting \"object_id\" is unknown to Tillypad"),
+            "{e}"
+        );
         for (name, _) in NOT_FROM_CONNECTION {
             let e = with(&required, &[(name, "3")]).unwrap_err();
             assert!(
@@ -731,13 +743,28 @@ delete_prechecks = 3
 
         for (settings, named) in [
             (vec![("base_url", "ftp://x")], "base_url"),
-            (vec![base, ("default_pay_type_id", "card")], "default_pay_type_id"),
-            (vec![base, ("default_points_type_id", "7")], "default_points_type_id"),
+            (
+                vec![base, ("default_pay_type_id", "card")],
+                "default_pay_type_id",
+            ),
+            (
+                vec![base, ("default_points_type_id", "7")],
+                "default_points_type_id",
+            ),
             (vec![base, ("delete_prechecks", "7")], "delete_prechecks"),
             (vec![base, ("points_field", "Points")], "points_field"),
-            (vec![base, ("allow_prepaid_pay_type", "yes please")], "allow_prepaid_pay_type"),
-            (vec![base, ("connect_timeout_ms", "-1")], "connect_timeout_ms"),
-            (vec![base, ("request_timeout_ms", "100")], "connect_timeout_ms"),
+            (
+                vec![base, ("allow_prepaid_pay_type", "yes please")],
+                "allow_prepaid_pay_type",
+            ),
+            (
+                vec![base, ("connect_timeout_ms", "-1")],
+                "connect_timeout_ms",
+            ),
+            (
+                vec![base, ("request_timeout_ms", "100")],
+                "connect_timeout_ms",
+            ),
             (vec![base, ("ca_pem", "not a certificate")], "ca_pem"),
         ] {
             let e = TillypadRestaurant::from_connection(&conn(&settings, &[])).unwrap_err();

@@ -135,6 +135,11 @@ pub mod service;
 pub mod wire;
 
 pub use classify::{Classified, Verdict, classify_text};
-pub use config::{DeletePrechecks, TillypadAdapterConfig, TillypadRestaurant, load_config};
-pub use service::{POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve};
+pub use config::{
+    DeletePrechecks, NOT_FROM_CONNECTION, SETTINGS, Setting, TillypadAdapterConfig,
+    TillypadRestaurant, load_config,
+};
+pub use service::{
+    CONNECTION_CACHE_CAPACITY, POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve,
+};
 pub use wire::PointsField;

@@ -899,4 +899,42 @@ mod tests {
                 .starts_with("bill_id")
         );
     }
+
+    #[test]
+    fn a_connection_is_built_once_and_anew_when_it_changes() {
+        let adapter = TillypadAdapter::new(TillypadAdapterConfig::default()).unwrap();
+        let mut conn = PosConnection {
+            settings: [
+                ("base_url", "http://10.0.0.5:8090"),
+                ("default_pay_type_id", PAY),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            secrets: HashMap::new(),
+            currency_scale: 2,
+            version: 1,
+        };
+        let first = adapter.restaurant("r1", Some(&conn)).unwrap();
+        let again = adapter.restaurant("r1", Some(&conn)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "kept while unchanged");
+        // Clones of the adapter (one per gRPC connection) share the cache.
+        let shared = adapter.clone().restaurant("r1", Some(&conn)).unwrap();
+        assert!(Arc::ptr_eq(&first, &shared));
+
+        conn.settings
+            .insert("default_pay_type_id".into(), OTHER.into());
+        let changed = adapter.restaurant("r1", Some(&conn)).unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed), "built anew");
+        assert_eq!(changed.cfg.default_pay_type_id.as_deref(), Some(OTHER));
+
+        // Another restaurant with the same connection is its own entry.
+        let other = adapter.restaurant("r2", Some(&conn)).unwrap();
+        assert!(!Arc::ptr_eq(&changed, &other));
+        assert_eq!(adapter.connections.len(), 2);
+
+        // Without a connection, only the static restaurants (none here).
+        let e = adapter.restaurant("r1", None).err().unwrap();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    }
 }
