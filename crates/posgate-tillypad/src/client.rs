@@ -100,17 +100,12 @@ pub fn http_client(
 }
 
 impl TillypadClient {
-    /// The client of restaurant `id` (named in errors).
-    pub fn new(id: &str, r: &TillypadRestaurant) -> anyhow::Result<Self> {
-        let ca = match &r.ca_file {
-            None => None,
-            Some(f) => Some(
-                posgate_pos_kit::read_ca_bundle(f)
-                    .map_err(|e| anyhow::anyhow!("[tillypad.restaurants.{id}] ca_file: {e}"))?,
-            ),
-        };
+    /// The client of a checked restaurant (its CA bundle read now); the error names the setting.
+    pub fn new(r: &TillypadRestaurant) -> Result<Self, String> {
+        let ca = r.ca_bundle().map_err(|e| e.to_string())?;
         Ok(TillypadClient {
-            http: http_client(r, ca.as_deref())?,
+            http: http_client(r, ca.as_deref())
+                .map_err(|e| format!("building the HTTP client: {e}"))?,
             base: r.base_url.trim().trim_end_matches('/').to_string(),
         })
     }

@@ -7,7 +7,9 @@
 //! one table of text fragments ([`classify`]) and the raw text is always kept.
 //!
 //! # Modules
-//! - [`config`]: settings per restaurant; [`load_config`] reads TOML + environment.
+//! - [`config`]: settings per restaurant ([`SETTINGS`], the one table of them);
+//!   [`load_config`] reads TOML + environment, [`TillypadRestaurant::from_connection`] a
+//!   request's `PosConnection`.
 //! - [`client`]: the `/pay-guest` HTTP client (fresh connection per call, lenient answers).
 //! - [`classify`]: the one table that maps Tillypad error texts to posgate's six substates.
 //! - [`wire`]: the request body and lenient answer parsing (money never through floats).
@@ -24,6 +26,7 @@
 //! base_url = "http://10.0.0.5:8090"     # + /pay-guest; or a relay: http://host:8059/tillypad-api/<Client>
 //! default_pay_type_id = "3E2A6F10-8C4B-4D7A-9B15-2F6C0D1A7E01"  # payType_ID, unless the request names one
 //! # allow_prepaid_pay_type = false      # true: with no pay type, let Tillypad use the tab's gsdlv_pytp_ID_Prepaid
+//! # ca_file = "/etc/posgate/tillypad-ca.pem"  # or ca_pem = "-----BEGIN CERTIFICATE-----..."
 //! # default_points_type_id = "60D367B5-15D2-D24D-8A74-A28F40C8CB9D"  # DiscountSum.type_ID; unset: Tillypad's module setting
 //! # points_field = "DiscountSum"        # or "GuestDiscountPoints" (the docs use both names)
 //! delete_prechecks = 2                  # 0 | 1 | 2 (default 0, Tillypad's own default)
@@ -31,6 +34,19 @@
 //! # connect_timeout_ms = 3000
 //! # request_timeout_ms = 30000
 //! ```
+//!
+//! # Restaurants from the registry (`PosConnection`)
+//! A request that carries `connection` is served from it alone, whatever the static
+//! configuration holds (an adapter with no `[tillypad.restaurants]` serves any restaurant):
+//! `connection.settings` are the keys above (text, read as the environment's: `"2"`,
+//! `"true"`), `connection.currency_scale` the scale, and the restaurant gets the same checks as
+//! a static one. A CA bundle comes inline as `ca_pem` (`ca_file` names a file on the adapter's
+//! host, so a connection cannot use it; `ca_pem` works in the static section too, one of the
+//! two). Tillypad takes no credentials: `connection.secrets` must be empty. What is built (the
+//! checked settings, the HTTP client) is kept per restaurant while its connection is
+//! unchanged, up to [`CONNECTION_CACHE_CAPACITY`] restaurants. A bad connection is
+//! `INVALID_ARGUMENT` `connection: setting "<name>" ...`, naming the setting. `Describe` lists
+//! the settings (name, required, secret, description) in `settings`.
 //!
 //! Every key can be overridden from the environment with the prefix `POSGATE_TILLYPAD__` and
 //! `__` between nesting levels, e.g. `POSGATE_TILLYPAD__LISTEN=0.0.0.0:50063`,
@@ -125,7 +141,8 @@
 //!
 //! `Describe`: `pos_kind "tillypad"`, `separate_close_step false`, `amount_rule EXACT`,
 //! `supports_points true`, `supports_tips false`, `supports_fiscal_data false`,
-//! `cannot_read_bills true`, `currency_scale` from the config.
+//! `cannot_read_bills true`, `currency_scale` from the connection or the config, `settings`
+//! from [`SETTINGS`].
 #![forbid(unsafe_code)]
 
 pub mod classify;
@@ -135,6 +152,11 @@ pub mod service;
 pub mod wire;
 
 pub use classify::{Classified, Verdict, classify_text};
-pub use config::{DeletePrechecks, TillypadAdapterConfig, TillypadRestaurant, load_config};
-pub use service::{POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve};
+pub use config::{
+    DeletePrechecks, NOT_FROM_CONNECTION, SETTINGS, Setting, TillypadAdapterConfig,
+    TillypadRestaurant, load_config,
+};
+pub use service::{
+    CONNECTION_CACHE_CAPACITY, POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve,
+};
 pub use wire::PointsField;

@@ -4,26 +4,31 @@
 //! amount or points, an unknown `pos_options` key or value, a `bill_id` that is not a GUID);
 //! everything Tillypad says comes back inside the response as a `PosFailure` with the
 //! substate, the HTTP status as `pos_code` and Tillypad's text verbatim as `pos_text`.
+//!
+//! A restaurant comes from the request's `connection` when it carries one (built once per
+//! connection and kept in a [`ConnectionCache`], so any replica serves any restaurant), else
+//! from the static `[tillypad.restaurants]` configuration.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context;
 use posgate_core::{Money, Substate};
+use posgate_pos_kit::ConnectionCache;
 use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
     AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule,
     CheckPaymentRequest, CheckPaymentResponse, DescribeRequest, DescribeResponse, Outcome,
-    PosFailure, PostPaymentRequest, PostPaymentResponse, Tender, adapter_get_bill_response,
+    PosConnection, PosFailure, PostPaymentRequest, PostPaymentResponse, SettingSpec, Tender,
+    adapter_get_bill_response,
 };
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
 use crate::classify::Verdict;
 use crate::client::{PayFailure, PaySuccess, TillypadClient};
-use crate::config::{DeletePrechecks, TillypadAdapterConfig, TillypadRestaurant};
+use crate::config::{DeletePrechecks, SETTINGS, TillypadAdapterConfig, TillypadRestaurant};
 use crate::wire::{PayGuest, guid_text, is_guid, sum_of_lines};
 
 /// What `Describe` reports as `pos_kind`.
@@ -69,10 +74,14 @@ pub mod detail {
     pub const TIPS_NOT_BOOKED: &str = "tips_not_booked";
 }
 
-/// The Tillypad adapter: stateless, one HTTP client per restaurant.
+/// How many restaurants built from connections one adapter keeps.
+pub const CONNECTION_CACHE_CAPACITY: usize = 10_000;
+
+/// The Tillypad adapter: one HTTP client per restaurant, static or from a connection.
 #[derive(Clone)]
 pub struct TillypadAdapter {
-    restaurants: Arc<BTreeMap<String, Restaurant>>,
+    restaurants: Arc<BTreeMap<String, Arc<Restaurant>>>,
+    connections: Arc<ConnectionCache<Restaurant>>,
 }
 
 struct Restaurant {
@@ -80,28 +89,72 @@ struct Restaurant {
     client: TillypadClient,
 }
 
+impl Restaurant {
+    /// A checked restaurant and its HTTP client.
+    fn build(cfg: TillypadRestaurant) -> Result<Self, String> {
+        cfg.check().map_err(|e| e.to_string())?;
+        let client = TillypadClient::new(&cfg)?;
+        Ok(Restaurant { cfg, client })
+    }
+}
+
 impl TillypadAdapter {
     /// Builds the adapter; validates each restaurant.
     pub fn new(cfg: TillypadAdapterConfig) -> anyhow::Result<Self> {
         let mut restaurants = BTreeMap::new();
         for (id, r) in cfg.restaurants {
-            r.validate(&id)?;
-            let client = TillypadClient::new(&id, &r)
-                .with_context(|| format!("building the HTTP client of restaurant {id}"))?;
-            restaurants.insert(id, Restaurant { cfg: r, client });
+            let built = Restaurant::build(r)
+                .map_err(|e| anyhow::anyhow!("[tillypad.restaurants.{id}] {e}"))?;
+            restaurants.insert(id, Arc::new(built));
         }
         Ok(TillypadAdapter {
             restaurants: Arc::new(restaurants),
+            connections: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
         })
     }
 
-    fn restaurant(&self, id: &str) -> Result<&Restaurant, Status> {
-        self.restaurants.get(id).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "restaurant_id: unknown restaurant {id:?} (not configured in [tillypad.restaurants])"
-            ))
-        })
+    /// The restaurant of a request: built from its `connection` when it carries one (and
+    /// kept while that is unchanged), else the statically configured one.
+    fn restaurant(
+        &self,
+        id: &str,
+        connection: Option<&PosConnection>,
+    ) -> Result<Arc<Restaurant>, Status> {
+        let Some(conn) = connection else {
+            return self.restaurants.get(id).cloned().ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "restaurant_id: unknown restaurant {id:?} (not configured in [tillypad.restaurants] and no connection sent)"
+                ))
+            });
+        };
+        if id.trim().is_empty() {
+            return Err(Status::invalid_argument("restaurant_id: is required"));
+        }
+        self.connections
+            .get_or_build(id, conn, |c| {
+                let r = TillypadRestaurant::from_connection(c).and_then(Restaurant::build)?;
+                tracing::info!(
+                    restaurant_id = %id,
+                    version = c.version,
+                    "tillypad restaurant built from its connection"
+                );
+                Ok(r)
+            })
+            .map_err(|e| Status::invalid_argument(format!("connection: {e}")))
     }
+}
+
+/// `DescribeResponse.settings`, from the one table [`SETTINGS`].
+pub fn setting_specs() -> Vec<SettingSpec> {
+    SETTINGS
+        .iter()
+        .map(|s| SettingSpec {
+            name: s.name.into(),
+            required: s.required,
+            secret: s.secret,
+            description: s.description.into(),
+        })
+        .collect()
 }
 
 /// Serves the adapter on `listener` until `shutdown` completes.
@@ -420,9 +473,9 @@ impl PosAdapter for TillypadAdapter {
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         Ok(Response::new(DescribeResponse {
-            settings: Vec::new(),
+            settings: setting_specs(),
             pos_kind: POS_KIND.into(),
             // A successful /pay-guest pays and closes the tab.
             separate_close_step: false,
@@ -444,7 +497,7 @@ impl PosAdapter for TillypadAdapter {
         request: Request<AdapterGetBillRequest>,
     ) -> Result<Response<AdapterGetBillResponse>, Status> {
         let req = request.into_inner();
-        self.restaurant(&req.restaurant_id)?;
+        self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_gest_id(&req.bill_id)?;
         Ok(Response::new(AdapterGetBillResponse {
             result: Some(adapter_get_bill_response::Result::Failure(
@@ -458,7 +511,7 @@ impl PosAdapter for TillypadAdapter {
         request: Request<AdapterListBillsRequest>,
     ) -> Result<Response<AdapterListBillsResponse>, Status> {
         let req = request.into_inner();
-        self.restaurant(&req.restaurant_id)?;
+        self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         Ok(Response::new(AdapterListBillsResponse {
             bills: vec![],
             failure: Some(unsupported_read(None)),
@@ -470,7 +523,7 @@ impl PosAdapter for TillypadAdapter {
         request: Request<PostPaymentRequest>,
     ) -> Result<Response<PostPaymentResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let gest_id = require_gest_id(&req.bill_id)?;
         let scale = r.cfg.currency_scale;
         let amount = parse_money("amount", &req.amount, scale)?;
@@ -597,7 +650,7 @@ impl PosAdapter for TillypadAdapter {
         request: Request<AdapterCloseBillRequest>,
     ) -> Result<Response<AdapterCloseBillResponse>, Status> {
         let req = request.into_inner();
-        self.restaurant(&req.restaurant_id)?;
+        self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let gest_id = require_gest_id(&req.bill_id)?;
         Ok(Response::new(AdapterCloseBillResponse {
             outcome: Outcome::Rejected as i32,
@@ -616,7 +669,7 @@ impl PosAdapter for TillypadAdapter {
         request: Request<CheckPaymentRequest>,
     ) -> Result<Response<CheckPaymentResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let gest_id = require_gest_id(&req.bill_id)?;
         let amount = parse_money("amount", &req.amount, r.cfg.currency_scale)?;
         // Reads, never writes: the only call that could tell is /pay-guest itself, which would
@@ -845,5 +898,43 @@ mod tests {
                 .message()
                 .starts_with("bill_id")
         );
+    }
+
+    #[test]
+    fn a_connection_is_built_once_and_anew_when_it_changes() {
+        let adapter = TillypadAdapter::new(TillypadAdapterConfig::default()).unwrap();
+        let mut conn = PosConnection {
+            settings: [
+                ("base_url", "http://10.0.0.5:8090"),
+                ("default_pay_type_id", PAY),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            secrets: HashMap::new(),
+            currency_scale: 2,
+            version: 1,
+        };
+        let first = adapter.restaurant("r1", Some(&conn)).unwrap();
+        let again = adapter.restaurant("r1", Some(&conn)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "kept while unchanged");
+        // Clones of the adapter (one per gRPC connection) share the cache.
+        let shared = adapter.clone().restaurant("r1", Some(&conn)).unwrap();
+        assert!(Arc::ptr_eq(&first, &shared));
+
+        conn.settings
+            .insert("default_pay_type_id".into(), OTHER.into());
+        let changed = adapter.restaurant("r1", Some(&conn)).unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed), "built anew");
+        assert_eq!(changed.cfg.default_pay_type_id.as_deref(), Some(OTHER));
+
+        // Another restaurant with the same connection is its own entry.
+        let other = adapter.restaurant("r2", Some(&conn)).unwrap();
+        assert!(!Arc::ptr_eq(&changed, &other));
+        assert_eq!(adapter.connections.len(), 2);
+
+        // Without a connection, only the static restaurants (none here).
+        let e = adapter.restaurant("r1", None).err().unwrap();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
     }
 }
