@@ -366,6 +366,68 @@ currency_scale = 3
     }
 
     #[test]
+    fn a_misspelt_key_in_a_restaurant_section_is_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[wsa.restaurants.demo]
+base_url = "https://ws.ucs.ru"
+token = "t"
+object_id = 1
+agent_version = "v2"
+currency_guid = "cur"
+tips_curency_guid = "typo"
+"#,
+            )?;
+            let e = load_config(Some(Path::new("posgate.toml"))).unwrap_err();
+            assert!(format!("{e:#}").contains("tips_curency_guid"), "{e:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_shipped_deploy_config_still_loads_with_unknown_keys_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/posgate.toml");
+        let cfg = load_config(Some(&path)).unwrap();
+        assert!(
+            cfg.restaurants.contains_key("demo"),
+            "{:?}",
+            cfg.restaurants.keys()
+        );
+    }
+
+    #[test]
+    fn checks_name_the_setting_and_never_quote_it() {
+        let ok = WsaRestaurant::new("http://x", "t", 1, AgentVersion::V2, "c");
+        assert_eq!(ok.problem(), None);
+        type Spoil = fn(&mut WsaRestaurant);
+        let cases: [(&str, Spoil); 5] = [
+            ("token", |r| r.token = Secret::new("tok\nSECRET")),
+            ("ca_pem", |r| {
+                r.ca_pem = Some("pem".into());
+                r.ca_file = Some("ca.pem".into());
+            }),
+            ("currency_guid", |r| r.currency_guid = " ".into()),
+            ("poll_interval_ms", |r| r.poll_interval_ms = 0),
+            ("currency_scale", |r| {
+                r.currency_scale = MAX_CURRENCY_SCALE + 1
+            }),
+        ];
+        for (name, spoil) in cases {
+            let mut r = ok.clone();
+            spoil(&mut r);
+            assert_eq!(r.problem().map(|p| p.0), Some(name));
+            let e = r.validate("demo").unwrap_err().to_string();
+            assert!(e.starts_with(&format!("restaurant demo: {name} ")), "{e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+        let mut r = ok.clone();
+        r.ca_pem = Some("no certificate".into());
+        assert_eq!(r.checked_ca().unwrap_err().0, "ca_pem");
+    }
+
+    #[test]
     fn env_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
