@@ -64,7 +64,11 @@ pub enum TaskMode {
     Sync,
 }
 
+/// One restaurant's WSA settings: a `[wsa.restaurants.<id>]` section, or a connection sent
+/// with a call (see [`crate::connection`]). Unknown names are refused, so a misspelt setting
+/// is an error instead of a silent default.
 #[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
 pub struct WsaRestaurant {
     /// White Server base URL, e.g. `https://ws.ucs.ru`; the adapter appends
     /// `/wsserverlp/api/v2/aggregators/Create`.
@@ -73,6 +77,9 @@ pub struct WsaRestaurant {
     /// whose certificate comes from its own authority (on-premises servers often do).
     #[serde(default)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// The same bundle inline (what a connection sends); one of `ca_file` and `ca_pem`.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     /// `AggregatorAuthentication` token, sent raw. Never logged.
     #[serde(default)]
     pub token: Secret,
@@ -136,6 +143,7 @@ impl WsaRestaurant {
         WsaRestaurant {
             base_url: base_url.into(),
             ca_file: None,
+            ca_pem: None,
             token: Secret::new(token),
             token_file: None,
             object_id,
@@ -169,34 +177,100 @@ impl WsaRestaurant {
         Ok(())
     }
 
+    /// The first problem that can be seen without talking to the POS, as (the setting, what
+    /// is wrong with it); the texts never quote a value.
+    pub fn problem(&self) -> Option<(&'static str, &'static str)> {
+        CHECKS
+            .iter()
+            .find(|(_, wrong, _)| wrong(self))
+            .map(|(name, _, why)| (*name, *why))
+    }
+
     /// Checks what can be checked without talking to the POS.
     pub fn validate(&self, id: &str) -> anyhow::Result<()> {
-        let url = self.base_url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("restaurant {id}: base_url must start with http:// or https://");
+        match self.problem() {
+            Some((name, why)) => bail!("restaurant {id}: {name} {why}"),
+            None => Ok(()),
         }
-        if self.token.is_empty() {
-            bail!("restaurant {id}: token (or token_file) is required");
+    }
+
+    /// The settings checked and the CA bundle read: all a restaurant needs before its client
+    /// is built. An error names the setting.
+    pub fn checked_ca(&self) -> Result<Option<String>, (&'static str, String)> {
+        if let Some((name, why)) = self.problem() {
+            return Err((name, why.to_string()));
         }
-        if self.currency_guid.trim().is_empty() {
-            bail!("restaurant {id}: currency_guid is required");
+        self.ca_bundle()
+    }
+
+    /// The restaurant's own certificate authorities (PEM), from `ca_file` or `ca_pem`, checked
+    /// to hold at least one certificate; an error names the setting.
+    pub fn ca_bundle(&self) -> Result<Option<String>, (&'static str, String)> {
+        if let Some(f) = &self.ca_file {
+            return posgate_pos_kit::read_ca_bundle(f)
+                .map(Some)
+                .map_err(|e| ("ca_file", e));
         }
-        if self
-            .tips_currency_guid
-            .as_deref()
-            .is_some_and(|g| g.trim().is_empty())
-        {
-            bail!("restaurant {id}: tips_currency_guid is empty (omit it to not book tips)");
+        let Some(pem) = &self.ca_pem else {
+            return Ok(None);
+        };
+        match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
+            Ok(certs) if !certs.is_empty() => Ok(Some(pem.clone())),
+            Ok(_) => Err(("ca_pem", "holds no PEM certificate".into())),
+            Err(e) => Err(("ca_pem", format!("is not a PEM bundle: {e}"))),
         }
-        if self.currency_scale > MAX_CURRENCY_SCALE {
-            bail!("restaurant {id}: currency_scale must be at most {MAX_CURRENCY_SCALE}");
-        }
-        if self.poll_interval_ms == 0 {
-            bail!("restaurant {id}: poll_interval_ms must be positive");
-        }
-        Ok(())
     }
 }
+
+/// A check of a restaurant's settings: the setting, whether it is wrong, what is wrong.
+type Check = (&'static str, fn(&WsaRestaurant) -> bool, &'static str);
+
+/// Every check [`WsaRestaurant::problem`] makes, in order.
+const CHECKS: &[Check] = &[
+    (
+        "base_url",
+        |r| {
+            let u = r.base_url.trim();
+            !(u.starts_with("http://") || u.starts_with("https://"))
+        },
+        "must start with http:// or https://",
+    ),
+    ("token", |r| r.token.is_empty(), "is required"),
+    (
+        "token",
+        |r| reqwest::header::HeaderValue::from_str(r.token.expose()).is_err(),
+        "is not a valid HTTP header value (it is sent as one)",
+    ),
+    (
+        "currency_guid",
+        |r| r.currency_guid.trim().is_empty(),
+        "is required",
+    ),
+    (
+        "tips_currency_guid",
+        |r| {
+            r.tips_currency_guid
+                .as_deref()
+                .is_some_and(|g| g.trim().is_empty())
+        },
+        "is empty (omit it to not book tips)",
+    ),
+    (
+        "currency_scale",
+        |r| r.currency_scale > MAX_CURRENCY_SCALE,
+        "is above the largest scale posgate handles",
+    ),
+    (
+        "poll_interval_ms",
+        |r| r.poll_interval_ms == 0,
+        "must be positive",
+    ),
+    (
+        "ca_pem",
+        |r| r.ca_pem.is_some() && r.ca_file.is_some(),
+        "and ca_file are both set; give one of the two",
+    ),
+];
 
 /// Loads the adapter's configuration: the `[wsa]` section of the TOML file at `path` (if
 /// any), then `POSGATE_WSA__...` environment overrides. Resolves `token_file`s and validates.
@@ -289,6 +363,68 @@ currency_scale = 3
         assert!(r.validate("a").is_ok());
         r.token = Secret::new("");
         assert!(r.validate("a").is_err());
+    }
+
+    #[test]
+    fn a_misspelt_key_in_a_restaurant_section_is_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "posgate.toml",
+                r#"
+[wsa.restaurants.demo]
+base_url = "https://ws.ucs.ru"
+token = "t"
+object_id = 1
+agent_version = "v2"
+currency_guid = "cur"
+tips_curency_guid = "typo"
+"#,
+            )?;
+            let e = load_config(Some(Path::new("posgate.toml"))).unwrap_err();
+            assert!(format!("{e:#}").contains("tips_curency_guid"), "{e:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_shipped_deploy_config_still_loads_with_unknown_keys_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/posgate.toml");
+        let cfg = load_config(Some(&path)).unwrap();
+        assert!(
+            cfg.restaurants.contains_key("demo"),
+            "{:?}",
+            cfg.restaurants.keys()
+        );
+    }
+
+    #[test]
+    fn checks_name_the_setting_and_never_quote_it() {
+        let ok = WsaRestaurant::new("http://x", "t", 1, AgentVersion::V2, "c");
+        assert_eq!(ok.problem(), None);
+        type Spoil = fn(&mut WsaRestaurant);
+        let cases: [(&str, Spoil); 5] = [
+            ("token", |r| r.token = Secret::new("tok\nSECRET")),
+            ("ca_pem", |r| {
+                r.ca_pem = Some("pem".into());
+                r.ca_file = Some("ca.pem".into());
+            }),
+            ("currency_guid", |r| r.currency_guid = " ".into()),
+            ("poll_interval_ms", |r| r.poll_interval_ms = 0),
+            ("currency_scale", |r| {
+                r.currency_scale = MAX_CURRENCY_SCALE + 1
+            }),
+        ];
+        for (name, spoil) in cases {
+            let mut r = ok.clone();
+            spoil(&mut r);
+            assert_eq!(r.problem().map(|p| p.0), Some(name));
+            let e = r.validate("demo").unwrap_err().to_string();
+            assert!(e.starts_with(&format!("restaurant demo: {name} ")), "{e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+        let mut r = ok.clone();
+        r.ca_pem = Some("no certificate".into());
+        assert_eq!(r.checked_ca().unwrap_err().0, "ca_pem");
     }
 
     #[test]

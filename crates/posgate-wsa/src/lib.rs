@@ -8,6 +8,8 @@
 //!
 //! # Modules
 //! - [`config`]: settings per restaurant; [`load_config`] reads TOML + environment.
+//! - [`connection`]: a restaurant sent with each call (`PosConnection`), read into the same
+//!   settings; the one table of connection settings that `Describe` reports.
 //! - [`client`]: the WSA HTTP client (sync and async task modes, polling, lenient answers).
 //! - [`classify`] (from `posgate-rkeeper`): the one table that maps WSA errors to posgate's six substates.
 //! - [`wire`]: request bodies and lenient answer parsing (money never through floats).
@@ -28,6 +30,7 @@
 //! agent_version = "v2"                  # "v1" (prepayments) | "v2" (exact payment closes)
 //! currency_guid = "{...}"               # r_keeper currency GUID for payments
 //! # tips_currency_guid = "{...}"        # if set, tips are a separate payment line; else not booked
+//! # ca_file = "/etc/posgate/wsa-ca.pem"  # the POS server's own CA (PEM); or ca_pem = "..." inline
 //! # currency_scale = 2
 //! # cash_station_id = 3
 //! # cashier_id = 12
@@ -41,6 +44,13 @@
 //! between nesting levels, e.g. `POSGATE_WSA__LISTEN=0.0.0.0:50061`,
 //! `POSGATE_WSA__RESTAURANTS__DEMO__TOKEN=...`. Logging follows `RUST_LOG` (default `info`).
 //! The token and loyalty card codes are never logged.
+//!
+//! # Restaurants sent with each call
+//! A request that carries `connection` is served from it alone (settings and secrets by
+//! [`connection::SETTINGS`], the scale from `connection.currency_scale`), whether or not the
+//! restaurant is also configured here; what is built from it (checked settings, HTTP client)
+//! is kept while the connection is unchanged. A bad connection is `INVALID_ARGUMENT`
+//! `connection: setting "<name>" ...`. Without `connection`, `[wsa.restaurants]` is used.
 //!
 //! # Outcomes
 //! - `PostPayment`: a `taskResponse` → `APPLIED`; a WSA refusal → `REJECTED` with the
@@ -58,6 +68,7 @@
 pub use posgate_rkeeper::classify;
 pub mod client;
 pub mod config;
+pub mod connection;
 pub mod service;
 pub mod wire;
 

@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Secret, Substate};
+use posgate_pos_kit::ConnectionCache;
 use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
     AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule, Bill,
     BillStatus, CheckPaymentRequest, CheckPaymentResponse, DescribeRequest, DescribeResponse, Dish,
-    Guest, Outcome, PosFailure, PostPaymentRequest, PostPaymentResponse, adapter_get_bill_response,
+    Guest, Outcome, PosConnection, PosFailure, PostPaymentRequest, PostPaymentResponse,
+    adapter_get_bill_response,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 use tonic::{Request, Response, Status};
@@ -31,10 +33,17 @@ use crate::wire::{
 /// What `Describe` reports as `pos_kind`.
 pub const POS_KIND: &str = "r_keeper_wsa";
 
-/// The WSA adapter: stateless, one HTTP connection pool shared by all restaurants.
+/// How many restaurants built from connections one adapter keeps.
+const CONNECTION_CACHE_CAPACITY: usize = 10_000;
+
+/// The WSA adapter: stateless, one HTTP connection pool shared by all restaurants. A restaurant
+/// comes from the request's `connection` when it carries one, else from `[wsa.restaurants]`.
 #[derive(Clone)]
 pub struct WsaAdapter {
-    restaurants: Arc<BTreeMap<String, Restaurant>>,
+    /// The shared pool (restaurants with their own CA get a client of their own).
+    http: reqwest::Client,
+    configured: Arc<BTreeMap<String, Arc<Restaurant>>>,
+    connected: Arc<ConnectionCache<Restaurant>>,
 }
 
 struct Restaurant {
@@ -42,34 +51,83 @@ struct Restaurant {
     client: WsaClient,
 }
 
+impl Restaurant {
+    /// The restaurant's client, for settings already checked: the shared HTTP pool, or a
+    /// client that also trusts the restaurant's own CA bundle. An error names the setting.
+    fn build(
+        cfg: WsaRestaurant,
+        ca_pem: Option<String>,
+        shared: &reqwest::Client,
+    ) -> Result<Restaurant, (&'static str, String)> {
+        let http = match ca_pem {
+            None => shared.clone(),
+            // A bundle can parse as PEM and still not be a certificate the TLS stack takes.
+            Some(pem) => http_client(Some(&pem)).map_err(|e| {
+                let setting = if cfg.ca_file.is_some() {
+                    "ca_file"
+                } else {
+                    "ca_pem"
+                };
+                (setting, format!("cannot be trusted: {}", causes(&e)))
+            })?,
+        };
+        let client = WsaClient::new(http, &cfg);
+        Ok(Restaurant { cfg, client })
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
+}
+
 impl WsaAdapter {
     /// Builds the adapter; resolves `token_file`s and validates each restaurant.
     pub fn new(cfg: WsaAdapterConfig) -> anyhow::Result<Self> {
         let shared = http_client(None).context("building the HTTP client")?;
-        let mut restaurants = BTreeMap::new();
+        let mut configured = BTreeMap::new();
         for (id, mut r) in cfg.restaurants {
             r.resolve_token()?;
-            r.validate(&id)?;
-            let http = match &r.ca_file {
-                None => shared.clone(),
-                Some(f) => {
-                    let pem = posgate_pos_kit::read_ca_bundle(f)
-                        .map_err(|e| anyhow::anyhow!("[wsa.restaurants.{id}] ca_file: {e}"))?;
-                    http_client(Some(&pem)).context("building the HTTP client")?
-                }
-            };
-            let client = WsaClient::new(http, &r);
-            restaurants.insert(id, Restaurant { cfg: r, client });
+            let built = r
+                .checked_ca()
+                .and_then(|ca| Restaurant::build(r, ca, &shared))
+                .map_err(|(name, why)| anyhow::anyhow!("restaurant {id}: {name} {why}"))?;
+            configured.insert(id, Arc::new(built));
         }
         Ok(WsaAdapter {
-            restaurants: Arc::new(restaurants),
+            http: shared,
+            configured: Arc::new(configured),
+            connected: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
         })
     }
 
-    fn restaurant(&self, id: &str) -> Result<&Restaurant, Status> {
-        self.restaurants.get(id).ok_or_else(|| {
+    /// The restaurant a request is about: built from its `connection` when it carries one
+    /// (kept while the connection is unchanged), else the configured one.
+    fn restaurant(
+        &self,
+        id: &str,
+        connection: Option<&PosConnection>,
+    ) -> Result<Arc<Restaurant>, Status> {
+        if let Some(conn) = connection {
+            return self
+                .connected
+                .get_or_build(id, conn, |c| {
+                    let (cfg, ca) = crate::connection::restaurant_from(c)?;
+                    Restaurant::build(cfg, ca, &self.http)
+                        .map_err(|(name, why)| format!("setting {name:?} {why}"))
+                })
+                .map_err(|e| Status::invalid_argument(format!("connection: {e}")));
+        }
+        self.configured.get(id).cloned().ok_or_else(|| {
             Status::invalid_argument(format!(
-                "restaurant_id: unknown restaurant {id:?} (not configured in [wsa.restaurants])"
+                "restaurant_id: unknown restaurant {id:?} (no connection given, and not configured in [wsa.restaurants])"
             ))
         })
     }
@@ -410,10 +468,10 @@ impl PosAdapter for WsaAdapter {
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let v1 = r.cfg.agent_version == AgentVersion::V1;
         Ok(Response::new(DescribeResponse {
-            settings: Vec::new(),
+            settings: crate::connection::setting_specs(),
             pos_kind: POS_KIND.into(),
             separate_close_step: v1,
             amount_rule: if v1 {
@@ -438,7 +496,7 @@ impl PosAdapter for WsaAdapter {
         request: Request<AdapterGetBillRequest>,
     ) -> Result<Response<AdapterGetBillResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?;
         let result = match r.read_bill(&req.restaurant_id, bill_id).await {
             Ok((bill, _, _)) => adapter_get_bill_response::Result::Bill(bill),
@@ -454,7 +512,7 @@ impl PosAdapter for WsaAdapter {
         request: Request<AdapterListBillsRequest>,
     ) -> Result<Response<AdapterListBillsResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let table = req.table.trim();
         let reply = r
             .client
@@ -502,7 +560,7 @@ impl PosAdapter for WsaAdapter {
         request: Request<PostPaymentRequest>,
     ) -> Result<Response<PostPaymentResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?.to_string();
         let scale = r.cfg.currency_scale;
         let amount = parse_money("amount", &req.amount, scale)?;
@@ -606,7 +664,7 @@ impl PosAdapter for WsaAdapter {
         request: Request<AdapterCloseBillRequest>,
     ) -> Result<Response<AdapterCloseBillResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?;
         let read = r.read_order(bill_id).await;
         let read_guid = read.task_guid.clone().unwrap_or_default();
@@ -701,7 +759,7 @@ impl PosAdapter for WsaAdapter {
         request: Request<CheckPaymentRequest>,
     ) -> Result<Response<CheckPaymentResponse>, Status> {
         let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id)?;
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = require_bill_id(&req.bill_id)?;
         let scale = r.cfg.currency_scale;
         let amount = parse_money("amount", &req.amount, scale)?;

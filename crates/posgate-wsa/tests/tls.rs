@@ -61,3 +61,83 @@ async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_is_booke
     assert!(sim.ledger().is_empty());
     assert_eq!(sim.requests("PayOrder"), 0, "nothing reached the POS");
 }
+
+#[tokio::test]
+async fn a_ca_sent_inline_in_the_connection_is_trusted() {
+    use posgate_proto::v1::{AdapterGetBillRequest, adapter_get_bill_response};
+    let ca = TestCa::new();
+    let sim = WsaSim::with_demo_data();
+    let plain = sim.clone().spawn().await.unwrap();
+    let tls = front(plain, &ca).await;
+    let mut cfg = sim_config(plain);
+    cfg.restaurants.clear();
+    let mut c = start_adapter(cfg).await;
+    let mut conn = posgate_proto::v1::PosConnection {
+        settings: [
+            ("base_url", format!("https://localhost:{}", tls.port())),
+            ("object_id", sim::DEMO_OBJECT_ID.to_string()),
+            ("agent_version", "v2".into()),
+            ("currency_guid", sim::DEMO_CURRENCY_GUID.into()),
+            ("mode", "sync".into()),
+            ("task_timeout_s", "1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        secrets: [("token".to_string(), sim::DEMO_TOKEN.to_string())].into(),
+        currency_scale: 2,
+        version: 1,
+    };
+    let get = |conn: posgate_proto::v1::PosConnection| AdapterGetBillRequest {
+        restaurant_id: V2.into(),
+        bill_id: sim::DEMO_ORDER_978.into(),
+        connection: Some(conn),
+    };
+    // Without the CA: refused for the certificate.
+    match c
+        .get_bill(get(conn.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+    {
+        Some(adapter_get_bill_response::Result::Failure(f)) => {
+            assert_eq!(f.pos_code, "transport/tls", "{f:?}")
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    // With it inline: read.
+    conn.settings.insert("ca_pem".into(), ca.ca_pem.clone());
+    match c.get_bill(get(conn)).await.unwrap().into_inner().result {
+        Some(adapter_get_bill_response::Result::Bill(b)) => assert_eq!(b.total, "978.00"),
+        other => panic!("expected the bill, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_ca_file_the_tls_stack_cannot_take_is_named_at_start() {
+    let path = ca_path("malformed");
+    std::fs::write(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let mut r = restaurant(
+        "https://localhost:1",
+        sim::DEMO_TOKEN,
+        sim::DEMO_OBJECT_ID,
+        AgentVersion::V2,
+    );
+    r.ca_file = Some(path);
+    let mut restaurants = std::collections::BTreeMap::new();
+    restaurants.insert(V2.to_string(), r);
+    let e = posgate_wsa::WsaAdapter::new(WsaAdapterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        restaurants,
+        auth: posgate_grpc::AuthConfig::disabled(),
+    })
+    .err()
+    .expect("refused");
+    let e = e.to_string();
+    assert!(e.contains("restaurant demo: ca_file"), "{e}");
+}

@@ -1,0 +1,427 @@
+//! Restaurants sent with each call (`PosConnection`): an adapter with no restaurants of its own
+//! serves any restaurant from the connection alone, against the WSA simulator over real HTTP
+//! and real gRPC.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+
+use common::*;
+use posgate_proto::v1::*;
+use posgate_sim::wsa::{self as sim, WsaSim};
+use rust_decimal::Decimal;
+use tonic::Code;
+
+/// The connection of a simulator restaurant, with the tests' fast timings.
+fn connection(
+    addr: std::net::SocketAddr,
+    token: &str,
+    object_id: i64,
+    agent: &str,
+) -> PosConnection {
+    let settings: HashMap<String, String> = [
+        ("base_url", format!("http://{addr}")),
+        ("object_id", object_id.to_string()),
+        ("agent_version", agent.to_string()),
+        ("currency_guid", sim::DEMO_CURRENCY_GUID.to_string()),
+        ("cash_station_id", "3".to_string()),
+        ("task_timeout_s", "1".to_string()),
+        ("poll_interval_ms", "25".to_string()),
+        ("timeout_margin_ms", "700".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    PosConnection {
+        settings,
+        secrets: HashMap::from([("token".to_string(), token.to_string())]),
+        currency_scale: 2,
+        version: 1,
+    }
+}
+
+fn v2_conn(addr: std::net::SocketAddr) -> PosConnection {
+    connection(addr, sim::DEMO_TOKEN, sim::DEMO_OBJECT_ID, "v2")
+}
+
+fn v1_conn(addr: std::net::SocketAddr) -> PosConnection {
+    connection(addr, sim::DEMO_V1_TOKEN, sim::DEMO_V1_OBJECT_ID, "v1")
+}
+
+/// The demo simulator and an adapter whose static config has no restaurants at all.
+async fn start_stateless() -> (WsaSim, std::net::SocketAddr, Client) {
+    let sim = WsaSim::with_demo_data();
+    let addr = sim.clone().spawn().await.unwrap();
+    let mut cfg = sim_config(addr);
+    cfg.restaurants = BTreeMap::new();
+    (sim, addr, start_adapter(cfg).await)
+}
+
+async fn describe(
+    c: &mut Client,
+    id: &str,
+    conn: Option<PosConnection>,
+) -> Result<DescribeResponse, tonic::Status> {
+    c.describe(DescribeRequest {
+        restaurant_id: id.into(),
+        connection: conn,
+    })
+    .await
+    .map(|r| r.into_inner())
+}
+
+async fn get_bill_with(
+    c: &mut Client,
+    id: &str,
+    bill: &str,
+    conn: &PosConnection,
+) -> Result<adapter_get_bill_response::Result, tonic::Status> {
+    c.get_bill(AdapterGetBillRequest {
+        restaurant_id: id.into(),
+        bill_id: bill.into(),
+        connection: Some(conn.clone()),
+    })
+    .await
+    .map(|r| r.into_inner().result.unwrap())
+}
+
+async fn bill_with(c: &mut Client, id: &str, bill: &str, conn: &PosConnection) -> Bill {
+    match get_bill_with(c, id, bill, conn).await.unwrap() {
+        adapter_get_bill_response::Result::Bill(b) => b,
+        adapter_get_bill_response::Result::Failure(f) => panic!("GetBill failed: {f:?}"),
+    }
+}
+
+async fn pay_with(
+    c: &mut Client,
+    id: &str,
+    bill: &str,
+    amount: &str,
+    conn: &PosConnection,
+) -> Result<PostPaymentResponse, tonic::Status> {
+    let mut req = pay_req(id, bill, amount);
+    req.connection = Some(conn.clone());
+    c.post_payment(req).await.map(|r| r.into_inner())
+}
+
+async fn close_with(
+    c: &mut Client,
+    id: &str,
+    bill: &str,
+    conn: &PosConnection,
+) -> AdapterCloseBillResponse {
+    c.close_bill(AdapterCloseBillRequest {
+        restaurant_id: id.into(),
+        bill_id: bill.into(),
+        payment_id: "pay-1".into(),
+        connection: Some(conn.clone()),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_restaurant_given_only_by_its_connection_is_served() {
+    let (sim, addr, mut c) = start_stateless().await;
+    let conn = v2_conn(addr);
+
+    // Without the connection the adapter does not know it.
+    let e = describe(&mut c, "r1", None).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+
+    let d = describe(&mut c, "r1", Some(conn.clone())).await.unwrap();
+    assert_eq!(d.pos_kind, "r_keeper_wsa");
+    assert_eq!(d.amount_rule, AmountRule::Exact as i32);
+    assert!(!d.separate_close_step);
+    assert!(!d.supports_tips, "no tips_currency_guid in this connection");
+    assert_eq!(d.currency_scale, 2);
+    assert_eq!(d.reconcile_settle_ms, 1_700, "the connection's timings");
+    let token = d
+        .settings
+        .iter()
+        .find(|s| s.name == "token")
+        .expect("token listed");
+    assert!(token.required && token.secret, "{token:?}");
+    let object_id = d.settings.iter().find(|s| s.name == "object_id").unwrap();
+    assert!(object_id.required && !object_id.secret);
+    assert!(d.settings.iter().any(|s| s.name == "ca_pem" && !s.required));
+
+    let before = bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &conn).await;
+    assert_eq!(before.total, "978.00");
+    assert_eq!(before.restaurant_id, "r1");
+    assert_eq!(before.currency, sim::DEMO_CURRENCY_GUID);
+
+    let r = pay_with(&mut c, "r1", sim::DEMO_ORDER_978, "978.00", &conn)
+        .await
+        .unwrap();
+    assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
+    assert!(r.bill_closed);
+    let ledger = sim.ledger();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0].object_id, sim::DEMO_OBJECT_ID);
+    assert_eq!(ledger[0].amount, dec("978.00"));
+    assert_eq!(ledger[0].task_guid, r.pos_reference);
+
+    let cl = close_with(&mut c, "r1", sim::DEMO_ORDER_978, &conn).await;
+    assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
+
+    let ck = c
+        .check_payment(CheckPaymentRequest {
+            restaurant_id: "r1".into(),
+            bill_id: sim::DEMO_ORDER_978.into(),
+            payment_id: "pay-1".into(),
+            amount: "978.00".into(),
+            pos_reference: r.pos_reference.clone(),
+            bill_before: Some(before),
+            close: false,
+            connection: Some(conn.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(outcome(ck.outcome), Outcome::Applied, "{ck:?}");
+    assert_eq!(sim.ledger().len(), 1, "booked once");
+
+    let listed = c
+        .list_bills(AdapterListBillsRequest {
+            restaurant_id: "r1".into(),
+            table: String::new(),
+            connection: Some(conn.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.failure.is_none(), "{listed:?}");
+    assert!(
+        listed
+            .bills
+            .iter()
+            .all(|b| b.bill_id != sim::DEMO_ORDER_978),
+        "closed orders are not listed"
+    );
+    assert!(
+        listed
+            .bills
+            .iter()
+            .any(|b| b.bill_id == sim::DEMO_ORDER_2300)
+    );
+}
+
+#[tokio::test]
+async fn a_changed_connection_is_used_at_once() {
+    let (sim, addr, mut c) = start_stateless().await;
+    // A wrong token: White Server refuses it.
+    let wrong = connection(addr, "not-the-token", sim::DEMO_OBJECT_ID, "v2");
+    match get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &wrong)
+        .await
+        .unwrap()
+    {
+        adapter_get_bill_response::Result::Failure(f) => {
+            assert!(f.pos_code.contains("AuthFailed"), "{f:?}")
+        }
+        other => panic!("expected AuthFailed, got {other:?}"),
+    }
+    // The right token, same restaurant id and version: used at once.
+    let right = v2_conn(addr);
+    assert_eq!(
+        bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &right)
+            .await
+            .total,
+        "978.00"
+    );
+    // Another object id and token (the v1 restaurant): its orders, its rules.
+    let mut other = v1_conn(addr);
+    other.version = 2;
+    assert_eq!(
+        bill_with(&mut c, "r1", sim::DEMO_V1_ORDER_1000, &other)
+            .await
+            .total,
+        "1000.00"
+    );
+    let d = describe(&mut c, "r1", Some(other.clone())).await.unwrap();
+    assert_eq!(d.amount_rule, AmountRule::UpToDue as i32);
+    match get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &other)
+        .await
+        .unwrap()
+    {
+        adapter_get_bill_response::Result::Failure(f) => assert!(f.not_found, "{f:?}"),
+        other => panic!("the v2 restaurant's order is not the v1 one's: {other:?}"),
+    }
+    // And the currency scale changes with the connection too.
+    let mut scale3 = right.clone();
+    scale3.currency_scale = 3;
+    assert_eq!(
+        bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &scale3)
+            .await
+            .total,
+        "978.000"
+    );
+    assert!(sim.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
+    let (sim, addr, mut c) = start_stateless().await;
+    let good = v2_conn(addr);
+    let mut no_object = good.clone();
+    no_object.settings.remove("object_id");
+    let mut bad_number = good.clone();
+    bad_number
+        .settings
+        .insert("object_id".into(), "SECRET-looking-1".into());
+    let mut token_in_plain = good.clone();
+    let token = token_in_plain.secrets.remove("token").unwrap();
+    token_in_plain.settings.insert("token".into(), token);
+    let mut token_file = good.clone();
+    token_file
+        .settings
+        .insert("token_file".into(), "/run/secrets/x".into());
+    let mut bad_ca = good.clone();
+    bad_ca.settings.insert(
+        "ca_pem".into(),
+        "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n".into(),
+    );
+    let mut no_token = good.clone();
+    no_token.secrets.clear();
+    let mut unknown = good.clone();
+    unknown.settings.insert("objectid".into(), "1".into());
+    let cases = [
+        (no_object, "object_id"),
+        (bad_number, "object_id"),
+        (token_in_plain, "token"),
+        (token_file, "token_file"),
+        (bad_ca, "ca_pem"),
+        (no_token, "token"),
+        (unknown, "objectid"),
+    ];
+    for (conn, name) in cases {
+        let e = pay_with(&mut c, "r1", sim::DEMO_ORDER_978, "978.00", &conn)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
+        assert!(
+            e.message().starts_with("connection: "),
+            "{name}: {}",
+            e.message()
+        );
+        assert!(e.message().contains(name), "{name}: {}", e.message());
+        assert!(!e.message().contains(sim::DEMO_TOKEN), "{}", e.message());
+        assert!(!e.message().contains("SECRET-looking"), "{}", e.message());
+        let e = describe(&mut c, "r1", Some(conn.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
+        let e = get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &conn)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
+    }
+    let mut no_object = good.clone();
+    no_object.settings.remove("object_id");
+    let e = describe(&mut c, "r1", Some(no_object)).await.unwrap_err();
+    assert_eq!(e.message(), "connection: setting \"object_id\" is required");
+    assert!(sim.ledger().is_empty());
+    assert_eq!(sim.requests("PayOrder"), 0, "nothing reached the POS");
+    // A bad connection leaves the good one working.
+    assert_eq!(
+        bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &good)
+            .await
+            .total,
+        "978.00"
+    );
+}
+
+#[tokio::test]
+async fn two_restaurants_on_one_replica_stay_apart() {
+    let (sim, addr, mut c) = start_stateless().await;
+    let (a, b) = (v2_conn(addr), v1_conn(addr));
+    assert_eq!(
+        describe(&mut c, "a", Some(a.clone()))
+            .await
+            .unwrap()
+            .amount_rule,
+        AmountRule::Exact as i32
+    );
+    assert_eq!(
+        describe(&mut c, "b", Some(b.clone()))
+            .await
+            .unwrap()
+            .amount_rule,
+        AmountRule::UpToDue as i32
+    );
+    // Each sees only its own orders.
+    match get_bill_with(&mut c, "b", sim::DEMO_ORDER_978, &b)
+        .await
+        .unwrap()
+    {
+        adapter_get_bill_response::Result::Failure(f) => assert!(f.not_found, "{f:?}"),
+        other => panic!("b must not see a's order: {other:?}"),
+    }
+    let ra = pay_with(&mut c, "a", sim::DEMO_ORDER_978, "978.00", &a)
+        .await
+        .unwrap();
+    assert_eq!(outcome(ra.outcome), Outcome::Applied, "{ra:?}");
+    // v1: a prepayment, the order stays open and CloseBill says it is not closed yet.
+    let rb = pay_with(&mut c, "b", sim::DEMO_V1_ORDER_1000, "300.00", &b)
+        .await
+        .unwrap();
+    assert_eq!(outcome(rb.outcome), Outcome::Applied, "{rb:?}");
+    assert!(!rb.bill_closed);
+    let cl = close_with(&mut c, "b", sim::DEMO_V1_ORDER_1000, &b).await;
+    assert_eq!(outcome(cl.outcome), Outcome::Rejected, "{cl:?}");
+    assert_eq!(substate(&cl.failure), Substate::CloseOrderBlocked);
+    let mut ledger: Vec<_> = sim
+        .ledger()
+        .into_iter()
+        .map(|e| (e.object_id, e.order_guid, e.amount))
+        .collect();
+    ledger.sort();
+    assert_eq!(
+        ledger,
+        vec![
+            (
+                sim::DEMO_OBJECT_ID,
+                sim::DEMO_ORDER_978.to_string(),
+                dec("978.00")
+            ),
+            (
+                sim::DEMO_V1_OBJECT_ID,
+                sim::DEMO_V1_ORDER_1000.to_string(),
+                dec("300.00")
+            ),
+        ]
+    );
+    assert_eq!(
+        bill_with(&mut c, "b", sim::DEMO_V1_ORDER_1000, &b)
+            .await
+            .amount_due,
+        "700.00"
+    );
+    assert_eq!(
+        bill_with(&mut c, "a", sim::DEMO_ORDER_978, &a).await.status,
+        BillStatus::Closed as i32
+    );
+}
+
+#[tokio::test]
+async fn a_connection_wins_over_the_static_section_and_without_one_the_static_config_is_used() {
+    let sim = WsaSim::with_demo_data();
+    let addr = sim.clone().spawn().await.unwrap();
+    let mut c = start_adapter(sim_config(addr)).await;
+    // Static V2 ("demo") is agent v2; the connection for the same id says v1.
+    let d = describe(&mut c, V2, Some(v1_conn(addr))).await.unwrap();
+    assert_eq!(d.amount_rule, AmountRule::UpToDue as i32);
+    assert!(!d.settings.is_empty(), "the schema is reported either way");
+    let d = describe(&mut c, V2, None).await.unwrap();
+    assert_eq!(d.amount_rule, AmountRule::Exact as i32);
+    assert!(
+        d.settings
+            .iter()
+            .any(|s| s.name == "base_url" && s.required)
+    );
+}
