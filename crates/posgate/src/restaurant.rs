@@ -121,17 +121,10 @@ struct UpdateArgs {
     expected_version: Option<u64>,
 }
 
-type Client = RestaurantServiceClient<InterceptedService<Channel, CallerToken>>;
+pub type Client = RestaurantServiceClient<InterceptedService<Channel, CallerToken>>;
 
 async fn connect(a: &RestaurantArgs) -> anyhow::Result<Client> {
-    let channel = Channel::from_shared(a.server.clone())?
-        .connect()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the payment service at {}: {e}", a.server))?;
-    Ok(RestaurantServiceClient::with_interceptor(
-        channel,
-        CallerToken::bearer(&a.token),
-    ))
+    registry_client(&a.server, &a.token).await
 }
 
 fn pairs(flag: &str, items: &[String]) -> anyhow::Result<HashMap<String, String>> {
@@ -181,6 +174,61 @@ impl SpecArgs {
             expirenza,
         })
     }
+}
+
+/// The restaurants of an import file (`[restaurants.<id>]` tables); secret files are read
+/// relative to `base`.
+pub fn parse_import(text: &str, base: &Path) -> anyhow::Result<Vec<(String, pb::RestaurantSpec)>> {
+    let parsed: ImportFile = toml::from_str(text)?;
+    parsed
+        .restaurants
+        .into_iter()
+        .map(|(id, r)| Ok((id, r.spec(base)?)))
+        .collect()
+}
+
+/// Creates a restaurant; when it exists, updates it (`update_existing`) or leaves it as it is
+/// (`None`).
+pub async fn declare(
+    c: &mut Client,
+    id: &str,
+    spec: pb::RestaurantSpec,
+    update_existing: bool,
+) -> anyhow::Result<Option<pb::Restaurant>> {
+    let created = c
+        .create_restaurant(pb::CreateRestaurantRequest {
+            restaurant_id: id.to_string(),
+            spec: Some(spec.clone()),
+        })
+        .await;
+    match created {
+        Ok(r) => Ok(Some(r.into_inner())),
+        Err(s) if s.code() == tonic::Code::AlreadyExists && !update_existing => Ok(None),
+        Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(Some(
+            c.update_restaurant(pb::UpdateRestaurantRequest {
+                restaurant_id: id.to_string(),
+                spec: Some(spec),
+                clear_secrets: Vec::new(),
+                expected_version: 0,
+            })
+            .await
+            .map_err(|s| anyhow::anyhow!("{id}: {}", status_err(s)))?
+            .into_inner(),
+        )),
+        Err(s) => Err(anyhow::anyhow!("{id}: {}", status_err(s))),
+    }
+}
+
+/// A registry client for `server` with an operator's `token`.
+pub async fn registry_client(server: &str, token: &str) -> anyhow::Result<Client> {
+    let channel = Channel::from_shared(server.to_string())?
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the payment service at {server}: {e}"))?;
+    Ok(RestaurantServiceClient::with_interceptor(
+        channel,
+        CallerToken::bearer(token),
+    ))
 }
 
 /// One `[restaurants.<id>]` table of an import file.
@@ -391,31 +439,13 @@ pub async fn run(a: RestaurantArgs) -> anyhow::Result<()> {
         RestaurantCmd::Import { file } => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let parsed: ImportFile =
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let base = file.parent().unwrap_or(Path::new("."));
-            for (id, r) in parsed.restaurants {
-                let spec = r.spec(base)?;
-                let created = c
-                    .create_restaurant(pb::CreateRestaurantRequest {
-                        restaurant_id: id.clone(),
-                        spec: Some(spec.clone()),
-                    })
-                    .await;
-                let r = match created {
-                    Ok(r) => r.into_inner(),
-                    Err(s) if s.code() == tonic::Code::AlreadyExists => c
-                        .update_restaurant(pb::UpdateRestaurantRequest {
-                            restaurant_id: id.clone(),
-                            spec: Some(spec),
-                            clear_secrets: Vec::new(),
-                            expected_version: 0,
-                        })
-                        .await
-                        .map_err(|s| anyhow::anyhow!("{id}: {}", status_err(s)))?
-                        .into_inner(),
-                    Err(s) => return Err(anyhow::anyhow!("{id}: {}", status_err(s))),
-                };
+            let specs = parse_import(&text, base)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for (id, spec) in specs {
+                let r = declare(&mut c, &id, spec, true)
+                    .await?
+                    .expect("an import always answers");
                 print(&r, a.json);
             }
         }

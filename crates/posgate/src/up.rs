@@ -15,6 +15,8 @@ use tokio::task::JoinSet;
 
 /// The configuration `up` runs with when given none: the demo wiring.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../deploy/posgate.toml");
+/// The demo restaurants `up` declares in the registry when it runs the embedded defaults.
+pub const DEMO_RESTAURANTS: &str = include_str!("../../../deploy/restaurants.toml");
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -56,21 +58,18 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
     }
 }
 
-/// Starts a gRPC adapter when its section names restaurants; returns its address.
+/// Starts a gRPC adapter (it serves whichever restaurant the registry routes to it); returns
+/// its address.
 async fn adapter<C, F>(
     tasks: &mut Tasks,
     stop: &watch::Receiver<bool>,
     cfg: C,
     listen: SocketAddr,
-    restaurants: usize,
     serve: impl FnOnce(C, TcpListener, Box<dyn Future<Output = ()> + Send + Unpin>) -> F,
 ) -> anyhow::Result<Option<SocketAddr>>
 where
     F: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    if restaurants == 0 {
-        return Ok(None);
-    }
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     tasks.spawn(serve(cfg, listener, Box::new(Box::pin(stopped(stop)))));
@@ -119,35 +118,21 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     }
 
     let wsa = posgate_wsa::load_config(Some(&path))?;
-    let (listen, n) = (wsa.listen, wsa.restaurants.len());
-    if let Some(addr) = adapter(&mut tasks, &stop, wsa, listen, n, posgate_wsa::serve).await? {
+    let listen = wsa.listen;
+    if let Some(addr) = adapter(&mut tasks, &stop, wsa, listen, posgate_wsa::serve).await? {
         lines.push(format!("  r_keeper WSA adapter     http://{addr}"));
     }
     let delivery = posgate_delivery::load_config(Some(&path))?;
-    let (listen, n) = (delivery.listen, delivery.restaurants.len());
-    if let Some(addr) = adapter(
-        &mut tasks,
-        &stop,
-        delivery,
-        listen,
-        n,
-        posgate_delivery::serve,
-    )
-    .await?
+    let listen = delivery.listen;
+    if let Some(addr) =
+        adapter(&mut tasks, &stop, delivery, listen, posgate_delivery::serve).await?
     {
         lines.push(format!("  r_k Delivery adapter     http://{addr}"));
     }
     let tillypad = posgate_tillypad::load_config(Some(&path))?;
-    let (listen, n) = (tillypad.listen, tillypad.restaurants.len());
-    if let Some(addr) = adapter(
-        &mut tasks,
-        &stop,
-        tillypad,
-        listen,
-        n,
-        posgate_tillypad::serve,
-    )
-    .await?
+    let listen = tillypad.listen;
+    if let Some(addr) =
+        adapter(&mut tasks, &stop, tillypad, listen, posgate_tillypad::serve).await?
     {
         lines.push(format!("  Tillypad adapter         http://{addr}"));
     }
@@ -161,8 +146,20 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let pay_addr = pay_listener.local_addr()?;
     let db = pay_cfg.database_url.clone();
     let dev_key = pay_cfg.secrets.dev_key;
+    let operator = pay_cfg.auth.tokens.get("operator").cloned();
     let payments = PaymentsService::build(pay_cfg).await?;
     tasks.spawn(payments.serve(pay_listener, stopped(&stop)));
+    if embedded {
+        let Some(token) = operator else {
+            anyhow::bail!(
+                "the embedded defaults have no [auth] operator token to declare the demo restaurants with"
+            );
+        };
+        let declared = seed_demo_restaurants(pay_addr, token.expose()).await?;
+        lines.push(format!(
+            "  restaurant registry      {declared} demo restaurants declared (posgate restaurant list)"
+        ));
+    }
     lines.insert(
         0,
         format!("  payment service (gRPC)   http://{pay_addr}    database {db}"),
@@ -219,6 +216,17 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Declares the demo restaurants that are not in the registry yet (a restart keeps what an
+/// operator changed); how many are now declared.
+async fn seed_demo_restaurants(payments: SocketAddr, token: &str) -> anyhow::Result<usize> {
+    let specs = crate::restaurant::parse_import(DEMO_RESTAURANTS, Path::new("."))?;
+    let mut c = crate::restaurant::registry_client(&format!("http://{payments}"), token).await?;
+    for (id, spec) in &specs {
+        crate::restaurant::declare(&mut c, id, spec.clone(), false).await?;
+    }
+    Ok(specs.len())
 }
 
 /// The environment variable that sets the payment service's database (see the config loader).
