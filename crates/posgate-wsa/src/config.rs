@@ -391,10 +391,42 @@ tips_curency_guid = "typo"
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/posgate.toml");
         let cfg = load_config(Some(&path)).unwrap();
         assert!(
-            cfg.restaurants.contains_key("demo"),
-            "{:?}",
-            cfg.restaurants.keys()
+            cfg.restaurants.is_empty(),
+            "restaurants live in the registry"
         );
+    }
+
+    /// The demo restaurants `posgate up` declares are valid WSA connections.
+    #[test]
+    fn the_shipped_demo_restaurants_are_valid_connections() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/restaurants.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let text_of = |v: &toml::Value| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut seen = 0;
+        for (id, r) in doc["restaurants"].as_table().unwrap() {
+            if r["pos_kind"].as_str() != Some("wsa") {
+                continue;
+            }
+            let table = |k: &str| {
+                r.get(k)
+                    .and_then(|t| t.as_table())
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
+                    .unwrap_or_default()
+            };
+            let conn = posgate_proto::v1::PosConnection {
+                settings: table("pos_settings"),
+                secrets: table("pos_secrets"),
+                currency_scale: 2,
+                version: 1,
+            };
+            crate::connection::restaurant_from(&conn).unwrap_or_else(|e| panic!("{id}: {e}"));
+            seen += 1;
+        }
+        assert_eq!(seen, 2, "demo and demo-v1");
     }
 
     #[test]
