@@ -17,4 +17,4 @@ pub mod connection;
 pub mod http;
 
 pub use connection::{ConnectionCache, read_settings};
-pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, read_ca_bundle, send};
+pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};
