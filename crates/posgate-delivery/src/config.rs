@@ -500,15 +500,9 @@ impl DeliveryRestaurant {
                     "and ca_file are both given: give one",
                 ));
             }
-            Some(pem) => match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
-                Ok(certs) if !certs.is_empty() => {}
-                _ => {
-                    return Err(BadSetting::new(
-                        "ca_pem",
-                        "holds no readable PEM certificate",
-                    ));
-                }
-            },
+            Some(pem) => {
+                posgate_pos_kit::check_ca_pem(pem).map_err(|e| BadSetting::new("ca_pem", e))?
+            }
             None => {}
         }
         Ok(())

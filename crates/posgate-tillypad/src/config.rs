@@ -241,7 +241,9 @@ impl TillypadRestaurant {
                     "and ca_file are both set: give the bundle one way",
                 ));
             }
-            (None, Some(pem)) => check_ca_pem(pem).map_err(|e| SettingError::new("ca_pem", e))?,
+            (None, Some(pem)) => {
+                posgate_pos_kit::check_ca_pem(pem).map_err(|e| SettingError::new("ca_pem", e))?
+            }
             _ => {}
         }
         Ok(())
@@ -288,7 +290,8 @@ impl TillypadRestaurant {
                 });
             }
         }
-        let mut r = read_naming_the_setting(conn)?;
+        let mut r: TillypadRestaurant =
+            posgate_pos_kit::read_settings(&conn.settings, &conn.secrets)?;
         r.currency_scale = conn.currency_scale;
         r.check().map_err(|e| {
             if e.setting == "currency_scale" {
@@ -299,33 +302,6 @@ impl TillypadRestaurant {
         })?;
         Ok(r)
     }
-}
-
-/// `posgate_pos_kit::read_settings`, every error naming the setting. The kit names it for
-/// most errors, but an enum's refusal (`points_field`, `delete_prechecks`) reaches it without
-/// the name (`settings: unknown variant ...`); then the plain setting that fails read alone
-/// is the one named. Secrets are never tried alone: nothing of theirs is quoted (and none of
-/// Tillypad's settings is one: [`TillypadRestaurant::from_connection`] refuses them first).
-fn read_naming_the_setting(
-    conn: &posgate_proto::v1::PosConnection,
-) -> Result<TillypadRestaurant, String> {
-    use std::collections::HashMap;
-    posgate_pos_kit::read_settings(&conn.settings, &conn.secrets).map_err(|e| {
-        let Some(why) = e.strip_prefix("settings: ") else {
-            return e;
-        };
-        let fails_alone = |k: &String, v: &String| {
-            let mut one = HashMap::from([("base_url".to_string(), "http://x".to_string())]);
-            one.insert(k.clone(), v.clone());
-            posgate_pos_kit::read_settings::<TillypadRestaurant>(&one, &HashMap::new()).is_err()
-        };
-        let mut plain: Vec<_> = conn.settings.iter().collect();
-        plain.sort();
-        match plain.into_iter().find(|(k, v)| fails_alone(k, v)) {
-            Some((k, _)) => format!("setting {:?} is refused: {why}", k.to_ascii_lowercase()),
-            None => e,
-        }
-    })
 }
 
 /// A setting that is wrong, and why (the why never quotes a secret).
@@ -347,15 +323,6 @@ impl SettingError {
 impl fmt::Display for SettingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.setting, self.why)
-    }
-}
-
-/// A PEM bundle: at least one certificate (as `posgate_pos_kit::read_ca_bundle` checks a file).
-fn check_ca_pem(pem: &str) -> Result<(), String> {
-    match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
-        Ok(certs) if !certs.is_empty() => Ok(()),
-        Ok(_) => Err("has no PEM certificate in it".into()),
-        Err(e) => Err(format!("is not a PEM bundle: {e}")),
     }
 }
 

@@ -170,36 +170,12 @@ pub fn restaurant_from(conn: &PosConnection) -> Result<(WsaRestaurant, Option<St
             s.name
         ));
     }
-    let mut r = read(conn)?;
+    let mut r: WsaRestaurant = read_settings(&conn.settings, &conn.secrets)?;
     r.currency_scale = conn.currency_scale;
     let ca = r
         .checked_ca()
         .map_err(|(name, why)| format!("setting {name:?} {why}"))?;
     Ok((r, ca))
-}
-
-/// The settings read into a [`WsaRestaurant`]. Where the kit's reading cannot name the setting
-/// (an enum value it does not know comes back as "unknown variant `<value>`", quoting the
-/// value), the setting is found by leaving each out in turn, and the value is never quoted.
-fn read(conn: &PosConnection) -> Result<WsaRestaurant, String> {
-    let named = |e: &str| e.starts_with("setting ");
-    read_settings(&conn.settings, &conn.secrets).map_err(|e| {
-        if named(&e) {
-            return e;
-        }
-        let mut keys: Vec<&String> = conn.settings.keys().chain(conn.secrets.keys()).collect();
-        keys.sort();
-        let culprit = keys.into_iter().find(|k| {
-            let (mut settings, mut secrets) = (conn.settings.clone(), conn.secrets.clone());
-            settings.remove(*k);
-            secrets.remove(*k);
-            read_settings::<WsaRestaurant>(&settings, &secrets).map_or_else(|e| named(&e), |_| true)
-        });
-        match culprit {
-            Some(k) => format!("setting {k:?} has a value this POS cannot read"),
-            None => "settings: a value cannot be read".to_string(),
-        }
-    })
 }
 
 #[cfg(test)]
