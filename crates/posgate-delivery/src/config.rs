@@ -943,6 +943,14 @@ currency_guid = "cur"
                 "ca_pem",
                 "PEM",
             ),
+            // PEM, but not a certificate the TLS stack takes.
+            (
+                "ca_pem",
+                "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+                false,
+                "ca_pem",
+                "cannot be trusted",
+            ),
         ];
         for (name, value, secret, names, says) in refused {
             let mut c = required_only();

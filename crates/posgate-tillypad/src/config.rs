@@ -733,6 +733,17 @@ delete_prechecks = 3
                 "connect_timeout_ms",
             ),
             (vec![base, ("ca_pem", "not a certificate")], "ca_pem"),
+            // PEM, but not a certificate the TLS stack takes.
+            (
+                vec![
+                    base,
+                    (
+                        "ca_pem",
+                        "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+                    ),
+                ],
+                "ca_pem",
+            ),
         ] {
             let e = TillypadRestaurant::from_connection(&conn(&settings, &[])).unwrap_err();
             assert!(

@@ -343,6 +343,11 @@ mod tests {
             ("base_url", "ftp://host-SECRET"),
             ("token", "line\nbreak-SECRET"),
             ("ca_pem", "no certificate here SECRET"),
+            // PEM, but not a certificate the TLS stack takes (was "builder error" later).
+            (
+                "ca_pem",
+                "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+            ),
             ("poll_interval_ms", "0"),
         ];
         for (name, value) in cases {
