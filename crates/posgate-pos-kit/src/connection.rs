@@ -86,6 +86,66 @@ fn name_the_culprit<T: DeserializeOwned>(all: &[(String, String)]) -> String {
     }
 }
 
+/// One setting a connection carries: a row of an adapter's settings table, what `Describe`
+/// reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub required: bool,
+    /// Sent in `PosConnection.secrets`, never in `settings`.
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+/// `DescribeResponse.settings` from an adapter's settings table.
+pub fn setting_specs(table: &[Setting]) -> Vec<posgate_proto::v1::SettingSpec> {
+    table
+        .iter()
+        .map(|s| posgate_proto::v1::SettingSpec {
+            name: s.name.into(),
+            required: s.required,
+            secret: s.secret,
+            description: s.description.into(),
+        })
+        .collect()
+}
+
+/// Refuses, by name and before anything is read, what a connection must not carry: a
+/// static-only field (`static_only`: name, why; e.g. a file on the adapter's host) and a
+/// secret of `table` sent as a plain setting. Names are compared in any case, as they are
+/// read; no value is quoted.
+pub fn refuse_misplaced(
+    conn: &posgate_proto::v1::PosConnection,
+    table: &[Setting],
+    static_only: &[(&str, &str)],
+) -> Result<(), String> {
+    let keys = conn
+        .settings
+        .keys()
+        .map(|k| (k, false))
+        .chain(conn.secrets.keys().map(|k| (k, true)));
+    for (key, sent_as_secret) in keys {
+        if let Some((name, why)) = static_only
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(key))
+        {
+            return Err(format!(
+                "setting {name:?} is not accepted from a connection: {why}"
+            ));
+        }
+        if let Some(s) = table
+            .iter()
+            .find(|s| s.secret && !sent_as_secret && s.name.eq_ignore_ascii_case(key))
+        {
+            return Err(format!(
+                "setting {:?} is a secret: send it in connection.secrets, not in settings",
+                s.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Restaurant id → (connection fingerprint, what was built, build order).
 type Entries<R> = HashMap<String, (u64, std::sync::Arc<R>, u64)>;
 
@@ -328,6 +388,59 @@ mod tests {
         // Good values of the same settings are read.
         let s = read_with(&[("mode", "sync"), ("level", "high")]).unwrap();
         assert_eq!((s.mode, s.level), (Mode::Sync, Some(Level(1))));
+    }
+
+    #[test]
+    fn misplaced_settings_are_refused_by_name_in_any_case() {
+        use posgate_proto::v1::PosConnection;
+        const TABLE: &[Setting] = &[
+            Setting {
+                name: "base_url",
+                required: true,
+                secret: false,
+                description: "url",
+            },
+            Setting {
+                name: "token",
+                required: true,
+                secret: true,
+                description: "token",
+            },
+        ];
+        const STATIC: &[(&str, &str)] = &[("token_file", "names a file: send the token")];
+        let conn = |settings: &[(&str, &str)], secrets: &[(&str, &str)]| PosConnection {
+            settings: map(settings),
+            secrets: map(secrets),
+            ..Default::default()
+        };
+        let ok = conn(&[("base_url", "u")], &[("token", "SECRET-1")]);
+        refuse_misplaced(&ok, TABLE, STATIC).unwrap();
+        for (c, says) in [
+            (
+                conn(&[("TOKEN_FILE", "/SECRET/path")], &[]),
+                "setting \"token_file\" is not accepted from a connection: names a file",
+            ),
+            (
+                conn(&[], &[("token_file", "/SECRET/path")]),
+                "setting \"token_file\" is not accepted",
+            ),
+            (
+                conn(&[("Token", "SECRET-1")], &[]),
+                "setting \"token\" is a secret: send it in connection.secrets",
+            ),
+        ] {
+            let e = refuse_misplaced(&c, TABLE, STATIC).unwrap_err();
+            assert!(e.starts_with(says), "{e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+        let specs = setting_specs(TABLE);
+        assert_eq!(
+            specs
+                .iter()
+                .map(|s| (s.name.as_str(), s.secret))
+                .collect::<Vec<_>>(),
+            [("base_url", false), ("token", true)]
+        );
     }
 
     #[test]

@@ -16,5 +16,5 @@
 pub mod connection;
 pub mod http;
 
-pub use connection::{ConnectionCache, read_settings};
+pub use connection::{ConnectionCache, Setting, read_settings, refuse_misplaced, setting_specs};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};

@@ -265,6 +265,7 @@ impl TillypadRestaurant {
     pub fn from_connection(
         conn: &posgate_proto::v1::PosConnection,
     ) -> Result<TillypadRestaurant, String> {
+        posgate_pos_kit::refuse_misplaced(conn, SETTINGS, NOT_FROM_CONNECTION)?;
         for (name, secret) in conn
             .settings
             .keys()
@@ -272,9 +273,6 @@ impl TillypadRestaurant {
             .chain(conn.secrets.keys().map(|k| (k, true)))
         {
             let key = name.to_ascii_lowercase();
-            if let Some((_, why)) = NOT_FROM_CONNECTION.iter().find(|(n, _)| *n == key) {
-                return Err(format!("setting {key:?} is not accepted: {why}"));
-            }
             let Some(s) = SETTINGS.iter().find(|s| s.name == key) else {
                 let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
                 return Err(format!(
@@ -326,15 +324,7 @@ impl fmt::Display for SettingError {
     }
 }
 
-/// One connection setting: what `Describe` reports in `settings`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Setting {
-    pub name: &'static str,
-    pub required: bool,
-    /// Sent in `PosConnection.secrets`, never in `settings`.
-    pub secret: bool,
-    pub description: &'static str,
-}
+pub use posgate_pos_kit::Setting;
 
 const fn setting(name: &'static str, required: bool, description: &'static str) -> Setting {
     Setting {
