@@ -348,10 +348,17 @@ mod tests {
         read_settings(&settings, &secrets)
     }
 
+    /// Extra settings, the setting the error names, what it says.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
+
     #[test]
     fn an_error_without_the_name_is_named_and_never_quotes_the_value() {
         // (extra settings, the setting named, what the error says)
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        let cases: &[Case] = &[
             // serde's enum refusal: "unknown variant `fast-SECRET`, expected ..."
             (
                 &[("mode", "fast-SECRET")],
