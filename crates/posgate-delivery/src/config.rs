@@ -500,15 +500,9 @@ impl DeliveryRestaurant {
                     "and ca_file are both given: give one",
                 ));
             }
-            Some(pem) => match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
-                Ok(certs) if !certs.is_empty() => {}
-                _ => {
-                    return Err(BadSetting::new(
-                        "ca_pem",
-                        "holds no readable PEM certificate",
-                    ));
-                }
-            },
+            Some(pem) => {
+                posgate_pos_kit::check_ca_pem(pem).map_err(|e| BadSetting::new("ca_pem", e))?
+            }
             None => {}
         }
         Ok(())
@@ -948,6 +942,14 @@ currency_guid = "cur"
                 false,
                 "ca_pem",
                 "PEM",
+            ),
+            // PEM, but not a certificate the TLS stack takes.
+            (
+                "ca_pem",
+                "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+                false,
+                "ca_pem",
+                "cannot be trusted",
             ),
         ];
         for (name, value, secret, names, says) in refused {

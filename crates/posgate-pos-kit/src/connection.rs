@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 ///
 /// `envy` does the reading: it is the well-kept crate that deserializes text key/values (the
 /// environment) into typed structs — numbers, booleans, enums, `Option`s — which is exactly
-/// what settings sent as `map<string, string>` need.
+/// what settings sent as `map<string, string>` need. Its errors do not always name the setting
+/// (an enum's refusal, an unknown name) and may quote the value; see [`name_the_culprit`].
 pub fn read_settings<T: DeserializeOwned>(
     settings: &HashMap<String, String>,
     secrets: &HashMap<String, String>,
@@ -24,11 +25,14 @@ pub fn read_settings<T: DeserializeOwned>(
             "setting {k:?} is given both as a plain setting and as a secret"
         ));
     }
-    let all = settings
+    // Read in one fixed order, so that a failure can be found again entry by entry.
+    let mut all: Vec<(String, String)> = settings
         .iter()
         .chain(secrets)
-        .map(|(k, v)| (k.clone(), v.clone()));
-    envy::from_iter::<_, T>(all).map_err(|e| match e {
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    all.sort();
+    envy::from_iter::<_, T>(all.iter().cloned()).map_err(|e| match e {
         envy::Error::MissingValue(name) => format!("setting {name:?} is required"),
         // envy quotes the value it could not read; a value may be a secret, so name only the
         // setting ("... provided by NAME").
@@ -37,9 +41,109 @@ pub fn read_settings<T: DeserializeOwned>(
                 "setting {:?} has a value this POS cannot read",
                 name.to_ascii_lowercase()
             ),
-            None => format!("settings: {msg}"),
+            None => name_the_culprit::<T>(&all),
         },
     })
+}
+
+/// What serde says without naming the setting, and how it is told (the value never is).
+const UNNAMED: &[(&str, &str)] = &[
+    // "unknown field `colour`, expected one of `a`, `b`": names only field names.
+    ("unknown field ", "is unknown"),
+    // "duplicate field `token`": the same name twice in another case.
+    (
+        "duplicate field ",
+        "is given twice (names are read in any case)",
+    ),
+    // "unknown variant `<value>`, expected `v1` or `v2`": the value is quoted, the expected
+    // names are not values.
+    ("unknown variant ", "has a value this POS cannot read"),
+];
+
+/// The error of a `Custom` failure that does not name the setting (serde's enum and field
+/// errors, or a type's own `Deserialize`), naming it. Deserialization stops at the first entry
+/// it refuses, so the entry that turns the sorted prefix's error into a `Custom` one is the
+/// setting to name. Only the setting's name and the names serde expected are said.
+fn name_the_culprit<T: DeserializeOwned>(all: &[(String, String)]) -> String {
+    let culprit =
+        (1..=all.len()).find_map(
+            |n| match envy::from_iter::<_, T>(all[..n].iter().cloned()) {
+                Err(envy::Error::Custom(msg)) => Some((all[n - 1].0.to_ascii_lowercase(), msg)),
+                _ => None,
+            },
+        );
+    let Some((name, msg)) = culprit else {
+        return "settings cannot be read (the reason is not shown: it may quote a value)".into();
+    };
+    let (why, expected) = UNNAMED
+        .iter()
+        .find(|(start, _)| msg.starts_with(start))
+        .map(|(_, why)| (*why, msg.split_once(", expected ").map(|(_, e)| e)))
+        .unwrap_or(("has a value this POS cannot read", None));
+    match expected {
+        Some(e) => format!("setting {name:?} {why} (expected {e})"),
+        None => format!("setting {name:?} {why}"),
+    }
+}
+
+/// One setting a connection carries: a row of an adapter's settings table, what `Describe`
+/// reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub required: bool,
+    /// Sent in `PosConnection.secrets`, never in `settings`.
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+/// `DescribeResponse.settings` from an adapter's settings table.
+pub fn setting_specs(table: &[Setting]) -> Vec<posgate_proto::v1::SettingSpec> {
+    table
+        .iter()
+        .map(|s| posgate_proto::v1::SettingSpec {
+            name: s.name.into(),
+            required: s.required,
+            secret: s.secret,
+            description: s.description.into(),
+        })
+        .collect()
+}
+
+/// Refuses, by name and before anything is read, what a connection must not carry: a
+/// static-only field (`static_only`: name, why; e.g. a file on the adapter's host) and a
+/// secret of `table` sent as a plain setting. Names are compared in any case, as they are
+/// read; no value is quoted.
+pub fn refuse_misplaced(
+    conn: &posgate_proto::v1::PosConnection,
+    table: &[Setting],
+    static_only: &[(&str, &str)],
+) -> Result<(), String> {
+    let keys = conn
+        .settings
+        .keys()
+        .map(|k| (k, false))
+        .chain(conn.secrets.keys().map(|k| (k, true)));
+    for (key, sent_as_secret) in keys {
+        if let Some((name, why)) = static_only
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(key))
+        {
+            return Err(format!(
+                "setting {name:?} is not accepted from a connection: {why}"
+            ));
+        }
+        if let Some(s) = table
+            .iter()
+            .find(|s| s.secret && !sent_as_secret && s.name.eq_ignore_ascii_case(key))
+        {
+            return Err(format!(
+                "setting {:?} is a secret: send it in connection.secrets, not in settings",
+                s.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Restaurant id → (connection fingerprint, what was built, build order).
@@ -141,6 +245,33 @@ mod tests {
         #[serde(default)]
         fast: bool,
         token: String,
+        #[serde(default)]
+        mode: Mode,
+        #[serde(default)]
+        level: Option<Level>,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Mode {
+        #[default]
+        Async,
+        Sync,
+    }
+
+    /// A type whose own error quotes the value, as a hand-written `Deserialize` may.
+    #[derive(Debug, PartialEq)]
+    struct Level(u8);
+
+    impl<'de> serde::Deserialize<'de> for Level {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let s = String::deserialize(d)?;
+            match s.as_str() {
+                "low" => Ok(Level(0)),
+                "high" => Ok(Level(1)),
+                _ => Err(serde::de::Error::custom(format!("no level {s}"))),
+            }
+        }
     }
 
     fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
@@ -169,6 +300,8 @@ mod tests {
                 station: Some("5".into()),
                 fast: true,
                 token: "12345".into(),
+                mode: Mode::Async,
+                level: None,
             }
         );
     }
@@ -198,6 +331,123 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("both"), "{e}");
         assert!(!e.contains("SECRET-1"));
+    }
+
+    /// The required settings of `S`, and `extra` on top (a secret when named `token`).
+    fn read_with(extra: &[(&str, &str)]) -> Result<S, String> {
+        let mut settings = map(&[("base_url", "x"), ("object_id", "1")]);
+        let mut secrets = map(&[("token", "SECRET-1")]);
+        for (k, v) in extra {
+            let m = if k.eq_ignore_ascii_case("token") {
+                &mut secrets
+            } else {
+                &mut settings
+            };
+            m.insert(k.to_string(), v.to_string());
+        }
+        read_settings(&settings, &secrets)
+    }
+
+    /// Extra settings, the setting the error names, what it says.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
+
+    #[test]
+    fn an_error_without_the_name_is_named_and_never_quotes_the_value() {
+        // (extra settings, the setting named, what the error says)
+        let cases: &[Case] = &[
+            // serde's enum refusal: "unknown variant `fast-SECRET`, expected ..."
+            (
+                &[("mode", "fast-SECRET")],
+                "mode",
+                "expected `async` or `sync`",
+            ),
+            (&[("MODE", "fast-SECRET")], "mode", "cannot read"),
+            // a type's own error quoting the value
+            (&[("level", "SECRET-lvl")], "level", "cannot read"),
+            // an unknown name: said so, with the names that are known
+            (
+                &[("colour", "SECRET-red")],
+                "colour",
+                "is unknown (expected one of",
+            ),
+            // two bad values: the first in name order is named
+            (
+                &[("mode", "SECRET-a"), ("level", "SECRET-b")],
+                "level",
+                "cannot read",
+            ),
+            // the same name twice in two cases
+            (&[("mode", "sync"), ("Mode", "sync")], "mode", "twice"),
+        ];
+        for (extra, named, says) in cases {
+            let e = read_with(extra).unwrap_err();
+            assert!(
+                e.starts_with(&format!("setting {named:?} ")),
+                "{extra:?}: {e}"
+            );
+            assert!(e.contains(says), "{extra:?}: {e}");
+            assert!(!e.contains("SECRET"), "{extra:?}: {e}");
+        }
+        // Good values of the same settings are read.
+        let s = read_with(&[("mode", "sync"), ("level", "high")]).unwrap();
+        assert_eq!((s.mode, s.level), (Mode::Sync, Some(Level(1))));
+    }
+
+    #[test]
+    fn misplaced_settings_are_refused_by_name_in_any_case() {
+        use posgate_proto::v1::PosConnection;
+        const TABLE: &[Setting] = &[
+            Setting {
+                name: "base_url",
+                required: true,
+                secret: false,
+                description: "url",
+            },
+            Setting {
+                name: "token",
+                required: true,
+                secret: true,
+                description: "token",
+            },
+        ];
+        const STATIC: &[(&str, &str)] = &[("token_file", "names a file: send the token")];
+        let conn = |settings: &[(&str, &str)], secrets: &[(&str, &str)]| PosConnection {
+            settings: map(settings),
+            secrets: map(secrets),
+            ..Default::default()
+        };
+        let ok = conn(&[("base_url", "u")], &[("token", "SECRET-1")]);
+        refuse_misplaced(&ok, TABLE, STATIC).unwrap();
+        for (c, says) in [
+            (
+                conn(&[("TOKEN_FILE", "/SECRET/path")], &[]),
+                "setting \"token_file\" is not accepted from a connection: names a file",
+            ),
+            (
+                conn(&[], &[("token_file", "/SECRET/path")]),
+                "setting \"token_file\" is not accepted",
+            ),
+            (
+                conn(&[("Token", "SECRET-1")], &[]),
+                "setting \"token\" is a secret: send it in connection.secrets",
+            ),
+        ] {
+            let e = refuse_misplaced(&c, TABLE, STATIC).unwrap_err();
+            assert!(e.starts_with(says), "{e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+        let specs = setting_specs(TABLE);
+        assert_eq!(
+            specs
+                .iter()
+                .map(|s| (s.name.as_str(), s.secret))
+                .collect::<Vec<_>>(),
+            [("base_url", false), ("token", true)]
+        );
     }
 
     #[test]

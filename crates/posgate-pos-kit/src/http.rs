@@ -219,7 +219,7 @@ const TRANSPORT: &[Row] = &[
         is_certificate_failure,
         Fate::Refused,
         "transport/tls",
-        "{peer}'s TLS certificate is not trusted (nothing was sent); if the POS server has a certificate from its own authority, set the restaurant's CA bundle (ca_file)",
+        "{peer}'s TLS certificate is not trusted (nothing was sent); if the POS server has a certificate from its own authority, set the restaurant's CA bundle: ca_pem (in the registry) or ca_file (on the adapter's host)",
     ),
     // Before `is_timeout`: a connect timeout is both, and nothing was sent.
     (
@@ -272,19 +272,36 @@ fn is_certificate_failure(e: &reqwest::Error) -> bool {
     }
 }
 
-/// Reads a CA bundle (PEM) a restaurant names: at least one certificate, or an error naming
+/// Reads a CA bundle (PEM) a restaurant names: checked by [`check_ca_pem`], or an error naming
 /// the file and what is wrong.
 pub fn read_ca_bundle(path: &std::path::Path) -> Result<String, String> {
     let pem =
         std::fs::read_to_string(path).map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
+    check_ca_pem(&pem).map_err(|e| format!("CA bundle {} {e}", path.display()))?;
+    Ok(pem)
+}
+
+/// Checks a CA bundle (PEM) given inline (a connection's `ca_pem`) or read from a file: it
+/// holds at least one certificate, and the TLS stack takes them (a block can be PEM and still
+/// not a certificate rustls reads: that would only show when the client is built). The error
+/// follows the setting's name (`ca_pem holds no readable PEM certificate`) and never quotes
+/// the bundle.
+pub fn check_ca_pem(pem: &str) -> Result<(), String> {
     match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
-        Ok(certs) if !certs.is_empty() => Ok(pem),
-        Ok(_) => Err(format!(
-            "CA bundle {}: no PEM certificate in it",
-            path.display()
-        )),
-        Err(e) => Err(format!("CA bundle {}: {e}", path.display())),
+        Ok(certs) if !certs.is_empty() => {}
+        Ok(_) => return Err("holds no readable PEM certificate".into()),
+        Err(e) => return Err(format!("is not a readable PEM bundle: {}", causes(&e))),
     }
+    HttpPolicy::new("ca-check")
+        .trust_pem(Some(pem))
+        .build()
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "cannot be trusted (not a certificate the TLS stack takes): {}",
+                causes(&e)
+            )
+        })
 }
 
 /// An error and its causes, `: `-separated.

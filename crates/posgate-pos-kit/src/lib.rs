@@ -6,15 +6,18 @@
 //! configured and a payment was reported closed while the POS booked nothing. Whatever must
 //! behave the same for every POS lives here.
 //!
-//! Today the kit holds only [`http`]: the one HTTP client policy (timeouts, no redirects,
-//! rustls with the restaurant's own CA bundle, a posgate user agent) and the one reading of what a failed exchange means
-//! ("not sent" / "sent, outcome unknown" / "refused: fix the configuration"). Issue 11 grows it
-//! into the full adapter kit (a `PosConnector` trait, the generic gRPC server, a conformance
+//! Today the kit holds [`http`]: the one HTTP client policy (timeouts, no redirects, rustls
+//! with the restaurant's own CA bundle, checked by [`check_ca_pem`], a posgate user agent) and
+//! the one reading of what a failed exchange means ("not sent" / "sent, outcome unknown" /
+//! "refused: fix the configuration"); and [`connection`]: a restaurant's connection read into
+//! the adapter's settings (every error naming the setting, never quoting a value), the
+//! settings table `Describe` reports, and the cache of what was built from it. Issue 11 grows
+//! it into the full adapter kit (a `PosConnector` trait, the generic gRPC server, a conformance
 //! suite); those are deliberately not here yet.
 #![forbid(unsafe_code)]
 
 pub mod connection;
 pub mod http;
 
-pub use connection::{ConnectionCache, read_settings};
-pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, read_ca_bundle, send};
+pub use connection::{ConnectionCache, Setting, read_settings, refuse_misplaced, setting_specs};
+pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use posgate_pos_kit::{Fate, HttpPolicy, read_ca_bundle, send};
+use posgate_pos_kit::{Fate, HttpPolicy, check_ca_pem, read_ca_bundle, send};
 use posgate_sim::tls::{TestCa, front};
 use tokio::net::TcpListener;
 
@@ -54,7 +54,11 @@ async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_sent() {
             "the cause: {}",
             f.text
         );
-        assert!(f.text.contains("ca_file"), "what to fix: {}", f.text);
+        assert!(
+            f.text.contains("ca_pem") && f.text.contains("ca_file"),
+            "what to fix, the registry's setting and the host's: {}",
+            f.text
+        );
     }
 }
 
@@ -102,7 +106,42 @@ fn a_ca_bundle_is_read_or_refused_naming_the_file() {
     std::fs::write(&junk, "not a certificate").unwrap();
     let e = read_ca_bundle(&junk).unwrap_err();
     assert!(e.contains("junk.pem"), "{e}");
+    let unusable = dir.join("unusable.pem");
+    std::fs::write(&unusable, NOT_A_CERTIFICATE).unwrap();
+    let e = read_ca_bundle(&unusable).unwrap_err();
+    assert!(
+        e.contains("unusable.pem") && e.contains("cannot be trusted"),
+        "{e}"
+    );
     let e = read_ca_bundle(&dir.join("missing.pem")).unwrap_err();
     assert!(e.contains("missing.pem"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A block that is PEM but whose content is not a certificate rustls reads.
+const NOT_A_CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----\nMIIBAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END CERTIFICATE-----\n";
+
+#[test]
+fn an_inline_ca_bundle_is_checked_as_the_tls_stack_reads_it() {
+    let ca = TestCa::new();
+    check_ca_pem(&ca.ca_pem).unwrap();
+    // Two authorities in one bundle.
+    check_ca_pem(&format!("{}{}", ca.ca_pem, TestCa::new().ca_pem)).unwrap();
+    for (pem, says) in [
+        ("", "no readable PEM certificate"),
+        ("SECRET not a certificate", "no readable PEM certificate"),
+        // Parses as PEM, refused only when a client is built with it.
+        (NOT_A_CERTIFICATE, "cannot be trusted"),
+    ] {
+        let e = check_ca_pem(pem).unwrap_err();
+        assert!(e.contains(says), "{pem:?}: {e}");
+        assert!(!e.contains("SECRET") && !e.contains("MIIB"), "{e}");
+    }
+    // The PEM block parses: without the client check it would pass.
+    assert_eq!(
+        reqwest::Certificate::from_pem_bundle(NOT_A_CERTIFICATE.as_bytes())
+            .map(|c| c.len())
+            .ok(),
+        Some(1)
+    );
 }

@@ -241,7 +241,9 @@ impl TillypadRestaurant {
                     "and ca_file are both set: give the bundle one way",
                 ));
             }
-            (None, Some(pem)) => check_ca_pem(pem).map_err(|e| SettingError::new("ca_pem", e))?,
+            (None, Some(pem)) => {
+                posgate_pos_kit::check_ca_pem(pem).map_err(|e| SettingError::new("ca_pem", e))?
+            }
             _ => {}
         }
         Ok(())
@@ -263,6 +265,7 @@ impl TillypadRestaurant {
     pub fn from_connection(
         conn: &posgate_proto::v1::PosConnection,
     ) -> Result<TillypadRestaurant, String> {
+        posgate_pos_kit::refuse_misplaced(conn, SETTINGS, NOT_FROM_CONNECTION)?;
         for (name, secret) in conn
             .settings
             .keys()
@@ -270,9 +273,6 @@ impl TillypadRestaurant {
             .chain(conn.secrets.keys().map(|k| (k, true)))
         {
             let key = name.to_ascii_lowercase();
-            if let Some((_, why)) = NOT_FROM_CONNECTION.iter().find(|(n, _)| *n == key) {
-                return Err(format!("setting {key:?} is not accepted: {why}"));
-            }
             let Some(s) = SETTINGS.iter().find(|s| s.name == key) else {
                 let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
                 return Err(format!(
@@ -288,7 +288,8 @@ impl TillypadRestaurant {
                 });
             }
         }
-        let mut r = read_naming_the_setting(conn)?;
+        let mut r: TillypadRestaurant =
+            posgate_pos_kit::read_settings(&conn.settings, &conn.secrets)?;
         r.currency_scale = conn.currency_scale;
         r.check().map_err(|e| {
             if e.setting == "currency_scale" {
@@ -299,33 +300,6 @@ impl TillypadRestaurant {
         })?;
         Ok(r)
     }
-}
-
-/// `posgate_pos_kit::read_settings`, every error naming the setting. The kit names it for
-/// most errors, but an enum's refusal (`points_field`, `delete_prechecks`) reaches it without
-/// the name (`settings: unknown variant ...`); then the plain setting that fails read alone
-/// is the one named. Secrets are never tried alone: nothing of theirs is quoted (and none of
-/// Tillypad's settings is one: [`TillypadRestaurant::from_connection`] refuses them first).
-fn read_naming_the_setting(
-    conn: &posgate_proto::v1::PosConnection,
-) -> Result<TillypadRestaurant, String> {
-    use std::collections::HashMap;
-    posgate_pos_kit::read_settings(&conn.settings, &conn.secrets).map_err(|e| {
-        let Some(why) = e.strip_prefix("settings: ") else {
-            return e;
-        };
-        let fails_alone = |k: &String, v: &String| {
-            let mut one = HashMap::from([("base_url".to_string(), "http://x".to_string())]);
-            one.insert(k.clone(), v.clone());
-            posgate_pos_kit::read_settings::<TillypadRestaurant>(&one, &HashMap::new()).is_err()
-        };
-        let mut plain: Vec<_> = conn.settings.iter().collect();
-        plain.sort();
-        match plain.into_iter().find(|(k, v)| fails_alone(k, v)) {
-            Some((k, _)) => format!("setting {:?} is refused: {why}", k.to_ascii_lowercase()),
-            None => e,
-        }
-    })
 }
 
 /// A setting that is wrong, and why (the why never quotes a secret).
@@ -350,24 +324,7 @@ impl fmt::Display for SettingError {
     }
 }
 
-/// A PEM bundle: at least one certificate (as `posgate_pos_kit::read_ca_bundle` checks a file).
-fn check_ca_pem(pem: &str) -> Result<(), String> {
-    match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
-        Ok(certs) if !certs.is_empty() => Ok(()),
-        Ok(_) => Err("has no PEM certificate in it".into()),
-        Err(e) => Err(format!("is not a PEM bundle: {e}")),
-    }
-}
-
-/// One connection setting: what `Describe` reports in `settings`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Setting {
-    pub name: &'static str,
-    pub required: bool,
-    /// Sent in `PosConnection.secrets`, never in `settings`.
-    pub secret: bool,
-    pub description: &'static str,
-}
+pub use posgate_pos_kit::Setting;
 
 const fn setting(name: &'static str, required: bool, description: &'static str) -> Setting {
     Setting {
@@ -766,6 +723,17 @@ delete_prechecks = 3
                 "connect_timeout_ms",
             ),
             (vec![base, ("ca_pem", "not a certificate")], "ca_pem"),
+            // PEM, but not a certificate the TLS stack takes.
+            (
+                vec![
+                    base,
+                    (
+                        "ca_pem",
+                        "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+                    ),
+                ],
+                "ca_pem",
+            ),
         ] {
             let e = TillypadRestaurant::from_connection(&conn(&settings, &[])).unwrap_err();
             assert!(

@@ -146,15 +146,7 @@ impl TillypadAdapter {
 
 /// `DescribeResponse.settings`, from the one table [`SETTINGS`].
 pub fn setting_specs() -> Vec<SettingSpec> {
-    SETTINGS
-        .iter()
-        .map(|s| SettingSpec {
-            name: s.name.into(),
-            required: s.required,
-            secret: s.secret,
-            description: s.description.into(),
-        })
-        .collect()
+    posgate_pos_kit::setting_specs(SETTINGS)
 }
 
 /// Serves the adapter on `listener` until `shutdown` completes.

@@ -204,7 +204,7 @@ impl WsaRestaurant {
     }
 
     /// The restaurant's own certificate authorities (PEM), from `ca_file` or `ca_pem`, checked
-    /// to hold at least one certificate; an error names the setting.
+    /// by the kit (certificates the TLS stack takes); an error names the setting.
     pub fn ca_bundle(&self) -> Result<Option<String>, (&'static str, String)> {
         if let Some(f) = &self.ca_file {
             return posgate_pos_kit::read_ca_bundle(f)
@@ -214,11 +214,9 @@ impl WsaRestaurant {
         let Some(pem) = &self.ca_pem else {
             return Ok(None);
         };
-        match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
-            Ok(certs) if !certs.is_empty() => Ok(Some(pem.clone())),
-            Ok(_) => Err(("ca_pem", "holds no PEM certificate".into())),
-            Err(e) => Err(("ca_pem", format!("is not a PEM bundle: {e}"))),
-        }
+        posgate_pos_kit::check_ca_pem(pem)
+            .map(|()| Some(pem.clone()))
+            .map_err(|e| ("ca_pem", e))
     }
 }
 

@@ -11,15 +11,7 @@ use posgate_proto::v1::{PosConnection, SettingSpec};
 
 use crate::config::WsaRestaurant;
 
-/// One setting a connection carries.
-#[derive(Debug, Clone, Copy)]
-pub struct Setting {
-    pub name: &'static str,
-    pub required: bool,
-    /// Sent in `connection.secrets`, never in `connection.settings`.
-    pub secret: bool,
-    pub description: &'static str,
-}
+pub use posgate_pos_kit::Setting;
 
 const fn setting(
     name: &'static str,
@@ -137,69 +129,19 @@ pub const NOT_IN_A_CONNECTION: &[(&str, &str)] = &[
 
 /// What `Describe` reports as `settings`.
 pub fn setting_specs() -> Vec<SettingSpec> {
-    SETTINGS
-        .iter()
-        .map(|s| SettingSpec {
-            name: s.name.into(),
-            required: s.required,
-            secret: s.secret,
-            description: s.description.into(),
-        })
-        .collect()
+    posgate_pos_kit::setting_specs(SETTINGS)
 }
 
 /// The restaurant a connection describes, checked as a static section is, and its CA bundle.
 /// An error names the setting and never quotes a value.
 pub fn restaurant_from(conn: &PosConnection) -> Result<(WsaRestaurant, Option<String>), String> {
-    // Names are read case-insensitively (as the environment's), so they are compared so here.
-    let given = |name: &str, m: &std::collections::HashMap<String, String>| {
-        m.keys().any(|k| k.eq_ignore_ascii_case(name))
-    };
-    if let Some((name, instead)) = NOT_IN_A_CONNECTION
-        .iter()
-        .find(|(n, _)| given(n, &conn.settings) || given(n, &conn.secrets))
-    {
-        return Err(format!("setting {name:?} {instead}"));
-    }
-    if let Some(s) = SETTINGS
-        .iter()
-        .find(|s| s.secret && given(s.name, &conn.settings))
-    {
-        return Err(format!(
-            "setting {:?} is a secret: send it in connection.secrets, not in settings",
-            s.name
-        ));
-    }
-    let mut r = read(conn)?;
+    posgate_pos_kit::refuse_misplaced(conn, SETTINGS, NOT_IN_A_CONNECTION)?;
+    let mut r: WsaRestaurant = read_settings(&conn.settings, &conn.secrets)?;
     r.currency_scale = conn.currency_scale;
     let ca = r
         .checked_ca()
         .map_err(|(name, why)| format!("setting {name:?} {why}"))?;
     Ok((r, ca))
-}
-
-/// The settings read into a [`WsaRestaurant`]. Where the kit's reading cannot name the setting
-/// (an enum value it does not know comes back as "unknown variant `<value>`", quoting the
-/// value), the setting is found by leaving each out in turn, and the value is never quoted.
-fn read(conn: &PosConnection) -> Result<WsaRestaurant, String> {
-    let named = |e: &str| e.starts_with("setting ");
-    read_settings(&conn.settings, &conn.secrets).map_err(|e| {
-        if named(&e) {
-            return e;
-        }
-        let mut keys: Vec<&String> = conn.settings.keys().chain(conn.secrets.keys()).collect();
-        keys.sort();
-        let culprit = keys.into_iter().find(|k| {
-            let (mut settings, mut secrets) = (conn.settings.clone(), conn.secrets.clone());
-            settings.remove(*k);
-            secrets.remove(*k);
-            read_settings::<WsaRestaurant>(&settings, &secrets).map_or_else(|e| named(&e), |_| true)
-        });
-        match culprit {
-            Some(k) => format!("setting {k:?} has a value this POS cannot read"),
-            None => "settings: a value cannot be read".to_string(),
-        }
-    })
 }
 
 #[cfg(test)]
@@ -367,6 +309,11 @@ mod tests {
             ("base_url", "ftp://host-SECRET"),
             ("token", "line\nbreak-SECRET"),
             ("ca_pem", "no certificate here SECRET"),
+            // PEM, but not a certificate the TLS stack takes (was "builder error" later).
+            (
+                "ca_pem",
+                "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+            ),
             ("poll_interval_ms", "0"),
         ];
         for (name, value) in cases {
