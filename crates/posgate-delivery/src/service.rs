@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Substate};
-use posgate_pos_kit::ConnectionCache;
+use posgate_pos_kit::Restaurants;
 use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
@@ -40,17 +40,12 @@ pub const POS_KIND: &str = "r_keeper_delivery";
 pub const MAX_LISTED: usize = 200;
 /// Longest `bill_id` (an r_k Delivery `orderId`) accepted.
 const MAX_BILL_ID: usize = 64;
-/// Restaurants built from connections that one adapter keeps (the oldest built goes first).
-pub const CONNECTION_CACHE_CAPACITY: usize = 10_000;
-
 /// The r_k Delivery adapter: stateless apart from each restaurant's cached token; one HTTP
 /// connection pool shared by all restaurants that trust only the public authorities.
 #[derive(Clone)]
 pub struct DeliveryAdapter {
-    /// The static `[delivery.restaurants]` sections.
-    restaurants: Arc<BTreeMap<String, Arc<Restaurant>>>,
-    /// Restaurants built from the connections requests carried.
-    connections: Arc<ConnectionCache<Restaurant>>,
+    /// The static `[delivery.restaurants]` sections and those built from connections.
+    restaurants: Arc<Restaurants<Restaurant>>,
     shared: reqwest::Client,
 }
 
@@ -97,8 +92,7 @@ impl DeliveryAdapter {
             restaurants.insert(id, Arc::new(built));
         }
         Ok(DeliveryAdapter {
-            restaurants: Arc::new(restaurants),
-            connections: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
+            restaurants: Arc::new(Restaurants::new("[delivery.restaurants]", restaurants)),
             shared,
         })
     }
@@ -110,22 +104,10 @@ impl DeliveryAdapter {
         id: &str,
         connection: Option<&PosConnection>,
     ) -> Result<Arc<Restaurant>, Status> {
-        let Some(conn) = connection else {
-            return self.restaurants.get(id).cloned().ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "restaurant_id: unknown restaurant {id:?} (not configured in [delivery.restaurants], and the request carries no connection)"
-                ))
-            });
-        };
-        if id.trim().is_empty() {
-            return Err(Status::invalid_argument("restaurant_id: is required"));
-        }
-        self.connections
-            .get_or_build(id, conn, |conn| {
-                let cfg = DeliveryRestaurant::from_connection(conn)?;
-                Restaurant::build(cfg, &self.shared).map_err(|b| b.in_connection())
-            })
-            .map_err(|e| Status::invalid_argument(format!("connection: {e}")))
+        self.restaurants.get(id, connection, |conn| {
+            let cfg = DeliveryRestaurant::from_connection(conn)?;
+            Restaurant::build(cfg, &self.shared).map_err(|b| b.in_connection())
+        })
     }
 }
 

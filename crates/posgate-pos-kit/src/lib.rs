@@ -19,5 +19,8 @@
 pub mod connection;
 pub mod http;
 
-pub use connection::{ConnectionCache, Setting, read_settings, refuse_misplaced, setting_specs};
+pub use connection::{
+    CONNECTION_CACHE_CAPACITY, ConnectionCache, Restaurants, Setting, read_settings,
+    refuse_misplaced, setting_specs,
+};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};

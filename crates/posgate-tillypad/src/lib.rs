@@ -44,7 +44,7 @@
 //! host, so a connection cannot use it; `ca_pem` works in the static section too, one of the
 //! two). Tillypad takes no credentials: `connection.secrets` must be empty. What is built (the
 //! checked settings, the HTTP client) is kept per restaurant while its connection is
-//! unchanged, up to [`CONNECTION_CACHE_CAPACITY`] restaurants. A bad connection is
+//! unchanged, up to [`posgate_pos_kit::CONNECTION_CACHE_CAPACITY`] restaurants. A bad connection is
 //! `INVALID_ARGUMENT` `connection: setting "<name>" ...`, naming the setting. `Describe` lists
 //! the settings (name, required, secret, description) in `settings`.
 //!
@@ -156,7 +156,5 @@ pub use config::{
     DeletePrechecks, NOT_FROM_CONNECTION, SETTINGS, Setting, TillypadAdapterConfig,
     TillypadRestaurant, load_config,
 };
-pub use service::{
-    CONNECTION_CACHE_CAPACITY, POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve,
-};
+pub use service::{POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve};
 pub use wire::PointsField;

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use posgate_core::{Money, Substate};
-use posgate_pos_kit::ConnectionCache;
+use posgate_pos_kit::Restaurants;
 use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
@@ -74,14 +74,10 @@ pub mod detail {
     pub const TIPS_NOT_BOOKED: &str = "tips_not_booked";
 }
 
-/// How many restaurants built from connections one adapter keeps.
-pub const CONNECTION_CACHE_CAPACITY: usize = 10_000;
-
 /// The Tillypad adapter: one HTTP client per restaurant, static or from a connection.
 #[derive(Clone)]
 pub struct TillypadAdapter {
-    restaurants: Arc<BTreeMap<String, Arc<Restaurant>>>,
-    connections: Arc<ConnectionCache<Restaurant>>,
+    restaurants: Arc<Restaurants<Restaurant>>,
 }
 
 struct Restaurant {
@@ -108,8 +104,7 @@ impl TillypadAdapter {
             restaurants.insert(id, Arc::new(built));
         }
         Ok(TillypadAdapter {
-            restaurants: Arc::new(restaurants),
-            connections: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
+            restaurants: Arc::new(Restaurants::new("[tillypad.restaurants]", restaurants)),
         })
     }
 
@@ -120,27 +115,15 @@ impl TillypadAdapter {
         id: &str,
         connection: Option<&PosConnection>,
     ) -> Result<Arc<Restaurant>, Status> {
-        let Some(conn) = connection else {
-            return self.restaurants.get(id).cloned().ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "restaurant_id: unknown restaurant {id:?} (not configured in [tillypad.restaurants] and no connection sent)"
-                ))
-            });
-        };
-        if id.trim().is_empty() {
-            return Err(Status::invalid_argument("restaurant_id: is required"));
-        }
-        self.connections
-            .get_or_build(id, conn, |c| {
-                let r = TillypadRestaurant::from_connection(c).and_then(Restaurant::build)?;
-                tracing::info!(
-                    restaurant_id = %id,
-                    version = c.version,
-                    "tillypad restaurant built from its connection"
-                );
-                Ok(r)
-            })
-            .map_err(|e| Status::invalid_argument(format!("connection: {e}")))
+        self.restaurants.get(id, connection, |c| {
+            let r = TillypadRestaurant::from_connection(c).and_then(Restaurant::build)?;
+            tracing::info!(
+                restaurant_id = %id,
+                version = c.version,
+                "tillypad restaurant built from its connection"
+            );
+            Ok(r)
+        })
     }
 }
 
@@ -923,7 +906,7 @@ mod tests {
         // Another restaurant with the same connection is its own entry.
         let other = adapter.restaurant("r2", Some(&conn)).unwrap();
         assert!(!Arc::ptr_eq(&changed, &other));
-        assert_eq!(adapter.connections.len(), 2);
+        assert_eq!(adapter.restaurants.connected(), 2);
 
         // Without a connection, only the static restaurants (none here).
         let e = adapter.restaurant("r1", None).err().unwrap();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use posgate_core::{Money, Secret, Substate};
-use posgate_pos_kit::ConnectionCache;
+use posgate_pos_kit::Restaurants;
 use posgate_proto::v1::pos_adapter_server::PosAdapter;
 use posgate_proto::v1::{
     AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
@@ -33,17 +33,13 @@ use crate::wire::{
 /// What `Describe` reports as `pos_kind`.
 pub const POS_KIND: &str = "r_keeper_wsa";
 
-/// How many restaurants built from connections one adapter keeps.
-const CONNECTION_CACHE_CAPACITY: usize = 10_000;
-
 /// The WSA adapter: stateless, one HTTP connection pool shared by all restaurants. A restaurant
 /// comes from the request's `connection` when it carries one, else from `[wsa.restaurants]`.
 #[derive(Clone)]
 pub struct WsaAdapter {
     /// The shared pool (restaurants with their own CA get a client of their own).
     http: reqwest::Client,
-    configured: Arc<BTreeMap<String, Arc<Restaurant>>>,
-    connected: Arc<ConnectionCache<Restaurant>>,
+    restaurants: Arc<Restaurants<Restaurant>>,
 }
 
 struct Restaurant {
@@ -103,8 +99,7 @@ impl WsaAdapter {
         }
         Ok(WsaAdapter {
             http: shared,
-            configured: Arc::new(configured),
-            connected: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
+            restaurants: Arc::new(Restaurants::new("[wsa.restaurants]", configured)),
         })
     }
 
@@ -115,20 +110,10 @@ impl WsaAdapter {
         id: &str,
         connection: Option<&PosConnection>,
     ) -> Result<Arc<Restaurant>, Status> {
-        if let Some(conn) = connection {
-            return self
-                .connected
-                .get_or_build(id, conn, |c| {
-                    let (cfg, ca) = crate::connection::restaurant_from(c)?;
-                    Restaurant::build(cfg, ca, &self.http)
-                        .map_err(|(name, why)| format!("setting {name:?} {why}"))
-                })
-                .map_err(|e| Status::invalid_argument(format!("connection: {e}")));
-        }
-        self.configured.get(id).cloned().ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "restaurant_id: unknown restaurant {id:?} (no connection given, and not configured in [wsa.restaurants])"
-            ))
+        self.restaurants.get(id, connection, |c| {
+            let (cfg, ca) = crate::connection::restaurant_from(c)?;
+            Restaurant::build(cfg, ca, &self.http)
+                .map_err(|(name, why)| format!("setting {name:?} {why}"))
         })
     }
 }
