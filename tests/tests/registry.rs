@@ -25,7 +25,6 @@ fn registry(addr: SocketAddr, token: &str) -> Registry {
 }
 
 const TOKEN: &str = "wsa-token-PLANTED-7f3a";
-const CLIENT_SECRET: &str = "client-secret-PLANTED-91c2";
 const EXPIRENZA_KEY: &str = "expirenza-key-PLANTED-5d0e";
 
 fn spec() -> pb::RestaurantSpec {
@@ -37,11 +36,13 @@ fn spec() -> pb::RestaurantSpec {
         pos_settings: HashMap::from([
             ("base_url".into(), "https://ws.ucs.ru".into()),
             ("object_id".into(), "199990246".into()),
+            ("agent_version".into(), "v2".into()),
+            (
+                "currency_guid".into(),
+                "5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20".into(),
+            ),
         ]),
-        pos_secrets: HashMap::from([
-            ("token".into(), TOKEN.into()),
-            ("client_secret".into(), CLIENT_SECRET.into()),
-        ]),
+        pos_secrets: HashMap::from([("token".into(), TOKEN.into())]),
         expirenza: Some(pb::ExpirenzaChannel {
             resto_id: "resto-42".into(),
             ws_url: "wss://api.shaketopay.com.ua/restaurantEntryPoint".into(),
@@ -60,7 +61,7 @@ fn create(id: &str, spec: pb::RestaurantSpec) -> pb::CreateRestaurantRequest {
 }
 
 fn no_secret_in(what: &str, text: &str) {
-    for s in [TOKEN, CLIENT_SECRET, EXPIRENZA_KEY] {
+    for s in [TOKEN, EXPIRENZA_KEY] {
         assert!(!text.contains(s), "{what} shows a secret");
     }
 }
@@ -75,7 +76,7 @@ async fn lifecycle(s: &Stack) {
     assert_eq!(made.restaurant_id, "kyiv-1");
     assert_eq!(made.version, 1);
     assert!(made.enabled);
-    assert_eq!(made.pos_secrets_set, vec!["client_secret", "token"]);
+    assert_eq!(made.pos_secrets_set, vec!["token"]);
     let e = made.expirenza.clone().unwrap();
     assert!(e.secret_key_set);
     assert_eq!(e.resto_id, "resto-42");
@@ -87,7 +88,7 @@ async fn lifecycle(s: &Stack) {
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
 
-    // An update replaces the description; secrets not named stay, cleared ones go.
+    // An update replaces the description; secrets not named stay.
     let mut changed = spec();
     changed.display_name = "Пузата хата".into();
     changed
@@ -99,7 +100,7 @@ async fn lifecycle(s: &Stack) {
         .update_restaurant(pb::UpdateRestaurantRequest {
             restaurant_id: "kyiv-1".into(),
             spec: Some(changed.clone()),
-            clear_secrets: vec!["client_secret".into()],
+            clear_secrets: vec![],
             expected_version: 1,
         })
         .await
@@ -113,6 +114,24 @@ async fn lifecycle(s: &Stack) {
         up.expirenza.unwrap().secret_key_set,
         "an empty key keeps the stored one"
     );
+
+    // Clearing a secret the POS needs is refused by its adapter, naming it; nothing changes.
+    let err = r
+        .update_restaurant(pb::UpdateRestaurantRequest {
+            restaurant_id: "kyiv-1".into(),
+            spec: Some(changed.clone()),
+            clear_secrets: vec!["token".into()],
+            expected_version: 2,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(
+        err.message().starts_with("spec.pos_settings"),
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("token"), "{}", err.message());
 
     // The stored secrets still open (they are what the adapters will be sent).
     let rec = posgate_payments::store::Store::open(&stack_db(s), posgate_tests::keyring())
@@ -380,6 +399,28 @@ async fn every_bad_field_is_named_and_nothing_is_kept() {
         }),
         ("spec.expirenza.tips", |c| {
             c.spec.as_mut().unwrap().expirenza.as_mut().unwrap().tips = "all".into()
+        }),
+        // What only the POS kind's adapter knows: a required setting, an unknown one, a value.
+        ("spec.pos_settings", |c| {
+            c.spec
+                .as_mut()
+                .unwrap()
+                .pos_settings
+                .remove("currency_guid");
+        }),
+        ("spec.pos_settings", |c| {
+            c.spec
+                .as_mut()
+                .unwrap()
+                .pos_settings
+                .insert("colour".into(), "red".into());
+        }),
+        ("spec.pos_settings", |c| {
+            c.spec
+                .as_mut()
+                .unwrap()
+                .pos_settings
+                .insert("agent_version".into(), "v9".into());
         }),
     ];
     for (field, tweak) in cases {

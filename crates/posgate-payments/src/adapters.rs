@@ -115,7 +115,12 @@ impl Adapters {
 
     /// The adapter client of a route; `None` when no adapter serves its POS kind.
     pub fn client(&self, route: &Route) -> Option<AdapterClient> {
-        self.clients.get(&route.pos_kind).cloned()
+        self.client_for_kind(&route.pos_kind)
+    }
+
+    /// The adapter client of a POS kind.
+    pub fn client_for_kind(&self, pos_kind: &str) -> Option<AdapterClient> {
+        self.clients.get(pos_kind).cloned()
     }
 
     /// A request with the adapter call deadline set.

@@ -87,6 +87,7 @@ impl PaymentsService {
         let restaurants = RestaurantServiceServer::new(restaurants::RestaurantsApi {
             registry: self.api.store.registry(),
             cfg: Arc::clone(&self.api.cfg),
+            adapters: self.api.adapters.clone(),
         })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let server =

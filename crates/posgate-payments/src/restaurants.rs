@@ -13,6 +13,7 @@ use posgate_proto::v1::{self as pb};
 use tonic::{Request, Response, Status};
 use tracing::info;
 
+use crate::adapters::Adapters;
 use crate::config::PaymentsConfig;
 use crate::convert::rfc3339;
 use crate::engine::now_ms;
@@ -30,6 +31,7 @@ const MAX_PAGE: u32 = 500;
 pub struct RestaurantsApi {
     pub(crate) registry: Registry,
     pub(crate) cfg: Arc<PaymentsConfig>,
+    pub(crate) adapters: Adapters,
 }
 
 fn invalid(e: FieldError) -> Status {
@@ -185,6 +187,51 @@ impl RestaurantsApi {
     }
 }
 
+impl RestaurantsApi {
+    /// Asks the POS kind's adapter whether it can serve the restaurant with these settings
+    /// (it reads them as it will on every call, without calling the POS): a bad or missing
+    /// setting is the caller's, named; an adapter that cannot be asked refuses the change.
+    async fn check_with_adapter(&self, id: &str, spec: &RestaurantSpec) -> Result<(), Status> {
+        let Some(mut client) = self.adapters.client_for_kind(&spec.pos_kind) else {
+            return Err(Status::invalid_argument(format!(
+                "spec.pos_kind: no adapter serves {:?}",
+                spec.pos_kind
+            )));
+        };
+        let connection = pb::PosConnection {
+            settings: spec.pos_settings.clone().into_iter().collect(),
+            secrets: spec
+                .pos_secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect(),
+            currency_scale: spec.currency_scale,
+            version: 0,
+        };
+        match client
+            .describe(self.adapters.request(pb::DescribeRequest {
+                restaurant_id: id.to_string(),
+                connection: Some(connection),
+            }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                Err(Status::invalid_argument(format!(
+                    "spec.pos_settings: the {} adapter refused them: {}",
+                    spec.pos_kind,
+                    s.message()
+                )))
+            }
+            Err(s) => Err(Status::unavailable(format!(
+                "the {} adapter could not check the settings, nothing was changed: {}",
+                spec.pos_kind,
+                s.message()
+            ))),
+        }
+    }
+}
+
 /// The restaurant as answered: secrets left out, only their names.
 pub fn restaurant_to_pb(r: &RestaurantRecord) -> pb::Restaurant {
     let s = &r.spec;
@@ -219,6 +266,18 @@ impl RestaurantService for RestaurantsApi {
         let r = req.into_inner();
         validate_id("restaurant_id", &r.restaurant_id).map_err(invalid)?;
         let spec = self.spec(r.spec).map_err(invalid)?;
+        // An existing restaurant is said so first (an import then updates it), before its new
+        // settings are judged on their own.
+        if self
+            .registry
+            .get(&r.restaurant_id)
+            .await
+            .map_err(registry_status)?
+            .is_some()
+        {
+            return Err(registry_status(RegistryError::Exists(r.restaurant_id)));
+        }
+        self.check_with_adapter(&r.restaurant_id, &spec).await?;
         let rec = self
             .registry
             .create(&r.restaurant_id, &spec, now_ms())
@@ -235,6 +294,21 @@ impl RestaurantService for RestaurantsApi {
         let r = req.into_inner();
         validate_id("restaurant_id", &r.restaurant_id).map_err(invalid)?;
         let spec = self.spec(r.spec).map_err(invalid)?;
+        // The adapter checks what the restaurant will be: stored secrets not named stay.
+        let mut merged = spec.clone();
+        if let Some(stored) = self
+            .registry
+            .get(&r.restaurant_id)
+            .await
+            .map_err(registry_status)?
+        {
+            for (k, v) in stored.spec.pos_secrets {
+                if !r.clear_secrets.contains(&k) {
+                    merged.pos_secrets.entry(k).or_insert(v);
+                }
+            }
+        }
+        self.check_with_adapter(&r.restaurant_id, &merged).await?;
         let expected = match r.expected_version {
             0 => None,
             v => Some(

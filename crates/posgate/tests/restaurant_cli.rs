@@ -47,6 +47,10 @@ async fn an_operator_declares_imports_lists_and_disables_restaurants() {
             "base_url=https://ws.ucs.ru",
             "--set",
             "object_id=199990246",
+            "--set",
+            "agent_version=v2",
+            "--set",
+            "currency_guid=5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20",
             "--secret-file",
             &secret_arg,
             "--json",
@@ -85,14 +89,14 @@ async fn an_operator_declares_imports_lists_and_disables_restaurants() {
 display_name = "Kyiv 1 (renamed)"
 pos_kind = "wsa"
 currency = "UAH"
-pos_settings = { base_url = "https://ws.ucs.ru", object_id = 199990246, mode = "sync" }
+pos_settings = { base_url = "https://ws.ucs.ru", object_id = 199990246, agent_version = "v2", currency_guid = "5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20", mode = "sync" }
 
 [restaurants.lviv-1]
 display_name = "Lviv 1"
 pos_kind = "wsa"
 currency = "UAH"
 currency_scale = 2
-pos_settings = { base_url = "https://ws.ucs.ru", object_id = 199990300 }
+pos_settings = { base_url = "https://ws.ucs.ru", object_id = 199990300, agent_version = "v1", currency_guid = "5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20" }
 pos_secret_files = { token = "wsa-token" }
 [restaurants.lviv-1.expirenza]
 resto_id = "resto-lviv"
