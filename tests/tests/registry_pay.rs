@@ -242,6 +242,19 @@ async fn every_pos_kind_declared_at_run_time_pays_without_a_restart(
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("disabled"), "{}", err.message());
+    // A repeat of a payment accepted before still answers with it: nothing accepted is lost.
+    let again = client_for(replicas[0], CLI_TOKEN)
+        .pay_bill(pay(
+            "reg-rk-1",
+            "rk-1",
+            posgate_sim::wsa::DEMO_ORDER_978,
+            "978.00",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.state, S::Closed as i32, "{again:?}");
+    assert_eq!(sims.wsa.ledger().len(), 1, "not posted again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,13 @@ fn invalid(e: FieldError) -> Status {
     Status::invalid_argument(e.to_string())
 }
 
+/// A disabled restaurant takes no new payment.
+fn disabled(restaurant_id: &str) -> Status {
+    Status::failed_precondition(format!(
+        "restaurant_id: restaurant {restaurant_id:?} is disabled"
+    ))
+}
+
 /// Largest page of `ListPayments`; a bigger `page_size` is served as this (AIP-158).
 pub const MAX_PAGE_SIZE: u32 = 500;
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -110,9 +117,7 @@ impl PaymentsApi {
     async fn adapter(&self, restaurant_id: &str) -> Result<(Route, AdapterClient), Status> {
         let route = self.route(restaurant_id).await?;
         if !route.enabled {
-            return Err(Status::failed_precondition(format!(
-                "restaurant_id: restaurant {restaurant_id:?} is disabled"
-            )));
+            return Err(disabled(restaurant_id));
         }
         let client = self.adapters.client(&route).ok_or_else(|| {
             Status::failed_precondition(format!(
@@ -134,7 +139,19 @@ impl PaymentService for PaymentsApi {
     ) -> Result<Response<pb::Payment>, Status> {
         let r = req.into_inner();
         validate_id("idempotency_key", &r.idempotency_key).map_err(invalid)?;
-        let (route, _) = self.adapter(&r.restaurant_id).await?;
+        let route = self.route(&r.restaurant_id).await?;
+        if !route.enabled {
+            // A repeat of a payment accepted before the restaurant was disabled still answers
+            // with that payment (nothing accepted is lost); only new payments are refused.
+            let existing = self
+                .store
+                .get_by_key(&r.idempotency_key)
+                .await
+                .map_err(internal)?;
+            if existing.is_none() {
+                return Err(disabled(&r.restaurant_id));
+            }
+        }
         let scale = route.currency_scale;
         let raw = RawPayRequest {
             idempotency_key: &r.idempotency_key,
