@@ -369,6 +369,34 @@ pub fn transport(f: HttpFailure, op: Op) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_refusal_is_not_transient() {
+        assert!(!Failure::ours(Verdict::Rejected(Substate::OtherError), "c", "t").is_transient());
+        assert!(!Failure::ours(Verdict::Rejected(Substate::BillInUse), "c", "t").is_transient());
+        assert!(Failure::ours(Verdict::Unknown, "c", "t").is_transient());
+        assert!(Failure::ours(Verdict::Transient, "c", "t").is_transient());
+    }
+
+    #[test]
+    fn a_final_status_text_needs_both_words_or_the_russian_one() {
+        for yes in [
+            "Order have FINAL 11 status",
+            "заказ в final статусе",
+            "Заказ в финальном статусе",
+            "финальный",
+        ] {
+            assert!(is_final_status_text(yes), "{yes}");
+        }
+        for no in [
+            "finalize the payment first",
+            "status 4: accepted",
+            "статус заказа: принят",
+            "",
+        ] {
+            assert!(!is_final_status_text(no), "{no}");
+        }
+    }
     use Substate::*;
 
     fn body(code: &str, msg: &str) -> ErrorBody {
