@@ -315,6 +315,20 @@ fn is_code_position(before: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A station named with a hyphen or an underscore still opens the message, so the bracket
+    /// after it is the error's code.
+    #[test]
+    fn hyphenated_and_underscored_station_names_open_the_message() {
+        for text in [
+            "Front-desk cash station [3373] printer is offline",
+            "pos_main station [3373] printer is offline",
+        ] {
+            assert_eq!(rk_error_codes(text), vec![3373], "{text}");
+        }
+        // Four words before the bracket: not where a code stands.
+        assert!(rk_error_codes("the very front desk station [3373] x").is_empty());
+    }
+
     fn codes(text: &str) -> Vec<u32> {
         rk_error_codes(text)
     }
