@@ -255,6 +255,27 @@ async fn every_pos_kind_declared_at_run_time_pays_without_a_restart(
         .into_inner();
     assert_eq!(again.state, S::Closed as i32, "{again:?}");
     assert_eq!(sims.wsa.ledger().len(), 1, "not posted again");
+
+    // Enabled again, it takes payments again, on the other replica at once.
+    let on = registry
+        .enable_restaurant(pb::EnableRestaurantRequest {
+            restaurant_id: "rk-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(on.enabled);
+    let p = client_for(replicas[1], CLI_TOKEN)
+        .pay_bill(pay(
+            "reg-after-enable",
+            "rk-1",
+            posgate_sim::wsa::DEMO_ORDER_1450_50,
+            "1450.50",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(p.state, S::NeedsAttention as i32, "{p:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -262,11 +262,28 @@ impl Registry {
 
     /// Stops taking payments for the restaurant (idempotent).
     pub async fn disable(&self, id: &str, now: i64) -> Result<RestaurantRecord, RegistryError> {
+        self.set_enabled(id, false, now).await
+    }
+
+    /// Takes payments for the restaurant again (idempotent).
+    pub async fn enable(&self, id: &str, now: i64) -> Result<RestaurantRecord, RegistryError> {
+        self.set_enabled(id, true, now).await
+    }
+
+    async fn set_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        now: i64,
+    ) -> Result<RestaurantRecord, RegistryError> {
+        let (to, from) = if enabled { (1, 0) } else { (0, 1) };
         sqlx::query(
-            "UPDATE restaurants SET enabled = 0, updated_at = $1, version = version + 1 WHERE id = $2 AND enabled = 1",
+            "UPDATE restaurants SET enabled = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND enabled = $4",
         )
+        .bind(to)
         .bind(now)
         .bind(id)
+        .bind(from)
         .execute(&self.pool)
         .await?;
         self.get(id)

@@ -393,4 +393,19 @@ impl RestaurantService for RestaurantsApi {
         info!(restaurant_id = %rec.id, "restaurant disabled");
         Ok(Response::new(restaurant_to_pb(&rec)))
     }
+
+    async fn enable_restaurant(
+        &self,
+        req: Request<pb::EnableRestaurantRequest>,
+    ) -> Result<Response<pb::Restaurant>, Status> {
+        let id = req.into_inner().restaurant_id;
+        validate_id("restaurant_id", &id).map_err(invalid)?;
+        let rec = self
+            .registry
+            .enable(&id, now_ms())
+            .await
+            .map_err(registry_status)?;
+        info!(restaurant_id = %rec.id, "restaurant enabled");
+        Ok(Response::new(restaurant_to_pb(&rec)))
+    }
 }

@@ -1,4 +1,4 @@
-//! `posgate restaurant add | update | show | list | disable | import`: the restaurant registry
+//! `posgate restaurant add | update | show | list | disable | enable | import`: the restaurant registry
 //! from the command line (an operator's token: `POSGATE_OPERATOR_TOKEN`).
 //!
 //! Secrets can be given inline (`--secret token=...`, for demos) or, better, from a file
@@ -62,6 +62,8 @@ enum RestaurantCmd {
     },
     /// Stop taking payments for a restaurant.
     Disable { restaurant_id: String },
+    /// Take payments for a disabled restaurant again.
+    Enable { restaurant_id: String },
     /// Declare (or update) every restaurant of a TOML file: `[restaurants.<id>]` tables with
     /// display_name, pos_kind, currency, currency_scale, pos_settings, pos_secrets (or
     /// pos_secret_files), expirenza.
@@ -429,6 +431,16 @@ pub async fn run(a: RestaurantArgs) -> anyhow::Result<()> {
         RestaurantCmd::Disable { restaurant_id } => {
             let r = c
                 .disable_restaurant(pb::DisableRestaurantRequest {
+                    restaurant_id: restaurant_id.clone(),
+                })
+                .await
+                .map_err(status_err)?
+                .into_inner();
+            print(&r, a.json);
+        }
+        RestaurantCmd::Enable { restaurant_id } => {
+            let r = c
+                .enable_restaurant(pb::EnableRestaurantRequest {
                     restaurant_id: restaurant_id.clone(),
                 })
                 .await
