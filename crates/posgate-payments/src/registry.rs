@@ -291,6 +291,73 @@ impl Registry {
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))
     }
 
+    /// Re-encrypts every restaurant secret sealed under an old key with the active one (after
+    /// a key rotation). Restaurants whose secrets cannot be opened are left as they were and
+    /// named; the old key must stay while any remain.
+    pub async fn rewrap_secrets(&self) -> Result<crate::store::Resealed, RegistryError> {
+        let rows =
+            sqlx::query("SELECT id, pos_secrets, expirenza, version FROM restaurants ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = crate::store::Resealed::default();
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            let secrets: String = row.try_get(1)?;
+            let channel: Option<String> = row.try_get(2)?;
+            let version: i64 = row.try_get(3)?;
+            let rewrapped = (|| -> Result<Option<(String, Option<String>)>, String> {
+                let mut secrets: BTreeMap<String, String> =
+                    serde_json::from_str(&secrets).map_err(|e| e.to_string())?;
+                let mut changed = false;
+                for (name, sealed) in secrets.iter_mut() {
+                    if self.keys.is_stale(sealed) {
+                        *sealed = self
+                            .keys
+                            .rewrap(sealed, &secret_place(&id, name))
+                            .map_err(|e| e.to_string())?;
+                        changed = true;
+                    }
+                }
+                let channel = match channel {
+                    None => None,
+                    Some(c) => {
+                        let mut stored: StoredChannel =
+                            serde_json::from_str(&c).map_err(|e| e.to_string())?;
+                        if self.keys.is_stale(&stored.secret_key) {
+                            stored.secret_key = self
+                                .keys
+                                .rewrap(&stored.secret_key, &expirenza_place(&id))
+                                .map_err(|e| e.to_string())?;
+                            changed = true;
+                        }
+                        Some(serde_json::to_string(&stored).map_err(|e| e.to_string())?)
+                    }
+                };
+                Ok(changed.then(|| (json(&secrets), channel)))
+            })();
+            match rewrapped {
+                Err(_) => out.failed.push(id),
+                Ok(None) => {}
+                Ok(Some((secrets, channel))) => {
+                    // Fenced by the version read; a restaurant changed meanwhile was sealed
+                    // under the active key by that change.
+                    let n = sqlx::query(
+                        "UPDATE restaurants SET pos_secrets = $1, expirenza = $2 WHERE id = $3 AND version = $4",
+                    )
+                    .bind(secrets)
+                    .bind(channel)
+                    .bind(&id)
+                    .bind(version)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    out.changed += n as usize;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The restaurant, secrets opened.
     pub async fn get(&self, id: &str) -> Result<Option<RestaurantRecord>, RegistryError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM restaurants WHERE id = $1"))

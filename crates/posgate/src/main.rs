@@ -8,6 +8,7 @@
 #[macro_use]
 mod client;
 mod restaurant;
+mod secrets;
 mod serve;
 mod up;
 
@@ -42,8 +43,10 @@ enum Cmd {
     Bill(client::BillArgs),
     /// Close a bill (POSes with a separate close step).
     Close(client::BillArgs),
-    /// The restaurant registry: add, update, show, list, disable, import (operators).
+    /// The restaurant registry: add, update, show, list, disable, enable, import (operators).
     Restaurant(restaurant::RestaurantArgs),
+    /// Secrets at rest: `rotate` re-encrypts them under the active key.
+    Secrets(secrets::SecretsArgs),
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Bill(a) => client::bill(a).await,
         Cmd::Close(a) => client::close(a).await,
         Cmd::Restaurant(a) => restaurant::run(a).await,
+        Cmd::Secrets(a) => secrets::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

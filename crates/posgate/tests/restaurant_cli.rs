@@ -136,3 +136,74 @@ secret_key_file = "wsa-token"
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PermissionDenied"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_rotate_moves_every_secret_to_the_new_key() {
+    let s = Stack::start().await;
+    let secret_file = s.dir.join("wsa-token");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let secret_arg = format!("token={}", secret_file.display());
+    let (ok, _, err) = cli(
+        &s,
+        &[
+            "add",
+            "rot-1",
+            "--name",
+            "Rotated",
+            "--pos",
+            "wsa",
+            "--currency",
+            "UAH",
+            "--set",
+            "base_url=https://ws.ucs.ru",
+            "--set",
+            "object_id=1",
+            "--set",
+            "agent_version=v2",
+            "--set",
+            "currency_guid=5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20",
+            "--secret-file",
+            &secret_arg,
+        ],
+    );
+    assert!(ok, "{err}");
+    let new_key = "bmV3LWtleS1wb3NnYXRlLXNlY3JldHMtMzItYnl0ZXM=";
+    let rotate = |active: &str| {
+        Command::new(env!("CARGO_BIN_EXE_posgate"))
+            .args(["secrets", "rotate", "--config"])
+            .arg(&s.config_path)
+            .env("POSGATE_SECRETS__ACTIVE", active)
+            .env("POSGATE_SECRETS__KEYS__T2", new_key)
+            .output()
+            .unwrap()
+    };
+    let out = rotate("t2");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("secrets of 1 restaurants re-encrypted"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET));
+    // Only the new key is needed now.
+    let only_new = std::sync::Arc::new(
+        posgate_payments::secrets::Keyring::new("t2", b"new-key-posgate-secrets-32-bytes").unwrap(),
+    );
+    let db = posgate_payments::PaymentsConfig::load(Some(&s.config_path))
+        .unwrap()
+        .database_url;
+    let rec = posgate_payments::store::Store::open(&db, only_new)
+        .await
+        .unwrap()
+        .registry()
+        .get("rot-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.spec.pos_secrets["token"].expose(), SECRET);
+    // A second run finds nothing left.
+    let out = rotate("t2");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("secrets of 0 restaurants"));
+}
