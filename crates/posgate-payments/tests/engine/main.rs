@@ -336,8 +336,9 @@ async fn each_retriable_substate_is_retried_then_the_bill_closes() {
                 .await,
         );
     }
-    // While they wait to retry (all at once), the caller sees why.
-    for (s, id) in retriable.iter().zip(&ids) {
+    // While one waits to retry, the caller sees why (the others' waits are checked in their
+    // histories below: watching five 100 ms windows one after another races a busy machine).
+    for (s, id) in retriable.iter().zip(&ids).take(1) {
         let waiting = h
             .wait_for(id, "retrying", |r| {
                 r.lifecycle.state == PaymentState::Retrying
@@ -1161,12 +1162,15 @@ async fn a_payment_left_mid_posting_by_a_dead_worker_is_checked_before_any_new_p
                 .await
                 .unwrap()
         );
+        // The dead worker's posting reached the POS for one bill and not the other; said
+        // before its lease runs out, so the engine can only find the payment as it was left.
+        if bill == "booked" {
+            h.pos.preload_booking(booking(&id, "booked", "100.00", 1));
+        }
         // The lease ran out long ago from the store's point of view.
         h.store.renew(&id, "dead", 0, 1).await.unwrap();
         ids.push(id);
     }
-    h.pos
-        .preload_booking(booking(&ids[0], "booked", "100.00", 1));
     for id in &ids {
         let rec = h.settled(id).await;
         assert_state(&rec, PaymentState::Closed, Step::Done);
