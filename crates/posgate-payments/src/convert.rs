@@ -168,3 +168,47 @@ pub fn recommendation_for(failure: Option<&pb::PosFailure>, ok: bool) -> String 
         substate_from_pb(failure).recommendation().to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(s: pb::Substate) -> pb::PosFailure {
+        pb::PosFailure {
+            substate: s as i32,
+            ..Default::default()
+        }
+    }
+
+    /// Every substate an adapter can send reads as the same substate here, written out (not
+    /// derived from `substate_to_pb`, which could be wrong the same way).
+    #[test]
+    fn every_substate_from_an_adapter_reads_as_itself() {
+        let expected = [
+            (pb::Substate::WrongRequestSum, Substate::WrongRequestSum),
+            (
+                pb::Substate::CashiersShiftClosed,
+                Substate::CashiersShiftClosed,
+            ),
+            (pb::Substate::PrinterError, Substate::PrinterError),
+            (pb::Substate::CloseOrderBlocked, Substate::CloseOrderBlocked),
+            (pb::Substate::BillInUse, Substate::BillInUse),
+            (pb::Substate::OtherError, Substate::OtherError),
+        ];
+        for (wire, domain) in expected {
+            assert_eq!(substate_from_pb(Some(&failure(wire))), domain, "{wire:?}");
+            assert_eq!(substate_to_pb(domain), wire, "{domain}");
+        }
+        // Nothing said, or a value this build does not know: a person decides.
+        assert_eq!(substate_from_pb(None), Substate::OtherError);
+        assert_eq!(
+            substate_from_pb(Some(&failure(pb::Substate::Unspecified))),
+            Substate::OtherError
+        );
+        let unknown = pb::PosFailure {
+            substate: 99,
+            ..Default::default()
+        };
+        assert_eq!(substate_from_pb(Some(&unknown)), Substate::OtherError);
+    }
+}
