@@ -141,6 +141,28 @@ async fn a_registry_restaurant_is_connected_paid_and_disconnected_when_disabled(
         .payments;
     assert_eq!(ours.len(), 1);
 
+    // A change (new version) reconnects with the new settings; the stored key is kept.
+    assert_eq!(exp.connections().len(), 1);
+    let mut changed = spec(&stack, exp_addr);
+    if let Some(c) = changed.expirenza.as_mut() {
+        c.tips = "separate".into();
+        c.secret_key.clear();
+    }
+    registry
+        .update_restaurant(pb::UpdateRestaurantRequest {
+            restaurant_id: "exp-1".into(),
+            spec: Some(changed),
+            ..Default::default()
+        })
+        .await
+        .expect("update");
+    wait_until("the change reconnects", || {
+        let c = exp.connections();
+        c.len() == 2 && c.iter().filter(|c| c.closed_at_ms.is_none()).count() == 1
+    })
+    .await;
+    assert!(exp.wait_connected(DEMO_RESTO_ID, T).await);
+
     registry
         .disable_restaurant(pb::DisableRestaurantRequest {
             restaurant_id: "exp-1".into(),
