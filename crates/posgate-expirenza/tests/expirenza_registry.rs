@@ -175,6 +175,73 @@ async fn a_registry_restaurant_is_connected_paid_and_disconnected_when_disabled(
     assert!(!exp.connected(DEMO_RESTO_ID));
 }
 
+/// A payment service that is down is not a disable: the adapter asks again (backoff) until one
+/// answers, and keeps its restaurants connected while none does; the stream ends when the
+/// payment service shuts down, so a graceful shutdown is not held up by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_waits_for_the_payment_service_and_keeps_its_restaurants_through_an_outage() {
+    let stack = Stack::start().await;
+    let exp = ExpirenzaSim::with_demo_data();
+    let exp_addr = exp.clone().spawn().await.expect("bind expirenza sim");
+    RestaurantServiceClient::with_interceptor(
+        channel(stack.payments_addr),
+        CallerToken::bearer(OPERATOR_TOKEN),
+    )
+    .create_restaurant(pb::CreateRestaurantRequest {
+        restaurant_id: "exp-3".into(),
+        spec: Some(spec(&stack, exp_addr)),
+    })
+    .await
+    .expect("declare");
+
+    // The adapter's payment service is not up yet.
+    let addr = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let cfg = ExpirenzaConfig {
+        payments_url: format!("http://{addr}"),
+        shutdown_grace_ms: 1_000,
+        restaurants: Default::default(),
+        auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
+    };
+    let (_stop, mut rx) = watch::channel(false);
+    tokio::spawn(posgate_expirenza::run(cfg, async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(!exp.connected(DEMO_RESTO_ID));
+
+    // A replica on the same database comes up where the adapter looks.
+    let svc = posgate_payments::PaymentsService::build(
+        posgate_payments::PaymentsConfig::load(Some(&stack.config_path)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (down, down_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+    let served = tokio::spawn(svc.serve(listener, {
+        let mut rx = down_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }));
+    assert!(
+        exp.wait_connected(DEMO_RESTO_ID, T).await,
+        "connects once the payment service answers"
+    );
+
+    let _ = down.send(true);
+    let ended = tokio::time::timeout(Duration::from_secs(8), served).await;
+    assert!(
+        ended.is_ok(),
+        "the payment service shuts down although the adapter is watching"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(exp.connected(DEMO_RESTO_ID), "kept through the outage");
+    assert_eq!(exp.connections().len(), 1, "not even reconnected");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_expirenza_adapter_may_watch_the_channels_and_it_gets_the_key() {
     let stack = Stack::start().await;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures::Stream;
 use posgate_proto::v1::channel_service_server::ChannelService;
 use posgate_proto::v1::{self as pb};
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::registry::{RegisteredChannel, Registry};
@@ -23,6 +24,9 @@ pub const POLL: Duration = Duration::from_secs(1);
 
 pub struct ChannelsApi {
     pub(crate) registry: Registry,
+    /// Turns true when the service shuts down: the streams end (`UNAVAILABLE`) instead of
+    /// holding the graceful shutdown open forever; the adapter asks another replica.
+    pub(crate) stopping: watch::Receiver<bool>,
 }
 
 fn to_pb(c: &RegisteredChannel) -> pb::RegisteredExpirenzaChannel {
@@ -56,6 +60,7 @@ impl ChannelService for ChannelsApi {
         _req: Request<pb::WatchExpirenzaChannelsRequest>,
     ) -> Result<Response<Self::WatchExpirenzaChannelsStream>, Status> {
         let registry = self.registry.clone();
+        let mut stopping = self.stopping.clone();
         let stream = async_stream::stream! {
             let mut last: Option<Vec<(String, i64)>> = None;
             loop {
@@ -72,7 +77,14 @@ impl ChannelService for ChannelsApi {
                     // Kept open: the adapter keeps what it has until the registry answers.
                     Err(e) => tracing::warn!(error = %e, "reading the Expirenza channels"),
                 }
-                tokio::time::sleep(POLL).await;
+                let stop = tokio::select! {
+                    _ = tokio::time::sleep(POLL) => false,
+                    _ = stopping.wait_for(|s| *s) => true,
+                };
+                if stop {
+                    yield Err(Status::unavailable("the payment service is shutting down"));
+                    break;
+                }
             }
         };
         Ok(Response::new(Box::pin(stream)))

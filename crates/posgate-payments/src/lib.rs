@@ -96,6 +96,7 @@ impl PaymentsService {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let channels = ChannelServiceServer::new(channels::ChannelsApi {
             registry: self.api.store.registry(),
+            stopping: stop_rx.clone(),
         })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let server =
