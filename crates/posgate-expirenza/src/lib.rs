@@ -15,6 +15,8 @@
 //! - [`callback`]: signed callback POSTs, resent on 5xx within the 80 s window.
 //! - [`service`]: the operations ([`Handler`]).
 //! - [`connection`]: the WebSocket, keepalive and reconnection.
+//! - [`registry`]: the restaurants declared at run time (the payment service's registry),
+//!   connected and disconnected as they are added, changed or disabled.
 //!
 //! # Configuration
 //! `posgate-expirenza --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
@@ -39,6 +41,9 @@
 //! # system_name = "posgate"                 # `cookie: system=posgate`; "" to not send it
 //! # tables = ["1", "2", "12"]               # getBill: unknown table → TABLE_NOT_FOUND
 //! ```
+//!
+//! Besides these sections, the restaurants of the payment service's registry that have an
+//! Expirenza channel are served as they are declared, changed or disabled ([`registry`]).
 //!
 //! Every key can be overridden from the environment with the prefix `POSGATE_EXPIRENZA__`,
 //! e.g. `POSGATE_EXPIRENZA__RESTAURANTS__DEMO__SECRET_KEY=...`. Calls to the payment service
@@ -73,6 +78,7 @@ pub mod answer;
 pub mod callback;
 pub mod config;
 pub mod connection;
+pub mod registry;
 pub mod service;
 pub mod wire;
 
@@ -82,6 +88,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use posgate_pos_kit::HttpPolicy;
+use posgate_proto::v1::channel_service_client::ChannelServiceClient;
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -93,9 +100,11 @@ pub use config::{CALLER_NAME, ExpirenzaConfig, ExpirenzaRestaurant, TipsMode, lo
 pub use service::PaymentsClient;
 pub use service::{Handler, idempotency_key};
 
-/// The adapter: one [`Handler`] and one WebSocket per configured Expirenza restaurant.
+/// The adapter: one [`Handler`] and one WebSocket per configured Expirenza restaurant, and
+/// the same for every restaurant of the registry ([`registry::Supervisor`]).
 pub struct Adapter {
     handlers: Vec<Arc<Handler>>,
+    registry: registry::Supervisor,
     shutdown_grace: Duration,
 }
 
@@ -110,9 +119,20 @@ impl Adapter {
             .context("payments_url")?
             .connect_timeout(Duration::from_secs(5))
             .connect_lazy();
-        let payments =
-            PaymentServiceClient::with_interceptor(channel, cfg.auth.caller(config::CALLER_NAME))
-                .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
+        let caller = cfg.auth.caller(config::CALLER_NAME);
+        let payments = PaymentServiceClient::with_interceptor(channel.clone(), caller.clone())
+            .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
+        let channels = ChannelServiceClient::with_interceptor(channel, caller)
+            .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
+        let registry = registry::Supervisor::new(
+            channels,
+            payments.clone(),
+            shared.clone(),
+            cfg.restaurants
+                .values()
+                .map(|r| r.resto_id.clone())
+                .collect(),
+        );
         let handlers = cfg
             .restaurants
             .into_iter()
@@ -130,6 +150,7 @@ impl Adapter {
             .collect::<anyhow::Result<_>>()?;
         Ok(Adapter {
             handlers,
+            registry,
             shutdown_grace: Duration::from_millis(cfg.shutdown_grace_ms),
         })
     }
@@ -138,10 +159,11 @@ impl Adapter {
         &self.handlers
     }
 
-    /// Connects every restaurant and works until `shutdown`; then closes the sockets and
-    /// waits (up to `shutdown_grace_ms`) for operations in flight.
+    /// Connects every restaurant (static and from the registry) and works until `shutdown`;
+    /// then closes the sockets and waits (up to `shutdown_grace_ms`) for operations in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let registry = tokio::spawn(self.registry.run(stop_rx.clone()));
         let mut tasks = Vec::new();
         for h in &self.handlers {
             tasks.push(tokio::spawn(connection::connection_loop(
@@ -158,8 +180,10 @@ impl Adapter {
         for t in tasks {
             let _ = t.await;
         }
+        let mut handlers = self.handlers;
+        handlers.extend(registry.await.unwrap_or_default());
         let until = Instant::now() + self.shutdown_grace;
-        for h in &self.handlers {
+        for h in &handlers {
             if !h.drained(until).await {
                 warn!(
                     resto = %h.cfg.resto_id,

@@ -11,7 +11,8 @@
 //! `PERMISSION_DENIED` naming the caller and the method. The defaults ([`DEFAULT_ALLOW`]) are
 //! safe: only the payment service may call a POS adapter (anything else could book money on a
 //! POS with no payment record, no idempotency and no bill lock), `PaymentService` is for the
-//! CLI and the Expirenza adapter, and `RestaurantService` (POS credentials) for operators. `[auth.allow]` replaces a default row or adds one, e.g. an
+//! CLI and the Expirenza adapter, `RestaurantService` (POS credentials) for operators, and
+//! `ChannelService` (Expirenza channels with their keys) for the Expirenza adapter. `[auth.allow]` replaces a default row or adds one, e.g. an
 //! internal checkout service: `"posgate.v1.PaymentService" = ["cli", "expirenza", "checkout"]`.
 //! `"*"` in a row allows every authenticated caller.
 //!
@@ -43,6 +44,8 @@ pub const DEFAULT_ALLOW: &[(&str, &[&str])] = &[
     ("posgate.v1.PaymentService", &["cli", "expirenza"]),
     // The restaurant registry holds POS credentials: operators only.
     ("posgate.v1.RestaurantService", &["operator"]),
+    // The registry's Expirenza channels carry their secret keys: the Expirenza adapter only.
+    ("posgate.v1.ChannelService", &["expirenza"]),
 ];
 
 /// In an `[auth.allow]` row: every authenticated caller.

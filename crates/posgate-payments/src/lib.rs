@@ -6,10 +6,13 @@
 //! - [`service`]: the `PaymentService` gRPC API.
 //! - [`registry`]: the restaurant registry's durable state (secrets sealed), and
 //!   [`restaurants`]: its `RestaurantService` gRPC API (operators only).
+//! - [`channels`]: `ChannelService`, the registry's Expirenza channels streamed to the
+//!   Expirenza adapter (its only caller).
 //! - [`port`]: the engine's one door to a POS ([`port::PosPort`]), and its gRPC implementation.
 //! - [`adapters`]: routing restaurants to their POS adapter over gRPC.
 
 pub mod adapters;
+pub mod channels;
 pub mod config;
 pub mod convert;
 pub mod engine;
@@ -23,6 +26,7 @@ pub mod store;
 use std::future::Future;
 use std::sync::Arc;
 
+use posgate_proto::v1::channel_service_server::ChannelServiceServer;
 use posgate_proto::v1::payment_service_server::PaymentServiceServer;
 use posgate_proto::v1::restaurant_service_server::RestaurantServiceServer;
 use tokio::net::TcpListener;
@@ -90,12 +94,18 @@ impl PaymentsService {
             adapters: self.api.adapters.clone(),
         })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let channels = ChannelServiceServer::new(channels::ChannelsApi {
+            registry: self.api.store.registry(),
+            stopping: stop_rx.clone(),
+        })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let server =
             PaymentServiceServer::new(self.api).max_decoding_message_size(MAX_MESSAGE_BYTES);
         let result = posgate_grpc::server()
             .layer(auth)
             .add_service(server)
             .add_service(restaurants)
+            .add_service(channels)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);

@@ -43,6 +43,14 @@ pub struct ExpirenzaChannel {
     pub tips: String,
 }
 
+/// An enabled restaurant's Expirenza channel, as the Expirenza adapter is given it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredChannel {
+    pub restaurant_id: String,
+    pub version: i64,
+    pub channel: ExpirenzaChannel,
+}
+
 /// The channel as stored: the key sealed.
 #[derive(Serialize, Deserialize)]
 struct StoredChannel {
@@ -385,6 +393,44 @@ impl Registry {
         rows.iter().map(|r| self.record(r)).collect()
     }
 
+    /// The Expirenza channels of the enabled restaurants that have one, by id, keys opened.
+    /// A row whose channel cannot be read or opened is left out (and logged): it cannot be
+    /// served, and it must not keep the others from being served.
+    pub async fn channels(&self) -> Result<Vec<RegisteredChannel>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT id, expirenza, version FROM restaurants WHERE enabled = 1 AND expirenza IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = r.try_get(0)?;
+            let raw: String = r.try_get(1)?;
+            match self.channel(&id, &raw) {
+                Ok(channel) => out.push(RegisteredChannel {
+                    restaurant_id: id,
+                    version: r.try_get(2)?,
+                    channel,
+                }),
+                Err(e) => {
+                    tracing::warn!(restaurant = %id, error = %e, "Expirenza channel left out")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A stored channel, its key opened.
+    fn channel(&self, id: &str, stored: &str) -> Result<ExpirenzaChannel, RegistryError> {
+        let stored: StoredChannel = serde_json::from_str(stored)
+            .map_err(|e| Self::corrupt(id, format!("expirenza: {e}")))?;
+        let mut channel = stored.channel;
+        if !stored.secret_key.is_empty() {
+            channel.secret_key = self.open(id, &expirenza_place(id), &stored.secret_key)?;
+        }
+        Ok(channel)
+    }
+
     /// The row as stored (secrets sealed), for updates.
     async fn raw(&self, id: &str) -> Result<Option<RawRow>, RegistryError> {
         let row =
@@ -423,19 +469,7 @@ impl Registry {
             opened.insert(name, value);
         }
         let channel: Option<String> = r.try_get("expirenza")?;
-        let expirenza = match channel {
-            None => None,
-            Some(c) => {
-                let stored: StoredChannel = serde_json::from_str(&c)
-                    .map_err(|e| Self::corrupt(&id, format!("expirenza: {e}")))?;
-                let mut channel = stored.channel;
-                if !stored.secret_key.is_empty() {
-                    channel.secret_key =
-                        self.open(&id, &expirenza_place(&id), &stored.secret_key)?;
-                }
-                Some(channel)
-            }
-        };
+        let expirenza = channel.map(|c| self.channel(&id, &c)).transpose()?;
         let scale: i64 = r.try_get("currency_scale")?;
         let enabled: i64 = r.try_get("enabled")?;
         Ok(RestaurantRecord {
@@ -467,4 +501,71 @@ struct RawRow {
 
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::SecretsConfig;
+    use crate::store::Store;
+
+    fn spec(expirenza: Option<(&str, &str)>) -> RestaurantSpec {
+        RestaurantSpec {
+            display_name: "R".into(),
+            pos_kind: "wsa".into(),
+            currency: "UAH".into(),
+            currency_scale: 2,
+            pos_settings: BTreeMap::new(),
+            pos_secrets: BTreeMap::new(),
+            expirenza: expirenza.map(|(resto, key)| ExpirenzaChannel {
+                resto_id: resto.into(),
+                ws_url: "ws://127.0.0.1:9/restaurantEntryPoint".into(),
+                callback_base_url: "http://127.0.0.1:9".into(),
+                secret_key: Secret::new(key),
+                tips: "none".into(),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn channels_are_the_enabled_restaurants_with_one_keys_opened() {
+        let keys = Arc::new(SecretsConfig::dev().keyring().unwrap());
+        let reg = Store::open("sqlite::memory:", keys)
+            .await
+            .unwrap()
+            .registry();
+        reg.create("b", &spec(Some(("resto-b", "key-b"))), 1)
+            .await
+            .unwrap();
+        reg.create("a", &spec(Some(("resto-a", "key-a"))), 1)
+            .await
+            .unwrap();
+        reg.create("plain", &spec(None), 1).await.unwrap();
+        reg.create("off", &spec(Some(("resto-off", "k"))), 1)
+            .await
+            .unwrap();
+        reg.disable("off", 2).await.unwrap();
+        // An update without a key keeps the stored one and bumps the version.
+        reg.update("b", &spec(Some(("resto-b2", ""))), &[], None, 3)
+            .await
+            .unwrap();
+
+        let set = reg.channels().await.unwrap();
+        let seen: Vec<_> = set
+            .iter()
+            .map(|c| {
+                (
+                    c.restaurant_id.as_str(),
+                    c.version,
+                    c.channel.resto_id.as_str(),
+                    c.channel.secret_key.expose(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [("a", 1, "resto-a", "key-a"), ("b", 2, "resto-b2", "key-b")]
+        );
+        assert_eq!(set[0].channel.tips, "none");
+    }
 }
