@@ -503,6 +503,21 @@ async fn not_applied_is_believed_only_after_the_settle_time_then_posted_once_mor
         })
         .await;
     let since = unknown.unknown_since.expect("the unknown outcome is timed");
+    // While it is still being reconciled, nobody is told the POS "never confirmed" it.
+    let checking = h
+        .wait_for(&id, "checked and still unknown", |r| {
+            r.lifecycle.state == PaymentState::OutcomeUnknown && r.checks >= 1
+        })
+        .await;
+    assert!(
+        !checking
+            .pos_text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("never confirmed"),
+        "{:?}",
+        checking.pos_text
+    );
     let rec = h.settled(&id).await;
     assert_state(&rec, PaymentState::Closed, Step::Done);
     let posts = h.pos.calls(P);
@@ -789,6 +804,41 @@ async fn an_unknown_bill_needs_attention_and_nothing_is_posted() {
     );
     assert_eq!(rec.attempts, 1);
     assert!(h.pos.calls(P).is_empty());
+    h.shutdown().await;
+}
+
+/// A POS that refuses to show a bill it knows (the bill is open on a station) is that
+/// refusal, retried — not an unknown bill handed to a person.
+#[tokio::test]
+async fn a_bill_the_pos_refuses_to_show_is_its_refusal_not_an_unknown_bill() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "100.00", false);
+    pos.script_read(
+        "b1",
+        [Read::Refuse(PosFailure {
+            substate: Substate::BillInUse,
+            code: "LOCKED".into(),
+            text: "the bill is open on station 3".into(),
+            not_found: false,
+            transient: false,
+        })],
+    );
+    let h = Harness::start(pos, |c| c.retry.max_attempts = 10).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    let refused = h
+        .history(&id)
+        .await
+        .into_iter()
+        .filter(|(state, _, sub, _)| state == "retrying" && sub.as_deref() == Some("BILL_IN_USE"))
+        .count();
+    assert_eq!(refused, 1, "the refusal was retried as BILL_IN_USE");
+    assert_eq!(
+        h.pos.calls(P).len(),
+        1,
+        "posted once, after the refusal passed"
+    );
     h.shutdown().await;
 }
 
