@@ -25,6 +25,20 @@ pub fn endpoint(method: &'static str, path: &'static str, does: &'static str) ->
     }
 }
 
+/// The fault-rule endpoints the WSA, r_k Delivery and Tillypad simulators share (their
+/// `control::mount` serves them the same way).
+pub fn fault_rule_endpoints() -> [Endpoint; 3] {
+    [
+        endpoint(
+            "POST",
+            "/faults",
+            "adds a fault rule (Fault) → it; see faults.kinds",
+        ),
+        endpoint("GET", "/faults", "→ [Fault] with the remaining times"),
+        endpoint("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
+    ]
+}
+
 impl Endpoint {
     /// With an example body.
     pub fn body(mut self, body: Value) -> Self {

@@ -42,7 +42,7 @@ pub fn control_index() -> Value {
         "delivery",
         CONTROL_PREFIX,
         "r_k Delivery REST (/connect/token, /orders/api/v1/orders/...)",
-        vec![
+        [
             ep("GET", "", "this index"),
             ep("POST", "/clients", "adds an API client (SimClient) → it"),
             ep("GET", "/clients", "→ [SimClient]"),
@@ -65,13 +65,10 @@ pub fn control_index() -> Value {
                 "sets the order's status → the order",
             )
             .body(json!({"status_id": 4})),
-            ep(
-                "POST",
-                "/faults",
-                "adds a fault rule (Fault) → it; see faults.kinds",
-            ),
-            ep("GET", "/faults", "→ [Fault] with the remaining times"),
-            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
+        ]
+        .into_iter()
+        .chain(ix::fault_rule_endpoints())
+        .chain([
             ep("GET", "/ledger", "→ [LedgerEntry]: what was posted"),
             ep(
                 "GET",
@@ -88,7 +85,8 @@ pub fn control_index() -> Value {
                 "/reset",
                 "initial data; no faults, ledger, tokens or counters → {\"ok\": true}",
             ),
-        ],
+        ])
+        .collect(),
         "POST /_sim/delivery/faults with a Fault: order_id null = any order, endpoint null = pay and complete for r_keeper faults (complete only for CloseBlocked), pay for the rest; times null = until cleared",
         faults,
     )

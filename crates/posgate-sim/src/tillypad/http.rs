@@ -39,7 +39,7 @@ pub fn control_index() -> Value {
         "tillypad",
         CONTROL_PREFIX,
         "Tillypad XL web API (/post-guest, /pay-guest, /get-menu, ...), also under /tillypad-api/{client}/",
-        vec![
+        [
             ep("GET", "", "this index"),
             ep(
                 "POST",
@@ -76,14 +76,10 @@ pub fn control_index() -> Value {
                 "/settings",
                 "replaces SimSettings (shaped as GET /settings) → them",
             ),
-            ep(
-                "POST",
-                "/faults",
-                "adds a fault rule (Fault) → it; see faults.kinds",
-            ),
-            ep("GET", "/faults", "→ [Fault] with the remaining times"),
-            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
-            ep(
+        ]
+        .into_iter()
+        .chain(ix::fault_rule_endpoints())
+        .chain([            ep(
                 "GET",
                 "/ledger",
                 "→ [LedgerEntry]: every /pay-guest that paid, with its delete-prechecks mode",
@@ -98,7 +94,8 @@ pub fn control_index() -> Value {
                 "/reset",
                 "back to the initial data; no faults, ledger or counters → {\"ok\": true}",
             ),
-        ],
+        ])
+        .collect(),
         "POST /_sim/tillypad/faults with a Fault: gest_id null = any tab, path null = /pay-guest; the first matching rule fires; times null = until cleared",
         faults,
     )

@@ -36,7 +36,7 @@ pub fn control_index() -> Value {
         "wsa",
         CONTROL_PREFIX,
         "r_keeper White Server API v2 (POST /wsserverlp/api/v2/aggregators/Create)",
-        vec![
+        [
             ep("GET", "", "this index"),
             ep(
                 "POST",
@@ -51,14 +51,10 @@ pub fn control_index() -> Value {
             ),
             ep("GET", "/orders", "→ [SimOrder]"),
             ep("GET", "/orders/{object_id}/{guid}", "→ SimOrder or 404"),
-            ep(
-                "POST",
-                "/faults",
-                "adds a fault rule (Fault) → it; see faults.kinds",
-            ),
-            ep("GET", "/faults", "→ [Fault] with the remaining times"),
-            ep("DELETE", "/faults", "clears every fault → {\"ok\": true}"),
-            ep("GET", "/ledger", "→ [LedgerEntry]: what was posted"),
+        ]
+        .into_iter()
+        .chain(ix::fault_rule_endpoints())
+        .chain([            ep("GET", "/ledger", "→ [LedgerEntry]: what was posted"),
             ep(
                 "GET",
                 "/requests",
@@ -69,7 +65,8 @@ pub fn control_index() -> Value {
                 "/reset",
                 "back to the initial data; no faults, ledger, tasks or counters → {\"ok\": true}",
             ),
-        ],
+        ])
+        .collect(),
         "POST /_sim/wsa/faults with a Fault: object_id / order_guid null = any, task_type null = PayOrder (transport faults) or PayOrder and CompleteOrder (order-state faults), times null = until cleared",
         faults,
     )
