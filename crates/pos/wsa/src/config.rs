@@ -386,7 +386,7 @@ tips_curency_guid = "typo"
 
     #[test]
     fn the_shipped_deploy_config_still_loads_with_unknown_keys_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/posgate.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy/posgate.toml");
         let cfg = load_config(Some(&path)).unwrap();
         assert!(
             cfg.restaurants.is_empty(),
@@ -397,7 +397,7 @@ tips_curency_guid = "typo"
     /// The demo restaurants `posgate up` declares are valid WSA connections.
     #[test]
     fn the_shipped_demo_restaurants_are_valid_connections() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/restaurants.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy/restaurants.toml");
         let text = std::fs::read_to_string(path).unwrap();
         let doc: toml::Table = toml::from_str(&text).unwrap();
         let text_of = |v: &toml::Value| match v {
