@@ -8,11 +8,14 @@
 //! - [`rules`]: the amount rules (exact, up to due, 100% discount).
 //! - [`request`]: validation of a pay request, naming the bad field.
 //! - [`json`]: lenient, float-free reading of POS answers.
+//! - [`pos`]: what posgate and a POS say to each other (bill, posting, check, answers) and the
+//!   one "was the unanswered posting applied?" comparison.
 #![forbid(unsafe_code)]
 
 pub mod json;
 pub mod money;
 pub mod payment;
+pub mod pos;
 pub mod request;
 pub mod retry;
 pub mod rules;

@@ -32,16 +32,7 @@ pub fn state_from_pb(s: pb::PaymentState) -> Option<PaymentState> {
     PaymentState::ALL.into_iter().find(|x| state_to_pb(*x) == s)
 }
 
-pub fn substate_to_pb(s: Substate) -> pb::Substate {
-    match s {
-        Substate::WrongRequestSum => pb::Substate::WrongRequestSum,
-        Substate::CashiersShiftClosed => pb::Substate::CashiersShiftClosed,
-        Substate::PrinterError => pb::Substate::PrinterError,
-        Substate::CloseOrderBlocked => pb::Substate::CloseOrderBlocked,
-        Substate::BillInUse => pb::Substate::BillInUse,
-        Substate::OtherError => pb::Substate::OtherError,
-    }
-}
+pub use posgate_proto::convert::substate_to_pb;
 
 /// What staff should do when posgate itself found why a payment cannot be posted: said
 /// before (instead of) the substate's generic advice, because "contact the POS vendor" is
@@ -145,15 +136,11 @@ pub fn payment_to_pb(rec: &PaymentRecord) -> pb::Payment {
 }
 
 /// The substate of a POS failure; a missing or unknown one is OTHER_ERROR.
+/// The substate of an adapter's failure (none, or one the wire does not know: `OTHER_ERROR`).
 pub fn substate_from_pb(failure: Option<&pb::PosFailure>) -> Substate {
-    match failure.map(|f| pb::Substate::try_from(f.substate)) {
-        Some(Ok(pb::Substate::WrongRequestSum)) => Substate::WrongRequestSum,
-        Some(Ok(pb::Substate::CashiersShiftClosed)) => Substate::CashiersShiftClosed,
-        Some(Ok(pb::Substate::PrinterError)) => Substate::PrinterError,
-        Some(Ok(pb::Substate::CloseOrderBlocked)) => Substate::CloseOrderBlocked,
-        Some(Ok(pb::Substate::BillInUse)) => Substate::BillInUse,
-        _ => Substate::OtherError,
-    }
+    failure.map_or(Substate::OtherError, |f| {
+        posgate_proto::convert::substate_from_pb(f.substate)
+    })
 }
 
 /// Staff advice for a direct POS answer (CloseBill), from its substate.

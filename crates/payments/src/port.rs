@@ -7,80 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use posgate_core::{AmountRule, PayRequest, Substate};
+use posgate_core::PayRequest;
+use posgate_proto::convert;
 use posgate_proto::v1::{
     self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, CheckPaymentRequest,
     PostPaymentRequest, adapter_get_bill_response,
 };
 
 use crate::adapters::{Adapters, Route};
-use crate::convert::substate_from_pb;
 use crate::store::BillSnapshot;
 
-/// What the POS said about a write or a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Booked (or, for a check: the unanswered posting is there).
-    Applied,
-    /// The POS said no; nothing was booked.
-    Rejected,
-    /// Nobody can tell whether the POS booked it.
-    Unknown,
-    /// Not booked, for a passing reason outside the bill; or, for a check: the unanswered
-    /// posting is not there.
-    NotApplied,
-}
-
-/// A POS failure as the adapter classified it; the raw code and text kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PosFailure {
-    pub substate: Substate,
-    pub code: String,
-    pub text: String,
-    /// The POS does not know the bill.
-    pub not_found: bool,
-    /// A passing failure outside the bill (POS out of reach): try again later.
-    pub transient: bool,
-}
-
-/// The answer to a posting, a check or a close.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PosReply {
-    pub outcome: Outcome,
-    pub failure: Option<PosFailure>,
-    /// The bill is closed now (a payment that closed it, or a check that found it closed).
-    pub bill_closed: bool,
-    /// The POS's reference of the posting (WSA taskGuid, Delivery requestId).
-    pub reference: Option<String>,
-    /// What the POS reported about the posting (e.g. applied discounts).
-    pub details: BTreeMap<String, String>,
-    /// How a check decided, for the payment's history.
-    pub evidence: String,
-}
-
-impl PosReply {
-    pub fn new(outcome: Outcome) -> PosReply {
-        PosReply {
-            outcome,
-            failure: None,
-            bill_closed: false,
-            reference: None,
-            details: BTreeMap::new(),
-            evidence: String::new(),
-        }
-    }
-}
-
-/// What the engine needs to know of a restaurant's POS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capabilities {
-    pub amount_rule: AmountRule,
-    /// No call reads a bill back (Tillypad): no amount check before posting, and an unknown
-    /// outcome goes to a person.
-    pub cannot_read_bills: bool,
-    /// How long the POS may still apply an unanswered write (0: the adapter cannot say).
-    pub settle_ms: u64,
-}
+pub use posgate_core::pos::{Capabilities, Outcome, PosFailure, PosReply};
 
 /// Why a call to the port failed without an answer from the POS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,22 +124,11 @@ fn port_error(s: tonic::Status) -> PortError {
 }
 
 fn outcome(o: i32) -> Outcome {
-    match pb::Outcome::try_from(o).unwrap_or(pb::Outcome::Unspecified) {
-        pb::Outcome::Applied => Outcome::Applied,
-        pb::Outcome::Rejected => Outcome::Rejected,
-        pb::Outcome::NotApplied => Outcome::NotApplied,
-        pb::Outcome::Unknown | pb::Outcome::Unspecified => Outcome::Unknown,
-    }
+    convert::outcome_from_pb(o)
 }
 
 fn failure(f: pb::PosFailure) -> PosFailure {
-    PosFailure {
-        substate: substate_from_pb(Some(&f)),
-        code: f.pos_code,
-        text: f.pos_text,
-        not_found: f.not_found,
-        transient: f.transient,
-    }
+    convert::failure_from_pb(f)
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -238,10 +164,11 @@ impl PosPort for GrpcPos {
             .await
             .map_err(port_error)?;
         Ok(Capabilities {
-            amount_rule: match pb::AmountRule::try_from(d.amount_rule) {
-                Ok(pb::AmountRule::UpToDue) => AmountRule::UpToDue,
-                _ => AmountRule::Exact,
-            },
+            amount_rule: convert::amount_rule_from_pb(d.amount_rule),
+            separate_close_step: d.separate_close_step,
+            supports_tips: d.supports_tips,
+            supports_points: d.supports_points,
+            supports_fiscal_data: d.supports_fiscal_data,
             cannot_read_bills: d.cannot_read_bills,
             settle_ms: d.reconcile_settle_ms,
         })

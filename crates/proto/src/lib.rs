@@ -2,8 +2,11 @@
 //! - `PaymentService`: what internal services call.
 //! - `PosAdapter`: what every POS adapter serves.
 //! - `RestaurantService`: the restaurant registry (operators).
-#![allow(clippy::all, missing_docs)]
+//!
+//! [`convert`] is the one translation between these messages and the domain's POS types.
+pub mod convert;
 
+#[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("posgate.v1");
 }

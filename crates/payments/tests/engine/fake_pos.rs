@@ -156,6 +156,7 @@ impl FakePos {
             amount_rule: AmountRule::Exact,
             cannot_read_bills: false,
             settle_ms: 1,
+            ..Capabilities::default()
         })
     }
 

@@ -63,6 +63,7 @@ fn caps(rule: AmountRule, cannot_read_bills: bool, settle_ms: u64) -> Capabiliti
         amount_rule: rule,
         cannot_read_bills,
         settle_ms,
+        ..Capabilities::default()
     }
 }
 

@@ -6,21 +6,35 @@
 //! configured and a payment was reported closed while the POS booked nothing. Whatever must
 //! behave the same for every POS lives here.
 //!
-//! Today the kit holds [`http`]: the one HTTP client policy (timeouts, no redirects, rustls
-//! with the restaurant's own CA bundle, checked by [`check_ca_pem`], a posgate user agent) and
-//! the one reading of what a failed exchange means ("not sent" / "sent, outcome unknown" /
-//! "refused: fix the configuration"); and [`connection`]: a restaurant's connection read into
-//! the adapter's settings (every error naming the setting, never quoting a value), the
-//! settings table `Describe` reports, and the cache of what was built from it. Issue 11 grows
-//! it into the full adapter kit (a `PosConnector` trait, the generic gRPC server, a conformance
-//! suite); those are deliberately not here yet.
+//! A POS integration implements [`PosConnector`] ([`connector`]): its settings table, how to
+//! build a restaurant from its connection, and the five questions (get bill, list bills, post
+//! payment, close bill, check payment) in domain types. The kit does the rest once:
+//! - [`server`]: the one `posgate.v1.PosAdapter` gRPC server over any connector (connection
+//!   reading and caching, field checks naming the field, amounts at the restaurant's scale,
+//!   the wire form of bills and answers, logging);
+//! - [`run`]: an adapter's configuration section and its whole `main`;
+//! - [`http`]: the one HTTP client policy (timeouts, no redirects, rustls with the restaurant's
+//!   own CA bundle, checked by [`check_ca_pem`], a posgate user agent) and the one reading of
+//!   what a failed exchange means ("not sent" / "sent, outcome unknown" / "refused: fix the
+//!   configuration");
+//! - [`connection`]: a restaurant's connection read into the connector's settings type (every
+//!   error naming the setting, never quoting a value), and the cache of what was built from it.
+//!
+//! The "was the posting applied?" comparison is in the domain core
+//! (`posgate_core::pos::judge_posting`), shared with the payment engine.
 #![forbid(unsafe_code)]
 
 pub mod connection;
+pub mod connector;
 pub mod http;
+pub mod run;
+pub mod server;
 
 pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Restaurants, Setting, read_settings,
     refuse_misplaced, setting_specs,
 };
+pub use connector::{Invalid, PosConnector};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};
+pub use run::{AdapterConfig, main, serve};
+pub use server::AdapterServer;

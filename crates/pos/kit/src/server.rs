@@ -1,0 +1,350 @@
+//! The one `posgate.v1.PosAdapter` gRPC server, over any [`PosConnector`].
+//!
+//! Why it exists: the contract's rules are the same for every POS and are kept here once —
+//! a request names its restaurant and carries its connection (no adapter keeps a restaurant
+//! list, so any replica serves any restaurant); gRPC errors are only for bad input
+//! (`INVALID_ARGUMENT` naming the field, nothing sent to the POS); everything the POS says comes
+//! back inside the response; amounts are exact at the restaurant's scale; tenders add up to the
+//! amount; points and tips reach only a POS whose capabilities take them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use posgate_core::Money;
+use posgate_core::pos::{Check, Outcome, PosReply, Posting, Tender};
+use posgate_proto::convert::{
+    amount_rule_to_pb, amounts_from_pb, bill_to_pb, failure_to_pb, outcome_to_pb,
+};
+use posgate_proto::v1::pos_adapter_server::PosAdapter;
+use posgate_proto::v1::{
+    AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
+    AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, CheckPaymentRequest,
+    CheckPaymentResponse, DescribeRequest, DescribeResponse, PosConnection, PostPaymentRequest,
+    PostPaymentResponse, adapter_get_bill_response,
+};
+use tonic::{Request, Response, Status};
+
+use crate::connection::{CONNECTION_CACHE_CAPACITY, ConnectionCache, setting_specs};
+use crate::connector::PosConnector;
+
+/// A restaurant built from its connection, with the scale its amounts are read at.
+struct Served<R> {
+    scale: u32,
+    pos: R,
+}
+
+/// Serves any [`PosConnector`] as `posgate.v1.PosAdapter`.
+pub struct AdapterServer<C: PosConnector> {
+    connector: Arc<C>,
+    restaurants: Arc<ConnectionCache<Served<C::Restaurant>>>,
+}
+
+impl<C: PosConnector> Clone for AdapterServer<C> {
+    fn clone(&self) -> Self {
+        AdapterServer {
+            connector: Arc::clone(&self.connector),
+            restaurants: Arc::clone(&self.restaurants),
+        }
+    }
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {why}"))
+}
+
+fn money(field: &str, s: &str, scale: u32) -> Result<Money, Status> {
+    Money::parse(s.trim(), scale).map_err(|e| invalid(field, e))
+}
+
+fn optional_money(field: &str, s: &str, scale: u32) -> Result<Money, Status> {
+    Money::parse_optional(s.trim(), scale).map_err(|e| invalid(field, e))
+}
+
+impl<C: PosConnector> AdapterServer<C> {
+    pub fn new(connector: C) -> Self {
+        AdapterServer {
+            connector: Arc::new(connector),
+            restaurants: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
+        }
+    }
+
+    /// The connector, for tests and for what a POS serves besides the contract.
+    pub fn connector(&self) -> &C {
+        &self.connector
+    }
+
+    /// How many restaurants are built and kept.
+    pub fn connected(&self) -> usize {
+        self.restaurants.len()
+    }
+
+    /// The request's restaurant, built from its connection (kept while it is unchanged).
+    fn restaurant(
+        &self,
+        restaurant_id: &str,
+        connection: Option<&PosConnection>,
+    ) -> Result<Arc<Served<C::Restaurant>>, Status> {
+        if restaurant_id.trim().is_empty() {
+            return Err(invalid("restaurant_id", "is required"));
+        }
+        let conn = connection.ok_or_else(|| {
+            invalid(
+                "connection",
+                "is required: adapters keep no restaurants; the payment service sends the registry's connection with every call",
+            )
+        })?;
+        if conn.currency_scale > posgate_core::money::MAX_SCALE {
+            return Err(invalid(
+                "connection.currency_scale",
+                format!(
+                    "must be at most {}, not {}",
+                    posgate_core::money::MAX_SCALE,
+                    conn.currency_scale
+                ),
+            ));
+        }
+        self.restaurants
+            .get_or_build(restaurant_id, conn, |c| {
+                Ok(Served {
+                    scale: c.currency_scale,
+                    pos: self.connector.connect(c)?,
+                })
+            })
+            .map_err(|e| invalid("connection", e))
+    }
+
+    fn bill_id(&self, raw: &str) -> Result<String, Status> {
+        self.connector
+            .bill_id(raw)
+            .map_err(|e| invalid("bill_id", e))
+    }
+
+    /// The posting a request asks for, checked against the restaurant's scale and POS.
+    fn posting(
+        &self,
+        req: &PostPaymentRequest,
+        r: &Served<C::Restaurant>,
+    ) -> Result<Posting, Status> {
+        let scale = r.scale;
+        let amount = money("amount", &req.amount, scale)?;
+        let tips = optional_money("tips", &req.tips, scale)?;
+        let points = optional_money("points", &req.points, scale)?;
+        let caps = self.connector.capabilities(&r.pos);
+        if !points.is_zero() && !caps.supports_points {
+            return Err(invalid(
+                "points",
+                format!(
+                    "{} takes no bonus points (Describe.supports_points is false)",
+                    C::KIND
+                ),
+            ));
+        }
+        let mut tenders = Vec::with_capacity(req.tenders.len());
+        let mut sum = Money::zero(scale);
+        for (i, t) in req.tenders.iter().enumerate() {
+            let a = money(&format!("tenders[{i}].amount"), &t.amount, scale)?;
+            sum = sum
+                .checked_add(a)
+                .ok_or_else(|| invalid("tenders", "the sum overflows"))?;
+            tenders.push(Tender {
+                tender_id: t.tender_id.trim().to_string(),
+                amount: a,
+                card_code: (!t.card_code.is_empty())
+                    .then(|| posgate_core::Secret::new(t.card_code.clone())),
+            });
+        }
+        if !tenders.is_empty() && sum.value() != amount.value() {
+            return Err(invalid(
+                "tenders",
+                format!("tender amounts add up to {sum}, not the amount {amount}"),
+            ));
+        }
+        Ok(Posting {
+            payment_id: req.payment_id.trim().to_string(),
+            bill_id: self.bill_id(&req.bill_id)?,
+            amount,
+            tips,
+            tenders,
+            points,
+            fiscal_data: req
+                .fiscal_data
+                .clone()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            pos_options: req
+                .pos_options
+                .clone()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            attempt: req.attempt,
+        })
+    }
+}
+
+fn failure(reply: &PosReply) -> Option<posgate_proto::v1::PosFailure> {
+    reply.failure.as_ref().map(failure_to_pb)
+}
+
+#[tonic::async_trait]
+impl<C: PosConnector> PosAdapter for AdapterServer<C> {
+    async fn describe(
+        &self,
+        request: Request<DescribeRequest>,
+    ) -> Result<Response<DescribeResponse>, Status> {
+        let req = request.into_inner();
+        let settings = setting_specs(C::SETTINGS);
+        // Without a connection: what this POS kind is and which settings it takes.
+        if req.connection.is_none() {
+            return Ok(Response::new(DescribeResponse {
+                pos_kind: C::KIND.into(),
+                settings,
+                ..Default::default()
+            }));
+        }
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let caps = self.connector.capabilities(&r.pos);
+        Ok(Response::new(DescribeResponse {
+            pos_kind: C::KIND.into(),
+            separate_close_step: caps.separate_close_step,
+            amount_rule: amount_rule_to_pb(caps.amount_rule) as i32,
+            supports_tips: caps.supports_tips,
+            supports_points: caps.supports_points,
+            supports_fiscal_data: caps.supports_fiscal_data,
+            currency_scale: r.scale,
+            cannot_read_bills: caps.cannot_read_bills,
+            reconcile_settle_ms: caps.settle_ms,
+            settings,
+        }))
+    }
+
+    async fn get_bill(
+        &self,
+        request: Request<AdapterGetBillRequest>,
+    ) -> Result<Response<AdapterGetBillResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let bill_id = self.bill_id(&req.bill_id)?;
+        let result = match self.connector.get_bill(&r.pos, &bill_id).await {
+            Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
+                &req.restaurant_id,
+                &bill,
+                r.scale,
+            )),
+            Err(f) => adapter_get_bill_response::Result::Failure(failure_to_pb(&f)),
+        };
+        Ok(Response::new(AdapterGetBillResponse {
+            result: Some(result),
+        }))
+    }
+
+    async fn list_bills(
+        &self,
+        request: Request<AdapterListBillsRequest>,
+    ) -> Result<Response<AdapterListBillsResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let table = req.table.trim();
+        let (bills, failure) = self
+            .connector
+            .list_bills(&r.pos, (!table.is_empty()).then_some(table))
+            .await;
+        Ok(Response::new(AdapterListBillsResponse {
+            bills: bills
+                .iter()
+                .map(|b| bill_to_pb(&req.restaurant_id, b, r.scale))
+                .collect(),
+            failure: failure.as_ref().map(failure_to_pb),
+        }))
+    }
+
+    async fn post_payment(
+        &self,
+        request: Request<PostPaymentRequest>,
+    ) -> Result<Response<PostPaymentResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let posting = self.posting(&req, &r)?;
+        tracing::info!(
+            pos = C::KIND,
+            restaurant_id = %req.restaurant_id,
+            bill_id = %posting.bill_id,
+            payment_id = %posting.payment_id,
+            amount = %posting.amount,
+            attempt = posting.attempt,
+            "posting payment"
+        );
+        let reply = self
+            .connector
+            .post_payment(&r.pos, &posting)
+            .await
+            .map_err(|e| Status::invalid_argument(e.0))?;
+        tracing::info!(
+            pos = C::KIND,
+            restaurant_id = %req.restaurant_id,
+            bill_id = %posting.bill_id,
+            payment_id = %posting.payment_id,
+            outcome = ?reply.outcome,
+            bill_closed = reply.bill_closed,
+            pos_reference = reply.reference.as_deref().unwrap_or(""),
+            pos_code = reply.failure.as_ref().map_or("", |f| f.code.as_str()),
+            "payment posted"
+        );
+        Ok(Response::new(PostPaymentResponse {
+            outcome: outcome_to_pb(reply.outcome) as i32,
+            failure: failure(&reply),
+            bill_closed: reply.outcome == Outcome::Applied && reply.bill_closed,
+            pos_reference: reply.reference.unwrap_or_default(),
+            details: reply.details.into_iter().collect(),
+        }))
+    }
+
+    async fn close_bill(
+        &self,
+        request: Request<AdapterCloseBillRequest>,
+    ) -> Result<Response<AdapterCloseBillResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let bill_id = self.bill_id(&req.bill_id)?;
+        let reply = self
+            .connector
+            .close_bill(&r.pos, &bill_id, req.payment_id.trim())
+            .await;
+        Ok(Response::new(AdapterCloseBillResponse {
+            outcome: outcome_to_pb(reply.outcome) as i32,
+            failure: failure(&reply),
+            pos_reference: reply.reference.unwrap_or_default(),
+        }))
+    }
+
+    async fn check_payment(
+        &self,
+        request: Request<CheckPaymentRequest>,
+    ) -> Result<Response<CheckPaymentResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let check = Check {
+            payment_id: req.payment_id.trim().to_string(),
+            bill_id: self.bill_id(&req.bill_id)?,
+            amount: money("amount", &req.amount, r.scale)?,
+            reference: Some(req.pos_reference.trim().to_string()).filter(|s| !s.is_empty()),
+            bill_before: req.bill_before.as_ref().map(amounts_from_pb),
+            close: req.close,
+        };
+        let reply = self.connector.check_payment(&r.pos, &check).await;
+        tracing::info!(
+            pos = C::KIND,
+            restaurant_id = %req.restaurant_id,
+            bill_id = %check.bill_id,
+            payment_id = %check.payment_id,
+            outcome = ?reply.outcome,
+            evidence = %reply.evidence,
+            "payment checked"
+        );
+        Ok(Response::new(CheckPaymentResponse {
+            outcome: outcome_to_pb(reply.outcome) as i32,
+            bill_closed: reply.bill_closed,
+            failure: failure(&reply),
+            evidence: reply.evidence,
+        }))
+    }
+}
