@@ -57,14 +57,6 @@ impl PayFailure {
             rule: "transport",
         }
     }
-
-    /// The substate to report: the refusal's, else `OTHER_ERROR`.
-    pub fn substate(&self) -> Substate {
-        match self.verdict {
-            Verdict::Rejected(s) => s,
-            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
-        }
-    }
 }
 
 /// A successful `/pay-guest`: the lists as received (`None`: absent).

@@ -19,7 +19,6 @@ use posgate_pos_kit::{Invalid, PosConnector, Setting};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
 
-use crate::classify::Verdict;
 use crate::client::{PayFailure, PaySuccess, TillypadClient};
 use crate::settings::{DeletePrechecks, SETTINGS, TillypadSettings};
 use crate::wire::{PayGuest, guid_text, is_guid, sum_of_lines};
@@ -234,24 +233,10 @@ fn resolve_pay_type(
 // Answers.
 // ------------------------------------------------------------------------------------------
 
-/// A failed `/pay-guest` as posgate's answer: refused, unknown, or not applied (a passing
-/// failure outside the tab: `transient`).
+/// A failed `/pay-guest` as posgate's answer.
 fn failed(f: PayFailure) -> PosReply {
-    let outcome = match f.verdict {
-        Verdict::Rejected(_) => Outcome::Rejected,
-        Verdict::Unknown => Outcome::Unknown,
-        Verdict::Transient => Outcome::NotApplied,
-    };
-    PosReply::failed(
-        outcome,
-        PosFailure {
-            substate: f.substate(),
-            transient: !matches!(f.verdict, Verdict::Rejected(_)),
-            not_found: f.not_found,
-            code: f.code,
-            text: f.text,
-        },
-    )
+    let failure = f.verdict.failure(f.code, f.text, f.not_found);
+    PosReply::failed(f.verdict.outcome(), failure)
 }
 
 fn ours(code: &str, text: impl Into<String>) -> PosFailure {
