@@ -1,4 +1,5 @@
-//! Lenient reading of POS answers (JSON), shared by every adapter.
+//! Lenient reading of POS answers (JSON), shared by every adapter, and money written into a
+//! request exactly.
 //!
 //! posgate talks to independent implementations of each vendor's API: unknown fields are
 //! ignored, missing or mistyped fields become `None`, ids may be strings or numbers, and money
@@ -86,6 +87,16 @@ pub fn bool_of(v: &Value) -> Option<bool> {
     }
 }
 
+/// Money written as a JSON number with its exact text (`978.00` stays `978.00`, thanks to
+/// serde_json's `arbitrary_precision`), never through a float.
+pub fn decimal_to_json(d: Decimal) -> Value {
+    let text = d.to_string();
+    match serde_json::Number::from_str(&text) {
+        Ok(n) => Value::Number(n),
+        Err(_) => Value::String(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +117,16 @@ mod tests {
             json!([1]),
         ] {
             assert_eq!(decimal_of(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn money_is_written_with_its_exact_text() {
+        for text in ["978.00", "0.10", "-1.5", "12345678901234567890.1234"] {
+            let v = decimal_to_json(text.parse().unwrap());
+            assert!(v.is_number(), "{v}");
+            assert_eq!(serde_json::to_string(&v).unwrap(), text);
+            assert_eq!(decimal_of(&v).unwrap().to_string(), text);
         }
     }
 

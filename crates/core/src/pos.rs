@@ -57,6 +57,50 @@ impl PosFailure {
     }
 }
 
+/// What a failed write means, as a connector's classification of the POS's answer says: every
+/// POS error comes down to one of three. One reading of them for every connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The POS refused; nothing was booked.
+    Rejected(Substate),
+    /// It may have been booked (a lost answer, a timeout inside the POS): never write again
+    /// before finding out.
+    Unknown,
+    /// Not booked, for a passing reason outside the bill (the POS out of reach): write again
+    /// later.
+    Transient,
+}
+
+impl Verdict {
+    /// The outcome of a write that failed so.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Verdict::Rejected(_) => Outcome::Rejected,
+            Verdict::Unknown => Outcome::Unknown,
+            Verdict::Transient => Outcome::NotApplied,
+        }
+    }
+
+    /// The substate to report: the refusal's, else `OTHER_ERROR`.
+    pub fn substate(self) -> Substate {
+        match self {
+            Verdict::Rejected(s) => s,
+            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+        }
+    }
+
+    /// The failure, with the POS's code and text: transient unless refused.
+    pub fn failure(self, code: String, text: String, not_found: bool) -> PosFailure {
+        PosFailure {
+            substate: self.substate(),
+            code,
+            text,
+            not_found,
+            transient: !matches!(self, Verdict::Rejected(_)),
+        }
+    }
+}
+
 /// The answer to a posting, a check or a close.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PosReply {
@@ -520,6 +564,33 @@ mod tests {
                 j.why
             );
             assert!(!j.why.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_verdict_is_an_outcome_a_substate_and_a_transience() {
+        let printer = Verdict::Rejected(Substate::PrinterError);
+        for (v, outcome, substate, transient) in [
+            (printer, Outcome::Rejected, Substate::PrinterError, false),
+            (
+                Verdict::Unknown,
+                Outcome::Unknown,
+                Substate::OtherError,
+                true,
+            ),
+            (
+                Verdict::Transient,
+                Outcome::NotApplied,
+                Substate::OtherError,
+                true,
+            ),
+        ] {
+            let f = v.failure("HTTP/200".into(), "text".into(), false);
+            assert_eq!(
+                (v.outcome(), f.substate, f.transient),
+                (outcome, substate, transient),
+                "{v:?}"
+            );
         }
     }
 

@@ -110,6 +110,37 @@ pub fn setting_specs(table: &[Setting]) -> Vec<posgate_proto::v1::SettingSpec> {
         .collect()
 }
 
+/// The field names a settings struct's derived `Deserialize` asks for (what it passes to
+/// `deserialize_struct`), for a test holding an adapter's settings table to its struct: a field
+/// added to one and not the other is caught. Empty for a type that is not a struct.
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor, value};
+    struct Fields(std::cell::Cell<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for &Fields {
+        type Error = value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, value::Error> {
+            Err(value::Error::custom("only a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, value::Error> {
+            self.0.set(fields);
+            Err(value::Error::custom("fields taken"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let f = Fields(std::cell::Cell::new(&[]));
+    let _ = T::deserialize(&f);
+    f.0.get()
+}
+
 /// Refuses, by name and before anything is read, what a connection must not carry: a
 /// static-only field (`static_only`: name, why; e.g. a file on the adapter's host) and a
 /// secret of `table` sent as a plain setting. Names are compared in any case, as they are
@@ -452,6 +483,23 @@ mod tests {
         // Good values of the same settings are read.
         let s = read_with(&[("mode", "sync"), ("level", "high")]).unwrap();
         assert_eq!((s.mode, s.level), (Mode::Sync, Some(Level(1))));
+    }
+
+    #[test]
+    fn struct_fields_are_the_names_serde_reads() {
+        assert_eq!(
+            struct_fields::<S>(),
+            [
+                "base_url",
+                "object_id",
+                "station",
+                "fast",
+                "token",
+                "mode",
+                "level"
+            ]
+        );
+        assert!(struct_fields::<Mode>().is_empty(), "not a struct");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod server;
 
 pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Restaurants, Setting, read_settings,
-    refuse_misplaced, setting_specs,
+    refuse_misplaced, setting_specs, struct_fields,
 };
 pub use connector::{Invalid, PosConnector};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};

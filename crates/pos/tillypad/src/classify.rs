@@ -17,17 +17,9 @@
 
 use posgate_core::Substate;
 
-/// What an error text means for a posting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Tillypad refused; nothing was booked.
-    Rejected(Substate),
-    /// It may have been booked (a timeout inside Tillypad, a lost answer): never post again
-    /// without a person.
-    Unknown,
-    /// Not booked, for a passing reason outside the tab (connection refused): post again.
-    Transient,
-}
+/// What an error text means for a posting: refused (with its substate), unknown (a timeout
+/// inside Tillypad: never post again without a person), or not applied for a passing reason.
+pub use posgate_core::pos::Verdict;
 
 /// One row: the text matches if it contains any of `any`, or, when `all` is not empty, a
 /// fragment of every group of `all`.

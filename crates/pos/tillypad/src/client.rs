@@ -27,7 +27,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::time::Instant;
 
 use crate::classify::{Verdict, classify_text};
-use crate::config::TillypadRestaurant;
+use crate::settings::TillypadSettings;
 use crate::wire::{Answer, PayGuest, parse_answer};
 
 /// Path appended to `base_url`.
@@ -57,14 +57,6 @@ impl PayFailure {
             rule: "transport",
         }
     }
-
-    /// The substate to report: the refusal's, else `OTHER_ERROR`.
-    pub fn substate(&self) -> Substate {
-        match self.verdict {
-            Verdict::Rejected(s) => s,
-            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
-        }
-    }
 }
 
 /// A successful `/pay-guest`: the lists as received (`None`: absent).
@@ -83,29 +75,22 @@ pub struct TillypadClient {
     base: String,
 }
 
-/// The HTTP client of one restaurant (the kit's policy): JSON headers, the restaurant's connect
-/// and request timeouts and CA bundle, no redirects, no connection reuse (see the module docs).
-pub fn http_client(
-    r: &TillypadRestaurant,
-    ca_pem: Option<&str>,
-) -> Result<reqwest::Client, reqwest::Error> {
-    HttpPolicy::new("tillypad")
-        .header(CONTENT_TYPE, "application/json; charset=utf-8")
-        .header(ACCEPT, "application/json")
-        .connect_timeout(Duration::from_millis(r.connect_timeout_ms))
-        .request_timeout(Duration::from_millis(r.request_timeout_ms))
-        .fresh_connections()
-        .trust_pem(ca_pem)
-        .build()
-}
-
 impl TillypadClient {
-    /// The client of a checked restaurant (its CA bundle read now); the error names the setting.
-    pub fn new(r: &TillypadRestaurant) -> Result<Self, String> {
-        let ca = r.ca_bundle().map_err(|e| e.to_string())?;
+    /// The client of a restaurant's checked settings, on the kit's policy: JSON headers, its
+    /// connect and request timeouts and CA bundle, no redirects, no connection reuse (see the
+    /// module docs).
+    pub fn new(r: &TillypadSettings) -> Result<Self, String> {
+        let http = HttpPolicy::new("tillypad")
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .header(ACCEPT, "application/json")
+            .connect_timeout(Duration::from_millis(r.connect_timeout_ms))
+            .request_timeout(Duration::from_millis(r.request_timeout_ms))
+            .fresh_connections()
+            .trust_pem(r.ca_pem.as_deref())
+            .build()
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
         Ok(TillypadClient {
-            http: http_client(r, ca.as_deref())
-                .map_err(|e| format!("building the HTTP client: {e}"))?,
+            http,
             base: r.base_url.trim().trim_end_matches('/').to_string(),
         })
     }

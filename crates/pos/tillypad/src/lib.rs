@@ -7,50 +7,47 @@
 //! one table of text fragments ([`classify`]) and the raw text is always kept.
 //!
 //! # Modules
-//! - [`config`]: settings per restaurant ([`SETTINGS`], the one table of them);
-//!   [`load_config`] reads TOML + environment, [`TillypadRestaurant::from_connection`] a
-//!   request's `PosConnection`.
+//! - [`connector`]: [`TillypadConnector`], Tillypad as the adapter kit's `PosConnector` (the
+//!   kit's `AdapterServer` serves it as the `posgate.v1.PosAdapter` gRPC contract).
+//! - [`settings`]: a restaurant's settings, read from its connection; [`SETTINGS`] is the one
+//!   table of them.
 //! - [`client`]: the `/pay-guest` HTTP client (fresh connection per call, lenient answers).
 //! - [`classify`]: the one table that maps Tillypad error texts to posgate's six substates.
 //! - [`wire`]: the request body and lenient answer parsing (money never through floats).
-//! - [`service`]: the gRPC service [`TillypadAdapter`] and [`serve`].
 //!
-//! # Configuration
-//! `posgate-tillypad --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
+//! # Running
+//! `posgate-tillypad --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`; `posgate up`
+//! and `posgate serve tillypad` run the same) reads only where to listen and `[auth]`:
 //!
 //! ```toml
 //! [tillypad]
-//! listen = "127.0.0.1:50063"            # default
-//!
-//! [tillypad.restaurants.tp]             # "tp" = posgate's restaurant_id
-//! base_url = "http://10.0.0.5:8090"     # + /pay-guest; or a relay: http://host:8059/tillypad-api/<Client>
-//! default_pay_type_id = "3E2A6F10-8C4B-4D7A-9B15-2F6C0D1A7E01"  # payType_ID, unless the request names one
-//! # allow_prepaid_pay_type = false      # true: with no pay type, let Tillypad use the tab's gsdlv_pytp_ID_Prepaid
-//! # ca_file = "/etc/posgate/tillypad-ca.pem"  # or ca_pem = "-----BEGIN CERTIFICATE-----..."
-//! # default_points_type_id = "60D367B5-15D2-D24D-8A74-A28F40C8CB9D"  # DiscountSum.type_ID; unset: Tillypad's module setting
-//! # points_field = "DiscountSum"        # or "GuestDiscountPoints" (the docs use both names)
-//! delete_prechecks = 2                  # 0 | 1 | 2 (default 0, Tillypad's own default)
-//! # currency_scale = 2
-//! # connect_timeout_ms = 3000
-//! # request_timeout_ms = 30000
+//! listen = "127.0.0.1:50063"            # default; POSGATE_TILLYPAD__LISTEN overrides it
 //! ```
 //!
-//! # Restaurants from the registry (`PosConnection`)
-//! A request that carries `connection` is served from it alone, whatever the static
-//! configuration holds (an adapter with no `[tillypad.restaurants]` serves any restaurant):
-//! `connection.settings` are the keys above (text, read as the environment's: `"2"`,
-//! `"true"`), `connection.currency_scale` the scale, and the restaurant gets the same checks as
-//! a static one. A CA bundle comes inline as `ca_pem` (`ca_file` names a file on the adapter's
-//! host, so a connection cannot use it; `ca_pem` works in the static section too, one of the
-//! two). Tillypad takes no credentials: `connection.secrets` must be empty. What is built (the
-//! checked settings, the HTTP client) is kept per restaurant while its connection is
-//! unchanged, up to [`posgate_pos_kit::CONNECTION_CACHE_CAPACITY`] restaurants. A bad connection is
-//! `INVALID_ARGUMENT` `connection: setting "<name>" ...`, naming the setting. `Describe` lists
-//! the settings (name, required, secret, description) in `settings`.
+//! The adapter keeps no restaurants (a `[tillypad.restaurants]` section is refused): they are
+//! declared in posgate's registry, and the payment service sends a restaurant's connection
+//! with every call, so any replica serves any restaurant. Logging follows `RUST_LOG`.
 //!
-//! Every key can be overridden from the environment with the prefix `POSGATE_TILLYPAD__` and
-//! `__` between nesting levels, e.g. `POSGATE_TILLYPAD__LISTEN=0.0.0.0:50063`,
-//! `POSGATE_TILLYPAD__RESTAURANTS__TP__DELETE_PRECHECKS=2`. Logging follows `RUST_LOG`.
+//! # A restaurant's connection
+//! `connection.currency_scale` is the restaurant's scale; `connection.settings` (text, read as
+//! the environment's: `"2"`, `"true"`) are the rows of [`SETTINGS`]:
+//!
+//! | setting | |
+//! |---|---|
+//! | `base_url` (required) | `http://<host>:8090`, or a relay `http://host:8059/tillypad-api/<Client>`; `/pay-guest` is appended |
+//! | `ca_pem` | a PEM bundle of certificate authorities trusted beside the public ones |
+//! | `default_pay_type_id` | `payType_ID` (a GUID) unless the request names one |
+//! | `allow_prepaid_pay_type` | `true`: with no pay type, let Tillypad use the tab's `gsdlv_pytp_ID_Prepaid` |
+//! | `default_points_type_id` | `DiscountSum.type_ID` (a GUID); unset: Tillypad's module setting |
+//! | `points_field` | `DiscountSum` (default) or `GuestDiscountPoints` (the docs use both names) |
+//! | `delete_prechecks` | `0` (default, Tillypad's own), `1` or `2`: the mode of a first posting |
+//! | `connect_timeout_ms`, `request_timeout_ms` | 3000 and 30000 by default; connect < request |
+//!
+//! Tillypad takes no credentials: `connection.secrets` must be empty. Any other name (e.g. the
+//! retired static `ca_file`, `currency_scale`) is refused. A bad connection is
+//! `INVALID_ARGUMENT` `connection: setting "<name>" ...`, naming the setting and never quoting
+//! a value. What is built from a connection (the checked settings, the HTTP client) is kept
+//! while it is unchanged. `Describe` lists the settings (name, required, secret, description).
 //!
 //! # `delete-prechecks` (Tillypad's documented meaning)
 //! - `0` — don't delete: the points discount applies only to the part of the tab not yet sent
@@ -97,7 +94,8 @@
 //!   With none of them the payment is `REJECTED` `OTHER_ERROR` (`tillypad/no-pay-type`)
 //!   **without calling** Tillypad.
 //! - Accepted `pos_options` keys: `delete_prechecks` and `retry_delete_prechecks` (`"0"`,
-//!   `"1"`, `"2"`), `pay_type_id`, `points_type_id`. Any other key or value is `INVALID_ARGUMENT` naming `pos_options.<key>`.
+//!   `"1"`, `"2"`), `pay_type_id`, `points_type_id`. Any other key or value is
+//!   `INVALID_ARGUMENT` naming `pos_options.<key>`.
 //! - Tips cannot be booked (`paySum` must equal the tab); non-zero tips are reported in
 //!   `details.tips_not_booked`. `fiscal_data` is not sent. `pos_reference` stays empty:
 //!   Tillypad returns no id and the body has no field to stamp posgate's payment id in.
@@ -141,20 +139,47 @@
 //!
 //! `Describe`: `pos_kind "tillypad"`, `separate_close_step false`, `amount_rule EXACT`,
 //! `supports_points true`, `supports_tips false`, `supports_fiscal_data false`,
-//! `cannot_read_bills true`, `currency_scale` from the connection or the config, `settings`
+//! `cannot_read_bills true`, `currency_scale` from the connection, `settings`
 //! from [`SETTINGS`].
 #![forbid(unsafe_code)]
 
 pub mod classify;
 pub mod client;
-pub mod config;
-pub mod service;
+pub mod connector;
+pub mod settings;
 pub mod wire;
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+
 pub use classify::{Classified, Verdict, classify_text};
-pub use config::{
-    DeletePrechecks, NOT_FROM_CONNECTION, SETTINGS, Setting, TillypadAdapterConfig,
-    TillypadRestaurant, load_config,
-};
-pub use service::{POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadAdapter, serve};
+pub use connector::{POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadConnector};
+pub use settings::{DeletePrechecks, SETTINGS, TillypadSettings};
 pub use wire::PointsField;
+
+/// Where the adapter listens unless `[tillypad] listen` says otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 50063);
+
+/// The adapter's configuration: `[tillypad]` (only `listen`) and `[auth]` of the TOML file at
+/// `path` (if any), with `POSGATE_TILLYPAD__...` environment overrides.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<posgate_pos_kit::AdapterConfig> {
+    posgate_pos_kit::AdapterConfig::load(path, "tillypad", DEFAULT_LISTEN)
+}
+
+/// Serves the adapter on `listener` until `shutdown` completes.
+pub async fn serve(
+    cfg: posgate_pos_kit::AdapterConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    posgate_pos_kit::serve(
+        "tillypad",
+        TillypadConnector::new(),
+        &cfg.auth,
+        listener,
+        shutdown,
+    )
+    .await
+}

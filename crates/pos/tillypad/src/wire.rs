@@ -17,11 +17,10 @@
 //! a single object instead of a list, sums as strings, error objects
 //! (`{"Message": "…"}`, `{"error": "…"}`), plain-text, HTML and empty bodies.
 
-use std::str::FromStr;
-
 use posgate_core::Money;
+use posgate_core::json::{decimal_of, decimal_to_json};
 use rust_decimal::Decimal;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 /// Which body key carries the redeemed points. The vendor's page names the body parameters
 /// `Payment` and `DiscountSum`, and its curl example `Payment` and `GuestDiscountPoints`.
@@ -66,14 +65,6 @@ pub fn guid_text(s: &str) -> String {
         .to_string()
 }
 
-/// A JSON number with the money's exact text (`978.00`).
-pub fn money_json(m: Money) -> Value {
-    match Number::from_str(&m.to_string()) {
-        Ok(n) => Value::Number(n),
-        Err(_) => Value::String(m.to_string()),
-    }
-}
-
 /// What `/pay-guest` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayGuest {
@@ -91,7 +82,7 @@ impl PayGuest {
     pub fn body(&self) -> Value {
         let mut payment = Map::new();
         payment.insert("gest_ID".into(), Value::String(guid_text(&self.gest_id)));
-        payment.insert("paySum".into(), money_json(self.pay_sum));
+        payment.insert("paySum".into(), decimal_to_json(self.pay_sum.value()));
         if let Some(pt) = &self.pay_type_id {
             payment.insert("payType_ID".into(), Value::String(guid_text(pt)));
         }
@@ -102,7 +93,7 @@ impl PayGuest {
             if let Some(t) = type_id {
                 d.insert("type_ID".into(), Value::String(guid_text(t)));
             }
-            d.insert("sum".into(), money_json(*sum));
+            d.insert("sum".into(), decimal_to_json(sum.value()));
             body.insert(self.points_field.key().into(), Value::Object(d));
         }
         Value::Object(body)
@@ -279,8 +270,6 @@ fn as_list(v: &Value) -> Value {
         other => Value::Array(vec![other.clone()]),
     }
 }
-
-pub use posgate_core::json::decimal_of;
 
 /// Σ `sum` of a `[{type_ID, sum}]` list; `Err` names what could not be read.
 pub fn sum_of_lines(list: &Value) -> Result<Decimal, String> {

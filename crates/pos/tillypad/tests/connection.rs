@@ -1,38 +1,21 @@
-//! Stateless serving: an adapter with no static restaurants serves restaurants given only by
-//! the `connection` of each request, over real gRPC against the Tillypad simulator.
+//! Stateless serving: the adapter keeps no restaurants and serves each one given only by the
+//! `connection` of each request, over real gRPC against the Tillypad simulator.
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use common::*;
 use posgate_proto::v1::*;
 use posgate_sim::tillypad::{self as sim, TillypadSim};
 use posgate_sim::tls::{TestCa, front};
-use posgate_tillypad::TillypadAdapterConfig;
 use tonic::Code;
 
 /// A connection to the Tillypad at `base`: the demo pay type, fast timings, `extra` on top.
 fn connection(base: &str, extra: &[(&str, &str)], version: u64) -> PosConnection {
-    let mut settings: std::collections::HashMap<String, String> = [
-        ("base_url", base),
-        ("default_pay_type_id", sim::DEMO_PAY_TYPE_ID),
-        ("connect_timeout_ms", "500"),
-        ("request_timeout_ms", "1000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in extra {
-        settings.insert(k.to_string(), v.to_string());
-    }
-    PosConnection {
-        settings,
-        secrets: Default::default(),
-        currency_scale: 2,
-        version,
-    }
+    let mut settings = vec![("default_pay_type_id", sim::DEMO_PAY_TYPE_ID)];
+    settings.extend_from_slice(extra);
+    common::connection(base, &settings, version)
 }
 
 fn base(addr: SocketAddr) -> String {
@@ -44,16 +27,6 @@ async fn tillypad() -> (TillypadSim, SocketAddr) {
     let sim = TillypadSim::with_demo_data();
     let addr = sim.clone().spawn().await.unwrap();
     (sim, addr)
-}
-
-/// An adapter with no restaurants in its static configuration.
-async fn empty_adapter() -> Client {
-    start_adapter(TillypadAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants: BTreeMap::new(),
-        auth: posgate_grpc::AuthConfig::disabled(),
-    })
-    .await
 }
 
 async fn pay_via(
@@ -86,7 +59,7 @@ async fn describe_via(c: &mut Client, restaurant: &str, conn: &PosConnection) ->
 #[tokio::test]
 async fn a_restaurant_given_only_by_its_connection_is_served() {
     let (sim, addr) = tillypad().await;
-    let mut c = empty_adapter().await;
+    let mut c = start_adapter().await;
     let mut conn = connection(&base(addr), &[], 7);
     conn.currency_scale = 3;
 
@@ -177,7 +150,11 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
+    assert!(
+        e.message().starts_with("connection: is required"),
+        "{}",
+        e.message()
+    );
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -185,7 +162,7 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
 async fn a_changed_connection_is_used_at_once() {
     let (sim_a, addr_a) = tillypad().await;
     let (sim_b, addr_b) = tillypad().await;
-    let mut c = empty_adapter().await;
+    let mut c = start_adapter().await;
 
     let v1 = connection(&base(addr_a), &[], 1);
     let r = pay_via(&mut c, "reg-1", &v1, sim::DEMO_TAB_978, "978.00").await;
@@ -233,7 +210,7 @@ async fn a_changed_connection_is_used_at_once() {
 #[tokio::test]
 async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
     let (sim, addr) = tillypad().await;
-    let mut c = empty_adapter().await;
+    let mut c = start_adapter().await;
     let good = connection(&base(addr), &[], 1);
 
     let mut missing = good.clone();
@@ -276,7 +253,7 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
         ),
         (
             with("ca_file", "/etc/ssl/pos.pem"),
-            "connection: setting \"ca_file\" is not accepted",
+            "connection: setting \"ca_file\" is unknown to Tillypad",
         ),
         (
             with("ca_pem", "-----BEGIN CERTIFICATE-----\nnope\n"),
@@ -284,7 +261,7 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
         ),
         (secret, "connection: setting \"base_url\" is not a secret"),
         (token, "connection: setting \"api_token\" is unknown"),
-        (scale, "connection: currency_scale must be at most"),
+        (scale, "connection.currency_scale: must be at most"),
     ];
     for (conn, want) in cases {
         for call in 0..2 {
@@ -329,9 +306,9 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
 async fn two_restaurants_on_one_replica_stay_apart() {
     let (sim_a, addr_a) = tillypad().await;
     let (sim_b, addr_b) = tillypad().await;
-    // A static restaurant too: its requests without a connection keep their own Tillypad.
+    // A third, whose own connection the client sends for `TP` unless a request carries another.
     let (sim_s, addr_s) = tillypad().await;
-    let mut c = adapter_for(&base(addr_s)).await;
+    let mut c = adapter_for(&base(addr_s), &[]).await;
 
     let one = connection(&base(addr_a), &[], 1);
     // The second books with the tab's prepaid pay type: no default pay type, prepaid allowed.
@@ -364,13 +341,13 @@ async fn two_restaurants_on_one_replica_stay_apart() {
     );
     assert!(sim_b.tab(sim::DEMO_TAB_978).is_some_and(|t| !t.is_closed()));
 
-    // A request naming the static restaurant's id with a connection uses the connection.
+    // A request naming that restaurant's id with another connection uses that connection.
     let to_b = connection(&base(addr_b), &[], 1);
     let r = pay_via(&mut c, TP, &to_b, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(sim_b.ledger().len(), 2);
     assert_eq!(sim_s.ledger().len(), 1);
-    // ...and without one, the static configuration as before.
+    // ...and with its own, its own Tillypad as before.
     let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(sim_s.ledger().len(), 2);
@@ -383,7 +360,7 @@ async fn a_connection_with_its_own_ca_reaches_a_tls_tillypad() {
     let ca = TestCa::new();
     let tls = front(addr, &ca).await;
     let url = format!("https://localhost:{}", tls.port());
-    let mut c = empty_adapter().await;
+    let mut c = start_adapter().await;
 
     // Not trusting the POS's own CA: refused at the handshake, nothing booked.
     let untrusted = connection(&url, &[], 1);

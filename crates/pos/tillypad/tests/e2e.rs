@@ -7,11 +7,15 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use common::{TP_DELETE_UNPAID, sim_config};
+use common::{TP, TP_DELETE_UNPAID, restaurants};
 use posgate_core::RetryPolicy;
-use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
+use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
-use posgate_proto::v1::{GetPaymentRequest, PayBillRequest, Payment, PaymentState};
+use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
+use posgate_proto::v1::{
+    CreateRestaurantRequest, GetPaymentRequest, PayBillRequest, Payment, PaymentState,
+    RestaurantSpec,
+};
 use posgate_sim::tillypad::{self as sim, Fault, FaultKind, TillypadSim};
 use rust_decimal::Decimal;
 use tonic::transport::Channel;
@@ -39,18 +43,22 @@ fn fast(max_attempts: u32) -> RetryPolicy {
     }
 }
 
-/// Simulator, adapter and payment service; returns the sim and a payment-service client.
+/// Simulator, adapter and payment service, the test restaurants declared in its registry;
+/// returns the sim and a payment-service client.
 async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
     let sim = TillypadSim::with_demo_data();
     let sim_addr = sim.clone().spawn().await.expect("sim");
 
-    // The adapter, on a known address for the payment service.
+    // The adapter, on a known address for the payment service; it keeps no restaurants.
     let adapter_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let adapter_addr = adapter_listener.local_addr().expect("addr");
     tokio::spawn(posgate_tillypad::serve(
-        sim_config(sim_addr),
+        posgate_pos_kit::AdapterConfig {
+            listen: adapter_addr,
+            auth: posgate_grpc::AuthConfig::disabled(),
+        },
         adapter_listener,
         std::future::pending(),
     ));
@@ -67,18 +75,6 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         poll_interval_ms: 50,
         adapter_timeout_ms: 10_000,
         adapters: BTreeMap::from([("tillypad".to_string(), format!("http://{adapter_addr}"))]),
-        restaurants: ["tp", TP_DELETE_UNPAID]
-            .into_iter()
-            .map(|id| {
-                (
-                    id.to_string(),
-                    RestaurantRoute {
-                        pos: "tillypad".into(),
-                        currency_scale: 2,
-                    },
-                )
-            })
-            .collect(),
         auth: posgate_grpc::AuthConfig::disabled(),
         secrets: posgate_payments::secrets::SecretsConfig::dev(),
         ..PaymentsConfig::default()
@@ -94,6 +90,29 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         .timeout(Duration::from_secs(20));
     for _ in 0..200 {
         if let Ok(ch) = endpoint.connect().await {
+            // The restaurants, as an operator declares them: their connection is sent with
+            // every adapter call.
+            let mut registry = RestaurantServiceClient::new(ch.clone());
+            for (id, conn) in restaurants(&format!("http://{sim_addr}")) {
+                if id != TP && id != TP_DELETE_UNPAID {
+                    continue;
+                }
+                let spec = RestaurantSpec {
+                    display_name: id.into(),
+                    pos_kind: "tillypad".into(),
+                    currency: "UAH".into(),
+                    currency_scale: conn.currency_scale,
+                    pos_settings: conn.settings,
+                    ..Default::default()
+                };
+                registry
+                    .create_restaurant(CreateRestaurantRequest {
+                        restaurant_id: id.into(),
+                        spec: Some(spec),
+                    })
+                    .await
+                    .expect("declare the restaurant");
+            }
             return (sim, PaymentServiceClient::new(ch));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -102,7 +121,7 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
 }
 
 fn pay(key: &str, bill: &str, amount: &str, points: &str, opts: &[(&str, &str)]) -> PayBillRequest {
-    pay_at("tp", key, bill, amount, points, opts)
+    pay_at(TP, key, bill, amount, points, opts)
 }
 
 fn pay_at(

@@ -45,8 +45,8 @@ async fn describe_says_paying_closes_and_bills_cannot_be_read() {
     assert_eq!(d.currency_scale, 2);
     let e = c
         .describe(DescribeRequest {
-            connection: None,
-            restaurant_id: "nowhere".into(),
+            connection: Some(connection("http://127.0.0.1:1", &[], 1)),
+            restaurant_id: " ".into(),
         })
         .await
         .unwrap_err();
@@ -497,7 +497,7 @@ async fn connection_refused_is_not_applied() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let mut c = adapter_for(&format!("http://{addr}")).await;
+    let mut c = adapter_for(&format!("http://{addr}"), &[]).await;
     let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::NotApplied, "{r:?}");
     let f = r.failure.unwrap();
@@ -571,7 +571,8 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
         },
     ];
     let cases = [
-        (pay_req("nowhere", tab, "978.00"), "restaurant_id"),
+        (pay_req(" ", tab, "978.00"), "restaurant_id"),
+        (pay_req("nowhere", tab, "978.00"), "connection"),
         (pay_req(TP, "", "978.00"), "bill_id"),
         (pay_req(TP, "42", "978.00"), "bill_id"),
         (pay_req(TP, tab, "978,00"), "amount"),
@@ -619,17 +620,13 @@ async fn tips_are_reported_not_booked() {
 async fn guest_discount_points_field_and_relay_prefix() {
     let sim = posgate_sim::tillypad::TillypadSim::with_demo_data();
     let addr = sim.clone().spawn().await.unwrap();
-    let mut r = restaurant(&format!("http://{addr}/tillypad-api/Demo/"))
-        .with_pay_type(sim::DEMO_PAY_TYPE_ID);
-    r.points_field = posgate_tillypad::PointsField::GuestDiscountPoints;
-    r.delete_prechecks = posgate_tillypad::DeletePrechecks::DeleteUnpaid;
-    let mut restaurants = BTreeMap::new();
-    restaurants.insert(TP.to_string(), r);
-    let mut c = start_adapter(posgate_tillypad::TillypadAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    })
+    let mut c = adapter_for(
+        &format!("http://{addr}/tillypad-api/Demo/"),
+        &[
+            ("points_field", "GuestDiscountPoints"),
+            ("delete_prechecks", "2"),
+        ],
+    )
     .await;
     let resp = post(
         &mut c,

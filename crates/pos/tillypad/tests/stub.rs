@@ -17,7 +17,7 @@ const TAB: &str = "{8f0e6b52-3c1d-4a7e-9b20-00000000abcd}";
 
 async fn one(stub: &Stub, req: PostPaymentRequest) -> PostPaymentResponse {
     let addr = stub.spawn().await;
-    let mut c = adapter_for(&format!("http://{addr}")).await;
+    let mut c = adapter_for(&format!("http://{addr}"), &[]).await;
     post(&mut c, req).await
 }
 
@@ -25,7 +25,7 @@ async fn one(stub: &Stub, req: PostPaymentRequest) -> PostPaymentResponse {
 async fn request_shape() {
     let stub = Stub::new(|_| Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#));
     let addr = stub.spawn().await;
-    let mut c = adapter_for(&format!("http://{addr}/tillypad-api/Client")).await;
+    let mut c = adapter_for(&format!("http://{addr}/tillypad-api/Client"), &[]).await;
     let r = post(
         &mut c,
         pay_with(

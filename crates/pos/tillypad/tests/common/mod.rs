@@ -1,23 +1,21 @@
 //! Test helpers: start the Tillypad simulator (or a canned stub) and the adapter over real
-//! HTTP and real gRPC, and talk to the adapter with the generated client.
+//! HTTP and real gRPC, and talk to the adapter with the generated client, sending each named
+//! restaurant's connection as the payment service does.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
 use posgate_proto::v1::*;
 use posgate_sim::tillypad::{self as sim, TillypadSim};
-use posgate_tillypad::{TillypadAdapterConfig, TillypadRestaurant};
 use tonic::transport::Channel;
 
 pub mod stub;
 
-pub type Client = PosAdapterClient<Channel>;
-
 /// posgate restaurant ids used by the tests.
-/// Default pay type configured, `delete_prechecks = 0`.
+/// Default pay type, `delete_prechecks = 0`.
 pub const TP: &str = "tp";
 /// No default pay type; the tab's prepaid pay type allowed.
 pub const TP_PREPAID: &str = "tp-prepaid";
@@ -26,40 +24,88 @@ pub const TP_NOPAY: &str = "tp-nopay";
 /// Default pay type, `delete_prechecks = 2` (delete unpaid prechecks).
 pub const TP_DELETE_UNPAID: &str = "tp-delete-unpaid";
 
-/// A restaurant pointing at `base`, with fast timings for tests.
-pub fn restaurant(base: &str) -> TillypadRestaurant {
-    let mut r = TillypadRestaurant::new(base);
-    r.connect_timeout_ms = 500;
-    r.request_timeout_ms = 1_000;
-    r
-}
-
-/// The test restaurants against the simulator at `addr`.
-pub fn sim_config(addr: SocketAddr) -> TillypadAdapterConfig {
-    let base = format!("http://{addr}");
-    let mut restaurants = BTreeMap::new();
-    restaurants.insert(
-        TP.to_string(),
-        restaurant(&base).with_pay_type(sim::DEMO_PAY_TYPE_ID),
-    );
-    let mut prepaid = restaurant(&base);
-    prepaid.allow_prepaid_pay_type = true;
-    restaurants.insert(TP_PREPAID.to_string(), prepaid);
-    restaurants.insert(TP_NOPAY.to_string(), restaurant(&base));
-    let mut delete_unpaid = restaurant(&base).with_pay_type(sim::DEMO_PAY_TYPE_ID);
-    delete_unpaid.delete_prechecks = posgate_tillypad::DeletePrechecks::DeleteUnpaid;
-    restaurants.insert(TP_DELETE_UNPAID.to_string(), delete_unpaid);
-    TillypadAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants,
-        auth: posgate_grpc::AuthConfig::disabled(),
+/// A connection to the Tillypad at `base`, with fast timings for tests and `extra` on top.
+pub fn connection(base: &str, extra: &[(&str, &str)], version: u64) -> PosConnection {
+    let settings: HashMap<String, String> = [
+        ("base_url", base),
+        ("connect_timeout_ms", "500"),
+        ("request_timeout_ms", "1000"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    PosConnection {
+        settings,
+        secrets: Default::default(),
+        currency_scale: 2,
+        version,
     }
 }
 
-/// Starts the adapter on 127.0.0.1:0 and connects a client to it.
-pub async fn start_adapter(cfg: TillypadAdapterConfig) -> Client {
+/// The test restaurants against the Tillypad at `base`.
+pub fn restaurants(base: &str) -> Vec<(&'static str, PosConnection)> {
+    let pay = ("default_pay_type_id", sim::DEMO_PAY_TYPE_ID);
+    vec![
+        (TP, connection(base, &[pay], 1)),
+        (
+            TP_PREPAID,
+            connection(base, &[("allow_prepaid_pay_type", "true")], 1),
+        ),
+        (TP_NOPAY, connection(base, &[], 1)),
+        (
+            TP_DELETE_UNPAID,
+            connection(base, &[pay, ("delete_prechecks", "2")], 1),
+        ),
+    ]
+}
+
+/// The adapter's client, sending the connection of the restaurant a request names (when the
+/// request carries none) as the payment service does. `raw` sends requests as they are.
+pub struct Client {
+    pub raw: PosAdapterClient<Channel>,
+    connections: HashMap<String, PosConnection>,
+}
+
+macro_rules! with_connection {
+    ($($call:ident($req:ty) -> $resp:ty;)*) => {$(
+        pub async fn $call(
+            &mut self,
+            mut req: $req,
+        ) -> Result<tonic::Response<$resp>, tonic::Status> {
+            if req.connection.is_none() {
+                req.connection = self.connections.get(&req.restaurant_id).cloned();
+            }
+            self.raw.$call(req).await
+        }
+    )*};
+}
+
+impl Client {
+    /// Names `restaurant_id` with its connection.
+    pub fn with(mut self, restaurant_id: &str, conn: PosConnection) -> Self {
+        self.connections.insert(restaurant_id.to_string(), conn);
+        self
+    }
+
+    with_connection! {
+        describe(DescribeRequest) -> DescribeResponse;
+        get_bill(AdapterGetBillRequest) -> AdapterGetBillResponse;
+        list_bills(AdapterListBillsRequest) -> AdapterListBillsResponse;
+        post_payment(PostPaymentRequest) -> PostPaymentResponse;
+        close_bill(AdapterCloseBillRequest) -> AdapterCloseBillResponse;
+        check_payment(CheckPaymentRequest) -> CheckPaymentResponse;
+    }
+}
+
+/// Starts the adapter (keeping no restaurants) on 127.0.0.1:0 and connects a client to it.
+pub async fn start_adapter() -> Client {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let cfg = posgate_pos_kit::AdapterConfig {
+        listen: addr,
+        auth: posgate_grpc::AuthConfig::disabled(),
+    };
     tokio::spawn(async move {
         posgate_tillypad::serve(cfg, listener, std::future::pending())
             .await
@@ -70,18 +116,28 @@ pub async fn start_adapter(cfg: TillypadAdapterConfig) -> Client {
         .timeout(Duration::from_secs(20));
     for _ in 0..100 {
         if let Ok(c) = endpoint.connect().await {
-            return PosAdapterClient::new(c);
+            return Client {
+                raw: PosAdapterClient::new(c),
+                connections: HashMap::new(),
+            };
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("adapter did not start on {addr}");
 }
 
-/// The demo simulator and an adapter configured for it.
+/// The adapter, naming the test restaurants against the Tillypad at `addr`.
+pub async fn adapter_at(addr: SocketAddr) -> Client {
+    restaurants(&format!("http://{addr}"))
+        .into_iter()
+        .fold(start_adapter().await, |c, (id, conn)| c.with(id, conn))
+}
+
+/// The demo simulator and an adapter naming the test restaurants against it.
 pub async fn start() -> (TillypadSim, Client) {
     let sim = TillypadSim::with_demo_data();
     let addr = sim.clone().spawn().await.unwrap();
-    let client = start_adapter(sim_config(addr)).await;
+    let client = adapter_at(addr).await;
     (sim, client)
 }
 
@@ -155,17 +211,12 @@ pub fn substate(f: &Option<PosFailure>) -> Substate {
     Substate::try_from(f.as_ref().expect("a failure").substate).unwrap()
 }
 
-/// An adapter with one restaurant `TP` (default pay type) pointing at `base`.
-pub async fn adapter_for(base: &str) -> Client {
-    let mut restaurants = BTreeMap::new();
-    restaurants.insert(
-        TP.to_string(),
-        restaurant(base).with_pay_type(sim::DEMO_PAY_TYPE_ID),
-    );
-    start_adapter(TillypadAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    })
-    .await
+/// An adapter naming one restaurant `TP` (default pay type) against the Tillypad at `base`,
+/// with `extra` settings.
+pub async fn adapter_for(base: &str, extra: &[(&str, &str)]) -> Client {
+    let mut settings = vec![("default_pay_type_id", sim::DEMO_PAY_TYPE_ID)];
+    settings.extend_from_slice(extra);
+    start_adapter()
+        .await
+        .with(TP, connection(base, &settings, 1))
 }
