@@ -485,6 +485,32 @@ mod delivery {
         assert_eq!(d.pay(&t, DEMO_ORDER_1290, "1290.00").await.status, 503);
         d.sim.inject(Fault::new(FaultKind::InternalError).times(1));
         assert_eq!(d.pay(&t, DEMO_ORDER_1290, "1290.00").await.status, 500);
+        // 307 to another host (shown, not followed): nothing applied.
+        let elsewhere = "http://elsewhere.invalid/orders";
+        d.sim.inject(
+            Fault::new(FaultKind::Redirect {
+                location: elsewhere.into(),
+            })
+            .times(1),
+        );
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .put(format!(
+                "{}/orders/api/v1/orders/{DEMO_ORDER_1290}/pay",
+                d.base
+            ))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"[{{"code":"{DEMO_CURRENCY_GUID}","amount":1290.00,"paidAt":"{PAID_AT}"}}]"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 307);
+        assert_eq!(r.headers()["location"], elsewhere);
         assert_eq!(d.sim.pays(DEMO_ORDER_1290), 0);
         // Applied, but the answer is lost.
         d.sim.inject(Fault::new(FaultKind::AnswerLost).times(1));

@@ -19,6 +19,14 @@ fn dec(s: &str) -> Decimal {
     s.parse().expect("decimal")
 }
 
+/// A client that shows a redirect instead of following it.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 struct Tp {
     sim: TillypadSim,
     http: reqwest::Client,
@@ -654,6 +662,26 @@ mod tillypad {
         let a = pay().await;
         assert_eq!(a.status, 502);
         assert!(a.raw.contains("<html>"));
+        assert!(tp.sim.ledger().is_empty());
+        // 307 to another host, not applied.
+        let elsewhere = "http://elsewhere.invalid/pay-guest";
+        tp.sim.inject(
+            Fault::new(FaultKind::Redirect {
+                location: elsewhere.into(),
+            })
+            .times(1),
+        );
+        let r = no_redirects()
+            .post(format!("{}/pay-guest", tp.base))
+            .header("Content-Type", "application/json")
+            .body(format!(
+                r#"{{"Payment": {{"gest_ID": "{DEMO_TAB_978}", "paySum": 978.00, "payType_ID": "{DEMO_PAY_TYPE_ID}"}}}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 307);
+        assert_eq!(r.headers()["location"], elsewhere);
         assert!(tp.sim.ledger().is_empty());
         tp.sim.inject(
             Fault::new(FaultKind::Empty {

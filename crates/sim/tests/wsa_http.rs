@@ -979,3 +979,50 @@ async fn stored_ws_error_is_the_task_s_own_answer() {
     ok(&v);
     assert_eq!(w.sim.ledger().len(), 1);
 }
+
+#[tokio::test]
+async fn http_level_faults_answer_before_the_task_and_apply_nothing() {
+    let w = Wsa::demo().await;
+    let elsewhere = "http://elsewhere.invalid/wsserverlp";
+    // The redirect for this order only; the proxy page for any PayOrder.
+    w.sim.inject(
+        Fault::new(FaultKind::Redirect {
+            location: elsewhere.into(),
+        })
+        .for_order(DEMO_ORDER_978)
+        .times(1),
+    );
+    w.sim
+        .inject(Fault::new(FaultKind::Html { status: 502 }).times(1));
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let pay = |order: &str| {
+        let body = json!({
+            "taskType": "PayOrder",
+            "params": {
+                "sync": { "objectId": DEMO_OBJECT_ID, "timeout": 1 },
+                "orderGuid": order,
+                "payments": [{ "amount": "978.00", "currency": CUR }],
+            },
+        });
+        no_redirects
+            .post(format!("{}/wsserverlp/api/v2/aggregators/Create", w.base))
+            .header("AggregatorAuthentication", DEMO_TOKEN)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let r = pay(DEMO_ORDER_978).await.unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    assert_eq!(r.headers()["location"], elsewhere);
+    let r = pay(DEMO_ORDER_978).await.unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    assert!(r.text().await.unwrap().starts_with("<html>"));
+    assert!(w.sim.ledger().is_empty(), "nothing applied");
+    assert!(w.sim.faults().is_empty(), "each fired once");
+    let r = pay(DEMO_ORDER_978).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(w.sim.ledger().len(), 1, "then paid");
+}

@@ -269,6 +269,9 @@ where
                 .into_response(),
             rid,
         ),
+        Some(FaultKind::Redirect { location }) => {
+            with_request_id(crate::faults::redirect(&location), rid)
+        }
         Some(FaultKind::RateLimited) => api_error(
             &ApiError::new(
                 429,

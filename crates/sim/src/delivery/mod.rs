@@ -56,7 +56,8 @@
 //! the others when the request arrives: `Latency`, `RequestTimedOut` (HTTP 500
 //! `ERR_EXTERNAL_ERROR_WS` "Request timed out", nothing applied), `TimedOutButApplied`,
 //! `AnswerLost` (applied, then the connection breaks), `AnswerDelayed` (applied, answered
-//! late), `Unavailable` (503 HTML), `RateLimited` (429), `InternalError` (500).
+//! late), `Unavailable` (503 HTML), `RateLimited` (429), `InternalError` (500), `Redirect`
+//! (307 to its `location`).
 //!
 //! ## Control API (JSON, snake_case; money as strings, numbers also accepted)
 //! | method | path | body → answer |

@@ -419,6 +419,11 @@ pub enum FaultKind {
     RateLimited,
     /// HTTP 500 `ERR_INTERNAL_SERVER_ERROR`; nothing applied.
     InternalError,
+    /// HTTP 307 to `location` instead of an answer; nothing applied (a moved server or a
+    /// misconfigured proxy).
+    Redirect {
+        location: String,
+    },
 }
 
 impl FaultKind {
@@ -464,6 +469,12 @@ impl FaultKind {
             (
                 InternalError,
                 "HTTP 500 ERR_INTERNAL_SERVER_ERROR; nothing applied",
+            ),
+            (
+                Redirect {
+                    location: "http://elsewhere.invalid/orders".into(),
+                },
+                "HTTP 307 to location instead of an answer; nothing applied",
             ),
         ]
     }

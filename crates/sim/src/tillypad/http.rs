@@ -246,6 +246,7 @@ async fn pay_guest(
     match fault {
         None => process_pay(&sim, mode.as_deref(), &body),
         Some(FaultKind::Dropped) => dropped(),
+        Some(FaultKind::Redirect { location }) => crate::faults::redirect(&location),
         Some(FaultKind::Text { text, status }) => raw_text(&sim, &text, status),
         Some(FaultKind::Html { status, applied }) => {
             if applied {
@@ -296,6 +297,7 @@ async fn post_guest(
     };
     match fault {
         Some(FaultKind::Dropped) => return dropped(),
+        Some(FaultKind::Redirect { location }) => return crate::faults::redirect(&location),
         Some(FaultKind::Text { text, status }) => return raw_text(&sim, &text, status),
         Some(FaultKind::Html { status, .. }) => return html(status),
         Some(FaultKind::Empty { status, .. }) => return empty(status),

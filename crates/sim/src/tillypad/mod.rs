@@ -66,7 +66,7 @@
 //! then drops the connection; `Dropped` drops it without applying; `Slow{delay_ms}` applies and
 //! answers after the delay (applied even if the client has gone); `Html{status, applied}` and
 //! `Empty{status, applied}` answer a proxy page / an empty body; `Text{text, status}` answers
-//! any error string; `PrinterError` fails at the receipt.
+//! any error string; `PrinterError` fails at the receipt; `Redirect{location}` answers 307 there.
 //!
 //! ## Control API (JSON, snake_case; money as strings, numbers also accepted)
 //! | method | path | body → answer |

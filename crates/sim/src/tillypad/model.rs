@@ -355,7 +355,8 @@ impl Fault {
 
 /// What a fault does. JSON: `"Dropped"`, `"PrinterError"`, `{"AnswerLost": {"hang_ms": 0}}`,
 /// `{"Slow": {"delay_ms": 500}}`, `{"Html": {"status": 502, "applied": false}}`,
-/// `{"Empty": {"status": 200, "applied": true}}`, `{"Text": {"text": "...", "status": 500}}`.
+/// `{"Empty": {"status": 200, "applied": true}}`, `{"Text": {"text": "...", "status": 500}}`,
+/// `{"Redirect": {"location": "http://..."}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultKind {
     /// The request is processed (the payment is applied), then the answer is lost: the
@@ -390,6 +391,9 @@ pub enum FaultKind {
     },
     /// The fiscal printer fails when the receipt is printed: nothing applied.
     PrinterError,
+    /// HTTP 307 to `location` instead of an answer; nothing applied (a moved server or a
+    /// misconfigured proxy).
+    Redirect { location: String },
 }
 
 impl FaultKind {
@@ -433,6 +437,12 @@ impl FaultKind {
             (
                 PrinterError,
                 "the fiscal printer fails when the receipt is printed: nothing applied",
+            ),
+            (
+                Redirect {
+                    location: "http://elsewhere.invalid/pay-guest".into(),
+                },
+                "HTTP 307 to location instead of an answer; nothing applied",
             ),
         ]
     }

@@ -198,6 +198,22 @@ async fn create(AxState(sim): AxState<WsaSim>, headers: HeaderMap, body: Bytes) 
             return ok_json(engine::envelope(&common, &Err(TaskError::bad_request())));
         }
     };
+    // HTTP-level faults: a proxy or a moved server answers before White Server sees the task.
+    let (object_id, order_guid) = match &req {
+        Request::Agent(t) => (Some(t.object_id), t.kind.order_guid().map(str::to_string)),
+        Request::GetTaskResponse { object_id, .. } => (*object_id, None),
+    };
+    let http_fault = sim.lock().take_fault(
+        object_id,
+        order_guid.as_deref(),
+        &task_type,
+        FaultKind::is_http_answer,
+    );
+    match http_fault {
+        Some(FaultKind::Redirect { location }) => return crate::faults::redirect(&location),
+        Some(FaultKind::Html { status }) => return crate::faults::html_page(status),
+        _ => {}
+    }
     match req {
         Request::GetTaskResponse {
             task_guid,
@@ -333,7 +349,7 @@ async fn run_agent_task(
             Some(t.object_id),
             t.kind.order_guid(),
             &common.task_type,
-            |k| !k.is_order_state(),
+            |k| !k.is_order_state() && !k.is_http_answer(),
         );
         (fault, Duration::from_millis(delay))
     };

@@ -64,6 +64,8 @@
 //!   `StoredWsError(code)` (the task never runs; its answer — sync, or the stored answer an
 //!   async `GetTaskResponse` returns with the task's own `responseCommon` — carries
 //!   `wsError` `License`/`AuthFailed`/`BadRequest`/`WsAgentNotSelected`).
+//! * HTTP-level faults, answered before the task is looked at (nothing applied):
+//!   `Redirect{location}` (HTTP 307 there) and `Html{status}` (a proxy's HTML error page).
 //! * Order-state faults (`BillLocked`, `ShiftClosed`, `PrinterError`, `CloseBlocked`) are
 //!   evaluated inside PayOrder/CompleteOrder and count down only when they fire.
 //!

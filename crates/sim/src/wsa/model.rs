@@ -374,8 +374,8 @@ impl Fault {
     }
 }
 
-/// What a fault does. JSON: unit variants are strings (`"BillLocked"`), `Slow` is
-/// `{"Slow": {"delay_ms": 500}}`.
+/// What a fault does. JSON: unit variants are strings (`"BillLocked"`), the others objects
+/// (`{"Slow": {"delay_ms": 500}}`, `{"Redirect": {"location": "http://..."}}`).
 ///
 /// *Order-state faults* (`BillLocked`, `ShiftClosed`, `PrinterError`, `CloseBlocked`) are
 /// evaluated only by PayOrder/CompleteOrder, at the point where the real POS would check
@@ -405,6 +405,15 @@ pub enum FaultKind {
     /// error: the sync answer, or, in async mode, the stored answer `GetTaskResponse`
     /// returns (with the task's `responseCommon`) after an ordinary ack.
     StoredWsError(StoredWsError),
+    /// HTTP 307 to `location` instead of an answer; nothing applied (a moved server or a
+    /// misconfigured proxy).
+    Redirect {
+        location: String,
+    },
+    /// A proxy's HTML error page with `status` (a 5xx); nothing applied.
+    Html {
+        status: u16,
+    },
 }
 
 /// White Server errors a task's stored answer can carry (see [`FaultKind::StoredWsError`]).
@@ -453,7 +462,22 @@ impl FaultKind {
                 StoredWsError(self::StoredWsError::License),
                 "the task is acknowledged but never runs: its own answer (sync, or stored for GetTaskResponse) carries this wsError (License, AuthFailed, BadRequest, WsAgentNotSelected)",
             ),
+            (
+                Redirect {
+                    location: "http://elsewhere.invalid/wsserverlp".into(),
+                },
+                "HTTP 307 to location instead of an answer; nothing applied",
+            ),
+            (
+                Html { status: 502 },
+                "a proxy's HTML error page with status; nothing applied",
+            ),
         ]
+    }
+
+    /// Faults answered at the HTTP level, before the task is looked at.
+    pub fn is_http_answer(&self) -> bool {
+        matches!(self, FaultKind::Redirect { .. } | FaultKind::Html { .. })
     }
 
     /// Order-state faults are checked inside PayOrder/CompleteOrder.
