@@ -18,12 +18,16 @@
 //!   what a failed exchange means ("not sent" / "sent, outcome unknown" / "refused: fix the
 //!   configuration");
 //! - [`connection`]: a restaurant's connection read into the connector's settings type (every
-//!   error naming the setting, never quoting a value), and the cache of what was built from it.
+//!   error naming the setting, never quoting a value), and the cache of what was built from it;
+//! - `conformance` (feature `conformance`, test builds only): the suite of cases every POS
+//!   adapter runs against its simulator over gRPC.
 //!
 //! The "was the posting applied?" comparison is in the domain core
 //! (`posgate_core::pos::judge_posting`), shared with the payment engine.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod connection;
 pub mod connector;
 pub mod http;
