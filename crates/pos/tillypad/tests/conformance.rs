@@ -1,0 +1,153 @@
+//! The conformance suite every POS adapter runs (`posgate_pos_kit::conformance`), against the
+//! Tillypad simulator: each restaurant has its own Tillypad (it has no accounts to tell two
+//! apart on one server), tabs of one item, a one-second request timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use posgate_pos_kit::conformance::{
+    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, spawn_adapter,
+};
+use posgate_proto::v1::{PosConnection, Substate};
+use posgate_sim::tillypad::{
+    DEMO_PAY_TYPE_ID, Fault as SimFault, FaultKind, Lang, SimItem, SimTab, Text, TillypadSim,
+};
+use rust_decimal::Decimal;
+
+/// A late apply of [`Fault::Timeout`]: after the one second the adapter waits for `/pay-guest`.
+const LATE_MS: u64 = 1_500;
+const DISH: &str = "7C1D1E3A-5B2C-4D8E-9F10-111213141516";
+
+struct Tillypad {
+    a: (TillypadSim, SocketAddr),
+    b: (TillypadSim, SocketAddr),
+}
+
+impl Tillypad {
+    fn sim(&self, r: Restaurant) -> &TillypadSim {
+        match r {
+            Restaurant::A => &self.a.0,
+            Restaurant::B => &self.b.0,
+        }
+    }
+}
+
+async fn tillypad() -> (TillypadSim, SocketAddr) {
+    let sim = TillypadSim::new();
+    let addr = sim.clone().spawn().await.unwrap();
+    (sim, addr)
+}
+
+/// The error text Tillypad refuses with for `s` (as it answers them: a bare JSON string).
+fn refusal(s: Substate) -> Result<Text, Unsupported> {
+    Ok(match s {
+        Substate::CashiersShiftClosed => Text::BusinessDayClosed,
+        Substate::OtherError => Text::UnknownPayType,
+        other => {
+            return Err(Unsupported::because(format!(
+                "/pay-guest pays and closes in one call and has no refusal meaning {other:?}; the adapter's classifier never reports it"
+            )));
+        }
+    })
+}
+
+impl Harness for Tillypad {
+    const POS: &'static str = "Tillypad";
+
+    async fn start() -> Self {
+        Tillypad {
+            a: tillypad().await,
+            b: tillypad().await,
+        }
+    }
+
+    fn pos_addr(&self, r: Restaurant) -> SocketAddr {
+        match r {
+            Restaurant::A => self.a.1,
+            Restaurant::B => self.b.1,
+        }
+    }
+
+    fn connection_at(&self, _: Restaurant, base_url: &str, ca_pem: Option<&str>) -> PosConnection {
+        let mut settings: std::collections::HashMap<String, String> = [
+            ("base_url", base_url),
+            ("default_pay_type_id", DEMO_PAY_TYPE_ID),
+            ("connect_timeout_ms", "500"),
+            ("request_timeout_ms", "1000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if let Some(pem) = ca_pem {
+            settings.insert("ca_pem".into(), pem.into());
+        }
+        PosConnection {
+            settings,
+            secrets: Default::default(),
+            currency_scale: 2,
+            version: 1,
+        }
+    }
+
+    async fn start_adapter(&self) -> Adapter {
+        spawn_adapter(|listener, stop| {
+            let cfg = posgate_pos_kit::AdapterConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                auth: posgate_grpc::AuthConfig::disabled(),
+            };
+            posgate_tillypad::serve(cfg, listener, stop)
+        })
+        .await
+    }
+
+    async fn open_bill(&self, r: Restaurant, total: Decimal) -> String {
+        let item = SimItem::new(DISH, "Dish", total, Decimal::ONE);
+        self.sim(r).add_tab(SimTab::new(vec![item])).gest_id
+    }
+
+    async fn inject(&self, r: Restaurant, bill: &str, fault: Fault) -> Result<Armed, Unsupported> {
+        let sim = self.sim(r);
+        let (kind, armed) = match fault {
+            // A cashier printed a precheck of the whole tab: it is in payment at the till.
+            Fault::Refuse(Substate::BillInUse) => {
+                sim.send_to_payment(bill);
+                return Ok(Armed::NOW);
+            }
+            Fault::Refuse(Substate::PrinterError) => (FaultKind::PrinterError, Armed::NOW),
+            Fault::Refuse(s) => (
+                FaultKind::Text {
+                    text: refusal(s)?.render(Lang::Ru).into(),
+                    status: None,
+                },
+                Armed::NOW,
+            ),
+            // Applied, then the connection is dropped without an answer.
+            Fault::LoseAnswer => (FaultKind::AnswerLost { hang_ms: 0 }, Armed::NOW),
+            // Applied and answered after 1.5 s; the adapter gives up at 1 s.
+            Fault::Timeout => (
+                FaultKind::Slow { delay_ms: LATE_MS },
+                Armed::late(Duration::from_millis(LATE_MS)),
+            ),
+            Fault::Redirect { location } => (FaultKind::Redirect { location }, Armed::NOW),
+            Fault::HtmlErrorPage => (
+                FaultKind::Html {
+                    status: 502,
+                    applied: false,
+                },
+                Armed::NOW,
+            ),
+        };
+        sim.inject(SimFault::new(kind).for_tab(bill).times(1));
+        Ok(armed)
+    }
+
+    async fn payments_booked(&self, r: Restaurant, bill: &str) -> usize {
+        self.sim(r).ledger_of(bill).len()
+    }
+
+    async fn bill_closed(&self, r: Restaurant, bill: &str) -> bool {
+        self.sim(r).tab(bill).is_some_and(|t| t.is_closed())
+    }
+}
+
+posgate_pos_kit::conformance_suite!(Tillypad);

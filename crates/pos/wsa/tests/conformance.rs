@@ -1,0 +1,162 @@
+//! The conformance suite every POS adapter runs (`posgate_pos_kit::conformance`), against the
+//! WSA simulator: two agent-v2 restaurants (their own object ids and tokens) on one White
+//! Server, async tasks, a one-second agent timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use posgate_pos_kit::conformance::{
+    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, spawn_adapter,
+};
+use posgate_proto::v1::{PosConnection, Substate};
+use posgate_sim::wsa::{
+    AgentVersion, Fault as SimFault, FaultKind, SimOrder, SimRestaurant, StoredWsError, WsaSim,
+    status,
+};
+use posgate_wsa::WsaAdapterConfig;
+use rust_decimal::Decimal;
+
+const CURRENCY: &str = "{6A9BFA05-4F0B-4C66-8D9B-7D2C8A3A1F10}";
+/// A late apply of [`Fault::Timeout`]: after the one-second agent timeout the adapter waits for.
+const LATE_MS: u64 = 2_000;
+
+struct Wsa {
+    sim: WsaSim,
+    addr: SocketAddr,
+}
+
+fn object_id(r: Restaurant) -> i64 {
+    match r {
+        Restaurant::A => 4101,
+        Restaurant::B => 4102,
+    }
+}
+
+fn token(r: Restaurant) -> &'static str {
+    match r {
+        Restaurant::A => "conformance-token-a",
+        Restaurant::B => "conformance-token-b",
+    }
+}
+
+/// The WSA fault that makes the agent refuse with `s`.
+fn refusal(s: Substate) -> Result<FaultKind, Unsupported> {
+    Ok(match s {
+        Substate::CashiersShiftClosed => FaultKind::ShiftClosed,
+        Substate::PrinterError => FaultKind::PrinterError,
+        // Kitchen tickets not printed: refuses the PayOrder that would close the order (v2).
+        Substate::CloseOrderBlocked => FaultKind::CloseBlocked,
+        Substate::BillInUse => FaultKind::BillLocked,
+        Substate::OtherError => FaultKind::StoredWsError(StoredWsError::License),
+        other => {
+            return Err(Unsupported::because(format!(
+                "no WSA fault refuses with {other:?}"
+            )));
+        }
+    })
+}
+
+impl Harness for Wsa {
+    const POS: &'static str = "r_keeper WSA";
+
+    async fn start() -> Self {
+        let sim = WsaSim::new();
+        for r in [Restaurant::A, Restaurant::B] {
+            sim.add_restaurant(SimRestaurant::new(
+                object_id(r),
+                AgentVersion::V2,
+                token(r),
+                CURRENCY,
+            ));
+        }
+        let addr = sim.clone().spawn().await.unwrap();
+        Wsa { sim, addr }
+    }
+
+    fn pos_addr(&self, _: Restaurant) -> SocketAddr {
+        self.addr
+    }
+
+    fn connection_at(&self, r: Restaurant, base_url: &str, ca_pem: Option<&str>) -> PosConnection {
+        let mut settings: std::collections::HashMap<String, String> = [
+            ("base_url", base_url.to_string()),
+            ("object_id", object_id(r).to_string()),
+            ("agent_version", "v2".into()),
+            ("currency_guid", CURRENCY.into()),
+            ("task_timeout_s", "1".into()),
+            ("poll_interval_ms", "25".into()),
+            ("timeout_margin_ms", "700".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some(pem) = ca_pem {
+            settings.insert("ca_pem".into(), pem.into());
+        }
+        PosConnection {
+            settings,
+            secrets: [("token".to_string(), token(r).to_string())].into(),
+            currency_scale: 2,
+            version: 1,
+        }
+    }
+
+    async fn start_adapter(&self) -> Adapter {
+        spawn_adapter(|listener, stop| {
+            let cfg = WsaAdapterConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                restaurants: Default::default(),
+                auth: posgate_grpc::AuthConfig::disabled(),
+            };
+            posgate_wsa::serve(cfg, listener, stop)
+        })
+        .await
+    }
+
+    async fn open_bill(&self, r: Restaurant, total: Decimal) -> String {
+        self.sim.add_order(SimOrder::new(object_id(r), total)).guid
+    }
+
+    async fn inject(&self, r: Restaurant, bill: &str, fault: Fault) -> Result<Armed, Unsupported> {
+        let (kind, armed) = match fault {
+            Fault::Refuse(s) => (refusal(s)?, Armed::NOW),
+            // Applied; GetTaskResponse answers Timeout once the agent timeout has passed.
+            Fault::LoseAnswer => (FaultKind::AnswerLost, Armed::NOW),
+            // Answered Timeout after one second, applied after two.
+            Fault::Timeout => (
+                FaultKind::Slow { delay_ms: LATE_MS },
+                Armed::late(Duration::from_millis(LATE_MS)),
+            ),
+            Fault::Redirect { location } => (FaultKind::Redirect { location }, Armed::NOW),
+            Fault::HtmlErrorPage => (FaultKind::Html { status: 502 }, Armed::NOW),
+        };
+        self.sim.inject(
+            SimFault::new(kind)
+                .for_object(object_id(r))
+                .for_order(bill)
+                .times(1),
+        );
+        Ok(armed)
+    }
+
+    async fn payments_booked(&self, r: Restaurant, bill: &str) -> usize {
+        // One PayOrder task is one payment, whatever its lines.
+        let mut tasks: Vec<String> = self
+            .sim
+            .ledger()
+            .into_iter()
+            .filter(|e| e.object_id == object_id(r) && e.order_guid.eq_ignore_ascii_case(bill))
+            .map(|e| e.task_guid)
+            .collect();
+        tasks.dedup();
+        tasks.len()
+    }
+
+    async fn bill_closed(&self, r: Restaurant, bill: &str) -> bool {
+        self.sim
+            .order(object_id(r), bill)
+            .is_some_and(|o| o.status == status::COMPLITED)
+    }
+}
+
+posgate_pos_kit::conformance_suite!(Wsa);
