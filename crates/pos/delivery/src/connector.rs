@@ -1,37 +1,26 @@
-//! The `PosAdapter` gRPC service for r_k Delivery.
+//! The r_k Delivery connector: posgate's five questions asked of r_k Delivery.
 //!
-//! gRPC errors are only for our faults and bad input (unknown `restaurant_id`, a malformed
-//! amount, a missing or malformed `bill_id`); everything r_k Delivery says comes back inside
-//! the response as a `PosFailure` with the substate and its code and text verbatim.
-//!
-//! A restaurant is the request's `connection` when it carries one (built once per connection
-//! and kept in a [`ConnectionCache`], so its token cache and HTTP client live on), otherwise
-//! the static `[delivery.restaurants.<id>]` section.
-
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::Arc;
+//! Why it exists: what only r_k Delivery does lives here — an order is read before every write
+//! (not in r_keeper yet: not applied; completed or cancelled: refused), `/pay` books one line
+//! per tender, `/complete` closes, an order becomes a bill (its paid state where the answer
+//! shows one), the order search lists bills, and an unanswered `/pay` is decided by
+//! [`crate::reconcile`]. Everything around it (the gRPC contract, the connection cache, amounts
+//! at the restaurant's scale, the wire form) is the adapter kit's.
 
 use anyhow::Context;
-use posgate_core::{Money, Substate};
-use posgate_pos_kit::Restaurants;
-use posgate_proto::v1::pos_adapter_server::PosAdapter;
-use posgate_proto::v1::{
-    AdapterCloseBillRequest, AdapterCloseBillResponse, AdapterGetBillRequest,
-    AdapterGetBillResponse, AdapterListBillsRequest, AdapterListBillsResponse, AmountRule, Bill,
-    BillStatus, CheckPaymentRequest, CheckPaymentResponse, DescribeRequest, DescribeResponse, Dish,
-    Guest, Outcome, PosConnection, PosFailure, PostPaymentRequest, PostPaymentResponse,
-    SettingSpec, adapter_get_bill_response,
+use posgate_core::Substate;
+use posgate_core::pos::{
+    Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
 };
-use posgate_rkeeper::Verdict;
+use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_proto::v1::PosConnection;
 use rust_decimal::{Decimal, RoundingStrategy};
 use time::{OffsetDateTime, UtcOffset};
-use tonic::{Request, Response, Status};
 
 use crate::classify::Failure;
 use crate::client::{DeliveryClient, http_client};
-use crate::config::{BadSetting, DeliveryAdapterConfig, DeliveryRestaurant, SETTINGS, Source};
 use crate::reconcile::{self, Decision, Evidence};
+use crate::settings::{DeliverySettings, SETTINGS};
 use crate::wire::{DishLine, Order, Paid, PayLine, paid_at, status};
 
 /// What `Describe` reports as `pos_kind`.
@@ -40,306 +29,134 @@ pub const POS_KIND: &str = "r_keeper_delivery";
 pub const MAX_LISTED: usize = 200;
 /// Longest `bill_id` (an r_k Delivery `orderId`) accepted.
 const MAX_BILL_ID: usize = 64;
-/// The r_k Delivery adapter: stateless apart from each restaurant's cached token; one HTTP
-/// connection pool shared by all restaurants that trust only the public authorities.
-#[derive(Clone)]
-pub struct DeliveryAdapter {
-    /// The static `[delivery.restaurants]` sections and those built from connections.
-    restaurants: Arc<Restaurants<Restaurant>>,
+
+/// The r_k Delivery connector: one HTTP connection pool shared by every restaurant that trusts
+/// only the public certificate authorities.
+pub struct DeliveryConnector {
     shared: reqwest::Client,
 }
 
-struct Restaurant {
-    cfg: DeliveryRestaurant,
+impl DeliveryConnector {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(DeliveryConnector {
+            shared: http_client(None).context("building the HTTP client")?,
+        })
+    }
+}
+
+/// A restaurant built from its connection: its settings, its client (and token cache).
+pub struct Restaurant {
+    settings: DeliverySettings,
     client: DeliveryClient,
     offset: UtcOffset,
+    scale: u32,
 }
-
-impl Restaurant {
-    /// The client of a prepared restaurant: over `shared`, or its own HTTP client when it
-    /// trusts a CA bundle of its own.
-    fn build(cfg: DeliveryRestaurant, shared: &reqwest::Client) -> Result<Self, BadSetting> {
-        let offset = cfg.offset().unwrap_or(UtcOffset::UTC);
-        let http = match cfg.ca_bundle()? {
-            None => shared.clone(),
-            Some(pem) => http_client(Some(&pem)).map_err(|e| BadSetting {
-                name: if cfg.ca_pem.is_some() {
-                    "ca_pem"
-                } else {
-                    "ca_file"
-                },
-                problem: format!("cannot be trusted: {e}"),
-            })?,
-        };
-        let client = DeliveryClient::new(http, &cfg);
-        Ok(Restaurant {
-            cfg,
-            client,
-            offset,
-        })
-    }
-}
-
-impl DeliveryAdapter {
-    /// Builds the adapter; resolves `client_secret_file`s and validates each restaurant.
-    pub fn new(cfg: DeliveryAdapterConfig) -> anyhow::Result<Self> {
-        let shared = http_client(None).context("building the HTTP client")?;
-        let mut restaurants = BTreeMap::new();
-        for (id, mut r) in cfg.restaurants {
-            r.prepare(&id)?;
-            let built = Restaurant::build(r, &shared)
-                .map_err(|b| anyhow::anyhow!("[delivery.restaurants.{id}] {b}"))?;
-            restaurants.insert(id, Arc::new(built));
-        }
-        Ok(DeliveryAdapter {
-            restaurants: Arc::new(Restaurants::new("[delivery.restaurants]", restaurants)),
-            shared,
-        })
-    }
-
-    /// The request's restaurant: built from its connection when it carries one, otherwise
-    /// the static section of that id.
-    fn restaurant(
-        &self,
-        id: &str,
-        connection: Option<&PosConnection>,
-    ) -> Result<Arc<Restaurant>, Status> {
-        self.restaurants.get(id, connection, |conn| {
-            let cfg = DeliveryRestaurant::from_connection(conn)?;
-            Restaurant::build(cfg, &self.shared).map_err(|b| b.in_connection())
-        })
-    }
-}
-
-/// The connection settings `Describe` reports: [`SETTINGS`] without the static-only ones.
-pub fn setting_specs() -> Vec<SettingSpec> {
-    SETTINGS
-        .iter()
-        .filter(|s| s.source == Source::Anywhere)
-        .map(|s| SettingSpec {
-            name: s.name.into(),
-            required: s.required,
-            secret: s.secret,
-            description: s.description.into(),
-        })
-        .collect()
-}
-
-/// Serves the adapter on `listener` until `shutdown` completes, checking callers' tokens
-/// (`[auth]`, shared by every service) and with posgate's server limits.
-pub async fn serve(
-    cfg: DeliveryAdapterConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let auth = cfg.auth.clone();
-    posgate_grpc::serve_adapter(
-        "delivery",
-        &auth,
-        DeliveryAdapter::new(cfg)?,
-        listener,
-        shutdown,
-    )
-    .await
-}
-
-// ------------------------------------------------------------------------------------------
-// Helpers.
-// ------------------------------------------------------------------------------------------
 
 /// An `orderId`: it goes into URL paths, so only letters, digits, `-` and `_`.
-fn require_bill_id(bill_id: &str) -> Result<&str, Status> {
-    let b = bill_id.trim();
+fn order_id(raw: &str) -> Result<&str, String> {
+    let b = raw.trim();
     if b.is_empty() {
-        return Err(Status::invalid_argument("bill_id: is required"));
+        return Err("is required".into());
     }
     if b.len() > MAX_BILL_ID
         || !b
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
     {
-        return Err(Status::invalid_argument(format!(
-            "bill_id: {b:?} is not an r_k Delivery orderId (letters, digits, '-', '_', at most {MAX_BILL_ID})"
-        )));
+        return Err(format!(
+            "{b:?} is not an r_k Delivery orderId (letters, digits, '-', '_', at most {MAX_BILL_ID})"
+        ));
     }
     Ok(b)
 }
 
-fn parse_money(field: &str, s: &str, scale: u32) -> Result<Money, Status> {
-    Money::parse(s, scale).map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
-}
+/// A test of an order's status.
+type OrderIs = fn(&Order) -> bool;
 
-/// An amount from r_k Delivery at the restaurant's scale; more precise values as they are.
-pub(crate) fn fmt_money(d: Decimal, scale: u32) -> String {
-    Money::from_decimal(d, scale).map_or_else(|| d.normalize().to_string(), |m| m.to_string())
-}
-
-fn failure(f: &Failure) -> PosFailure {
-    PosFailure {
-        substate: proto_substate(f.substate()) as i32,
-        not_found: f.not_found,
-        pos_code: f.code.clone(),
-        pos_text: f.pos_text(),
-        transient: f.is_transient(),
-    }
-}
-
-fn our_failure(
-    substate: Substate,
-    code: &str,
-    text: impl Into<String>,
-    transient: bool,
-) -> PosFailure {
-    PosFailure {
-        substate: proto_substate(substate) as i32,
-        not_found: false,
-        pos_code: code.to_string(),
-        pos_text: text.into(),
-        transient,
-    }
-}
-
-pub(crate) fn proto_substate(s: Substate) -> posgate_proto::v1::Substate {
-    use posgate_proto::v1::Substate as P;
-    match s {
-        Substate::WrongRequestSum => P::WrongRequestSum,
-        Substate::CashiersShiftClosed => P::CashiersShiftClosed,
-        Substate::PrinterError => P::PrinterError,
-        Substate::CloseOrderBlocked => P::CloseOrderBlocked,
-        Substate::BillInUse => P::BillInUse,
-        Substate::OtherError => P::OtherError,
-    }
-}
-
-/// Write outcome of a failed call.
-fn outcome_of(f: &Failure) -> Outcome {
-    match f.verdict {
-        Verdict::Rejected(_) => Outcome::Rejected,
-        Verdict::Unknown => Outcome::Unknown,
-        Verdict::Transient => Outcome::NotApplied,
-    }
-}
-
-/// Outcome of a write that was never sent because reading the order failed.
-fn outcome_of_read(f: &Failure) -> Outcome {
-    match f.verdict {
-        Verdict::Rejected(_) => Outcome::Rejected,
-        Verdict::Unknown | Verdict::Transient => Outcome::NotApplied,
-    }
-}
-
-/// Status ids below 4 (but 12) are not in r_keeper yet; 11 (or, without an id, any other
-/// sign of completion) is closed; 12 cancelled; every other status, including ones added
+/// An order's status as a bill's, first match wins; every other status, including ones added
 /// later, is open.
+const STATUSES: &[(OrderIs, BillStatus)] = &[
+    (Order::is_cancelled, BillStatus::Canceled),
+    // 11, or without an id any other sign of completion.
+    (Order::is_completed, BillStatus::Closed),
+    // Below 4 (but 12): not in r_keeper yet.
+    (Order::is_not_transferred, BillStatus::NotReady),
+];
+
 fn bill_status(o: &Order) -> BillStatus {
-    if o.is_cancelled() {
-        BillStatus::Canceled
-    } else if o.is_completed() {
-        BillStatus::Closed
-    } else if o.is_not_transferred() {
-        BillStatus::NotReady
-    } else {
-        BillStatus::Open
-    }
+    STATUSES
+        .iter()
+        .find(|(is, _)| is(o))
+        .map_or(BillStatus::Open, |(_, s)| *s)
 }
 
 fn dish_of(d: &DishLine, scale: u32) -> Dish {
-    let amount = d.amount.or_else(|| {
-        d.price?
-            .checked_mul(d.quantity?)
-            .map(|a| a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
-    });
     Dish {
         id: d.id.clone().unwrap_or_default(),
         name: d.name.clone().unwrap_or_default(),
-        price: d.price.map(|p| fmt_money(p, scale)).unwrap_or_default(),
-        quantity: d
-            .quantity
-            .map(|q| q.normalize().to_string())
-            .unwrap_or_default(),
-        amount: amount.map(|a| fmt_money(a, scale)).unwrap_or_default(),
-    }
-}
-
-/// The amounts of an order as posgate sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Amounts {
-    pub(crate) total: Decimal,
-    pub(crate) paid: Decimal,
-    pub(crate) due: Decimal,
-}
-
-/// `total` is `amount` (what the guest pays, after discounts). r_k Delivery shows no paid
-/// state in its documented answers: unless the answer has one (`payments[]`, `paidAmount`,
-/// `isPaid`, ... see [`Order::paid`]), an open order counts as unpaid (`due = amount`) and a
-/// completed one as paid.
-pub(crate) fn amounts(o: &Order) -> Option<Amounts> {
-    let total = o.amount?;
-    let zero = Decimal::ZERO;
-    let (paid, due) = match bill_status(o) {
-        BillStatus::Closed => (total, zero),
-        BillStatus::Canceled => match o.paid() {
-            Paid::Known(p) => (p, zero),
-            Paid::NotShown => (zero, zero),
-        },
-        _ => {
-            let paid = match o.paid() {
-                Paid::Known(p) => p.max(zero),
-                Paid::NotShown => zero,
-            };
-            (paid, total.checked_sub(paid).unwrap_or(zero).max(zero))
-        }
-    };
-    Some(Amounts { total, paid, due })
-}
-
-fn build_bill(
-    restaurant_id: &str,
-    bill_id: &str,
-    cfg: &DeliveryRestaurant,
-    o: &Order,
-    a: Amounts,
-) -> Bill {
-    let scale = cfg.currency_scale;
-    Bill {
-        restaurant_id: restaurant_id.to_string(),
-        bill_id: bill_id.to_string(),
-        total: fmt_money(a.total, scale),
-        amount_due: fmt_money(a.due, scale),
-        paid: fmt_money(a.paid, scale),
-        status: bill_status(o) as i32,
-        pos_status: o.status_text(),
-        bill_printed: false,
-        order_number: o.order_id.clone().unwrap_or_else(|| bill_id.to_string()),
-        table: o.table_code.clone().unwrap_or_default(),
-        waiter: String::new(),
-        waiter_id: String::new(),
-        // r_k Delivery orders have no guest split: one guest with every dish.
-        guests: vec![Guest {
-            name: "Guest 1".into(),
-            dishes: o.dishes.iter().map(|d| dish_of(d, scale)).collect(),
-        }],
-        currency: cfg.currency_guid.clone(),
+        price: d.price,
+        quantity: d.quantity,
+        amount: d.amount.or_else(|| {
+            d.price?
+                .checked_mul(d.quantity?)
+                .map(|a| a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
+        }),
     }
 }
 
 impl Restaurant {
-    async fn read_bill(
-        &self,
-        restaurant_id: &str,
-        bill_id: &str,
-    ) -> Result<(Bill, Order, Amounts), Failure> {
+    /// The order as a bill. `total` is `amount` (what the guest pays, after discounts).
+    /// r_k Delivery shows no paid state in its documented answers: unless the answer has one
+    /// (`payments[]`, `paidAmount`, `isPaid`, ... see [`Order::paid`]), an open order counts as
+    /// unpaid (`due = amount`) and a completed one as paid. `None`: the order has no amount.
+    fn bill_of(&self, bill_id: &str, o: &Order) -> Option<Bill> {
+        let total = o.amount?;
+        let zero = Decimal::ZERO;
+        let status = bill_status(o);
+        let (paid, due) = match (status, o.paid()) {
+            (BillStatus::Closed, _) => (total, zero),
+            (BillStatus::Canceled, Paid::Known(p)) => (p, zero),
+            (BillStatus::Canceled, Paid::NotShown) => (zero, zero),
+            (_, paid) => {
+                let paid = match paid {
+                    Paid::Known(p) => p.max(zero),
+                    Paid::NotShown => zero,
+                };
+                (paid, total.checked_sub(paid).unwrap_or(zero).max(zero))
+            }
+        };
+        Some(Bill {
+            bill_id: bill_id.to_string(),
+            total,
+            amount_due: due,
+            paid,
+            status,
+            pos_status: o.status_text(),
+            bill_printed: false,
+            order_number: o.order_id.clone().unwrap_or_else(|| bill_id.to_string()),
+            table: o.table_code.clone().unwrap_or_default(),
+            waiter: String::new(),
+            waiter_id: String::new(),
+            // r_k Delivery orders have no guest split: one guest with every dish.
+            guests: vec![Guest {
+                name: "Guest 1".into(),
+                dishes: o.dishes.iter().map(|d| dish_of(d, self.scale)).collect(),
+            }],
+            currency: self.settings.currency_guid.clone(),
+        })
+    }
+
+    async fn read_bill(&self, bill_id: &str) -> Result<(Bill, Order), Failure> {
         let (order, request_id) = self.client.get_order(bill_id).await?;
-        let a = amounts(&order).ok_or_else(|| Failure {
+        let bill = self.bill_of(bill_id, &order).ok_or_else(|| Failure {
             request_id,
             ..Failure::ours(
-                Verdict::Transient,
+                posgate_rkeeper::Verdict::Transient,
                 "delivery/no_amount",
                 "the r_k Delivery order has no amount",
             )
         })?;
-        let bill = build_bill(restaurant_id, bill_id, &self.cfg, &order, a);
-        Ok((bill, order, a))
+        Ok((bill, order))
     }
 
     /// `/complete`; a refusal of an order that turns out to be completed already (a repeat,
@@ -348,7 +165,7 @@ impl Restaurant {
         match self.client.complete(bill_id).await {
             Ok(rid) => Ok(rid),
             Err(f) => {
-                if matches!(f.verdict, Verdict::Rejected(_))
+                if matches!(f.verdict, posgate_rkeeper::Verdict::Rejected(_))
                     && let Ok((o, _)) = self.client.get_order(bill_id).await
                     && o.is_completed()
                 {
@@ -358,367 +175,278 @@ impl Restaurant {
             }
         }
     }
-}
 
-// ------------------------------------------------------------------------------------------
-// The service.
-// ------------------------------------------------------------------------------------------
-
-#[tonic::async_trait]
-impl PosAdapter for DeliveryAdapter {
-    async fn describe(
-        &self,
-        request: Request<DescribeRequest>,
-    ) -> Result<Response<DescribeResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        Ok(Response::new(DescribeResponse {
-            settings: setting_specs(),
-            pos_kind: POS_KIND.into(),
-            // `/pay` books the money; `/complete` closes the order in r_keeper and r_k Delivery.
-            separate_close_step: true,
-            amount_rule: AmountRule::Exact as i32,
-            supports_tips: false,
-            supports_points: false,
-            supports_fiscal_data: false,
-            // GET /orders/{orderId} reads the order before every posting.
-            cannot_read_bills: false,
-            currency_scale: r.cfg.currency_scale,
-            // r_k Delivery (and White Server behind it) may still apply an unanswered /pay
-            // until about our own request timeout has passed.
-            reconcile_settle_ms: r.cfg.settle_ms(),
-        }))
-    }
-
-    async fn get_bill(
-        &self,
-        request: Request<AdapterGetBillRequest>,
-    ) -> Result<Response<AdapterGetBillResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        let bill_id = require_bill_id(&req.bill_id)?;
-        let result = match r.read_bill(&req.restaurant_id, bill_id).await {
-            Ok((bill, _, _)) => adapter_get_bill_response::Result::Bill(bill),
-            Err(f) => adapter_get_bill_response::Result::Failure(failure(&f)),
-        };
-        Ok(Response::new(AdapterGetBillResponse {
-            result: Some(result),
-        }))
-    }
-
-    async fn list_bills(
-        &self,
-        request: Request<AdapterListBillsRequest>,
-    ) -> Result<Response<AdapterListBillsResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        let list = |bills: Vec<Bill>, failure: Option<PosFailure>| {
-            Ok(Response::new(AdapterListBillsResponse { bills, failure }))
-        };
-        if !r.cfg.list_bills {
-            return list(
-                vec![],
-                Some(our_failure(
-                    Substate::OtherError,
-                    "delivery/list_disabled",
-                    "listing bills is turned off for this restaurant (list_bills = false); ask for a bill by its orderId",
-                    false,
-                )),
-            );
-        }
-        let table = req.table.trim();
+    /// The order search: open orders of the last `list_lookback_hours`, of `restaurant_guid`.
+    fn search_query(&self) -> Vec<(String, String)> {
         let from = OffsetDateTime::now_utc()
-            - time::Duration::hours(i64::from(r.cfg.list_lookback_hours.max(1)));
+            - time::Duration::hours(i64::from(self.settings.list_lookback_hours.max(1)));
         let mut query: Vec<(String, String)> = (status::TRANSFERRED_TO_KITCHEN..status::COMPLETED)
             .chain([13])
             .map(|s| ("includeStatusIds".to_string(), s.to_string()))
             .collect();
         query.push(("sortOrder".into(), "desc".into()));
         query.push(("orderBy".into(), "updatedAt".into()));
-        query.push(("fromDate".into(), paid_at(from, r.offset)));
-        if let Some(g) = r
-            .cfg
+        query.push(("fromDate".into(), paid_at(from, self.offset)));
+        if let Some(g) = self
+            .settings
             .restaurant_guid
             .as_deref()
             .filter(|g| !g.trim().is_empty())
         {
             query.push(("restaurantId".into(), g.trim().to_string()));
         }
-        let rows = match r.client.search(&query).await {
+        query
+    }
+}
+
+/// A failed write's answer, its `requestId` as the reference; `sent: false` when the read
+/// before it failed and nothing was sent.
+fn failed(f: &Failure, sent: bool) -> PosReply {
+    PosReply::failed(f.outcome(sent), f.to_pos()).reference(f.request_id.clone())
+}
+
+/// A posting's answer carries its `requestId` in the details too.
+fn posted(mut reply: PosReply) -> PosReply {
+    if let Some(id) = &reply.reference {
+        reply.details.insert("requestId".into(), id.clone());
+    }
+    reply
+}
+
+#[tonic::async_trait]
+impl PosConnector for DeliveryConnector {
+    const KIND: &'static str = POS_KIND;
+    const SETTINGS: &'static [Setting] = SETTINGS;
+    type Restaurant = Restaurant;
+
+    fn connect(&self, connection: &PosConnection) -> Result<Restaurant, String> {
+        let settings = DeliverySettings::from_connection(connection)?;
+        let http = match &settings.ca_pem {
+            None => self.shared.clone(),
+            Some(pem) => http_client(Some(pem))
+                .map_err(|e| format!("setting \"ca_pem\" cannot be trusted: {e}"))?,
+        };
+        Ok(Restaurant {
+            client: DeliveryClient::new(http, &settings),
+            offset: settings.offset().unwrap_or(UtcOffset::UTC),
+            scale: connection.currency_scale,
+            settings,
+        })
+    }
+
+    fn capabilities(&self, r: &Restaurant) -> Capabilities {
+        Capabilities {
+            // `/pay` books the money; `/complete` closes the order in r_keeper and r_k Delivery.
+            separate_close_step: true,
+            // r_k Delivery (and White Server behind it) may still apply an unanswered /pay
+            // until about our own request timeout has passed.
+            settle_ms: r.settings.settle_ms(),
+            // Exact amounts; no tips, points or fiscal data; GET /orders/{orderId} reads the
+            // order before every posting.
+            ..Capabilities::default()
+        }
+    }
+
+    fn bill_id(&self, raw: &str) -> Result<String, String> {
+        order_id(raw).map(str::to_string)
+    }
+
+    async fn get_bill(&self, r: &Restaurant, bill_id: &str) -> Result<Bill, PosFailure> {
+        r.read_bill(bill_id)
+            .await
+            .map(|(bill, _)| bill)
+            .map_err(|f| f.to_pos())
+    }
+
+    async fn list_bills(
+        &self,
+        r: &Restaurant,
+        table: Option<&str>,
+    ) -> (Vec<Bill>, Option<PosFailure>) {
+        if !r.settings.list_bills {
+            return (
+                vec![],
+                Some(PosFailure::ours(
+                    Substate::OtherError,
+                    "delivery/list_disabled",
+                    "listing bills is turned off for this restaurant (list_bills = false); ask for a bill by its orderId",
+                )),
+            );
+        }
+        let rows = match r.client.search(&r.search_query()).await {
             Ok(rows) => rows,
             Err(f) if matches!(f.code.as_str(), "HTTP/404" | "HTTP/405" | "HTTP/501") => {
-                return list(
+                return (
                     vec![],
-                    Some(our_failure(
+                    Some(PosFailure::ours(
                         Substate::OtherError,
                         "delivery/search_unsupported",
                         format!(
                             "r_k Delivery does not offer the order search here ({}); ask for a bill by its orderId",
                             f.code
                         ),
-                        false,
                     )),
                 );
             }
-            Err(f) => return list(vec![], Some(failure(&f))),
+            Err(f) => return (vec![], Some(f.to_pos())),
         };
         let mut bills = Vec::new();
         for row in rows.iter().take(MAX_LISTED) {
             let Some(listed) = Order::from_value(row) else {
                 continue;
             };
-            let Some(order_id) = listed.order_id.clone() else {
+            let Some(id) = listed.order_id.clone().filter(|id| order_id(id).is_ok()) else {
                 continue;
             };
-            if require_bill_id(&order_id).is_err() {
-                continue;
-            }
             // A search row with a status and an amount is the order; otherwise read it.
             let order = if listed.status_id.is_some() && listed.amount.is_some() {
                 listed
             } else {
-                match r.client.get_order(&order_id).await {
+                match r.client.get_order(&id).await {
                     Ok((o, _)) => o,
-                    Err(f) => return list(bills, Some(failure(&f))),
+                    Err(f) => return (bills, Some(f.to_pos())),
                 }
             };
-            if let (Some(want), Some(got)) = (&r.cfg.restaurant_guid, &order.restaurant_id)
+            if let (Some(want), Some(got)) = (&r.settings.restaurant_guid, &order.restaurant_id)
                 && !want.trim().eq_ignore_ascii_case(got.trim())
             {
                 continue;
             }
-            if !table.is_empty()
-                && !order
+            if table.is_some_and(|t| {
+                !order
                     .table_code
                     .as_deref()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(table))
-            {
+                    .is_some_and(|c| c.trim().eq_ignore_ascii_case(t))
+            }) {
                 continue;
             }
             if bill_status(&order) != BillStatus::Open {
                 continue;
             }
-            let Some(a) = amounts(&order) else {
-                continue;
-            };
-            bills.push(build_bill(&req.restaurant_id, &order_id, &r.cfg, &order, a));
+            bills.extend(r.bill_of(&id, &order));
         }
-        list(bills, None)
+        (bills, None)
     }
 
-    async fn post_payment(
-        &self,
-        request: Request<PostPaymentRequest>,
-    ) -> Result<Response<PostPaymentResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        let bill_id = require_bill_id(&req.bill_id)?.to_string();
-        let scale = r.cfg.currency_scale;
-        let amount = parse_money("amount", &req.amount, scale)?;
-        let tips = Money::parse_optional(&req.tips, scale)
-            .map_err(|e| Status::invalid_argument(format!("tips: {e}")))?;
-        let points = Money::parse_optional(&req.points, scale)
-            .map_err(|e| Status::invalid_argument(format!("points: {e}")))?;
-        if !points.is_zero() {
-            return Err(Status::invalid_argument(
-                "points: r_k Delivery takes no bonus points (Describe.supports_points is false)",
-            ));
-        }
+    async fn post_payment(&self, r: &Restaurant, p: &Posting) -> Result<PosReply, Invalid> {
         let paid_at = paid_at(OffsetDateTime::now_utc(), r.offset);
+        let currency = r.settings.currency_guid.as_str();
         let line = |amount: Decimal, code: &str| PayLine {
             code: code.to_string(),
             amount,
             paid_at: paid_at.clone(),
-            name: r.cfg.currency_name.clone(),
+            name: r.settings.currency_name.clone(),
         };
-        let mut lines = Vec::new();
-        if req.tenders.is_empty() {
-            lines.push(line(amount.value(), &r.cfg.currency_guid));
+        // One line per tender, in the restaurant's currency unless the tender names one.
+        let lines: Vec<PayLine> = if p.tenders.is_empty() {
+            vec![line(p.amount.value(), currency)]
         } else {
-            let mut sum = Money::zero(scale);
-            for (i, t) in req.tenders.iter().enumerate() {
-                let a = parse_money(&format!("tenders[{i}].amount"), &t.amount, scale)?;
-                sum = sum
-                    .checked_add(a)
-                    .ok_or_else(|| Status::invalid_argument("tenders: the sum overflows"))?;
-                let tender = t.tender_id.trim();
-                let code = if tender.is_empty() {
-                    r.cfg.currency_guid.as_str()
-                } else {
-                    tender
-                };
-                lines.push(line(a.value(), code));
-            }
-            if sum.value() != amount.value() {
-                return Err(Status::invalid_argument(format!(
-                    "tenders: tender amounts add up to {sum}, not the amount {amount}"
-                )));
-            }
-        }
-        if !tips.is_zero() {
+            p.tenders
+                .iter()
+                .map(|t| match t.tender_id.as_str() {
+                    "" => line(t.amount.value(), currency),
+                    code => line(t.amount.value(), code),
+                })
+                .collect()
+        };
+        if !p.tips.is_zero() {
             tracing::info!(
-                restaurant_id = %req.restaurant_id,
-                payment_id = %req.payment_id,
-                tips = %tips,
+                payment_id = %p.payment_id,
+                tips = %p.tips,
                 "tips not booked: r_k Delivery's /pay must equal the order's amount"
             );
         }
-        let respond =
-            |outcome: Outcome, failure: Option<PosFailure>, pos_reference: Option<String>| {
-                let details = pos_reference
-                    .iter()
-                    .map(|id| ("requestId".to_string(), id.clone()))
-                    .collect();
-                let resp = PostPaymentResponse {
-                    details,
-                    outcome: outcome as i32,
-                    failure,
-                    // Paying never closes a Delivery order: /complete does.
-                    bill_closed: false,
-                    pos_reference: pos_reference.unwrap_or_default(),
-                };
-                tracing::info!(
-                    restaurant_id = %req.restaurant_id,
-                    bill_id = %bill_id,
-                    payment_id = %req.payment_id,
-                    outcome = ?outcome,
-                    request_id = %resp.pos_reference,
-                    "payment posted"
-                );
-                Ok(Response::new(resp))
-            };
-
+        let bill_id = p.bill_id.as_str();
         // Read before writing: an order not in r_keeper yet, or already final, is not paid.
-        let order = match r.client.get_order(&bill_id).await {
+        let order = match r.client.get_order(bill_id).await {
             Ok((o, _)) => o,
-            Err(f) => {
-                let rid = f.request_id.clone();
-                return respond(outcome_of_read(&f), Some(failure(&f)), rid);
-            }
+            Err(f) => return Ok(posted(failed(&f, false))),
         };
         if order.is_not_transferred() {
-            return respond(
+            return Ok(PosReply::failed(
                 Outcome::NotApplied,
-                Some(our_failure(
-                    Substate::OtherError,
-                    "delivery/not_transferred",
-                    format!(
-                        "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
-                        order.status_label()
-                    ),
-                    true,
-                )),
-                None,
-            );
+                PosFailure {
+                    transient: true,
+                    ..PosFailure::ours(
+                        Substate::OtherError,
+                        "delivery/not_transferred",
+                        format!(
+                            "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
+                            order.status_label()
+                        ),
+                    )
+                },
+            ));
         }
         if order.is_completed() || order.is_cancelled() {
-            return respond(
+            return Ok(PosReply::failed(
                 Outcome::Rejected,
-                Some(our_failure(
+                PosFailure::ours(
                     Substate::OtherError,
                     "delivery/final_status",
                     format!(
                         "order {bill_id} is {} in r_k Delivery (a final status); nothing was posted",
                         order.status_label()
                     ),
-                    false,
-                )),
-                None,
-            );
+                ),
+            ));
         }
-        tracing::info!(
-            restaurant_id = %req.restaurant_id,
-            bill_id = %bill_id,
-            payment_id = %req.payment_id,
-            amount = %amount,
-            "posting payment"
-        );
-        match r.client.pay(&bill_id, &lines).await {
-            Ok(rid) => respond(Outcome::Applied, None, rid),
-            Err(f) => {
-                let rid = f.request_id.clone();
-                respond(outcome_of(&f), Some(failure(&f)), rid)
-            }
-        }
+        // Paying never closes a Delivery order: /complete does.
+        Ok(posted(match r.client.pay(bill_id, &lines).await {
+            Ok(rid) => PosReply::applied().reference(rid),
+            Err(f) => failed(&f, true),
+        }))
     }
 
-    async fn close_bill(
-        &self,
-        request: Request<AdapterCloseBillRequest>,
-    ) -> Result<Response<AdapterCloseBillResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        let bill_id = require_bill_id(&req.bill_id)?;
-        let resp =
-            |outcome: Outcome, failure: Option<PosFailure>, pos_reference: Option<String>| {
-                tracing::info!(
-                    restaurant_id = %req.restaurant_id,
-                    bill_id,
-                    payment_id = %req.payment_id,
-                    outcome = ?outcome,
-                    "close bill"
-                );
-                Ok(Response::new(AdapterCloseBillResponse {
-                    outcome: outcome as i32,
-                    failure,
-                    pos_reference: pos_reference.unwrap_or_default(),
-                }))
-            };
+    async fn close_bill(&self, r: &Restaurant, bill_id: &str, _payment_id: &str) -> PosReply {
         // Closing is idempotent: an order already completed is a success.
         match r.client.get_order(bill_id).await {
-            Ok((o, rid)) if o.is_completed() => return resp(Outcome::Applied, None, rid),
+            Ok((o, rid)) if o.is_completed() => return PosReply::applied().reference(rid),
             Ok((o, rid)) if o.is_cancelled() => {
-                return resp(
+                return PosReply::failed(
                     Outcome::Rejected,
-                    Some(our_failure(
+                    PosFailure::ours(
                         Substate::OtherError,
                         "delivery/cancelled",
                         format!(
                             "order {bill_id} is {} in r_k Delivery and cannot be completed",
                             o.status_label()
                         ),
-                        false,
-                    )),
-                    rid,
-                );
+                    ),
+                )
+                .reference(rid);
             }
             Err(f) if f.not_found => {
-                let rid = f.request_id.clone();
-                return resp(Outcome::Rejected, Some(failure(&f)), rid);
+                return PosReply::failed(Outcome::Rejected, f.to_pos())
+                    .reference(f.request_id.clone());
             }
             // Not readable now: /complete decides.
             _ => {}
         }
         match r.complete(bill_id).await {
-            Ok(rid) => resp(Outcome::Applied, None, rid),
-            Err(f) => {
-                let rid = f.request_id.clone();
-                resp(outcome_of(&f), Some(failure(&f)), rid)
-            }
+            Ok(rid) => PosReply::applied().reference(rid),
+            Err(f) => failed(&f, true),
         }
     }
 
-    async fn check_payment(
-        &self,
-        request: Request<CheckPaymentRequest>,
-    ) -> Result<Response<CheckPaymentResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        let bill_id = require_bill_id(&req.bill_id)?;
-        let scale = r.cfg.currency_scale;
-        let amount = parse_money("amount", &req.amount, scale)?;
+    async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
+        let bill_id = check.bill_id.as_str();
         let mut why = Vec::new();
-        let reference = req.pos_reference.trim();
-        if !reference.is_empty() {
+        if let Some(reference) = &check.reference {
             why.push(format!(
                 "requestId {reference} of the posting cannot be looked up in r_k Delivery"
             ));
         }
-        let mut pos_failure = None;
-        let evidence = match r.read_bill(&req.restaurant_id, bill_id).await {
-            Ok((_, order, now)) => {
-                let (e, w) =
-                    reconcile::from_order(req.bill_before.as_ref(), &order, now, amount, scale);
+        let mut failure = None;
+        let evidence = match r.read_bill(bill_id).await {
+            Ok((now, order)) => {
+                let (e, w) = reconcile::from_order(
+                    check.bill_before.as_ref(),
+                    &order,
+                    &now,
+                    check.amount,
+                    r.scale,
+                );
                 why.push(w);
                 e
             }
@@ -728,25 +456,24 @@ impl PosAdapter for DeliveryAdapter {
                     f.code,
                     f.pos_text()
                 ));
-                pos_failure = Some(failure(&f));
+                failure = Some(f.to_pos());
                 Evidence::Unreadable
             }
         };
-        let mut decision = reconcile::decide(evidence, req.close);
+        let mut decision = reconcile::decide(evidence, check.close);
         if decision == Decision::ProbeWithComplete {
             tracing::info!(
-                restaurant_id = %req.restaurant_id,
                 bill_id,
-                payment_id = %req.payment_id,
+                payment_id = %check.payment_id,
                 "the order does not tell whether /pay was applied: asking /complete"
             );
             let result = r.complete(bill_id).await;
             let (e, w) = reconcile::from_complete(&result);
             why.push(w);
             if let Err(f) = &result {
-                pos_failure = Some(failure(f));
+                failure = Some(f.to_pos());
             }
-            decision = reconcile::decide(e, req.close);
+            decision = reconcile::decide(e, check.close);
         }
         let (outcome, bill_closed) = match decision {
             Decision::Answer {
@@ -756,25 +483,17 @@ impl PosAdapter for DeliveryAdapter {
             // The table never asks twice; if it did, nothing is known.
             Decision::ProbeWithComplete => (Outcome::Unknown, false),
         };
-        tracing::info!(
-            restaurant_id = %req.restaurant_id,
-            bill_id,
-            payment_id = %req.payment_id,
-            outcome = ?outcome,
-            bill_closed,
-            "payment checked"
-        );
-        Ok(Response::new(CheckPaymentResponse {
-            outcome: outcome as i32,
-            bill_closed,
-            failure: pos_failure,
-            evidence: why.join("; "),
-        }))
+        PosReply {
+            failure,
+            ..PosReply::new(outcome)
+                .closed(bill_closed)
+                .evidence(why.join("; "))
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::str::FromStr;
 
@@ -782,12 +501,32 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
-    fn order(json: &str) -> Order {
+    pub(crate) fn order(json: &str) -> Order {
         Order::from_value(&serde_json::from_str(json).unwrap()).unwrap()
     }
 
-    fn cfg() -> DeliveryRestaurant {
-        DeliveryRestaurant::new("http://x", "c", "s", "cur")
+    /// An order (with an amount) as a bill of a restaurant at scale 2.
+    pub(crate) fn bill_of(o: &Order) -> Bill {
+        restaurant().bill_of("1", o).unwrap()
+    }
+
+    /// A restaurant of the connector (nothing is sent anywhere).
+    fn restaurant() -> Restaurant {
+        let conn = PosConnection {
+            settings: [
+                ("base_url", "http://x"),
+                ("auth_url", "http://x"),
+                ("client_id", "c"),
+                ("currency_guid", "cur"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            secrets: [("client_secret".to_string(), "s".to_string())].into(),
+            currency_scale: 2,
+            version: 1,
+        };
+        DeliveryConnector::new().unwrap().connect(&conn).unwrap()
     }
 
     #[test]
@@ -806,46 +545,95 @@ mod tests {
 
     #[test]
     fn bill_from_an_order() {
+        let r = restaurant();
         let o = order(
             r#"{"orderId": "1002", "orderStatusId": 4, "orderStatusName": "Передан на кухню",
                 "amount": 1290.00, "fullAmount": 1350.00, "tableCode": "12",
                 "dishList": [{"id": "a", "name": "Стейк", "price": 1150.00, "quantity": 1},
                              {"id": "b", "name": "Лимонад", "price": 70.005, "quantity": 2}]}"#,
         );
-        let a = amounts(&o).unwrap();
-        let b = build_bill("dl", "1002", &cfg(), &o, a);
+        let b = r.bill_of("1002", &o).unwrap();
         assert_eq!(
-            (b.total.as_str(), b.amount_due.as_str(), b.paid.as_str()),
-            ("1290.00", "1290.00", "0.00")
+            (b.total, b.amount_due, b.paid),
+            (dec("1290"), dec("1290"), dec("0"))
         );
-        assert_eq!(b.status, BillStatus::Open as i32);
+        assert_eq!(b.status, BillStatus::Open);
         assert_eq!(b.pos_status, "Передан на кухню");
         assert_eq!(b.table, "12");
         assert_eq!(b.order_number, "1002");
         assert_eq!(b.currency, "cur");
         assert_eq!(b.guests.len(), 1);
-        assert_eq!(b.guests[0].dishes[0].amount, "1150.00");
-        assert_eq!(b.guests[0].dishes[1].amount, "140.01");
-        assert_eq!(b.guests[0].dishes[1].price, "70.005");
+        let dishes = &b.guests[0].dishes;
+        assert_eq!(dishes[0].amount, Some(dec("1150.00")));
+        assert_eq!(
+            dishes[1].amount,
+            Some(dec("140.01")),
+            "rounded at the scale"
+        );
+        assert_eq!(dishes[1].price, Some(dec("70.005")), "as it is");
 
-        let paid = order(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100}]}"#);
-        let a = amounts(&paid).unwrap();
-        assert_eq!((a.paid, a.due), (dec("100"), dec("0")));
-        let done = order(r#"{"orderStatusId": 11, "amount": 100}"#);
-        let a = amounts(&done).unwrap();
-        assert_eq!((a.paid, a.due), (dec("100"), dec("0")));
-        let cancelled = order(r#"{"orderStatusId": 12, "amount": 100}"#);
-        assert_eq!(amounts(&cancelled).unwrap().due, dec("0"));
-        assert!(amounts(&order(r#"{"orderStatusId": 4}"#)).is_none());
+        let amounts = |json: &str| {
+            let b = r.bill_of("1", &order(json)).unwrap();
+            (b.paid, b.amount_due)
+        };
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100}]}"#),
+            (dec("100"), dec("0"))
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 130}]}"#),
+            (dec("130"), dec("0")),
+            "overpaid: nothing due"
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 11, "amount": 100}"#),
+            (dec("100"), dec("0"))
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 12, "amount": 100}"#),
+            (dec("0"), dec("0"))
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 12, "amount": 100, "paidAmount": 40}"#),
+            (dec("40"), dec("0"))
+        );
+        assert!(r.bill_of("1", &order(r#"{"orderStatusId": 4}"#)).is_none());
     }
 
     #[test]
     fn bill_ids() {
-        assert!(require_bill_id("102").is_ok());
-        assert!(require_bill_id(" 3f1c-a_b ").is_ok());
-        for bad in ["", "1/2", "1?x", "../x", &"9".repeat(65)] {
-            let e = require_bill_id(bad).unwrap_err();
-            assert!(e.message().starts_with("bill_id"), "{bad}");
+        let c = DeliveryConnector::new().unwrap();
+        assert_eq!(c.bill_id("102").unwrap(), "102");
+        assert_eq!(c.bill_id(" 3f1c-a_b ").unwrap(), "3f1c-a_b");
+        assert_eq!(c.bill_id(" ").unwrap_err(), "is required");
+        for bad in ["1/2", "1?x", "../x", &"9".repeat(65)] {
+            let e = c.bill_id(bad).unwrap_err();
+            assert!(e.contains("is not an r_k Delivery orderId"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn what_delivery_can_do() {
+        let caps = DeliveryConnector::new()
+            .unwrap()
+            .capabilities(&restaurant());
+        assert!(caps.separate_close_step);
+        assert_eq!(caps.amount_rule, posgate_core::AmountRule::Exact);
+        assert!(!caps.supports_tips && !caps.supports_points && !caps.supports_fiscal_data);
+        assert!(!caps.cannot_read_bills);
+        assert_eq!(
+            caps.settle_ms,
+            190_000 + crate::settings::DEFAULT_SETTLE_MARGIN_MS
+        );
+    }
+
+    #[test]
+    fn a_posting_carries_its_request_id_in_the_details() {
+        let r = posted(PosReply::applied().reference(Some("0HM:1".into())));
+        assert_eq!(
+            r.details.get("requestId").map(String::as_str),
+            Some("0HM:1")
+        );
+        assert!(posted(PosReply::applied()).details.is_empty());
     }
 }
