@@ -32,6 +32,7 @@
 //! timeout, a transport failure or an auth failure.
 
 use posgate_core::Substate;
+use posgate_core::pos::{Outcome, PosFailure};
 use posgate_pos_kit::http::{Fate, HttpFailure};
 use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
 use posgate_rkeeper::{Verdict, classify_rk_text};
@@ -90,6 +91,28 @@ impl Failure {
         match &self.request_id {
             Some(id) => format!("{} (requestId {id})", self.text),
             None => self.text.clone(),
+        }
+    }
+
+    /// The failure as posgate reports it: the substate, r_k Delivery's code, the text with
+    /// the `requestId`.
+    pub fn to_pos(&self) -> PosFailure {
+        PosFailure {
+            substate: self.substate(),
+            code: self.code.clone(),
+            text: self.pos_text(),
+            not_found: self.not_found,
+            transient: self.is_transient(),
+        }
+    }
+
+    /// What the failure of a write (`/pay`, `/complete`) says about it; `sent: false` for a
+    /// write never sent because the read before it failed (then nothing can be unknown).
+    pub fn outcome(&self, sent: bool) -> Outcome {
+        match self.verdict {
+            Verdict::Rejected(_) => Outcome::Rejected,
+            Verdict::Unknown if sent => Outcome::Unknown,
+            Verdict::Unknown | Verdict::Transient => Outcome::NotApplied,
         }
     }
 }
@@ -376,6 +399,41 @@ mod tests {
         assert!(!Failure::ours(Verdict::Rejected(Substate::BillInUse), "c", "t").is_transient());
         assert!(Failure::ours(Verdict::Unknown, "c", "t").is_transient());
         assert!(Failure::ours(Verdict::Transient, "c", "t").is_transient());
+    }
+
+    #[test]
+    fn a_failed_write_s_outcome_and_report() {
+        use posgate_core::pos::Outcome as O;
+        // verdict, outcome when sent, outcome when the read before it failed.
+        let rows = [
+            (
+                Verdict::Rejected(Substate::BillInUse),
+                O::Rejected,
+                O::Rejected,
+            ),
+            (Verdict::Unknown, O::Unknown, O::NotApplied),
+            (Verdict::Transient, O::NotApplied, O::NotApplied),
+        ];
+        for (verdict, sent, unsent) in rows {
+            let f = Failure::ours(verdict, "c", "t");
+            assert_eq!((f.outcome(true), f.outcome(false)), (sent, unsent), "{f:?}");
+        }
+        let f = Failure {
+            request_id: Some("0HM:7".into()),
+            not_found: true,
+            ..Failure::ours(Verdict::Rejected(Substate::BillInUse), "ERR_X", "locked")
+        };
+        assert_eq!(
+            f.to_pos(),
+            PosFailure {
+                substate: Substate::BillInUse,
+                code: "ERR_X".into(),
+                text: "locked (requestId 0HM:7)".into(),
+                not_found: true,
+                transient: false,
+            }
+        );
+        assert!(Failure::ours(Verdict::Unknown, "c", "t").to_pos().transient);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::auth::TokenSource;
 use crate::classify::{Failure, Op, classify, transport};
-use crate::config::DeliveryRestaurant;
+use crate::settings::DeliverySettings;
 use crate::wire::{ErrorBody, Order, PayLine, field, orders_of_search, pay_body};
 
 /// Orders collection path; one order is `{ORDERS_PATH}/{orderId}`.
@@ -75,7 +75,7 @@ fn request_id_header(h: &HeaderMap) -> Option<String> {
 }
 
 impl DeliveryClient {
-    pub fn new(http: reqwest::Client, r: &DeliveryRestaurant) -> Self {
+    pub fn new(http: reqwest::Client, r: &DeliverySettings) -> Self {
         let read_timeout = Duration::from_millis(r.read_timeout_ms.max(1));
         let auth = TokenSource::new(
             http.clone(),

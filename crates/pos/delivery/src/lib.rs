@@ -2,19 +2,19 @@
 //! that reached the r_keeper cash register are paid (`PUT …/pay`) and then closed
 //! (`PUT …/complete`) in both r_keeper and r_k Delivery.
 //!
-//! Serves the `posgate.v1.PosAdapter` gRPC contract: `Describe`, `GetBill`
-//! (`GET /orders/api/v1/orders/{orderId}`), `ListBills` (the order search), `PostPayment`
-//! (`/pay`), `CloseBill` (`/complete`) and `CheckPayment` (the order read again and compared
-//! with the bill read before posting; `/complete` as a probe when the order does not tell).
-//! Stateless apart from each restaurant's cached OAuth2 token: posgate's payment service owns
-//! the state and the exactly-once logic. A request carrying a `connection` (the restaurant's
-//! settings from the payment service's registry) is served from it, so any replica serves any
-//! restaurant; without one, the static `[delivery.restaurants.<id>]` section names it.
+//! [`DeliveryConnector`] is its `PosConnector`, served by the adapter kit's one
+//! `posgate.v1.PosAdapter` server: `Describe`, `GetBill` (`GET /orders/api/v1/orders/{orderId}`),
+//! `ListBills` (the order search), `PostPayment` (`/pay`), `CloseBill` (`/complete`) and
+//! `CheckPayment` (the order read again and compared with the bill read before posting;
+//! `/complete` as a probe when the order does not tell). Stateless apart from each restaurant's
+//! cached OAuth2 token: posgate's payment service owns the state and the exactly-once logic,
+//! and sends each restaurant's connection with every call, so any replica serves any
+//! restaurant.
 //!
 //! # Modules
-//! - [`config`]: settings per restaurant, named once in [`config::SETTINGS`] (what `Describe`
-//!   reports); [`load_config`] reads TOML + environment, [`DeliveryRestaurant::from_connection`]
-//!   a request's connection.
+//! - [`settings`]: a restaurant's settings, named once in [`settings::SETTINGS`] (what
+//!   `Describe` reports), read from its connection.
+//! - [`connector`]: [`DeliveryConnector`]: the five calls, orders as bills.
 //! - [`auth`]: OAuth2 client credentials, the token cached until shortly before it expires.
 //! - [`client`]: the HTTP client (bearer token, one refresh on 401, timeouts per call kind).
 //! - [`classify`]: the table that maps r_k Delivery answers to posgate's outcomes; r_keeper's
@@ -22,53 +22,46 @@
 //! - [`wire`]: the `/pay` body and lenient reading of orders and errors (money never through
 //!   floats); every paid/closed indicator an order may carry.
 //! - [`reconcile`]: the decision table of `CheckPayment` (below).
-//! - [`service`]: the gRPC service [`DeliveryAdapter`] and [`serve`].
 //!
-//! # Configuration
-//! `posgate-delivery --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
+//! # Running
+//! `posgate-delivery --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads only
+//! `[delivery] listen` (default `127.0.0.1:50062`; `POSGATE_DELIVERY__LISTEN` overrides it) and
+//! `[auth]`. Restaurants are declared in the registry, not here: a `[delivery.restaurants]`
+//! section is refused. Logging follows `RUST_LOG` (default `info`). The client secret and the
+//! tokens are never logged.
 //!
-//! ```toml
-//! [delivery]
-//! listen = "127.0.0.1:50062"                 # default
+//! # Connection settings
+//! A restaurant's connection carries (`client_secret` among its secrets, everything else among
+//! its settings, the currency scale as its own field):
 //!
-//! [delivery.restaurants.dl]                  # "dl" = posgate's restaurant_id
-//! base_url = "https://delivery.ucs.ru"       # default; + /orders/api/v1/orders/...
-//! # auth_url = "https://auth-delivery.ucs.ru" # + /connect/token; implied only by the production
-//!                                            # base_url, required for any other
-//! client_id = "..."
-//! client_secret = "..."                      # or: client_secret_file = "/run/secrets/dl"
-//! currency_guid = "16D72549-14D8-4F31-9E2A-0A833D4F5EED"  # r_keeper currency of /pay lines
-//! # currency_name = ""                       # `name` of the /pay lines
-//! # currency_scale = 2                      # a connection carries its own currency_scale
-//! # ca_file = "/etc/posgate/dl-ca.pem"       # or ca_pem = "-----BEGIN CERTIFICATE-----..."
-//! # utc_offset = "+03:00"                    # offset `paidAt` is written in (default +00:00)
-//! # scopes = "orders"
-//! # restaurant_guid = "..."                  # r_k Delivery restaurantId: ListBills filter
-//! # list_bills = true
-//! # list_lookback_hours = 24
-//! # read_timeout_ms = 30000                  # GET and the token request
-//! # write_timeout_ms = 190000                # /pay and /complete (White Server waits ≤ 180 s)
-//! # settle_margin_ms = 30000                 # Describe.reconcile_settle_ms = write_timeout_ms + this
-//! ```
+//! | setting | |
+//! |---|---|
+//! | `client_id`, `client_secret` | OAuth2 client credentials of the order source (required) |
+//! | `currency_guid` | r_keeper currency of the `/pay` lines (required) |
+//! | `base_url` | default `https://delivery.ucs.ru`; + `/orders/api/v1/orders/...` |
+//! | `auth_url` | + `/connect/token`; implied only by the production `base_url`, required for any other |
+//! | `scopes` | default `orders` |
+//! | `currency_name` | `name` of the `/pay` lines |
+//! | `utc_offset` | offset `paidAt` is written in (default `+00:00`) |
+//! | `restaurant_guid` | r_k Delivery `restaurantId`: `ListBills` shows only its orders |
+//! | `list_bills`, `list_lookback_hours` | whether and how far back `ListBills` searches (default true, 24) |
+//! | `read_timeout_ms` | GET and the token request (default 30000) |
+//! | `write_timeout_ms` | `/pay` and `/complete` (default 190000: White Server waits ≤ 180 s) |
+//! | `settle_margin_ms` | `Describe.reconcile_settle_ms` = `write_timeout_ms` + this (default 30000) |
+//! | `ca_pem` | the server's own certificate authorities (PEM), trusted beside the public ones |
 //!
-//! Every key can be overridden from the environment with the prefix `POSGATE_DELIVERY__` and
-//! `__` between nesting levels, e.g. `POSGATE_DELIVERY__RESTAURANTS__DL__CLIENT_SECRET=...`.
-//! Logging follows `RUST_LOG` (default `info`). The client secret and the tokens are never
-//! logged.
-//!
-//! A `connection` carries the same settings as text (`client_secret` among its secrets,
-//! `currency_scale` as its own field); `client_secret_file` and `ca_file` name files on the
-//! adapter's host and are refused there (`ca_pem` carries the bundle inline). A bad one is
-//! `INVALID_ARGUMENT` `connection: setting "<name>" ...`, never quoting a value. What is built
-//! from a connection (HTTP client, token cache) is kept while it is unchanged.
+//! `client_secret_file`, `ca_file` and `currency_scale` (of the retired static sections) are
+//! refused with directions. A bad connection is `INVALID_ARGUMENT` `connection: setting
+//! "<name>" ...`, never quoting a secret. What is built from a connection (HTTP client, token
+//! cache) is kept while it is unchanged.
 //!
 //! # Outcomes
 //! - `GetBill`: `total` is the order's `amount` (after discounts). Status ids below 4 →
 //!   `NOT_READY`, 11 → `CLOSED`, 12 → `CANCELED`, every other → `OPEN`. r_k Delivery's
 //!   documented answers show **no paid state**: `paid`/`amount_due` come from `payments[]`,
 //!   `paidAmount`, `isPaid` or another indicator of [`wire::PAID_STATE_KEYS`] when an answer
-//!   has them (the simulator does); otherwise an open
-//!   order counts as unpaid (`amount_due = amount`) and a completed one as paid.
+//!   has them (the simulator does); otherwise an open order counts as unpaid
+//!   (`amount_due = amount`) and a completed one as paid.
 //! - `PostPayment` reads the order first: below status 4 → `NOT_APPLIED` (not in r_keeper yet;
 //!   auto-accept may move it; `/pay` is not called); 11/12 → `REJECTED` `OTHER_ERROR`. Then
 //!   one `/pay` line per tender (default: the restaurant's currency), `paidAt` now with
@@ -112,6 +105,11 @@
 //! | 9 | `/complete` refused as not fully paid: `rk7_close_order` naming no other reason, r_keeper `[3071]`, or a not-paid text in any of RU/UK/EN ([`classify::says_not_paid`]) | `NOT_APPLIED` (the `/complete` failure attached) |
 //! | 10 | `/complete` failed otherwise: timeout, lock, shift, printer, kitchen tickets, 5xx, HTML page, no connection | `UNKNOWN` (asked again at the next check) |
 //!
+//! Rows 2, 3 and 5 compare the paid amount before and after by the one "was it applied?"
+//! comparison every POS uses ([`posgate_core::pos::judge_posting`]); what only r_k Delivery
+//! has (no paid state at all, a payment of 0, completion as proof, the `/complete` probe) is
+//! this table's.
+//!
 //! `NOT_APPLIED` is believed by the payment service only after the settle time, so a late
 //! apply (the next check's `/complete` then succeeds, row 8) is never followed by a second
 //! `/pay`.
@@ -120,11 +118,79 @@
 pub mod auth;
 pub mod classify;
 pub mod client;
-pub mod config;
+pub mod connector;
 pub mod reconcile;
-pub mod service;
+pub mod settings;
 pub mod wire;
 
-pub use config::{DeliveryAdapterConfig, DeliveryRestaurant, load_config};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
+
+pub use connector::{DeliveryConnector, POS_KIND};
 pub use posgate_rkeeper::{Verdict, classify_rk_text};
-pub use service::{DeliveryAdapter, POS_KIND, serve};
+pub use settings::DeliverySettings;
+
+/// Where the adapter listens unless `[delivery] listen` says otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 50062));
+
+/// The adapter's configuration: `[delivery]` of the TOML file at `path` (if any), with
+/// `POSGATE_DELIVERY__...` overrides, and `[auth]`.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<posgate_pos_kit::AdapterConfig> {
+    posgate_pos_kit::AdapterConfig::load(path, "delivery", DEFAULT_LISTEN)
+}
+
+/// Serves the adapter on `listener` until `shutdown` completes, checking callers' tokens.
+pub async fn serve(
+    cfg: posgate_pos_kit::AdapterConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    posgate_pos_kit::serve(
+        "delivery",
+        DeliveryConnector::new()?,
+        &cfg.auth,
+        listener,
+        shutdown,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `posgate.toml` with `body` in a directory of its own.
+    fn config_file(name: &str, body: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "posgate-delivery-config-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("posgate.toml");
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_config_file_says_only_where_to_listen() {
+        let path = config_file("listen", "[delivery]\nlisten = \"127.0.0.1:1234\"\n");
+        let cfg = load_config(Some(&path)).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:1234".parse().unwrap());
+        let path = config_file("default", "[wsa]\nlisten = \"127.0.0.1:1\"\n");
+        assert_eq!(load_config(Some(&path)).unwrap().listen, DEFAULT_LISTEN);
+        // A restaurant section is refused with directions, its secret never quoted.
+        let path = config_file(
+            "restaurants",
+            "[delivery.restaurants.dl]\nclient_id = \"c\"\nclient_secret = \"s3cr3t-VALUE\"\n",
+        );
+        let e = format!("{:#}", load_config(Some(&path)).unwrap_err());
+        assert!(
+            e.contains("[delivery.restaurants] is no longer read"),
+            "{e}"
+        );
+        assert!(e.contains("posgate restaurant import"), "{e}");
+        assert!(!e.contains("s3cr3t-VALUE"), "{e}");
+    }
+}

@@ -11,11 +11,11 @@
 //! docs (`lib.rs`, "Deciding an unknown outcome").
 
 use posgate_core::Money;
-use posgate_proto::v1::{Bill, BillStatus, Outcome};
+use posgate_core::pos::{Bill, BillAmounts, Outcome, judge_posting};
+use posgate_proto::convert::money_text;
 use rust_decimal::Decimal;
 
 use crate::classify::{Failure, says_not_paid};
-use crate::service::{Amounts, fmt_money};
 use crate::wire::{Order, Paid};
 
 /// What was learned about the posting: one variant per row of the decision table.
@@ -76,12 +76,6 @@ pub fn decide(e: Evidence, close_asked: bool) -> Decision {
     }
 }
 
-fn parse_before(s: &str) -> Option<Decimal> {
-    Money::parse(s.trim(), posgate_core::money::MAX_SCALE)
-        .ok()
-        .map(|m| m.value())
-}
-
 /// What the paid state says about this posting.
 enum PaidChange {
     Grew(String),
@@ -90,8 +84,13 @@ enum PaidChange {
     NotShown,
 }
 
-fn paid_change(before: Option<&Bill>, order: &Order, amount: Money, scale: u32) -> PaidChange {
-    let m = |d: Decimal| fmt_money(d, scale);
+fn paid_change(
+    before: Option<&BillAmounts>,
+    order: &Order,
+    amount: Money,
+    scale: u32,
+) -> PaidChange {
+    let m = |d: Decimal| money_text(d, scale);
     if !order.shows_paid_state() {
         return PaidChange::NotShown;
     }
@@ -105,42 +104,45 @@ fn paid_change(before: Option<&Bill>, order: &Order, amount: Money, scale: u32) 
     let Paid::Known(paid_now) = order.paid() else {
         return PaidChange::Unclear("the paid state shows no amount".into());
     };
-    match before.and_then(|b| parse_before(&b.paid)) {
-        Some(paid_before) => {
-            let grew = paid_now.checked_sub(paid_before).unwrap_or(Decimal::ZERO);
-            if grew >= amount.value() {
-                PaidChange::Grew(format!(
-                    "paid grew from {} to {} (≥ {amount})",
-                    m(paid_before),
-                    m(paid_now)
-                ))
-            } else if grew.is_zero() {
-                PaidChange::Unchanged(format!("paid unchanged at {}", m(paid_now)))
-            } else {
-                PaidChange::Unclear(format!(
-                    "paid changed from {} to {}, not by {amount}",
-                    m(paid_before),
-                    m(paid_now)
-                ))
-            }
-        }
-        None if paid_now.is_zero() => PaidChange::Unchanged("nothing is paid on the order".into()),
-        None => PaidChange::Unclear("no bill_before to compare with".into()),
+    let Some(paid_before) = before.and_then(|b| b.paid) else {
+        return if paid_now.is_zero() {
+            PaidChange::Unchanged("nothing is paid on the order".into())
+        } else {
+            PaidChange::Unclear("no bill_before to compare with".into())
+        };
+    };
+    // The paid amounts alone, judged by the one comparison: grew by the amount, unchanged, or
+    // changed otherwise. The rest of the order is this table's (completion, silence).
+    let paid = |p| BillAmounts {
+        paid: Some(p),
+        ..BillAmounts::default()
+    };
+    match judge_posting(Some(&paid(paid_before)), &paid(paid_now), amount.value()).outcome {
+        Outcome::Applied => PaidChange::Grew(format!(
+            "paid grew from {} to {} (≥ {amount})",
+            m(paid_before),
+            m(paid_now)
+        )),
+        Outcome::NotApplied => PaidChange::Unchanged(format!("paid unchanged at {}", m(paid_now))),
+        Outcome::Unknown | Outcome::Rejected => PaidChange::Unclear(format!(
+            "paid changed from {} to {}, not by {amount}",
+            m(paid_before),
+            m(paid_now)
+        )),
     }
 }
 
 /// Reads the order (and the bill read before posting) as evidence, with the reason in words.
 pub(crate) fn from_order(
-    before: Option<&Bill>,
+    before: Option<&BillAmounts>,
     order: &Order,
-    now: Amounts,
+    now: &Bill,
     amount: Money,
     scale: u32,
 ) -> (Evidence, String) {
-    let m = |d: Decimal| fmt_money(d, scale);
+    let m = |d: Decimal| money_text(d, scale);
     let closed = order.is_completed();
-    let was_closed = before.is_some_and(|b| b.status == BillStatus::Closed as i32);
-    let completed_since = closed && before.is_some() && !was_closed;
+    let completed_since = closed && before.is_some_and(|b| !b.closed);
     let (evidence, why) = match paid_change(before, order, amount, scale) {
         PaidChange::Grew(w) => (Evidence::PaidGrew { closed }, w),
         PaidChange::Unclear(w) => (Evidence::Unclear { closed }, w),
@@ -171,7 +173,7 @@ pub(crate) fn from_order(
         order.status_label(),
         m(now.total),
         m(now.paid),
-        m(now.due)
+        m(now.amount_due)
     );
     (evidence, format!("{why}; {state}"))
 }
@@ -210,28 +212,23 @@ pub(crate) fn from_complete(result: &Result<Option<String>, Failure>) -> (Eviden
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::amounts;
+    use crate::connector::tests::{bill_of, order};
     use posgate_rkeeper::Verdict;
 
-    fn order(json: &str) -> Order {
-        Order::from_value(&serde_json::from_str(json).unwrap()).unwrap()
-    }
-
-    fn before(paid: &str, due: &str) -> Bill {
-        Bill {
-            total: "100.00".into(),
-            paid: paid.into(),
-            amount_due: due.into(),
-            status: BillStatus::Open as i32,
+    fn before(paid: &str, due: &str) -> BillAmounts {
+        BillAmounts {
+            total: Some("100.00".parse().unwrap()),
+            paid: paid.parse().ok(),
+            due: due.parse().ok(),
+            closed: false,
             pos_status: "Передан на кухню".into(),
-            ..Default::default()
         }
     }
 
-    fn evidence(b: Option<&Bill>, json: &str, amount: &str) -> Evidence {
+    fn evidence(b: Option<&BillAmounts>, json: &str, amount: &str) -> Evidence {
         let o = order(json);
-        let a = amounts(&o).unwrap();
-        let (e, why) = from_order(b, &o, a, Money::parse(amount, 2).unwrap(), 2);
+        let now = bill_of(&o);
+        let (e, why) = from_order(b, &o, &now, Money::parse(amount, 2).unwrap(), 2);
         assert!(why.contains("the order is now"), "{why}");
         e
     }
@@ -272,7 +269,7 @@ mod tests {
         let partly = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 30}]}"#;
         let status_only = r#"{"orderStatusId": 4, "amount": 100, "paymentStatus": "PAID"}"#;
         let due_only = r#"{"orderStatusId": 4, "amount": 100, "amountDue": 100}"#;
-        let e = |b: Option<&Bill>, j: &str| evidence(b, j, "100.00");
+        let e = |b: Option<&BillAmounts>, j: &str| evidence(b, j, "100.00");
         assert_eq!(e(Some(&b), paid), Evidence::PaidGrew { closed: false });
         assert_eq!(
             e(Some(&b), status_only),
@@ -309,7 +306,7 @@ mod tests {
     #[test]
     fn evidence_from_an_order_without_a_paid_state() {
         let b = before("0.00", "100.00");
-        let e = |b: Option<&Bill>, j: &str| evidence(b, j, "100.00");
+        let e = |b: Option<&BillAmounts>, j: &str| evidence(b, j, "100.00");
         assert_eq!(
             e(Some(&b), r#"{"orderStatusId": 5, "amount": 100}"#),
             Evidence::Silent

@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use common::*;
-use posgate_delivery::DeliveryAdapterConfig;
 use posgate_proto::v1::*;
 use posgate_sim::delivery::{
     self as sim, DeliverySim, SimClient, SimOrder, SimRestaurant, endpoint, status,
@@ -76,14 +75,9 @@ fn conn_b(addr: std::net::SocketAddr) -> PosConnection {
     conn(&format!("http://{addr}"), B_CLIENT, B_SECRET, B_CURRENCY)
 }
 
-/// An adapter whose configuration names no restaurant.
+/// An adapter, and a client that sends only the connections a test gives.
 async fn stateless_adapter() -> Client {
-    start_adapter(DeliveryAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants: BTreeMap::new(),
-        auth: posgate_grpc::AuthConfig::disabled(),
-    })
-    .await
+    start_adapter_with(None, posgate_grpc::AuthConfig::disabled()).await
 }
 
 async fn describe(
@@ -142,14 +136,25 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
     let cn = conn_a(addr);
     let o = sim::DEMO_ORDER_1290;
 
-    // Without a connection the restaurant is unknown: nothing static names it.
-    let e = describe(&mut c, "r1", None).await.unwrap_err();
+    // Without a connection the restaurant is unknown: nothing static names it. Describe then
+    // tells only what this POS is and which settings it takes.
+    let e = c
+        .get_bill(AdapterGetBillRequest {
+            restaurant_id: "r1".into(),
+            bill_id: o.into(),
+            connection: None,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(
-        e.message().contains("unknown restaurant \"r1\""),
+        e.message().starts_with("connection: is required"),
         "{}",
         e.message()
     );
+    let schema = describe(&mut c, "r1", None).await.unwrap();
+    assert_eq!(schema.pos_kind, "r_keeper_delivery");
+    assert_eq!(schema.currency_scale, 0, "no restaurant described");
 
     let d = describe(&mut c, "r1", Some(cn.clone())).await.unwrap();
     assert_eq!(d.pos_kind, "r_keeper_delivery");
@@ -157,10 +162,11 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
     assert_eq!(d.currency_scale, 2);
     assert_eq!(
         d.reconcile_settle_ms,
-        800 + posgate_delivery::config::DEFAULT_SETTLE_MARGIN_MS,
+        800 + posgate_delivery::settings::DEFAULT_SETTLE_MARGIN_MS,
         "the connection's write_timeout_ms"
     );
     // The schema: every connection setting once, static-only ones left out.
+    assert_eq!(d.settings, schema.settings);
     let names: Vec<&str> = d.settings.iter().map(|s| s.name.as_str()).collect();
     for must in [
         "base_url",

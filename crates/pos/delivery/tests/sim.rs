@@ -35,7 +35,7 @@ async fn describe_says_separate_close_step_and_exact() {
     // Its own request timeout (800 ms in the tests) plus the default margin.
     assert_eq!(
         d.reconcile_settle_ms,
-        800 + posgate_delivery::config::DEFAULT_SETTLE_MARGIN_MS
+        800 + posgate_delivery::settings::DEFAULT_SETTLE_MARGIN_MS
     );
 }
 
@@ -385,11 +385,11 @@ async fn token_is_cached_refreshed_before_expiry_and_after_a_401() {
 async fn bad_credentials_are_a_clear_failure() {
     let sim = DeliverySim::with_demo_data();
     let addr = sim.clone().spawn().await.unwrap();
-    let mut c = start_adapter(config_with(restaurant(
+    let mut c = start_adapter(restaurant(
         &format!("http://{addr}"),
         sim::DEMO_CLIENT_ID,
         "not-the-secret",
-    )))
+    ))
     .await;
     let f = bill_failure(&mut c, sim::DEMO_ORDER_1290).await;
     assert_eq!(f.pos_code, "auth/invalid_client");
@@ -445,7 +445,7 @@ async fn unreachable_delivery_is_not_applied() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let mut c = start_adapter(sim_config(addr)).await;
+    let mut c = start_adapter(sim_connection(addr)).await;
     let r = pay(&mut c, sim::DEMO_ORDER_1290, "1290.00").await;
     assert_eq!(outcome(r.outcome), Outcome::NotApplied, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "auth/transport/connect");
@@ -473,21 +473,19 @@ async fn list_bills_all_and_by_table() {
 #[tokio::test]
 async fn bad_input_is_invalid_argument() {
     let (sim, mut c) = start().await;
+    // Without its connection no restaurant is known: the adapter keeps none.
     let e = c
-        .describe(DescribeRequest {
-            connection: None,
-            restaurant_id: "nope".into(),
-        })
+        .raw
+        .post_payment(pay_req(sim::DEMO_ORDER_1290, "1290.00"))
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
+    assert!(e.message().starts_with("connection"), "{}", e.message());
     let mut req = pay_req(sim::DEMO_ORDER_1290, "1290.00");
-    req.restaurant_id = "nope".into();
-    assert_eq!(
-        c.post_payment(req).await.unwrap_err().code(),
-        tonic::Code::InvalidArgument
-    );
+    req.restaurant_id = " ".into();
+    let e = c.post_payment(req).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
     for (bill, amount, field) in [
         (sim::DEMO_ORDER_1290, "1290,00", "amount"),
         (sim::DEMO_ORDER_1290, "-1", "amount"),
@@ -522,9 +520,11 @@ async fn bad_input_is_invalid_argument() {
 async fn callers_need_a_token_when_auth_is_configured() {
     let sim = DeliverySim::with_demo_data();
     let addr = sim.clone().spawn().await.unwrap();
-    let mut cfg = sim_config(addr);
-    cfg.auth = posgate_grpc::AuthConfig::with_tokens([("payments", "tok-payments")]);
-    let mut c = start_adapter(cfg).await;
+    let mut c = start_adapter_with(
+        Some(sim_connection(addr)),
+        posgate_grpc::AuthConfig::with_tokens([("payments", "tok-payments")]),
+    )
+    .await;
     let e = c
         .describe(DescribeRequest {
             connection: None,

@@ -40,9 +40,12 @@ fn stub_with(f: impl Fn(&Seen) -> Canned + Send + Sync + 'static) -> Stub {
 
 async fn adapter(stub: &Stub) -> Client {
     let addr = stub.spawn().await;
-    let mut r = restaurant(&format!("http://{addr}"), CLIENT, SECRET);
-    r.currency_name = "Online".into();
-    start_adapter(config_with(r)).await
+    let r = with(
+        restaurant(&format!("http://{addr}"), CLIENT, SECRET),
+        "currency_name",
+        "Online",
+    );
+    start_adapter(r).await
 }
 
 #[tokio::test]
@@ -415,9 +418,12 @@ async fn list_bills_query_shapes_and_unsupported_search() {
         }
     });
     let addr = stub.spawn().await;
-    let mut r = restaurant(&format!("http://{addr}"), CLIENT, SECRET);
-    r.restaurant_guid = Some("r-1".into());
-    let mut c = start_adapter(config_with(r)).await;
+    let r = with(
+        restaurant(&format!("http://{addr}"), CLIENT, SECRET),
+        "restaurant_guid",
+        "r-1",
+    );
+    let mut c = start_adapter(r).await;
     let l = list(&mut c, "").await;
     assert!(l.failure.is_none(), "{l:?}");
     let ids: Vec<&str> = l.bills.iter().map(|b| b.bill_id.as_str()).collect();
@@ -464,9 +470,12 @@ async fn list_bills_query_shapes_and_unsupported_search() {
 
     // Turned off.
     let addr = stub.spawn().await;
-    let mut r = restaurant(&format!("http://{addr}"), CLIENT, SECRET);
-    r.list_bills = false;
-    let mut c = start_adapter(config_with(r)).await;
+    let r = with(
+        restaurant(&format!("http://{addr}"), CLIENT, SECRET),
+        "list_bills",
+        "false",
+    );
+    let mut c = start_adapter(r).await;
     let l = list(&mut c, "").await;
     assert_eq!(l.failure.unwrap().pos_code, "delivery/list_disabled");
 }

@@ -35,8 +35,8 @@ pub mod run;
 pub mod server;
 
 pub use connection::{
-    CONNECTION_CACHE_CAPACITY, ConnectionCache, Restaurants, Setting, read_settings,
-    refuse_misplaced, setting_specs, struct_fields,
+    CONNECTION_CACHE_CAPACITY, ConnectionCache, Restaurants, Setting, field_names, read_settings,
+    refuse_misplaced, setting_specs,
 };
 pub use connector::{Invalid, PosConnector};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};

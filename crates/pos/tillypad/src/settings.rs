@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_settings_table_matches_the_struct() {
-        let mut fields = posgate_pos_kit::struct_fields::<TillypadSettings>().to_vec();
+        let mut fields = posgate_pos_kit::field_names::<TillypadSettings>().to_vec();
         assert!(fields.contains(&"base_url"), "{fields:?}");
         let mut listed: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
         fields.sort_unstable();

@@ -1,0 +1,639 @@
+//! The r_k Delivery connector: posgate's five questions asked of r_k Delivery.
+//!
+//! Why it exists: what only r_k Delivery does lives here — an order is read before every write
+//! (not in r_keeper yet: not applied; completed or cancelled: refused), `/pay` books one line
+//! per tender, `/complete` closes, an order becomes a bill (its paid state where the answer
+//! shows one), the order search lists bills, and an unanswered `/pay` is decided by
+//! [`crate::reconcile`]. Everything around it (the gRPC contract, the connection cache, amounts
+//! at the restaurant's scale, the wire form) is the adapter kit's.
+
+use anyhow::Context;
+use posgate_core::Substate;
+use posgate_core::pos::{
+    Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
+};
+use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_proto::v1::PosConnection;
+use rust_decimal::{Decimal, RoundingStrategy};
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::classify::Failure;
+use crate::client::{DeliveryClient, http_client};
+use crate::reconcile::{self, Decision, Evidence};
+use crate::settings::{DeliverySettings, SETTINGS};
+use crate::wire::{DishLine, Order, Paid, PayLine, paid_at, status};
+
+/// What `Describe` reports as `pos_kind`.
+pub const POS_KIND: &str = "r_keeper_delivery";
+/// `ListBills` reads at most this many orders of a search.
+pub const MAX_LISTED: usize = 200;
+/// Longest `bill_id` (an r_k Delivery `orderId`) accepted.
+const MAX_BILL_ID: usize = 64;
+
+/// The r_k Delivery connector: one HTTP connection pool shared by every restaurant that trusts
+/// only the public certificate authorities.
+pub struct DeliveryConnector {
+    shared: reqwest::Client,
+}
+
+impl DeliveryConnector {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(DeliveryConnector {
+            shared: http_client(None).context("building the HTTP client")?,
+        })
+    }
+}
+
+/// A restaurant built from its connection: its settings, its client (and token cache).
+pub struct Restaurant {
+    settings: DeliverySettings,
+    client: DeliveryClient,
+    offset: UtcOffset,
+    scale: u32,
+}
+
+/// An `orderId`: it goes into URL paths, so only letters, digits, `-` and `_`.
+fn order_id(raw: &str) -> Result<&str, String> {
+    let b = raw.trim();
+    if b.is_empty() {
+        return Err("is required".into());
+    }
+    if b.len() > MAX_BILL_ID
+        || !b
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
+        return Err(format!(
+            "{b:?} is not an r_k Delivery orderId (letters, digits, '-', '_', at most {MAX_BILL_ID})"
+        ));
+    }
+    Ok(b)
+}
+
+/// A test of an order's status.
+type OrderIs = fn(&Order) -> bool;
+
+/// An order's status as a bill's, first match wins; every other status, including ones added
+/// later, is open.
+const STATUSES: &[(OrderIs, BillStatus)] = &[
+    (Order::is_cancelled, BillStatus::Canceled),
+    // 11, or without an id any other sign of completion.
+    (Order::is_completed, BillStatus::Closed),
+    // Below 4 (but 12): not in r_keeper yet.
+    (Order::is_not_transferred, BillStatus::NotReady),
+];
+
+fn bill_status(o: &Order) -> BillStatus {
+    STATUSES
+        .iter()
+        .find(|(is, _)| is(o))
+        .map_or(BillStatus::Open, |(_, s)| *s)
+}
+
+fn dish_of(d: &DishLine, scale: u32) -> Dish {
+    Dish {
+        id: d.id.clone().unwrap_or_default(),
+        name: d.name.clone().unwrap_or_default(),
+        price: d.price,
+        quantity: d.quantity,
+        amount: d.amount.or_else(|| {
+            d.price?
+                .checked_mul(d.quantity?)
+                .map(|a| a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
+        }),
+    }
+}
+
+impl Restaurant {
+    /// The order as a bill. `total` is `amount` (what the guest pays, after discounts).
+    /// r_k Delivery shows no paid state in its documented answers: unless the answer has one
+    /// (`payments[]`, `paidAmount`, `isPaid`, ... see [`Order::paid`]), an open order counts as
+    /// unpaid (`due = amount`) and a completed one as paid. `None`: the order has no amount.
+    fn bill_of(&self, bill_id: &str, o: &Order) -> Option<Bill> {
+        let total = o.amount?;
+        let zero = Decimal::ZERO;
+        let status = bill_status(o);
+        let (paid, due) = match (status, o.paid()) {
+            (BillStatus::Closed, _) => (total, zero),
+            (BillStatus::Canceled, Paid::Known(p)) => (p, zero),
+            (BillStatus::Canceled, Paid::NotShown) => (zero, zero),
+            (_, paid) => {
+                let paid = match paid {
+                    Paid::Known(p) => p.max(zero),
+                    Paid::NotShown => zero,
+                };
+                (paid, total.checked_sub(paid).unwrap_or(zero).max(zero))
+            }
+        };
+        Some(Bill {
+            bill_id: bill_id.to_string(),
+            total,
+            amount_due: due,
+            paid,
+            status,
+            pos_status: o.status_text(),
+            bill_printed: false,
+            order_number: o.order_id.clone().unwrap_or_else(|| bill_id.to_string()),
+            table: o.table_code.clone().unwrap_or_default(),
+            waiter: String::new(),
+            waiter_id: String::new(),
+            // r_k Delivery orders have no guest split: one guest with every dish.
+            guests: vec![Guest {
+                name: "Guest 1".into(),
+                dishes: o.dishes.iter().map(|d| dish_of(d, self.scale)).collect(),
+            }],
+            currency: self.settings.currency_guid.clone(),
+        })
+    }
+
+    async fn read_bill(&self, bill_id: &str) -> Result<(Bill, Order), Failure> {
+        let (order, request_id) = self.client.get_order(bill_id).await?;
+        let bill = self.bill_of(bill_id, &order).ok_or_else(|| Failure {
+            request_id,
+            ..Failure::ours(
+                posgate_rkeeper::Verdict::Transient,
+                "delivery/no_amount",
+                "the r_k Delivery order has no amount",
+            )
+        })?;
+        Ok((bill, order))
+    }
+
+    /// `/complete`; a refusal of an order that turns out to be completed already (a repeat,
+    /// a race) is a success.
+    async fn complete(&self, bill_id: &str) -> Result<Option<String>, Failure> {
+        match self.client.complete(bill_id).await {
+            Ok(rid) => Ok(rid),
+            Err(f) => {
+                if matches!(f.verdict, posgate_rkeeper::Verdict::Rejected(_))
+                    && let Ok((o, _)) = self.client.get_order(bill_id).await
+                    && o.is_completed()
+                {
+                    return Ok(f.request_id);
+                }
+                Err(f)
+            }
+        }
+    }
+
+    /// The order search: open orders of the last `list_lookback_hours`, of `restaurant_guid`.
+    fn search_query(&self) -> Vec<(String, String)> {
+        let from = OffsetDateTime::now_utc()
+            - time::Duration::hours(i64::from(self.settings.list_lookback_hours.max(1)));
+        let mut query: Vec<(String, String)> = (status::TRANSFERRED_TO_KITCHEN..status::COMPLETED)
+            .chain([13])
+            .map(|s| ("includeStatusIds".to_string(), s.to_string()))
+            .collect();
+        query.push(("sortOrder".into(), "desc".into()));
+        query.push(("orderBy".into(), "updatedAt".into()));
+        query.push(("fromDate".into(), paid_at(from, self.offset)));
+        if let Some(g) = self
+            .settings
+            .restaurant_guid
+            .as_deref()
+            .filter(|g| !g.trim().is_empty())
+        {
+            query.push(("restaurantId".into(), g.trim().to_string()));
+        }
+        query
+    }
+}
+
+/// A failed write's answer, its `requestId` as the reference; `sent: false` when the read
+/// before it failed and nothing was sent.
+fn failed(f: &Failure, sent: bool) -> PosReply {
+    PosReply::failed(f.outcome(sent), f.to_pos()).reference(f.request_id.clone())
+}
+
+/// A posting's answer carries its `requestId` in the details too.
+fn posted(mut reply: PosReply) -> PosReply {
+    if let Some(id) = &reply.reference {
+        reply.details.insert("requestId".into(), id.clone());
+    }
+    reply
+}
+
+#[tonic::async_trait]
+impl PosConnector for DeliveryConnector {
+    const KIND: &'static str = POS_KIND;
+    const SETTINGS: &'static [Setting] = SETTINGS;
+    type Restaurant = Restaurant;
+
+    fn connect(&self, connection: &PosConnection) -> Result<Restaurant, String> {
+        let settings = DeliverySettings::from_connection(connection)?;
+        let http = match &settings.ca_pem {
+            None => self.shared.clone(),
+            Some(pem) => http_client(Some(pem))
+                .map_err(|e| format!("setting \"ca_pem\" cannot be trusted: {e}"))?,
+        };
+        Ok(Restaurant {
+            client: DeliveryClient::new(http, &settings),
+            offset: settings.offset().unwrap_or(UtcOffset::UTC),
+            scale: connection.currency_scale,
+            settings,
+        })
+    }
+
+    fn capabilities(&self, r: &Restaurant) -> Capabilities {
+        Capabilities {
+            // `/pay` books the money; `/complete` closes the order in r_keeper and r_k Delivery.
+            separate_close_step: true,
+            // r_k Delivery (and White Server behind it) may still apply an unanswered /pay
+            // until about our own request timeout has passed.
+            settle_ms: r.settings.settle_ms(),
+            // Exact amounts; no tips, points or fiscal data; GET /orders/{orderId} reads the
+            // order before every posting.
+            ..Capabilities::default()
+        }
+    }
+
+    fn bill_id(&self, raw: &str) -> Result<String, String> {
+        order_id(raw).map(str::to_string)
+    }
+
+    async fn get_bill(&self, r: &Restaurant, bill_id: &str) -> Result<Bill, PosFailure> {
+        r.read_bill(bill_id)
+            .await
+            .map(|(bill, _)| bill)
+            .map_err(|f| f.to_pos())
+    }
+
+    async fn list_bills(
+        &self,
+        r: &Restaurant,
+        table: Option<&str>,
+    ) -> (Vec<Bill>, Option<PosFailure>) {
+        if !r.settings.list_bills {
+            return (
+                vec![],
+                Some(PosFailure::ours(
+                    Substate::OtherError,
+                    "delivery/list_disabled",
+                    "listing bills is turned off for this restaurant (list_bills = false); ask for a bill by its orderId",
+                )),
+            );
+        }
+        let rows = match r.client.search(&r.search_query()).await {
+            Ok(rows) => rows,
+            Err(f) if matches!(f.code.as_str(), "HTTP/404" | "HTTP/405" | "HTTP/501") => {
+                return (
+                    vec![],
+                    Some(PosFailure::ours(
+                        Substate::OtherError,
+                        "delivery/search_unsupported",
+                        format!(
+                            "r_k Delivery does not offer the order search here ({}); ask for a bill by its orderId",
+                            f.code
+                        ),
+                    )),
+                );
+            }
+            Err(f) => return (vec![], Some(f.to_pos())),
+        };
+        let mut bills = Vec::new();
+        for row in rows.iter().take(MAX_LISTED) {
+            let Some(listed) = Order::from_value(row) else {
+                continue;
+            };
+            let Some(id) = listed.order_id.clone().filter(|id| order_id(id).is_ok()) else {
+                continue;
+            };
+            // A search row with a status and an amount is the order; otherwise read it.
+            let order = if listed.status_id.is_some() && listed.amount.is_some() {
+                listed
+            } else {
+                match r.client.get_order(&id).await {
+                    Ok((o, _)) => o,
+                    Err(f) => return (bills, Some(f.to_pos())),
+                }
+            };
+            if let (Some(want), Some(got)) = (&r.settings.restaurant_guid, &order.restaurant_id)
+                && !want.trim().eq_ignore_ascii_case(got.trim())
+            {
+                continue;
+            }
+            if table.is_some_and(|t| {
+                !order
+                    .table_code
+                    .as_deref()
+                    .is_some_and(|c| c.trim().eq_ignore_ascii_case(t))
+            }) {
+                continue;
+            }
+            if bill_status(&order) != BillStatus::Open {
+                continue;
+            }
+            bills.extend(r.bill_of(&id, &order));
+        }
+        (bills, None)
+    }
+
+    async fn post_payment(&self, r: &Restaurant, p: &Posting) -> Result<PosReply, Invalid> {
+        let paid_at = paid_at(OffsetDateTime::now_utc(), r.offset);
+        let currency = r.settings.currency_guid.as_str();
+        let line = |amount: Decimal, code: &str| PayLine {
+            code: code.to_string(),
+            amount,
+            paid_at: paid_at.clone(),
+            name: r.settings.currency_name.clone(),
+        };
+        // One line per tender, in the restaurant's currency unless the tender names one.
+        let lines: Vec<PayLine> = if p.tenders.is_empty() {
+            vec![line(p.amount.value(), currency)]
+        } else {
+            p.tenders
+                .iter()
+                .map(|t| match t.tender_id.as_str() {
+                    "" => line(t.amount.value(), currency),
+                    code => line(t.amount.value(), code),
+                })
+                .collect()
+        };
+        if !p.tips.is_zero() {
+            tracing::info!(
+                payment_id = %p.payment_id,
+                tips = %p.tips,
+                "tips not booked: r_k Delivery's /pay must equal the order's amount"
+            );
+        }
+        let bill_id = p.bill_id.as_str();
+        // Read before writing: an order not in r_keeper yet, or already final, is not paid.
+        let order = match r.client.get_order(bill_id).await {
+            Ok((o, _)) => o,
+            Err(f) => return Ok(posted(failed(&f, false))),
+        };
+        if order.is_not_transferred() {
+            return Ok(PosReply::failed(
+                Outcome::NotApplied,
+                PosFailure {
+                    transient: true,
+                    ..PosFailure::ours(
+                        Substate::OtherError,
+                        "delivery/not_transferred",
+                        format!(
+                            "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
+                            order.status_label()
+                        ),
+                    )
+                },
+            ));
+        }
+        if order.is_completed() || order.is_cancelled() {
+            return Ok(PosReply::failed(
+                Outcome::Rejected,
+                PosFailure::ours(
+                    Substate::OtherError,
+                    "delivery/final_status",
+                    format!(
+                        "order {bill_id} is {} in r_k Delivery (a final status); nothing was posted",
+                        order.status_label()
+                    ),
+                ),
+            ));
+        }
+        // Paying never closes a Delivery order: /complete does.
+        Ok(posted(match r.client.pay(bill_id, &lines).await {
+            Ok(rid) => PosReply::applied().reference(rid),
+            Err(f) => failed(&f, true),
+        }))
+    }
+
+    async fn close_bill(&self, r: &Restaurant, bill_id: &str, _payment_id: &str) -> PosReply {
+        // Closing is idempotent: an order already completed is a success.
+        match r.client.get_order(bill_id).await {
+            Ok((o, rid)) if o.is_completed() => return PosReply::applied().reference(rid),
+            Ok((o, rid)) if o.is_cancelled() => {
+                return PosReply::failed(
+                    Outcome::Rejected,
+                    PosFailure::ours(
+                        Substate::OtherError,
+                        "delivery/cancelled",
+                        format!(
+                            "order {bill_id} is {} in r_k Delivery and cannot be completed",
+                            o.status_label()
+                        ),
+                    ),
+                )
+                .reference(rid);
+            }
+            Err(f) if f.not_found => {
+                return PosReply::failed(Outcome::Rejected, f.to_pos())
+                    .reference(f.request_id.clone());
+            }
+            // Not readable now: /complete decides.
+            _ => {}
+        }
+        match r.complete(bill_id).await {
+            Ok(rid) => PosReply::applied().reference(rid),
+            Err(f) => failed(&f, true),
+        }
+    }
+
+    async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
+        let bill_id = check.bill_id.as_str();
+        let mut why = Vec::new();
+        if let Some(reference) = &check.reference {
+            why.push(format!(
+                "requestId {reference} of the posting cannot be looked up in r_k Delivery"
+            ));
+        }
+        let mut failure = None;
+        let evidence = match r.read_bill(bill_id).await {
+            Ok((now, order)) => {
+                let (e, w) = reconcile::from_order(
+                    check.bill_before.as_ref(),
+                    &order,
+                    &now,
+                    check.amount,
+                    r.scale,
+                );
+                why.push(w);
+                e
+            }
+            Err(f) => {
+                why.push(format!(
+                    "the order could not be read ({}: {})",
+                    f.code,
+                    f.pos_text()
+                ));
+                failure = Some(f.to_pos());
+                Evidence::Unreadable
+            }
+        };
+        let mut decision = reconcile::decide(evidence, check.close);
+        if decision == Decision::ProbeWithComplete {
+            tracing::info!(
+                bill_id,
+                payment_id = %check.payment_id,
+                "the order does not tell whether /pay was applied: asking /complete"
+            );
+            let result = r.complete(bill_id).await;
+            let (e, w) = reconcile::from_complete(&result);
+            why.push(w);
+            if let Err(f) = &result {
+                failure = Some(f.to_pos());
+            }
+            decision = reconcile::decide(e, check.close);
+        }
+        let (outcome, bill_closed) = match decision {
+            Decision::Answer {
+                outcome,
+                bill_closed,
+            } => (outcome, bill_closed),
+            // The table never asks twice; if it did, nothing is known.
+            Decision::ProbeWithComplete => (Outcome::Unknown, false),
+        };
+        PosReply {
+            failure,
+            ..PosReply::new(outcome)
+                .closed(bill_closed)
+                .evidence(why.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    pub(crate) fn order(json: &str) -> Order {
+        Order::from_value(&serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    /// An order (with an amount) as a bill of a restaurant at scale 2.
+    pub(crate) fn bill_of(o: &Order) -> Bill {
+        restaurant().bill_of("1", o).unwrap()
+    }
+
+    /// A restaurant of the connector (nothing is sent anywhere).
+    fn restaurant() -> Restaurant {
+        let conn = PosConnection {
+            settings: [
+                ("base_url", "http://x"),
+                ("auth_url", "http://x"),
+                ("client_id", "c"),
+                ("currency_guid", "cur"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            secrets: [("client_secret".to_string(), "s".to_string())].into(),
+            currency_scale: 2,
+            version: 1,
+        };
+        DeliveryConnector::new().unwrap().connect(&conn).unwrap()
+    }
+
+    #[test]
+    fn statuses_map() {
+        let s = |id: i64| bill_status(&order(&format!(r#"{{"orderStatusId": {id}}}"#)));
+        for id in 1..=3 {
+            assert_eq!(s(id), BillStatus::NotReady);
+        }
+        for id in [4, 5, 6, 7, 8, 9, 10, 13, 14] {
+            assert_eq!(s(id), BillStatus::Open);
+        }
+        assert_eq!(s(11), BillStatus::Closed);
+        assert_eq!(s(12), BillStatus::Canceled);
+        assert_eq!(bill_status(&order(r#"{"amount": 1}"#)), BillStatus::Open);
+    }
+
+    #[test]
+    fn bill_from_an_order() {
+        let r = restaurant();
+        let o = order(
+            r#"{"orderId": "1002", "orderStatusId": 4, "orderStatusName": "Передан на кухню",
+                "amount": 1290.00, "fullAmount": 1350.00, "tableCode": "12",
+                "dishList": [{"id": "a", "name": "Стейк", "price": 1150.00, "quantity": 1},
+                             {"id": "b", "name": "Лимонад", "price": 70.005, "quantity": 2}]}"#,
+        );
+        let b = r.bill_of("1002", &o).unwrap();
+        assert_eq!(
+            (b.total, b.amount_due, b.paid),
+            (dec("1290"), dec("1290"), dec("0"))
+        );
+        assert_eq!(b.status, BillStatus::Open);
+        assert_eq!(b.pos_status, "Передан на кухню");
+        assert_eq!(b.table, "12");
+        assert_eq!(b.order_number, "1002");
+        assert_eq!(b.currency, "cur");
+        assert_eq!(b.guests.len(), 1);
+        let dishes = &b.guests[0].dishes;
+        assert_eq!(dishes[0].amount, Some(dec("1150.00")));
+        assert_eq!(
+            dishes[1].amount,
+            Some(dec("140.01")),
+            "rounded at the scale"
+        );
+        assert_eq!(dishes[1].price, Some(dec("70.005")), "as it is");
+
+        let amounts = |json: &str| {
+            let b = r.bill_of("1", &order(json)).unwrap();
+            (b.paid, b.amount_due)
+        };
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100}]}"#),
+            (dec("100"), dec("0"))
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 130}]}"#),
+            (dec("130"), dec("0")),
+            "overpaid: nothing due"
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 11, "amount": 100}"#),
+            (dec("100"), dec("0"))
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 12, "amount": 100}"#),
+            (dec("0"), dec("0"))
+        );
+        assert_eq!(
+            amounts(r#"{"orderStatusId": 12, "amount": 100, "paidAmount": 40}"#),
+            (dec("40"), dec("0"))
+        );
+        assert!(r.bill_of("1", &order(r#"{"orderStatusId": 4}"#)).is_none());
+    }
+
+    #[test]
+    fn bill_ids() {
+        let c = DeliveryConnector::new().unwrap();
+        assert_eq!(c.bill_id("102").unwrap(), "102");
+        assert_eq!(c.bill_id(" 3f1c-a_b ").unwrap(), "3f1c-a_b");
+        assert_eq!(c.bill_id(" ").unwrap_err(), "is required");
+        for bad in ["1/2", "1?x", "../x", &"9".repeat(65)] {
+            let e = c.bill_id(bad).unwrap_err();
+            assert!(e.contains("is not an r_k Delivery orderId"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn what_delivery_can_do() {
+        let caps = DeliveryConnector::new()
+            .unwrap()
+            .capabilities(&restaurant());
+        assert!(caps.separate_close_step);
+        assert_eq!(caps.amount_rule, posgate_core::AmountRule::Exact);
+        assert!(!caps.supports_tips && !caps.supports_points && !caps.supports_fiscal_data);
+        assert!(!caps.cannot_read_bills);
+        assert_eq!(
+            caps.settle_ms,
+            190_000 + crate::settings::DEFAULT_SETTLE_MARGIN_MS
+        );
+    }
+
+    #[test]
+    fn a_posting_carries_its_request_id_in_the_details() {
+        let r = posted(PosReply::applied().reference(Some("0HM:1".into())));
+        assert_eq!(
+            r.details.get("requestId").map(String::as_str),
+            Some("0HM:1")
+        );
+        assert!(posted(PosReply::applied()).details.is_empty());
+    }
+}
