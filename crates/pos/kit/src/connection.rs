@@ -537,23 +537,6 @@ mod tests {
     }
 
     #[test]
-    fn struct_fields_are_the_names_serde_reads() {
-        assert_eq!(
-            struct_fields::<S>(),
-            [
-                "base_url",
-                "object_id",
-                "station",
-                "fast",
-                "token",
-                "mode",
-                "level"
-            ]
-        );
-        assert!(struct_fields::<Mode>().is_empty(), "not a struct");
-    }
-
-    #[test]
     fn misplaced_settings_are_refused_by_name_in_any_case() {
         use posgate_proto::v1::PosConnection;
         const TABLE: &[Setting] = &[
