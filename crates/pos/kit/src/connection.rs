@@ -97,6 +97,60 @@ pub struct Setting {
     pub description: &'static str,
 }
 
+impl Setting {
+    /// An optional plain setting; [`Setting::required`] and [`Setting::secret`] say otherwise,
+    /// so a table reads as `Setting::new("client_secret", "...").required().secret()`.
+    pub const fn new(name: &'static str, description: &'static str) -> Setting {
+        Setting {
+            name,
+            required: false,
+            secret: false,
+            description,
+        }
+    }
+
+    pub const fn required(mut self) -> Setting {
+        self.required = true;
+        self
+    }
+
+    pub const fn secret(mut self) -> Setting {
+        self.secret = true;
+        self
+    }
+}
+
+/// The field names of a settings struct, as its derived `Deserialize` asks for them: what a
+/// test compares the settings table with, so that a field cannot be added without its row.
+pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor, value};
+    /// A deserializer that only records the fields a struct asks for.
+    struct Catch(std::cell::Cell<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for &Catch {
+        type Error = value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, value::Error> {
+            Err(value::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, value::Error> {
+            self.0.set(fields);
+            Err(value::Error::custom("fields caught"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let catch = Catch(std::cell::Cell::new(&[]));
+    let _ = T::deserialize(&catch);
+    catch.0.get()
+}
+
 /// `DescribeResponse.settings` from an adapter's settings table.
 pub fn setting_specs(table: &[Setting]) -> Vec<posgate_proto::v1::SettingSpec> {
     table
@@ -335,6 +389,34 @@ mod tests {
         kv.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn field_names_are_the_struct_s_and_a_setting_is_built_as_said() {
+        assert_eq!(
+            field_names::<S>(),
+            [
+                "base_url",
+                "object_id",
+                "station",
+                "fast",
+                "token",
+                "mode",
+                "level"
+            ]
+        );
+        assert!(field_names::<Mode>().is_empty(), "an enum has no fields");
+        assert_eq!(
+            Setting::new("token", "d").required().secret(),
+            Setting {
+                name: "token",
+                required: true,
+                secret: true,
+                description: "d"
+            }
+        );
+        let plain = Setting::new("station", "d");
+        assert!(!plain.required && !plain.secret);
     }
 
     #[test]
