@@ -69,6 +69,9 @@ pub struct Options {
     pub lease_ms: u64,
     /// Database of the payment service; a fresh SQLite file when `None`.
     pub database_url: Option<String>,
+    /// Declare the stack's restaurants (`demo`, `demo-sync`, `demo-v1`, `lenient`) in the
+    /// registry at start; `false` leaves the registry empty.
+    pub declare_restaurants: bool,
 }
 
 impl Default for Options {
@@ -82,6 +85,17 @@ impl Default for Options {
             max_in_flight_per_restaurant: 4,
             lease_ms: 30_000,
             database_url: None,
+            declare_restaurants: true,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults, with nothing in the registry.
+    pub fn empty_registry() -> Options {
+        Options {
+            declare_restaurants: false,
+            ..Options::default()
         }
     }
 }
@@ -109,29 +123,79 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
     }
 }
 
-fn config_toml(sim: SocketAddr, adapter: SocketAddr, db: &str, o: &Options) -> String {
-    let wsa = |id: &str, object: i64, token: &str, agent: &str, mode: &str| {
-        format!(
-            r#"
-[wsa.restaurants.{id}]
-base_url = "http://{sim}"
-token = "{token}"
-object_id = {object}
-agent_version = "{agent}"
-currency_guid = "{DEMO_CURRENCY_GUID}"
-tips_currency_guid = "{tips}"
-mode = "{mode}"
-task_timeout_s = {t}
-poll_interval_ms = 50
-timeout_margin_ms = 1000
-[payments.restaurants.{id}]
-pos = "wsa"
-"#,
-            tips = posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID,
-            t = o.task_timeout_s,
-        )
-    };
-    let mut s = format!(
+/// The stack's restaurants, as an operator declares them in the registry: (id, object id,
+/// token, agent version, mode), all on the WSA simulator.
+const RESTAURANTS: &[(&str, i64, &str, &str, &str)] = &[
+    (
+        "demo",
+        posgate_sim::wsa::DEMO_OBJECT_ID,
+        posgate_sim::wsa::DEMO_TOKEN,
+        "v2",
+        "async",
+    ),
+    (
+        "demo-sync",
+        posgate_sim::wsa::DEMO_OBJECT_ID,
+        posgate_sim::wsa::DEMO_TOKEN,
+        "v2",
+        "sync",
+    ),
+    (
+        "demo-v1",
+        posgate_sim::wsa::DEMO_V1_OBJECT_ID,
+        posgate_sim::wsa::DEMO_V1_TOKEN,
+        "v1",
+        "sync",
+    ),
+    ("lenient", LENIENT_OBJECT_ID, LENIENT_TOKEN, "v1", "async"),
+];
+
+/// Declares [`RESTAURANTS`] through `RestaurantService` (operator token): the payment service
+/// sends each one's connection to the WSA adapter with every call.
+async fn declare_restaurants(payments: SocketAddr, sim: SocketAddr, o: &Options) {
+    let mut registry =
+        posgate_proto::v1::restaurant_service_client::RestaurantServiceClient::with_interceptor(
+            Channel::from_shared(format!("http://{payments}"))
+                .expect("url")
+                .connect_lazy(),
+            CallerToken::bearer(OPERATOR_TOKEN),
+        );
+    for &(id, object_id, token, agent, mode) in RESTAURANTS {
+        let settings = [
+            ("base_url", format!("http://{sim}")),
+            ("object_id", object_id.to_string()),
+            ("agent_version", agent.into()),
+            ("currency_guid", DEMO_CURRENCY_GUID.into()),
+            (
+                "tips_currency_guid",
+                posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID.into(),
+            ),
+            ("mode", mode.into()),
+            ("task_timeout_s", o.task_timeout_s.to_string()),
+            ("poll_interval_ms", "50".into()),
+            ("timeout_margin_ms", "1000".into()),
+        ];
+        let spec = pb::RestaurantSpec {
+            display_name: id.into(),
+            pos_kind: "wsa".into(),
+            currency: "UAH".into(),
+            currency_scale: 2,
+            pos_settings: settings.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            pos_secrets: [("token".to_string(), token.to_string())].into(),
+            expirenza: None,
+        };
+        registry
+            .create_restaurant(pb::CreateRestaurantRequest {
+                restaurant_id: id.into(),
+                spec: Some(spec),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("declaring {id}: {e:?}"));
+    }
+}
+
+fn config_toml(adapter: SocketAddr, db: &str, o: &Options) -> String {
+    format!(
         r#"
 [auth]
 tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", expirenza = "{EXPIRENZA_TOKEN}", operator = "{OPERATOR_TOKEN}" }}
@@ -170,36 +234,7 @@ listen = "{adapter}"
         ri = o.retry_initial_ms,
         rmax = o.retry_max_attempts,
         ci = o.reconcile_initial_ms,
-    );
-    s.push_str(&wsa(
-        "demo",
-        posgate_sim::wsa::DEMO_OBJECT_ID,
-        posgate_sim::wsa::DEMO_TOKEN,
-        "v2",
-        "async",
-    ));
-    s.push_str(&wsa(
-        "demo-sync",
-        posgate_sim::wsa::DEMO_OBJECT_ID,
-        posgate_sim::wsa::DEMO_TOKEN,
-        "v2",
-        "sync",
-    ));
-    s.push_str(&wsa(
-        "demo-v1",
-        posgate_sim::wsa::DEMO_V1_OBJECT_ID,
-        posgate_sim::wsa::DEMO_V1_TOKEN,
-        "v1",
-        "sync",
-    ));
-    s.push_str(&wsa(
-        "lenient",
-        LENIENT_OBJECT_ID,
-        LENIENT_TOKEN,
-        "v1",
-        "async",
-    ));
-    s
+    )
 }
 
 impl Stack {
@@ -242,7 +277,7 @@ impl Stack {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("posgate.db").display()));
         let config_path = dir.join("posgate.toml");
-        std::fs::write(&config_path, config_toml(sim_addr, adapter_addr, &db, &o)).expect("config");
+        std::fs::write(&config_path, config_toml(adapter_addr, &db, &o)).expect("config");
         let wsa_cfg = posgate_wsa::load_config(Some(&config_path)).expect("wsa config");
         tokio::spawn(posgate_wsa::serve(
             wsa_cfg,
@@ -266,6 +301,9 @@ impl Stack {
             _stop_rest: stop_rest,
         };
         stack.start_payments().await;
+        if o.declare_restaurants {
+            declare_restaurants(stack.payments_addr, sim_addr, &o).await;
+        }
         stack
     }
 

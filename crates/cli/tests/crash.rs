@@ -123,6 +123,7 @@ struct Cluster {
     ctl: String,
     config: String,
     wsa_port: u16,
+    sim_port: u16,
 }
 
 impl Cluster {
@@ -135,7 +136,7 @@ impl Cluster {
         let config = format!(
             r#"
 [auth]
-tokens = {{ payments = "{payments_token}", cli = "{cli_token}" }}
+tokens = {{ payments = "{payments_token}", cli = "{cli_token}", operator = "{operator_token}" }}
 [secrets]
 active = "crash"
 [payments]
@@ -165,19 +166,10 @@ wsa = "http://127.0.0.1:{wsa_port}"
 pos = "wsa"
 [wsa]
 listen = "127.0.0.1:{wsa_port}"
-[wsa.restaurants.crash]
-base_url = "http://127.0.0.1:{sim_port}"
-token = "{TOKEN}"
-object_id = {OBJECT_ID}
-agent_version = "v1"
-currency_guid = "{CURRENCY}"
-mode = "async"
-task_timeout_s = 1
-poll_interval_ms = 50
-timeout_margin_ms = 500
 "#,
             payments_token = posgate_tests::PAYMENTS_TOKEN,
             cli_token = posgate_tests::CLI_TOKEN,
+            operator_token = posgate_tests::OPERATOR_TOKEN,
         );
         let config_path = dir.join("posgate.toml");
         std::fs::write(&config_path, config).expect("config");
@@ -214,7 +206,43 @@ timeout_margin_ms = 500
             ctl,
             config,
             wsa_port,
+            sim_port,
         }
+    }
+
+    /// Declares the restaurant "crash" through the registry of the payment service on `port`:
+    /// the WSA adapter keeps no restaurants, the payment service sends its connection.
+    async fn declare(&self, port: u16) {
+        let settings = [
+            ("base_url", format!("http://127.0.0.1:{}", self.sim_port)),
+            ("object_id", OBJECT_ID.to_string()),
+            ("agent_version", "v1".into()),
+            ("currency_guid", CURRENCY.into()),
+            ("mode", "async".into()),
+            ("task_timeout_s", "1".into()),
+            ("poll_interval_ms", "50".into()),
+            ("timeout_margin_ms", "500".into()),
+        ];
+        let spec = pb::RestaurantSpec {
+            display_name: "crash".into(),
+            pos_kind: "wsa".into(),
+            currency: "UAH".into(),
+            currency_scale: 2,
+            pos_settings: settings.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            pos_secrets: [("token".to_string(), TOKEN.to_string())].into(),
+            expirenza: None,
+        };
+        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("url")
+            .connect_lazy();
+        let token = posgate_grpc::CallerToken::bearer(posgate_tests::OPERATOR_TOKEN);
+        pb::restaurant_service_client::RestaurantServiceClient::with_interceptor(channel, token)
+            .create_restaurant(pb::CreateRestaurantRequest {
+                restaurant_id: "crash".into(),
+                spec: Some(spec),
+            })
+            .await
+            .expect("declaring the restaurant");
     }
 
     /// Arguments that run one service from the config file.
@@ -289,6 +317,7 @@ async fn payments_survive_killed_processes_and_a_faulty_pos() {
     for port in [wsa_port, p1_port, p2_port] {
         wait_port(port).await;
     }
+    c.declare(p1_port).await;
 
     let procs = Arc::new(Mutex::new(vec![wsa, p1, p2]));
     let started = Instant::now();
@@ -518,6 +547,7 @@ async fn sigterm_parks_in_flight_payments_and_exits_within_the_grace_period() {
     payments.start();
     wait_port(c.wsa_port).await;
     wait_port(port).await;
+    c.declare(port).await;
 
     // The POS takes 400 ms to answer; SIGTERM arrives while the payment is in flight.
     let bill = c.add_order("1000.00").await;

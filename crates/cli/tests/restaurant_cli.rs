@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use posgate_tests::{OPERATOR_TOKEN, Stack};
+use posgate_tests::{OPERATOR_TOKEN, Options, Stack};
 
 const SECRET: &str = "wsa-token-PLANTED-cli-3b1f";
 
@@ -139,7 +139,7 @@ secret_key_file = "wsa-token"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_rotate_moves_every_secret_to_the_new_key() {
-    let s = Stack::start().await;
+    let s = Stack::start_with(Options::empty_registry()).await;
     let secret_file = s.dir.join("wsa-token");
     std::fs::write(&secret_file, SECRET).unwrap();
     let secret_arg = format!("token={}", secret_file.display());

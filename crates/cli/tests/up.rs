@@ -77,12 +77,6 @@ database_url = "sqlite://{db}"
 wsa = "http://127.0.0.1:1"
 [payments.restaurants.r1]
 pos = "wsa"
-[wsa.restaurants.r1]
-base_url = "http://127.0.0.1:1"
-token = "t"
-object_id = 1
-agent_version = "v2"
-currency_guid = "5f9d3e8a-2c41-4b7e-9d1a-6c0b8e7f1a20"
 "#,
             db = dir.join("p.db").display()
         ),

@@ -28,10 +28,11 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::classify::Verdict;
-use crate::config::{TaskMode, WsaRestaurant};
+use crate::settings::{TaskMode, WsaSettings};
 use crate::wire::{
     About, Envelope, GetTaskResponseParams, ModeKey, TaskParams, WsaError, task_body,
 };
+use posgate_core::pos::{Outcome, PosFailure};
 use posgate_core::{Secret, Substate};
 
 /// Path appended to `base_url`.
@@ -82,11 +83,27 @@ impl TaskFailure {
         }
     }
 
-    /// The substate to report: the refusal's, else `OTHER_ERROR`.
-    pub fn substate(&self) -> Substate {
+    /// The failure as posgate reports it: the refusal's substate (else `OTHER_ERROR`), the
+    /// POS's code and text; anything but a refusal may pass.
+    pub fn pos_failure(&self) -> PosFailure {
+        PosFailure {
+            substate: match self.verdict {
+                Verdict::Rejected(s) => s,
+                Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+            },
+            code: self.code.clone(),
+            text: self.text.clone(),
+            not_found: self.not_found,
+            transient: !matches!(self.verdict, Verdict::Rejected(_)),
+        }
+    }
+
+    /// What a write that failed this way did.
+    pub fn outcome(&self) -> Outcome {
         match self.verdict {
-            Verdict::Rejected(s) => s,
-            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+            Verdict::Rejected(_) => Outcome::Rejected,
+            Verdict::Unknown => Outcome::Unknown,
+            Verdict::Transient => Outcome::NotApplied,
         }
     }
 }
@@ -133,7 +150,7 @@ pub fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client, reqwest::Err
 }
 
 impl WsaClient {
-    pub fn new(http: reqwest::Client, r: &WsaRestaurant) -> Self {
+    pub fn new(http: reqwest::Client, r: &WsaSettings) -> Self {
         WsaClient {
             http,
             url: format!("{}{CREATE_PATH}", r.base_url.trim().trim_end_matches('/')),
@@ -505,13 +522,11 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let r = WsaRestaurant::new(
-            "http://127.0.0.1:1",
-            "super-secret-token",
-            1,
-            crate::config::AgentVersion::V2,
-            "c",
-        );
+        let r: WsaSettings = serde_json::from_value(serde_json::json!({
+            "base_url": "http://127.0.0.1:1", "token": "super-secret-token", "object_id": 1,
+            "agent_version": "v2", "currency_guid": "c"
+        }))
+        .unwrap();
         let c = WsaClient::new(http_client(None).unwrap(), &r);
         assert!(!format!("{c:?}").contains("super-secret-token"));
     }

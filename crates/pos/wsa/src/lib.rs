@@ -1,77 +1,79 @@
-//! posgate's POS adapter for r_keeper through UCS White Server API v2 ("WSA" tasks).
+//! posgate's POS connector for r_keeper through UCS White Server API v2 ("WSA" tasks), served
+//! as the `posgate.v1.PosAdapter` gRPC contract by the adapter kit.
 //!
-//! Serves the `posgate.v1.PosAdapter` gRPC contract: `Describe`, `GetBill` (GetOrder, falling
-//! back to GetOrderList for totals), `PostPayment` (PayOrder), `CloseBill` (CompleteOrder on
-//! agent v2; a read-only confirmation on agent v1) and `CheckPayment` (GetTaskResponse, then
-//! the order compared with the bill read before posting). Stateless: posgate's payment service
-//! owns the state and the exactly-once logic.
+//! - `GetBill`: GetOrder, falling back to GetOrderList for the totals; `ListBills`:
+//!   GetOrderList, then GetOrder for each open order.
+//! - `PostPayment`: PayOrder, one payment line per tender (in `currency_guid` unless the tender
+//!   names its currency), tips as their own line in `tips_currency_guid` (not booked without it).
+//! - `CloseBill`: CompleteOrder on agent v2; on agent v1 (there is no CompleteOrder) a read-only
+//!   confirmation, since r_keeper closes a v1 order itself once its prepayments cover the total.
+//! - `CheckPayment`: GetTaskResponse of the PayOrder's taskGuid, then the order now compared
+//!   with the bill read before posting (`posgate_core::pos::judge_posting`). Never posts.
+//!
+//! Stateless: posgate's payment service owns the state and the exactly-once logic, and sends
+//! each restaurant's connection with every call.
 //!
 //! # Modules
-//! - [`config`]: settings per restaurant; [`load_config`] reads TOML + environment.
-//! - [`connection`]: a restaurant sent with each call (`PosConnection`), read into the same
-//!   settings; the one table of connection settings that `Describe` reports.
+//! - [`settings`]: the connection settings table ([`settings::SETTINGS`], what `Describe`
+//!   reports) and their reading into [`WsaSettings`].
+//! - [`connector`]: [`WsaConnector`], the kit's `PosConnector` for WSA.
 //! - [`client`]: the WSA HTTP client (sync and async task modes, polling, lenient answers).
-//! - [`classify`] (from `posgate-rkeeper`): the one table that maps WSA errors to posgate's six substates.
+//! - [`classify`] (from `posgate-rkeeper`): the one table that maps WSA errors to posgate's six
+//!   substates.
 //! - [`wire`]: request bodies and lenient answer parsing (money never through floats).
-//! - [`service`]: the gRPC service [`WsaAdapter`] and [`serve`].
 //!
-//! # Configuration
-//! `posgate-wsa --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
-//!
-//! ```toml
-//! [wsa]
-//! listen = "127.0.0.1:50061"            # default
-//!
-//! [wsa.restaurants.demo]                # "demo" = posgate's restaurant_id
-//! base_url = "https://ws.ucs.ru"        # + /wsserverlp/api/v2/aggregators/Create
-//! token = "..."                         # AggregatorAuthentication, sent raw; or:
-//! # token_file = "/run/secrets/wsa_token"
-//! object_id = 199990246                 # restaurant code in UCS licensing
-//! agent_version = "v2"                  # "v1" (prepayments) | "v2" (exact payment closes)
-//! currency_guid = "{...}"               # r_keeper currency GUID for payments
-//! # tips_currency_guid = "{...}"        # if set, tips are a separate payment line; else not booked
-//! # ca_file = "/etc/posgate/wsa-ca.pem"  # the POS server's own CA (PEM); or ca_pem = "..." inline
-//! # currency_scale = 2
-//! # cash_station_id = 3
-//! # cashier_id = 12
-//! # mode = "async"                      # "async" (submit + poll GetTaskResponse) | "sync"
-//! # task_timeout_s = 120                # params.<mode>.timeout, clamped to 1..=180
-//! # poll_interval_ms = 500
-//! # timeout_margin_ms = 5000            # extra wait on top of task_timeout_s
-//! ```
-//!
-//! Every key can be overridden from the environment with the prefix `POSGATE_WSA__` and `__`
-//! between nesting levels, e.g. `POSGATE_WSA__LISTEN=0.0.0.0:50061`,
-//! `POSGATE_WSA__RESTAURANTS__DEMO__TOKEN=...`. Logging follows `RUST_LOG` (default `info`).
-//! The token and loyalty card codes are never logged.
-//!
-//! # Restaurants sent with each call
-//! A request that carries `connection` is served from it alone (settings and secrets by
-//! [`connection::SETTINGS`], the scale from `connection.currency_scale`), whether or not the
-//! restaurant is also configured here; what is built from it (checked settings, HTTP client)
-//! is kept while the connection is unchanged. A bad connection is `INVALID_ARGUMENT`
-//! `connection: setting "<name>" ...`. Without `connection`, `[wsa.restaurants]` is used.
+//! # Connection settings
+//! `base_url`, `token` (secret), `object_id`, `agent_version` (`v1` prepayments | `v2` exact
+//! payment closes), `currency_guid` are required; `tips_currency_guid`, `ca_pem`,
+//! `cash_station_id`, `cashier_id`, `mode` (`async` | `sync`), `task_timeout_s` (1..=180),
+//! `poll_interval_ms`, `timeout_margin_ms` are optional. The scale of amounts is
+//! `connection.currency_scale`. A bad connection is `INVALID_ARGUMENT`
+//! `connection: setting "<name>" ...`, never quoting a value. The token and loyalty card codes
+//! are never logged.
 //!
 //! # Outcomes
-//! - `PostPayment`: a `taskResponse` → `APPLIED`; a WSA refusal → `REJECTED` with the
-//!   substate and the POS's code (`AgentError/WsaOrderError`) and text verbatim; wsError
-//!   `Timeout`, no answer by the deadline, or a transport failure after sending → `UNKNOWN`;
-//!   `TaskLimitExceeded`, `InternalError`, connection refused → `NOT_APPLIED`.
-//!   `pos_reference` is the PayOrder `taskGuid` whenever known.
-//! - `CloseBill`, agent v1: there is no CompleteOrder on v1 (a v2-only method); r_keeper
-//!   closes a v1 order itself once its prepayments cover the total. CloseBill therefore only
-//!   reads the order: `Complited` → `APPLIED`, otherwise `REJECTED` `CLOSE_ORDER_BLOCKED`
-//!   (retried by posgate). `Describe` reports `separate_close_step = true`, `UP_TO_DUE`.
+//! - `PostPayment`: a `taskResponse` → `APPLIED`; a WSA refusal → `REJECTED` with the substate
+//!   and the POS's code (`AgentError/WsaOrderError`) and text verbatim; wsError `Timeout`, no
+//!   answer by the deadline, or a transport failure after sending → `UNKNOWN`;
+//!   `TaskLimitExceeded`, `InternalError`, connection refused → `NOT_APPLIED`. `pos_reference`
+//!   is the PayOrder `taskGuid` whenever known.
+//! - `CloseBill`, agent v1: `Complited` → `APPLIED`, otherwise `REJECTED` `CLOSE_ORDER_BLOCKED`
+//!   (retried by posgate). `Describe` reports `separate_close_step = true`, `UP_TO_DUE` for v1,
+//!   and `reconcile_settle_ms` = the task timeout plus the margin.
+//!
+//! # Running
+//! `posgate-wsa --config posgate.toml` reads `[wsa] listen` (default `127.0.0.1:50061`) and
+//! `[auth]`; `POSGATE_WSA__LISTEN` overrides it. Logging follows `RUST_LOG` (default `info`).
 #![forbid(unsafe_code)]
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
 
 /// The r_keeper error classifier, shared with the r_k Delivery adapter.
 pub use posgate_rkeeper::classify;
 pub mod client;
-pub mod config;
-pub mod connection;
-pub mod service;
+pub mod connector;
+pub mod settings;
 pub mod wire;
 
-pub use config::{AgentVersion, TaskMode, WsaAdapterConfig, WsaRestaurant, load_config};
+pub use connector::{POS_KIND, WsaConnector};
 pub use posgate_rkeeper::{Verdict, classify_rk_text, classify_ws_error};
-pub use service::{POS_KIND, WsaAdapter, serve};
+pub use settings::{AgentVersion, TaskMode, WsaSettings};
+
+/// Where the adapter listens unless `[wsa] listen` says otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 50061));
+
+/// The adapter's `[wsa]` section and `[auth]` (TOML at `path`, then `POSGATE_WSA__*`).
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<posgate_pos_kit::AdapterConfig> {
+    posgate_pos_kit::AdapterConfig::load(path, "wsa", DEFAULT_LISTEN)
+}
+
+/// Serves the WSA adapter on `listener` until `shutdown` completes.
+pub async fn serve(
+    cfg: posgate_pos_kit::AdapterConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    posgate_pos_kit::serve("wsa", WsaConnector::new()?, &cfg.auth, listener, shutdown).await
+}

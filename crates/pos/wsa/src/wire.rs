@@ -8,6 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use posgate_core::pos::PosFailure;
 use posgate_core::{Secret, Substate};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
@@ -243,10 +244,19 @@ impl WsaError {
         self.ws_code_norm() == "notfound" || is_not_found_text(&self.text())
     }
 
-    pub fn substate(&self) -> Substate {
-        match self.verdict() {
-            Verdict::Rejected(s) => s,
-            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+    /// The error as posgate reports it: the refusal's substate (else `OTHER_ERROR`), the POS's
+    /// code and text verbatim; anything but a refusal may pass.
+    pub fn pos_failure(&self) -> PosFailure {
+        let verdict = self.verdict();
+        PosFailure {
+            substate: match verdict {
+                Verdict::Rejected(s) => s,
+                Verdict::Unknown | Verdict::Transient => Substate::OtherError,
+            },
+            code: self.pos_code(),
+            text: self.text(),
+            not_found: self.is_not_found(),
+            transient: !matches!(verdict, Verdict::Rejected(_)),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use common::*;
 use posgate_proto::v1::*;
@@ -12,49 +12,28 @@ use posgate_sim::wsa::{self as sim, WsaSim};
 use rust_decimal::Decimal;
 use tonic::Code;
 
-/// The connection of a simulator restaurant, with the tests' fast timings.
-fn connection(
-    addr: std::net::SocketAddr,
-    token: &str,
-    object_id: i64,
-    agent: &str,
-) -> PosConnection {
-    let settings: HashMap<String, String> = [
-        ("base_url", format!("http://{addr}")),
-        ("object_id", object_id.to_string()),
-        ("agent_version", agent.to_string()),
-        ("currency_guid", sim::DEMO_CURRENCY_GUID.to_string()),
-        ("cash_station_id", "3".to_string()),
-        ("task_timeout_s", "1".to_string()),
-        ("poll_interval_ms", "25".to_string()),
-        ("timeout_margin_ms", "700".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    PosConnection {
-        settings,
-        secrets: HashMap::from([("token".to_string(), token.to_string())]),
-        currency_scale: 2,
-        version: 1,
-    }
-}
-
 fn v2_conn(addr: std::net::SocketAddr) -> PosConnection {
-    connection(addr, sim::DEMO_TOKEN, sim::DEMO_OBJECT_ID, "v2")
+    let base = format!("http://{addr}");
+    connection(
+        &base,
+        sim::DEMO_TOKEN,
+        sim::DEMO_OBJECT_ID,
+        "v2",
+        &[("cash_station_id", "3")],
+    )
 }
 
 fn v1_conn(addr: std::net::SocketAddr) -> PosConnection {
-    connection(addr, sim::DEMO_V1_TOKEN, sim::DEMO_V1_OBJECT_ID, "v1")
+    let base = format!("http://{addr}");
+    let (token, object) = (sim::DEMO_V1_TOKEN, sim::DEMO_V1_OBJECT_ID);
+    connection(&base, token, object, "v1", &[("cash_station_id", "3")])
 }
 
-/// The demo simulator and an adapter whose static config has no restaurants at all.
+/// The demo simulator and an adapter, with a client that sends only what each test gives.
 async fn start_stateless() -> (WsaSim, std::net::SocketAddr, Client) {
     let sim = WsaSim::with_demo_data();
     let addr = sim.clone().spawn().await.unwrap();
-    let mut cfg = sim_config(addr);
-    cfg.restaurants = BTreeMap::new();
-    (sim, addr, start_adapter(cfg).await)
+    (sim, addr, start_adapter(HashMap::new()).await)
 }
 
 async fn describe(
@@ -130,9 +109,30 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
     let (sim, addr, mut c) = start_stateless().await;
     let conn = v2_conn(addr);
 
-    // Without the connection the adapter does not know it.
-    let e = describe(&mut c, "r1", None).await.unwrap_err();
+    // Without the connection the adapter knows no restaurant: Describe says only what it is
+    // and which settings it takes; anything about a bill is refused.
+    let d = describe(&mut c, "r1", None).await.unwrap();
+    assert_eq!(d.pos_kind, "r_keeper_wsa");
+    assert!(
+        d.settings
+            .iter()
+            .any(|s| s.name == "base_url" && s.required)
+    );
+    assert_eq!((d.amount_rule, d.currency_scale), (0, 0), "{d:?}");
+    let e = c
+        .get_bill(AdapterGetBillRequest {
+            restaurant_id: "r1".into(),
+            bill_id: sim::DEMO_ORDER_978.into(),
+            connection: None,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().starts_with("connection: is required"),
+        "{}",
+        e.message()
+    );
 
     let d = describe(&mut c, "r1", Some(conn.clone())).await.unwrap();
     assert_eq!(d.pos_kind, "r_keeper_wsa");
@@ -216,7 +216,8 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
 async fn a_changed_connection_is_used_at_once() {
     let (sim, addr, mut c) = start_stateless().await;
     // A wrong token: White Server refuses it.
-    let wrong = connection(addr, "not-the-token", sim::DEMO_OBJECT_ID, "v2");
+    let base = format!("http://{addr}");
+    let wrong = connection(&base, "not-the-token", sim::DEMO_OBJECT_ID, "v2", &[]);
     match get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &wrong)
         .await
         .unwrap()
@@ -405,23 +406,5 @@ async fn two_restaurants_on_one_replica_stay_apart() {
     assert_eq!(
         bill_with(&mut c, "a", sim::DEMO_ORDER_978, &a).await.status,
         BillStatus::Closed as i32
-    );
-}
-
-#[tokio::test]
-async fn a_connection_wins_over_the_static_section_and_without_one_the_static_config_is_used() {
-    let sim = WsaSim::with_demo_data();
-    let addr = sim.clone().spawn().await.unwrap();
-    let mut c = start_adapter(sim_config(addr)).await;
-    // Static V2 ("demo") is agent v2; the connection for the same id says v1.
-    let d = describe(&mut c, V2, Some(v1_conn(addr))).await.unwrap();
-    assert_eq!(d.amount_rule, AmountRule::UpToDue as i32);
-    assert!(!d.settings.is_empty(), "the schema is reported either way");
-    let d = describe(&mut c, V2, None).await.unwrap();
-    assert_eq!(d.amount_rule, AmountRule::Exact as i32);
-    assert!(
-        d.settings
-            .iter()
-            .any(|s| s.name == "base_url" && s.required)
     );
 }

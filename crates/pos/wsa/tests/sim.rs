@@ -444,12 +444,13 @@ async fn check_payment_of_a_refused_task_is_rejected() {
 #[tokio::test]
 async fn bad_input_is_invalid_argument() {
     let (_sim, mut c) = start().await;
+    // A restaurant without a connection ("nope": the client has none for it).
     let e = c
         .post_payment(pay_req("nope", sim::DEMO_ORDER_978, "978.00"))
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().contains("restaurant_id"), "{}", e.message());
+    assert!(e.message().starts_with("connection"), "{}", e.message());
     let e = c
         .get_bill(AdapterGetBillRequest {
             connection: None,
@@ -459,14 +460,12 @@ async fn bad_input_is_invalid_argument() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    let e = c
-        .describe(DescribeRequest {
-            connection: None,
-            restaurant_id: "nope".into(),
-        })
-        .await
-        .unwrap_err();
+    // A connection without a restaurant id.
+    let mut req = pay_req("", sim::DEMO_ORDER_978, "978.00");
+    req.connection = c.connections.get(V2).cloned();
+    let e = c.post_payment(req).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
     let e = c
         .post_payment(pay_req(V2, sim::DEMO_ORDER_978, "9,78"))
         .await
@@ -496,7 +495,7 @@ async fn unreachable_white_server_is_not_applied() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let mut c = start_adapter(sim_config(addr)).await;
+    let mut c = start_adapter(sim_connections(addr)).await;
     let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::NotApplied, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "transport/connect");

@@ -1,46 +1,36 @@
 //! The WSA adapter over HTTPS, as every production White Server is: a restaurant whose server
-//! has a certificate from its own authority pays through it when its `ca_file` names that CA,
-//! and is refused with the cause (nothing booked) when it does not.
+//! has a certificate from its own authority pays through it when its connection's `ca_pem`
+//! holds that CA, and is refused with the cause (nothing booked) when it does not.
 
 mod common;
+
+use std::collections::HashMap;
 
 use common::*;
 use posgate_proto::v1::{Outcome, Substate};
 use posgate_sim::tls::{TestCa, front};
 use posgate_sim::wsa::{self as sim, WsaSim};
-use posgate_wsa::{AgentVersion, WsaAdapterConfig};
 
-async fn over_tls(ca_file: Option<std::path::PathBuf>) -> (WsaSim, Client) {
+/// The demo simulator behind TLS with a certificate of its own CA, and an adapter whose
+/// restaurant `V2` reaches it (trusting that CA when `trust`).
+async fn over_tls(trust: bool) -> (WsaSim, Client) {
     let ca = TestCa::new();
     let sim = WsaSim::with_demo_data();
     let plain = sim.clone().spawn().await.unwrap();
     let tls = front(plain, &ca).await;
-    let mut r = restaurant(
-        &format!("https://localhost:{}", tls.port()),
-        sim::DEMO_TOKEN,
-        sim::DEMO_OBJECT_ID,
-        AgentVersion::V2,
-    );
-    r.mode = posgate_wsa::TaskMode::Sync;
-    r.ca_file = ca_file.inspect(|f| std::fs::write(f, &ca.ca_pem).unwrap());
-    let mut restaurants = std::collections::BTreeMap::new();
-    restaurants.insert(V2.to_string(), r);
-    let client = start_adapter(WsaAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    })
-    .await;
+    let base = format!("https://localhost:{}", tls.port());
+    let mut extra = vec![("mode", "sync")];
+    if trust {
+        extra.push(("ca_pem", &ca.ca_pem));
+    }
+    let conn = connection(&base, sim::DEMO_TOKEN, sim::DEMO_OBJECT_ID, "v2", &extra);
+    let client = start_adapter(HashMap::from([(V2.to_string(), conn)])).await;
     (sim, client)
-}
-
-fn ca_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("posgate-wsa-ca-{}-{name}.pem", std::process::id()))
 }
 
 #[tokio::test]
 async fn pays_over_https_trusting_the_restaurants_own_ca() {
-    let (sim, mut c) = over_tls(Some(ca_path("trusted"))).await;
+    let (sim, mut c) = over_tls(true).await;
     let b = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
     assert_eq!(b.total, "978.00");
     let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
@@ -50,7 +40,7 @@ async fn pays_over_https_trusting_the_restaurants_own_ca() {
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_is_booked() {
-    let (sim, mut c) = over_tls(None).await;
+    let (sim, mut c) = over_tls(false).await;
     let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
@@ -69,9 +59,7 @@ async fn a_ca_sent_inline_in_the_connection_is_trusted() {
     let sim = WsaSim::with_demo_data();
     let plain = sim.clone().spawn().await.unwrap();
     let tls = front(plain, &ca).await;
-    let mut cfg = sim_config(plain);
-    cfg.restaurants.clear();
-    let mut c = start_adapter(cfg).await;
+    let mut c = start_adapter(HashMap::new()).await;
     let mut conn = posgate_proto::v1::PosConnection {
         settings: [
             ("base_url", format!("https://localhost:{}", tls.port())),
@@ -112,32 +100,4 @@ async fn a_ca_sent_inline_in_the_connection_is_trusted() {
         Some(adapter_get_bill_response::Result::Bill(b)) => assert_eq!(b.total, "978.00"),
         other => panic!("expected the bill, got {other:?}"),
     }
-}
-
-#[test]
-fn a_ca_file_the_tls_stack_cannot_take_is_named_at_start() {
-    let path = ca_path("malformed");
-    std::fs::write(
-        &path,
-        "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
-    let mut r = restaurant(
-        "https://localhost:1",
-        sim::DEMO_TOKEN,
-        sim::DEMO_OBJECT_ID,
-        AgentVersion::V2,
-    );
-    r.ca_file = Some(path);
-    let mut restaurants = std::collections::BTreeMap::new();
-    restaurants.insert(V2.to_string(), r);
-    let e = posgate_wsa::WsaAdapter::new(WsaAdapterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        restaurants,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    })
-    .err()
-    .expect("refused");
-    let e = e.to_string();
-    assert!(e.contains("restaurant demo: ca_file"), "{e}");
 }

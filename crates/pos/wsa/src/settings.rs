@@ -1,0 +1,369 @@
+//! A restaurant's WSA settings, read from the connection the payment service sends with every
+//! call (the registry's `pos_settings` and `pos_secrets`), never from the adapter's own config.
+//!
+//! Why it exists: [`SETTINGS`] is the one table of what a WSA connection carries (`Describe`
+//! reports it, and a test holds it to [`WsaSettings`]' fields), and [`WsaSettings::read`] is the
+//! one reading of a connection: every error names the setting and never quotes a value.
+
+use posgate_core::Secret;
+use posgate_pos_kit::{Setting, check_ca_pem, read_settings, refuse_misplaced};
+use posgate_proto::v1::PosConnection;
+use serde::Deserialize;
+
+/// Largest `timeout` White Server accepts (seconds).
+pub const MAX_TASK_TIMEOUT_S: u64 = 180;
+
+/// Which White Server Agent the restaurant runs; it decides how PayOrder books money.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentVersion {
+    /// PayOrder adds a prepayment (never more than due); the order closes once covered.
+    #[serde(alias = "1", alias = "V1")]
+    V1,
+    /// PayOrder pays exactly what is due and closes the order; CompleteOrder exists.
+    #[serde(alias = "2", alias = "V2")]
+    V2,
+}
+
+/// How tasks are sent to White Server.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskMode {
+    /// `params.async`: submit, then poll `GetTaskResponse` until the answer comes.
+    #[default]
+    Async,
+    /// `params.sync`: one HTTP call that waits for the agent.
+    Sync,
+}
+
+/// Every setting a connection carries: one per field of [`WsaSettings`].
+#[rustfmt::skip]
+pub const SETTINGS: &[Setting] = &[
+    Setting::new("base_url", "White Server base URL, e.g. https://ws.ucs.ru").required(),
+    Setting::new("token", "AggregatorAuthentication token, sent raw").required().secret(),
+    Setting::new("object_id", "restaurant code in UCS licensing (objectId)").required(),
+    Setting::new("agent_version", "White Server Agent: v1 (prepayments) or v2 (exact payment closes the order)").required(),
+    Setting::new("currency_guid", "r_keeper currency GUID that payments are booked in").required(),
+    Setting::new("tips_currency_guid", "r_keeper currency GUID for tips as a separate line; unset: tips are not booked"),
+    Setting::new("ca_pem", "PEM bundle of the POS server's own certificate authority, trusted beside the public ones"),
+    Setting::new("cash_station_id", "r_keeper cash station that books payments"),
+    Setting::new("cashier_id", "r_keeper cashier who books payments"),
+    Setting::new("mode", "async (submit, then poll GetTaskResponse; default) or sync"),
+    Setting::new("task_timeout_s", "agent wait in seconds, 1..=180 (default 120)"),
+    Setting::new("poll_interval_ms", "GetTaskResponse polling interval in async mode (default 500)"),
+    Setting::new("timeout_margin_ms", "extra wait on top of task_timeout_s before giving up (default 5000)"),
+];
+
+/// One restaurant's WSA settings. Unknown names are refused, so a misspelt setting is an error
+/// instead of a silent default.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct WsaSettings {
+    /// White Server base URL; the adapter appends `/wsserverlp/api/v2/aggregators/Create`.
+    pub base_url: String,
+    /// `AggregatorAuthentication` token, sent raw. Never logged.
+    pub token: Secret,
+    /// Restaurant code in UCS licensing (`params.<mode>.objectId`).
+    pub object_id: i64,
+    pub agent_version: AgentVersion,
+    /// r_keeper currency GUID that payments are booked in.
+    pub currency_guid: String,
+    /// If set, tips are a separate payment line in this currency; if not, tips are not booked.
+    #[serde(default)]
+    pub tips_currency_guid: Option<String>,
+    /// Certificate authorities (PEM) trusted beside the public ones, for a POS server whose
+    /// certificate comes from its own authority (on-premises servers often do).
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    #[serde(default)]
+    pub cash_station_id: Option<i64>,
+    #[serde(default)]
+    pub cashier_id: Option<i64>,
+    #[serde(default)]
+    pub mode: TaskMode,
+    /// Agent wait, sent as `params.<mode>.timeout`; clamped to 1..=180.
+    #[serde(default = "default_task_timeout")]
+    pub task_timeout_s: u64,
+    /// How often `GetTaskResponse` is polled in async mode.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_ms: u64,
+    /// Extra time on top of `task_timeout_s` before the adapter gives up waiting (HTTP timeout
+    /// in sync mode, polling deadline in async mode).
+    #[serde(default = "default_margin")]
+    pub timeout_margin_ms: u64,
+}
+
+fn default_task_timeout() -> u64 {
+    120
+}
+fn default_poll_interval() -> u64 {
+    500
+}
+fn default_margin() -> u64 {
+    5_000
+}
+
+/// A check of a restaurant's settings: the setting, whether it is wrong, what is wrong.
+type Check = (&'static str, fn(&WsaSettings) -> bool, &'static str);
+
+/// Every check [`WsaSettings::read`] makes after reading, in order.
+const CHECKS: &[Check] = &[
+    (
+        "base_url",
+        |r| {
+            !["http://", "https://"]
+                .iter()
+                .any(|p| r.base_url.trim().starts_with(p))
+        },
+        "must start with http:// or https://",
+    ),
+    ("token", |r| r.token.is_empty(), "is required"),
+    (
+        "token",
+        |r| reqwest::header::HeaderValue::from_str(r.token.expose()).is_err(),
+        "is not a valid HTTP header value (it is sent as one)",
+    ),
+    (
+        "currency_guid",
+        |r| r.currency_guid.trim().is_empty(),
+        "is required",
+    ),
+    (
+        "tips_currency_guid",
+        |r| {
+            r.tips_currency_guid
+                .as_deref()
+                .is_some_and(|g| g.trim().is_empty())
+        },
+        "is empty (omit it to not book tips)",
+    ),
+    (
+        "poll_interval_ms",
+        |r| r.poll_interval_ms == 0,
+        "must be positive",
+    ),
+];
+
+impl WsaSettings {
+    /// The settings a connection describes, checked, with its CA bundle checked by the kit.
+    /// An error names the setting (`setting "object_id" is required`) and never quotes a value.
+    pub fn read(conn: &PosConnection) -> Result<WsaSettings, String> {
+        refuse_misplaced(conn, SETTINGS, &[])?;
+        let s: WsaSettings = read_settings(&conn.settings, &conn.secrets)?;
+        if let Some((name, _, why)) = CHECKS.iter().find(|(_, wrong, _)| wrong(&s)) {
+            return Err(format!("setting {name:?} {why}"));
+        }
+        if let Some(pem) = &s.ca_pem {
+            check_ca_pem(pem).map_err(|e| format!("setting \"ca_pem\" {e}"))?;
+        }
+        Ok(s)
+    }
+
+    /// `task_timeout_s` clamped to what White Server accepts.
+    pub fn effective_task_timeout_s(&self) -> u64 {
+        self.task_timeout_s.clamp(1, MAX_TASK_TIMEOUT_S)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A valid value for every setting in the table.
+    fn sample(name: &str) -> &'static str {
+        match name {
+            "base_url" => "https://ws.example",
+            "token" => "tok-SECRET-42",
+            "object_id" => "199990246",
+            "agent_version" => "v2",
+            "currency_guid" => "cur-1",
+            "tips_currency_guid" => "tips-1",
+            "ca_pem" => "", // checked by its own case below
+            "cash_station_id" => "3",
+            "cashier_id" => "12",
+            "mode" => "sync",
+            "task_timeout_s" => "30",
+            "poll_interval_ms" => "100",
+            "timeout_margin_ms" => "700",
+            other => panic!("no sample value for setting {other:?}: add one"),
+        }
+    }
+
+    /// A connection with the given settings, secrets going where the table says.
+    pub(crate) fn conn(names: &[&str]) -> PosConnection {
+        let mut c = PosConnection {
+            currency_scale: 2,
+            version: 1,
+            ..Default::default()
+        };
+        for n in names {
+            let s = SETTINGS.iter().find(|s| s.name == *n).unwrap();
+            let m = if s.secret {
+                &mut c.secrets
+            } else {
+                &mut c.settings
+            };
+            m.insert(n.to_string(), sample(n).to_string());
+        }
+        c
+    }
+
+    pub(crate) fn required() -> Vec<&'static str> {
+        SETTINGS
+            .iter()
+            .filter(|s| s.required)
+            .map(|s| s.name)
+            .collect()
+    }
+
+    #[test]
+    fn the_table_is_exactly_the_struct_s_fields() {
+        let listed: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        assert_eq!(listed, posgate_pos_kit::field_names::<WsaSettings>());
+        assert!(SETTINGS.iter().all(|s| !s.description.is_empty()));
+    }
+
+    #[test]
+    fn exactly_the_required_settings_make_a_restaurant() {
+        let r = WsaSettings::read(&conn(&required())).unwrap();
+        assert_eq!(r.object_id, 199990246);
+        assert_eq!(r.token.expose(), "tok-SECRET-42");
+        assert_eq!(r.agent_version, AgentVersion::V2);
+        assert_eq!(r.mode, TaskMode::Async);
+        assert_eq!((r.task_timeout_s, r.poll_interval_ms), (120, 500));
+        assert!(r.ca_pem.is_none());
+        assert!(
+            !format!("{r:?}").contains("tok-SECRET-42"),
+            "Debug hides the token"
+        );
+    }
+
+    #[test]
+    fn a_missing_required_setting_is_named() {
+        for missing in required() {
+            let names: Vec<_> = required().into_iter().filter(|n| *n != missing).collect();
+            let e = WsaSettings::read(&conn(&names)).unwrap_err();
+            assert!(e.contains(&format!("{missing:?}")), "{missing}: {e}");
+            assert!(!e.contains("tok-SECRET-42"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_optional_setting_is_accepted() {
+        for s in SETTINGS
+            .iter()
+            .filter(|s| !s.required && s.name != "ca_pem")
+        {
+            let mut names = required();
+            names.push(s.name);
+            let r = WsaSettings::read(&conn(&names));
+            assert!(r.is_ok(), "{}: {:?}", s.name, r.err());
+        }
+        let all = [
+            required(),
+            vec!["mode", "task_timeout_s", "cash_station_id"],
+        ]
+        .concat();
+        let r = WsaSettings::read(&conn(&all)).unwrap();
+        assert_eq!(r.mode, TaskMode::Sync);
+        assert_eq!(r.task_timeout_s, 30);
+        assert_eq!(r.cash_station_id, Some(3));
+        let mut long = conn(&required());
+        long.settings.insert("task_timeout_s".into(), "500".into());
+        let r = WsaSettings::read(&long).unwrap();
+        assert_eq!(r.effective_task_timeout_s(), 180);
+    }
+
+    #[test]
+    fn unknown_and_misplaced_settings_are_refused_by_name() {
+        for name in ["colour", "token_file", "ca_file", "currency_scale"] {
+            let mut c = conn(&required());
+            c.settings
+                .insert(name.to_ascii_uppercase(), "/etc/passwd".into());
+            let e = WsaSettings::read(&c).unwrap_err();
+            assert!(e.contains(&format!("{name:?}")), "{e}");
+            assert!(!e.contains("/etc/passwd"), "{e}");
+        }
+        // A secret sent as a plain setting.
+        let mut c = conn(&required());
+        let token = c.secrets.remove("token").unwrap();
+        c.settings.insert("token".into(), token);
+        let e = WsaSettings::read(&c).unwrap_err();
+        assert!(e.contains("\"token\"") && e.contains("secrets"), "{e}");
+        assert!(!e.contains("tok-SECRET-42"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_never_quote_the_value() {
+        let cases = [
+            ("object_id", "not-a-number-SECRET"),
+            ("agent_version", "v9-SECRET"),
+            ("mode", "fast-SECRET"),
+            ("base_url", "ftp://host-SECRET"),
+            ("token", ""),
+            ("token", "line\nbreak-SECRET"),
+            ("currency_guid", " "),
+            ("tips_currency_guid", " "),
+            ("ca_pem", "no certificate here SECRET"),
+            // PEM, but not a certificate the TLS stack takes (was "builder error" later).
+            (
+                "ca_pem",
+                "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+            ),
+            ("poll_interval_ms", "0"),
+        ];
+        for (name, value) in cases {
+            let mut c = conn(&required());
+            let m = if name == "token" {
+                &mut c.secrets
+            } else {
+                &mut c.settings
+            };
+            m.insert(name.into(), value.into());
+            let e = WsaSettings::read(&c).unwrap_err();
+            assert!(e.starts_with(&format!("setting {name:?} ")), "{name}: {e}");
+            assert!(!e.contains("SECRET"), "{name}: {e}");
+        }
+    }
+
+    /// The demo restaurants `posgate up` declares are valid WSA connections.
+    #[test]
+    fn the_shipped_demo_restaurants_are_valid_connections() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy/restaurants.toml");
+        let doc: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let text_of = |v: &toml::Value| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut seen = 0;
+        for (id, r) in doc["restaurants"].as_table().unwrap() {
+            if r["pos_kind"].as_str() != Some("wsa") {
+                continue;
+            }
+            let table = |k: &str| {
+                r.get(k)
+                    .and_then(|t| t.as_table())
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
+                    .unwrap_or_default()
+            };
+            let conn = PosConnection {
+                settings: table("pos_settings"),
+                secrets: table("pos_secrets"),
+                currency_scale: 2,
+                version: 1,
+            };
+            WsaSettings::read(&conn).unwrap_or_else(|e| panic!("{id}: {e}"));
+            seen += 1;
+        }
+        assert_eq!(seen, 2, "demo and demo-v1");
+    }
+
+    /// The shipped config has a `[wsa]` section the kit reads (no restaurants in it).
+    #[test]
+    fn the_shipped_deploy_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy/posgate.toml");
+        let cfg = crate::load_config(Some(&path)).unwrap();
+        assert_eq!(cfg.listen.port(), 50061);
+    }
+}
