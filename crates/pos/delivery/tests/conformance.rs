@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use posgate_delivery::DeliveryAdapterConfig;
 use posgate_pos_kit::conformance::{
     Adapter, Armed, Fault, Harness, Restaurant, Unsupported, spawn_adapter,
 };
@@ -104,9 +103,8 @@ impl Harness for Delivery {
 
     async fn start_adapter(&self) -> Adapter {
         spawn_adapter(|listener, stop| {
-            let cfg = DeliveryAdapterConfig {
+            let cfg = posgate_pos_kit::AdapterConfig {
                 listen: "127.0.0.1:0".parse().unwrap(),
-                restaurants: Default::default(),
                 auth: posgate_grpc::AuthConfig::disabled(),
             };
             posgate_delivery::serve(cfg, listener, stop)

@@ -13,7 +13,6 @@ use posgate_sim::wsa::{
     AgentVersion, Fault as SimFault, FaultKind, SimOrder, SimRestaurant, StoredWsError, WsaSim,
     status,
 };
-use posgate_wsa::WsaAdapterConfig;
 use rust_decimal::Decimal;
 
 const CURRENCY: &str = "{6A9BFA05-4F0B-4C66-8D9B-7D2C8A3A1F10}";
@@ -103,9 +102,8 @@ impl Harness for Wsa {
 
     async fn start_adapter(&self) -> Adapter {
         spawn_adapter(|listener, stop| {
-            let cfg = WsaAdapterConfig {
+            let cfg = posgate_pos_kit::AdapterConfig {
                 listen: "127.0.0.1:0".parse().unwrap(),
-                restaurants: Default::default(),
                 auth: posgate_grpc::AuthConfig::disabled(),
             };
             posgate_wsa::serve(cfg, listener, stop)
