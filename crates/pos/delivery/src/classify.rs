@@ -75,10 +75,7 @@ impl Failure {
 
     /// The substate to report: the refusal's, else `OTHER_ERROR`.
     pub fn substate(&self) -> Substate {
-        match self.verdict {
-            Verdict::Rejected(s) => s,
-            Verdict::Unknown | Verdict::Transient => Substate::OtherError,
-        }
+        self.verdict.substate()
     }
 
     /// Passing: nothing was decided about the order.
@@ -97,13 +94,8 @@ impl Failure {
     /// The failure as posgate reports it: the substate, r_k Delivery's code, the text with
     /// the `requestId`.
     pub fn to_pos(&self) -> PosFailure {
-        PosFailure {
-            substate: self.substate(),
-            code: self.code.clone(),
-            text: self.pos_text(),
-            not_found: self.not_found,
-            transient: self.is_transient(),
-        }
+        self.verdict
+            .failure(self.code.clone(), self.pos_text(), self.not_found)
     }
 
     /// What the failure of a write (`/pay`, `/complete`) says about it; `sent: false` for a

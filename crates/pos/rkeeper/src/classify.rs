@@ -25,18 +25,9 @@ use posgate_core::Substate;
 
 use crate::codes::known_rk_code;
 
-/// What a WSA error means for a posting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The POS refused; nothing was booked.
-    Rejected(Substate),
-    /// The task may have been applied (wsError `Timeout`, a lost answer, a transport failure
-    /// after the request was sent). Read the bill before doing anything else.
-    Unknown,
-    /// Not applied, for a passing reason outside the bill (`TaskLimitExceeded`,
-    /// `InternalError`, connection refused): post again later.
-    Transient,
-}
+/// What a WSA error means for a posting: the domain's one reading of a failed write
+/// (refused with a substate / unknown / not applied, passing).
+pub use posgate_core::pos::Verdict;
 
 /// wsError codes (White Server level), lower-cased, that decide on their own. `AgentError`,
 /// an empty code and any code not listed defer to the agent's code and text; a code naming a

@@ -86,25 +86,13 @@ impl TaskFailure {
     /// The failure as posgate reports it: the refusal's substate (else `OTHER_ERROR`), the
     /// POS's code and text; anything but a refusal may pass.
     pub fn pos_failure(&self) -> PosFailure {
-        PosFailure {
-            substate: match self.verdict {
-                Verdict::Rejected(s) => s,
-                Verdict::Unknown | Verdict::Transient => Substate::OtherError,
-            },
-            code: self.code.clone(),
-            text: self.text.clone(),
-            not_found: self.not_found,
-            transient: !matches!(self.verdict, Verdict::Rejected(_)),
-        }
+        self.verdict
+            .failure(self.code.clone(), self.text.clone(), self.not_found)
     }
 
     /// What a write that failed this way did.
     pub fn outcome(&self) -> Outcome {
-        match self.verdict {
-            Verdict::Rejected(_) => Outcome::Rejected,
-            Verdict::Unknown => Outcome::Unknown,
-            Verdict::Transient => Outcome::NotApplied,
-        }
+        self.verdict.outcome()
     }
 }
 

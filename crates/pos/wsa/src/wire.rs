@@ -8,8 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use posgate_core::Secret;
 use posgate_core::pos::PosFailure;
-use posgate_core::{Secret, Substate};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -247,17 +247,8 @@ impl WsaError {
     /// The error as posgate reports it: the refusal's substate (else `OTHER_ERROR`), the POS's
     /// code and text verbatim; anything but a refusal may pass.
     pub fn pos_failure(&self) -> PosFailure {
-        let verdict = self.verdict();
-        PosFailure {
-            substate: match verdict {
-                Verdict::Rejected(s) => s,
-                Verdict::Unknown | Verdict::Transient => Substate::OtherError,
-            },
-            code: self.pos_code(),
-            text: self.text(),
-            not_found: self.is_not_found(),
-            transient: !matches!(verdict, Verdict::Rejected(_)),
-        }
+        self.verdict()
+            .failure(self.pos_code(), self.text(), self.is_not_found())
     }
 }
 
@@ -585,6 +576,7 @@ pub fn task_body<P: TaskParams>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use posgate_core::Substate;
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
