@@ -103,6 +103,7 @@ resto_id = "resto-lviv"
 ws_url = "wss://api.shaketopay.com.ua/restaurantEntryPoint"
 callback_base_url = "https://api.shaketopay.com.ua"
 secret_key_file = "wsa-token"
+tables = [1, 2, "12a"]
 "#,
     )
     .unwrap();
@@ -118,6 +119,16 @@ secret_key_file = "wsa-token"
     assert_eq!(v["version"], 2);
     assert_eq!(v["pos_settings"]["mode"], "sync");
     assert_eq!(v["pos_secrets_set"], serde_json::json!(["token"]), "kept");
+    let (ok, out, _) = cli(&s, &["show", "lviv-1", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["expirenza"]["resto_id"], "resto-lviv");
+    assert_eq!(v["expirenza"]["secret_key_set"], true);
+    assert_eq!(
+        v["expirenza"]["tables"],
+        serde_json::json!(["1", "2", "12a"]),
+        "numbers taken as written"
+    );
 
     let (ok, _, _) = cli(&s, &["disable", "lviv-1"]);
     assert!(ok);

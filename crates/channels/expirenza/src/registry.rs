@@ -41,6 +41,7 @@ pub fn restaurant(c: &pb::RegisteredExpirenzaChannel) -> anyhow::Result<Expirenz
     let mut r = ExpirenzaRestaurant::new(&c.resto_id, &c.secret_key, &c.restaurant_id);
     r.ws_url = c.ws_url.clone();
     r.callback_base_url = c.callback_base_url.clone();
+    r.tables = c.tables.clone();
     r.tips = match c.tips.as_str() {
         "" | "separate" => TipsMode::Separate,
         "none" => TipsMode::None,
@@ -230,6 +231,7 @@ mod tests {
             callback_base_url: "http://127.0.0.1:9".into(),
             secret_key: "k3y".into(),
             tips: tips.into(),
+            tables: vec!["1".into(), "12".into()],
         }
     }
 
@@ -241,6 +243,7 @@ mod tests {
         assert_eq!(r.secret_key.expose(), "k3y");
         assert_eq!(r.tips, TipsMode::Separate);
         assert_eq!(r.callback_base_url, "http://127.0.0.1:9");
+        assert_eq!(r.tables, ["1", "12"]);
         assert_eq!(r.answer_deadline_ms, d.answer_deadline_ms);
         assert_eq!(restaurant(&channel("none")).unwrap().tips, TipsMode::None);
         let e = restaurant(&channel("all")).unwrap_err().to_string();

@@ -58,6 +58,7 @@ fn spec(stack: &Stack, exp: SocketAddr) -> pb::RestaurantSpec {
             callback_base_url: format!("http://{exp}"),
             secret_key: DEMO_SECRET_KEY.into(),
             tips: "none".into(),
+            tables: Vec::new(),
         }),
     }
 }
