@@ -1,5 +1,9 @@
 //! Harness for end-to-end tests: the WSA simulator, the WSA adapter and the payment service,
 //! each on its own loopback port, talking real HTTP and gRPC, wired by a real config file.
+//!
+//! The config file holds service settings only, as in production: the stack's restaurants are
+//! declared in the payment service's registry through `RestaurantService` with the operator
+//! token, once the service is up ([`Stack::add_restaurant`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +12,7 @@ use std::time::Duration;
 use posgate_grpc::CallerToken;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
 use posgate_proto::v1::{self as pb};
 use posgate_sim::wsa::{AgentVersion, DEMO_CURRENCY_GUID, SimOrder, SimRestaurant, WsaSim};
 use rust_decimal::Decimal;
@@ -69,6 +74,9 @@ pub struct Options {
     pub lease_ms: u64,
     /// Database of the payment service; a fresh SQLite file when `None`.
     pub database_url: Option<String>,
+    /// Declare the stack's restaurants (`demo`, `demo-sync`, `demo-v1`, `lenient`) in the
+    /// registry at start; `false` leaves the registry empty.
+    pub declare_restaurants: bool,
 }
 
 impl Default for Options {
@@ -82,6 +90,17 @@ impl Default for Options {
             max_in_flight_per_restaurant: 4,
             lease_ms: 30_000,
             database_url: None,
+            declare_restaurants: true,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults, with nothing in the registry.
+    pub fn empty_registry() -> Options {
+        Options {
+            declare_restaurants: false,
+            ..Options::default()
         }
     }
 }
@@ -99,6 +118,8 @@ pub struct Stack {
     replicas: Vec<watch::Sender<bool>>,
     /// Where each replica added by [`Stack::add_payments_replica`] listens.
     pub replica_addrs: Vec<SocketAddr>,
+    /// The restaurants declared at start, by id (empty with [`Options::empty_registry`]).
+    restaurants: Vec<(&'static str, pb::RestaurantSpec)>,
     _stop_rest: watch::Sender<bool>,
 }
 
@@ -109,29 +130,8 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
     }
 }
 
-fn config_toml(sim: SocketAddr, adapter: SocketAddr, db: &str, o: &Options) -> String {
-    let wsa = |id: &str, object: i64, token: &str, agent: &str, mode: &str| {
-        format!(
-            r#"
-[wsa.restaurants.{id}]
-base_url = "http://{sim}"
-token = "{token}"
-object_id = {object}
-agent_version = "{agent}"
-currency_guid = "{DEMO_CURRENCY_GUID}"
-tips_currency_guid = "{tips}"
-mode = "{mode}"
-task_timeout_s = {t}
-poll_interval_ms = 50
-timeout_margin_ms = 1000
-[payments.restaurants.{id}]
-pos = "wsa"
-"#,
-            tips = posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID,
-            t = o.task_timeout_s,
-        )
-    };
-    let mut s = format!(
+fn config_toml(adapter: SocketAddr, db: &str, o: &Options) -> String {
+    format!(
         r#"
 [auth]
 tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", expirenza = "{EXPIRENZA_TOKEN}", operator = "{OPERATOR_TOKEN}" }}
@@ -170,36 +170,100 @@ listen = "{adapter}"
         ri = o.retry_initial_ms,
         rmax = o.retry_max_attempts,
         ci = o.reconcile_initial_ms,
-    );
-    s.push_str(&wsa(
-        "demo",
-        posgate_sim::wsa::DEMO_OBJECT_ID,
-        posgate_sim::wsa::DEMO_TOKEN,
-        "v2",
-        "async",
-    ));
-    s.push_str(&wsa(
-        "demo-sync",
-        posgate_sim::wsa::DEMO_OBJECT_ID,
-        posgate_sim::wsa::DEMO_TOKEN,
-        "v2",
-        "sync",
-    ));
-    s.push_str(&wsa(
-        "demo-v1",
-        posgate_sim::wsa::DEMO_V1_OBJECT_ID,
-        posgate_sim::wsa::DEMO_V1_TOKEN,
-        "v1",
-        "sync",
-    ));
-    s.push_str(&wsa(
-        "lenient",
-        LENIENT_OBJECT_ID,
-        LENIENT_TOKEN,
-        "v1",
-        "async",
-    ));
-    s
+    )
+}
+
+/// A WSA restaurant on the simulator at `sim`, as an operator declares it.
+pub fn wsa_spec(
+    sim: SocketAddr,
+    object_id: i64,
+    token: &str,
+    agent_version: &str,
+    mode: &str,
+    task_timeout_s: u64,
+) -> pb::RestaurantSpec {
+    let settings = [
+        ("base_url", format!("http://{sim}")),
+        ("object_id", object_id.to_string()),
+        ("agent_version", agent_version.to_string()),
+        ("currency_guid", DEMO_CURRENCY_GUID.to_string()),
+        (
+            "tips_currency_guid",
+            posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID.to_string(),
+        ),
+        ("mode", mode.to_string()),
+        ("task_timeout_s", task_timeout_s.to_string()),
+        ("poll_interval_ms", "50".to_string()),
+        ("timeout_margin_ms", "1000".to_string()),
+    ];
+    pb::RestaurantSpec {
+        display_name: format!("WSA {agent_version} {mode} (object {object_id})"),
+        pos_kind: "wsa".into(),
+        currency: "UAH".into(),
+        currency_scale: 2,
+        pos_settings: settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        pos_secrets: [("token".to_string(), token.to_string())].into(),
+        expirenza: None,
+    }
+}
+
+/// The restaurants of the stack, on the WSA simulator at `sim`: `demo` (v2, async),
+/// `demo-sync` (the same restaurant, sync), `demo-v1` (v1, sync) and `lenient` (v1, async; its
+/// POS accepts overpayment).
+fn stack_restaurants(sim: SocketAddr, o: &Options) -> Vec<(&'static str, pb::RestaurantSpec)> {
+    use posgate_sim::wsa::{DEMO_OBJECT_ID, DEMO_TOKEN, DEMO_V1_OBJECT_ID, DEMO_V1_TOKEN};
+    let t = o.task_timeout_s;
+    vec![
+        (
+            "demo",
+            wsa_spec(sim, DEMO_OBJECT_ID, DEMO_TOKEN, "v2", "async", t),
+        ),
+        (
+            "demo-sync",
+            wsa_spec(sim, DEMO_OBJECT_ID, DEMO_TOKEN, "v2", "sync", t),
+        ),
+        (
+            "demo-v1",
+            wsa_spec(sim, DEMO_V1_OBJECT_ID, DEMO_V1_TOKEN, "v1", "sync", t),
+        ),
+        (
+            "lenient",
+            wsa_spec(sim, LENIENT_OBJECT_ID, LENIENT_TOKEN, "v1", "async", t),
+        ),
+    ]
+}
+
+/// A client of the restaurant registry, sending `token`.
+pub type RegistryClient = RestaurantServiceClient<InterceptedService<Channel, CallerToken>>;
+
+/// A registry client for the payment service at `addr` with `token` (an operator's, to be let in).
+pub fn registry_for(addr: SocketAddr, token: &str) -> RegistryClient {
+    RestaurantServiceClient::with_interceptor(
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("url")
+            .connect_lazy(),
+        CallerToken::bearer(token),
+    )
+}
+
+/// Declares a restaurant through `RestaurantService.CreateRestaurant`, as an operator does;
+/// panics naming the restaurant and the refusal.
+pub async fn declare(
+    registry: &mut RegistryClient,
+    restaurant_id: &str,
+    spec: pb::RestaurantSpec,
+) -> pb::Restaurant {
+    registry
+        .create_restaurant(pb::CreateRestaurantRequest {
+            restaurant_id: restaurant_id.to_string(),
+            spec: Some(spec),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("declaring restaurant {restaurant_id}: {s:?}"))
+        .into_inner()
 }
 
 impl Stack {
@@ -242,7 +306,7 @@ impl Stack {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("posgate.db").display()));
         let config_path = dir.join("posgate.toml");
-        std::fs::write(&config_path, config_toml(sim_addr, adapter_addr, &db, &o)).expect("config");
+        std::fs::write(&config_path, config_toml(adapter_addr, &db, &o)).expect("config");
         let wsa_cfg = posgate_wsa::load_config(Some(&config_path)).expect("wsa config");
         tokio::spawn(posgate_wsa::serve(
             wsa_cfg,
@@ -263,10 +327,53 @@ impl Stack {
             payments_task: None,
             replicas: Vec::new(),
             replica_addrs: Vec::new(),
+            restaurants: if o.declare_restaurants {
+                stack_restaurants(sim_addr, &o)
+            } else {
+                Vec::new()
+            },
             _stop_rest: stop_rest,
         };
         stack.start_payments().await;
+        for (id, spec) in stack.restaurants.clone() {
+            stack.add_restaurant(id, spec).await;
+        }
         stack
+    }
+
+    /// A registry client of the (first) payment service, with the operator token.
+    pub fn registry(&self) -> RegistryClient {
+        registry_for(self.payments_addr, OPERATOR_TOKEN)
+    }
+
+    /// Declares a restaurant in the registry, as an operator does.
+    pub async fn add_restaurant(
+        &self,
+        restaurant_id: &str,
+        spec: pb::RestaurantSpec,
+    ) -> pb::Restaurant {
+        declare(&mut self.registry(), restaurant_id, spec).await
+    }
+
+    /// The POS connection the payment service sends the adapter with every call for one of
+    /// the stack's own restaurants (for tests that call the adapter themselves).
+    pub fn connection(&self, restaurant_id: &str) -> pb::PosConnection {
+        let spec = self.restaurant_spec(restaurant_id);
+        pb::PosConnection {
+            settings: spec.pos_settings,
+            secrets: spec.pos_secrets,
+            currency_scale: spec.currency_scale,
+            version: 1,
+        }
+    }
+
+    /// The spec one of the stack's own restaurants was declared with (e.g. to update it).
+    pub fn restaurant_spec(&self, restaurant_id: &str) -> pb::RestaurantSpec {
+        self.restaurants
+            .iter()
+            .find(|(id, _)| *id == restaurant_id)
+            .map(|(_, spec)| spec.clone())
+            .unwrap_or_else(|| panic!("the stack declared no restaurant {restaurant_id:?}"))
     }
 
     /// Starts (again) the payment service on the same database.

@@ -233,7 +233,7 @@ fn stack_db(s: &Stack) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_declare_restaurants_at_run_time_on_sqlite() {
-    let s = Stack::start().await;
+    let s = Stack::start_with(Options::empty_registry()).await;
     lifecycle(&s).await;
     // No secret in the database file, its WAL or its shared memory, in any form.
     for suffix in ["", "-wal", "-shm"] {
@@ -252,7 +252,7 @@ async fn operators_declare_restaurants_at_run_time_on_postgres() {
     };
     let s = Stack::start_with(Options {
         database_url: Some(pg.url.clone()),
-        ..Options::default()
+        ..Options::empty_registry()
     })
     .await;
     lifecycle(&s).await;
@@ -332,7 +332,7 @@ async fn only_operators_may_call_the_registry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_field_is_named_and_nothing_is_kept() {
-    let s = Stack::start().await;
+    let s = Stack::start_with(Options::empty_registry()).await;
     let mut r = registry(s.payments_addr, OPERATOR_TOKEN);
     type Tweak = fn(&mut pb::CreateRestaurantRequest);
     let cases: Vec<(&str, Tweak)> = vec![

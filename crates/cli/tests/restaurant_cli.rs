@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use posgate_tests::{OPERATOR_TOKEN, Stack};
+use posgate_tests::{OPERATOR_TOKEN, Options, Stack};
 
 const SECRET: &str = "wsa-token-PLANTED-cli-3b1f";
 
@@ -28,7 +28,7 @@ fn cli(s: &Stack, args: &[&str]) -> (bool, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_declares_imports_lists_and_disables_restaurants() {
-    let s = Stack::start().await;
+    let s = Stack::start_with(Options::empty_registry()).await;
     let secret_file = s.dir.join("wsa-token");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let secret_arg = format!("token={}", secret_file.display());
@@ -150,7 +150,7 @@ tables = [1, 2, "12a"]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_rotate_moves_every_secret_to_the_new_key() {
-    let s = Stack::start().await;
+    let s = Stack::start_with(Options::empty_registry()).await;
     let secret_file = s.dir.join("wsa-token");
     std::fs::write(&secret_file, SECRET).unwrap();
     let secret_arg = format!("token={}", secret_file.display());

@@ -1,16 +1,19 @@
 //! End to end over r_k Delivery: the real payment service → this adapter → the simulator, each
 //! on its own loopback port, real gRPC and HTTP. The simulator's ledger is the ground truth for
-//! "paid once, completed once".
+//! "paid once, completed once". The restaurant is declared in the payment service's registry,
+//! which sends its connection with every adapter call (the adapter is configured with none).
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{DL, sim_config};
+use common::DL;
 use posgate_core::RetryPolicy;
-use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
+use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
 use posgate_proto::v1::{self as pb, PaymentState as S};
 use posgate_sim::delivery::{
     self as sim, DeliverySim, Fault, FaultKind, SimOrder, SimRestaurant, endpoint, status,
@@ -61,14 +64,52 @@ async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> pb::Paym
     }
 }
 
-/// The payment service (on a temporary SQLite file) in front of the r_k Delivery adapter with
-/// `delivery` as its configuration, with fast retries and `[payments] reconcile_settle_ms`.
+/// The simulator's demo order source at `sim` as an operator declares the restaurant, with
+/// fast timings for tests (those of `common::restaurant`) and `extra` settings.
+fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> pb::RestaurantSpec {
+    let base = format!("http://{sim}");
+    let mut settings = vec![
+        ("base_url", base.clone()),
+        ("auth_url", base),
+        ("client_id", sim::DEMO_CLIENT_ID.to_string()),
+        ("currency_guid", sim::DEMO_CURRENCY_GUID.to_string()),
+        ("utc_offset", "+03:00".to_string()),
+        ("read_timeout_ms", "2000".to_string()),
+        ("write_timeout_ms", "800".to_string()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    pb::RestaurantSpec {
+        display_name: "r_k Delivery e2e".into(),
+        pos_kind: "delivery".into(),
+        currency: "UAH".into(),
+        currency_scale: 2,
+        pos_settings: settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        pos_secrets: [(
+            "client_secret".to_string(),
+            sim::DEMO_CLIENT_SECRET.to_string(),
+        )]
+        .into(),
+        expirenza: None,
+    }
+}
+
+/// The payment service (on a temporary SQLite file) in front of the r_k Delivery adapter (no
+/// restaurant of its own), with fast retries and `[payments] reconcile_settle_ms`; `restaurant`
+/// declared in its registry as [`DL`].
 async fn start_service(
-    delivery: posgate_delivery::DeliveryAdapterConfig,
+    restaurant: pb::RestaurantSpec,
     reconcile_settle_ms: u64,
 ) -> (PaymentServiceClient<Channel>, TempDir) {
     let adapter_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let adapter_addr = adapter_listener.local_addr().unwrap();
+    let delivery = posgate_delivery::DeliveryAdapterConfig {
+        listen: adapter_addr,
+        restaurants: BTreeMap::new(),
+        auth: posgate_grpc::AuthConfig::disabled(),
+    };
     tokio::spawn(posgate_delivery::serve(
         delivery,
         adapter_listener,
@@ -77,14 +118,6 @@ async fn start_service(
     let dir = TempDir::new();
     let mut adapters = BTreeMap::new();
     adapters.insert("delivery".to_string(), format!("http://{adapter_addr}"));
-    let mut restaurants = BTreeMap::new();
-    restaurants.insert(
-        DL.to_string(),
-        RestaurantRoute {
-            pos: "delivery".into(),
-            currency_scale: 2,
-        },
-    );
     let cfg = PaymentsConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", dir.0.join("p.db").display()),
@@ -96,7 +129,6 @@ async fn start_service(
         poll_interval_ms: 50,
         adapter_timeout_ms: 10_000,
         adapters,
-        restaurants,
         auth: posgate_grpc::AuthConfig::disabled(),
         secrets: posgate_payments::secrets::SecretsConfig::dev(),
         ..PaymentsConfig::default()
@@ -105,12 +137,17 @@ async fn start_service(
     let addr = listener.local_addr().unwrap();
     let svc = PaymentsService::build(cfg).await.unwrap();
     tokio::spawn(svc.serve(listener, std::future::pending()));
-    let c = PaymentServiceClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy(),
-    );
-    (c, dir)
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    RestaurantServiceClient::new(channel.clone())
+        .create_restaurant(pb::CreateRestaurantRequest {
+            restaurant_id: DL.into(),
+            spec: Some(restaurant),
+        })
+        .await
+        .expect("declare the restaurant");
+    (PaymentServiceClient::new(channel), dir)
 }
 
 /// A temporary directory, removed when dropped.
@@ -148,7 +185,7 @@ fn documented_api_sim() -> DeliverySim {
 async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_alone() {
     let sim = DeliverySim::with_demo_data();
     let sim_addr = sim.clone().spawn().await.unwrap();
-    let (mut c, _dir) = start_service(sim_config(sim_addr), 0).await;
+    let (mut c, _dir) = start_service(restaurant(sim_addr, &[]), 0).await;
 
     // 1. Pay and close: one /pay, one /complete.
     let p = c
@@ -218,7 +255,7 @@ async fn a_lost_pay_answer_ends_closed_within_seconds_paid_once_completed_once()
     let sim = documented_api_sim();
     let sim_addr = sim.clone().spawn().await.unwrap();
     // The shipped settle cap: a "not applied" would wait minutes, an "applied" must not.
-    let (mut c, _dir) = start_service(sim_config(sim_addr), 300_000).await;
+    let (mut c, _dir) = start_service(restaurant(sim_addr, &[]), 300_000).await;
     let o = sim::DEMO_ORDER_1290;
     sim.inject(Fault::new(FaultKind::AnswerLost).for_order(o).times(1));
     let started = std::time::Instant::now();
@@ -251,11 +288,11 @@ async fn a_timeout_without_apply_is_posted_again_after_the_adapters_settle_time(
     let sim_addr = sim.clone().spawn().await.unwrap();
     // The adapter says its POS settles in 0.8 s + 0.2 s; the service's cap stays at the
     // shipped 300 s. Waiting the cap would not finish within the test's deadline.
-    let mut delivery = sim_config(sim_addr);
-    for r in delivery.restaurants.values_mut() {
-        r.settle_margin_ms = 200;
-    }
-    let (mut c, _dir) = start_service(delivery, 300_000).await;
+    let (mut c, _dir) = start_service(
+        restaurant(sim_addr, &[("settle_margin_ms", "200")]),
+        300_000,
+    )
+    .await;
     let o = sim::DEMO_ORDER_1290;
     sim.inject(Fault::new(FaultKind::RequestTimedOut).for_order(o).times(1));
     let started = std::time::Instant::now();

@@ -1,17 +1,23 @@
 //! End to end: the payment service → this adapter → the Tillypad simulator, each on its own
 //! loopback port over real gRPC and HTTP. The simulator's ledger is the ground truth for
-//! "posted exactly once".
+//! "posted exactly once". The restaurants are declared in the payment service's registry, which
+//! sends their connection with every adapter call (the adapter is configured with none).
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{TP_DELETE_UNPAID, sim_config};
+use common::{TP, TP_DELETE_UNPAID};
 use posgate_core::RetryPolicy;
-use posgate_payments::{PaymentsConfig, PaymentsService, RestaurantRoute};
+use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
-use posgate_proto::v1::{GetPaymentRequest, PayBillRequest, Payment, PaymentState};
+use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
+use posgate_proto::v1::{
+    CreateRestaurantRequest, GetPaymentRequest, PayBillRequest, Payment, PaymentState,
+    RestaurantSpec,
+};
 use posgate_sim::tillypad::{self as sim, Fault, FaultKind, TillypadSim};
 use rust_decimal::Decimal;
 use tonic::transport::Channel;
@@ -39,7 +45,33 @@ fn fast(max_attempts: u32) -> RetryPolicy {
     }
 }
 
-/// Simulator, adapter and payment service; returns the sim and a payment-service client.
+/// A restaurant of the simulator at `sim` as an operator declares it: the demo pay type, fast
+/// timings for tests (those of `common::restaurant`) and `extra` settings.
+fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> RestaurantSpec {
+    let mut settings = vec![
+        ("base_url", format!("http://{sim}")),
+        ("default_pay_type_id", sim::DEMO_PAY_TYPE_ID.to_string()),
+        ("connect_timeout_ms", "500".to_string()),
+        ("request_timeout_ms", "1000".to_string()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    RestaurantSpec {
+        display_name: "Tillypad e2e".into(),
+        pos_kind: "tillypad".into(),
+        currency: "UAH".into(),
+        currency_scale: 2,
+        pos_settings: settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        pos_secrets: HashMap::new(),
+        expirenza: None,
+    }
+}
+
+/// Simulator, adapter (no restaurant of its own) and payment service, with [`TP`] (prechecks
+/// kept) and [`TP_DELETE_UNPAID`] (unpaid prechecks deleted) declared in its registry; returns
+/// the sim and a payment-service client.
 async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
     let sim = TillypadSim::with_demo_data();
     let sim_addr = sim.clone().spawn().await.expect("sim");
@@ -49,8 +81,13 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         .await
         .expect("bind");
     let adapter_addr = adapter_listener.local_addr().expect("addr");
+    let adapter = posgate_tillypad::TillypadAdapterConfig {
+        listen: adapter_addr,
+        restaurants: BTreeMap::new(),
+        auth: posgate_grpc::AuthConfig::disabled(),
+    };
     tokio::spawn(posgate_tillypad::serve(
-        sim_config(sim_addr),
+        adapter,
         adapter_listener,
         std::future::pending(),
     ));
@@ -67,18 +104,6 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         poll_interval_ms: 50,
         adapter_timeout_ms: 10_000,
         adapters: BTreeMap::from([("tillypad".to_string(), format!("http://{adapter_addr}"))]),
-        restaurants: ["tp", TP_DELETE_UNPAID]
-            .into_iter()
-            .map(|id| {
-                (
-                    id.to_string(),
-                    RestaurantRoute {
-                        pos: "tillypad".into(),
-                        currency_scale: 2,
-                    },
-                )
-            })
-            .collect(),
         auth: posgate_grpc::AuthConfig::disabled(),
         secrets: posgate_payments::secrets::SecretsConfig::dev(),
         ..PaymentsConfig::default()
@@ -94,6 +119,22 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         .timeout(Duration::from_secs(20));
     for _ in 0..200 {
         if let Ok(ch) = endpoint.connect().await {
+            let mut registry = RestaurantServiceClient::new(ch.clone());
+            for (id, spec) in [
+                (TP, restaurant(sim_addr, &[])),
+                (
+                    TP_DELETE_UNPAID,
+                    restaurant(sim_addr, &[("delete_prechecks", "2")]),
+                ),
+            ] {
+                registry
+                    .create_restaurant(CreateRestaurantRequest {
+                        restaurant_id: id.into(),
+                        spec: Some(spec),
+                    })
+                    .await
+                    .unwrap_or_else(|s| panic!("declaring {id}: {s:?}"));
+            }
             return (sim, PaymentServiceClient::new(ch));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -102,7 +143,7 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
 }
 
 fn pay(key: &str, bill: &str, amount: &str, points: &str, opts: &[(&str, &str)]) -> PayBillRequest {
-    pay_at("tp", key, bill, amount, points, opts)
+    pay_at(TP, key, bill, amount, points, opts)
 }
 
 fn pay_at(
