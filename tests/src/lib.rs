@@ -1,5 +1,9 @@
 //! Harness for end-to-end tests: the WSA simulator, the WSA adapter and the payment service,
 //! each on its own loopback port, talking real HTTP and gRPC, wired by a real config file.
+//!
+//! The config file holds service settings only, as in production: the stack's restaurants are
+//! declared in the payment service's registry through `RestaurantService` with the operator
+//! token, once the service is up ([`Stack::add_restaurant`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +12,7 @@ use std::time::Duration;
 use posgate_grpc::CallerToken;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
 use posgate_proto::v1::{self as pb};
 use posgate_sim::wsa::{AgentVersion, DEMO_CURRENCY_GUID, SimOrder, SimRestaurant, WsaSim};
 use rust_decimal::Decimal;
@@ -113,6 +118,8 @@ pub struct Stack {
     replicas: Vec<watch::Sender<bool>>,
     /// Where each replica added by [`Stack::add_payments_replica`] listens.
     pub replica_addrs: Vec<SocketAddr>,
+    /// The restaurants declared at start, by id (empty with [`Options::empty_registry`]).
+    restaurants: Vec<(&'static str, pb::RestaurantSpec)>,
     _stop_rest: watch::Sender<bool>,
 }
 
@@ -120,77 +127,6 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
     let mut rx = rx.clone();
     async move {
         let _ = rx.wait_for(|s| *s).await;
-    }
-}
-
-/// The stack's restaurants, as an operator declares them in the registry: (id, object id,
-/// token, agent version, mode), all on the WSA simulator.
-const RESTAURANTS: &[(&str, i64, &str, &str, &str)] = &[
-    (
-        "demo",
-        posgate_sim::wsa::DEMO_OBJECT_ID,
-        posgate_sim::wsa::DEMO_TOKEN,
-        "v2",
-        "async",
-    ),
-    (
-        "demo-sync",
-        posgate_sim::wsa::DEMO_OBJECT_ID,
-        posgate_sim::wsa::DEMO_TOKEN,
-        "v2",
-        "sync",
-    ),
-    (
-        "demo-v1",
-        posgate_sim::wsa::DEMO_V1_OBJECT_ID,
-        posgate_sim::wsa::DEMO_V1_TOKEN,
-        "v1",
-        "sync",
-    ),
-    ("lenient", LENIENT_OBJECT_ID, LENIENT_TOKEN, "v1", "async"),
-];
-
-/// Declares [`RESTAURANTS`] through `RestaurantService` (operator token): the payment service
-/// sends each one's connection to the WSA adapter with every call.
-async fn declare_restaurants(payments: SocketAddr, sim: SocketAddr, o: &Options) {
-    let mut registry =
-        posgate_proto::v1::restaurant_service_client::RestaurantServiceClient::with_interceptor(
-            Channel::from_shared(format!("http://{payments}"))
-                .expect("url")
-                .connect_lazy(),
-            CallerToken::bearer(OPERATOR_TOKEN),
-        );
-    for &(id, object_id, token, agent, mode) in RESTAURANTS {
-        let settings = [
-            ("base_url", format!("http://{sim}")),
-            ("object_id", object_id.to_string()),
-            ("agent_version", agent.into()),
-            ("currency_guid", DEMO_CURRENCY_GUID.into()),
-            (
-                "tips_currency_guid",
-                posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID.into(),
-            ),
-            ("mode", mode.into()),
-            ("task_timeout_s", o.task_timeout_s.to_string()),
-            ("poll_interval_ms", "50".into()),
-            ("timeout_margin_ms", "1000".into()),
-        ];
-        let spec = pb::RestaurantSpec {
-            display_name: id.into(),
-            pos_kind: "wsa".into(),
-            currency: "UAH".into(),
-            currency_scale: 2,
-            pos_settings: settings.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-            pos_secrets: [("token".to_string(), token.to_string())].into(),
-            expirenza: None,
-        };
-        registry
-            .create_restaurant(pb::CreateRestaurantRequest {
-                restaurant_id: id.into(),
-                spec: Some(spec),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("declaring {id}: {e:?}"));
     }
 }
 
@@ -235,6 +171,99 @@ listen = "{adapter}"
         rmax = o.retry_max_attempts,
         ci = o.reconcile_initial_ms,
     )
+}
+
+/// A WSA restaurant on the simulator at `sim`, as an operator declares it.
+pub fn wsa_spec(
+    sim: SocketAddr,
+    object_id: i64,
+    token: &str,
+    agent_version: &str,
+    mode: &str,
+    task_timeout_s: u64,
+) -> pb::RestaurantSpec {
+    let settings = [
+        ("base_url", format!("http://{sim}")),
+        ("object_id", object_id.to_string()),
+        ("agent_version", agent_version.to_string()),
+        ("currency_guid", DEMO_CURRENCY_GUID.to_string()),
+        (
+            "tips_currency_guid",
+            posgate_sim::wsa::DEMO_TIPS_CURRENCY_GUID.to_string(),
+        ),
+        ("mode", mode.to_string()),
+        ("task_timeout_s", task_timeout_s.to_string()),
+        ("poll_interval_ms", "50".to_string()),
+        ("timeout_margin_ms", "1000".to_string()),
+    ];
+    pb::RestaurantSpec {
+        display_name: format!("WSA {agent_version} {mode} (object {object_id})"),
+        pos_kind: "wsa".into(),
+        currency: "UAH".into(),
+        currency_scale: 2,
+        pos_settings: settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        pos_secrets: [("token".to_string(), token.to_string())].into(),
+        expirenza: None,
+    }
+}
+
+/// The restaurants of the stack, on the WSA simulator at `sim`: `demo` (v2, async),
+/// `demo-sync` (the same restaurant, sync), `demo-v1` (v1, sync) and `lenient` (v1, async; its
+/// POS accepts overpayment).
+fn stack_restaurants(sim: SocketAddr, o: &Options) -> Vec<(&'static str, pb::RestaurantSpec)> {
+    use posgate_sim::wsa::{DEMO_OBJECT_ID, DEMO_TOKEN, DEMO_V1_OBJECT_ID, DEMO_V1_TOKEN};
+    let t = o.task_timeout_s;
+    vec![
+        (
+            "demo",
+            wsa_spec(sim, DEMO_OBJECT_ID, DEMO_TOKEN, "v2", "async", t),
+        ),
+        (
+            "demo-sync",
+            wsa_spec(sim, DEMO_OBJECT_ID, DEMO_TOKEN, "v2", "sync", t),
+        ),
+        (
+            "demo-v1",
+            wsa_spec(sim, DEMO_V1_OBJECT_ID, DEMO_V1_TOKEN, "v1", "sync", t),
+        ),
+        (
+            "lenient",
+            wsa_spec(sim, LENIENT_OBJECT_ID, LENIENT_TOKEN, "v1", "async", t),
+        ),
+    ]
+}
+
+/// A client of the restaurant registry, sending `token`.
+pub type RegistryClient = RestaurantServiceClient<InterceptedService<Channel, CallerToken>>;
+
+/// A registry client for the payment service at `addr` with `token` (an operator's, to be let in).
+pub fn registry_for(addr: SocketAddr, token: &str) -> RegistryClient {
+    RestaurantServiceClient::with_interceptor(
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("url")
+            .connect_lazy(),
+        CallerToken::bearer(token),
+    )
+}
+
+/// Declares a restaurant through `RestaurantService.CreateRestaurant`, as an operator does;
+/// panics naming the restaurant and the refusal.
+pub async fn declare(
+    registry: &mut RegistryClient,
+    restaurant_id: &str,
+    spec: pb::RestaurantSpec,
+) -> pb::Restaurant {
+    registry
+        .create_restaurant(pb::CreateRestaurantRequest {
+            restaurant_id: restaurant_id.to_string(),
+            spec: Some(spec),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("declaring restaurant {restaurant_id}: {s:?}"))
+        .into_inner()
 }
 
 impl Stack {
@@ -298,13 +327,53 @@ impl Stack {
             payments_task: None,
             replicas: Vec::new(),
             replica_addrs: Vec::new(),
+            restaurants: if o.declare_restaurants {
+                stack_restaurants(sim_addr, &o)
+            } else {
+                Vec::new()
+            },
             _stop_rest: stop_rest,
         };
         stack.start_payments().await;
-        if o.declare_restaurants {
-            declare_restaurants(stack.payments_addr, sim_addr, &o).await;
+        for (id, spec) in stack.restaurants.clone() {
+            stack.add_restaurant(id, spec).await;
         }
         stack
+    }
+
+    /// A registry client of the (first) payment service, with the operator token.
+    pub fn registry(&self) -> RegistryClient {
+        registry_for(self.payments_addr, OPERATOR_TOKEN)
+    }
+
+    /// Declares a restaurant in the registry, as an operator does.
+    pub async fn add_restaurant(
+        &self,
+        restaurant_id: &str,
+        spec: pb::RestaurantSpec,
+    ) -> pb::Restaurant {
+        declare(&mut self.registry(), restaurant_id, spec).await
+    }
+
+    /// The POS connection the payment service sends the adapter with every call for one of
+    /// the stack's own restaurants (for tests that call the adapter themselves).
+    pub fn connection(&self, restaurant_id: &str) -> pb::PosConnection {
+        let spec = self.restaurant_spec(restaurant_id);
+        pb::PosConnection {
+            settings: spec.pos_settings,
+            secrets: spec.pos_secrets,
+            currency_scale: spec.currency_scale,
+            version: 1,
+        }
+    }
+
+    /// The spec one of the stack's own restaurants was declared with (e.g. to update it).
+    pub fn restaurant_spec(&self, restaurant_id: &str) -> pb::RestaurantSpec {
+        self.restaurants
+            .iter()
+            .find(|(id, _)| *id == restaurant_id)
+            .map(|(_, spec)| spec.clone())
+            .unwrap_or_else(|| panic!("the stack declared no restaurant {restaurant_id:?}"))
     }
 
     /// Starts (again) the payment service on the same database.

@@ -49,6 +49,7 @@ fn spec() -> pb::RestaurantSpec {
             callback_base_url: "https://api.shaketopay.com.ua".into(),
             secret_key: EXPIRENZA_KEY.into(),
             tips: "separate".into(),
+            tables: vec!["1".into(), "12".into(), "VIP-3".into()],
         }),
     }
 }
@@ -80,6 +81,7 @@ async fn lifecycle(s: &Stack) {
     let e = made.expirenza.clone().unwrap();
     assert!(e.secret_key_set);
     assert_eq!(e.resto_id, "resto-42");
+    assert_eq!(e.tables, ["1", "12", "VIP-3"]);
     no_secret_in("the created answer", &format!("{made:?}"));
 
     let err = r
@@ -399,6 +401,15 @@ async fn every_bad_field_is_named_and_nothing_is_kept() {
         }),
         ("spec.expirenza.tips", |c| {
             c.spec.as_mut().unwrap().expirenza.as_mut().unwrap().tips = "all".into()
+        }),
+        ("spec.expirenza.tables[1]", |c| {
+            c.spec.as_mut().unwrap().expirenza.as_mut().unwrap().tables[1] = " ".into()
+        }),
+        ("spec.expirenza.tables[2]", |c| {
+            c.spec.as_mut().unwrap().expirenza.as_mut().unwrap().tables[2] = "1".into()
+        }),
+        ("spec.expirenza.tables[0]", |c| {
+            c.spec.as_mut().unwrap().expirenza.as_mut().unwrap().tables[0] = "7\u{202E}".into()
         }),
         // What only the POS kind's adapter knows: a required setting, an unknown one, a value.
         ("spec.pos_settings", |c| {

@@ -669,7 +669,7 @@ async fn every_grpc_server_requires_a_service_token() {
         .unwrap()
         .connect_lazy();
     let describe = pb::DescribeRequest {
-        connection: None,
+        connection: Some(s.connection("demo")),
         restaurant_id: "demo".into(),
     };
     let err = PosAdapterClient::new(channel.clone())
@@ -717,6 +717,7 @@ async fn only_the_payment_service_may_call_an_adapter_and_only_callers_may_pay()
         PosAdapterClient::with_interceptor(channel.clone(), CallerToken::bearer(token))
     };
     let post = || pb::PostPaymentRequest {
+        connection: Some(s.connection("demo")),
         restaurant_id: "demo".into(),
         bill_id: DEMO_ORDER_978.into(),
         payment_id: "p-direct".into(),
@@ -728,20 +729,20 @@ async fn only_the_payment_service_may_call_an_adapter_and_only_callers_may_pay()
         let mut a = adapter(token);
         let refusals = [
             a.describe(pb::DescribeRequest {
-                connection: None,
+                connection: Some(s.connection("demo")),
                 restaurant_id: "demo".into(),
             })
             .await
             .map(drop),
             a.get_bill(pb::AdapterGetBillRequest {
-                connection: None,
+                connection: Some(s.connection("demo")),
                 restaurant_id: "demo".into(),
                 bill_id: DEMO_ORDER_978.into(),
             })
             .await
             .map(drop),
             a.list_bills(pb::AdapterListBillsRequest {
-                connection: None,
+                connection: Some(s.connection("demo")),
                 restaurant_id: "demo".into(),
                 table: String::new(),
             })
@@ -749,7 +750,7 @@ async fn only_the_payment_service_may_call_an_adapter_and_only_callers_may_pay()
             .map(drop),
             a.post_payment(post()).await.map(drop),
             a.close_bill(pb::AdapterCloseBillRequest {
-                connection: None,
+                connection: Some(s.connection("demo")),
                 restaurant_id: "demo".into(),
                 bill_id: DEMO_ORDER_978.into(),
                 payment_id: "p-direct".into(),
@@ -757,6 +758,7 @@ async fn only_the_payment_service_may_call_an_adapter_and_only_callers_may_pay()
             .await
             .map(drop),
             a.check_payment(pb::CheckPaymentRequest {
+                connection: Some(s.connection("demo")),
                 restaurant_id: "demo".into(),
                 bill_id: DEMO_ORDER_978.into(),
                 payment_id: "p-direct".into(),
@@ -789,7 +791,7 @@ async fn only_the_payment_service_may_call_an_adapter_and_only_callers_may_pay()
     assert!(
         adapter(PAYMENTS_TOKEN)
             .describe(pb::DescribeRequest {
-                connection: None,
+                connection: Some(s.connection("demo")),
                 restaurant_id: "demo".into()
             })
             .await

@@ -109,6 +109,10 @@ struct SpecArgs {
     /// Expirenza tips: separate | none.
     #[arg(long, default_value = "separate")]
     expirenza_tips: String,
+    /// A table of the restaurant, as guests name it (repeatable): getBill by any other table
+    /// is answered TABLE_NOT_FOUND. None: every table is taken to exist.
+    #[arg(long = "expirenza-table", value_name = "TABLE")]
+    expirenza_tables: Vec<String>,
 }
 
 #[derive(Args)]
@@ -164,6 +168,7 @@ impl SpecArgs {
                     None => String::new(),
                 },
                 tips: self.expirenza_tips.clone(),
+                tables: self.expirenza_tables.clone(),
             }),
         };
         Ok(pb::RestaurantSpec {
@@ -263,6 +268,9 @@ struct ImportedChannel {
     secret_key_file: Option<PathBuf>,
     #[serde(default)]
     tips: String,
+    /// Table names; numbers are taken as written (`tables = [1, 2, "12a"]`).
+    #[serde(default)]
+    tables: Vec<toml::Value>,
 }
 
 fn two() -> u32 {
@@ -299,6 +307,7 @@ impl ImportedRestaurant {
                 ws_url: e.ws_url,
                 callback_base_url: e.callback_base_url,
                 tips: e.tips,
+                tables: e.tables.into_iter().map(setting).collect(),
             }),
         };
         Ok(pb::RestaurantSpec {
@@ -333,6 +342,7 @@ fn print(r: &pb::Restaurant, as_json: bool) {
                     "resto_id": e.resto_id, "ws_url": e.ws_url,
                     "callback_base_url": e.callback_base_url,
                     "secret_key_set": e.secret_key_set, "tips": e.tips,
+                    "tables": e.tables,
                 })),
                 "enabled": r.enabled,
                 "created_at": r.created_at,
@@ -360,12 +370,17 @@ fn print(r: &pb::Restaurant, as_json: bool) {
     }
     if let Some(e) = &r.expirenza {
         out!(
-            "  expirenza: resto {} via {} (callbacks {}), key {}, tips {}",
+            "  expirenza: resto {} via {} (callbacks {}), key {}, tips {}, tables {}",
             e.resto_id,
             e.ws_url,
             e.callback_base_url,
             if e.secret_key_set { "set" } else { "NOT SET" },
-            e.tips
+            e.tips,
+            if e.tables.is_empty() {
+                "any".to_string()
+            } else {
+                e.tables.join(", ")
+            }
         );
     }
 }

@@ -165,8 +165,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         format!("  payment service (gRPC)   http://{pay_addr}    database {db}"),
     );
 
-    // The Expirenza adapter serves the registry's restaurants with a channel (and any static
-    // sections of a --config file).
+    // The Expirenza adapter serves the registry's restaurants with a channel.
     let expirenza = posgate_expirenza::load_config(Some(&path))?;
     tasks.spawn(posgate_expirenza::run(expirenza, stopped(&stop)));
     lines.push(

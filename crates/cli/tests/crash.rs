@@ -3,6 +3,10 @@
 //! stream of payments flows, replicas and the adapter are killed (SIGKILL) and restarted at
 //! random, and the simulated POS hangs, loses answers after applying and goes offline.
 //!
+//! The restaurant is declared as an operator declares one: `posgate restaurant import` of a
+//! restaurants file against the running payment service (the config file holds service
+//! settings only).
+//!
 //! At the end, for every payment: the POS ledger shows it posted at most once; every accepted
 //! payment is found in a final or explicitly pending state; none is lost. The figures are printed.
 //!
@@ -113,9 +117,11 @@ fn client(port: u16) -> posgate_tests::Client {
 }
 
 /// The simulator process (with a restaurant whose POS would take a second prepayment, so a
-/// double posting shows in its ledger) and a config file for the other services.
+/// double posting shows in its ledger), a config file for the other services and the
+/// restaurants file that declares the POS's restaurant in the registry.
 struct Cluster {
     dir: PathBuf,
+    restaurants: PathBuf,
     /// Kept for its `Drop`: the simulator lives as long as the cluster.
     _sim: Proc,
     http: reqwest::Client,
@@ -123,7 +129,6 @@ struct Cluster {
     ctl: String,
     config: String,
     wsa_port: u16,
-    sim_port: u16,
 }
 
 impl Cluster {
@@ -162,8 +167,6 @@ max_attempts = 60
 jitter_pct = 20
 [payments.adapters]
 wsa = "http://127.0.0.1:{wsa_port}"
-[payments.restaurants.crash]
-pos = "wsa"
 [wsa]
 listen = "127.0.0.1:{wsa_port}"
 "#,
@@ -173,6 +176,24 @@ listen = "127.0.0.1:{wsa_port}"
         );
         let config_path = dir.join("posgate.toml");
         std::fs::write(&config_path, config).expect("config");
+        // The POS token in a file beside the restaurants file, as an operator keeps it.
+        std::fs::write(dir.join("crash-wsa-token"), format!("{TOKEN}\n")).expect("token file");
+        let restaurants = dir.join("restaurants.toml");
+        std::fs::write(
+            &restaurants,
+            format!(
+                r#"
+[restaurants.crash]
+display_name = "Crash test r_keeper (WSA agent v1)"
+pos_kind = "wsa"
+currency = "UAH"
+currency_scale = 2
+pos_settings = {{ base_url = "http://127.0.0.1:{sim_port}", object_id = {OBJECT_ID}, agent_version = "v1", currency_guid = "{CURRENCY}", mode = "async", task_timeout_s = 1, poll_interval_ms = 50, timeout_margin_ms = 500 }}
+pos_secret_files = {{ token = "crash-wsa-token" }}
+"#
+            ),
+        )
+        .expect("restaurants file");
         let config = config_path.display().to_string();
         let mut sim = Proc::new(
             "sim",
@@ -201,48 +222,33 @@ listen = "127.0.0.1:{wsa_port}"
             .expect("sim restaurant");
         Cluster {
             dir,
+            restaurants,
             _sim: sim,
             http,
             ctl,
             config,
             wsa_port,
-            sim_port,
         }
     }
 
-    /// Declares the restaurant "crash" through the registry of the payment service on `port`:
-    /// the WSA adapter keeps no restaurants, the payment service sends its connection.
-    async fn declare(&self, port: u16) {
-        let settings = [
-            ("base_url", format!("http://127.0.0.1:{}", self.sim_port)),
-            ("object_id", OBJECT_ID.to_string()),
-            ("agent_version", "v1".into()),
-            ("currency_guid", CURRENCY.into()),
-            ("mode", "async".into()),
-            ("task_timeout_s", "1".into()),
-            ("poll_interval_ms", "50".into()),
-            ("timeout_margin_ms", "500".into()),
-        ];
-        let spec = pb::RestaurantSpec {
-            display_name: "crash".into(),
-            pos_kind: "wsa".into(),
-            currency: "UAH".into(),
-            currency_scale: 2,
-            pos_settings: settings.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-            pos_secrets: [("token".to_string(), TOKEN.to_string())].into(),
-            expirenza: None,
-        };
-        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("url")
-            .connect_lazy();
-        let token = posgate_grpc::CallerToken::bearer(posgate_tests::OPERATOR_TOKEN);
-        pb::restaurant_service_client::RestaurantServiceClient::with_interceptor(channel, token)
-            .create_restaurant(pb::CreateRestaurantRequest {
-                restaurant_id: "crash".into(),
-                spec: Some(spec),
-            })
-            .await
-            .expect("declaring the restaurant");
+    /// Declares the restaurant through the payment service on `port` (its POS kind's adapter
+    /// up, as the registry asks it to check the settings): `posgate restaurant import`.
+    fn declare_restaurant(&self, port: u16) {
+        let out = Command::new(env!("CARGO_BIN_EXE_posgate"))
+            .args(["restaurant", "import"])
+            .arg(&self.restaurants)
+            .env("POSGATE_SERVER", format!("http://127.0.0.1:{port}"))
+            .env("POSGATE_OPERATOR_TOKEN", posgate_tests::OPERATOR_TOKEN)
+            .output()
+            .expect("run posgate restaurant import");
+        assert!(
+            out.status.success(),
+            "posgate restaurant import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("crash"), "{said}");
+        assert!(!said.contains(TOKEN), "the token is never printed");
     }
 
     /// Arguments that run one service from the config file.
@@ -317,7 +323,7 @@ async fn payments_survive_killed_processes_and_a_faulty_pos() {
     for port in [wsa_port, p1_port, p2_port] {
         wait_port(port).await;
     }
-    c.declare(p1_port).await;
+    c.declare_restaurant(p1_port);
 
     let procs = Arc::new(Mutex::new(vec![wsa, p1, p2]));
     let started = Instant::now();
@@ -547,7 +553,7 @@ async fn sigterm_parks_in_flight_payments_and_exits_within_the_grace_period() {
     payments.start();
     wait_port(c.wsa_port).await;
     wait_port(port).await;
-    c.declare(port).await;
+    c.declare_restaurant(port);
 
     // The POS takes 400 ms to answer; SIGTERM arrives while the payment is in flight.
     let bill = c.add_order("1000.00").await;

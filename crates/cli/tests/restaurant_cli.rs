@@ -28,7 +28,7 @@ fn cli(s: &Stack, args: &[&str]) -> (bool, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_declares_imports_lists_and_disables_restaurants() {
-    let s = Stack::start().await;
+    let s = Stack::start_with(Options::empty_registry()).await;
     let secret_file = s.dir.join("wsa-token");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let secret_arg = format!("token={}", secret_file.display());
@@ -103,6 +103,7 @@ resto_id = "resto-lviv"
 ws_url = "wss://api.shaketopay.com.ua/restaurantEntryPoint"
 callback_base_url = "https://api.shaketopay.com.ua"
 secret_key_file = "wsa-token"
+tables = [1, 2, "12a"]
 "#,
     )
     .unwrap();
@@ -118,6 +119,16 @@ secret_key_file = "wsa-token"
     assert_eq!(v["version"], 2);
     assert_eq!(v["pos_settings"]["mode"], "sync");
     assert_eq!(v["pos_secrets_set"], serde_json::json!(["token"]), "kept");
+    let (ok, out, _) = cli(&s, &["show", "lviv-1", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["expirenza"]["resto_id"], "resto-lviv");
+    assert_eq!(v["expirenza"]["secret_key_set"], true);
+    assert_eq!(
+        v["expirenza"]["tables"],
+        serde_json::json!(["1", "2", "12a"]),
+        "numbers taken as written"
+    );
 
     let (ok, _, _) = cli(&s, &["disable", "lviv-1"]);
     assert!(ok);

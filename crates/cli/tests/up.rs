@@ -1,5 +1,6 @@
-//! `posgate up` as a newcomer runs it: where it keeps its data, and that a service failing to
-//! start makes it exit non-zero instead of running on without it.
+//! `posgate up` as a newcomer runs it: where it keeps its data, that a service failing to
+//! start makes it exit non-zero instead of running on without it, and that a config file still
+//! declaring restaurants (a retired section) is refused saying how to declare them instead.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -75,8 +76,6 @@ dev_key = true
 database_url = "sqlite://{db}"
 [payments.adapters]
 wsa = "http://127.0.0.1:1"
-[payments.restaurants.r1]
-pos = "wsa"
 "#,
             db = dir.join("p.db").display()
         ),
@@ -103,4 +102,83 @@ pos = "wsa"
     assert!(!status.success(), "exit status {status}; stderr: {err}");
     assert!(err.contains("[auth] tokens"), "says why: {err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `posgate up --config` with `config` until it exits (it must, and not successfully);
+/// what it said on stderr.
+fn up_refuses(name: &str, config: &str) -> String {
+    let dir = temp_dir(name);
+    let path = dir.join("posgate.toml");
+    std::fs::write(
+        &path,
+        config.replace("DB", &dir.join("p.db").display().to_string()),
+    )
+    .unwrap();
+    let mut child = up(&dir, &["--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("posgate up started with a retired section");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "exit status {status}; stderr: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    err
+}
+
+const SERVICE_SETTINGS: &str = r#"
+[auth]
+tokens = { payments = "p", cli = "c", expirenza = "e", operator = "o" }
+[secrets]
+dev_key = true
+[payments]
+database_url = "sqlite://DB"
+[payments.adapters]
+wsa = "http://127.0.0.1:1"
+"#;
+
+#[test]
+fn up_refuses_static_payment_restaurants_naming_the_section_and_the_import() {
+    let err = up_refuses(
+        "retired-payments",
+        &format!("{SERVICE_SETTINGS}[payments.restaurants.r1]\npos = \"wsa\"\n"),
+    );
+    assert!(
+        err.contains("[payments.restaurants] is no longer read (it holds r1)"),
+        "names the section: {err}"
+    );
+    assert!(
+        err.contains("posgate restaurant import <file>"),
+        "says what to do: {err}"
+    );
+}
+
+#[test]
+fn up_refuses_static_expirenza_restaurants_naming_the_section_and_the_import() {
+    let err = up_refuses(
+        "retired-expirenza",
+        &format!(
+            "{SERVICE_SETTINGS}[expirenza.restaurants.demo]\nresto_id = \"r\"\nsecret_key = \"SECRET-not-shown\"\nrestaurant_id = \"demo\"\n"
+        ),
+    );
+    assert!(
+        err.contains("[expirenza.restaurants] is no longer read (it holds demo)"),
+        "names the section: {err}"
+    );
+    assert!(
+        err.contains("posgate restaurant import <file>"),
+        "says what to do: {err}"
+    );
+    assert!(!err.contains("SECRET-not-shown"), "{err}");
 }

@@ -38,6 +38,26 @@ pub fn load_section<T: DeserializeOwned + Default>(
     path: Option<&Path>,
     section: &str,
 ) -> anyhow::Result<T> {
+    load_section_retiring(path, section, &[])
+}
+
+/// A key a section no longer reads, and what took its place.
+#[derive(Debug, Clone, Copy)]
+pub struct Retired {
+    /// The key under the section, e.g. `restaurants` for `[payments.restaurants]`.
+    pub key: &'static str,
+    /// What to do instead, said to whoever still sets it.
+    pub instead: &'static str,
+}
+
+/// [`load_section`], refusing a configuration that still sets a [`Retired`] key (in the file or
+/// through the environment) with an error naming the section, what it holds, and what to do
+/// instead, rather than starting without it.
+pub fn load_section_retiring<T: DeserializeOwned + Default>(
+    path: Option<&Path>,
+    section: &str,
+    retired: &[Retired],
+) -> anyhow::Result<T> {
     let mut fig = Figment::new();
     if let Some(path) = path {
         anyhow::ensure!(
@@ -54,6 +74,24 @@ pub fn load_section<T: DeserializeOwned + Default>(
             .split("__")
             .map(move |k| format!("{name}.{k}").into()),
     );
+    for r in retired {
+        if let Ok(v) = fig.find_value(&format!("{section}.{}", r.key)) {
+            let held = match v.as_dict() {
+                Some(d) if !d.is_empty() => format!(
+                    " (it holds {})",
+                    d.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                _ => String::new(),
+            };
+            anyhow::bail!(
+                "[{section}.{key}] is no longer read{held}: {instead}. Remove it from the config file (and any POSGATE_{upper}__{key_upper}__* environment variable).",
+                key = r.key,
+                instead = r.instead,
+                upper = section.to_ascii_uppercase(),
+                key_upper = r.key.to_ascii_uppercase(),
+            );
+        }
+    }
     if fig.find_value(section).is_ok() {
         Ok(fig
             .extract_inner(section)

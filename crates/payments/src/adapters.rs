@@ -1,10 +1,10 @@
 //! Routes a restaurant to its POS adapter over gRPC, with its connection, and remembers what
 //! each adapter can do.
 //!
-//! A restaurant is found in the registry first (declared at run time, read on every route so
-//! a change made through any replica counts at once), then in the static `[payments.restaurants]`
-//! section (being retired). A registry restaurant's POS connection (settings and opened
-//! secrets) goes with every adapter call, so the adapters keep no restaurant list.
+//! A restaurant is found in the registry, the only place restaurants are declared (read on
+//! every route, so a change made through any replica counts at once). Its POS connection
+//! (settings and opened secrets) goes with every adapter call, so the adapters keep no
+//! restaurant list.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,11 +28,11 @@ pub type AdapterClient = PosAdapterClient<InterceptedService<Channel, CallerToke
 pub struct Route {
     pub pos_kind: String,
     pub currency_scale: u32,
-    /// Declared in the registry (sent with every call); `None` for a static restaurant.
-    pub connection: Option<PosConnection>,
+    /// As declared in the registry: sent with every adapter call.
+    pub connection: PosConnection,
     /// Takes new payments (payments already accepted are driven to the end either way).
     pub enabled: bool,
-    /// The registry version (0 for a static restaurant): what `describe` answers are kept by.
+    /// The registry version: what `describe` answers are kept by.
     pub version: u64,
 }
 
@@ -42,7 +42,7 @@ impl Route {
         Route {
             pos_kind: s.pos_kind.clone(),
             currency_scale: s.currency_scale,
-            connection: Some(PosConnection {
+            connection: PosConnection {
                 settings: s.pos_settings.clone().into_iter().collect(),
                 secrets: s
                     .pos_secrets
@@ -51,7 +51,7 @@ impl Route {
                     .collect(),
                 currency_scale: s.currency_scale,
                 version: u64::try_from(r.version).unwrap_or_default(),
-            }),
+            },
             enabled: r.enabled,
             version: u64::try_from(r.version).unwrap_or_default(),
         }
@@ -62,16 +62,14 @@ impl Route {
 pub struct Adapters {
     /// POS kind → client. Channels connect lazily and reconnect on their own.
     clients: Arc<HashMap<String, AdapterClient>>,
-    /// Static restaurants: id → (POS kind, currency scale).
-    routes: Arc<HashMap<String, (String, u32)>>,
-    registry: Option<Registry>,
+    registry: Registry,
     /// (restaurant, registry version) → what its adapter said it can do.
     describe: Arc<RwLock<HashMap<(String, u64), DescribeResponse>>>,
     pub call_timeout: Duration,
 }
 
 impl Adapters {
-    pub fn new(cfg: &PaymentsConfig, registry: Option<Registry>) -> anyhow::Result<Adapters> {
+    pub fn new(cfg: &PaymentsConfig, registry: Registry) -> anyhow::Result<Adapters> {
         let mut clients = HashMap::new();
         for (kind, url) in &cfg.adapters {
             let ep = Endpoint::from_shared(url.clone())
@@ -83,14 +81,8 @@ impl Adapters {
                     .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
             clients.insert(kind.clone(), client);
         }
-        let routes = cfg
-            .restaurants
-            .iter()
-            .map(|(id, r)| (id.clone(), (r.pos.clone(), r.currency_scale)))
-            .collect();
         Ok(Adapters {
             clients: Arc::new(clients),
-            routes: Arc::new(routes),
             registry,
             describe: Arc::default(),
             call_timeout: Duration::from_millis(cfg.adapter_timeout_ms),
@@ -99,18 +91,11 @@ impl Adapters {
 
     /// Where a restaurant's calls go; `None` for a restaurant nobody declared.
     pub async fn route(&self, restaurant_id: &str) -> Result<Option<Route>, RegistryError> {
-        if let Some(registry) = &self.registry
-            && let Some(r) = registry.get(restaurant_id).await?
-        {
-            return Ok(Some(Route::of(&r)));
-        }
-        Ok(self.routes.get(restaurant_id).map(|(kind, scale)| Route {
-            pos_kind: kind.clone(),
-            currency_scale: *scale,
-            connection: None,
-            enabled: true,
-            version: 0,
-        }))
+        Ok(self
+            .registry
+            .get(restaurant_id)
+            .await?
+            .map(|r| Route::of(&r)))
     }
 
     /// The adapter client of a route; `None` when no adapter serves its POS kind.
@@ -149,7 +134,7 @@ impl Adapters {
         let d = client
             .describe(self.request(DescribeRequest {
                 restaurant_id: restaurant_id.to_string(),
-                connection: route.connection.clone(),
+                connection: Some(route.connection.clone()),
             }))
             .await?
             .into_inner();

@@ -38,6 +38,7 @@ fn to_pb(c: &RegisteredChannel) -> pb::RegisteredExpirenzaChannel {
         callback_base_url: c.channel.callback_base_url.clone(),
         secret_key: c.channel.secret_key.expose().to_string(),
         tips: c.channel.tips.clone(),
+        tables: c.channel.tables.clone(),
     }
 }
 

@@ -2,18 +2,22 @@
 //! environment variables `POSGATE_PAYMENTS__<KEY>` (`__` separates nested keys, e.g.
 //! `POSGATE_PAYMENTS__RETRY__MAX_ATTEMPTS=10`). The keys that seal card codes at rest come from
 //! the shared `[secrets]` section (`POSGATE_SECRETS__*`, see [`posgate_secrets`]).
+//!
+//! Service settings only: restaurants are declared at run time in the registry
+//! ([`crate::registry`]); a file that still has the retired `[payments.restaurants]` section is
+//! refused, saying where they go now ([`RETIRED`]). Unknown keys are refused too.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use posgate_core::RetryPolicy;
-use posgate_grpc::AuthConfig;
+use posgate_grpc::{AuthConfig, Retired};
 use posgate_secrets::SecretsConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
     pub listen: SocketAddr,
     /// `sqlite://data/posgate.db` (embedded default) or `sqlite::memory:` for throwaway runs.
@@ -43,10 +47,9 @@ pub struct PaymentsConfig {
     pub adapter_timeout_ms: u64,
     /// On shutdown, how long in-flight POS calls may take to finish and save.
     pub shutdown_grace_ms: u64,
-    /// Adapter gRPC endpoints by POS kind: `wsa = "http://127.0.0.1:50061"`.
+    /// Adapter gRPC endpoints by POS kind: `wsa = "http://127.0.0.1:50061"`. Which restaurant
+    /// goes to which is the registry's (`RestaurantSpec.pos_kind`).
     pub adapters: BTreeMap<String, String>,
-    /// Restaurants this service accepts payments for.
-    pub restaurants: BTreeMap<String, RestaurantRoute>,
     /// Service-to-service tokens: the `[auth]` section, shared by every service.
     #[serde(skip)]
     pub auth: AuthConfig,
@@ -56,18 +59,11 @@ pub struct PaymentsConfig {
     pub secrets: SecretsConfig,
 }
 
-/// Which adapter serves a restaurant, and its currency's scale.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RestaurantRoute {
-    /// POS kind, a key of `adapters`.
-    pub pos: String,
-    #[serde(default = "default_scale")]
-    pub currency_scale: u32,
-}
-
-fn default_scale() -> u32 {
-    2
-}
+/// Sections of `[payments]` that are no longer read, and where what they held goes now.
+pub const RETIRED: &[Retired] = &[Retired {
+    key: "restaurants",
+    instead: "restaurants are declared in the restaurant registry, not in the config file. Put each one in a [restaurants.<id>] table of a restaurants file (pos_kind = its `pos`, currency, currency_scale, and as pos_settings / pos_secret_files the settings of its [<pos>.restaurants.<id>] section; deploy/restaurants.toml is an example) and declare them with `posgate restaurant import <file>` against the running payment service",
+}];
 
 impl Default for PaymentsConfig {
     fn default() -> Self {
@@ -90,7 +86,6 @@ impl Default for PaymentsConfig {
             adapter_timeout_ms: 200_000,
             shutdown_grace_ms: 15_000,
             adapters: BTreeMap::new(),
-            restaurants: BTreeMap::new(),
             auth: AuthConfig::default(),
             secrets: SecretsConfig::default(),
         }
@@ -101,7 +96,8 @@ impl PaymentsConfig {
     /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`; `[auth]`
     /// and `[secrets]` likewise.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let mut cfg: PaymentsConfig = posgate_grpc::load_section(path, "payments")?;
+        let mut cfg: PaymentsConfig =
+            posgate_grpc::load_section_retiring(path, "payments", RETIRED)?;
         cfg.auth = AuthConfig::load(path)?;
         cfg.secrets = posgate_grpc::load_section(path, "secrets")?;
         cfg.check()?;
@@ -119,21 +115,13 @@ impl PaymentsConfig {
         }
     }
 
-    /// Refuses a configuration that routes a restaurant to an adapter it does not know, or
-    /// whose lease could not be renewed in time.
+    /// Refuses a configuration whose lease could not be renewed in time.
     pub fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.lease_ms >= 100,
             "[payments] lease_ms = {} is too short: at least 100 (renewed every third of it); seconds are usual",
             self.lease_ms
         );
-        for (id, r) in &self.restaurants {
-            anyhow::ensure!(
-                self.adapters.contains_key(&r.pos),
-                "restaurant {id:?} uses POS kind {:?}, but [payments.adapters] has no endpoint for it",
-                r.pos
-            );
-        }
         Ok(())
     }
 }
@@ -184,5 +172,58 @@ lease_ms = 1000
         );
         assert!(!format!("{cfg:?}").contains("MTEx"), "keys never printed");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `body` written as a config file of its own; the answer of [`PaymentsConfig::load`].
+    fn load(name: &str, body: &str) -> anyhow::Result<PaymentsConfig> {
+        let dir = std::env::temp_dir().join(format!("posgate-cfg-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("posgate.toml");
+        std::fs::write(&path, body).unwrap();
+        let cfg = PaymentsConfig::load(Some(&path));
+        let _ = std::fs::remove_dir_all(&dir);
+        cfg
+    }
+
+    #[test]
+    fn a_file_with_static_restaurants_is_refused_saying_to_import_them() {
+        let e = load(
+            "retired",
+            r#"
+[payments]
+lease_ms = 1000
+[payments.adapters]
+wsa = "http://127.0.0.1:50061"
+[payments.restaurants.kyiv-1]
+pos = "wsa"
+[payments.restaurants.lviv-1]
+pos = "wsa"
+currency_scale = 2
+"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("[payments.restaurants] is no longer read (it holds kyiv-1, lviv-1)"),
+            "{e}"
+        );
+        assert!(e.contains("posgate restaurant import <file>"), "{e}");
+        assert!(e.contains("[restaurants.<id>]"), "{e}");
+        // Without the section the same file is a working configuration.
+        let cfg = load(
+            "retired-ok",
+            "[payments]\nlease_ms = 1000\n[payments.adapters]\nwsa = \"http://127.0.0.1:50061\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.adapters["wsa"], "http://127.0.0.1:50061");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let e = load("unknown", "[payments]\nlease_mss = 1000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid [payments] configuration"), "{e}");
+        assert!(e.contains("lease_mss"), "{e}");
     }
 }

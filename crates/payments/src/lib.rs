@@ -32,7 +32,7 @@ use posgate_proto::v1::restaurant_service_server::RestaurantServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-pub use config::{PaymentsConfig, RestaurantRoute};
+pub use config::PaymentsConfig;
 pub use posgate_secrets as secrets;
 pub use service::PaymentsApi;
 
@@ -52,7 +52,7 @@ impl PaymentsService {
         let cfg = Arc::new(cfg);
         let keys = Arc::new(cfg.secrets.keyring()?);
         let store = store::Store::open(&cfg.database_url, keys).await?;
-        let adapters = adapters::Adapters::new(&cfg, Some(store.registry()))?;
+        let adapters = adapters::Adapters::new(&cfg, store.registry())?;
         let notifier = Arc::new(notify::Notifier::default());
         let engine = engine::Engine::new(
             store.clone(),

@@ -182,7 +182,7 @@ impl PosPort for GrpcPos {
         let (route, mut client) = self.route(restaurant_id).await?;
         let r = client
             .get_bill(self.adapters.request(AdapterGetBillRequest {
-                connection: route.connection,
+                connection: Some(route.connection),
                 restaurant_id: restaurant_id.to_string(),
                 bill_id: bill_id.to_string(),
             }))
@@ -206,7 +206,7 @@ impl PosPort for GrpcPos {
     ) -> Result<PosReply, PortError> {
         let (route, mut client) = self.route(&req.restaurant_id).await?;
         let post = PostPaymentRequest {
-            connection: route.connection,
+            connection: Some(route.connection),
             restaurant_id: req.restaurant_id.clone(),
             bill_id: req.bill_id.clone(),
             payment_id: payment_id.to_string(),
@@ -262,7 +262,7 @@ impl PosPort for GrpcPos {
         let (route, mut client) = self.route(&req.restaurant_id).await?;
         let r = client
             .check_payment(self.adapters.request(CheckPaymentRequest {
-                connection: route.connection,
+                connection: Some(route.connection),
                 restaurant_id: req.restaurant_id.clone(),
                 bill_id: req.bill_id.clone(),
                 payment_id: payment_id.to_string(),
@@ -293,7 +293,7 @@ impl PosPort for GrpcPos {
         let (route, mut client) = self.route(restaurant_id).await?;
         let r = client
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
-                connection: route.connection,
+                connection: Some(route.connection),
                 restaurant_id: restaurant_id.to_string(),
                 bill_id: bill_id.to_string(),
                 payment_id: payment_id.to_string(),

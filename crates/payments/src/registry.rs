@@ -41,6 +41,10 @@ pub struct ExpirenzaChannel {
     #[serde(skip)]
     pub secret_key: Secret,
     pub tips: String,
+    /// The restaurant's tables (empty: any table is taken to exist). Rows written before
+    /// tables were kept read as empty.
+    #[serde(default)]
+    pub tables: Vec<String>,
 }
 
 /// An enabled restaurant's Expirenza channel, as the Expirenza adapter is given it.
@@ -523,6 +527,7 @@ mod tests {
                 callback_base_url: "http://127.0.0.1:9".into(),
                 secret_key: Secret::new(key),
                 tips: "none".into(),
+                tables: vec!["1".into(), "12".into()],
             }),
         }
     }
@@ -567,5 +572,14 @@ mod tests {
             [("a", 1, "resto-a", "key-a"), ("b", 2, "resto-b2", "key-b")]
         );
         assert_eq!(set[0].channel.tips, "none");
+        assert_eq!(set[0].channel.tables, ["1", "12"], "tables kept");
+    }
+
+    #[test]
+    fn a_channel_stored_before_tables_were_kept_reads_without_any() {
+        let old = r#"{"resto_id":"r","ws_url":"ws://x","callback_base_url":"http://x","tips":"none","secret_key":"v1:dev:AAAA"}"#;
+        let c: StoredChannel = serde_json::from_str(old).unwrap();
+        assert!(c.channel.tables.is_empty());
+        assert_eq!(c.channel.resto_id, "r");
     }
 }

@@ -24,6 +24,9 @@ use crate::registry::{
 /// Most settings (plain or secret) one restaurant may have, and the longest value.
 const MAX_SETTINGS: usize = 64;
 const MAX_SETTING_LEN: usize = 4_096;
+/// Most tables an Expirenza channel may list, and the longest table name.
+const MAX_TABLES: usize = 2_000;
+const MAX_TABLE_LEN: usize = 64;
 /// Largest currency scale (digits after the dot) any currency uses.
 const MAX_SCALE: u32 = 4;
 const MAX_PAGE: u32 = 500;
@@ -92,6 +95,31 @@ fn settings(
         out.insert(k.clone(), v.clone());
     }
     Ok(out)
+}
+
+/// An Expirenza channel's tables: each named (no blanks, no repeats), bounded.
+fn tables(v: &[String]) -> Result<Vec<String>, FieldError> {
+    if v.len() > MAX_TABLES {
+        return Err(FieldError::new(
+            "spec.expirenza.tables",
+            format!("more than {MAX_TABLES} tables"),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, t) in v.iter().enumerate() {
+        let field = format!("spec.expirenza.tables[{i}]");
+        if t.trim().is_empty() || t.trim() != t {
+            return Err(FieldError::new(
+                field,
+                "is a table name: not blank, no surrounding spaces",
+            ));
+        }
+        text(&field, t, MAX_TABLE_LEN)?;
+        if !seen.insert(t.as_str()) {
+            return Err(FieldError::new(field, format!("{t:?} is listed twice")));
+        }
+    }
+    Ok(v.to_vec())
 }
 
 fn url(field: &str, v: &str, schemes: &[&str]) -> Result<(), FieldError> {
@@ -172,6 +200,7 @@ impl RestaurantsApi {
                     callback_base_url: e.callback_base_url,
                     secret_key: Secret::new(e.secret_key),
                     tips: tips.to_string(),
+                    tables: tables(&e.tables)?,
                 })
             }
         };
@@ -249,6 +278,7 @@ pub fn restaurant_to_pb(r: &RestaurantRecord) -> pb::Restaurant {
             callback_base_url: e.callback_base_url.clone(),
             secret_key_set: !e.secret_key.is_empty(),
             tips: e.tips.clone(),
+            tables: e.tables.clone(),
         }),
         enabled: r.enabled,
         created_at: rfc3339(r.created_at),

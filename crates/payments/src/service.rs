@@ -96,7 +96,7 @@ impl PaymentsApi {
         }
     }
 
-    /// The restaurant's route: declared in the registry or the static configuration.
+    /// The restaurant's route, as the registry declares it.
     async fn route(&self, restaurant_id: &str) -> Result<Route, Status> {
         validate_id("restaurant_id", restaurant_id).map_err(invalid)?;
         self.adapters
@@ -304,7 +304,7 @@ impl PaymentService for PaymentsApi {
         let (route, mut client) = self.adapter(&r.restaurant_id).await?;
         let out = client
             .close_bill(self.adapters.request(AdapterCloseBillRequest {
-                connection: route.connection,
+                connection: Some(route.connection),
                 restaurant_id: r.restaurant_id,
                 bill_id: r.bill_id,
                 payment_id: String::new(),
@@ -330,7 +330,7 @@ impl PaymentService for PaymentsApi {
         let (route, mut client) = self.adapter(&r.restaurant_id).await?;
         let out = client
             .list_bills(self.adapters.request(pb::AdapterListBillsRequest {
-                connection: route.connection,
+                connection: Some(route.connection),
                 restaurant_id: r.restaurant_id,
                 table: r.table,
             }))
@@ -352,7 +352,7 @@ impl PaymentService for PaymentsApi {
         let (route, mut client) = self.adapter(&r.restaurant_id).await?;
         let out = client
             .get_bill(self.adapters.request(AdapterGetBillRequest {
-                connection: route.connection,
+                connection: Some(route.connection),
                 restaurant_id: r.restaurant_id,
                 bill_id: r.bill_id,
             }))

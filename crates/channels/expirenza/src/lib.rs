@@ -9,47 +9,41 @@
 //! posgate's `PaymentService` (gRPC) on the other.
 //!
 //! # Modules
-//! - [`config`]: `[expirenza]` settings; [`load_config`] reads TOML + environment.
+//! - [`config`]: `[expirenza]` service settings; [`load_config`] reads TOML + environment.
 //! - [`wire`]: operation frames, callback bodies, the signature.
 //! - [`answer`]: payment state → `SUCCESS`/`FAIL` + substate; POS bill → callback fields.
 //! - [`callback`]: signed callback POSTs, resent on 5xx within the 80 s window.
 //! - [`service`]: the operations ([`Handler`]).
 //! - [`connection`]: the WebSocket, keepalive and reconnection.
-//! - [`registry`]: the restaurants declared at run time (the payment service's registry),
-//!   connected and disconnected as they are added, changed or disabled.
+//! - [`registry`]: the restaurants (the payment service's registry), connected and
+//!   disconnected as they are added, changed or disabled.
+//!
+//! # Restaurants
+//! The restaurants served are the registry's restaurants that have an Expirenza channel
+//! (`resto_id`, `ws_url`, `callback_base_url`, the secret key, `tips`, `tables`), declared with
+//! `posgate restaurant add|import` and followed as they change ([`registry`]); none is declared
+//! in the config file (a `[expirenza.restaurants]` section is refused, saying so).
 //!
 //! # Configuration
-//! `posgate-expirenza --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads:
+//! `posgate-expirenza --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads the
+//! service's settings, the same for every restaurant:
 //!
 //! ```toml
 //! [expirenza]
-//! payments_url = "http://127.0.0.1:50051"   # posgate PaymentService
-//!
-//! [expirenza.restaurants.demo]              # any name (logs)
-//! # ws_url = "wss://api.shaketopay.com.ua/restaurantEntryPoint"   # default
-//! # callback_base_url = "https://api.shaketopay.com.ua"           # implied only by the production ws_url; required otherwise
-//! resto_id = "..."                          # Expirenza restoId
-//! # secret_key = "..."                      # better: env or file
-//! secret_key_file = "/run/secrets/expirenza_demo"
-//! restaurant_id = "demo"                    # the posgate restaurant behind it
-//! # tips = "separate"                       # "separate" (PayBill.tips) | "none"
+//! payments_url = "http://127.0.0.1:50051"   # posgate PaymentService (and ChannelService)
 //! # answer_deadline_ms = 55000              # answer payBill by then (Expirenza waits 80 s)
 //! # pending_substate = "BILL_IN_USE"        # FAIL substate while the POS has not confirmed
 //! # ping_interval_ms = 15000
 //! # reconnect_initial_ms = 1000
 //! # reconnect_max_ms = 30000
 //! # system_name = "posgate"                 # `cookie: system=posgate`; "" to not send it
-//! # tables = ["1", "2", "12"]               # getBill: unknown table → TABLE_NOT_FOUND
+//! # ca_file = "/etc/posgate/expirenza-staging-ca.pem"   # a platform with its own CA
 //! ```
 //!
-//! Besides these sections, the restaurants of the payment service's registry that have an
-//! Expirenza channel are served as they are declared, changed or disabled ([`registry`]).
-//!
 //! Every key can be overridden from the environment with the prefix `POSGATE_EXPIRENZA__`,
-//! e.g. `POSGATE_EXPIRENZA__RESTAURANTS__DEMO__SECRET_KEY=...`. Calls to the payment service
-//! carry this service's token, `[auth] tokens.expirenza` (or
-//! `POSGATE_AUTH__TOKENS__EXPIRENZA`). The secret key, the Basic auth header and the token are
-//! never logged.
+//! e.g. `POSGATE_EXPIRENZA__PAYMENTS_URL=...`. Calls to the payment service carry this
+//! service's token, `[auth] tokens.expirenza` (or `POSGATE_AUTH__TOKENS__EXPIRENZA`). The
+//! secret keys, the Basic auth header and the token are never logged.
 //!
 //! # Choices where Expirenza's docs are silent
 //! - **Idempotency key**: `expirenza:<restoId>:<billId>:<rID>` (SHA-256 of the three when
@@ -100,21 +94,23 @@ pub use config::{CALLER_NAME, ExpirenzaConfig, ExpirenzaRestaurant, TipsMode, lo
 pub use service::PaymentsClient;
 pub use service::{Handler, idempotency_key};
 
-/// The adapter: one [`Handler`] and one WebSocket per configured Expirenza restaurant, and
-/// the same for every restaurant of the registry ([`registry::Supervisor`]).
+/// The adapter: one [`Handler`] and one WebSocket per restaurant of the registry with an
+/// Expirenza channel ([`registry::Supervisor`]).
 pub struct Adapter {
-    handlers: Vec<Arc<Handler>>,
     registry: registry::Supervisor,
     shutdown_grace: Duration,
 }
 
 impl Adapter {
-    /// Builds the adapter (no network yet); resolves secret files and validates.
+    /// Builds the adapter (no network yet); reads the CA file and validates.
     pub fn new(mut cfg: ExpirenzaConfig) -> anyhow::Result<Self> {
         cfg.prepare()?;
         // The kit's policy: no redirects (a signed callback never follows one elsewhere).
-        let policy = HttpPolicy::new("expirenza").connect_timeout(Duration::from_secs(5));
-        let shared = policy.build().context("building the HTTP client")?;
+        let http = HttpPolicy::new("expirenza")
+            .connect_timeout(Duration::from_secs(5))
+            .trust_pem(cfg.ca_pem.as_deref())
+            .build()
+            .context("building the HTTP client")?;
         let channel = Channel::from_shared(cfg.payments_url.clone())
             .context("payments_url")?
             .connect_timeout(Duration::from_secs(5))
@@ -124,64 +120,23 @@ impl Adapter {
             .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
         let channels = ChannelServiceClient::with_interceptor(channel, caller)
             .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
-        let registry = registry::Supervisor::new(
-            channels,
-            payments.clone(),
-            shared.clone(),
-            cfg.restaurants
-                .values()
-                .map(|r| r.resto_id.clone())
-                .collect(),
-        );
-        let handlers = cfg
-            .restaurants
-            .into_iter()
-            .map(|(name, r)| {
-                let http = match &r.ca_pem {
-                    None => shared.clone(),
-                    Some(pem) => policy
-                        .clone()
-                        .trust_pem(Some(pem))
-                        .build()
-                        .with_context(|| format!("the HTTP client of restaurant {name}"))?,
-                };
-                Ok(Arc::new(Handler::new(&name, r, http, payments.clone())))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let shutdown_grace = Duration::from_millis(cfg.shutdown_grace_ms);
+        let registry = registry::Supervisor::new(channels, payments, http, Arc::new(cfg));
         Ok(Adapter {
-            handlers,
             registry,
-            shutdown_grace: Duration::from_millis(cfg.shutdown_grace_ms),
+            shutdown_grace,
         })
     }
 
-    pub fn handlers(&self) -> &[Arc<Handler>] {
-        &self.handlers
-    }
-
-    /// Connects every restaurant (static and from the registry) and works until `shutdown`;
-    /// then closes the sockets and waits (up to `shutdown_grace_ms`) for operations in flight.
+    /// Follows the registry, connecting its restaurants, until `shutdown`; then closes the
+    /// sockets and waits (up to `shutdown_grace_ms`) for operations in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let registry = tokio::spawn(self.registry.run(stop_rx.clone()));
-        let mut tasks = Vec::new();
-        for h in &self.handlers {
-            tasks.push(tokio::spawn(connection::connection_loop(
-                h.clone(),
-                stop_rx.clone(),
-            )));
-        }
-        info!(
-            restaurants = self.handlers.len(),
-            "posgate-expirenza running"
-        );
+        let registry = tokio::spawn(self.registry.run(stop_rx));
+        info!("posgate-expirenza running: serving the registry's Expirenza restaurants");
         shutdown.await;
         let _ = stop_tx.send(true);
-        for t in tasks {
-            let _ = t.await;
-        }
-        let mut handlers = self.handlers;
-        handlers.extend(registry.await.unwrap_or_default());
+        let handlers = registry.await.unwrap_or_default();
         let until = Instant::now() + self.shutdown_grace;
         for h in &handlers {
             if !h.drained(until).await {

@@ -20,12 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let cfg = posgate_expirenza::load_config(args.config.as_deref())?;
     tracing::info!(
         payments_url = %cfg.payments_url,
-        restaurants = ?cfg
-            .restaurants
-            .iter()
-            .map(|(name, r)| format!("{name} (resto {} -> {})", r.resto_id, r.restaurant_id))
-            .collect::<Vec<_>>(),
-        "posgate-expirenza starting"
+        "posgate-expirenza starting: its restaurants come from the payment service's registry"
     );
     posgate_expirenza::run(cfg, posgate_grpc::shutdown_signal()).await?;
     tracing::info!("posgate-expirenza stopped");

@@ -1,16 +1,16 @@
-//! Restaurants declared at run time: the Expirenza channels of the payment service's registry
-//! (`ChannelService.WatchExpirenzaChannels`), each served like a static
-//! `[expirenza.restaurants.<name>]` section (its own [`Handler`] and WebSocket loop).
+//! The adapter's restaurants: the Expirenza channels of the payment service's registry
+//! (`ChannelService.WatchExpirenzaChannels`), the only place they are declared, each served by
+//! its own [`Handler`] and WebSocket loop.
 //!
 //! Every message of the stream is the full set: a restaurant new to it is connected, one whose
 //! version changed is reconnected with its new settings, one that left it (disabled, removed,
 //! channel dropped) is disconnected. When the payment service cannot be reached the loops keep
 //! running as they are (an outage is not a disable) and the stream is asked again with backoff.
-//! The posgate restaurant id is the registry id; the settings the registry does not hold
-//! default as in [`ExpirenzaRestaurant::new`]. Operations in flight on a stopped handler may be
-//! dropped: Expirenza repeats them.
+//! The posgate restaurant id is the registry id; the connection settings the registry does not
+//! hold are the service's (`[expirenza]`, [`ExpirenzaConfig::restaurant`]). Operations in
+//! flight on a stopped handler may be dropped: Expirenza repeats them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tracing::{info, warn};
 
-use crate::config::{ExpirenzaRestaurant, TipsMode};
+use crate::config::{ExpirenzaConfig, ExpirenzaRestaurant, TipsMode};
 use crate::connection::connection_loop;
 use crate::service::{Handler, PaymentsClient};
 
@@ -36,11 +36,16 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 /// How long a stopped loop may take to close its socket before it is aborted.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
-/// The settings of a registry channel, checked as a static section is.
-pub fn restaurant(c: &pb::RegisteredExpirenzaChannel) -> anyhow::Result<ExpirenzaRestaurant> {
-    let mut r = ExpirenzaRestaurant::new(&c.resto_id, &c.secret_key, &c.restaurant_id);
+/// The restaurant a registry channel describes, with the service's connection settings;
+/// checked.
+pub fn restaurant(
+    settings: &ExpirenzaConfig,
+    c: &pb::RegisteredExpirenzaChannel,
+) -> anyhow::Result<ExpirenzaRestaurant> {
+    let mut r = settings.restaurant(&c.resto_id, &c.secret_key, &c.restaurant_id);
     r.ws_url = c.ws_url.clone();
     r.callback_base_url = c.callback_base_url.clone();
+    r.tables = c.tables.clone();
     r.tips = match c.tips.as_str() {
         "" | "separate" => TipsMode::Separate,
         "none" => TipsMode::None,
@@ -78,9 +83,8 @@ pub struct Supervisor {
     client: ChannelsClient,
     payments: PaymentsClient,
     http: reqwest::Client,
-    /// Expirenza restaurants (resto_id) the static sections serve: a registry channel for one
-    /// of them is not connected a second time.
-    static_restos: BTreeSet<String>,
+    /// The service's connection settings, given to every restaurant.
+    settings: Arc<ExpirenzaConfig>,
     running: BTreeMap<String, Running>,
 }
 
@@ -89,13 +93,13 @@ impl Supervisor {
         client: ChannelsClient,
         payments: PaymentsClient,
         http: reqwest::Client,
-        static_restos: BTreeSet<String>,
+        settings: Arc<ExpirenzaConfig>,
     ) -> Supervisor {
         Supervisor {
             client,
             payments,
             http,
-            static_restos,
+            settings,
             running: BTreeMap::new(),
         }
     }
@@ -179,18 +183,17 @@ impl Supervisor {
             if self.running.contains_key(&id) {
                 continue;
             }
-            let cfg = match restaurant(&c) {
+            let cfg = match restaurant(&self.settings, &c) {
                 Ok(cfg) => cfg,
                 Err(e) => {
                     warn!(restaurant = %id, error = %e, "registry Expirenza channel not served");
                     continue;
                 }
             };
-            let taken = self.static_restos.contains(&cfg.resto_id)
-                || self
-                    .running
-                    .values()
-                    .any(|r| r.handler.cfg.resto_id == cfg.resto_id);
+            let taken = self
+                .running
+                .values()
+                .any(|r| r.handler.cfg.resto_id == cfg.resto_id);
             if taken {
                 warn!(restaurant = %id, resto = %cfg.resto_id, "registry Expirenza channel not served: another restaurant is connected as this resto_id");
                 continue;
@@ -230,24 +233,45 @@ mod tests {
             callback_base_url: "http://127.0.0.1:9".into(),
             secret_key: "k3y".into(),
             tips: tips.into(),
+            tables: vec!["1".into(), "12".into()],
         }
     }
 
     #[test]
-    fn a_channel_becomes_a_restaurant_with_the_defaults() {
-        let r = restaurant(&channel("")).unwrap();
-        let d = ExpirenzaRestaurant::new("resto", "k3y", "r1");
+    fn a_channel_becomes_a_restaurant_with_the_service_settings() {
+        let d = ExpirenzaConfig::default();
+        let r = restaurant(&d, &channel("")).unwrap();
         assert_eq!(r.restaurant_id, "r1");
         assert_eq!(r.secret_key.expose(), "k3y");
         assert_eq!(r.tips, TipsMode::Separate);
+        assert_eq!(r.ws_url, "ws://127.0.0.1:9/restaurantEntryPoint");
         assert_eq!(r.callback_base_url, "http://127.0.0.1:9");
+        assert_eq!(r.tables, ["1", "12"]);
         assert_eq!(r.answer_deadline_ms, d.answer_deadline_ms);
-        assert_eq!(restaurant(&channel("none")).unwrap().tips, TipsMode::None);
-        let e = restaurant(&channel("all")).unwrap_err().to_string();
+        let tuned = ExpirenzaConfig {
+            answer_deadline_ms: 1_000,
+            ping_interval_ms: 250,
+            ca_pem: Some("PEM".into()),
+            ..ExpirenzaConfig::default()
+        };
+        let r = restaurant(&tuned, &channel("")).unwrap();
+        assert_eq!(
+            (
+                r.answer_deadline_ms,
+                r.ping_interval_ms,
+                r.ca_pem.as_deref()
+            ),
+            (1_000, 250, Some("PEM"))
+        );
+        assert_eq!(
+            restaurant(&d, &channel("none")).unwrap().tips,
+            TipsMode::None
+        );
+        let e = restaurant(&d, &channel("all")).unwrap_err().to_string();
         assert!(e.contains("tips \"all\""), "{e}");
         let mut no_key = channel("");
         no_key.secret_key.clear();
-        let e = restaurant(&no_key).unwrap_err().to_string();
+        let e = restaurant(&d, &no_key).unwrap_err().to_string();
         assert!(e.contains("secret_key"), "{e}");
     }
 }

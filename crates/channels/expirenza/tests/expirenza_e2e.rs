@@ -1,12 +1,14 @@
 //! End to end over a real WebSocket, real HTTP callbacks and real gRPC: the Expirenza
 //! platform simulator ↔ posgate-expirenza ↔ posgate's payment service ↔ the WSA adapter ↔
-//! the r_keeper WSA simulator (`posgate_tests::Stack`).
+//! the r_keeper WSA simulator (`posgate_tests::Stack`). The stack's `demo` restaurant gets its
+//! Expirenza channel in the registry, as an operator gives it one; the adapter learns it from
+//! there (its config holds service settings only).
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use posgate_expirenza::ExpirenzaConfig;
 use posgate_expirenza::wire::sign;
-use posgate_expirenza::{ExpirenzaConfig, ExpirenzaRestaurant};
 use posgate_grpc::AuthConfig;
 use posgate_proto::v1 as pb;
 use posgate_sim::expirenza::{
@@ -36,19 +38,22 @@ struct World {
 
 impl World {
     async fn start() -> World {
-        World::start_with(Options::default(), |_| {}).await
+        World::start_with(Options::default(), |_, _| {}).await
     }
 
-    async fn start_with(o: Options, tweak: impl FnOnce(&mut ExpirenzaRestaurant)) -> World {
+    async fn start_with(
+        o: Options,
+        tweak: impl FnOnce(&mut ExpirenzaConfig, &mut pb::ExpirenzaChannel),
+    ) -> World {
         World::start_on(o, None, tweak).await
     }
 
     /// With `tls`, the platform is reached over `wss://` and `https://` through a TLS front
-    /// whose certificate `tls` signed (trusted through the restaurant's `ca_file`).
+    /// whose certificate `tls` signed (trusted through the adapter's `ca_file`).
     async fn start_on(
         o: Options,
         tls: Option<&TestCa>,
-        tweak: impl FnOnce(&mut ExpirenzaRestaurant),
+        tweak: impl FnOnce(&mut ExpirenzaConfig, &mut pb::ExpirenzaChannel),
     ) -> World {
         let stack = Stack::start_with(o).await;
         let exp = ExpirenzaSim::with_demo_data();
@@ -61,24 +66,48 @@ impl World {
             None => format!("http://{addr}"),
             Some(ca) => format!("https://localhost:{}", front(addr, ca).await.port()),
         };
-        let mut r = ExpirenzaRestaurant::new(DEMO_RESTO_ID, DEMO_SECRET_KEY, "demo").at(&base);
+        // http → ws, https → wss.
+        let ws = base.replacen("http", "ws", 1);
+        let mut channel = pb::ExpirenzaChannel {
+            resto_id: DEMO_RESTO_ID.into(),
+            ws_url: format!("{ws}/restaurantEntryPoint"),
+            callback_base_url: base.clone(),
+            secret_key: DEMO_SECRET_KEY.into(),
+            tips: "separate".into(),
+            tables: Vec::new(),
+        };
+        let mut cfg = ExpirenzaConfig {
+            payments_url: format!("http://{}", stack.payments_addr),
+            shutdown_grace_ms: 1_000,
+            reconnect_initial_ms: 100,
+            reconnect_max_ms: 400,
+            ping_interval_ms: 500,
+            callback_retry_initial_ms: 100,
+            // The adapter sends its own token, the one the test stack knows as "expirenza".
+            auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
+            ..ExpirenzaConfig::default()
+        };
         if let Some(ca) = tls {
             let f = stack.dir.join("expirenza-ca.pem");
             std::fs::write(&f, &ca.ca_pem).expect("CA file");
-            r.ca_file = Some(f);
+            cfg.ca_file = Some(f);
         }
-        r.reconnect_initial_ms = 100;
-        r.reconnect_max_ms = 400;
-        r.ping_interval_ms = 500;
-        r.callback_retry_initial_ms = 100;
-        tweak(&mut r);
-        let cfg = ExpirenzaConfig {
-            payments_url: format!("http://{}", stack.payments_addr),
-            shutdown_grace_ms: 1_000,
-            restaurants: [("demo".to_string(), r)].into_iter().collect(),
-            // The adapter sends its own token, the one the test stack knows as "expirenza".
-            auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
-        };
+        tweak(&mut cfg, &mut channel);
+        // The operator gives the stack's `demo` restaurant its Expirenza channel.
+        let mut spec = stack.restaurant_spec("demo");
+        spec.expirenza = Some(channel);
+        let updated = stack
+            .registry()
+            .update_restaurant(pb::UpdateRestaurantRequest {
+                restaurant_id: "demo".into(),
+                spec: Some(spec),
+                clear_secrets: Vec::new(),
+                expected_version: 1,
+            })
+            .await
+            .expect("the demo restaurant's Expirenza channel")
+            .into_inner();
+        assert!(updated.expirenza.is_some_and(|e| e.secret_key_set));
         let (stop, mut rx) = watch::channel(false);
         tokio::spawn(posgate_expirenza::run(cfg, async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -490,8 +519,8 @@ async fn malformed_frames_get_clear_fail_answers_and_the_connection_stays_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_bill_by_id_and_by_table_check_work_and_version_info() {
-    let w = World::start_with(Options::default(), |r| {
-        r.tables = vec!["12".into(), "998".into()];
+    let w = World::start_with(Options::default(), |_, channel| {
+        channel.tables = vec!["12".into(), "998".into()];
     })
     .await;
     let by_table = w
@@ -593,7 +622,7 @@ async fn an_unconfirmed_payment_is_never_success_and_the_repeat_gets_the_outcome
             pay_wait_ms: 300,
             ..Options::default()
         },
-        |r| r.answer_deadline_ms = 1_000,
+        |cfg, _| cfg.answer_deadline_ms = 1_000,
     )
     .await;
     let bill = w.stack.add_order(DEMO_OBJECT_ID, "250.00");
@@ -751,7 +780,7 @@ async fn the_secret_key_and_the_basic_header_never_reach_the_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pays_over_wss_with_https_callbacks_trusting_the_platforms_ca() {
     let ca = TestCa::new();
-    let w = World::start_on(Options::default(), Some(&ca), |_| {}).await;
+    let w = World::start_on(Options::default(), Some(&ca), |_, _| {}).await;
     let p = w.pay(DEMO_ORDER_978, "978.00", "0");
     let done = w.settled(&p).await;
     assert_eq!(done.status, PaymentStatus::Succeeded, "{done:?}");

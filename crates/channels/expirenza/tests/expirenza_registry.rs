@@ -1,6 +1,6 @@
 //! Restaurants declared at run time reach Expirenza without a restart: an operator declares a
-//! restaurant with an Expirenza channel through `RestaurantService`; an adapter with no static
-//! restaurant learns it from `ChannelService`, connects, takes a guest payment, and
+//! restaurant with an Expirenza channel through `RestaurantService`; the adapter (whose config
+//! names no restaurant) learns it from `ChannelService`, connects, takes a guest payment, and
 //! disconnects when the restaurant is disabled. Real gRPC, WebSocket and HTTP
 //! (`posgate_tests::Stack` + the Expirenza platform simulator).
 
@@ -58,6 +58,7 @@ fn spec(stack: &Stack, exp: SocketAddr) -> pb::RestaurantSpec {
             callback_base_url: format!("http://{exp}"),
             secret_key: DEMO_SECRET_KEY.into(),
             tips: "none".into(),
+            tables: Vec::new(),
         }),
     }
 }
@@ -80,12 +81,12 @@ async fn a_registry_restaurant_is_connected_paid_and_disconnected_when_disabled(
     });
     let exp_addr = exp.clone().spawn().await.expect("bind expirenza sim");
 
-    // An adapter with no restaurant of its own.
+    // The adapter: service settings only.
     let cfg = ExpirenzaConfig {
         payments_url: format!("http://{}", stack.payments_addr),
         shutdown_grace_ms: 1_000,
-        restaurants: Default::default(),
         auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
+        ..ExpirenzaConfig::default()
     };
     let (_stop, mut rx) = watch::channel(false);
     tokio::spawn(posgate_expirenza::run(cfg, async move {
@@ -202,8 +203,8 @@ async fn the_adapter_waits_for_the_payment_service_and_keeps_its_restaurants_thr
     let cfg = ExpirenzaConfig {
         payments_url: format!("http://{addr}"),
         shutdown_grace_ms: 1_000,
-        restaurants: Default::default(),
         auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
+        ..ExpirenzaConfig::default()
     };
     let (_stop, mut rx) = watch::channel(false);
     tokio::spawn(posgate_expirenza::run(cfg, async move {

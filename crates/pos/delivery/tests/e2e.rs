@@ -1,13 +1,15 @@
 //! End to end over r_k Delivery: the real payment service → this adapter → the simulator, each
 //! on its own loopback port, real gRPC and HTTP. The simulator's ledger is the ground truth for
-//! "paid once, completed once".
+//! "paid once, completed once". The restaurant is declared in the payment service's registry,
+//! which sends its connection with every adapter call (the adapter is configured with none).
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{DL, sim_connection, with};
+use common::DL;
 use posgate_core::RetryPolicy;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
@@ -62,20 +64,53 @@ async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> pb::Paym
     }
 }
 
-/// The payment service (on a temporary SQLite file) in front of the r_k Delivery adapter, with
-/// fast retries and `[payments] reconcile_settle_ms`, and restaurant `DL` declared in its
-/// registry with `delivery` as its connection.
+/// The simulator's demo order source at `sim` as an operator declares the restaurant, with
+/// fast timings for tests (those of `common::restaurant`) and `extra` settings.
+fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> pb::RestaurantSpec {
+    let base = format!("http://{sim}");
+    let mut settings = vec![
+        ("base_url", base.clone()),
+        ("auth_url", base),
+        ("client_id", sim::DEMO_CLIENT_ID.to_string()),
+        ("currency_guid", sim::DEMO_CURRENCY_GUID.to_string()),
+        ("utc_offset", "+03:00".to_string()),
+        ("read_timeout_ms", "2000".to_string()),
+        ("write_timeout_ms", "800".to_string()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    pb::RestaurantSpec {
+        display_name: "r_k Delivery e2e".into(),
+        pos_kind: "delivery".into(),
+        currency: "UAH".into(),
+        currency_scale: 2,
+        pos_settings: settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        pos_secrets: [(
+            "client_secret".to_string(),
+            sim::DEMO_CLIENT_SECRET.to_string(),
+        )]
+        .into(),
+        expirenza: None,
+    }
+}
+
+/// The payment service (on a temporary SQLite file) in front of the r_k Delivery adapter (no
+/// restaurant of its own), with fast retries and `[payments] reconcile_settle_ms`; `restaurant`
+/// declared in its registry as [`DL`].
 async fn start_service(
-    delivery: pb::PosConnection,
+    restaurant: pb::RestaurantSpec,
     reconcile_settle_ms: u64,
 ) -> (PaymentServiceClient<Channel>, TempDir) {
     let adapter_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let adapter_addr = adapter_listener.local_addr().unwrap();
+    let delivery = posgate_pos_kit::AdapterConfig {
+        listen: adapter_addr,
+        auth: posgate_grpc::AuthConfig::disabled(),
+    };
     tokio::spawn(posgate_delivery::serve(
-        posgate_pos_kit::AdapterConfig {
-            listen: adapter_addr,
-            auth: posgate_grpc::AuthConfig::disabled(),
-        },
+        delivery,
         adapter_listener,
         std::future::pending(),
     ));
@@ -107,18 +142,10 @@ async fn start_service(
     RestaurantServiceClient::new(channel.clone())
         .create_restaurant(pb::CreateRestaurantRequest {
             restaurant_id: DL.into(),
-            spec: Some(pb::RestaurantSpec {
-                display_name: "r_k Delivery restaurant".into(),
-                pos_kind: "delivery".into(),
-                currency: "UAH".into(),
-                currency_scale: delivery.currency_scale,
-                pos_settings: delivery.settings,
-                pos_secrets: delivery.secrets,
-                expirenza: None,
-            }),
+            spec: Some(restaurant),
         })
         .await
-        .unwrap();
+        .expect("declare the restaurant");
     (PaymentServiceClient::new(channel), dir)
 }
 
@@ -157,7 +184,7 @@ fn documented_api_sim() -> DeliverySim {
 async fn pay_bill_pays_once_and_completes_once_and_a_failed_complete_is_retried_alone() {
     let sim = DeliverySim::with_demo_data();
     let sim_addr = sim.clone().spawn().await.unwrap();
-    let (mut c, _dir) = start_service(sim_connection(sim_addr), 0).await;
+    let (mut c, _dir) = start_service(restaurant(sim_addr, &[]), 0).await;
 
     // 1. Pay and close: one /pay, one /complete.
     let p = c
@@ -227,7 +254,7 @@ async fn a_lost_pay_answer_ends_closed_within_seconds_paid_once_completed_once()
     let sim = documented_api_sim();
     let sim_addr = sim.clone().spawn().await.unwrap();
     // The shipped settle cap: a "not applied" would wait minutes, an "applied" must not.
-    let (mut c, _dir) = start_service(sim_connection(sim_addr), 300_000).await;
+    let (mut c, _dir) = start_service(restaurant(sim_addr, &[]), 300_000).await;
     let o = sim::DEMO_ORDER_1290;
     sim.inject(Fault::new(FaultKind::AnswerLost).for_order(o).times(1));
     let started = std::time::Instant::now();
@@ -260,8 +287,11 @@ async fn a_timeout_without_apply_is_posted_again_after_the_adapters_settle_time(
     let sim_addr = sim.clone().spawn().await.unwrap();
     // The adapter says its POS settles in 0.8 s + 0.2 s; the service's cap stays at the
     // shipped 300 s. Waiting the cap would not finish within the test's deadline.
-    let delivery = with(sim_connection(sim_addr), "settle_margin_ms", "200");
-    let (mut c, _dir) = start_service(delivery, 300_000).await;
+    let (mut c, _dir) = start_service(
+        restaurant(sim_addr, &[("settle_margin_ms", "200")]),
+        300_000,
+    )
+    .await;
     let o = sim::DEMO_ORDER_1290;
     sim.inject(Fault::new(FaultKind::RequestTimedOut).for_order(o).times(1));
     let started = std::time::Instant::now();

@@ -1,13 +1,15 @@
 //! End to end: the payment service → this adapter → the Tillypad simulator, each on its own
 //! loopback port over real gRPC and HTTP. The simulator's ledger is the ground truth for
-//! "posted exactly once".
+//! "posted exactly once". The restaurants are declared in the payment service's registry, which
+//! sends their connection with every adapter call (the adapter is configured with none).
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{TP, TP_DELETE_UNPAID, restaurants};
+use common::{TP, TP_DELETE_UNPAID};
 use posgate_core::RetryPolicy;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
@@ -43,22 +45,48 @@ fn fast(max_attempts: u32) -> RetryPolicy {
     }
 }
 
-/// Simulator, adapter and payment service, the test restaurants declared in its registry;
-/// returns the sim and a payment-service client.
+/// A restaurant of the simulator at `sim` as an operator declares it: the demo pay type, fast
+/// timings for tests (those of `common::restaurant`) and `extra` settings.
+fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> RestaurantSpec {
+    let mut settings = vec![
+        ("base_url", format!("http://{sim}")),
+        ("default_pay_type_id", sim::DEMO_PAY_TYPE_ID.to_string()),
+        ("connect_timeout_ms", "500".to_string()),
+        ("request_timeout_ms", "1000".to_string()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    RestaurantSpec {
+        display_name: "Tillypad e2e".into(),
+        pos_kind: "tillypad".into(),
+        currency: "UAH".into(),
+        currency_scale: 2,
+        pos_settings: settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        pos_secrets: HashMap::new(),
+        expirenza: None,
+    }
+}
+
+/// Simulator, adapter (no restaurant of its own) and payment service, with [`TP`] (prechecks
+/// kept) and [`TP_DELETE_UNPAID`] (unpaid prechecks deleted) declared in its registry; returns
+/// the sim and a payment-service client.
 async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
     let sim = TillypadSim::with_demo_data();
     let sim_addr = sim.clone().spawn().await.expect("sim");
 
-    // The adapter, on a known address for the payment service; it keeps no restaurants.
+    // The adapter, on a known address for the payment service.
     let adapter_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let adapter_addr = adapter_listener.local_addr().expect("addr");
+    let adapter = posgate_pos_kit::AdapterConfig {
+        listen: adapter_addr,
+        auth: posgate_grpc::AuthConfig::disabled(),
+    };
     tokio::spawn(posgate_tillypad::serve(
-        posgate_pos_kit::AdapterConfig {
-            listen: adapter_addr,
-            auth: posgate_grpc::AuthConfig::disabled(),
-        },
+        adapter,
         adapter_listener,
         std::future::pending(),
     ));
@@ -90,28 +118,21 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         .timeout(Duration::from_secs(20));
     for _ in 0..200 {
         if let Ok(ch) = endpoint.connect().await {
-            // The restaurants, as an operator declares them: their connection is sent with
-            // every adapter call.
             let mut registry = RestaurantServiceClient::new(ch.clone());
-            for (id, conn) in restaurants(&format!("http://{sim_addr}")) {
-                if id != TP && id != TP_DELETE_UNPAID {
-                    continue;
-                }
-                let spec = RestaurantSpec {
-                    display_name: id.into(),
-                    pos_kind: "tillypad".into(),
-                    currency: "UAH".into(),
-                    currency_scale: conn.currency_scale,
-                    pos_settings: conn.settings,
-                    ..Default::default()
-                };
+            for (id, spec) in [
+                (TP, restaurant(sim_addr, &[])),
+                (
+                    TP_DELETE_UNPAID,
+                    restaurant(sim_addr, &[("delete_prechecks", "2")]),
+                ),
+            ] {
                 registry
                     .create_restaurant(CreateRestaurantRequest {
                         restaurant_id: id.into(),
                         spec: Some(spec),
                     })
                     .await
-                    .expect("declare the restaurant");
+                    .unwrap_or_else(|s| panic!("declaring {id}: {s:?}"));
             }
             return (sim, PaymentServiceClient::new(ch));
         }
