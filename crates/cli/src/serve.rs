@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use posgate_grpc::LogFormat;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use tokio::net::TcpListener;
 
@@ -40,9 +41,9 @@ pub struct ServeArgs {
 
 pub use posgate_grpc::shutdown_signal;
 
-pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
-    posgate_grpc::init_tracing();
+pub async fn run(a: ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<()> {
     let path = a.config.as_deref();
+    posgate_grpc::init_logging(log_format, path)?;
     match a.service {
         Service::Payments => {
             let cfg = PaymentsConfig::load(path)?;

@@ -76,8 +76,7 @@ where
     Ok(Some(addr))
 }
 
-pub async fn run(a: UpArgs) -> anyhow::Result<()> {
-    posgate_grpc::init_tracing();
+pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyhow::Result<()> {
     let embedded = a.config.is_none();
     let path = match a.config {
         Some(p) => p,
@@ -90,6 +89,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             p
         }
     };
+    // Logs to stderr; the banner below is what stdout carries.
+    posgate_grpc::init_logging(log_format, Some(&path))?;
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = Tasks::new();
     let mut lines = Vec::new();

@@ -2,6 +2,9 @@
 //! services ([`auth`]: a bearer token per calling service, a table of which caller may call
 //! which method), and gRPC server limits.
 //!
+//! **Logs** ([`logs`]): [`init_logging`], the one set-up every binary calls: stderr, text or
+//! JSON, no colour codes off a terminal.
+//!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
 
@@ -9,12 +12,14 @@ use std::path::Path;
 use std::time::Duration;
 
 mod auth;
+pub mod logs;
 mod malformed;
 
 pub use auth::{
     ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW, Rules,
 };
 
+pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
 
 use figment::Figment;
@@ -94,14 +99,16 @@ pub fn server() -> Server<Stack<MalformedRequestLayer, Identity>> {
         .layer(MalformedRequestLayer)
 }
 
-/// Logging for a service process: `RUST_LOG` (default `info`, sqlx quiet).
+/// Logging for a binary that has no `--log-format` flag of its own: [`init_logging`] with the
+/// format from `POSGATE_LOG_FORMAT`, else `[log] format` of the file named by `POSGATE_CONFIG`.
+/// A bad value is said on stderr and text is used (this function cannot fail; prefer
+/// [`init_logging`], which reports it as an error).
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    let config = std::env::var_os("POSGATE_CONFIG").map(std::path::PathBuf::from);
+    if let Err(e) = init_logging(None, config.as_deref()) {
+        eprintln!("warning: {e:#}; logging as text");
+        let _ = init_logging(Some(LogFormat::Text), None);
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM (Kubernetes stops pods with SIGTERM).
