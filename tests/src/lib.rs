@@ -72,6 +72,8 @@ pub struct Options {
     /// Declare the stack's restaurants (`demo`, `demo-sync`, `demo-v1`, `lenient`) in the
     /// registry at start; `false` leaves the registry empty.
     pub declare_restaurants: bool,
+    /// `[payments] drain_ms`: how long it keeps answering after a stop began.
+    pub drain_ms: u64,
 }
 
 impl Default for Options {
@@ -86,6 +88,7 @@ impl Default for Options {
             lease_ms: 30_000,
             database_url: None,
             declare_restaurants: true,
+            drain_ms: 0,
         }
     }
 }
@@ -211,6 +214,7 @@ lease_ms = {lease}
 reconcile_settle_ms = 1500
 max_in_flight_per_restaurant = {inflight}
 adapter_timeout_ms = 30000
+drain_ms = {drain}
 [payments.retry]
 initial_ms = {ri}
 multiplier_pct = 150
@@ -231,6 +235,7 @@ listen = "{adapter}"
         wait = o.pay_wait_ms,
         inflight = o.max_in_flight_per_restaurant,
         lease = o.lease_ms,
+        drain = o.drain_ms,
         ri = o.retry_initial_ms,
         rmax = o.retry_max_attempts,
         ci = o.reconcile_initial_ms,
@@ -359,6 +364,12 @@ impl Stack {
             .into_iter()
             .filter_map(|h| h.5)
             .collect()
+    }
+
+    /// Begins a graceful stop of the payment service without waiting for it (what SIGTERM
+    /// does); [`Stack::stop_payments`] waits for the end.
+    pub fn signal_stop_payments(&self) {
+        let _ = self.stop_payments.send(true);
     }
 
     /// Stops the payment service (graceful), keeping its database.

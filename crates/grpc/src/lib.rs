@@ -12,13 +12,16 @@ use std::path::Path;
 use std::time::Duration;
 
 mod auth;
+pub mod health;
 pub mod logs;
 mod malformed;
 
 pub use auth::{
-    ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW, Rules,
+    ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW,
+    OPEN_SERVICES, Rules, is_open,
 };
 
+pub use health::{Health, Readiness};
 pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
 
@@ -27,6 +30,7 @@ use figment::providers::{Env, Format, Toml};
 use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
 use serde::de::DeserializeOwned;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
 use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
@@ -68,7 +72,8 @@ pub fn load_section<T: DeserializeOwned + Default>(
     }
 }
 
-/// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits.
+/// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits,
+/// and the standard health service (`SERVING` while up, `NOT_SERVING` once `shutdown` fires).
 pub async fn serve_adapter<A: PosAdapter>(
     name: &str,
     auth: &AuthConfig,
@@ -76,10 +81,18 @@ pub async fn serve_adapter<A: PosAdapter>(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    server()
+    let (health, health_service) =
+        Health::new(name, &[<PosAdapterServer<A> as NamedService>::NAME]).await;
+    let router = server()
         .layer(auth.layer(name)?)
-        .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .add_service(health_service)
+        .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES));
+    health.set(Readiness::Serving).await;
+    router
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            health.draining_on(shutdown),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
 }

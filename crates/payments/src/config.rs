@@ -43,6 +43,13 @@ pub struct PaymentsConfig {
     pub adapter_timeout_ms: u64,
     /// On shutdown, how long in-flight POS calls may take to finish and save.
     pub shutdown_grace_ms: u64,
+    /// On shutdown, how long the service keeps answering calls after its health turned
+    /// `NOT_SERVING`, so load balancers and Kubernetes stop routing to it before it stops
+    /// accepting (longer than the readiness probe period there; 0 here: stop at once).
+    pub drain_ms: u64,
+    /// How often the database is checked for the health status (`SERVING` only while it
+    /// answers and carries this build's schema).
+    pub health_interval_ms: u64,
     /// Adapter gRPC endpoints by POS kind: `wsa = "http://127.0.0.1:50061"`.
     pub adapters: BTreeMap<String, String>,
     /// Restaurants this service accepts payments for.
@@ -89,6 +96,8 @@ impl Default for PaymentsConfig {
             poll_interval_ms: 1_000,
             adapter_timeout_ms: 200_000,
             shutdown_grace_ms: 15_000,
+            drain_ms: 0,
+            health_interval_ms: 5_000,
             adapters: BTreeMap::new(),
             restaurants: BTreeMap::new(),
             auth: AuthConfig::default(),

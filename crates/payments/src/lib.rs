@@ -29,8 +29,12 @@ use std::sync::Arc;
 use posgate_proto::v1::channel_service_server::ChannelServiceServer;
 use posgate_proto::v1::payment_service_server::PaymentServiceServer;
 use posgate_proto::v1::restaurant_service_server::RestaurantServiceServer;
+use std::time::Duration;
+
+use posgate_grpc::{Health, Readiness};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
 
 pub use config::{PaymentsConfig, RestaurantRoute};
 pub use posgate_secrets as secrets;
@@ -74,7 +78,11 @@ impl PaymentsService {
         &self.api.store
     }
 
-    /// Serves gRPC on `listener` and runs the engine until `shutdown` resolves.
+    /// Serves gRPC on `listener` and runs the engine until `shutdown` resolves. The standard
+    /// health service answers without a token: `SERVING` while the database answers and is
+    /// migrated (checked every `health_interval_ms`), `NOT_SERVING` from the moment `shutdown`
+    /// resolves (the server goes on answering for `drain_ms`, then stops taking calls while
+    /// the engine finishes its in-flight POS calls).
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -88,6 +96,14 @@ impl PaymentsService {
             }
         }));
         let auth = self.api.cfg.auth.layer("payments")?;
+        let (health, health_service) = Health::new("payments", SERVICES).await;
+        check_database(&self.api.store, &health).await;
+        let probe = tokio::spawn(watch_database(
+            self.api.store.clone(),
+            health.clone(),
+            Duration::from_millis(self.api.cfg.health_interval_ms.max(100)),
+        ));
+        let drain = Duration::from_millis(self.api.cfg.drain_ms);
         let restaurants = RestaurantServiceServer::new(restaurants::RestaurantsApi {
             registry: self.api.store.registry(),
             cfg: Arc::clone(&self.api.cfg),
@@ -101,18 +117,56 @@ impl PaymentsService {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let server =
             PaymentServiceServer::new(self.api).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let stopping = health.draining_on(shutdown);
         let result = posgate_grpc::server()
             .layer(auth)
+            .add_service(health_service)
             .add_service(server)
             .add_service(restaurants)
             .add_service(channels)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                shutdown.await;
+                stopping.await;
+                if !drain.is_zero() {
+                    tracing::info!(
+                        drain_ms = drain.as_millis() as u64,
+                        "health NOT_SERVING; still answering while callers move away"
+                    );
+                    tokio::time::sleep(drain).await;
+                }
                 let _ = stop_tx.send(true);
             })
             .await;
+        probe.abort();
         let _ = engine.await;
         result.map_err(Into::into)
+    }
+}
+
+/// The gRPC services the payment service serves, as the health service names them.
+const SERVICES: &[&str] = &[
+    <PaymentServiceServer<PaymentsApi> as NamedService>::NAME,
+    <RestaurantServiceServer<restaurants::RestaurantsApi> as NamedService>::NAME,
+    <ChannelServiceServer<channels::ChannelsApi> as NamedService>::NAME,
+];
+
+/// Sets the health status from the database: `SERVING` while it answers and is migrated, else
+/// `NOT_SERVING` naming why.
+async fn check_database(store: &store::Store, health: &Health) {
+    match store.check_health().await {
+        Ok(()) => health.set(Readiness::Serving).await,
+        Err(e) => {
+            health
+                .set(Readiness::NotServing(format!("database: {e}")))
+                .await
+        }
+    }
+}
+
+/// Checks the database every `every`, until aborted.
+async fn watch_database(store: store::Store, health: Health, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        check_database(&store, &health).await;
     }
 }
 
