@@ -1,11 +1,13 @@
 //! What a platform team holds on to, over the real ports of a running stack (WSA simulator,
 //! WSA adapter, payment service): the standard gRPC health service answering probes with no
-//! token, and turning `NOT_SERVING` the moment a stop begins.
+//! token, and turning `NOT_SERVING` the moment a stop begins; server reflection for any caller
+//! with a token.
 
 use std::time::Duration;
 
+use posgate_grpc::CallerToken;
 use posgate_proto::v1 as pb;
-use posgate_tests::{Options, Stack};
+use posgate_tests::{CLI_TOKEN, Options, PAYMENTS_TOKEN, Stack};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -135,4 +137,119 @@ async fn the_database_check_wants_this_builds_schema() {
     assert!(err.contains("not migrated"), "{err}");
     drop(c);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The services a server lists through reflection v1 (`grpcurl list`), asked with `token`.
+async fn list_v1(addr: std::net::SocketAddr, token: &str) -> Result<Vec<String>, tonic::Status> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut c = ServerReflectionClient::with_interceptor(channel(addr), CallerToken::bearer(token));
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = c
+        .server_reflection_info(futures::stream::iter([req]))
+        .await?
+        .into_inner();
+    let answer = answers.message().await?.expect("one answer");
+    match answer.message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => {
+            let mut names: Vec<String> = l.service.into_iter().map(|s| s.name).collect();
+            names.sort();
+            Ok(names)
+        }
+        other => panic!("not a service list: {other:?}"),
+    }
+}
+
+/// The same through v1alpha, for older clients; also describes a service's file.
+async fn list_v1alpha(addr: std::net::SocketAddr, token: &str) -> (Vec<String>, Vec<Vec<u8>>) {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    let mut c = ServerReflectionClient::with_interceptor(channel(addr), CallerToken::bearer(token));
+    let reqs = [
+        MessageRequest::ListServices(String::new()),
+        MessageRequest::FileContainingSymbol("posgate.v1.PaymentService".into()),
+    ]
+    .map(|m| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(m),
+    });
+    let mut answers = c
+        .server_reflection_info(futures::stream::iter(reqs))
+        .await
+        .expect("v1alpha reflection")
+        .into_inner();
+    let (mut names, mut files) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        match answers
+            .message()
+            .await
+            .expect("answer")
+            .expect("one")
+            .message_response
+        {
+            Some(MessageResponse::ListServicesResponse(l)) => {
+                names = l.service.into_iter().map(|s| s.name).collect();
+            }
+            Some(MessageResponse::FileDescriptorResponse(f)) => files = f.file_descriptor_proto,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    names.sort();
+    (names, files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_each_servers_services_to_callers_with_a_token() {
+    let s = Stack::start().await;
+    assert_eq!(
+        list_v1(s.payments_addr, CLI_TOKEN)
+            .await
+            .expect("reflection with a token"),
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "posgate.v1.ChannelService",
+            "posgate.v1.PaymentService",
+            "posgate.v1.RestaurantService",
+        ]
+    );
+    let (names, files) = list_v1alpha(s.payments_addr, CLI_TOKEN).await;
+    assert!(
+        names.contains(&"grpc.reflection.v1alpha.ServerReflection".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"posgate.v1.PaymentService".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| String::from_utf8_lossy(f).contains("posgate/v1/payments.proto")),
+        "the file describing PaymentService comes back"
+    );
+    // The adapter describes what it serves, to any caller with a token (not only payments).
+    assert_eq!(
+        list_v1(s.adapter_addr, PAYMENTS_TOKEN)
+            .await
+            .expect("adapter reflection"),
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "posgate.v1.PosAdapter",
+        ]
+    );
+    assert!(list_v1(s.adapter_addr, CLI_TOKEN).await.is_ok());
+    // No token, or a wrong one: nothing is said about the port.
+    for token in ["", "not-a-token"] {
+        let err = list_v1(s.payments_addr, token).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated, "{token:?}");
+    }
 }

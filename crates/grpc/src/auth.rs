@@ -11,9 +11,11 @@
 //! `PERMISSION_DENIED` naming the caller and the method. The defaults ([`DEFAULT_ALLOW`]) are
 //! safe: only the payment service may call a POS adapter (anything else could book money on a
 //! POS with no payment record, no idempotency and no bill lock), `PaymentService` is for the
-//! CLI and the Expirenza adapter, `RestaurantService` (POS credentials) for operators, and
-//! `ChannelService` (Expirenza channels with their keys) for the Expirenza adapter. `[auth.allow]` replaces a default row or adds one, e.g. an
-//! internal checkout service: `"posgate.v1.PaymentService" = ["cli", "expirenza", "checkout"]`.
+//! CLI and the Expirenza adapter, `RestaurantService` (POS credentials) for operators,
+//! `ChannelService` (Expirenza channels with their keys) for the Expirenza adapter, and server
+//! reflection for any authenticated caller. `[auth.allow]` replaces a default row or adds one,
+//! e.g. an internal checkout service:
+//! `"posgate.v1.PaymentService" = ["cli", "expirenza", "checkout"]`.
 //! `"*"` in a row allows every authenticated caller.
 //!
 //! **Open**: only the health service ([`OPEN_SERVICES`]) answers without a token, for probes.
@@ -48,6 +50,10 @@ pub const DEFAULT_ALLOW: &[(&str, &[&str])] = &[
     ("posgate.v1.RestaurantService", &["operator"]),
     // The registry's Expirenza channels carry their secret keys: the Expirenza adapter only.
     ("posgate.v1.ChannelService", &["expirenza"]),
+    // Server reflection (grpcurl list/describe): the schema is no secret, but a stranger
+    // without a token learns nothing about the port; every service holding a token may look.
+    ("grpc.reflection.v1.ServerReflection", &[ANY_CALLER]),
+    ("grpc.reflection.v1alpha.ServerReflection", &[ANY_CALLER]),
 ];
 
 /// In an `[auth.allow]` row: every authenticated caller.
@@ -413,6 +419,18 @@ mod tests {
             Err(tonic::Code::PermissionDenied),
             "the payment service has no business calling itself"
         );
+        // Reflection: any authenticated caller.
+        for t in ["tok-p", "tok-c", "tok-e"] {
+            for r in [
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            ] {
+                assert!(
+                    decide(&c, Some(&format!("Bearer {t}")), r).is_ok(),
+                    "{t} {r}"
+                );
+            }
+        }
         // A service nobody named is refused to everyone.
         assert_eq!(
             decide(&c, Some("Bearer tok-p"), "/grpc.other.Thing/Do"),

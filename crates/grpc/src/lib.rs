@@ -5,6 +5,9 @@
 //! **Logs** ([`logs`]): [`init_logging`], the one set-up every binary calls: stderr, text or
 //! JSON, no colour codes off a terminal.
 //!
+//! **Health and reflection** ([`health`], [`reflection`]): the standard gRPC services on every
+//! server; health open to probes, reflection to any authenticated caller.
+//!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
 
@@ -15,6 +18,7 @@ mod auth;
 pub mod health;
 pub mod logs;
 mod malformed;
+pub mod reflection;
 
 pub use auth::{
     ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW,
@@ -24,6 +28,7 @@ pub use auth::{
 pub use health::{Health, Readiness};
 pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
+pub use reflection::reflection;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -73,7 +78,8 @@ pub fn load_section<T: DeserializeOwned + Default>(
 }
 
 /// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits,
-/// and the standard health service (`SERVING` while up, `NOT_SERVING` once `shutdown` fires).
+/// the standard health service (`SERVING` while up, `NOT_SERVING` once `shutdown` fires) and
+/// server reflection.
 pub async fn serve_adapter<A: PosAdapter>(
     name: &str,
     auth: &AuthConfig,
@@ -81,11 +87,14 @@ pub async fn serve_adapter<A: PosAdapter>(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (health, health_service) =
-        Health::new(name, &[<PosAdapterServer<A> as NamedService>::NAME]).await;
+    let services = [<PosAdapterServer<A> as NamedService>::NAME];
+    let (health, health_service) = Health::new(name, &services).await;
+    let (reflection_v1, reflection_v1alpha) = reflection(&services)?;
     let router = server()
         .layer(auth.layer(name)?)
         .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES));
     health.set(Readiness::Serving).await;
     router

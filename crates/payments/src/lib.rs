@@ -78,8 +78,8 @@ impl PaymentsService {
         &self.api.store
     }
 
-    /// Serves gRPC on `listener` and runs the engine until `shutdown` resolves. The standard
-    /// health service answers without a token: `SERVING` while the database answers and is
+    /// Serves gRPC on `listener` and runs the engine until `shutdown` resolves, with server
+    /// reflection for authenticated callers. The standard health service answers without a token: `SERVING` while the database answers and is
     /// migrated (checked every `health_interval_ms`), `NOT_SERVING` from the moment `shutdown`
     /// resolves (the server goes on answering for `drain_ms`, then stops taking calls while
     /// the engine finishes its in-flight POS calls).
@@ -97,6 +97,7 @@ impl PaymentsService {
         }));
         let auth = self.api.cfg.auth.layer("payments")?;
         let (health, health_service) = Health::new("payments", SERVICES).await;
+        let (reflection_v1, reflection_v1alpha) = posgate_grpc::reflection(SERVICES)?;
         check_database(&self.api.store, &health).await;
         let probe = tokio::spawn(watch_database(
             self.api.store.clone(),
@@ -121,6 +122,8 @@ impl PaymentsService {
         let result = posgate_grpc::server()
             .layer(auth)
             .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(server)
             .add_service(restaurants)
             .add_service(channels)
