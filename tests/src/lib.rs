@@ -74,6 +74,9 @@ pub struct Options {
     pub declare_restaurants: bool,
     /// `[payments] drain_ms`: how long it keeps answering after a stop began.
     pub drain_ms: u64,
+    /// Serve the payment service's admin HTTP port (`/metrics`, `/livez`, `/readyz`) on a free
+    /// loopback port: [`Stack::admin_addr`].
+    pub admin: bool,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             database_url: None,
             declare_restaurants: true,
             drain_ms: 0,
+            admin: false,
         }
     }
 }
@@ -108,6 +112,9 @@ pub struct Stack {
     pub sim_addr: SocketAddr,
     pub adapter_addr: SocketAddr,
     pub payments_addr: SocketAddr,
+    /// The payment service's admin HTTP port, with [`Options::admin`].
+    pub admin_addr: Option<SocketAddr>,
+    admin: bool,
     pub client: Client,
     pub config_path: PathBuf,
     pub dir: PathBuf,
@@ -296,6 +303,8 @@ impl Stack {
             sim_addr,
             adapter_addr,
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_addr: None,
+            admin: o.admin,
             client: client_for(SocketAddr::from(([127, 0, 0, 1], 1)), CLI_TOKEN),
             config_path,
             dir,
@@ -322,7 +331,18 @@ impl Stack {
         let (tx, rx) = watch::channel(false);
         self.stop_payments = tx;
         let svc = PaymentsService::build(cfg).await.expect("build payments");
-        self.payments_task = Some(tokio::spawn(svc.serve(listener, stopped(&rx))));
+        let admin = if self.admin {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+            self.admin_addr = Some(l.local_addr().expect("addr"));
+            Some(l)
+        } else {
+            None
+        };
+        self.payments_task = Some(tokio::spawn(svc.serve_with_admin(
+            listener,
+            admin,
+            stopped(&rx),
+        )));
         self.client = client_for(self.payments_addr, CLI_TOKEN);
     }
 

@@ -1,7 +1,7 @@
 //! What a platform team holds on to, over the real ports of a running stack (WSA simulator,
 //! WSA adapter, payment service): the standard gRPC health service answering probes with no
 //! token, and turning `NOT_SERVING` the moment a stop begins; server reflection for any caller
-//! with a token.
+//! with a token; the admin port's `/metrics` after one payment, `/livez` and `/readyz`.
 
 use std::time::Duration;
 
@@ -252,4 +252,165 @@ async fn reflection_lists_each_servers_services_to_callers_with_a_token() {
         let err = list_v1(s.payments_addr, token).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{token:?}");
     }
+}
+
+/// The value of the series `name{labels...}` on a Prometheus text page (labels in any order),
+/// or 0 when it is not there.
+fn series(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (head, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = head.split_once('{').unwrap_or((head, "}"));
+            (metric == name).then_some((rest, value))
+        })
+        .filter(|(rest, _)| {
+            labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, v)| v.parse::<f64>().expect("a number"))
+        .sum()
+}
+
+async fn scrape(admin: std::net::SocketAddr) -> String {
+    let res = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .expect("scrape");
+    assert_eq!(res.status(), 200);
+    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    res.text().await.expect("page")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_payment_shows_on_the_metrics_page() {
+    let s = Stack::start_with(Options {
+        admin: true,
+        ..Options::default()
+    })
+    .await;
+    let admin = s.admin_addr.expect("admin port");
+    let live = reqwest::get(format!("http://{admin}/livez")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = reqwest::get(format!("http://{admin}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "payments: serving\n");
+
+    // Other tests of this binary record into the same process-wide recorder: compare figures
+    // before and after this test's own payment.
+    let before = scrape(admin).await;
+    let bill = s.add_order(posgate_sim::wsa::DEMO_OBJECT_ID, "150.00");
+    let p = s
+        .client()
+        .pay_bill(posgate_tests::pay("metrics-1", "demo", &bill, "150.00"))
+        .await
+        .expect("pay")
+        .into_inner();
+    assert_eq!(posgate_tests::state(&p), pb::PaymentState::Closed, "{p:?}");
+    let refused = posgate_tests::client_for(s.payments_addr, "")
+        .get_payment(pb::GetPaymentRequest {
+            payment_id: p.payment_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let after = scrape(admin).await;
+
+    let grew = |name: &str, labels: &[(&str, &str)]| {
+        series(&after, name, labels) - series(&before, name, labels)
+    };
+    for (name, labels) in [
+        // The payment's way through the states.
+        (
+            "posgate_payment_transitions_total",
+            &[("state", "accepted")][..],
+        ),
+        ("posgate_payment_transitions_total", &[("state", "posting")]),
+        (
+            "posgate_payment_transitions_total",
+            &[("state", "closed"), ("substate", "")],
+        ),
+        // PayBill's latency, by the state it answered.
+        (
+            "posgate_pay_bill_duration_seconds_count",
+            &[("result", "closed")],
+        ),
+        // The POS calls, measured in the payment service's port, by kind/operation/result.
+        (
+            "posgate_pos_call_duration_seconds_count",
+            &[("pos", "wsa"), ("operation", "get_bill"), ("result", "ok")],
+        ),
+        (
+            "posgate_pos_call_duration_seconds_count",
+            &[
+                ("pos", "wsa"),
+                ("operation", "post_payment"),
+                ("result", "applied"),
+            ],
+        ),
+        // gRPC calls by server, method and code: ours, the adapter's, and the refusal.
+        (
+            "posgate_grpc_server_requests_total",
+            &[
+                ("server", "payments"),
+                ("method", "posgate.v1.PaymentService/PayBill"),
+                ("code", "OK"),
+            ],
+        ),
+        (
+            "posgate_grpc_server_requests_total",
+            &[
+                ("server", "wsa"),
+                ("method", "posgate.v1.PosAdapter/PostPayment"),
+                ("code", "OK"),
+            ],
+        ),
+        (
+            "posgate_grpc_server_requests_total",
+            &[
+                ("server", "payments"),
+                ("method", "posgate.v1.PaymentService/GetPayment"),
+                ("code", "UNAUTHENTICATED"),
+            ],
+        ),
+        ("posgate_restaurant_limiter_wait_seconds_count", &[]),
+    ] {
+        assert!(
+            grew(name, labels) >= 1.0,
+            "{name} {labels:?} did not grow:\n{after}"
+        );
+    }
+    for (kind, name) in [
+        ("counter", "posgate_payment_transitions_total"),
+        ("histogram", "posgate_pay_bill_duration_seconds"),
+        ("histogram", "posgate_pos_call_duration_seconds"),
+        ("counter", "posgate_grpc_server_requests_total"),
+        ("gauge", "posgate_payments_in_flight"),
+        ("gauge", "posgate_payments_open"),
+        ("gauge", "posgate_db_pool_connections"),
+    ] {
+        assert!(
+            after.contains(&format!("# TYPE {name} {kind}")),
+            "{name} is a {kind}:\n{after}"
+        );
+        assert!(
+            after.contains(&format!("# HELP {name} ")),
+            "{name} has help"
+        );
+    }
+    assert!(
+        after.contains("posgate_pos_call_duration_seconds_bucket{"),
+        "latencies are histograms with buckets"
+    );
+    // Restaurant and bill ids are never labels.
+    assert!(
+        !after.contains("=\"demo\""),
+        "a restaurant id became a label"
+    );
+    assert!(!after.contains(&bill), "a bill id became a label");
+    // Nothing is in flight once the payment is closed.
+    assert_eq!(series(&after, "posgate_payments_in_flight", &[]), 0.0);
 }

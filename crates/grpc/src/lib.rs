@@ -8,16 +8,23 @@
 //! **Health and reflection** ([`health`], [`reflection`]): the standard gRPC services on every
 //! server; health open to probes, reflection to any authenticated caller.
 //!
+//! **Metrics and the admin port** ([`metrics`], [`metric_definitions`], [`admin`]): every
+//! call a server answers counted by method and code; `/metrics`, `/livez`, `/readyz` on an
+//! HTTP port of its own.
+//!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
 
 use std::path::Path;
 use std::time::Duration;
 
+pub mod admin;
 mod auth;
 pub mod health;
 pub mod logs;
 mod malformed;
+pub mod metric_definitions;
+pub mod metrics;
 pub mod reflection;
 
 pub use auth::{
@@ -28,6 +35,7 @@ pub use auth::{
 pub use health::{Health, Readiness};
 pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
+pub use metrics::{GrpcMetrics, GrpcMetricsLayer};
 pub use reflection::reflection;
 
 use figment::Figment;
@@ -90,7 +98,7 @@ pub async fn serve_adapter<A: PosAdapter>(
     let services = [<PosAdapterServer<A> as NamedService>::NAME];
     let (health, health_service) = Health::new(name, &services).await;
     let (reflection_v1, reflection_v1alpha) = reflection(&services)?;
-    let router = server()
+    let router = server_named(name)
         .layer(auth.layer(name)?)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -106,19 +114,31 @@ pub async fn serve_adapter<A: PosAdapter>(
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
 }
 
-/// A tonic server with posgate's limits: a connection over its concurrency limit gets an
-/// immediate `UNAVAILABLE` (load shedding) rather than an unbounded queue, and each message is
-/// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond);
-/// a request that does not decode is `INVALID_ARGUMENT` ([`MalformedRequestLayer`]).
-pub fn server() -> Server<Stack<MalformedRequestLayer, Identity>> {
-    Server::builder()
-        .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
+/// [`server`] with every call counted and timed under `name` ([`GrpcMetricsLayer`], outermost,
+/// so refusals and reclassified codes are counted as callers see them).
+pub fn server_named(
+    name: &str,
+) -> Server<Stack<MalformedRequestLayer, Stack<GrpcMetricsLayer, Identity>>> {
+    limits(Server::builder())
+        .layer(GrpcMetricsLayer::new(name))
+        .layer(MalformedRequestLayer)
+}
+
+fn limits<L>(b: Server<L>) -> Server<L> {
+    b.concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
         .load_shed(true)
         .max_concurrent_streams(Some(MAX_CONCURRENT_PER_CONNECTION as u32))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
-        .layer(MalformedRequestLayer)
+}
+
+/// A tonic server with posgate's limits: a connection over its concurrency limit gets an
+/// immediate `UNAVAILABLE` (load shedding) rather than an unbounded queue, and each message is
+/// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond);
+/// a request that does not decode is `INVALID_ARGUMENT` ([`MalformedRequestLayer`]).
+pub fn server() -> Server<Stack<MalformedRequestLayer, Identity>> {
+    limits(Server::builder()).layer(MalformedRequestLayer)
 }
 
 /// Logging for a binary that has no `--log-format` flag of its own: [`init_logging`] with the

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct PaymentsConfig {
     pub listen: SocketAddr,
+    /// The admin HTTP port: `/metrics` (Prometheus), `/livez`, `/readyz`. None: not served.
+    pub admin_listen: Option<SocketAddr>,
     /// `sqlite://data/posgate.db` (embedded default) or `sqlite::memory:` for throwaway runs.
     pub database_url: String,
     /// How long `PayBill` waits for the POS before answering with the in-progress payment.
@@ -80,6 +82,7 @@ impl Default for PaymentsConfig {
     fn default() -> Self {
         PaymentsConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            admin_listen: None,
             database_url: "sqlite://data/posgate.db".into(),
             pay_wait_ms: 5_000,
             retry: RetryPolicy::default(),

@@ -127,17 +127,9 @@ impl PaymentsApi {
         })?;
         Ok((route, client))
     }
-}
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Payment, Status>> + Send + 'static>>;
-
-#[tonic::async_trait]
-impl PaymentService for PaymentsApi {
-    async fn pay_bill(
-        &self,
-        req: Request<pb::PayBillRequest>,
-    ) -> Result<Response<pb::Payment>, Status> {
-        let r = req.into_inner();
+    /// `PayBill`: accepts (or finds) the payment and waits for the POS's first say.
+    async fn pay(&self, r: pb::PayBillRequest) -> Result<PaymentRecord, Status> {
         validate_id("idempotency_key", &r.idempotency_key).map_err(invalid)?;
         let route = self.route(&r.restaurant_id).await?;
         if !route.enabled {
@@ -188,6 +180,7 @@ impl PaymentService for PaymentsApi {
             .map_err(internal)?
         {
             Inserted::New(rec) => {
+                crate::metric_definitions::transition(rec.lifecycle.state, None);
                 info!(payment_id = %rec.id, restaurant_id = %pay.restaurant_id, bill_id = %pay.bill_id, amount = %pay.amount, "payment accepted");
                 self.engine.kick(rec.id.clone());
                 rec
@@ -203,8 +196,26 @@ impl PaymentService for PaymentsApi {
             }
         };
         let deadline = Instant::now() + Duration::from_millis(self.cfg.pay_wait_ms);
-        let rec = self.wait_for(&rec.id, deadline, settled).await?;
-        Ok(Response::new(payment_to_pb(&rec)))
+        self.wait_for(&rec.id, deadline, settled).await
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Payment, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl PaymentService for PaymentsApi {
+    async fn pay_bill(
+        &self,
+        req: Request<pb::PayBillRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let started = std::time::Instant::now();
+        let answer = self.pay(req.into_inner()).await;
+        let result = match &answer {
+            Ok(rec) => rec.lifecycle.state.as_str(),
+            Err(_) => "error",
+        };
+        crate::metric_definitions::pay_bill(result, started.elapsed());
+        answer.map(|rec| Response::new(payment_to_pb(&rec)))
     }
 
     async fn get_payment(

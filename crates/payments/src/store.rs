@@ -245,6 +245,39 @@ impl Store {
         Ok(())
     }
 
+    /// Payments in each of `states`: how many, and the oldest one's time basis (unix ms: when it
+    /// went unanswered for outcome_unknown, its last change otherwise). One indexed read, for
+    /// the gauges of the metrics page.
+    pub async fn count_by_state(
+        &self,
+        states: &[PaymentState],
+    ) -> Result<Vec<(PaymentState, i64, Option<i64>)>, StoreError> {
+        let list = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT state, COUNT(*), MIN(COALESCE(unknown_since, updated_at)) FROM payments WHERE state IN ({list}) GROUP BY state"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let state: String = row.try_get(0)?;
+            let Ok(state) = state.parse::<PaymentState>() else {
+                continue;
+            };
+            out.push((state, row.try_get(1)?, row.try_get(2)?));
+        }
+        Ok(out)
+    }
+
+    /// The connection pool: (open connections, idle ones).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// After plaintext card codes were overwritten in a SQLite file, rewrites the file so their
     /// old bytes do not linger in free pages or the WAL. Best effort: the codes are sealed
     /// already; if another process keeps the file busy, the warning asks for a manual VACUUM.
