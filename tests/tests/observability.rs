@@ -411,6 +411,71 @@ async fn one_payment_shows_on_the_metrics_page() {
         "a restaurant id became a label"
     );
     assert!(!after.contains(&bill), "a bill id became a label");
-    // Nothing is in flight once the payment is closed.
-    assert_eq!(series(&after, "posgate_payments_in_flight", &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_and_reconciliations_are_counted_by_cause() {
+    use posgate_sim::wsa::{DEMO_OBJECT_ID, Fault, FaultKind};
+    let s = Stack::start_with(Options {
+        admin: true,
+        task_timeout_s: 1,
+        pay_wait_ms: 300,
+        ..Options::default()
+    })
+    .await;
+    let admin = s.admin_addr.expect("admin port");
+    let before = scrape(admin).await;
+
+    // The bill is in use at the till once: retried with that cause.
+    let busy = s.add_order(DEMO_OBJECT_ID, "500.00");
+    s.sim.inject(
+        Fault::new(FaultKind::BillLocked)
+            .for_order(busy.clone())
+            .times(1),
+    );
+    // The agent never answers once: the outcome is unknown until the bill is read back.
+    let silent = s.add_order(DEMO_OBJECT_ID, "75.50");
+    s.sim.inject(
+        Fault::new(FaultKind::AgentTimeout)
+            .for_order(silent.clone())
+            .times(1),
+    );
+    for (key, bill, amount) in [("busy", &busy, "500.00"), ("silent", &silent, "75.50")] {
+        let p = s
+            .client()
+            .pay_bill(posgate_tests::pay(key, "demo", bill, amount))
+            .await
+            .expect("pay")
+            .into_inner();
+        let p = s.wait_until(&p.payment_id, 30, |p| p.r#final).await;
+        assert_eq!(posgate_tests::state(&p), pb::PaymentState::Closed, "{p:?}");
+    }
+    let after = scrape(admin).await;
+    let grew = |name: &str, labels: &[(&str, &str)]| {
+        series(&after, name, labels) - series(&before, name, labels)
+    };
+    for (name, labels) in [
+        (
+            "posgate_payment_retries_total",
+            &[("cause", "BILL_IN_USE")][..],
+        ),
+        (
+            "posgate_payment_transitions_total",
+            &[("state", "retrying"), ("substate", "BILL_IN_USE")],
+        ),
+        (
+            "posgate_payment_transitions_total",
+            &[("state", "outcome_unknown")],
+        ),
+        ("posgate_payment_reconciliations_total", &[]),
+        (
+            "posgate_pos_call_duration_seconds_count",
+            &[("pos", "wsa"), ("operation", "check_payment")],
+        ),
+    ] {
+        assert!(
+            grew(name, labels) >= 1.0,
+            "{name} {labels:?} did not grow:\n{after}"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use posgate_core::payment::Event;
 use posgate_core::{Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
 use posgate_proto::v1::BillStatus;
 use tokio::sync::{Notify, Semaphore};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::config::PaymentsConfig;
 use crate::metric_definitions as metrics;
@@ -226,7 +226,15 @@ impl Engine {
         }
         metrics::in_flight(1);
         let _guard = InFlight(self, id.to_string());
-        if let Err(e) = self.drive_inner(id).await {
+        // Every line logged while this payment is driven carries its ids (the restaurant and
+        // bill are filled in once the payment is read), so one payment can be followed.
+        let span = tracing::info_span!(
+            "payment",
+            payment_id = id,
+            restaurant_id = tracing::field::Empty,
+            bill_id = tracing::field::Empty
+        );
+        if let Err(e) = self.drive_inner(id).instrument(span).await {
             warn!(payment_id = id, error = %e, "driving payment failed; it stays due and is retried");
         }
     }
@@ -235,6 +243,9 @@ impl Engine {
         let Some(rec) = self.store.get(id).await? else {
             return Ok(());
         };
+        let span = tracing::Span::current();
+        span.record("restaurant_id", rec.request.restaurant_id.as_str());
+        span.record("bill_id", rec.request.bill_id.as_str());
         let limit = self.limit(&rec.request.restaurant_id);
         let waiting = std::time::Instant::now();
         let Ok(_permit) = limit.acquire_owned().await else {
