@@ -78,6 +78,7 @@ pub mod answer;
 pub mod callback;
 pub mod config;
 pub mod connection;
+pub mod metric_definitions;
 pub mod registry;
 pub mod service;
 pub mod wire;
@@ -162,6 +163,7 @@ impl Adapter {
     /// Connects every restaurant (static and from the registry) and works until `shutdown`;
     /// then closes the sockets and waits (up to `shutdown_grace_ms`) for operations in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        metric_definitions::describe_metrics();
         let (stop_tx, stop_rx) = watch::channel(false);
         let registry = tokio::spawn(self.registry.run(stop_rx.clone()));
         let mut tasks = Vec::new();
