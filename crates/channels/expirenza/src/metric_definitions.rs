@@ -85,3 +85,47 @@ impl Drop for ConnectionGauge {
         metrics::gauge!(CONNECTIONS, "state" => state).decrement(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gauge(page: &str, state: &str) -> String {
+        let prefix = format!("{CONNECTIONS}{{state=\"{state}\"}} ");
+        page.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or("absent")
+            .to_string()
+    }
+
+    #[test]
+    fn the_gauge_follows_each_connection_and_forgets_it_when_it_ends() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let mut a = ConnectionGauge::new();
+            let mut b = ConnectionGauge::new();
+            assert_eq!(gauge(&handle.render(), "disconnected"), "2");
+            a.connected();
+            b.failed();
+            let page = handle.render();
+            assert_eq!(gauge(&page, "connected"), "1");
+            assert_eq!(gauge(&page, "disconnected"), "1");
+            a.connected(); // no double count
+            a.disconnected();
+            b.connected();
+            let page = handle.render();
+            assert_eq!(gauge(&page, "connected"), "1");
+            assert_eq!(gauge(&page, "disconnected"), "1");
+            drop(a);
+            drop(b);
+            let page = handle.render();
+            assert_eq!(gauge(&page, "connected"), "0");
+            assert_eq!(gauge(&page, "disconnected"), "0");
+            assert!(
+                page.contains("posgate_expirenza_connection_attempts_total{result=\"ok\"} 3"),
+                "{page}"
+            );
+        });
+    }
+}
