@@ -1,4 +1,7 @@
-//! Compiles `proto/` with protox (pure Rust), so no system `protoc` is needed.
+//! Compiles `proto/` with protox (pure Rust), so no system `protoc` is needed, and keeps the
+//! encoded file descriptor set for gRPC server reflection (`posgate_proto::FILE_DESCRIPTOR_SET`).
+use prost::Message;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
     let files = [
@@ -7,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "posgate/v1/restaurants.proto",
     ];
     let fds = protox::compile(files, [root])?;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("posgate_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)

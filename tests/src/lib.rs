@@ -77,6 +77,11 @@ pub struct Options {
     /// Declare the stack's restaurants (`demo`, `demo-sync`, `demo-v1`, `lenient`) in the
     /// registry at start; `false` leaves the registry empty.
     pub declare_restaurants: bool,
+    /// `[payments] drain_ms`: how long it keeps answering after a stop began.
+    pub drain_ms: u64,
+    /// Serve the payment service's admin HTTP port (`/metrics`, `/livez`, `/readyz`) on a free
+    /// loopback port: [`Stack::admin_addr`].
+    pub admin: bool,
 }
 
 impl Default for Options {
@@ -91,6 +96,8 @@ impl Default for Options {
             lease_ms: 30_000,
             database_url: None,
             declare_restaurants: true,
+            drain_ms: 0,
+            admin: false,
         }
     }
 }
@@ -110,6 +117,9 @@ pub struct Stack {
     pub sim_addr: SocketAddr,
     pub adapter_addr: SocketAddr,
     pub payments_addr: SocketAddr,
+    /// The payment service's admin HTTP port, with [`Options::admin`].
+    pub admin_addr: Option<SocketAddr>,
+    admin: bool,
     pub client: Client,
     pub config_path: PathBuf,
     pub dir: PathBuf,
@@ -147,6 +157,7 @@ lease_ms = {lease}
 reconcile_settle_ms = 1500
 max_in_flight_per_restaurant = {inflight}
 adapter_timeout_ms = 30000
+drain_ms = {drain}
 [payments.retry]
 initial_ms = {ri}
 multiplier_pct = 150
@@ -167,6 +178,7 @@ listen = "{adapter}"
         wait = o.pay_wait_ms,
         inflight = o.max_in_flight_per_restaurant,
         lease = o.lease_ms,
+        drain = o.drain_ms,
         ri = o.retry_initial_ms,
         rmax = o.retry_max_attempts,
         ci = o.reconcile_initial_ms,
@@ -320,6 +332,8 @@ impl Stack {
             sim_addr,
             adapter_addr,
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_addr: None,
+            admin: o.admin,
             client: client_for(SocketAddr::from(([127, 0, 0, 1], 1)), CLI_TOKEN),
             config_path,
             dir,
@@ -386,7 +400,18 @@ impl Stack {
         let (tx, rx) = watch::channel(false);
         self.stop_payments = tx;
         let svc = PaymentsService::build(cfg).await.expect("build payments");
-        self.payments_task = Some(tokio::spawn(svc.serve(listener, stopped(&rx))));
+        let admin = if self.admin {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+            self.admin_addr = Some(l.local_addr().expect("addr"));
+            Some(l)
+        } else {
+            None
+        };
+        self.payments_task = Some(tokio::spawn(svc.serve_with_admin(
+            listener,
+            admin,
+            stopped(&rx),
+        )));
         self.client = client_for(self.payments_addr, CLI_TOKEN);
     }
 
@@ -428,6 +453,12 @@ impl Stack {
             .into_iter()
             .filter_map(|h| h.5)
             .collect()
+    }
+
+    /// Begins a graceful stop of the payment service without waiting for it (what SIGTERM
+    /// does); [`Stack::stop_payments`] waits for the end.
+    pub fn signal_stop_payments(&self) {
+        let _ = self.stop_payments.send(true);
     }
 
     /// Stops the payment service (graceful), keeping its database.

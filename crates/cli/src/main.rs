@@ -23,6 +23,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Log line format on stderr (`up`, `serve`): text or json. Else POSGATE_LOG_FORMAT, else
+    /// `[log] format` of the config file, else text.
+    #[arg(long, global = true)]
+    log_format: Option<posgate_grpc::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -53,8 +57,8 @@ enum Cmd {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Up(a) => up::run(a).await,
-        Cmd::Serve(a) => serve::run(a).await,
+        Cmd::Up(a) => up::run(a, cli.log_format).await,
+        Cmd::Serve(a) => serve::run(a, cli.log_format).await,
         Cmd::Pay(a) => client::pay(a).await,
         Cmd::Get(a) => client::get(a).await,
         Cmd::List(a) => client::list(a).await,

@@ -76,8 +76,7 @@ where
     Ok(Some(addr))
 }
 
-pub async fn run(a: UpArgs) -> anyhow::Result<()> {
-    posgate_grpc::init_tracing();
+pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyhow::Result<()> {
     let embedded = a.config.is_none();
     let path = match a.config {
         Some(p) => p,
@@ -90,6 +89,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             p
         }
     };
+    // Logs to stderr; the banner below is what stdout carries.
+    posgate_grpc::init_logging(log_format, Some(&path))?;
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = Tasks::new();
     let mut lines = Vec::new();
@@ -144,11 +145,16 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     }
     let pay_listener = TcpListener::bind(pay_cfg.listen).await?;
     let pay_addr = pay_listener.local_addr()?;
+    let admin = match pay_cfg.admin_listen {
+        Some(a) => Some(posgate_grpc::admin::bind(a).await?),
+        None => None,
+    };
+    let admin_addr = admin.as_ref().map(|l| l.local_addr()).transpose()?;
     let db = pay_cfg.database_url.clone();
     let dev_key = pay_cfg.secrets.dev_key;
     let operator = pay_cfg.auth.tokens.get("operator").cloned();
     let payments = PaymentsService::build(pay_cfg).await?;
-    tasks.spawn(payments.serve(pay_listener, stopped(&stop)));
+    tasks.spawn(payments.serve_with_admin(pay_listener, admin, stopped(&stop)));
     if embedded {
         let Some(token) = operator else {
             anyhow::bail!(
@@ -164,6 +170,12 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         0,
         format!("  payment service (gRPC)   http://{pay_addr}    database {db}"),
     );
+    if let Some(a) = admin_addr {
+        lines.insert(
+            1,
+            format!("  admin (HTTP)             http://{a}/metrics  /livez  /readyz"),
+        );
+    }
 
     // The Expirenza adapter serves the registry's restaurants with a channel.
     let expirenza = posgate_expirenza::load_config(Some(&path))?;

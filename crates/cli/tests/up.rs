@@ -1,6 +1,8 @@
 //! `posgate up` as a newcomer runs it: where it keeps its data, that a service failing to
-//! start makes it exit non-zero instead of running on without it, and that a config file still
-//! declaring restaurants (a retired section) is refused saying how to declare them instead.
+//! start makes it exit non-zero instead of running on without it, that a config file still
+//! declaring restaurants (a retired section) is refused saying how to declare them instead, and
+//! that its banner is all stdout carries (logs go to stderr, as JSON lines when asked) with the
+//! admin port it names answering.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,6 +27,7 @@ fn up(cwd: &Path, args: &[&str]) -> Command {
     for service in ["PAYMENTS", "WSA", "DELIVERY", "TILLYPAD"] {
         c.env(format!("POSGATE_{service}__LISTEN"), "127.0.0.1:0");
     }
+    c.env("POSGATE_PAYMENTS__ADMIN_LISTEN", "127.0.0.1:0");
     c
 }
 
@@ -181,4 +184,96 @@ fn up_refuses_static_expirenza_restaurants_naming_the_section_and_the_import() {
         "says what to do: {err}"
     );
     assert!(!err.contains("SECRET-not-shown"), "{err}");
+}
+
+#[test]
+fn up_prints_its_banner_on_stdout_and_logs_json_on_stderr() {
+    use std::io::{BufRead, BufReader, Read};
+    let cwd = temp_dir("json");
+    let mut c = up(&cwd, &["--data-dir", cwd.join("data").to_str().unwrap()]);
+    // The demo restaurants are declared through their adapters: wire them on free ports.
+    for kind in ["wsa", "delivery", "tillypad"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let upper = kind.to_ascii_uppercase();
+        c.env(
+            format!("POSGATE_{upper}__LISTEN"),
+            format!("127.0.0.1:{port}"),
+        );
+        c.env(
+            format!("POSGATE_PAYMENTS__ADAPTERS__{upper}"),
+            format!("http://127.0.0.1:{port}"),
+        );
+    }
+    let mut child = c
+        .arg("--log-format")
+        .arg("json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = Vec::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
+        banner.push(std::mem::take(&mut line));
+        if banner
+            .last()
+            .unwrap()
+            .starts_with("Ctrl-C stops everything")
+        {
+            break;
+        }
+    }
+    let banner = banner.concat();
+    assert!(banner.starts_with("posgate is up"), "{banner}");
+    assert!(
+        !banner.contains("\"timestamp\""),
+        "logs on stdout: {banner}"
+    );
+    // The admin port the banner names answers.
+    let admin = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("admin (HTTP)"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the banner names the admin port")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (ready, page) = rt.block_on(async {
+        let ready = reqwest::get(format!("{admin}/readyz")).await.unwrap();
+        let page = reqwest::get(format!("{admin}/metrics")).await.unwrap();
+        (ready.status(), page.text().await.unwrap())
+    });
+    assert_eq!(ready, 200);
+    assert!(
+        page.contains("# TYPE posgate_payments_open gauge"),
+        "{page}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!err.contains("\x1b["), "colour codes in the logs: {err:?}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 3, "{err}");
+    for l in &lines {
+        assert!(
+            l.starts_with('{') && l.ends_with('}') && l.contains("\"level\":"),
+            "not a JSON line: {l}"
+        );
+    }
+    assert!(
+        err.contains("\"message\":\"admin HTTP port: /metrics /livez /readyz\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&cwd);
 }

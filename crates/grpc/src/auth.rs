@@ -11,10 +11,14 @@
 //! `PERMISSION_DENIED` naming the caller and the method. The defaults ([`DEFAULT_ALLOW`]) are
 //! safe: only the payment service may call a POS adapter (anything else could book money on a
 //! POS with no payment record, no idempotency and no bill lock), `PaymentService` is for the
-//! CLI and the Expirenza adapter, `RestaurantService` (POS credentials) for operators, and
-//! `ChannelService` (Expirenza channels with their keys) for the Expirenza adapter. `[auth.allow]` replaces a default row or adds one, e.g. an
-//! internal checkout service: `"posgate.v1.PaymentService" = ["cli", "expirenza", "checkout"]`.
+//! CLI and the Expirenza adapter, `RestaurantService` (POS credentials) for operators,
+//! `ChannelService` (Expirenza channels with their keys) for the Expirenza adapter, and server
+//! reflection for any authenticated caller. `[auth.allow]` replaces a default row or adds one,
+//! e.g. an internal checkout service:
+//! `"posgate.v1.PaymentService" = ["cli", "expirenza", "checkout"]`.
 //! `"*"` in a row allows every authenticated caller.
+//!
+//! **Open**: only the health service ([`OPEN_SERVICES`]) answers without a token, for probes.
 //!
 //! Both checks run in one tower layer ([`AuthLayer`]) before any handler, because only there
 //! is the method's path known. Tokens, not mutual TLS: nothing to issue to run on a laptop and
@@ -46,10 +50,26 @@ pub const DEFAULT_ALLOW: &[(&str, &[&str])] = &[
     ("posgate.v1.RestaurantService", &["operator"]),
     // The registry's Expirenza channels carry their secret keys: the Expirenza adapter only.
     ("posgate.v1.ChannelService", &["expirenza"]),
+    // Server reflection (grpcurl list/describe): the schema is no secret, but a stranger
+    // without a token learns nothing about the port; every service holding a token may look.
+    ("grpc.reflection.v1.ServerReflection", &[ANY_CALLER]),
+    ("grpc.reflection.v1alpha.ServerReflection", &[ANY_CALLER]),
 ];
 
 /// In an `[auth.allow]` row: every authenticated caller.
 pub const ANY_CALLER: &str = "*";
+
+/// gRPC services anyone who reaches the port may call, with no token: health probes (the
+/// kubelet, a load balancer, `grpc_health_probe`) carry none, and the answer says nothing but
+/// `SERVING` or `NOT_SERVING`. Nothing else is open; `[auth.allow]` cannot open more.
+pub const OPEN_SERVICES: &[&str] = &["grpc.health.v1.Health"];
+
+/// Whether `path` (`/grpc.health.v1.Health/Check`) is a method of an [`OPEN_SERVICES`] service.
+pub fn is_open(path: &str) -> bool {
+    let full = path.trim_start_matches('/');
+    let service = full.split_once('/').map_or(full, |(s, _)| s);
+    OPEN_SERVICES.contains(&service)
+}
 
 /// The `[auth]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -256,6 +276,9 @@ where
         let Some(check) = &self.check else {
             return Either::Right(self.inner.call(req));
         };
+        if is_open(req.uri().path()) {
+            return Either::Right(self.inner.call(req));
+        }
         let header = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -396,6 +419,18 @@ mod tests {
             Err(tonic::Code::PermissionDenied),
             "the payment service has no business calling itself"
         );
+        // Reflection: any authenticated caller.
+        for t in ["tok-p", "tok-c", "tok-e"] {
+            for r in [
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            ] {
+                assert!(
+                    decide(&c, Some(&format!("Bearer {t}")), r).is_ok(),
+                    "{t} {r}"
+                );
+            }
+        }
         // A service nobody named is refused to everyone.
         assert_eq!(
             decide(&c, Some("Bearer tok-p"), "/grpc.other.Thing/Do"),
@@ -456,6 +491,49 @@ mod tests {
         assert_eq!(
             decide(&c, Some("Bearer tok-c"), POST),
             Err(tonic::Code::PermissionDenied)
+        );
+    }
+
+    #[tokio::test]
+    async fn health_needs_no_token_and_nothing_else_is_open() {
+        use tower::{Layer, ServiceExt};
+        let layer = AuthConfig::with_tokens([("cli", "tok-c")])
+            .layer("t")
+            .unwrap();
+        let inner = tower::service_fn(|_req: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(()))
+        });
+        let status = |path: String, token: Option<&'static str>| {
+            let svc = layer.layer(inner);
+            async move {
+                let mut req = http::Request::builder().uri(path);
+                if let Some(t) = token {
+                    req = req.header("authorization", t);
+                }
+                let res = svc.oneshot(req.body(()).unwrap()).await.unwrap();
+                tonic::Status::from_header_map(res.headers()).map_or(tonic::Code::Ok, |s| s.code())
+            }
+        };
+        for m in ["Check", "Watch"] {
+            let path = format!("/grpc.health.v1.Health/{m}");
+            assert_eq!(status(path, None).await, tonic::Code::Ok, "{m}");
+        }
+        for path in [
+            PAY,
+            POST,
+            "/grpc.health.v1.HealthX/Check",
+            "/grpc.health.v2.Health/Check",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert_eq!(
+                status(path.into(), None).await,
+                tonic::Code::Unauthenticated,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            status(PAY.into(), Some("Bearer tok-c")).await,
+            tonic::Code::Ok
         );
     }
 

@@ -2,26 +2,48 @@
 //! services ([`auth`]: a bearer token per calling service, a table of which caller may call
 //! which method), and gRPC server limits.
 //!
+//! **Logs** ([`logs`]): [`init_logging`], the one set-up every binary calls: stderr, text or
+//! JSON, no colour codes off a terminal.
+//!
+//! **Health and reflection** ([`health`], [`reflection`]): the standard gRPC services on every
+//! server; health open to probes, reflection to any authenticated caller.
+//!
+//! **Metrics and the admin port** ([`metrics`], [`metric_definitions`], [`admin`]): every
+//! call a server answers counted by method and code; `/metrics`, `/livez`, `/readyz` on an
+//! HTTP port of its own.
+//!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
 
 use std::path::Path;
 use std::time::Duration;
 
+pub mod admin;
 mod auth;
+pub mod health;
+pub mod logs;
 mod malformed;
+pub mod metric_definitions;
+pub mod metrics;
+pub mod reflection;
 
 pub use auth::{
-    ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW, Rules,
+    ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW,
+    OPEN_SERVICES, Rules, is_open,
 };
 
+pub use health::{Health, Readiness};
+pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
+pub use metrics::{GrpcMetrics, GrpcMetricsLayer};
+pub use reflection::reflection;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
 use serde::de::DeserializeOwned;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
 use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
@@ -101,7 +123,9 @@ pub fn load_section_retiring<T: DeserializeOwned + Default>(
     }
 }
 
-/// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits.
+/// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits,
+/// the standard health service (`SERVING` while up, `NOT_SERVING` once `shutdown` fires) and
+/// server reflection.
 pub async fn serve_adapter<A: PosAdapter>(
     name: &str,
     auth: &AuthConfig,
@@ -109,12 +133,42 @@ pub async fn serve_adapter<A: PosAdapter>(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    server()
+    let services = [<PosAdapterServer<A> as NamedService>::NAME];
+    let (health, health_service) = Health::new(name, &services).await;
+    let (reflection_v1, reflection_v1alpha) = reflection(&services)?;
+    let router = server_named(name)
         .layer(auth.layer(name)?)
-        .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES));
+    health.set(Readiness::Serving).await;
+    router
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            health.draining_on(shutdown),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
+}
+
+/// [`server`] with every call counted and timed under `name` ([`GrpcMetricsLayer`], outermost,
+/// so refusals and reclassified codes are counted as callers see them).
+pub fn server_named(
+    name: &str,
+) -> Server<Stack<MalformedRequestLayer, Stack<GrpcMetricsLayer, Identity>>> {
+    limits(Server::builder())
+        .layer(GrpcMetricsLayer::new(name))
+        .layer(MalformedRequestLayer)
+}
+
+fn limits<L>(b: Server<L>) -> Server<L> {
+    b.concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
+        .load_shed(true)
+        .max_concurrent_streams(Some(MAX_CONCURRENT_PER_CONNECTION as u32))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_nodelay(true)
 }
 
 /// A tonic server with posgate's limits: a connection over its concurrency limit gets an
@@ -122,24 +176,19 @@ pub async fn serve_adapter<A: PosAdapter>(
 /// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond);
 /// a request that does not decode is `INVALID_ARGUMENT` ([`MalformedRequestLayer`]).
 pub fn server() -> Server<Stack<MalformedRequestLayer, Identity>> {
-    Server::builder()
-        .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
-        .load_shed(true)
-        .max_concurrent_streams(Some(MAX_CONCURRENT_PER_CONNECTION as u32))
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .tcp_nodelay(true)
-        .layer(MalformedRequestLayer)
+    limits(Server::builder()).layer(MalformedRequestLayer)
 }
 
-/// Logging for a service process: `RUST_LOG` (default `info`, sqlx quiet).
+/// Logging for a binary that has no `--log-format` flag of its own: [`init_logging`] with the
+/// format from `POSGATE_LOG_FORMAT`, else `[log] format` of the file named by `POSGATE_CONFIG`.
+/// A bad value is said on stderr and text is used (this function cannot fail; prefer
+/// [`init_logging`], which reports it as an error).
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    let config = std::env::var_os("POSGATE_CONFIG").map(std::path::PathBuf::from);
+    if let Err(e) = init_logging(None, config.as_deref()) {
+        eprintln!("warning: {e:#}; logging as text");
+        let _ = init_logging(Some(LogFormat::Text), None);
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM (Kubernetes stops pods with SIGTERM).

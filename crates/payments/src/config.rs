@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
     pub listen: SocketAddr,
+    /// The admin HTTP port: `/metrics` (Prometheus), `/livez`, `/readyz`. None: not served.
+    pub admin_listen: Option<SocketAddr>,
     /// `sqlite://data/posgate.db` (embedded default) or `sqlite::memory:` for throwaway runs.
     pub database_url: String,
     /// How long `PayBill` waits for the POS before answering with the in-progress payment.
@@ -47,6 +49,13 @@ pub struct PaymentsConfig {
     pub adapter_timeout_ms: u64,
     /// On shutdown, how long in-flight POS calls may take to finish and save.
     pub shutdown_grace_ms: u64,
+    /// On shutdown, how long the service keeps answering calls after its health turned
+    /// `NOT_SERVING`, so load balancers and Kubernetes stop routing to it before it stops
+    /// accepting (longer than the readiness probe period there; 0 here: stop at once).
+    pub drain_ms: u64,
+    /// How often the database is checked for the health status (`SERVING` only while it
+    /// answers and carries this build's schema).
+    pub health_interval_ms: u64,
     /// Adapter gRPC endpoints by POS kind: `wsa = "http://127.0.0.1:50061"`. Which restaurant
     /// goes to which is the registry's (`RestaurantSpec.pos_kind`).
     pub adapters: BTreeMap<String, String>,
@@ -69,6 +78,7 @@ impl Default for PaymentsConfig {
     fn default() -> Self {
         PaymentsConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            admin_listen: None,
             database_url: "sqlite://data/posgate.db".into(),
             pay_wait_ms: 5_000,
             retry: RetryPolicy::default(),
@@ -85,6 +95,8 @@ impl Default for PaymentsConfig {
             poll_interval_ms: 1_000,
             adapter_timeout_ms: 200_000,
             shutdown_grace_ms: 15_000,
+            drain_ms: 0,
+            health_interval_ms: 5_000,
             adapters: BTreeMap::new(),
             auth: AuthConfig::default(),
             secrets: SecretsConfig::default(),

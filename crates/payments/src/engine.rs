@@ -15,9 +15,10 @@ use posgate_core::payment::Event;
 use posgate_core::{Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
 use posgate_proto::v1::BillStatus;
 use tokio::sync::{Notify, Semaphore};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::config::PaymentsConfig;
+use crate::metric_definitions as metrics;
 use crate::notify::Notifier;
 use crate::port::{Capabilities, Outcome, PortError, PosFailure, PosPort};
 use crate::store::{BillSnapshot, PaymentRecord, Store, StoreError};
@@ -45,6 +46,17 @@ pub mod codes {
     pub const ADAPTER: &str = "posgate:adapter_unreachable";
     pub const WORKER_LOST: &str = "posgate:worker_lost";
     pub const UNVERIFIABLE: &str = "posgate:outcome_unverifiable";
+
+    /// Every code above (what a metric label may be).
+    pub const ALL: [&str; 7] = [
+        BILL_CLOSED,
+        BILL_UNKNOWN,
+        BILL_NOT_READY,
+        AMOUNT_CHECK,
+        ADAPTER,
+        WORKER_LOST,
+        UNVERIFIABLE,
+    ];
 }
 
 /// What one POS call came back with.
@@ -111,6 +123,7 @@ pub struct Engine {
 struct InFlight<'a>(&'a Engine, String);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
+        metrics::in_flight(-1);
         self.0
             .in_flight
             .lock()
@@ -211,8 +224,17 @@ impl Engine {
         {
             return;
         }
+        metrics::in_flight(1);
         let _guard = InFlight(self, id.to_string());
-        if let Err(e) = self.drive_inner(id).await {
+        // Every line logged while this payment is driven carries its ids (the restaurant and
+        // bill are filled in once the payment is read), so one payment can be followed.
+        let span = tracing::info_span!(
+            "payment",
+            payment_id = id,
+            restaurant_id = tracing::field::Empty,
+            bill_id = tracing::field::Empty
+        );
+        if let Err(e) = self.drive_inner(id).instrument(span).await {
             warn!(payment_id = id, error = %e, "driving payment failed; it stays due and is retried");
         }
     }
@@ -221,10 +243,15 @@ impl Engine {
         let Some(rec) = self.store.get(id).await? else {
             return Ok(());
         };
+        let span = tracing::Span::current();
+        span.record("restaurant_id", rec.request.restaurant_id.as_str());
+        span.record("bill_id", rec.request.bill_id.as_str());
         let limit = self.limit(&rec.request.restaurant_id);
+        let waiting = std::time::Instant::now();
         let Ok(_permit) = limit.acquire_owned().await else {
             return Ok(());
         };
+        metrics::limiter_wait(waiting.elapsed());
         // Consecutive steps (pay, then close) run in one go.
         for _ in 0..4 {
             if self.stopping.load(Ordering::Relaxed) {
@@ -263,6 +290,7 @@ impl Engine {
                 {
                     return Ok(());
                 }
+                metrics::transition(rec.lifecycle.state, rec.substate);
                 rec.version += 1;
             }
             let step = async {
@@ -350,6 +378,7 @@ impl Engine {
         let ok = self.save(rec, false, note).await?;
         if ok {
             rec.version += 1;
+            metrics::transition(rec.lifecycle.state, rec.substate);
         }
         Ok(ok)
     }
@@ -417,6 +446,10 @@ impl Engine {
         let holds_bill = rec.lifecycle.state == PaymentState::OutcomeUnknown;
         if !self.save(rec, true, note).await? {
             return Ok(false);
+        }
+        metrics::transition(rec.lifecycle.state, rec.substate);
+        if rec.lifecycle.state == PaymentState::Retrying {
+            metrics::retry(rec.substate, rec.pos_code.as_deref());
         }
         if !holds_bill {
             self.store
@@ -685,6 +718,10 @@ impl Engine {
                 rec.bill_before.as_ref(),
             )
             .await;
+        metrics::reconciliation(match &reply {
+            Err(_) => "error",
+            Ok(r) => metrics::outcome(r.outcome),
+        });
         let answer = match reply {
             Err(e) => Answer::new(Event::Unknown, format!("check failed: {e}")),
             Ok(r) => {

@@ -11,12 +11,15 @@ struct Args {
     /// posgate TOML file; its [payments] section is read. POSGATE_PAYMENTS__* env vars override.
     #[arg(long, env = "POSGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Log line format on stderr: text or json (else POSGATE_LOG_FORMAT, else [log] format).
+    #[arg(long)]
+    log_format: Option<posgate_grpc::LogFormat>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    posgate_grpc::init_tracing();
     let args = Args::parse();
+    posgate_grpc::init_logging(args.log_format, args.config.as_deref())?;
     let cfg = PaymentsConfig::load(args.config.as_deref())?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payment service listening");

@@ -15,6 +15,7 @@ use posgate_proto::v1::{
 };
 
 use crate::adapters::{Adapters, Route};
+use crate::metric_definitions;
 use crate::store::BillSnapshot;
 
 pub use posgate_core::pos::{Capabilities, Outcome, PosFailure, PosReply};
@@ -123,6 +124,36 @@ fn port_error(s: tonic::Status) -> PortError {
     }
 }
 
+/// The metric label of a failed call.
+fn error_label(e: &PortError) -> &'static str {
+    match e {
+        PortError::BadRequest(_) => "bad_request",
+        PortError::NotAllowed(_) => "not_allowed",
+        PortError::NoRoute => "no_route",
+        PortError::Unreachable(_) => "unreachable",
+        PortError::Failed(_) => "error",
+    }
+}
+
+/// Runs one adapter call and records its time by POS kind, operation and result
+/// ([`metric_definitions::POS_CALL_DURATION`]): the one place POS latency is measured, so every
+/// adapter is measured alike.
+async fn timed<T>(
+    pos: &str,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, PortError>>,
+    result: impl FnOnce(&T) -> &'static str,
+) -> Result<T, PortError> {
+    let started = std::time::Instant::now();
+    let r = call.await;
+    let label = match &r {
+        Ok(v) => result(v),
+        Err(e) => error_label(e),
+    };
+    metric_definitions::pos_call(pos, operation, label, started.elapsed());
+    r
+}
+
 fn outcome(o: i32) -> Outcome {
     convert::outcome_from_pb(o)
 }
@@ -180,22 +211,29 @@ impl PosPort for GrpcPos {
         bill_id: &str,
     ) -> Result<Result<BillSnapshot, PosFailure>, PortError> {
         let (route, mut client) = self.route(restaurant_id).await?;
-        let r = client
-            .get_bill(self.adapters.request(AdapterGetBillRequest {
-                connection: Some(route.connection),
-                restaurant_id: restaurant_id.to_string(),
-                bill_id: bill_id.to_string(),
-            }))
-            .await
-            .map_err(port_error)?
-            .into_inner();
-        match r.result {
-            Some(adapter_get_bill_response::Result::Bill(b)) => Ok(Ok(snapshot(&b))),
-            Some(adapter_get_bill_response::Result::Failure(f)) => Ok(Err(failure(f))),
-            None => Err(PortError::Failed(
-                "the adapter answered neither bill nor failure".into(),
-            )),
-        }
+        let call = async {
+            let r = client
+                .get_bill(self.adapters.request(AdapterGetBillRequest {
+                    connection: Some(route.connection),
+                    restaurant_id: restaurant_id.to_string(),
+                    bill_id: bill_id.to_string(),
+                }))
+                .await
+                .map_err(port_error)?
+                .into_inner();
+            match r.result {
+                Some(adapter_get_bill_response::Result::Bill(b)) => Ok(Ok(snapshot(&b))),
+                Some(adapter_get_bill_response::Result::Failure(f)) => Ok(Err(failure(f))),
+                None => Err(PortError::Failed(
+                    "the adapter answered neither bill nor failure".into(),
+                )),
+            }
+        };
+        timed(&route.pos_kind, "get_bill", call, |r| match r {
+            Ok(_) => "ok",
+            Err(_) => "failure",
+        })
+        .await
     }
 
     async fn post_payment(
@@ -226,11 +264,17 @@ impl PosPort for GrpcPos {
             pos_options: req.pos_options.clone().into_iter().collect(),
             attempt,
         };
-        let r = client
-            .post_payment(self.adapters.request(post))
-            .await
-            .map_err(port_error)?
-            .into_inner();
+        let call = async {
+            client
+                .post_payment(self.adapters.request(post))
+                .await
+                .map_err(port_error)
+        };
+        let r = timed(&route.pos_kind, "post_payment", call, |r| {
+            metric_definitions::outcome(outcome(r.get_ref().outcome))
+        })
+        .await?
+        .into_inner();
         Ok(PosReply {
             outcome: outcome(r.outcome),
             failure: r.failure.map(failure),
@@ -260,20 +304,25 @@ impl PosPort for GrpcPos {
             ..Default::default()
         });
         let (route, mut client) = self.route(&req.restaurant_id).await?;
-        let r = client
-            .check_payment(self.adapters.request(CheckPaymentRequest {
-                connection: Some(route.connection),
-                restaurant_id: req.restaurant_id.clone(),
-                bill_id: req.bill_id.clone(),
-                payment_id: payment_id.to_string(),
-                amount: req.amount.to_string(),
-                pos_reference: reference.unwrap_or_default().to_string(),
-                bill_before,
-                close: req.close,
-            }))
-            .await
-            .map_err(port_error)?
-            .into_inner();
+        let pos = route.pos_kind.clone();
+        let call = client.check_payment(self.adapters.request(CheckPaymentRequest {
+            connection: Some(route.connection),
+            restaurant_id: req.restaurant_id.clone(),
+            bill_id: req.bill_id.clone(),
+            payment_id: payment_id.to_string(),
+            amount: req.amount.to_string(),
+            pos_reference: reference.unwrap_or_default().to_string(),
+            bill_before,
+            close: req.close,
+        }));
+        let r = timed(
+            &pos,
+            "check_payment",
+            async { call.await.map_err(port_error) },
+            |r| metric_definitions::outcome(outcome(r.get_ref().outcome)),
+        )
+        .await?
+        .into_inner();
         Ok(PosReply {
             outcome: outcome(r.outcome),
             failure: r.failure.map(failure),
@@ -291,16 +340,20 @@ impl PosPort for GrpcPos {
         bill_id: &str,
     ) -> Result<PosReply, PortError> {
         let (route, mut client) = self.route(restaurant_id).await?;
-        let r = client
-            .close_bill(self.adapters.request(AdapterCloseBillRequest {
-                connection: Some(route.connection),
-                restaurant_id: restaurant_id.to_string(),
-                bill_id: bill_id.to_string(),
-                payment_id: payment_id.to_string(),
-            }))
-            .await
-            .map_err(port_error)?
-            .into_inner();
+        let call = client.close_bill(self.adapters.request(AdapterCloseBillRequest {
+            connection: Some(route.connection),
+            restaurant_id: restaurant_id.to_string(),
+            bill_id: bill_id.to_string(),
+            payment_id: payment_id.to_string(),
+        }));
+        let r = timed(
+            &route.pos_kind,
+            "close_bill",
+            async { call.await.map_err(port_error) },
+            |r| metric_definitions::outcome(outcome(r.get_ref().outcome)),
+        )
+        .await?
+        .into_inner();
         Ok(PosReply {
             outcome: outcome(r.outcome),
             failure: r.failure.map(failure),

@@ -13,7 +13,7 @@ use posgate_proto::v1::payment_service_server::PaymentService;
 use posgate_proto::v1::{self as pb, AdapterCloseBillRequest, AdapterGetBillRequest};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::adapters::{AdapterClient, Adapters, Route};
 use crate::config::PaymentsConfig;
@@ -127,17 +127,9 @@ impl PaymentsApi {
         })?;
         Ok((route, client))
     }
-}
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Payment, Status>> + Send + 'static>>;
-
-#[tonic::async_trait]
-impl PaymentService for PaymentsApi {
-    async fn pay_bill(
-        &self,
-        req: Request<pb::PayBillRequest>,
-    ) -> Result<Response<pb::Payment>, Status> {
-        let r = req.into_inner();
+    /// `PayBill`: accepts (or finds) the payment and waits for the POS's first say.
+    async fn pay(&self, r: pb::PayBillRequest) -> Result<PaymentRecord, Status> {
         validate_id("idempotency_key", &r.idempotency_key).map_err(invalid)?;
         let route = self.route(&r.restaurant_id).await?;
         if !route.enabled {
@@ -180,6 +172,9 @@ impl PaymentService for PaymentsApi {
             pos_options: r.pos_options.clone().into_iter().collect(),
         };
         let pay = PayRequest::validate(&raw, scale).map_err(invalid)?;
+        let span = tracing::Span::current();
+        span.record("restaurant_id", pay.restaurant_id.as_str());
+        span.record("bill_id", pay.bill_id.as_str());
         let id = uuid::Uuid::now_v7().to_string();
         let rec = match self
             .store
@@ -188,11 +183,14 @@ impl PaymentService for PaymentsApi {
             .map_err(internal)?
         {
             Inserted::New(rec) => {
+                span.record("payment_id", rec.id.as_str());
+                crate::metric_definitions::transition(rec.lifecycle.state, None);
                 info!(payment_id = %rec.id, restaurant_id = %pay.restaurant_id, bill_id = %pay.bill_id, amount = %pay.amount, "payment accepted");
                 self.engine.kick(rec.id.clone());
                 rec
             }
             Inserted::Existing(rec) => {
+                span.record("payment_id", rec.id.as_str());
                 if let Some(field) = rec.request.first_difference(&pay) {
                     return Err(Status::failed_precondition(format!(
                         "{field}: idempotency_key {:?} was used for a payment with a different {field}",
@@ -203,8 +201,39 @@ impl PaymentService for PaymentsApi {
             }
         };
         let deadline = Instant::now() + Duration::from_millis(self.cfg.pay_wait_ms);
-        let rec = self.wait_for(&rec.id, deadline, settled).await?;
-        Ok(Response::new(payment_to_pb(&rec)))
+        self.wait_for(&rec.id, deadline, settled).await
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Payment, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl PaymentService for PaymentsApi {
+    async fn pay_bill(
+        &self,
+        req: Request<pb::PayBillRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let started = std::time::Instant::now();
+        let caller = req
+            .extensions()
+            .get::<posgate_grpc::Caller>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
+        // The ids are recorded once validated (see `pay`): raw input is not logged.
+        let span = tracing::info_span!(
+            "pay_bill",
+            caller = %caller,
+            payment_id = tracing::field::Empty,
+            restaurant_id = tracing::field::Empty,
+            bill_id = tracing::field::Empty
+        );
+        let answer = self.pay(req.into_inner()).instrument(span).await;
+        let result = match &answer {
+            Ok(rec) => rec.lifecycle.state.as_str(),
+            Err(_) => "error",
+        };
+        crate::metric_definitions::pay_bill(result, started.elapsed());
+        answer.map(|rec| Response::new(payment_to_pb(&rec)))
     }
 
     async fn get_payment(

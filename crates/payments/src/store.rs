@@ -37,6 +37,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row for payment {id}: {what}")]
     Corrupt { id: String, what: String },
+    #[error("schema version {found} is older than this build's {expected}: not migrated")]
+    Schema { found: i64, expected: i64 },
     #[error("card code of payment {id}: {source}")]
     Sealing {
         id: String,
@@ -107,6 +109,13 @@ pub struct ListFilter {
 pub struct Store {
     pool: AnyPool,
     keys: Arc<Keyring>,
+    /// The newest migration this build applies: what [`Store::check_health`] expects to find.
+    schema: i64,
+}
+
+/// The newest version among a migrator's migrations.
+fn newest(m: &sqlx::migrate::Migrator) -> i64 {
+    m.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 const COLUMNS: &str = "id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, pos_details, sending, unknown_since, state, step, substate, pos_code, pos_text, pos_reference, bill_before, attempts, checks, next_attempt_at, version, created_at, updated_at";
@@ -165,8 +174,10 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            let store = Store { pool, keys };
+            let migrator = sqlx::migrate!("./migrations/postgres");
+            migrator.run(&pool).await?;
+            let schema = newest(&migrator);
+            let store = Store { pool, keys, schema };
             store.reseal(Reseal::Legacy).await?;
             return Ok(store);
         }
@@ -208,12 +219,63 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let store = Store { pool, keys };
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.run(&pool).await?;
+        let schema = newest(&migrator);
+        let store = Store { pool, keys, schema };
         if store.reseal(Reseal::Legacy).await?.changed > 0 {
             store.scrub_sqlite_file().await;
         }
         Ok(store)
+    }
+
+    /// Whether the database answers and carries this build's schema: what the service's health
+    /// says (`SERVING` only while this holds). One short read.
+    pub async fn check_health(&self) -> Result<(), StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        let found = found.unwrap_or(0);
+        if found < self.schema {
+            return Err(StoreError::Schema {
+                found,
+                expected: self.schema,
+            });
+        }
+        Ok(())
+    }
+
+    /// Payments in each of `states`: how many, and the oldest one's time basis (unix ms: when it
+    /// went unanswered for outcome_unknown, its last change otherwise). One indexed read, for
+    /// the gauges of the metrics page.
+    pub async fn count_by_state(
+        &self,
+        states: &[PaymentState],
+    ) -> Result<Vec<(PaymentState, i64, Option<i64>)>, StoreError> {
+        let list = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT state, COUNT(*), MIN(COALESCE(unknown_since, updated_at)) FROM payments WHERE state IN ({list}) GROUP BY state"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let state: String = row.try_get(0)?;
+            let Ok(state) = state.parse::<PaymentState>() else {
+                continue;
+            };
+            out.push((state, row.try_get(1)?, row.try_get(2)?));
+        }
+        Ok(out)
+    }
+
+    /// The connection pool: (open connections, idle ones).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     /// After plaintext card codes were overwritten in a SQLite file, rewrites the file so their

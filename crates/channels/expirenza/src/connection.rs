@@ -43,6 +43,8 @@ enum End {
     Dropped(String),
 }
 
+use crate::metric_definitions::ConnectionGauge;
+
 fn stopping(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow()
 }
@@ -58,6 +60,7 @@ pub async fn connection_loop(h: Arc<Handler>, mut stop: watch::Receiver<bool>) {
         jitter_pct: 20,
     };
     let mut failures = 0u32;
+    let mut gauge = ConnectionGauge::new();
     loop {
         if stopping(&stop) {
             break;
@@ -65,10 +68,12 @@ pub async fn connection_loop(h: Arc<Handler>, mut stop: watch::Receiver<bool>) {
         let started = Instant::now();
         match connect(&h).await {
             Ok(ws) => {
+                gauge.connected();
                 info!(restaurant = %h.name, resto = %cfg.resto_id, url = %cfg.ws_url, "connected to Expirenza");
                 match session(&h, ws, &mut stop).await {
                     End::Stopped => break,
                     End::Dropped(why) => {
+                        gauge.disconnected();
                         warn!(restaurant = %h.name, resto = %cfg.resto_id, reason = %why, in_flight = h.in_flight(), "Expirenza connection lost; reconnecting")
                     }
                 }
@@ -77,6 +82,7 @@ pub async fn connection_loop(h: Arc<Handler>, mut stop: watch::Receiver<bool>) {
                 }
             }
             Err(e) => {
+                gauge.failed();
                 warn!(restaurant = %h.name, resto = %cfg.resto_id, url = %cfg.ws_url, error = %e, "cannot connect to Expirenza")
             }
         }

@@ -72,6 +72,7 @@ pub mod answer;
 pub mod callback;
 pub mod config;
 pub mod connection;
+pub mod metric_definitions;
 pub mod registry;
 pub mod service;
 pub mod wire;
@@ -131,6 +132,7 @@ impl Adapter {
     /// Follows the registry, connecting its restaurants, until `shutdown`; then closes the
     /// sockets and waits (up to `shutdown_grace_ms`) for operations in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        metric_definitions::describe_metrics();
         let (stop_tx, stop_rx) = watch::channel(false);
         let registry = tokio::spawn(self.registry.run(stop_rx));
         info!("posgate-expirenza running: serving the registry's Expirenza restaurants");

@@ -11,12 +11,15 @@ struct Args {
     /// TOML file with an [expirenza] section; POSGATE_EXPIRENZA__... variables override it.
     #[arg(long, env = "POSGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Log line format on stderr: text or json (else POSGATE_LOG_FORMAT, else [log] format).
+    #[arg(long)]
+    log_format: Option<posgate_grpc::LogFormat>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    posgate_grpc::init_tracing();
     let args = Args::parse();
+    posgate_grpc::init_logging(args.log_format, args.config.as_deref())?;
     let cfg = posgate_expirenza::load_config(args.config.as_deref())?;
     tracing::info!(
         payments_url = %cfg.payments_url,
