@@ -319,8 +319,9 @@ impl Stack {
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("posgate.db").display()));
         let config_path = dir.join("posgate.toml");
         std::fs::write(&config_path, config_toml(adapter_addr, &db, &o)).expect("config");
-        let wsa_cfg = posgate_wsa::load_config(Some(&config_path)).expect("wsa config");
-        tokio::spawn(posgate_wsa::serve(
+        let wsa_cfg = posgate_pos_kit::load_config::<posgate_wsa::WsaConnector>(Some(&config_path))
+            .expect("wsa config");
+        tokio::spawn(posgate_pos_kit::serve_adapter::<posgate_wsa::WsaConnector>(
             wsa_cfg,
             adapter_listener,
             stopped(&rest_rx),

@@ -65,18 +65,22 @@ listen = "{tillypad}"
     .unwrap();
     let path = Some(config.as_path());
     let never = || std::future::pending::<()>();
-    tokio::spawn(posgate_wsa::serve(
-        posgate_wsa::load_config(path).unwrap(),
+    tokio::spawn(posgate_pos_kit::serve_adapter::<posgate_wsa::WsaConnector>(
+        posgate_pos_kit::load_config::<posgate_wsa::WsaConnector>(path).unwrap(),
         wl,
         never(),
     ));
-    tokio::spawn(posgate_delivery::serve(
-        posgate_delivery::load_config(path).unwrap(),
+    tokio::spawn(posgate_pos_kit::serve_adapter::<
+        posgate_delivery::DeliveryConnector,
+    >(
+        posgate_pos_kit::load_config::<posgate_delivery::DeliveryConnector>(path).unwrap(),
         dl,
         never(),
     ));
-    tokio::spawn(posgate_tillypad::serve(
-        posgate_tillypad::load_config(path).unwrap(),
+    tokio::spawn(posgate_pos_kit::serve_adapter::<
+        posgate_tillypad::TillypadConnector,
+    >(
+        posgate_pos_kit::load_config::<posgate_tillypad::TillypadConnector>(path).unwrap(),
         tl,
         never(),
     ));

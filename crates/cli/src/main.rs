@@ -5,6 +5,7 @@
 //! - `posgate pay | get | list | watch | bill | close` talk to a running payment service.
 //! - `posgate restaurant add | update | show | list | disable | import` manage the registry.
 
+mod adapters;
 #[macro_use]
 mod client;
 mod restaurant;

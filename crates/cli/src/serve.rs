@@ -4,30 +4,24 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use posgate_grpc::LogFormat;
 use posgate_payments::{PaymentsConfig, PaymentsService};
 use tokio::net::TcpListener;
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Service {
-    /// The payment service (gRPC PaymentService), section [payments].
-    Payments,
-    /// The r_keeper WSA adapter (gRPC PosAdapter), section [wsa].
-    Wsa,
-    /// The r_k Delivery adapter (gRPC PosAdapter), section [delivery].
-    Delivery,
-    /// The Tillypad adapter (gRPC PosAdapter), section [tillypad].
-    Tillypad,
-    /// The Expirenza callback adapter (WebSocket client of Expirenza), section [expirenza].
-    Expirenza,
-    /// Every simulator on one port (HTTP and WebSocket), `--listen`.
-    Sim,
+/// What `posgate serve` runs: the payment service, the Expirenza channel, the simulators, or a
+/// POS adapter of the registration list ([`crate::adapters::POS_ADAPTERS`]).
+fn service_names() -> clap::builder::PossibleValuesParser {
+    let mut names = vec!["payments", "expirenza", "sim"];
+    names.extend(crate::adapters::POS_ADAPTERS.iter().map(|a| a.name));
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 #[derive(Args)]
 pub struct ServeArgs {
-    service: Service,
+    /// payments | expirenza | sim | a POS adapter (wsa, delivery, tillypad).
+    #[arg(value_parser = service_names())]
+    service: String,
     /// posgate TOML file (each service reads its section; env vars override).
     #[arg(long, env = "POSGATE_CONFIG")]
     config: Option<PathBuf>,
@@ -48,8 +42,8 @@ pub use posgate_grpc::shutdown_signal;
 pub async fn run(a: ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<()> {
     let path = a.config.as_deref();
     posgate_grpc::init_logging(log_format, path)?;
-    match a.service {
-        Service::Payments => {
+    match a.service.as_str() {
+        "payments" => {
             let mut cfg = PaymentsConfig::load(path)?;
             if a.admin_listen.is_some() {
                 cfg.admin_listen = a.admin_listen;
@@ -61,41 +55,14 @@ pub async fn run(a: ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<
                 .serve(listener, shutdown_signal())
                 .await
         }
-        Service::Wsa => {
-            let cfg = posgate_wsa::load_config(path)?;
-            let listener = TcpListener::bind(cfg.listen).await?;
-            tracing::info!(listen = %listener.local_addr()?, "WSA adapter listening");
-            with_admin("wsa", a.admin_listen, |stop| {
-                posgate_wsa::serve(cfg, listener, stop)
-            })
-            .await
-        }
-        Service::Delivery => {
-            let cfg = posgate_delivery::load_config(path)?;
-            let listener = TcpListener::bind(cfg.listen).await?;
-            tracing::info!(listen = %listener.local_addr()?, "r_k Delivery adapter listening");
-            with_admin("delivery", a.admin_listen, |stop| {
-                posgate_delivery::serve(cfg, listener, stop)
-            })
-            .await
-        }
-        Service::Tillypad => {
-            let cfg = posgate_tillypad::load_config(path)?;
-            let listener = TcpListener::bind(cfg.listen).await?;
-            tracing::info!(listen = %listener.local_addr()?, "Tillypad adapter listening");
-            with_admin("tillypad", a.admin_listen, |stop| {
-                posgate_tillypad::serve(cfg, listener, stop)
-            })
-            .await
-        }
-        Service::Expirenza => {
+        "expirenza" => {
             let cfg = posgate_expirenza::load_config(path)?;
-            with_admin("expirenza", a.admin_listen, |stop| {
+            posgate_grpc::admin::with_admin("expirenza", a.admin_listen, |stop| {
                 posgate_expirenza::run(cfg, stop)
             })
             .await
         }
-        Service::Sim => {
+        "sim" => {
             let sim = if a.demo {
                 posgate_sim::all::Simulators::with_demo_data()
             } else {
@@ -107,36 +74,17 @@ pub async fn run(a: ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<
                 .await
                 .map_err(Into::into)
         }
+        name => {
+            let adapter = crate::adapters::named(name)
+                .ok_or_else(|| anyhow::anyhow!("no service called {name:?}"))?;
+            let cfg = (adapter.load)(path)?;
+            let listener = TcpListener::bind(cfg.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "{} listening", adapter.title);
+            let admin = a.admin_listen.or(cfg.admin_listen);
+            posgate_grpc::admin::with_admin(adapter.name, admin, |stop| {
+                (adapter.serve)(cfg, listener, stop)
+            })
+            .await
+        }
     }
-}
-
-/// Runs a service that has no admin port of its own (the adapters, the Expirenza adapter) with
-/// one on `admin`, when given: `/metrics` of the process, `/livez`, and `/readyz` saying
-/// SERVING while the service runs and NOT_SERVING from the stop signal on.
-async fn with_admin<F>(
-    name: &str,
-    admin: Option<SocketAddr>,
-    service: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
-) -> anyhow::Result<()>
-where
-    F: Future<Output = anyhow::Result<()>>,
-{
-    let Some(addr) = admin else {
-        return service(Box::pin(shutdown_signal())).await;
-    };
-    let listener = posgate_grpc::admin::bind(addr).await?;
-    let health = posgate_grpc::Health::standalone(name);
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin = tokio::spawn(posgate_grpc::admin::serve(
-        listener,
-        vec![health.clone()],
-        async move {
-            let _ = admin_stopped.await;
-        },
-    ));
-    health.set(posgate_grpc::Readiness::Serving).await;
-    let result = service(Box::pin(health.draining_on(shutdown_signal()))).await;
-    let _ = stop_admin.send(());
-    let _ = admin.await;
-    result
 }

@@ -58,24 +58,6 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'sta
     }
 }
 
-/// Starts a gRPC adapter (it serves whichever restaurant the registry routes to it); returns
-/// its address.
-async fn adapter<C, F>(
-    tasks: &mut Tasks,
-    stop: &watch::Receiver<bool>,
-    cfg: C,
-    listen: SocketAddr,
-    serve: impl FnOnce(C, TcpListener, Box<dyn Future<Output = ()> + Send + Unpin>) -> F,
-) -> anyhow::Result<Option<SocketAddr>>
-where
-    F: Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    tasks.spawn(serve(cfg, listener, Box::new(Box::pin(stopped(stop)))));
-    Ok(Some(addr))
-}
-
 pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyhow::Result<()> {
     let embedded = a.config.is_none();
     let path = match a.config {
@@ -118,24 +100,12 @@ pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyh
         ));
     }
 
-    let wsa = posgate_wsa::load_config(Some(&path))?;
-    let listen = wsa.listen;
-    if let Some(addr) = adapter(&mut tasks, &stop, wsa, listen, posgate_wsa::serve).await? {
-        lines.push(format!("  r_keeper WSA adapter     http://{addr}"));
-    }
-    let delivery = posgate_delivery::load_config(Some(&path))?;
-    let listen = delivery.listen;
-    if let Some(addr) =
-        adapter(&mut tasks, &stop, delivery, listen, posgate_delivery::serve).await?
-    {
-        lines.push(format!("  r_k Delivery adapter     http://{addr}"));
-    }
-    let tillypad = posgate_tillypad::load_config(Some(&path))?;
-    let listen = tillypad.listen;
-    if let Some(addr) =
-        adapter(&mut tasks, &stop, tillypad, listen, posgate_tillypad::serve).await?
-    {
-        lines.push(format!("  Tillypad adapter         http://{addr}"));
+    for pos in crate::adapters::POS_ADAPTERS {
+        let cfg = (pos.load)(Some(&path))?;
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        tasks.spawn((pos.serve)(cfg, listener, Box::pin(stopped(&stop))));
+        lines.push(format!("  {:<24} http://{addr}", pos.title));
     }
 
     let mut pay_cfg = PaymentsConfig::load(Some(&path))?;

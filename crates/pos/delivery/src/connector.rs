@@ -492,6 +492,18 @@ impl PosConnector for DeliveryConnector {
     }
 }
 
+impl posgate_pos_kit::AdapterProcess for DeliveryConnector {
+    const NAME: &'static str = "delivery";
+    const TITLE: &'static str = "r_k Delivery adapter";
+    const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 50062),
+    );
+
+    fn build() -> anyhow::Result<Self> {
+        DeliveryConnector::new()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -123,39 +123,9 @@ pub mod reconcile;
 pub mod settings;
 pub mod wire;
 
-use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::Path;
-
 pub use connector::{DeliveryConnector, POS_KIND};
 pub use posgate_rkeeper::{Verdict, classify_rk_text};
 pub use settings::DeliverySettings;
-
-/// Where the adapter listens unless `[delivery] listen` says otherwise.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 50062));
-
-/// The adapter's configuration: `[delivery]` of the TOML file at `path` (if any), with
-/// `POSGATE_DELIVERY__...` overrides, and `[auth]`.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<posgate_pos_kit::AdapterConfig> {
-    posgate_pos_kit::AdapterConfig::load(path, "delivery", DEFAULT_LISTEN)
-}
-
-/// Serves the adapter on `listener` until `shutdown` completes, checking callers' tokens.
-pub async fn serve(
-    cfg: posgate_pos_kit::AdapterConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    posgate_pos_kit::serve(
-        "delivery",
-        DeliveryConnector::new()?,
-        &cfg.auth,
-        listener,
-        shutdown,
-    )
-    .await
-}
 
 #[cfg(test)]
 mod tests {
@@ -176,16 +146,24 @@ mod tests {
     #[test]
     fn the_config_file_says_only_where_to_listen() {
         let path = config_file("listen", "[delivery]\nlisten = \"127.0.0.1:1234\"\n");
-        let cfg = load_config(Some(&path)).unwrap();
+        let cfg = posgate_pos_kit::load_config::<DeliveryConnector>(Some(&path)).unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:1234".parse().unwrap());
         let path = config_file("default", "[wsa]\nlisten = \"127.0.0.1:1\"\n");
-        assert_eq!(load_config(Some(&path)).unwrap().listen, DEFAULT_LISTEN);
+        assert_eq!(
+            posgate_pos_kit::load_config::<DeliveryConnector>(Some(&path))
+                .unwrap()
+                .listen,
+            <DeliveryConnector as posgate_pos_kit::AdapterProcess>::DEFAULT_LISTEN
+        );
         // A restaurant section is refused with directions, its secret never quoted.
         let path = config_file(
             "restaurants",
             "[delivery.restaurants.dl]\nclient_id = \"c\"\nclient_secret = \"s3cr3t-VALUE\"\n",
         );
-        let e = format!("{:#}", load_config(Some(&path)).unwrap_err());
+        let e = format!(
+            "{:#}",
+            posgate_pos_kit::load_config::<DeliveryConnector>(Some(&path)).unwrap_err()
+        );
         assert!(
             e.contains("[delivery.restaurants] is no longer read"),
             "{e}"

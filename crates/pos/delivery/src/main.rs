@@ -1,9 +1,5 @@
 //! `posgate-delivery --config posgate.toml`: the r_k Delivery POS adapter as a gRPC server.
 
 fn main() -> anyhow::Result<()> {
-    posgate_pos_kit::main(
-        "delivery",
-        posgate_delivery::DEFAULT_LISTEN,
-        posgate_delivery::DeliveryConnector::new,
-    )
+    posgate_pos_kit::main::<posgate_delivery::DeliveryConnector>()
 }

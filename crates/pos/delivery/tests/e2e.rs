@@ -105,15 +105,11 @@ async fn start_service(
 ) -> (PaymentServiceClient<Channel>, TempDir) {
     let adapter_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let adapter_addr = adapter_listener.local_addr().unwrap();
-    let delivery = posgate_pos_kit::AdapterConfig {
-        listen: adapter_addr,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    };
-    tokio::spawn(posgate_delivery::serve(
-        delivery,
-        adapter_listener,
-        std::future::pending(),
-    ));
+    let delivery =
+        posgate_pos_kit::AdapterConfig::new(adapter_addr, posgate_grpc::AuthConfig::disabled());
+    tokio::spawn(posgate_pos_kit::serve_adapter::<
+        posgate_delivery::DeliveryConnector,
+    >(delivery, adapter_listener, std::future::pending()));
     let dir = TempDir::new();
     let mut adapters = BTreeMap::new();
     adapters.insert("delivery".to_string(), format!("http://{adapter_addr}"));

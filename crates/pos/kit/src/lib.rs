@@ -40,5 +40,5 @@ pub use connection::{
 };
 pub use connector::{Invalid, PosConnector};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};
-pub use run::{AdapterConfig, main, serve};
+pub use run::{AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter};
 pub use server::AdapterServer;

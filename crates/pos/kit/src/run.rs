@@ -1,9 +1,11 @@
 //! Running a connector as a service: its configuration section, the gRPC server, and `main`.
 //!
-//! Why it exists: every POS adapter process is the same — read `[<name>]` (only `listen`:
-//! restaurants are not configured in adapters, they arrive with each call), read `[auth]`,
-//! bind, serve [`AdapterServer`] until SIGTERM. A POS crate's `main.rs` is one line calling
-//! [`main`]; `posgate up`/`posgate serve` call [`serve`].
+//! Why it exists: every POS adapter process is the same — read `[<name>]` (`listen` and
+//! `admin_listen`: restaurants are not configured in adapters, they arrive with each call), read
+//! `[auth]`, bind, serve [`AdapterServer`] until SIGTERM, with `/metrics`, `/livez`, `/readyz` on
+//! the admin port. A connector says only its name and default port ([`AdapterProcess`]); its
+//! `main.rs` is one line calling [`main`], and `posgate up`/`posgate serve` use [`load_config`]
+//! and [`serve_adapter`] from their registration list.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,11 +18,24 @@ use serde::de::IgnoredAny;
 use crate::connector::PosConnector;
 use crate::server::AdapterServer;
 
+/// What makes a connector an adapter process.
+pub trait AdapterProcess: PosConnector + Sized {
+    /// Its config section (`[wsa]`), process (`posgate-wsa`) and `posgate serve wsa` name.
+    const NAME: &'static str;
+    /// How people call it (`"r_keeper WSA adapter"`): logs and the `posgate up` banner.
+    const TITLE: &'static str;
+    /// Where it listens unless `[<name>] listen` says otherwise.
+    const DEFAULT_LISTEN: SocketAddr;
+    /// The connector, ready to serve any restaurant.
+    fn build() -> anyhow::Result<Self>;
+}
+
 /// An adapter's own section as written: `[wsa]`, `[delivery]`, `[tillypad]`.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct Section {
     listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
     /// Refused with directions: restaurants live in the registry now.
     restaurants: Option<IgnoredAny>,
 }
@@ -30,28 +45,37 @@ struct Section {
 #[derive(Debug, Clone)]
 pub struct AdapterConfig {
     pub listen: SocketAddr,
+    /// The admin HTTP port (`/metrics`, `/livez`, `/readyz`); none: not served.
+    pub admin_listen: Option<SocketAddr>,
     /// Service-to-service tokens: the `[auth]` section, shared by every service.
     pub auth: posgate_grpc::AuthConfig,
 }
 
 impl AdapterConfig {
-    /// The `[name]` section of the TOML file at `path` (if any) with `POSGATE_<NAME>__...`
-    /// environment overrides, and `[auth]`; `listen` defaults to `default_listen`.
-    pub fn load(
-        path: Option<&Path>,
-        name: &str,
-        default_listen: SocketAddr,
-    ) -> anyhow::Result<AdapterConfig> {
-        let section: Section = posgate_grpc::load_section(path, name)?;
-        anyhow::ensure!(
-            section.restaurants.is_none(),
-            "[{name}.restaurants] is no longer read: adapters keep no restaurants. Declare them in the registry (`posgate restaurant import FILE`, or `posgate restaurant add`); the payment service sends each restaurant's connection with every call"
-        );
-        Ok(AdapterConfig {
-            listen: section.listen.unwrap_or(default_listen),
-            auth: posgate_grpc::AuthConfig::load(path)?,
-        })
+    /// For tests and embedding: listening on `listen`, these tokens, no admin port.
+    pub fn new(listen: SocketAddr, auth: posgate_grpc::AuthConfig) -> AdapterConfig {
+        AdapterConfig {
+            listen,
+            admin_listen: None,
+            auth,
+        }
     }
+}
+
+/// The `[name]` section of the TOML file at `path` (if any) with `POSGATE_<NAME>__...`
+/// environment overrides, and `[auth]`; `listen` defaults to the adapter's own.
+pub fn load_config<C: AdapterProcess>(path: Option<&Path>) -> anyhow::Result<AdapterConfig> {
+    let name = C::NAME;
+    let section: Section = posgate_grpc::load_section(path, name)?;
+    anyhow::ensure!(
+        section.restaurants.is_none(),
+        "[{name}.restaurants] is no longer read: adapters keep no restaurants. Declare them in the registry (`posgate restaurant import FILE`, or `posgate restaurant add`); the payment service sends each restaurant's connection with every call"
+    );
+    Ok(AdapterConfig {
+        listen: section.listen.unwrap_or(C::DEFAULT_LISTEN),
+        admin_listen: section.admin_listen,
+        auth: posgate_grpc::AuthConfig::load(path)?,
+    })
 }
 
 /// Serves `connector` as the `name` adapter on `listener` until `shutdown` completes.
@@ -72,25 +96,32 @@ pub async fn serve<C: PosConnector>(
     .await
 }
 
+/// Builds the adapter `C` and serves it on `listener` until `shutdown` completes.
+pub async fn serve_adapter<C: AdapterProcess>(
+    cfg: AdapterConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    serve(C::NAME, C::build()?, &cfg.auth, listener, shutdown).await
+}
+
 #[derive(clap::Parser, Debug)]
 struct Args {
     /// posgate's TOML file; this adapter reads its own section and [auth]. POSGATE_<NAME>__...
     /// variables override it.
     #[arg(long, env = "POSGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines as `json` or `text` (default: [log] format, POSGATE_LOG_FORMAT, else text).
+    #[arg(long, env = "POSGATE_LOG_FORMAT")]
+    log_format: Option<posgate_grpc::LogFormat>,
 }
 
 /// The whole `main` of an adapter process: `posgate-<name> --config posgate.toml`.
-pub fn main<C: PosConnector>(
-    name: &str,
-    default_listen: SocketAddr,
-    connector: impl FnOnce() -> anyhow::Result<C>,
-) -> anyhow::Result<()> {
+pub fn main<C: AdapterProcess>() -> anyhow::Result<()> {
     use clap::Parser;
     let args = Args::parse();
-    posgate_grpc::init_tracing();
-    let cfg = AdapterConfig::load(args.config.as_deref(), name, default_listen)?;
-    let connector = connector()?;
+    posgate_grpc::init_logging(args.log_format, args.config.as_deref())?;
+    let cfg = load_config::<C>(args.config.as_deref())?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -99,9 +130,13 @@ pub fn main<C: PosConnector>(
             let listener = tokio::net::TcpListener::bind(cfg.listen)
                 .await
                 .with_context(|| format!("binding {}", cfg.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, pos = C::KIND, "posgate-{name} listening");
-            serve(name, connector, &cfg.auth, listener, posgate_grpc::shutdown_signal()).await?;
-            tracing::info!("posgate-{name} stopped");
+            tracing::info!(listen = %listener.local_addr()?, pos = C::KIND, "{} listening", C::TITLE);
+            let admin = cfg.admin_listen;
+            posgate_grpc::admin::with_admin(C::NAME, admin, |stop| {
+                serve_adapter::<C>(cfg, listener, stop)
+            })
+            .await?;
+            tracing::info!("{} stopped", C::TITLE);
             Ok(())
         })
 }

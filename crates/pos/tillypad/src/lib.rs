@@ -149,37 +149,7 @@ pub mod connector;
 pub mod settings;
 pub mod wire;
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::path::Path;
-
 pub use classify::{Classified, Verdict, classify_text};
 pub use connector::{POS_KIND, POS_OPTION_KEYS, PREPAID, TillypadConnector};
 pub use settings::{DeletePrechecks, SETTINGS, TillypadSettings};
 pub use wire::PointsField;
-
-/// Where the adapter listens unless `[tillypad] listen` says otherwise.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 50063);
-
-/// The adapter's configuration: `[tillypad]` (only `listen`) and `[auth]` of the TOML file at
-/// `path` (if any), with `POSGATE_TILLYPAD__...` environment overrides.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<posgate_pos_kit::AdapterConfig> {
-    posgate_pos_kit::AdapterConfig::load(path, "tillypad", DEFAULT_LISTEN)
-}
-
-/// Serves the adapter on `listener` until `shutdown` completes.
-pub async fn serve(
-    cfg: posgate_pos_kit::AdapterConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    posgate_pos_kit::serve(
-        "tillypad",
-        TillypadConnector::new(),
-        &cfg.auth,
-        listener,
-        shutdown,
-    )
-    .await
-}

@@ -1,7 +1,5 @@
 //! `posgate-tillypad --config posgate.toml`: the Tillypad XL POS adapter as a gRPC server.
 
 fn main() -> anyhow::Result<()> {
-    posgate_pos_kit::main("tillypad", posgate_tillypad::DEFAULT_LISTEN, || {
-        Ok(posgate_tillypad::TillypadConnector::new())
-    })
+    posgate_pos_kit::main::<posgate_tillypad::TillypadConnector>()
 }

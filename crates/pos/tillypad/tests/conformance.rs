@@ -91,11 +91,13 @@ impl Harness for Tillypad {
 
     async fn start_adapter(&self) -> Adapter {
         spawn_adapter(|listener, stop| {
-            let cfg = posgate_pos_kit::AdapterConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                auth: posgate_grpc::AuthConfig::disabled(),
-            };
-            posgate_tillypad::serve(cfg, listener, stop)
+            let cfg = posgate_pos_kit::AdapterConfig::new(
+                "127.0.0.1:0".parse().unwrap(),
+                posgate_grpc::AuthConfig::disabled(),
+            );
+            posgate_pos_kit::serve_adapter::<posgate_tillypad::TillypadConnector>(
+                cfg, listener, stop,
+            )
         })
         .await
     }

@@ -81,15 +81,11 @@ async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
         .await
         .expect("bind");
     let adapter_addr = adapter_listener.local_addr().expect("addr");
-    let adapter = posgate_pos_kit::AdapterConfig {
-        listen: adapter_addr,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    };
-    tokio::spawn(posgate_tillypad::serve(
-        adapter,
-        adapter_listener,
-        std::future::pending(),
-    ));
+    let adapter =
+        posgate_pos_kit::AdapterConfig::new(adapter_addr, posgate_grpc::AuthConfig::disabled());
+    tokio::spawn(posgate_pos_kit::serve_adapter::<
+        posgate_tillypad::TillypadConnector,
+    >(adapter, adapter_listener, std::future::pending()));
 
     let dir = temp_dir();
     let cfg = PaymentsConfig {

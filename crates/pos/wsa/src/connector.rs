@@ -545,6 +545,18 @@ impl PosConnector for WsaConnector {
     }
 }
 
+impl posgate_pos_kit::AdapterProcess for WsaConnector {
+    const NAME: &'static str = "wsa";
+    const TITLE: &'static str = "r_keeper WSA adapter";
+    const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 50061),
+    );
+
+    fn build() -> anyhow::Result<Self> {
+        WsaConnector::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

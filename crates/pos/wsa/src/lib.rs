@@ -46,9 +46,6 @@
 //! `[auth]`; `POSGATE_WSA__LISTEN` overrides it. Logging follows `RUST_LOG` (default `info`).
 #![forbid(unsafe_code)]
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::Path;
-
 /// The r_keeper error classifier, shared with the r_k Delivery adapter.
 pub use posgate_rkeeper::classify;
 pub mod client;
@@ -59,21 +56,3 @@ pub mod wire;
 pub use connector::{POS_KIND, WsaConnector};
 pub use posgate_rkeeper::{Verdict, classify_rk_text, classify_ws_error};
 pub use settings::{AgentVersion, TaskMode, WsaSettings};
-
-/// Where the adapter listens unless `[wsa] listen` says otherwise.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 50061));
-
-/// The adapter's `[wsa]` section and `[auth]` (TOML at `path`, then `POSGATE_WSA__*`).
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<posgate_pos_kit::AdapterConfig> {
-    posgate_pos_kit::AdapterConfig::load(path, "wsa", DEFAULT_LISTEN)
-}
-
-/// Serves the WSA adapter on `listener` until `shutdown` completes.
-pub async fn serve(
-    cfg: posgate_pos_kit::AdapterConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    posgate_pos_kit::serve("wsa", WsaConnector::new()?, &cfg.auth, listener, shutdown).await
-}

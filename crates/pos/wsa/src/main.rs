@@ -1,9 +1,5 @@
 //! `posgate-wsa --config posgate.toml`: the r_keeper WSA POS adapter as a gRPC server.
 
 fn main() -> anyhow::Result<()> {
-    posgate_pos_kit::main(
-        "wsa",
-        posgate_wsa::DEFAULT_LISTEN,
-        posgate_wsa::WsaConnector::new,
-    )
+    posgate_pos_kit::main::<posgate_wsa::WsaConnector>()
 }

@@ -363,7 +363,7 @@ pub(crate) mod tests {
     #[test]
     fn the_shipped_deploy_config_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy/posgate.toml");
-        let cfg = crate::load_config(Some(&path)).unwrap();
+        let cfg = posgate_pos_kit::load_config::<crate::WsaConnector>(Some(&path)).unwrap();
         assert_eq!(cfg.listen.port(), 50061);
     }
 }

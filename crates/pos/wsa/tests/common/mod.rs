@@ -117,14 +117,15 @@ pub fn sim_connections(addr: SocketAddr) -> HashMap<String, PosConnection> {
 pub async fn start_adapter(connections: HashMap<String, PosConnection>) -> Client {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let cfg = posgate_pos_kit::AdapterConfig {
-        listen: addr,
-        auth: posgate_grpc::AuthConfig::disabled(),
-    };
+    let cfg = posgate_pos_kit::AdapterConfig::new(addr, posgate_grpc::AuthConfig::disabled());
     tokio::spawn(async move {
-        posgate_wsa::serve(cfg, listener, std::future::pending())
-            .await
-            .unwrap();
+        posgate_pos_kit::serve_adapter::<posgate_wsa::WsaConnector>(
+            cfg,
+            listener,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
     });
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
