@@ -203,60 +203,6 @@ pub fn refuse_misplaced(
 /// How many restaurants built from connections one adapter keeps.
 pub const CONNECTION_CACHE_CAPACITY: usize = 10_000;
 
-/// The restaurants an adapter serves: the one a request's connection describes (built once and
-/// kept while the connection is unchanged), else — for a request without one — the adapter's
-/// static section of that id (being retired). One lookup, one error wording, for every adapter.
-pub struct Restaurants<R> {
-    /// Names the static section in errors: `[wsa.restaurants]`.
-    section: &'static str,
-    configured: std::collections::BTreeMap<String, std::sync::Arc<R>>,
-    connected: ConnectionCache<R>,
-}
-
-impl<R> Restaurants<R> {
-    pub fn new(
-        section: &'static str,
-        configured: std::collections::BTreeMap<String, std::sync::Arc<R>>,
-    ) -> Self {
-        Restaurants {
-            section,
-            configured,
-            connected: ConnectionCache::new(CONNECTION_CACHE_CAPACITY),
-        }
-    }
-
-    /// The request's restaurant; `build` makes it from a connection (its error names the
-    /// setting). Errors are the caller's: `INVALID_ARGUMENT`.
-    pub fn get(
-        &self,
-        id: &str,
-        connection: Option<&posgate_proto::v1::PosConnection>,
-        build: impl FnOnce(&posgate_proto::v1::PosConnection) -> Result<R, String>,
-    ) -> Result<std::sync::Arc<R>, tonic::Status> {
-        let Some(conn) = connection else {
-            return self.configured.get(id).cloned().ok_or_else(|| {
-                tonic::Status::invalid_argument(format!(
-                    "restaurant_id: unknown restaurant {id:?} (the request carries no connection, and {} has no such section)",
-                    self.section
-                ))
-            });
-        };
-        if id.trim().is_empty() {
-            return Err(tonic::Status::invalid_argument(
-                "restaurant_id: is required",
-            ));
-        }
-        self.connected
-            .get_or_build(id, conn, build)
-            .map_err(|e| tonic::Status::invalid_argument(format!("connection: {e}")))
-    }
-
-    /// How many restaurants were built from connections and are kept.
-    pub fn connected(&self) -> usize {
-        self.connected.len()
-    }
-}
-
 /// Restaurant id → (connection fingerprint, what was built, build order).
 type Entries<R> = HashMap<String, (u64, std::sync::Arc<R>, u64)>;
 

@@ -219,7 +219,7 @@ const TRANSPORT: &[Row] = &[
         is_certificate_failure,
         Fate::Refused,
         "transport/tls",
-        "{peer}'s TLS certificate is not trusted (nothing was sent); if the POS server has a certificate from its own authority, set the restaurant's CA bundle: ca_pem (in the registry) or ca_file (on the adapter's host)",
+        "{peer}'s TLS certificate is not trusted (nothing was sent); if the POS server has a certificate from its own authority, set the restaurant's CA bundle (its ca_pem setting in the registry)",
     ),
     // Before `is_timeout`: a connect timeout is both, and nothing was sent.
     (

@@ -35,7 +35,7 @@ pub mod run;
 pub mod server;
 
 pub use connection::{
-    CONNECTION_CACHE_CAPACITY, ConnectionCache, Restaurants, Setting, field_names, read_settings,
+    CONNECTION_CACHE_CAPACITY, ConnectionCache, Setting, field_names, read_settings,
     refuse_misplaced, setting_specs,
 };
 pub use connector::{Invalid, PosConnector};

@@ -55,8 +55,8 @@ async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_sent() {
             f.text
         );
         assert!(
-            f.text.contains("ca_pem") && f.text.contains("ca_file"),
-            "what to fix, the registry's setting and the host's: {}",
+            f.text.contains("ca_pem") && f.text.contains("registry"),
+            "what to fix, the restaurant's setting in the registry: {}",
             f.text
         );
     }
