@@ -4,8 +4,10 @@
 //!   bills) in one process, with an embedded SQLite database under `data/`.
 //! - `posgate pay | get | list | watch | bill | close` talk to a running payment service.
 //! - `posgate restaurant add | update | show | list | disable | import` manage the registry.
+//! - `posgate bench` measures what posgate costs (its services as separate processes).
 
 mod adapters;
+mod bench;
 #[macro_use]
 mod client;
 mod restaurant;
@@ -52,6 +54,9 @@ enum Cmd {
     Restaurant(restaurant::RestaurantArgs),
     /// Secrets at rest: `rotate` re-encrypts them under the active key.
     Secrets(secrets::SecretsArgs),
+    /// Benchmark: the payment service, one adapter and its simulator as separate processes,
+    /// driven by concurrent PayBill clients, beside a bare gRPC echo as the baseline.
+    Bench(bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -68,6 +73,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Close(a) => client::close(a).await,
         Cmd::Restaurant(a) => restaurant::run(a).await,
         Cmd::Secrets(a) => secrets::run(a).await,
+        Cmd::Bench(a) => bench::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,648 @@
+//! `posgate bench`: what posgate itself costs, measured from outside on this machine.
+//!
+//! The payment service, one POS adapter and the simulators run as separate `posgate serve`
+//! processes on a fresh database (SQLite file or a new PostgreSQL database); restaurants are
+//! declared through the registry API, bills opened in the simulator, and a simulated POS time
+//! set. Then, from N concurrent clients: first a bare tonic echo (the baseline: what gRPC on
+//! this machine does), then `PayBill` with unique idempotency keys until each payment is closed.
+//! The report: throughput and its ratio to the echo, latency and what posgate adds over the
+//! POS's time, errors, each process's peak memory and CPU, and, on PostgreSQL, database
+//! transactions per payment. Figures are printed, and written as JSON with `--json`.
+
+mod db;
+mod echo;
+mod load;
+mod pos;
+mod procs;
+mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use posgate_proto::v1::payment_service_client::PaymentServiceClient;
+use posgate_proto::v1::{self as pb, PaymentState};
+use tokio::sync::{Mutex, mpsc};
+use tokio_stream::StreamExt;
+
+use db::Database;
+use load::{Grpc, Until};
+use pos::{Bill, PosKind, Restaurant, Sim};
+use procs::Service;
+use report::{DbFigures, Figures, PosgateFigures, ProcFigures, Report, RunConfig};
+
+const CLI_TOKEN: &str = "bench-cli-token";
+const OPERATOR_TOKEN: &str = "bench-operator-token";
+const PAYMENTS_TOKEN: &str = "bench-payments-token";
+const PAY_PATH: &str = "/posgate.v1.PaymentService/PayBill";
+/// How long a payment may take to close after `PayBill` answered before it counts as failed.
+const FOLLOW_LIMIT: Duration = Duration::from_secs(300);
+/// How long the service is left with nothing to do to count its idle transactions (PostgreSQL).
+const IDLE: Duration = Duration::from_secs(3);
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Database: `sqlite` (a fresh file) or the URL of a PostgreSQL server to create a fresh
+    /// database on (dropped afterwards), e.g. postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, default_value = "sqlite")]
+    db: String,
+    /// The POS (its adapter and simulator).
+    #[arg(long, value_enum, default_value_t = PosKind::WsaSync)]
+    pos: PosKind,
+    /// Simulated POS time of each payment's write.
+    #[arg(long, default_value_t = 0)]
+    pos_latency_ms: u64,
+    /// Requests in flight at once (concurrent clients).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Payments to make (default 1000 unless --duration-s).
+    #[arg(long, conflicts_with = "duration_s")]
+    count: Option<u64>,
+    /// Make payments for this many seconds instead of a count.
+    #[arg(long)]
+    duration_s: Option<u64>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Restaurants the payments are spread over (round robin).
+    #[arg(long, default_value_t = 4)]
+    restaurants: usize,
+    /// The payment service's POS calls in flight per restaurant. Default: enough that the
+    /// limit never binds (concurrency / restaurants, rounded up), so the figures are posgate's
+    /// cost, not its queue.
+    #[arg(long)]
+    max_in_flight_per_restaurant: Option<usize>,
+    /// gRPC connections the clients share (default: one per 128 in flight; the service sheds
+    /// load beyond 256 streams on one connection).
+    #[arg(long)]
+    connections: Option<usize>,
+    /// A POS connection setting for every restaurant, NAME=VALUE (repeatable), e.g.
+    /// poll_interval_ms=100 for WSA async.
+    #[arg(long = "pos-set", value_name = "NAME=VALUE")]
+    pos_settings: Vec<String>,
+    /// A [payments] setting, KEY=VALUE as TOML (repeatable), e.g. poll_interval_ms=100 or
+    /// retry.initial_ms=500.
+    #[arg(long = "payments-set", value_name = "KEY=VALUE")]
+    payments_settings: Vec<String>,
+    /// Keep the run's folder (config, service logs; SQLite database) and print where it is.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// The settings of one run, checked.
+struct Plan {
+    pos: PosKind,
+    until: Until,
+    concurrency: usize,
+    restaurants: usize,
+    max_in_flight: usize,
+    connections: usize,
+    pos_settings: HashMap<String, String>,
+}
+
+fn pairs(flag: &str, items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("--{flag} {kv:?}: expected NAME=VALUE"))
+        })
+        .collect()
+}
+
+impl BenchArgs {
+    fn plan(&self) -> anyhow::Result<Plan> {
+        anyhow::ensure!(self.concurrency >= 1, "--concurrency must be at least 1");
+        anyhow::ensure!(self.restaurants >= 1, "--restaurants must be at least 1");
+        let until = match (self.count, self.duration_s) {
+            (Some(0), _) => anyhow::bail!("--count must be at least 1"),
+            (_, Some(0)) => anyhow::bail!("--duration-s must be at least 1"),
+            (Some(n), _) => Until::Count(n),
+            (None, Some(s)) => Until::Time(Duration::from_secs(s)),
+            (None, None) => Until::Count(1000),
+        };
+        let max_in_flight = match self.max_in_flight_per_restaurant {
+            Some(0) => anyhow::bail!("--max-in-flight-per-restaurant must be at least 1"),
+            Some(n) => n,
+            None => self.concurrency.div_ceil(self.restaurants),
+        };
+        let connections = match self.connections {
+            Some(0) => anyhow::bail!("--connections must be at least 1"),
+            Some(n) => n,
+            None => self.concurrency.div_ceil(128),
+        };
+        pairs("payments-set", &self.payments_settings)?;
+        Ok(Plan {
+            pos: self.pos,
+            until,
+            concurrency: self.concurrency,
+            restaurants: self.restaurants,
+            max_in_flight,
+            connections,
+            pos_settings: pairs("pos-set", &self.pos_settings)?.into_iter().collect(),
+        })
+    }
+}
+
+pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    let plan = a.plan()?;
+    let dir = std::env::temp_dir().join(format!(
+        "posgate-bench-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let db = Database::create(&a.db, &dir).await?;
+    let result = bench(&a, &plan, &dir, &db).await;
+    db.drop_db().await;
+    match &result {
+        Err(_) => eprintln!(
+            "the run's config and service logs are kept in {}",
+            dir.display()
+        ),
+        Ok(_) if a.keep => eprintln!(
+            "the run's config and service logs are kept in {}",
+            dir.display()
+        ),
+        Ok(_) => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    let report = result?;
+    println!("{}", report.text());
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .map_err(|e| anyhow::anyhow!("--json {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The configuration every service of the run reads.
+fn config(plan: &Plan, db: &Database, payments_port: u16, adapter_port: u16, extra: &[String]) -> String {
+    let row = plan.pos.row();
+    let mut s = format!(
+        r#"# posgate bench: one run's services
+[auth]
+tokens = {{ payments = "{PAYMENTS_TOKEN}", cli = "{CLI_TOKEN}", operator = "{OPERATOR_TOKEN}" }}
+[secrets]
+dev_key = true
+[payments]
+listen = "127.0.0.1:{payments_port}"
+database_url = "{db}"
+max_in_flight_per_restaurant = {inflight}
+"#,
+        db = db.url(),
+        inflight = plan.max_in_flight,
+    );
+    for line in extra {
+        s += line;
+        s += "\n";
+    }
+    s += &format!(
+        r#"[payments.adapters]
+{kind} = "http://127.0.0.1:{adapter_port}"
+[{service}]
+listen = "127.0.0.1:{adapter_port}"
+"#,
+        kind = row.pos_kind,
+        service = row.service,
+    );
+    s
+}
+
+/// The services of a run.
+struct Services {
+    sim: Service,
+    adapter: Service,
+    payments: Service,
+}
+
+impl Services {
+    fn all(&mut self) -> [&mut Service; 3] {
+        [&mut self.payments, &mut self.adapter, &mut self.sim]
+    }
+}
+
+async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow::Result<Report> {
+    let (sim_port, adapter_port, payments_port) =
+        (procs::free_port()?, procs::free_port()?, procs::free_port()?);
+    let extra: Vec<String> = pairs("payments-set", &a.payments_settings)?
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    let config_path = dir.join("posgate.toml");
+    std::fs::write(
+        &config_path,
+        config(plan, db, payments_port, adapter_port, &extra),
+    )?;
+    let config_arg = config_path.display().to_string();
+    let serve = |svc: &str| vec!["serve".to_string(), svc.to_string(), "--config".into(), config_arg.clone()];
+
+    // The simulator first: its restaurants exist before anything asks for them.
+    let mut sim_args = serve("sim");
+    sim_args.extend(["--listen".into(), format!("127.0.0.1:{sim_port}")]);
+    let mut sim_proc = Service::start("simulator", &sim_args, dir, true)?;
+    procs::wait_port(&mut sim_proc, sim_port).await?;
+    let sim = Sim::new(format!("http://127.0.0.1:{sim_port}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sim.answers(plan.pos).await {
+        sim_proc.check_alive()?;
+        anyhow::ensure!(Instant::now() < deadline, "the simulator's control API did not answer in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let restaurants = plan
+        .pos
+        .setup(&sim, plan.restaurants, a.pos_latency_ms, &plan.pos_settings)
+        .await?;
+
+    let adapter_name = format!("{} adapter", plan.pos.row().service);
+    let mut adapter = Service::start(&adapter_name, &serve(plan.pos.row().service), dir, false)?;
+    let mut payments = Service::start("payment service", &serve("payments"), dir, false)?;
+    procs::wait_port(&mut adapter, adapter_port).await?;
+    procs::wait_port(&mut payments, payments_port).await?;
+    let mut services = Services {
+        sim: sim_proc,
+        adapter,
+        payments,
+    };
+    let result = measure(a, plan, db, &sim, &restaurants, &mut services, payments_port).await;
+    for s in services.all() {
+        s.stop(Duration::from_secs(20)).await;
+    }
+    let (report, before) = result?;
+    finish(report, db, before).await
+}
+
+/// Declares the restaurants, runs the echo and posgate, reads the processes' figures.
+async fn measure(
+    a: &BenchArgs,
+    plan: &Plan,
+    db: &Database,
+    sim: &Sim,
+    restaurants: &[(Restaurant, pb::RestaurantSpec)],
+    services: &mut Services,
+    payments_port: u16,
+) -> anyhow::Result<(Report, Option<db::PgCounters>)> {
+    let server = format!("http://127.0.0.1:{payments_port}");
+    let mut registry = registry_when_up(&server, &mut services.payments).await?;
+    for (r, spec) in restaurants {
+        crate::restaurant::declare(&mut registry, &r.id, spec.clone(), true).await?;
+    }
+    let restaurants: Vec<Restaurant> = restaurants.iter().map(|(r, _)| r.clone()).collect();
+    let bills = Arc::new(open_bills(plan, sim, &restaurants).await?);
+
+    // The baseline: same client code, same concurrency, same count or time.
+    let echo_server = echo::start().await?;
+    let channels = load::channels(echo_server.addr, plan.connections).await?;
+    let clients: Vec<Grpc> = channels.iter().map(|c| load::grpc(c.clone(), CLI_TOKEN)).collect();
+    let echo_out = load::drive(plan.concurrency, plan.until, move |w, n| {
+        let mut grpc = clients[w % clients.len()].clone();
+        async move {
+            let req = pay_request(n, "echo", "echo-bill");
+            let t0 = Instant::now();
+            load::pay_call(&mut grpc, echo::PATH, req)
+                .await
+                .map_err(|s| format!("echo {:?}: {}", s.code(), s.message()))?;
+            Ok(t0.elapsed())
+        }
+    })
+    .await;
+    drop(echo_server);
+    let echo = Figures::of(&echo_out);
+
+    // The service with nothing to do (PostgreSQL: its idle transactions).
+    let idle_before = db.counters().await?;
+    let mut idle_xact_per_s = None;
+    if let Some(c0) = idle_before {
+        tokio::time::sleep(IDLE).await;
+        if let Some(c1) = db.counters().await? {
+            idle_xact_per_s = Some(report::per_s(
+                u64::try_from(c1.since(&c0).xact_commit).unwrap_or(0),
+                IDLE,
+            ));
+        }
+    }
+    for s in services.all() {
+        s.check_alive()?;
+    }
+
+    // posgate.
+    let before = db.counters().await?;
+    let pids: Vec<(String, u32)> = services
+        .all()
+        .iter()
+        .map(|s| (s.name.clone(), s.pid()))
+        .chain([("bench client".to_string(), std::process::id())])
+        .collect();
+    let cpu0: Vec<u64> = pids.iter().map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0)).collect();
+    let pg0 = backend_ticks(db).await;
+    let channels = load::channels(([127, 0, 0, 1], payments_port).into(), plan.connections).await?;
+    let clients: Vec<Grpc> = channels.iter().map(|c| load::grpc(c.clone(), CLI_TOKEN)).collect();
+    let watchers: Vec<Watcher> = channels
+        .iter()
+        .map(|c| {
+            PaymentServiceClient::with_interceptor(
+                c.clone(),
+                posgate_grpc::CallerToken::bearer(CLI_TOKEN),
+            )
+        })
+        .collect();
+    let run = format!(
+        "bench-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    );
+    let out = load::drive(plan.concurrency, plan.until, move |w, n| {
+        let mut grpc = clients[w % clients.len()].clone();
+        let mut watch = watchers[w % watchers.len()].clone();
+        let bills = bills.clone();
+        let key = format!("{run}-{n}");
+        async move {
+            let bill = bills.take(n).await.ok_or("no bill left to pay")?;
+            let mut req = pay_request(n, &bill.restaurant_id, &bill.bill_id);
+            req.idempotency_key = key;
+            let t0 = Instant::now();
+            let p = load::pay_call(&mut grpc, PAY_PATH, req)
+                .await
+                .map_err(|s| format!("PayBill {:?}: {}", s.code(), s.message()))?;
+            let p = if done(&p) {
+                p
+            } else {
+                follow(&mut watch, &p.payment_id).await?
+            };
+            if p.state == PaymentState::Closed as i32 {
+                Ok(t0.elapsed())
+            } else {
+                Err(format!(
+                    "ended {} {}",
+                    state_name(p.state),
+                    pb::Substate::try_from(p.substate)
+                        .map(|s| s.as_str_name())
+                        .unwrap_or("")
+                ))
+            }
+        }
+    })
+    .await;
+    let cpu1: Vec<u64> = pids.iter().map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0)).collect();
+    let pg1 = backend_ticks(db).await;
+    let posgate = PosgateFigures::of(&out, &echo, a.pos_latency_ms);
+    let ticks = procs::clock_ticks();
+    let mut processes: Vec<ProcFigures> = pids
+        .iter()
+        .zip(cpu0.iter().zip(&cpu1))
+        .map(|((name, pid), (c0, c1))| {
+            ProcFigures::new(
+                name,
+                *pid,
+                procs::peak_rss_kib(*pid),
+                c1.saturating_sub(*c0),
+                ticks,
+                posgate.payments,
+            )
+        })
+        .collect();
+    if db.kind() == "postgres" {
+        let used: u64 = pg1
+            .iter()
+            .map(|(pid, t)| t.saturating_sub(pg0.get(pid).copied().unwrap_or(0)))
+            .sum();
+        processes.push(ProcFigures::new(
+            "postgres (this database)",
+            0,
+            None,
+            used,
+            ticks,
+            posgate.payments,
+        ));
+    }
+    let report = Report {
+        config: RunConfig {
+            pos: plan.pos.name(),
+            pos_latency_on: plan.pos.row().latency_on,
+            pos_latency_ms: a.pos_latency_ms,
+            db: db.kind(),
+            concurrency: plan.concurrency,
+            count: match plan.until {
+                Until::Count(n) => Some(n),
+                Until::Time(_) => None,
+            },
+            duration_s: match plan.until {
+                Until::Time(d) => Some(d.as_secs()),
+                Until::Count(_) => None,
+            },
+            restaurants: plan.restaurants,
+            max_in_flight_per_restaurant: plan.max_in_flight,
+            connections: plan.connections,
+            pos_settings: plan
+                .pos_settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            payments_settings: a.payments_settings.clone(),
+            build: if cfg!(debug_assertions) { "debug" } else { "release" },
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        },
+        echo,
+        posgate,
+        processes,
+        database: DbFigures {
+            kind: db.kind(),
+            idle_xact_per_s,
+            ..DbFigures::default()
+        },
+    };
+    Ok((report, before))
+}
+
+/// The database's figures, once the services are gone (PostgreSQL: every server process has
+/// reported its counts when its connection ended).
+async fn finish(
+    mut report: Report,
+    db: &Database,
+    before: Option<db::PgCounters>,
+) -> anyhow::Result<Report> {
+    if let Some(before) = before {
+        db.wait_disconnected(15).await;
+        if let Some(after) = db.counters().await? {
+            let d = after.since(&before);
+            let n = report.posgate.payments;
+            report.database.xact_per_payment = report::per(d.xact_commit, n);
+            report.database.rows_inserted_per_payment = report::per(d.tup_inserted, n);
+            report.database.rows_updated_per_payment = report::per(d.tup_updated, n);
+            report.database.xact_commit = Some(d.xact_commit);
+            report.database.xact_rollback = Some(d.xact_rollback);
+        }
+    }
+    Ok(report)
+}
+
+/// CPU ticks of each PostgreSQL server process working for the run's database.
+async fn backend_ticks(db: &Database) -> BTreeMap<u32, u64> {
+    db.backends()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|pid| procs::cpu_ticks(pid).map(|t| (pid, t)))
+        .collect()
+}
+
+/// A registry client once the payment service answers (its migrations done).
+async fn registry_when_up(
+    server: &str,
+    payments: &mut Service,
+) -> anyhow::Result<crate::restaurant::Client> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        payments.check_alive()?;
+        if let Ok(mut c) = crate::restaurant::registry_client(server, OPERATOR_TOKEN).await
+            && c
+                .list_restaurants(pb::ListRestaurantsRequest::default())
+                .await
+                .is_ok()
+        {
+            return Ok(c);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the payment service did not answer in 60 s; its log: {}",
+            payments.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Where the workers take their bills from: all opened beforehand (a count), or opened while
+/// the run goes (a time), a little ahead of the payments.
+enum Bills {
+    Opened(Vec<Bill>),
+    Opening(Mutex<mpsc::Receiver<Bill>>),
+}
+
+impl Bills {
+    async fn take(&self, n: u64) -> Option<Bill> {
+        match self {
+            Bills::Opened(v) => v.get(usize::try_from(n).ok()?).cloned(),
+            Bills::Opening(rx) => rx.lock().await.recv().await,
+        }
+    }
+}
+
+/// Tasks that open bills in the simulator at once.
+const OPENERS: usize = 4;
+
+async fn open_bills(plan: &Plan, sim: &Sim, restaurants: &[Restaurant]) -> anyhow::Result<Bills> {
+    let restaurants: Arc<[Restaurant]> = restaurants.into();
+    match plan.until {
+        Until::Count(n) => {
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in 0..OPENERS as u64 {
+                let (sim, rs, pos) = (sim.clone(), restaurants.clone(), plan.pos);
+                tasks.spawn(async move {
+                    let mut out = Vec::new();
+                    let mut i = t;
+                    while i < n {
+                        let r = &rs[usize::try_from(i)? % rs.len()];
+                        out.push((i, pos.open_bill(&sim, r).await?));
+                        i += OPENERS as u64;
+                    }
+                    anyhow::Ok(out)
+                });
+            }
+            let mut all = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                all.extend(done??);
+            }
+            all.sort_by_key(|(i, _)| *i);
+            Ok(Bills::Opened(all.into_iter().map(|(_, b)| b).collect()))
+        }
+        Until::Time(_) => {
+            let (tx, rx) = mpsc::channel(plan.concurrency * 4 + 64);
+            for t in 0..OPENERS {
+                let (sim, rs, pos, tx) = (sim.clone(), restaurants.clone(), plan.pos, tx.clone());
+                tokio::spawn(async move {
+                    let mut i = t;
+                    loop {
+                        let Ok(b) = pos.open_bill(&sim, &rs[i % rs.len()]).await else {
+                            break;
+                        };
+                        if tx.send(b).await.is_err() {
+                            break;
+                        }
+                        i += OPENERS;
+                    }
+                });
+            }
+            Ok(Bills::Opening(Mutex::new(rx)))
+        }
+    }
+}
+
+fn pay_request(n: u64, restaurant: &str, bill: &str) -> pb::PayBillRequest {
+    pb::PayBillRequest {
+        idempotency_key: format!("echo-{n}"),
+        restaurant_id: restaurant.to_string(),
+        bill_id: bill.to_string(),
+        amount: pos::AMOUNT.to_string(),
+        close: true,
+        ..Default::default()
+    }
+}
+
+type Watcher = PaymentServiceClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        posgate_grpc::CallerToken,
+    >,
+>;
+
+/// Closed, or final in another state: nothing more to wait for.
+fn done(p: &pb::Payment) -> bool {
+    p.r#final || p.state == PaymentState::Closed as i32
+}
+
+fn state_name(v: i32) -> &'static str {
+    PaymentState::try_from(v)
+        .map(|s| s.as_str_name())
+        .unwrap_or("UNKNOWN")
+}
+
+/// Follows a payment `PayBill` answered before it was done, until it is.
+async fn follow(watch: &mut Watcher, payment_id: &str) -> Result<pb::Payment, String> {
+    let follow = async {
+        let mut stream = watch
+            .watch_payment(pb::GetPaymentRequest {
+                payment_id: payment_id.to_string(),
+            })
+            .await
+            .map_err(|s| format!("WatchPayment {:?}: {}", s.code(), s.message()))?
+            .into_inner();
+        let mut last = None;
+        while let Some(p) = stream.next().await {
+            let p = p.map_err(|s| format!("WatchPayment {:?}: {}", s.code(), s.message()))?;
+            if done(&p) {
+                return Ok(p);
+            }
+            last = Some(p);
+        }
+        match last {
+            Some(p) => Ok(p),
+            None => Err("WatchPayment ended without an answer".to_string()),
+        }
+    };
+    tokio::time::timeout(FOLLOW_LIMIT, follow)
+        .await
+        .unwrap_or_else(|_| Err(format!("not done {} s after PayBill", FOLLOW_LIMIT.as_secs())))
+}

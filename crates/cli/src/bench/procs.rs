@@ -1,0 +1,160 @@
+//! The services under test, each its own `posgate serve` process (this same binary), so each
+//! one's memory and CPU is its own: started with a clean environment (no `POSGATE_*` from the
+//! caller's shell), logging to a file in the run's folder, stopped with SIGTERM (then SIGKILL).
+//! Their peak RSS and CPU time are read from `/proc/<pid>/status` (VmHWM) and
+//! `/proc/<pid>/stat` (utime + stime).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Service {
+    pub name: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Service {
+    /// Starts `posgate <args>`, its output into `<dir>/<name>.log`. `quiet`: log warnings
+    /// only (the simulator, which is not posgate); otherwise `RUST_LOG` as the caller has it,
+    /// or the services' default (info), as in production.
+    pub fn start(name: &str, args: &[String], dir: &Path, quiet: bool) -> anyhow::Result<Service> {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("POSGATE_") {
+                cmd.env_remove(k);
+            }
+        }
+        if quiet {
+            cmd.env("RUST_LOG", "warn");
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {name}: {e}"))?;
+        Ok(Service {
+            name: name.to_string(),
+            log,
+            child,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `Err` with the end of its log if it has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        match self.child.try_wait()? {
+            None => Ok(()),
+            Some(status) => anyhow::bail!(
+                "{} exited ({status}); the end of its log ({}):\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log, 15)
+            ),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(&mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The last `n` lines of a file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times.
+pub fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(100)
+}
+
+/// CPU time (user + system) of a process so far, in clock ticks; `None` if it is gone.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: the fields start after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Peak resident set size (VmHWM) of a process, in KiB; `None` if it is gone.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A free loopback port (bound, read and released: a tiny race with other programs).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Waits until something accepts connections on `port`, or `service` exits, or 60 s pass.
+pub async fn wait_port(service: &mut Service, port: u16) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        service.check_alive()?;
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} did not open port {port} in 60 s; its log: {}",
+            service.name,
+            service.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
