@@ -87,10 +87,11 @@ pub async fn start() -> anyhow::Result<Echo> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // `serve_with_incoming*` ignores the builder's `tcp_nodelay`: the accepted sockets get it
+    // here, or a small answer may wait for a delayed ACK (40 ms).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .add_service(EchoServer)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;
