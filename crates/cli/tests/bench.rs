@@ -35,13 +35,25 @@ fn a_short_run_closes_every_payment_and_reports_every_figure() {
         assert!(p[f].is_number(), "posgate.{f}: {r:#}");
     }
     for f in ["p50_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms"] {
-        assert!(p["latency_ms"][f].is_number(), "posgate.latency_ms.{f}: {r:#}");
-        assert!(r["echo"]["latency_ms"][f].is_number(), "echo.latency_ms.{f}: {r:#}");
+        assert!(
+            p["latency_ms"][f].is_number(),
+            "posgate.latency_ms.{f}: {r:#}"
+        );
+        assert!(
+            r["echo"]["latency_ms"][f].is_number(),
+            "echo.latency_ms.{f}: {r:#}"
+        );
     }
     for f in ["p50_ms", "p99_ms", "p999_ms"] {
-        assert!(p["added_latency_ms"][f].is_number(), "added_latency_ms.{f}: {r:#}");
+        assert!(
+            p["added_latency_ms"][f].is_number(),
+            "added_latency_ms.{f}: {r:#}"
+        );
     }
-    assert_eq!(r["echo"]["ok"], 20, "the baseline ran the same count: {r:#}");
+    assert_eq!(
+        r["echo"]["ok"], 20,
+        "the baseline ran the same count: {r:#}"
+    );
     assert!(r["echo"]["throughput_per_s"].is_number());
 
     let c = &r["config"];
@@ -53,7 +65,12 @@ fn a_short_run_closes_every_payment_and_reports_every_figure() {
     // Each service as its own process, and this client.
     let procs = r["processes"].as_array().expect("processes");
     let names: Vec<&str> = procs.iter().filter_map(|p| p["name"].as_str()).collect();
-    for want in ["payment service", "wsa adapter", "simulator", "bench client"] {
+    for want in [
+        "payment service",
+        "wsa adapter",
+        "simulator",
+        "bench client",
+    ] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
     let pids: std::collections::BTreeSet<u64> =

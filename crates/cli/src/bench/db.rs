@@ -129,7 +129,10 @@ impl Database {
         .fetch_all(&mut conn)
         .await?;
         let _ = conn.close().await;
-        Ok(pids.into_iter().filter_map(|p| u32::try_from(p).ok()).collect())
+        Ok(pids
+            .into_iter()
+            .filter_map(|p| u32::try_from(p).ok())
+            .collect())
     }
 
     /// Waits (up to `secs`) until no server process is connected to this run's database, so

@@ -69,8 +69,10 @@ impl tower::Service<http::Request<Body>> for EchoServer {
         } else {
             let path = req.uri().path().to_string();
             Box::pin(async move {
-                Ok(tonic::Status::unimplemented(format!("the echo serves {PATH}, not {path}"))
-                    .into_http())
+                Ok(
+                    tonic::Status::unimplemented(format!("the echo serves {PATH}, not {path}"))
+                        .into_http(),
+                )
             })
         }
     }

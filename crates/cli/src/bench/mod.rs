@@ -185,7 +185,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The configuration every service of the run reads.
-fn config(plan: &Plan, db: &Database, payments_port: u16, adapter_port: u16, extra: &[String]) -> String {
+fn config(
+    plan: &Plan,
+    db: &Database,
+    payments_port: u16,
+    adapter_port: u16,
+    extra: &[String],
+) -> String {
     let row = plan.pos.row();
     let mut s = format!(
         r#"# posgate bench: one run's services
@@ -231,8 +237,11 @@ impl Services {
 }
 
 async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow::Result<Report> {
-    let (sim_port, adapter_port, payments_port) =
-        (procs::free_port()?, procs::free_port()?, procs::free_port()?);
+    let (sim_port, adapter_port, payments_port) = (
+        procs::free_port()?,
+        procs::free_port()?,
+        procs::free_port()?,
+    );
     let extra: Vec<String> = pairs("payments-set", &a.payments_settings)?
         .into_iter()
         .map(|(k, v)| format!("{k} = {v}"))
@@ -243,7 +252,14 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         config(plan, db, payments_port, adapter_port, &extra),
     )?;
     let config_arg = config_path.display().to_string();
-    let serve = |svc: &str| vec!["serve".to_string(), svc.to_string(), "--config".into(), config_arg.clone()];
+    let serve = |svc: &str| {
+        vec![
+            "serve".to_string(),
+            svc.to_string(),
+            "--config".into(),
+            config_arg.clone(),
+        ]
+    };
 
     // The simulator first: its restaurants exist before anything asks for them.
     let mut sim_args = serve("sim");
@@ -254,7 +270,10 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
     let deadline = Instant::now() + Duration::from_secs(30);
     while !sim.answers(plan.pos).await {
         sim_proc.check_alive()?;
-        anyhow::ensure!(Instant::now() < deadline, "the simulator's control API did not answer in 30 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the simulator's control API did not answer in 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let restaurants = plan
@@ -272,7 +291,16 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         adapter,
         payments,
     };
-    let result = measure(a, plan, db, &sim, &restaurants, &mut services, payments_port).await;
+    let result = measure(
+        a,
+        plan,
+        db,
+        &sim,
+        &restaurants,
+        &mut services,
+        payments_port,
+    )
+    .await;
     for s in services.all() {
         s.stop(Duration::from_secs(20)).await;
     }
@@ -290,6 +318,9 @@ async fn measure(
     services: &mut Services,
     payments_port: u16,
 ) -> anyhow::Result<(Report, Option<db::PgCounters>)> {
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let server = format!("http://127.0.0.1:{payments_port}");
     let mut registry = registry_when_up(&server, &mut services.payments).await?;
     for (r, spec) in restaurants {
@@ -301,7 +332,10 @@ async fn measure(
     // The baseline: same client code, same concurrency, same count or time.
     let echo_server = echo::start().await?;
     let channels = load::channels(echo_server.addr, plan.connections).await?;
-    let clients: Vec<Grpc> = channels.iter().map(|c| load::grpc(c.clone(), CLI_TOKEN)).collect();
+    let clients: Vec<Grpc> = channels
+        .iter()
+        .map(|c| load::grpc(c.clone(), CLI_TOKEN))
+        .collect();
     let echo_out = load::drive(plan.concurrency, plan.until, move |w, n| {
         let mut grpc = clients[w % clients.len()].clone();
         async move {
@@ -341,10 +375,16 @@ async fn measure(
         .map(|s| (s.name.clone(), s.pid()))
         .chain([("bench client".to_string(), std::process::id())])
         .collect();
-    let cpu0: Vec<u64> = pids.iter().map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0)).collect();
+    let cpu0: Vec<u64> = pids
+        .iter()
+        .map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0))
+        .collect();
     let pg0 = backend_ticks(db).await;
     let channels = load::channels(([127, 0, 0, 1], payments_port).into(), plan.connections).await?;
-    let clients: Vec<Grpc> = channels.iter().map(|c| load::grpc(c.clone(), CLI_TOKEN)).collect();
+    let clients: Vec<Grpc> = channels
+        .iter()
+        .map(|c| load::grpc(c.clone(), CLI_TOKEN))
+        .collect();
     let watchers: Vec<Watcher> = channels
         .iter()
         .map(|c| {
@@ -394,7 +434,10 @@ async fn measure(
         }
     })
     .await;
-    let cpu1: Vec<u64> = pids.iter().map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0)).collect();
+    let cpu1: Vec<u64> = pids
+        .iter()
+        .map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0))
+        .collect();
     let pg1 = backend_ticks(db).await;
     let posgate = PosgateFigures::of(&out, &echo, a.pos_latency_ms);
     let ticks = procs::clock_ticks();
@@ -450,10 +493,15 @@ async fn measure(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             payments_settings: a.payments_settings.clone(),
-            build: if cfg!(debug_assertions) { "debug" } else { "release" },
+            build: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
             cpus: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            load_average,
         },
         echo,
         posgate,
@@ -508,8 +556,7 @@ async fn registry_when_up(
     loop {
         payments.check_alive()?;
         if let Ok(mut c) = crate::restaurant::registry_client(server, OPERATOR_TOKEN).await
-            && c
-                .list_restaurants(pb::ListRestaurantsRequest::default())
+            && c.list_restaurants(pb::ListRestaurantsRequest::default())
                 .await
                 .is_ok()
         {
@@ -644,5 +691,10 @@ async fn follow(watch: &mut Watcher, payment_id: &str) -> Result<pb::Payment, St
     };
     tokio::time::timeout(FOLLOW_LIMIT, follow)
         .await
-        .unwrap_or_else(|_| Err(format!("not done {} s after PayBill", FOLLOW_LIMIT.as_secs())))
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "not done {} s after PayBill",
+                FOLLOW_LIMIT.as_secs()
+            ))
+        })
 }

@@ -102,6 +102,9 @@ pub struct Restaurant {
     pos_ref: String,
 }
 
+/// Named settings of a restaurant's POS connection.
+type Settings = Vec<(&'static str, String)>;
+
 /// A bill to pay: restaurant and the POS's bill id.
 #[derive(Clone, Debug)]
 pub struct Bill {
@@ -124,7 +127,11 @@ impl Sim {
         }
     }
 
-    async fn post<T: Serialize, R: DeserializeOwned>(&self, path: &str, body: &T) -> anyhow::Result<R> {
+    async fn post<T: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> anyhow::Result<R> {
         let url = format!("{}{path}", self.base);
         let r = self
             .http
@@ -164,75 +171,74 @@ impl PosKind {
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
             let id = format!("bench-{i}");
-            let (pos_ref, settings, secrets): (String, Vec<(&str, String)>, Vec<(&str, String)>) =
-                match self {
-                    PosKind::WsaSync | PosKind::WsaAsync => {
-                        let object_id = 7_100_000 + i64::try_from(i)?;
-                        let token = format!("bench-wsa-token-{i}");
-                        let mut r = wsa::SimRestaurant::new(
-                            object_id,
-                            wsa::AgentVersion::V2,
-                            token.clone(),
-                            WSA_CURRENCY,
-                        );
-                        let mode = if self == PosKind::WsaAsync {
-                            r.async_delay_ms = latency_ms;
-                            "async"
-                        } else {
-                            "sync"
-                        };
-                        let _: wsa::SimRestaurant = sim.post(&format!("{ctl}/restaurants"), &r).await?;
-                        (
-                            object_id.to_string(),
-                            vec![
-                                ("base_url", sim.base.clone()),
-                                ("object_id", object_id.to_string()),
-                                ("agent_version", "v2".into()),
-                                ("currency_guid", WSA_CURRENCY.into()),
-                                ("mode", mode.into()),
-                            ],
-                            vec![("token", token)],
-                        )
-                    }
-                    PosKind::Delivery => {
-                        let restaurant = format!("0f5e2d1c-bbbb-4ccc-8ddd-{i:012}");
-                        let currency = format!("A1B2C3D4-0000-4000-8000-{i:012}");
-                        let (client, secret) =
-                            (format!("bench-delivery-{i}"), format!("bench-secret-{i}"));
-                        let _: delivery::SimClient = sim
-                            .post(
-                                &format!("{ctl}/clients"),
-                                &delivery::SimClient::new(client.clone(), secret.clone()),
-                            )
-                            .await?;
-                        let _: delivery::SimRestaurant = sim
-                            .post(
-                                &format!("{ctl}/restaurants"),
-                                &delivery::SimRestaurant::new(restaurant.clone(), currency.clone()),
-                            )
-                            .await?;
-                        (
-                            restaurant,
-                            vec![
-                                ("base_url", sim.base.clone()),
-                                ("auth_url", sim.base.clone()),
-                                ("client_id", client),
-                                ("currency_guid", currency),
-                                ("utc_offset", "+03:00".into()),
-                            ],
-                            vec![("client_secret", secret)],
-                        )
-                    }
-                    // One Tillypad per simulator: every restaurant is a till on it.
-                    PosKind::Tillypad => (
-                        String::new(),
+            let (pos_ref, settings, secrets): (String, Settings, Settings) = match self {
+                PosKind::WsaSync | PosKind::WsaAsync => {
+                    let object_id = 7_100_000 + i64::try_from(i)?;
+                    let token = format!("bench-wsa-token-{i}");
+                    let mut r = wsa::SimRestaurant::new(
+                        object_id,
+                        wsa::AgentVersion::V2,
+                        token.clone(),
+                        WSA_CURRENCY,
+                    );
+                    let mode = if self == PosKind::WsaAsync {
+                        r.async_delay_ms = latency_ms;
+                        "async"
+                    } else {
+                        "sync"
+                    };
+                    let _: wsa::SimRestaurant = sim.post(&format!("{ctl}/restaurants"), &r).await?;
+                    (
+                        object_id.to_string(),
                         vec![
                             ("base_url", sim.base.clone()),
-                            ("default_pay_type_id", tillypad::DEMO_PAY_TYPE_ID.into()),
+                            ("object_id", object_id.to_string()),
+                            ("agent_version", "v2".into()),
+                            ("currency_guid", WSA_CURRENCY.into()),
+                            ("mode", mode.into()),
                         ],
-                        Vec::new(),
-                    ),
-                };
+                        vec![("token", token)],
+                    )
+                }
+                PosKind::Delivery => {
+                    let restaurant = format!("0f5e2d1c-bbbb-4ccc-8ddd-{i:012}");
+                    let currency = format!("A1B2C3D4-0000-4000-8000-{i:012}");
+                    let (client, secret) =
+                        (format!("bench-delivery-{i}"), format!("bench-secret-{i}"));
+                    let _: delivery::SimClient = sim
+                        .post(
+                            &format!("{ctl}/clients"),
+                            &delivery::SimClient::new(client.clone(), secret.clone()),
+                        )
+                        .await?;
+                    let _: delivery::SimRestaurant = sim
+                        .post(
+                            &format!("{ctl}/restaurants"),
+                            &delivery::SimRestaurant::new(restaurant.clone(), currency.clone()),
+                        )
+                        .await?;
+                    (
+                        restaurant,
+                        vec![
+                            ("base_url", sim.base.clone()),
+                            ("auth_url", sim.base.clone()),
+                            ("client_id", client),
+                            ("currency_guid", currency),
+                            ("utc_offset", "+03:00".into()),
+                        ],
+                        vec![("client_secret", secret)],
+                    )
+                }
+                // One Tillypad per simulator: every restaurant is a till on it.
+                PosKind::Tillypad => (
+                    String::new(),
+                    vec![
+                        ("base_url", sim.base.clone()),
+                        ("default_pay_type_id", tillypad::DEMO_PAY_TYPE_ID.into()),
+                    ],
+                    Vec::new(),
+                ),
+            };
             let mut pos_settings: HashMap<String, String> = settings
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))

@@ -20,8 +20,8 @@ impl Service {
     /// or the services' default (info), as in production.
     pub fn start(name: &str, args: &[String], dir: &Path, quiet: bool) -> anyhow::Result<Service> {
         let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+        let out =
+            std::fs::File::create(&log).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.args(args)
@@ -145,7 +145,10 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub async fn wait_port(service: &mut Service, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         service.check_alive()?;

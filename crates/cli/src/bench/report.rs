@@ -41,6 +41,8 @@ pub struct RunConfig {
     /// `release` or `debug` (a debug build's figures mean little).
     pub build: &'static str,
     pub cpus: usize,
+    /// `/proc/loadavg` when the run started: other work on the machine skews every figure.
+    pub load_average: String,
 }
 
 #[derive(Serialize)]
@@ -250,6 +252,7 @@ impl Report {
             c.build,
             c.cpus
         );
+        s += &format!("  load average before the run: {}\n", c.load_average);
         if c.build == "debug" {
             s += "  (a debug build: these figures say little; build with --release)\n";
         }
