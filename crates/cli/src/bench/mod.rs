@@ -159,7 +159,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
             .unwrap_or(0)
     ));
     std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    let db = Database::create(&a.db, &dir).await?;
+    let db = match Database::create(&a.db, &dir).await {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let result = bench(&a, &plan, &dir, &db).await;
     db.drop_db().await;
     match &result {
