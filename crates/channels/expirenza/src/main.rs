@@ -27,5 +27,7 @@ async fn main() -> anyhow::Result<()> {
     );
     posgate_expirenza::run(cfg, posgate_grpc::shutdown_signal()).await?;
     tracing::info!("posgate-expirenza stopped");
+    // Spans still buffered for the OTLP collector go out before the process ends.
+    posgate_grpc::telemetry::shutdown();
     Ok(())
 }
