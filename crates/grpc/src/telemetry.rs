@@ -284,6 +284,61 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// With an endpoint configured, spans reach an OTLP/HTTP receiver (a one-shot stub here):
+    /// a protobuf POST to `/v1/traces`.
+    #[test]
+    fn a_configured_collector_receives_the_spans() {
+        use std::io::{Read, Write};
+        use tracing_subscriber::layer::SubscriberExt;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let received = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then the body its content-length announces.
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "the exporter closed early");
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if req.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            req
+        });
+        let provider = tracer_provider(&Export::Url(url)).unwrap();
+        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test")));
+        tracing::subscriber::with_default(sub, || {
+            tracing::info_span!("exported-span-7f3a").in_scope(|| {});
+        });
+        provider.force_flush().unwrap();
+        let req = received.join().unwrap();
+        let text = String::from_utf8_lossy(&req);
+        assert!(text.starts_with("POST /v1/traces "), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("content-type: application/x-protobuf"),
+            "{text}"
+        );
+        assert!(
+            text.contains("exported-span-7f3a"),
+            "the span's name is in the body"
+        );
+        let _ = provider.shutdown();
+    }
+
     #[test]
     fn a_span_context_goes_out_in_headers_and_comes_back() {
         use tracing_subscriber::layer::SubscriberExt;
