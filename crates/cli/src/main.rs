@@ -75,6 +75,8 @@ async fn main() -> std::process::ExitCode {
         Cmd::Secrets(a) => secrets::run(a).await,
         Cmd::Bench(a) => bench::run(a).await,
     };
+    // Spans still buffered for the OTLP collector go out before the process ends.
+    posgate_grpc::telemetry::shutdown();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

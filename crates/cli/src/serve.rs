@@ -32,7 +32,8 @@ pub struct ServeArgs {
     #[arg(long)]
     demo: bool,
     /// Admin HTTP port (/metrics, /livez, /readyz) of an adapter or the Expirenza adapter. The
-    /// payment service takes `[payments] admin_listen` (this flag overrides it).
+    /// payment service takes `[payments] admin_listen`, the Expirenza adapter `[expirenza]
+    /// admin_listen` (this flag overrides them).
     #[arg(long, env = "POSGATE_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
 }
@@ -56,11 +57,12 @@ pub async fn run(a: ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<
                 .await
         }
         "expirenza" => {
-            let cfg = posgate_expirenza::load_config(path)?;
-            posgate_grpc::admin::with_admin("expirenza", a.admin_listen, |stop| {
-                posgate_expirenza::run(cfg, stop)
-            })
-            .await
+            let mut cfg = posgate_expirenza::load_config(path)?;
+            if a.admin_listen.is_some() {
+                cfg.admin_listen = a.admin_listen;
+            }
+            // Its /readyz follows the registry stream, not just the process.
+            posgate_expirenza::run_with_admin(cfg, shutdown_signal()).await
         }
         "sim" => {
             let sim = if a.demo {

@@ -293,7 +293,8 @@ where
     }
 }
 
-/// Adds this service's token to every call it makes.
+/// Adds this service's token to every call it makes, and the current trace context
+/// (`traceparent`, see [`crate::telemetry`]).
 #[derive(Clone, Default)]
 pub struct CallerToken(Option<Arc<str>>);
 
@@ -324,6 +325,8 @@ impl Interceptor for CallerToken {
         {
             req.metadata_mut().insert("authorization", v);
         }
+        // Every call between services continues the caller's trace (see `telemetry`).
+        crate::telemetry::inject_metadata(req.metadata_mut());
         Ok(req)
     }
 }

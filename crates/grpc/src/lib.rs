@@ -12,6 +12,9 @@
 //! call a server answers counted by method and code; `/metrics`, `/livez`, `/readyz` on an
 //! HTTP port of its own.
 //!
+//! **Traces** ([`telemetry`]): W3C `traceparent` read by every server ([`TraceContextLayer`])
+//! and sent on every call made with a [`CallerToken`]; OTLP export off unless configured.
+//!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
 
@@ -26,6 +29,7 @@ mod malformed;
 pub mod metric_definitions;
 pub mod metrics;
 pub mod reflection;
+pub mod telemetry;
 
 pub use auth::{
     ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW,
@@ -37,6 +41,7 @@ pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
 pub use metrics::{GrpcMetrics, GrpcMetricsLayer};
 pub use reflection::reflection;
+pub use telemetry::TraceContextLayer;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -152,12 +157,16 @@ pub async fn serve_adapter<A: PosAdapter>(
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
 }
 
-/// [`server`] with every call counted and timed under `name` ([`GrpcMetricsLayer`], outermost,
-/// so refusals and reclassified codes are counted as callers see them).
+/// [`server`] with every call counted and timed under `name` ([`GrpcMetricsLayer`], outermost
+/// but for the request's trace span, so refusals and reclassified codes are counted as callers
+/// see them).
+#[allow(clippy::type_complexity)]
 pub fn server_named(
     name: &str,
-) -> Server<Stack<MalformedRequestLayer, Stack<GrpcMetricsLayer, Identity>>> {
+) -> Server<Stack<MalformedRequestLayer, Stack<GrpcMetricsLayer, Stack<TraceContextLayer, Identity>>>>
+{
     limits(Server::builder())
+        .layer(TraceContextLayer)
         .layer(GrpcMetricsLayer::new(name))
         .layer(MalformedRequestLayer)
 }
@@ -174,9 +183,12 @@ fn limits<L>(b: Server<L>) -> Server<L> {
 /// A tonic server with posgate's limits: a connection over its concurrency limit gets an
 /// immediate `UNAVAILABLE` (load shedding) rather than an unbounded queue, and each message is
 /// capped by the services at [`MAX_MESSAGE_BYTES`] (`OUT_OF_RANGE`/`RESOURCE_EXHAUSTED` beyond);
-/// a request that does not decode is `INVALID_ARGUMENT` ([`MalformedRequestLayer`]).
-pub fn server() -> Server<Stack<MalformedRequestLayer, Identity>> {
-    limits(Server::builder()).layer(MalformedRequestLayer)
+/// a request that does not decode is `INVALID_ARGUMENT` ([`MalformedRequestLayer`]); each
+/// request runs in a span that continues the caller's trace ([`TraceContextLayer`]).
+pub fn server() -> Server<Stack<MalformedRequestLayer, Stack<TraceContextLayer, Identity>>> {
+    limits(Server::builder())
+        .layer(TraceContextLayer)
+        .layer(MalformedRequestLayer)
 }
 
 /// Logging for a binary that has no `--log-format` flag of its own: [`init_logging`] with the

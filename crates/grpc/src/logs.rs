@@ -18,7 +18,9 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// The environment variable that picks the log format (over the config file).
 pub const LOG_FORMAT_ENV: &str = "POSGATE_LOG_FORMAT";
@@ -92,27 +94,52 @@ pub fn subscriber<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_writer(writer);
-    match format {
-        LogFormat::Text => Box::new(b.with_ansi(ansi).finish()),
-        LogFormat::Json => Box::new(
-            b.with_ansi(false)
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .finish(),
-        ),
-    }
+    traced_subscriber(format, ansi, writer, None)
 }
 
-/// Sets up logging for this process: to stderr, in the format [`resolve_format`] picks. Call
-/// once, first thing in `main` (a second call is a no-op, so tests can call it freely).
+/// [`subscriber`], its spans also made OpenTelemetry spans of `tracer` (see
+/// [`crate::telemetry`]): one subscriber for logs and traces.
+pub fn traced_subscriber<W>(
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+    tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = match format {
+        LogFormat::Text => fmt.with_ansi(ansi).boxed(),
+        LogFormat::Json => fmt
+            .with_ansi(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    };
+    Box::new(
+        tracing_subscriber::registry()
+            .with(filter())
+            .with(fmt)
+            .with(tracer.map(crate::telemetry::layer)),
+    )
+}
+
+/// Sets up logging and tracing for this process: logs to stderr, in the format
+/// [`resolve_format`] picks; spans traced and exported as `[telemetry]` / the `OTEL_*`
+/// variables say ([`crate::telemetry`]). Call once, first thing in `main` (a second call is a
+/// no-op, so tests can call it freely).
 pub fn init_logging(flag: Option<LogFormat>, config: Option<&Path>) -> anyhow::Result<()> {
     let format = resolve_format(flag, config)?;
-    let _ = tracing::subscriber::set_global_default(subscriber(format, colour(), std::io::stderr));
+    let tracer = crate::telemetry::process_tracer(config)?;
+    let _ = tracing::subscriber::set_global_default(traced_subscriber(
+        format,
+        colour(),
+        std::io::stderr,
+        Some(tracer),
+    ));
     Ok(())
 }
 

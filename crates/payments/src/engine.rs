@@ -159,7 +159,9 @@ impl Engine {
             return;
         }
         let engine = Arc::clone(self);
-        tokio::spawn(async move { engine.drive(&id).await });
+        // The payment's trace continues the request that kicked it (PayBill), if any.
+        let parent = posgate_grpc::telemetry::current();
+        tokio::spawn(async move { engine.drive(&id, parent).await });
     }
 
     /// The scheduler: takes due payments until `shutdown` resolves.
@@ -215,7 +217,7 @@ impl Engine {
         }))
     }
 
-    async fn drive(self: &Arc<Self>, id: &str) {
+    async fn drive(self: &Arc<Self>, id: &str, parent: posgate_grpc::telemetry::Context) {
         if !self
             .in_flight
             .lock()
@@ -234,6 +236,7 @@ impl Engine {
             restaurant_id = tracing::field::Empty,
             bill_id = tracing::field::Empty
         );
+        posgate_grpc::telemetry::adopt(&span, parent);
         if let Err(e) = self.drive_inner(id).instrument(span).await {
             warn!(payment_id = id, error = %e, "driving payment failed; it stays due and is retried");
         }

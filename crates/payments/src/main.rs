@@ -23,8 +23,11 @@ async fn main() -> anyhow::Result<()> {
     let cfg = PaymentsConfig::load(args.config.as_deref())?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payment service listening");
-    PaymentsService::build(cfg)
+    let served = PaymentsService::build(cfg)
         .await?
         .serve(listener, posgate_grpc::shutdown_signal())
-        .await
+        .await;
+    // Spans still buffered for the OTLP collector go out before the process ends.
+    posgate_grpc::telemetry::shutdown();
+    served
 }

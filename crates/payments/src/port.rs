@@ -13,6 +13,7 @@ use posgate_proto::v1::{
     self as pb, AdapterCloseBillRequest, AdapterGetBillRequest, CheckPaymentRequest,
     PostPaymentRequest, adapter_get_bill_response,
 };
+use tracing::Instrument;
 
 use crate::adapters::{Adapters, Route};
 use crate::metric_definitions;
@@ -135,7 +136,7 @@ fn error_label(e: &PortError) -> &'static str {
     }
 }
 
-/// Runs one adapter call and records its time by POS kind, operation and result
+/// Runs one adapter call in a `pos.call` span and records its time by POS kind, operation and result
 /// ([`metric_definitions::POS_CALL_DURATION`]): the one place POS latency is measured, so every
 /// adapter is measured alike.
 async fn timed<T>(
@@ -145,7 +146,16 @@ async fn timed<T>(
     result: impl FnOnce(&T) -> &'static str,
 ) -> Result<T, PortError> {
     let started = std::time::Instant::now();
-    let r = call.await;
+    // The client side of the hop: the adapter's request span is this one's child (the
+    // adapter client sends its `traceparent`, see `posgate_grpc::telemetry`).
+    let span = tracing::info_span!(
+        "pos.call",
+        otel.name = %format_args!("pos.{operation}"),
+        otel.kind = "client",
+        pos_kind = pos,
+        operation,
+    );
+    let r = call.instrument(span).await;
     let label = match &r {
         Ok(v) => result(v),
         Err(e) => error_label(e),

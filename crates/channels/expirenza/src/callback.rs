@@ -70,7 +70,8 @@ impl CallbackClient {
     }
 
     /// Posts `body` (already serialised: these exact bytes are signed and sent) and resends
-    /// on 5xx/transport errors until `window_end`.
+    /// on 5xx/transport errors until `window_end`; counts the outcome
+    /// ([`crate::metric_definitions::CALLBACK_DELIVERIES`]).
     pub async fn deliver(
         &self,
         operation: &str,
@@ -78,6 +79,19 @@ impl CallbackClient {
         body: &[u8],
         window_end: Instant,
     ) -> Delivery {
+        let (d, attempts) = self.post(operation, rid, body, window_end).await;
+        crate::metric_definitions::callback_delivery(operation, &d, attempts);
+        d
+    }
+
+    /// [`CallbackClient::deliver`] without the counting: the outcome and the POSTs it took.
+    async fn post(
+        &self,
+        operation: &str,
+        rid: &str,
+        body: &[u8],
+        window_end: Instant,
+    ) -> (Delivery, u32) {
         let url = self.url(operation);
         let signature = sign(self.secret.expose(), body);
         let mut attempts = 0u32;
@@ -102,7 +116,7 @@ impl CallbackClient {
                     let text = resp.bytes().await.unwrap_or_default();
                     if (200..300).contains(&status) {
                         info!(operation, rid, attempts, "callback delivered");
-                        return Delivery::Delivered { attempts };
+                        return (Delivery::Delivered { attempts }, attempts);
                     }
                     let detail = ErrorBody::parse(&text)
                         .map(|e| e.summary())
@@ -115,10 +129,13 @@ impl CallbackClient {
                             error = %detail,
                             "Expirenza refused the callback; not resending the same body"
                         );
-                        return Delivery::Rejected {
-                            status,
-                            error: detail,
-                        };
+                        return (
+                            Delivery::Rejected {
+                                status,
+                                error: detail,
+                            },
+                            attempts,
+                        );
                     }
                     format!("HTTP {status}: {detail}")
                 }
@@ -135,10 +152,13 @@ impl CallbackClient {
                     error = %last_error,
                     "callback not delivered within Expirenza's window; giving up"
                 );
-                return Delivery::GaveUp {
+                return (
+                    Delivery::GaveUp {
+                        attempts,
+                        last_error,
+                    },
                     attempts,
-                    last_error,
-                };
+                );
             }
             warn!(operation, rid, attempts, error = %last_error, retry_in_ms = delay.as_millis() as u64, "callback failed; resending");
             tokio::time::sleep(delay).await;
@@ -155,4 +175,93 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric_definitions::{CALLBACK_ATTEMPTS, CALLBACK_DELIVERIES};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An HTTP server answering `/callback/<operation>` with the status the operation names
+    /// (`ok` 200, `refused` 400, `down` 503), then closing.
+    async fn stub() -> std::net::SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&buf[..n]);
+                    let status = match head.split(' ').nth(1) {
+                        Some("/callback/ok") => "200 OK",
+                        Some("/callback/refused") => "400 Bad Request",
+                        _ => "503 Service Unavailable",
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = s.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn series(page: &str, name: &str, labels: &str) -> String {
+        let prefix = format!("{name}{{{labels}}} ");
+        page.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or("absent")
+            .to_string()
+    }
+
+    #[test]
+    fn each_callback_is_counted_by_operation_and_result() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            rt.block_on(async {
+                let addr = stub().await;
+                let client = CallbackClient::new(
+                    reqwest::Client::new(),
+                    &format!("http://{addr}"),
+                    "resto-1",
+                    Secret::new("key"),
+                    "",
+                    1_000,
+                    50,
+                );
+                let soon = || Instant::now() + Duration::from_millis(400);
+                let d = client.deliver("ok", "r1", b"{}", soon()).await;
+                assert_eq!(d, Delivery::Delivered { attempts: 1 });
+                let d = client.deliver("refused", "r2", b"{}", soon()).await;
+                assert!(matches!(d, Delivery::Rejected { status: 400, .. }), "{d:?}");
+                let d = client.deliver("down", "r3", b"{}", soon()).await;
+                let Delivery::GaveUp { attempts, .. } = d else {
+                    panic!("{d:?}")
+                };
+                assert!(attempts > 1, "resent before giving up: {attempts}");
+                let page = handle.render();
+                for (op, result) in [
+                    ("ok", "delivered"),
+                    ("refused", "rejected"),
+                    ("down", "gave_up"),
+                ] {
+                    let labels = format!("operation=\"{op}\",result=\"{result}\"");
+                    assert_eq!(series(&page, CALLBACK_DELIVERIES, &labels), "1", "{page}");
+                }
+                assert_eq!(
+                    series(&page, CALLBACK_ATTEMPTS, "operation=\"down\""),
+                    attempts.to_string(),
+                    "{page}"
+                );
+            })
+        });
+    }
 }

@@ -97,6 +97,10 @@ pub struct ExpirenzaConfig {
     /// `versionInfo`: `restaurantLicenseDateEnd` (`yyyy.MM.dd`), if any.
     #[serde(default)]
     pub license_date_end: Option<String>,
+    /// The admin HTTP port (`/metrics`, `/livez`, `/readyz`), e.g. `127.0.0.1:9092`; none when
+    /// unset.
+    #[serde(default)]
+    pub admin_listen: Option<std::net::SocketAddr>,
     /// Service-to-service tokens: the `[auth]` section shared by every service; this one
     /// sends `tokens.expirenza` to the payment service.
     #[serde(skip)]
@@ -123,6 +127,7 @@ impl Default for ExpirenzaConfig {
             pending_substate: default_pending_substate(),
             partner_id: default_partner(),
             license_date_end: None,
+            admin_listen: None,
             auth: AuthConfig::default(),
         }
     }

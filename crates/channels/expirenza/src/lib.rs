@@ -38,6 +38,7 @@
 //! # reconnect_max_ms = 30000
 //! # system_name = "posgate"                 # `cookie: system=posgate`; "" to not send it
 //! # ca_file = "/etc/posgate/expirenza-staging-ca.pem"   # a platform with its own CA
+//! # admin_listen = "127.0.0.1:9092"         # /metrics, /livez, /readyz (ready = registry followed)
 //! ```
 //!
 //! Every key can be overridden from the environment with the prefix `POSGATE_EXPIRENZA__`,
@@ -100,6 +101,7 @@ pub use service::{Handler, idempotency_key};
 pub struct Adapter {
     registry: registry::Supervisor,
     shutdown_grace: Duration,
+    health: posgate_grpc::Health,
 }
 
 impl Adapter {
@@ -122,11 +124,21 @@ impl Adapter {
         let channels = ChannelServiceClient::with_interceptor(channel, caller)
             .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
         let shutdown_grace = Duration::from_millis(cfg.shutdown_grace_ms);
-        let registry = registry::Supervisor::new(channels, payments, http, Arc::new(cfg));
+        let health = posgate_grpc::Health::standalone(config::CALLER_NAME);
+        let registry =
+            registry::Supervisor::new(channels, payments, http, Arc::new(cfg), health.clone());
         Ok(Adapter {
             registry,
             shutdown_grace,
+            health,
         })
+    }
+
+    /// Its readiness: `NOT_SERVING` until it follows the registry (the payment service's
+    /// channel stream) and while it cannot, `SERVING` while it does, draining once stopping.
+    /// `/readyz` on `[expirenza] admin_listen` answers it.
+    pub fn health(&self) -> posgate_grpc::Health {
+        self.health.clone()
     }
 
     /// Follows the registry, connecting its restaurants, until `shutdown`; then closes the
@@ -136,7 +148,7 @@ impl Adapter {
         let (stop_tx, stop_rx) = watch::channel(false);
         let registry = tokio::spawn(self.registry.run(stop_rx));
         info!("posgate-expirenza running: serving the registry's Expirenza restaurants");
-        shutdown.await;
+        self.health.draining_on(shutdown).await;
         let _ = stop_tx.send(true);
         let handlers = registry.await.unwrap_or_default();
         let until = Instant::now() + self.shutdown_grace;
@@ -156,4 +168,30 @@ impl Adapter {
 /// Runs the adapter with `cfg` until `shutdown` completes.
 pub async fn run(cfg: ExpirenzaConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     Adapter::new(cfg)?.run(shutdown).await
+}
+
+/// [`run`], with the admin port (`/metrics`, `/livez`, `/readyz` answering the adapter's
+/// [`Adapter::health`]) on `[expirenza] admin_listen` when set.
+pub async fn run_with_admin(
+    cfg: ExpirenzaConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let admin_listen = cfg.admin_listen;
+    let adapter = Adapter::new(cfg)?;
+    let Some(addr) = admin_listen else {
+        return adapter.run(shutdown).await;
+    };
+    let listener = posgate_grpc::admin::bind(addr).await?;
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin = tokio::spawn(posgate_grpc::admin::serve(
+        listener,
+        vec![adapter.health()],
+        async move {
+            let _ = admin_stopped.await;
+        },
+    ));
+    let result = adapter.run(shutdown).await;
+    let _ = stop_admin.send(());
+    let _ = admin.await;
+    result
 }

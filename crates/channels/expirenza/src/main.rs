@@ -25,7 +25,9 @@ async fn main() -> anyhow::Result<()> {
         payments_url = %cfg.payments_url,
         "posgate-expirenza starting: its restaurants come from the payment service's registry"
     );
-    posgate_expirenza::run(cfg, posgate_grpc::shutdown_signal()).await?;
+    posgate_expirenza::run_with_admin(cfg, posgate_grpc::shutdown_signal()).await?;
     tracing::info!("posgate-expirenza stopped");
+    // Spans still buffered for the OTLP collector go out before the process ends.
+    posgate_grpc::telemetry::shutdown();
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The Expirenza adapter's metrics in one place: names, units, help texts
-//! ([`describe_metrics`]) and the one type that keeps the connection gauge right
-//! ([`ConnectionGauge`]). Restaurant ids are not labels (see the payment service's
+//! ([`describe_metrics`]), the one type that keeps the connection gauge right
+//! ([`ConnectionGauge`]) and the callback outcome table ([`callback_delivery`]). Restaurant ids are not labels (see the payment service's
 //! `metric_definitions`): a disconnected restaurant is named in the logs.
 
 use metrics::{Unit, describe_counter, describe_gauge};
@@ -10,6 +10,30 @@ use metrics::{Unit, describe_counter, describe_gauge};
 pub const CONNECTIONS: &str = "posgate_expirenza_connections";
 /// Attempts to connect to Expirenza, by `result` (ok, error).
 pub const CONNECTION_ATTEMPTS: &str = "posgate_expirenza_connection_attempts_total";
+
+/// Callbacks to Expirenza by `operation` (payBill, getBill, …) and final `result`: `delivered`
+/// (2xx), `rejected` (4xx, not resent), `gave_up` (5xx/transport errors until the window closed).
+pub const CALLBACK_DELIVERIES: &str = "posgate_expirenza_callback_deliveries_total";
+/// POSTs of callbacks, resends included, by `operation`.
+pub const CALLBACK_ATTEMPTS: &str = "posgate_expirenza_callback_attempts_total";
+
+/// The `result` label of each way a callback ends.
+pub fn delivery_result(d: &crate::callback::Delivery) -> &'static str {
+    use crate::callback::Delivery;
+    match d {
+        Delivery::Delivered { .. } => "delivered",
+        Delivery::Rejected { .. } => "rejected",
+        Delivery::GaveUp { .. } => "gave_up",
+    }
+}
+
+/// Counts one callback's end (and its POSTs).
+pub fn callback_delivery(operation: &str, d: &crate::callback::Delivery, attempts: u32) {
+    let operation = operation.to_string();
+    metrics::counter!(CALLBACK_DELIVERIES, "operation" => operation.clone(), "result" => delivery_result(d))
+        .increment(1);
+    metrics::counter!(CALLBACK_ATTEMPTS, "operation" => operation).increment(u64::from(attempts));
+}
 
 /// Registers the help texts and units of every metric above.
 pub fn describe_metrics() {
@@ -22,6 +46,16 @@ pub fn describe_metrics() {
         CONNECTION_ATTEMPTS,
         Unit::Count,
         "Attempts to connect to Expirenza, by result (ok, error)"
+    );
+    describe_counter!(
+        CALLBACK_DELIVERIES,
+        Unit::Count,
+        "Callbacks to Expirenza by operation and final result (delivered, rejected, gave_up)"
+    );
+    describe_counter!(
+        CALLBACK_ATTEMPTS,
+        Unit::Count,
+        "Callback POSTs to Expirenza (resends included), by operation"
     );
 }
 

@@ -9,13 +9,17 @@
 //! The posgate restaurant id is the registry id; the connection settings the registry does not
 //! hold are the service's (`[expirenza]`, [`ExpirenzaConfig::restaurant`]). Operations in
 //! flight on a stopped handler may be dropped: Expirenza repeats them.
+//!
+//! Readiness ([`Health`]) follows the stream: `SERVING` from its first message on, `NOT_SERVING`
+//! (naming the registry and why) while it cannot be had — the restaurants keep running then,
+//! but no change to them can reach this adapter.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use posgate_grpc::CallerToken;
+use posgate_grpc::{CallerToken, Health, Readiness};
 use posgate_proto::v1::channel_service_client::ChannelServiceClient;
 use posgate_proto::v1::{self as pb};
 use tokio::sync::watch;
@@ -86,6 +90,8 @@ pub struct Supervisor {
     /// The service's connection settings, given to every restaurant.
     settings: Arc<ExpirenzaConfig>,
     running: BTreeMap<String, Running>,
+    /// `SERVING` while the registry's stream is followed.
+    health: Health,
 }
 
 impl Supervisor {
@@ -94,6 +100,7 @@ impl Supervisor {
         payments: PaymentsClient,
         http: reqwest::Client,
         settings: Arc<ExpirenzaConfig>,
+        health: Health,
     ) -> Supervisor {
         Supervisor {
             client,
@@ -101,7 +108,15 @@ impl Supervisor {
             http,
             settings,
             running: BTreeMap::new(),
+            health,
         }
+    }
+
+    /// The registry cannot be followed now: `why`.
+    async fn unreachable(&self, why: String) {
+        self.health
+            .set(Readiness::NotServing(format!("registry: {why}")))
+            .await;
     }
 
     /// Follows the registry until `stop`; then stops every loop and returns their handlers
@@ -129,22 +144,28 @@ impl Supervisor {
                             Ok(Some(set)) => {
                                 delay = RETRY_INITIAL;
                                 self.apply(set).await;
+                                self.health.set(Readiness::Serving).await;
                             }
                             Ok(None) => {
                                 warn!(
                                     "the registry's Expirenza channel stream ended; asking again"
                                 );
+                                self.unreachable("the channel stream ended".into()).await;
                                 break;
                             }
                             Err(s) => {
                                 warn!(code = ?s.code(), message = %s.message(), "the registry's Expirenza channel stream failed; asking again");
+                                self.unreachable(format!("{:?}: {}", s.code(), s.message()))
+                                    .await;
                                 break;
                             }
                         }
                     }
                 }
                 Err(s) => {
-                    warn!(code = ?s.code(), message = %s.message(), "cannot watch the registry's Expirenza channels; retrying")
+                    warn!(code = ?s.code(), message = %s.message(), "cannot watch the registry's Expirenza channels; retrying");
+                    self.unreachable(format!("{:?}: {}", s.code(), s.message()))
+                        .await;
                 }
             }
             tokio::select! {

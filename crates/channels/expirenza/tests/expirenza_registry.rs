@@ -63,6 +63,14 @@ fn spec(stack: &Stack, exp: SocketAddr) -> pb::RestaurantSpec {
     }
 }
 
+/// The adapter's `/readyz`: status and body.
+async fn readyz(admin: SocketAddr) -> (u16, String) {
+    let r = reqwest::get(format!("http://{admin}/readyz"))
+        .await
+        .expect("the admin port answers");
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let end = tokio::time::Instant::now() + T;
     while !ok() {
@@ -200,18 +208,30 @@ async fn the_adapter_waits_for_the_payment_service_and_keeps_its_restaurants_thr
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap()
     };
+    let admin = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
     let cfg = ExpirenzaConfig {
         payments_url: format!("http://{addr}"),
         shutdown_grace_ms: 1_000,
+        admin_listen: Some(admin),
         auth: AuthConfig::with_tokens([(posgate_expirenza::CALLER_NAME, EXPIRENZA_TOKEN)]),
         ..ExpirenzaConfig::default()
     };
     let (_stop, mut rx) = watch::channel(false);
-    tokio::spawn(posgate_expirenza::run(cfg, async move {
+    tokio::spawn(posgate_expirenza::run_with_admin(cfg, async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert!(!exp.connected(DEMO_RESTO_ID));
+    // Not ready while the registry cannot be followed, and saying why.
+    let (status, body) = readyz(admin).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("expirenza: not serving: registry: "),
+        "{body}"
+    );
 
     // A replica on the same database comes up where the adapter looks.
     let svc = posgate_payments::PaymentsService::build(
@@ -231,6 +251,18 @@ async fn the_adapter_waits_for_the_payment_service_and_keeps_its_restaurants_thr
         exp.wait_connected(DEMO_RESTO_ID, T).await,
         "connects once the payment service answers"
     );
+    let end = tokio::time::Instant::now() + T;
+    loop {
+        let r = readyz(admin).await;
+        if r == (200, "expirenza: serving\n".to_string()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "ready once it follows the registry: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let _ = down.send(true);
     let ended = tokio::time::timeout(Duration::from_secs(8), served).await;
@@ -239,6 +271,9 @@ async fn the_adapter_waits_for_the_payment_service_and_keeps_its_restaurants_thr
         "the payment service shuts down although the adapter is watching"
     );
     tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (status, body) = readyz(admin).await;
+    assert_eq!(status, 503, "not ready while the registry is down: {body}");
+    assert!(body.contains("registry: "), "{body}");
     assert!(exp.connected(DEMO_RESTO_ID), "kept through the outage");
     assert_eq!(exp.connections().len(), 1, "not even reconnected");
 }

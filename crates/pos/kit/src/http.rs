@@ -6,7 +6,9 @@
 //!   payment (307/308) or turn it into a GET (301/302/303) to a host nobody configured, with the
 //!   credentials (`AggregatorAuthentication`, a bearer token, a client secret) attached.
 //! * [`send`]: one exchange — sends, refuses a 3xx as a [`HttpFailure`] carrying `Location`,
-//!   reads the whole body. Every failure comes with its [`Fate`]:
+//!   reads the whole body, in a `pos.http` span whose W3C `traceparent` goes out with the request
+//!   (the vendors' APIs ignore headers they do not know), so the POS call joins the payment's
+//!   trace. Every failure comes with its [`Fate`]:
 //!
 //! | what happened | [`Fate`] | code |
 //! |---|---|---|
@@ -157,18 +159,36 @@ impl HttpPolicy {
 /// One exchange with `peer` (a name for texts: "White Server", "r_k Delivery"): the whole
 /// answer, or a classified failure. A 3xx is a failure; its body is not read.
 pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFailure> {
-    let resp = rb.send().await.map_err(|e| transport(e, peer))?;
-    let status = resp.status();
-    if let Some(f) = redirect(status, resp.headers(), peer) {
-        return Err(f);
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "pos.http",
+        otel.kind = "client",
+        peer = peer,
+        http.response.status_code = tracing::field::Empty,
+    );
+    async {
+        let mut trace = HeaderMap::new();
+        posgate_grpc::telemetry::inject_headers(&mut trace);
+        let resp = rb
+            .headers(trace)
+            .send()
+            .await
+            .map_err(|e| transport(e, peer))?;
+        let status = resp.status();
+        tracing::Span::current().record("http.response.status_code", status.as_u16());
+        if let Some(f) = redirect(status, resp.headers(), peer) {
+            return Err(f);
+        }
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| transport(e, peer))?;
+        Ok(HttpAnswer {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
     }
-    let headers = resp.headers().clone();
-    let body = resp.bytes().await.map_err(|e| transport(e, peer))?;
-    Ok(HttpAnswer {
-        status,
-        headers,
-        body: body.to_vec(),
-    })
+    .instrument(span)
+    .await
 }
 
 /// A 3xx answer as a failure: refused, with `Location` in the text.

@@ -122,7 +122,7 @@ pub fn main<C: AdapterProcess>() -> anyhow::Result<()> {
     let args = Args::parse();
     posgate_grpc::init_logging(args.log_format, args.config.as_deref())?;
     let cfg = load_config::<C>(args.config.as_deref())?;
-    tokio::runtime::Builder::new_multi_thread()
+    let served = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?
@@ -138,5 +138,8 @@ pub fn main<C: AdapterProcess>() -> anyhow::Result<()> {
             .await?;
             tracing::info!("{} stopped", C::TITLE);
             Ok(())
-        })
+        });
+    // Spans still buffered for the OTLP collector go out before the process ends.
+    posgate_grpc::telemetry::shutdown();
+    served
 }

@@ -185,6 +185,13 @@ async fn create(AxState(sim): AxState<WsaSim>, headers: HeaderMap, body: Bytes) 
         if !task_type.is_empty() {
             *st.requests.entry(task_type.clone()).or_default() += 1;
         }
+        if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+            if st.traceparents.len() >= super::state::MAX_TRACEPARENTS {
+                st.traceparents.pop_front();
+            }
+            st.traceparents
+                .push_back((task_type.clone(), tp.to_string()));
+        }
         if !token_known(&st, token.as_deref()) {
             info!(task_type, "WSA task rejected: AuthFailed");
             let err = TaskError::ws("AuthFailed", "Authentication failed");

@@ -293,6 +293,16 @@ impl WsaSim {
         self.lock().requests.get(task_type).copied().unwrap_or(0)
     }
 
+    /// The `traceparent` headers of the tasks of this `taskType` received, oldest first.
+    pub fn traceparents(&self, task_type: &str) -> Vec<String> {
+        self.lock()
+            .traceparents
+            .iter()
+            .filter(|(t, _)| t == task_type)
+            .map(|(_, tp)| tp.clone())
+            .collect()
+    }
+
     /// Back to the initial data (demo data if built by [`WsaSim::with_demo_data`]), with no
     /// faults, ledger, stored tasks or request counters.
     pub fn reset(&self) {

@@ -51,6 +51,9 @@ pub(crate) struct State {
     pub faults: Vec<Fault>,
     pub ledger: Vec<LedgerEntry>,
     pub requests: HashMap<String, usize>,
+    /// The W3C `traceparent` header of each task received, with its `taskType` (the latest
+    /// [`MAX_TRACEPARENTS`]): whether posgate's trace reached the POS.
+    pub traceparents: std::collections::VecDeque<(String, String)>,
     /// HTTP requests being answered now, and the most seen at once, per objectId: how hard
     /// posgate leans on one restaurant's POS.
     pub in_flight: HashMap<i64, usize>,
@@ -60,6 +63,7 @@ pub(crate) struct State {
 }
 
 const MAX_TASKS: usize = 10_000;
+pub(crate) const MAX_TRACEPARENTS: usize = 1_000;
 const TASK_TTL: Duration = Duration::from_secs(3600);
 
 impl State {
