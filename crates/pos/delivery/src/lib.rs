@@ -147,14 +147,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    posgate_pos_kit::serve(
-        "delivery",
-        DeliveryConnector::new()?,
-        &cfg.auth,
-        listener,
-        shutdown,
-    )
-    .await
+    let connector = DeliveryConnector::new()?;
+    posgate_pos_kit::serve("delivery", connector, &cfg.auth, listener, shutdown).await
 }
 
 #[cfg(test)]

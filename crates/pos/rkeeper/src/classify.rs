@@ -28,6 +28,9 @@ use crate::codes::known_rk_code;
 /// What a WSA error means for a posting: the domain's one reading of a failed write
 /// (refused with a substate / unknown / not applied, passing).
 pub use posgate_core::pos::Verdict;
+/// Whether a text says something timed out (the work may have been done anyway): the domain's
+/// one list of timeout words, shared with every POS.
+pub use posgate_core::pos::is_timeout_text;
 
 /// wsError codes (White Server level), lower-cased, that decide on their own. `AgentError`,
 /// an empty code and any code not listed defer to the agent's code and text; a code naming a
@@ -439,23 +442,6 @@ fn words_of(lower: &str) -> Vec<&str> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect()
-}
-
-/// Whether a text says something timed out (the work may have been done anyway).
-pub fn is_timeout_text(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    [
-        "timeout",
-        "timed out",
-        "time out",
-        "time-out",
-        "таймаут",
-        "тайм-аут",
-        "время ожидания",
-        "истекло время",
-    ]
-    .iter()
-    .any(|f| lower.contains(f))
 }
 
 /// Whether a text says the order does not exist (not a currency, a dish, a station).

@@ -17,6 +17,7 @@
 
 use posgate_core::Substate;
 
+use posgate_core::pos::TIMEOUT_WORDS;
 /// What an error text means for a posting: refused (with its substate), unknown (a timeout
 /// inside Tillypad: never post again without a person), or not applied for a passing reason.
 pub use posgate_core::pos::Verdict;
@@ -75,16 +76,7 @@ pub const RULES: &[Rule] = &[
         name: "timeout",
         verdict: Unknown,
         not_found: false,
-        any: &[
-            "timeout",
-            "timed out",
-            "time out",
-            "time-out",
-            "таймаут",
-            "тайм-аут",
-            "время ожидания",
-            "истекло время",
-        ],
+        any: TIMEOUT_WORDS,
         all: &[],
     },
     // Not enough points on the guest's balance: the request must change, a person decides.

@@ -174,12 +174,6 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    posgate_pos_kit::serve(
-        "tillypad",
-        TillypadConnector::new(),
-        &cfg.auth,
-        listener,
-        shutdown,
-    )
-    .await
+    let connector = TillypadConnector::new();
+    posgate_pos_kit::serve("tillypad", connector, &cfg.auth, listener, shutdown).await
 }
