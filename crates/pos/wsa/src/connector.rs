@@ -562,7 +562,15 @@ mod tests {
 
     /// A restaurant with the required settings (nothing is sent anywhere).
     fn restaurant() -> Restaurant {
-        let conn = crate::settings::tests::conn(&crate::settings::tests::required());
+        let conn = posgate_pos_kit::testkit::connection(
+            &[
+                ("base_url", "https://ws.example"),
+                ("object_id", "199990246"),
+                ("agent_version", "v2"),
+                ("currency_guid", "cur-1"),
+            ],
+            &[("token", "tok-SECRET-42")],
+        );
         WsaConnector::new().unwrap().connect(&conn).unwrap()
     }
 
