@@ -101,6 +101,27 @@ impl Verdict {
     }
 }
 
+/// Fragments that say something timed out, lower-case, Russian and English: a POS error text
+/// holding one (an SQL command timeout, a cash server that did not answer in time) may describe
+/// work that was done anyway, so it reads as [`Verdict::Unknown`]. One list for every POS's
+/// classifier.
+pub const TIMEOUT_WORDS: &[&str] = &[
+    "timeout",
+    "timed out",
+    "time out",
+    "time-out",
+    "таймаут",
+    "тайм-аут",
+    "время ожидания",
+    "истекло время",
+];
+
+/// Whether a text says something timed out (one of [`TIMEOUT_WORDS`], any case).
+pub fn is_timeout_text(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    TIMEOUT_WORDS.iter().any(|f| lower.contains(f))
+}
+
 /// The answer to a posting, a check or a close.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PosReply {

@@ -212,33 +212,3 @@ fn as_transient(mut f: Failure) -> Failure {
     f.code = format!("auth/{}", f.code);
     f
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_urls() {
-        assert_eq!(
-            token_url("https://auth-delivery.ucs.ru"),
-            "https://auth-delivery.ucs.ru/connect/token"
-        );
-        assert_eq!(
-            token_url("http://x:1/connect/token/"),
-            "http://x:1/connect/token"
-        );
-    }
-
-    #[test]
-    fn debug_hides_the_secret() {
-        let t = TokenSource::new(
-            crate::client::http_client(None).unwrap(),
-            "http://x",
-            "cid",
-            Secret::new("super-secret"),
-            "orders",
-            Duration::from_secs(1),
-        );
-        assert!(!format!("{t:?}").contains("super-secret"));
-    }
-}

@@ -12,6 +12,7 @@ use posgate_core::Substate;
 use posgate_core::pos::{
     Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
 };
+use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{Invalid, PosConnector, Setting};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -221,11 +222,7 @@ impl PosConnector for DeliveryConnector {
 
     fn connect(&self, connection: &PosConnection) -> Result<Restaurant, String> {
         let settings = DeliverySettings::from_connection(connection)?;
-        let http = match &settings.ca_pem {
-            None => self.shared.clone(),
-            Some(pem) => http_client(Some(pem))
-                .map_err(|e| format!("setting \"ca_pem\" cannot be trusted: {e}"))?,
-        };
+        let http = restaurant_client(&self.shared, settings.ca_pem.as_deref(), http_client)?;
         Ok(Restaurant {
             client: DeliveryClient::new(http, &settings),
             offset: settings.offset().unwrap_or(UtcOffset::UTC),

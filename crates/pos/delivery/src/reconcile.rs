@@ -234,34 +234,6 @@ mod tests {
     }
 
     #[test]
-    fn the_table() {
-        use Evidence as E;
-        let ans = |outcome, bill_closed| Decision::Answer {
-            outcome,
-            bill_closed,
-        };
-        let rows = [
-            (E::Unreadable, ans(Outcome::Unknown, false)),
-            (E::PaidGrew { closed: false }, ans(Outcome::Applied, false)),
-            (E::PaidGrew { closed: true }, ans(Outcome::Applied, true)),
-            (E::Unclear { closed: false }, ans(Outcome::Unknown, false)),
-            (E::CompletedSince, ans(Outcome::Applied, true)),
-            (E::PaidUnchanged, ans(Outcome::NotApplied, false)),
-            (E::Cancelled, ans(Outcome::Unknown, false)),
-            (E::CompleteSucceeded, ans(Outcome::Applied, true)),
-            (E::CompleteNotPaid, ans(Outcome::NotApplied, false)),
-            (E::CompleteFailed, ans(Outcome::Unknown, false)),
-        ];
-        for (e, want) in rows {
-            // The payment's close wish matters only where the order is silent.
-            assert_eq!(decide(e, true), want, "{e:?}");
-            assert_eq!(decide(e, false), want, "{e:?}");
-        }
-        assert_eq!(decide(E::Silent, true), Decision::ProbeWithComplete);
-        assert_eq!(decide(E::Silent, false), ans(Outcome::Unknown, false));
-    }
-
-    #[test]
     fn evidence_from_an_order_with_a_paid_state() {
         let b = before("0.00", "100.00");
         let paid = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100.00}], "isPaid": true}"#;

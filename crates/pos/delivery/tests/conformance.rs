@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use posgate_pos_kit::conformance::{
-    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, spawn_adapter,
+    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, refusal, spawn_adapter,
 };
+use posgate_pos_kit::testkit::{ConnectionExt, connection};
 use posgate_proto::v1::{PosConnection, Substate};
 use posgate_sim::delivery::{
     DeliverySim, Fault as SimFault, FaultKind, LedgerKind, SimClient, SimOrder, SimRestaurant,
@@ -42,21 +43,15 @@ fn account(r: Restaurant) -> (&'static str, &'static str, &'static str, &'static
     }
 }
 
-/// The r_keeper fault that makes r_k Delivery refuse with `s`.
-fn refusal(s: Substate) -> Result<FaultKind, Unsupported> {
-    Ok(match s {
-        Substate::CashiersShiftClosed => FaultKind::ShiftClosed,
-        Substate::PrinterError => FaultKind::PrinterError,
-        // Kitchen tickets not printed: r_keeper refuses /complete (the separate close step).
-        Substate::CloseOrderBlocked => FaultKind::CloseBlocked,
-        Substate::BillInUse => FaultKind::BillLocked,
-        other => {
-            return Err(Unsupported::because(format!(
-                "no r_k Delivery fault refuses with {other:?}"
-            )));
-        }
-    })
-}
+/// The r_keeper fault that makes r_k Delivery refuse with each substate (`OTHER_ERROR`: a
+/// cancelled order, see [`Delivery::inject`]).
+const REFUSALS: &[(Substate, FaultKind)] = &[
+    (Substate::CashiersShiftClosed, FaultKind::ShiftClosed),
+    (Substate::PrinterError, FaultKind::PrinterError),
+    // Kitchen tickets not printed: r_keeper refuses /complete (the separate close step).
+    (Substate::CloseOrderBlocked, FaultKind::CloseBlocked),
+    (Substate::BillInUse, FaultKind::BillLocked),
+];
 
 impl Harness for Delivery {
     const POS: &'static str = "r_k Delivery";
@@ -78,7 +73,7 @@ impl Harness for Delivery {
 
     fn connection_at(&self, r: Restaurant, base_url: &str, ca_pem: Option<&str>) -> PosConnection {
         let (client, secret, _, currency) = account(r);
-        let mut settings: std::collections::HashMap<String, String> = [
+        let settings = [
             ("base_url", base_url),
             ("auth_url", base_url),
             ("client_id", client),
@@ -86,32 +81,12 @@ impl Harness for Delivery {
             ("utc_offset", "+03:00"),
             ("read_timeout_ms", "1000"),
             ("write_timeout_ms", "800"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        if let Some(pem) = ca_pem {
-            settings.insert("ca_pem".into(), pem.into());
-        }
-        PosConnection {
-            settings,
-            secrets: [("client_secret".to_string(), secret.to_string())].into(),
-            currency_scale: 2,
-            version: 1,
-        }
+        ];
+        connection(&settings, &[("client_secret", secret)]).trusting(ca_pem)
     }
 
     async fn start_adapter(&self) -> Adapter {
-        spawn_adapter(|listener, stop| {
-            let cfg = posgate_pos_kit::AdapterConfig::new(
-                "127.0.0.1:0".parse().unwrap(),
-                posgate_grpc::AuthConfig::disabled(),
-            );
-            posgate_pos_kit::serve_adapter::<posgate_delivery::DeliveryConnector>(
-                cfg, listener, stop,
-            )
-        })
-        .await
+        spawn_adapter(posgate_pos_kit::serve_adapter::<posgate_delivery::DeliveryConnector>).await
     }
 
     async fn open_bill(&self, r: Restaurant, total: Decimal) -> String {
@@ -127,7 +102,10 @@ impl Harness for Delivery {
                 self.sim.set_status(bill, status::CANCELLED);
                 return Ok(Armed::NOW);
             }
-            Fault::Refuse(s) => (refusal(s)?, Armed::NOW),
+            Fault::Refuse(s) => {
+                let why_not = |s| format!("no r_k Delivery fault refuses with {s:?}");
+                (refusal(REFUSALS, s, why_not)?, Armed::NOW)
+            }
             // Applied, then the connection breaks before the answer.
             Fault::LoseAnswer => (FaultKind::AnswerLost, Armed::NOW),
             // White Server takes 1.5 s; the adapter gives up at 0.8 s; applied after the wait.

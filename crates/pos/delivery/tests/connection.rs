@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::*;
+use posgate_pos_kit::testkit::{close_req, describe_req, https_front, list_req};
 use posgate_proto::v1::*;
 use posgate_sim::delivery::{
     self as sim, DeliverySim, SimClient, SimOrder, SimRestaurant, endpoint, status,
 };
-use rust_decimal::Decimal;
 use tonic::Code;
 
 /// A second r_k Delivery (another corporation): its own client, restaurant, currency, and an
@@ -20,10 +18,6 @@ const B_CLIENT: &str = "b-order-source";
 const B_SECRET: &str = "b-secret-VALUE-77";
 const B_RESTAURANT: &str = "0f5e2d1c-aaaa-4bbb-8ccc-111122223333";
 const B_CURRENCY: &str = "A1B2C3D4-0000-4000-8000-00000000000B";
-
-fn dec(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
 
 fn sim_b() -> DeliverySim {
     let s = DeliverySim::new();
@@ -38,37 +32,13 @@ fn sim_b() -> DeliverySim {
     s
 }
 
-fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
-    kv.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// The connection the registry would send for a restaurant on the r_k Delivery at `base`.
 fn conn(base: &str, client_id: &str, secret: &str, currency: &str) -> PosConnection {
-    PosConnection {
-        settings: map(&[
-            ("base_url", base),
-            ("auth_url", base),
-            ("client_id", client_id),
-            ("currency_guid", currency),
-            ("utc_offset", "+03:00"),
-            ("read_timeout_ms", "2000"),
-            ("write_timeout_ms", "800"),
-        ]),
-        secrets: map(&[("client_secret", secret)]),
-        currency_scale: 2,
-        version: 1,
-    }
+    restaurant(base, client_id, secret).set("currency_guid", currency)
 }
 
 fn conn_a(addr: std::net::SocketAddr) -> PosConnection {
-    conn(
-        &format!("http://{addr}"),
-        sim::DEMO_CLIENT_ID,
-        sim::DEMO_CLIENT_SECRET,
-        sim::DEMO_CURRENCY_GUID,
-    )
+    sim_connection(addr)
 }
 
 fn conn_b(addr: std::net::SocketAddr) -> PosConnection {
@@ -78,54 +48,6 @@ fn conn_b(addr: std::net::SocketAddr) -> PosConnection {
 /// An adapter, and a client that sends only the connections a test gives.
 async fn stateless_adapter() -> Client {
     start_adapter_with(None, posgate_grpc::AuthConfig::disabled()).await
-}
-
-async fn describe(
-    c: &mut Client,
-    id: &str,
-    conn: Option<PosConnection>,
-) -> Result<DescribeResponse, tonic::Status> {
-    c.describe(DescribeRequest {
-        restaurant_id: id.into(),
-        connection: conn,
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn get_bill_via(
-    c: &mut Client,
-    id: &str,
-    bill: &str,
-    conn: &PosConnection,
-) -> Result<adapter_get_bill_response::Result, tonic::Status> {
-    c.get_bill(AdapterGetBillRequest {
-        restaurant_id: id.into(),
-        bill_id: bill.into(),
-        connection: Some(conn.clone()),
-    })
-    .await
-    .map(|r| r.into_inner().result.unwrap())
-}
-
-async fn bill_via(c: &mut Client, id: &str, bill: &str, conn: &PosConnection) -> Bill {
-    match get_bill_via(c, id, bill, conn).await.unwrap() {
-        adapter_get_bill_response::Result::Bill(b) => b,
-        other => panic!("GetBill failed: {other:?}"),
-    }
-}
-
-async fn pay_via(
-    c: &mut Client,
-    id: &str,
-    bill: &str,
-    amount: &str,
-    conn: &PosConnection,
-) -> Result<PostPaymentResponse, tonic::Status> {
-    let mut req = pay_req(bill, amount);
-    req.restaurant_id = id.into();
-    req.connection = Some(conn.clone());
-    c.post_payment(req).await.map(|r| r.into_inner())
 }
 
 #[tokio::test]
@@ -138,25 +60,13 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
 
     // Without a connection the restaurant is unknown: nothing static names it. Describe then
     // tells only what this POS is and which settings it takes.
-    let e = c
-        .get_bill(AdapterGetBillRequest {
-            restaurant_id: "r1".into(),
-            bill_id: o.into(),
-            connection: None,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(
-        e.message().starts_with("connection: is required"),
-        "{}",
-        e.message()
-    );
-    let schema = describe(&mut c, "r1", None).await.unwrap();
+    let e = c.get_bill(get_bill_req("r1", o)).await.unwrap_err();
+    assert_invalid(&e, "connection: is required");
+    let schema = c.try_describe(describe_req("r1")).await.unwrap();
     assert_eq!(schema.pos_kind, "r_keeper_delivery");
     assert_eq!(schema.currency_scale, 0, "no restaurant described");
 
-    let d = describe(&mut c, "r1", Some(cn.clone())).await.unwrap();
+    let d = c.try_describe(describe_req("r1").via(&cn)).await.unwrap();
     assert_eq!(d.pos_kind, "r_keeper_delivery");
     assert!(d.separate_close_step);
     assert_eq!(d.currency_scale, 2);
@@ -198,7 +108,7 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
     assert_eq!(required, ["client_id", "client_secret", "currency_guid"]);
     assert!(d.settings.iter().all(|s| !s.description.is_empty()));
 
-    let b = bill_via(&mut c, "r1", o, &cn).await;
+    let b = c.bill_of(get_bill_req("r1", o).via(&cn)).await;
     assert_eq!(
         (b.restaurant_id.as_str(), b.total.as_str()),
         ("r1", "1290.00")
@@ -206,7 +116,10 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
     assert_eq!(b.amount_due, "1290.00");
     assert_eq!(b.currency, sim::DEMO_CURRENCY_GUID);
 
-    let r = pay_via(&mut c, "r1", o, "1290.00", &cn).await.unwrap();
+    let r = c
+        .try_post(pay_req("r1", o, "1290.00").via(&cn))
+        .await
+        .unwrap();
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let ledger = a.ledger();
     assert_eq!(ledger.len(), 1, "booked once");
@@ -215,12 +128,7 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
     assert!(ledger[0].lines[0].paid_at.ends_with("+03:00"));
 
     let cl = c
-        .close_bill(AdapterCloseBillRequest {
-            restaurant_id: "r1".into(),
-            bill_id: o.into(),
-            payment_id: "pay-1".into(),
-            connection: Some(cn.clone()),
-        })
+        .close_bill(close_req("r1", o).via(&cn))
         .await
         .unwrap()
         .into_inner();
@@ -228,31 +136,17 @@ async fn a_restaurant_given_only_by_its_connection_is_served_end_to_end() {
     assert_eq!(a.order(o).unwrap().status_id, status::COMPLETED);
 
     let ck = c
-        .check_payment(CheckPaymentRequest {
-            restaurant_id: "r1".into(),
-            bill_id: o.into(),
-            payment_id: "pay-1".into(),
-            amount: "1290.00".into(),
+        .check(CheckPaymentRequest {
             pos_reference: r.pos_reference.clone(),
             bill_before: Some(b),
             close: true,
-            connection: Some(cn.clone()),
+            ..check_req("r1", o, "1290.00").via(&cn)
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     assert_eq!(outcome(ck.outcome), Outcome::Applied, "{ck:?}");
     assert!(ck.bill_closed);
 
-    let listed = c
-        .list_bills(AdapterListBillsRequest {
-            restaurant_id: "r1".into(),
-            table: String::new(),
-            connection: Some(cn.clone()),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = c.list_of(list_req("r1", "").via(&cn)).await;
     assert!(listed.failure.is_none(), "{listed:?}");
     assert!(
         listed
@@ -282,14 +176,20 @@ async fn a_changed_connection_is_used_at_once() {
     let o = sim::DEMO_ORDER_1290;
 
     let v1 = conn_a(addr_a);
-    assert_eq!(bill_via(&mut c, "r1", o, &v1).await.total, "1290.00");
+    assert_eq!(
+        c.bill_of(get_bill_req("r1", o).via(&v1)).await.total,
+        "1290.00"
+    );
     // The restaurant moved to another r_k Delivery (new URL, client, currency).
     let mut v2 = conn_b(addr_b);
     v2.version = 2;
-    let bill = bill_via(&mut c, "r1", o, &v2).await;
+    let bill = c.bill_of(get_bill_req("r1", o).via(&v2)).await;
     assert_eq!((bill.total.as_str(), bill.table.as_str()), ("500.00", "7"));
     assert_eq!(bill.currency, B_CURRENCY);
-    let r = pay_via(&mut c, "r1", o, "500.00", &v2).await.unwrap();
+    let r = c
+        .try_post(pay_req("r1", o, "500.00").via(&v2))
+        .await
+        .unwrap();
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(
         (a.pays(o), b.pays(o)),
@@ -305,19 +205,29 @@ async fn a_changed_connection_is_used_at_once() {
     wrong
         .secrets
         .insert("client_secret".into(), "revoked-secret".into());
-    match get_bill_via(&mut c, "r1", o, &wrong).await.unwrap() {
+    match c
+        .try_get_bill(get_bill_req("r1", o).via(&wrong))
+        .await
+        .unwrap()
+    {
         adapter_get_bill_response::Result::Failure(f) => {
             assert_eq!(f.pos_code, "auth/invalid_client", "{f:?}");
             assert!(!f.pos_text.contains("revoked-secret"), "{f:?}");
         }
         other => panic!("a refused secret read a bill: {other:?}"),
     }
-    let r = pay_via(&mut c, "r1", o, "500.00", &wrong).await.unwrap();
+    let r = c
+        .try_post(pay_req("r1", o, "500.00").via(&wrong))
+        .await
+        .unwrap();
     assert_ne!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(b.pays(o), 1);
     assert_eq!(b.tokens_issued(), tokens, "no token for the wrong secret");
     // Back to the good one: a new token, served again.
-    assert_eq!(bill_via(&mut c, "r1", o, &v2).await.paid, "500.00");
+    assert_eq!(
+        c.bill_of(get_bill_req("r1", o).via(&v2)).await.paid,
+        "500.00"
+    );
     assert_eq!(b.tokens_issued(), tokens + 1);
 }
 
@@ -358,7 +268,8 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting_never_quoting_a
     for (name, edit) in cases {
         let mut bad = good.clone();
         edit(&mut bad);
-        let e = get_bill_via(&mut c, "r1", sim::DEMO_ORDER_1290, &bad)
+        let e = c
+            .try_get_bill(get_bill_req("r1", sim::DEMO_ORDER_1290).via(&bad))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
@@ -370,11 +281,15 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting_never_quoting_a
         );
         assert!(!m.contains(sim::DEMO_CLIENT_SECRET), "{name}: {m}");
         // Every call refuses it alike, PostPayment before anything is sent.
-        let e = pay_via(&mut c, "r1", sim::DEMO_ORDER_1290, "1290.00", &bad)
+        let e = c
+            .try_post(pay_req("r1", sim::DEMO_ORDER_1290, "1290.00").via(&bad))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{name}");
-        let e = describe(&mut c, "r1", Some(bad)).await.unwrap_err();
+        let e = c
+            .try_describe(describe_req("r1").via(&bad))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{name}");
     }
     assert_eq!(a.requests(endpoint::PAY), 0);
@@ -384,14 +299,14 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting_never_quoting_a
         "no bad connection reached r_k Delivery"
     );
     // A connection without a restaurant id is refused too.
-    let e = get_bill_via(&mut c, " ", sim::DEMO_ORDER_1290, &good)
+    let e = c
+        .try_get_bill(get_bill_req(" ", sim::DEMO_ORDER_1290).via(&good))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
+    assert_invalid(&e, "restaurant_id");
     // The good one still works after all that.
     assert_eq!(
-        bill_via(&mut c, "r1", sim::DEMO_ORDER_1290, &good)
+        c.bill_of(get_bill_req("r1", sim::DEMO_ORDER_1290).via(&good))
             .await
             .total,
         "1290.00"
@@ -411,8 +326,8 @@ async fn two_restaurants_on_one_replica_stay_apart() {
     let (ca, cb) = (conn_a(addr_a), conn_b(addr_b));
 
     // Interleaved: each restaurant reads and books only in its own r_k Delivery.
-    let ba = bill_via(&mut c, "ra", o, &ca).await;
-    let bb = bill_via(&mut c, "rb", o, &cb).await;
+    let ba = c.bill_of(get_bill_req("ra", o).via(&ca)).await;
+    let bb = c.bill_of(get_bill_req("rb", o).via(&cb)).await;
     assert_eq!(
         (ba.restaurant_id.as_str(), ba.total.as_str()),
         ("ra", "1290.00")
@@ -421,38 +336,42 @@ async fn two_restaurants_on_one_replica_stay_apart() {
         (bb.restaurant_id.as_str(), bb.total.as_str()),
         ("rb", "500.00")
     );
-    let r = pay_via(&mut c, "rb", o, "500.00", &cb).await.unwrap();
+    let r = c
+        .try_post(pay_req("rb", o, "500.00").via(&cb))
+        .await
+        .unwrap();
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!((a.ledger().len(), b.ledger().len()), (0, 1));
     // A's amount at B would be refused by B; at A it is booked at A only.
-    let r = pay_via(&mut c, "ra", o, "1290.00", &ca).await.unwrap();
+    let r = c
+        .try_post(pay_req("ra", o, "1290.00").via(&ca))
+        .await
+        .unwrap();
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!((a.ledger().len(), b.ledger().len()), (1, 1));
     assert_eq!(a.ledger()[0].lines[0].code, sim::DEMO_CURRENCY_GUID);
     assert_eq!(b.ledger()[0].lines[0].code, B_CURRENCY);
-    assert_eq!(bill_via(&mut c, "ra", o, &ca).await.amount_due, "0.00");
-    assert_eq!(bill_via(&mut c, "rb", o, &cb).await.amount_due, "0.00");
+    assert_eq!(
+        c.bill_of(get_bill_req("ra", o).via(&ca)).await.amount_due,
+        "0.00"
+    );
+    assert_eq!(
+        c.bill_of(get_bill_req("rb", o).via(&cb)).await.amount_due,
+        "0.00"
+    );
     // Each kept its own token: one per r_k Delivery for all these calls.
     assert_eq!((a.tokens_issued(), b.tokens_issued()), (1, 1));
 }
 
 #[tokio::test]
 async fn a_connection_trusts_its_inline_ca_bundle() {
-    use posgate_sim::tls::{TestCa, front};
     let a = DeliverySim::with_demo_data();
-    let plain = a.clone().spawn().await.unwrap();
-    let ca = TestCa::new();
-    let tls = front(plain, &ca).await;
+    let (ca, base) = https_front(a.clone().spawn().await.unwrap()).await;
     let mut c = stateless_adapter().await;
-    let base = format!("https://localhost:{}", tls.port());
-    let mut cn = conn(
-        &base,
-        sim::DEMO_CLIENT_ID,
-        sim::DEMO_CLIENT_SECRET,
-        sim::DEMO_CURRENCY_GUID,
-    );
+    let cn = restaurant(&base, sim::DEMO_CLIENT_ID, sim::DEMO_CLIENT_SECRET);
     // Without the bundle the server's certificate is not trusted.
-    match get_bill_via(&mut c, "r1", sim::DEMO_ORDER_1290, &cn)
+    match c
+        .try_get_bill(get_bill_req("r1", sim::DEMO_ORDER_1290).via(&cn))
         .await
         .unwrap()
     {
@@ -463,10 +382,9 @@ async fn a_connection_trusts_its_inline_ca_bundle() {
     }
     assert_eq!(a.tokens_issued(), 0);
     // The registry adds the bundle: trusted at once.
-    cn.settings.insert("ca_pem".into(), ca.ca_pem.clone());
-    cn.version = 2;
+    let cn = cn.set("ca_pem", &ca.ca_pem).at_version(2);
     assert_eq!(
-        bill_via(&mut c, "r1", sim::DEMO_ORDER_1290, &cn)
+        c.bill_of(get_bill_req("r1", sim::DEMO_ORDER_1290).via(&cn))
             .await
             .total,
         "1290.00"

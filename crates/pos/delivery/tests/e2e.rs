@@ -5,31 +5,19 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::DL;
-use posgate_core::RetryPolicy;
-use posgate_payments::{PaymentsConfig, PaymentsService};
+use common::{DL, sim_connection};
+use posgate_payments::PaymentsConfig;
+use posgate_pos_kit::testkit::e2e::{self, Service, fast, state, wait_final};
+use posgate_pos_kit::testkit::{ConnectionExt, start_adapter};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
-use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
 use posgate_proto::v1::{self as pb, PaymentState as S};
 use posgate_sim::delivery::{
     self as sim, DeliverySim, Fault, FaultKind, SimOrder, SimRestaurant, endpoint, status,
 };
-use tokio::net::TcpListener;
 use tonic::transport::Channel;
-
-fn fast(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        initial_ms: 50,
-        multiplier_pct: 150,
-        max_delay_ms: 300,
-        max_attempts,
-        jitter_pct: 10,
-    }
-}
 
 fn pay(key: &str, bill: &str, amount: &str) -> pb::PayBillRequest {
     pb::PayBillRequest {
@@ -42,58 +30,11 @@ fn pay(key: &str, bill: &str, amount: &str) -> pb::PayBillRequest {
     }
 }
 
-fn state(p: &pb::Payment) -> S {
-    S::try_from(p.state).unwrap_or(S::Unspecified)
-}
-
-async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> pb::Payment {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let p = c
-            .get_payment(pb::GetPaymentRequest {
-                payment_id: id.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if p.r#final {
-            return p;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not final: {p:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The simulator's demo order source at `sim` as an operator declares the restaurant, with
 /// fast timings for tests (those of `common::restaurant`) and `extra` settings.
 fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> pb::RestaurantSpec {
-    let base = format!("http://{sim}");
-    let mut settings = vec![
-        ("base_url", base.clone()),
-        ("auth_url", base),
-        ("client_id", sim::DEMO_CLIENT_ID.to_string()),
-        ("currency_guid", sim::DEMO_CURRENCY_GUID.to_string()),
-        ("utc_offset", "+03:00".to_string()),
-        ("read_timeout_ms", "2000".to_string()),
-        ("write_timeout_ms", "800".to_string()),
-    ];
-    settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-    pb::RestaurantSpec {
-        display_name: "r_k Delivery e2e".into(),
-        pos_kind: "delivery".into(),
-        currency: "UAH".into(),
-        currency_scale: 2,
-        pos_settings: settings
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        pos_secrets: [(
-            "client_secret".to_string(),
-            sim::DEMO_CLIENT_SECRET.to_string(),
-        )]
-        .into(),
-        expirenza: None,
-    }
+    let conn = sim_connection(sim).set_all(extra);
+    e2e::restaurant("delivery", "r_k Delivery e2e", &conn)
 }
 
 /// The payment service (on a temporary SQLite file) in front of the r_k Delivery adapter (no
@@ -102,68 +43,18 @@ fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> pb::RestaurantSpec {
 async fn start_service(
     restaurant: pb::RestaurantSpec,
     reconcile_settle_ms: u64,
-) -> (PaymentServiceClient<Channel>, TempDir) {
-    let adapter_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let adapter_addr = adapter_listener.local_addr().unwrap();
-    let delivery =
-        posgate_pos_kit::AdapterConfig::new(adapter_addr, posgate_grpc::AuthConfig::disabled());
-    tokio::spawn(posgate_pos_kit::serve_adapter::<
-        posgate_delivery::DeliveryConnector,
-    >(delivery, adapter_listener, std::future::pending()));
-    let dir = TempDir::new();
-    let mut adapters = BTreeMap::new();
-    adapters.insert("delivery".to_string(), format!("http://{adapter_addr}"));
-    let cfg = PaymentsConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.0.join("p.db").display()),
-        pay_wait_ms: 5_000,
-        retry: fast(40),
-        reconcile: fast(20),
+) -> (PaymentServiceClient<Channel>, Service) {
+    let adapter =
+        start_adapter(posgate_pos_kit::serve_adapter::<posgate_delivery::DeliveryConnector>).await;
+    let mut service = Service::start(PaymentsConfig {
+        retry: fast(50, 300, 40),
+        reconcile: fast(50, 300, 20),
         reconcile_settle_ms,
-        lease_ms: 30_000,
-        poll_interval_ms: 50,
-        adapter_timeout_ms: 10_000,
-        adapters,
-        auth: posgate_grpc::AuthConfig::disabled(),
-        secrets: posgate_payments::secrets::SecretsConfig::dev(),
-        ..PaymentsConfig::default()
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let svc = PaymentsService::build(cfg).await.unwrap();
-    tokio::spawn(svc.serve(listener, std::future::pending()));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
-    RestaurantServiceClient::new(channel.clone())
-        .create_restaurant(pb::CreateRestaurantRequest {
-            restaurant_id: DL.into(),
-            spec: Some(restaurant),
-        })
-        .await
-        .expect("declare the restaurant");
-    (PaymentServiceClient::new(channel), dir)
-}
-
-/// A temporary directory, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "posgate-delivery-e2e-{}-{}",
-            std::process::id(),
-            uuid_like()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+        ..e2e::config("delivery", &adapter)
+    })
+    .await;
+    service.declare(DL, restaurant).await;
+    (service.payments.clone(), service)
 }
 
 /// The demo simulator playing the documented API: orders show no paid state.
@@ -310,12 +201,4 @@ async fn a_timeout_without_apply_is_posted_again_after_the_adapters_settle_time(
         2,
         "the timed-out one, then one more"
     );
-}
-
-/// A unique-enough suffix for the temporary directory.
-fn uuid_like() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
 }

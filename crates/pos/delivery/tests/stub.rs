@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::stub::{Canned, Seen, Stub};
+use common::stub::{Canned, Seen, Stub, Tokens, is_token, token_answer};
 use common::*;
 use posgate_proto::v1::*;
 use posgate_sim::delivery::DEMO_CURRENCY_GUID;
@@ -28,8 +28,8 @@ fn order_978(status: u8) -> Canned {
 /// Token and GET order answered; everything else by `f`.
 fn stub_with(f: impl Fn(&Seen) -> Canned + Send + Sync + 'static) -> Stub {
     Stub::new(move |s| {
-        if s.is_token() {
-            Canned::token("tok-1", 3600)
+        if is_token(s) {
+            token_answer("tok-1", 3600)
         } else if s.method.as_str() == "GET" && s.path.ends_with("/orders/102") {
             order_978(4)
         } else {
@@ -40,11 +40,7 @@ fn stub_with(f: impl Fn(&Seen) -> Canned + Send + Sync + 'static) -> Stub {
 
 async fn adapter(stub: &Stub) -> Client {
     let addr = stub.spawn().await;
-    let r = with(
-        restaurant(&format!("http://{addr}"), CLIENT, SECRET),
-        "currency_name",
-        "Online",
-    );
+    let r = restaurant(&format!("http://{addr}"), CLIENT, SECRET).set("currency_name", "Online");
     start_adapter(r).await
 }
 
@@ -52,14 +48,14 @@ async fn adapter(stub: &Stub) -> Client {
 async fn request_shapes_token_form_bearer_and_exact_pay_body() {
     let stub = stub_with(|_| Canned::json(r#"{"result": {}}"#));
     let mut c = adapter(&stub).await;
-    let r = pay(&mut c, "102", "978.00").await;
+    let r = c.pay(DL, "102", "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(r.pos_reference, "", "no requestId on a plain success");
-    let cl = close(&mut c, "102").await;
+    let cl = c.close(DL, "102").await;
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
 
     let seen = stub.seen();
-    let token: Vec<&Seen> = seen.iter().filter(|s| s.is_token()).collect();
+    let token: Vec<&Seen> = seen.iter().filter(|s| is_token(s)).collect();
     assert_eq!(token.len(), 1, "one token for every call");
     let t = token[0];
     assert_eq!(t.method.as_str(), "POST");
@@ -196,7 +192,7 @@ async fn wording_status_and_shape_variants() {
     let mut c = adapter(&stub).await;
     for (status, body, want, sub) in cases {
         *current.lock().unwrap() = (status, body.to_string());
-        let r = pay(&mut c, "102", "978.00").await;
+        let r = c.pay(DL, "102", "978.00").await;
         assert_eq!(outcome(r.outcome), want, "{status} {body}: {r:?}");
         if let Some(s) = sub {
             assert_eq!(substate(&r.failure), s, "{status} {body}: {r:?}");
@@ -230,7 +226,7 @@ async fn a_401_on_pay_refreshes_the_token_once_and_pays_once() {
         }
     });
     let mut c = adapter(&stub).await;
-    let r = pay(&mut c, "102", "978.00").await;
+    let r = c.pay(DL, "102", "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(stub.count("PUT", "/pay"), 2);
     assert_eq!(stub.tokens(), 2);
@@ -238,7 +234,7 @@ async fn a_401_on_pay_refreshes_the_token_once_and_pays_once() {
     // Refused again with a fresh token: a clear failure, and no loop.
     let stub = stub_with(|_| Canned::json("").status(401));
     let mut c = adapter(&stub).await;
-    let r = pay(&mut c, "102", "978.00").await;
+    let r = c.pay(DL, "102", "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     let f = r.failure.unwrap();
     assert_eq!(f.pos_code, "HTTP/401");
@@ -270,29 +266,29 @@ async fn token_endpoint_failures() {
         (401, "", Outcome::Rejected, "auth/refused"),
     ] {
         let stub = Stub::new(move |s| {
-            if s.is_token() {
+            if is_token(s) {
                 Canned::json(body).status(status)
             } else {
                 Canned::json(r#"{"result": {}}"#)
             }
         });
         let mut c = adapter(&stub).await;
-        let r = pay(&mut c, "102", "978.00").await;
+        let r = c.pay(DL, "102", "978.00").await;
         assert_eq!(outcome(r.outcome), want, "{status} {body}: {r:?}");
         assert_eq!(r.failure.unwrap().pos_code, code);
         assert_eq!(stub.count("PUT", "/pay"), 0);
     }
     // No expires_in: a default lifetime; the token still works and is cached.
     let stub = Stub::new(|s| {
-        if s.is_token() {
+        if is_token(s) {
             Canned::json(r#"{"access_token":"t"}"#)
         } else {
             order_978(4)
         }
     });
     let mut c = adapter(&stub).await;
-    bill(&mut c, "102").await;
-    bill(&mut c, "102").await;
+    c.bill(DL, "102").await;
+    c.bill(DL, "102").await;
     assert_eq!(stub.tokens(), 1);
 }
 
@@ -301,8 +297,8 @@ async fn order_answer_variants() {
     let body: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
     let b = body.clone();
     let stub = Stub::new(move |s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else {
             let body = b.lock().unwrap().clone();
             if body.starts_with('<') {
@@ -316,7 +312,7 @@ async fn order_answer_variants() {
     let set = |s: &str| *body.lock().unwrap() = s.to_string();
     // No `result` wrapper, ids and money as strings, no dishes, a paid amount shown.
     set(r#"{"orderId": 102, "orderStatusId": "5", "amount": "978.00", "paidAmount": "478.00"}"#);
-    let b = bill(&mut c, "102").await;
+    let b = c.bill(DL, "102").await;
     assert_eq!(
         (b.total.as_str(), b.paid.as_str(), b.amount_due.as_str()),
         ("978.00", "478.00", "500.00")
@@ -326,15 +322,15 @@ async fn order_answer_variants() {
     assert!(b.guests[0].dishes.is_empty());
     // More precise money than the currency is shown as it is, never rounded away.
     set(r#"{"result": {"orderId": "102", "orderStatusId": 4, "amount": 978.005}}"#);
-    assert_eq!(bill(&mut c, "102").await.total, "978.005");
+    assert_eq!(c.bill(DL, "102").await.total, "978.005");
     // No amount: a passing failure (posgate retries), not a made-up total.
     set(r#"{"result": {"orderId": "102", "orderStatusId": 4}}"#);
-    let f = bill_failure(&mut c, "102").await;
+    let f = c.bill_failure(DL, "102").await;
     assert_eq!(f.pos_code, "delivery/no_amount");
     assert!(f.transient);
     // Not an order at all.
     set("<html>maintenance</html>");
-    let f = bill_failure(&mut c, "102").await;
+    let f = c.bill_failure(DL, "102").await;
     assert_eq!(f.pos_code, "delivery/unreadable_order");
     assert!(f.transient);
 }
@@ -346,15 +342,15 @@ async fn complete_variants() {
         Canned::json(r#"{"code":"ERR_EXTERNAL_ERROR_WS","msg":"Request timed out"}"#).status(500)
     });
     let mut c = adapter(&stub).await;
-    let cl = close(&mut c, "102").await;
+    let cl = c.close(DL, "102").await;
     assert_eq!(outcome(cl.outcome), Outcome::Unknown, "{cl:?}");
 
     // FINAL 11 because someone else completed it meanwhile: a success.
     let gets = Arc::new(AtomicUsize::new(0));
     let g = gets.clone();
     let stub = Stub::new(move |s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else if s.method.as_str() == "GET" {
             if g.fetch_add(1, Ordering::SeqCst) == 0 {
                 order_978(4)
@@ -367,20 +363,20 @@ async fn complete_variants() {
         }
     });
     let mut c = adapter(&stub).await;
-    let cl = close(&mut c, "102").await;
+    let cl = c.close(DL, "102").await;
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
     assert_eq!(gets.load(Ordering::SeqCst), 2);
 
     // Cancelled: refused without calling /complete.
     let stub = Stub::new(|s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else {
             order_978(12)
         }
     });
     let mut c = adapter(&stub).await;
-    let cl = close(&mut c, "102").await;
+    let cl = c.close(DL, "102").await;
     assert_eq!(outcome(cl.outcome), Outcome::Rejected, "{cl:?}");
     assert_eq!(substate(&cl.failure), Substate::OtherError);
     assert_eq!(stub.count("PUT", "/complete"), 0);
@@ -391,7 +387,7 @@ async fn a_pay_answer_that_never_comes_is_unknown_and_sent_once() {
     let stub = stub_with(|_| Canned::json(r#"{"result": {}}"#).delay(Duration::from_secs(5)));
     let mut c = adapter(&stub).await;
     let started = std::time::Instant::now();
-    let r = pay(&mut c, "102", "978.00").await;
+    let r = c.pay(DL, "102", "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "transport/timeout");
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -401,8 +397,8 @@ async fn a_pay_answer_that_never_comes_is_unknown_and_sent_once() {
 #[tokio::test]
 async fn list_bills_query_shapes_and_unsupported_search() {
     let stub = Stub::new(|s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else if s.method.as_str() == "GET" && s.path.ends_with("/orders/api/v1/orders") {
             // Plain array; rows without amounts; one of another restaurant; one not open.
             Canned::json(
@@ -418,13 +414,9 @@ async fn list_bills_query_shapes_and_unsupported_search() {
         }
     });
     let addr = stub.spawn().await;
-    let r = with(
-        restaurant(&format!("http://{addr}"), CLIENT, SECRET),
-        "restaurant_guid",
-        "r-1",
-    );
+    let r = restaurant(&format!("http://{addr}"), CLIENT, SECRET).set("restaurant_guid", "r-1");
     let mut c = start_adapter(r).await;
-    let l = list(&mut c, "").await;
+    let l = c.list(DL, "").await;
     assert!(l.failure.is_none(), "{l:?}");
     let ids: Vec<&str> = l.bills.iter().map(|b| b.bill_id.as_str()).collect();
     assert_eq!(ids, vec!["102", "105"]);
@@ -434,8 +426,8 @@ async fn list_bills_query_shapes_and_unsupported_search() {
         .seen()
         .into_iter()
         .find(|s| s.is("GET", "/orders/api/v1/orders"))
-        .unwrap()
-        .query;
+        .and_then(|s| s.query)
+        .expect("a query");
     for part in [
         "includeStatusIds=4",
         "includeStatusIds=10",
@@ -447,22 +439,22 @@ async fn list_bills_query_shapes_and_unsupported_search() {
     }
     assert!(!q.contains("includeStatusIds=11") && !q.contains("includeStatusIds=3"));
     assert!(q.contains("fromDate=") && q.contains("%2B03%3A00"), "{q}");
-    let l = list(&mut c, "5").await;
+    let l = c.list(DL, "5").await;
     let ids: Vec<&str> = l.bills.iter().map(|b| b.bill_id.as_str()).collect();
     assert_eq!(ids, vec!["102", "105"]);
-    let l = list(&mut c, "6").await;
+    let l = c.list(DL, "6").await;
     assert!(l.bills.is_empty());
 
     // No search on this installation.
     let stub = Stub::new(|s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else {
             Canned::html(404, "")
         }
     });
     let mut c = adapter(&stub).await;
-    let l = list(&mut c, "").await;
+    let l = c.list(DL, "").await;
     assert!(l.bills.is_empty());
     let f = l.failure.unwrap();
     assert_eq!(f.pos_code, "delivery/search_unsupported");
@@ -470,13 +462,9 @@ async fn list_bills_query_shapes_and_unsupported_search() {
 
     // Turned off.
     let addr = stub.spawn().await;
-    let r = with(
-        restaurant(&format!("http://{addr}"), CLIENT, SECRET),
-        "list_bills",
-        "false",
-    );
+    let r = restaurant(&format!("http://{addr}"), CLIENT, SECRET).set("list_bills", "false");
     let mut c = start_adapter(r).await;
-    let l = list(&mut c, "").await;
+    let l = c.list(DL, "").await;
     assert_eq!(l.failure.unwrap().pos_code, "delivery/list_disabled");
 }
 
@@ -598,8 +586,8 @@ async fn check_complete_refused_because_completed_meanwhile_is_applied() {
     let gets = Arc::new(AtomicUsize::new(0));
     let g = gets.clone();
     let stub = Stub::new(move |s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else if s.method.as_str() == "GET" {
             if g.fetch_add(1, Ordering::SeqCst) == 0 {
                 order_978(4)
@@ -681,8 +669,8 @@ async fn check_reads_paid_and_closed_indicators_however_they_are_named() {
     let body: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
     let b = body.clone();
     let stub = Stub::new(move |s| {
-        if s.is_token() {
-            Canned::token("t", 3600)
+        if is_token(s) {
+            token_answer("t", 3600)
         } else if s.method.as_str() == "GET" {
             Canned::json(b.lock().unwrap().clone())
         } else {
@@ -711,8 +699,8 @@ async fn check_reads_paid_and_closed_indicators_however_they_are_named() {
 /// An r_k Delivery at another host that would accept anything (and issue tokens).
 async fn elsewhere() -> (Stub, String) {
     let other = Stub::new(|s| {
-        if s.is_token() {
-            Canned::token("tok-elsewhere", 3600)
+        if is_token(s) {
+            token_answer("tok-elsewhere", 3600)
         } else {
             Canned::json(r#"{"result": {}}"#)
         }
@@ -746,7 +734,7 @@ async fn a_redirected_pay_is_refused_and_nothing_follows_it() {
             }
         });
         let mut c = adapter(&stub).await;
-        let r = pay(&mut c, "102", "978.00").await;
+        let r = c.pay(DL, "102", "978.00").await;
         let what = format!("/pay {status}");
         assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}: {r:?}");
         assert!(!r.bill_closed);
@@ -774,7 +762,7 @@ async fn a_redirected_complete_is_refused_and_nothing_follows_it() {
             }
         });
         let mut c = adapter(&stub).await;
-        let r = close(&mut c, "102").await;
+        let r = c.close(DL, "102").await;
         let what = format!("/complete {status}");
         assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}: {r:?}");
         assert_redirect_refusal(r.failure, status, &location, &what);
@@ -797,14 +785,14 @@ async fn a_redirected_token_request_is_refused_and_the_secret_stays() {
         let location = format!("{base}/connect/token");
         let loc = location.clone();
         let stub = Stub::new(move |s| {
-            if s.is_token() {
+            if is_token(s) {
                 Canned::redirect(status, loc.clone())
             } else {
                 Canned::json(r#"{"result": {}}"#)
             }
         });
         let mut c = adapter(&stub).await;
-        let r = pay(&mut c, "102", "978.00").await;
+        let r = c.pay(DL, "102", "978.00").await;
         let what = format!("token {status}");
         assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}: {r:?}");
         let f = r.failure.clone().unwrap();

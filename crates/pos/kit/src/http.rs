@@ -292,6 +292,22 @@ fn is_certificate_failure(e: &reqwest::Error) -> bool {
     }
 }
 
+/// The HTTP client for one restaurant: `shared` (the adapter's, trusting the public roots)
+/// unless its connection brings its own CA bundle, then one `build` makes trusting it too. The
+/// error names the setting (`setting "ca_pem" cannot be trusted: ...`).
+pub fn restaurant_client(
+    shared: &reqwest::Client,
+    ca_pem: Option<&str>,
+    build: impl FnOnce(Option<&str>) -> Result<reqwest::Client, reqwest::Error>,
+) -> Result<reqwest::Client, String> {
+    match ca_pem {
+        None => Ok(shared.clone()),
+        Some(pem) => {
+            build(Some(pem)).map_err(|e| format!("setting \"ca_pem\" cannot be trusted: {e}"))
+        }
+    }
+}
+
 /// Reads a CA bundle (PEM) a restaurant names: checked by [`check_ca_pem`], or an error naming
 /// the file and what is wrong.
 pub fn read_ca_bundle(path: &std::path::Path) -> Result<String, String> {

@@ -19,6 +19,10 @@
 //!   configuration");
 //! - [`connection`]: a restaurant's connection read into the connector's settings type (every
 //!   error naming the setting, never quoting a value), and the cache of what was built from it;
+//! - `testkit` (feature `testkit`, test builds only): what every POS adapter's tests share —
+//!   the gRPC client sending a restaurant's connection, starting an adapter, connection and
+//!   request builders, a canned HTTP POS, a TLS front, and (feature `e2e`) the payment service
+//!   in front of an adapter;
 //! - `conformance` (feature `conformance`, test builds only): the suite of cases every POS
 //!   adapter runs against its simulator over gRPC.
 //!
@@ -33,6 +37,8 @@ pub mod connector;
 pub mod http;
 pub mod run;
 pub mod server;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Setting, field_names, read_settings,

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{Fate, HttpPolicy, check_ca_pem, read_ca_bundle, send};
 use posgate_sim::tls::{TestCa, front};
 use tokio::net::TcpListener;
@@ -144,4 +145,27 @@ fn an_inline_ca_bundle_is_checked_as_the_tls_stack_reads_it() {
             .ok(),
         Some(1)
     );
+}
+
+#[tokio::test]
+async fn a_restaurant_gets_the_shared_client_unless_it_brings_its_own_ca() {
+    let ca = TestCa::new();
+    let tls = front(plain().await, &ca).await;
+    let url = format!("https://localhost:{}/x", tls.port());
+    let shared = policy().build().unwrap();
+    let build = |pem: Option<&str>| policy().trust_pem(pem).build();
+    // No CA of its own: the shared client, nothing built.
+    let c = restaurant_client(&shared, None, |_| panic!("built a client")).unwrap();
+    let f = send(c.get(&url), "POS").await.unwrap_err();
+    assert_eq!(f.code, "transport/tls", "{f:?}");
+    // Its own CA: a client trusting it.
+    let c = restaurant_client(&shared, Some(&ca.ca_pem), build).unwrap();
+    assert_eq!(send(c.get(&url), "POS").await.unwrap().body, b"hello");
+    // A bundle the TLS stack refuses: the error names the setting, never the bundle.
+    let e = restaurant_client(&shared, Some(NOT_A_CERTIFICATE), build).unwrap_err();
+    assert!(
+        e.starts_with("setting \"ca_pem\" cannot be trusted: "),
+        "{e}"
+    );
+    assert!(!e.contains("MIIB"), "{e}");
 }

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use posgate_pos_kit::conformance::{
-    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, spawn_adapter,
+    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, refusal, spawn_adapter,
 };
+use posgate_pos_kit::testkit::{ConnectionExt, connection};
 use posgate_proto::v1::{PosConnection, Substate};
 use posgate_sim::tillypad::{
     DEMO_PAY_TYPE_ID, Fault as SimFault, FaultKind, Lang, SimItem, SimTab, Text, TillypadSim,
@@ -38,18 +39,13 @@ async fn tillypad() -> (TillypadSim, SocketAddr) {
     (sim, addr)
 }
 
-/// The error text Tillypad refuses with for `s` (as it answers them: a bare JSON string).
-fn refusal(s: Substate) -> Result<Text, Unsupported> {
-    Ok(match s {
-        Substate::CashiersShiftClosed => Text::BusinessDayClosed,
-        Substate::OtherError => Text::UnknownPayType,
-        other => {
-            return Err(Unsupported::because(format!(
-                "/pay-guest pays and closes in one call and has no refusal meaning {other:?}; the adapter's classifier never reports it"
-            )));
-        }
-    })
-}
+/// The error text Tillypad refuses with for each substate (as it answers them: a bare JSON
+/// string); `BILL_IN_USE` and `PRINTER_ERROR` are faults of their own (see
+/// [`Tillypad::inject`]).
+const REFUSALS: &[(Substate, Text)] = &[
+    (Substate::CashiersShiftClosed, Text::BusinessDayClosed),
+    (Substate::OtherError, Text::UnknownPayType),
+];
 
 impl Harness for Tillypad {
     const POS: &'static str = "Tillypad";
@@ -69,37 +65,17 @@ impl Harness for Tillypad {
     }
 
     fn connection_at(&self, _: Restaurant, base_url: &str, ca_pem: Option<&str>) -> PosConnection {
-        let mut settings: std::collections::HashMap<String, String> = [
+        let settings = [
             ("base_url", base_url),
             ("default_pay_type_id", DEMO_PAY_TYPE_ID),
             ("connect_timeout_ms", "500"),
             ("request_timeout_ms", "1000"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        if let Some(pem) = ca_pem {
-            settings.insert("ca_pem".into(), pem.into());
-        }
-        PosConnection {
-            settings,
-            secrets: Default::default(),
-            currency_scale: 2,
-            version: 1,
-        }
+        ];
+        connection(&settings, &[]).trusting(ca_pem)
     }
 
     async fn start_adapter(&self) -> Adapter {
-        spawn_adapter(|listener, stop| {
-            let cfg = posgate_pos_kit::AdapterConfig::new(
-                "127.0.0.1:0".parse().unwrap(),
-                posgate_grpc::AuthConfig::disabled(),
-            );
-            posgate_pos_kit::serve_adapter::<posgate_tillypad::TillypadConnector>(
-                cfg, listener, stop,
-            )
-        })
-        .await
+        spawn_adapter(posgate_pos_kit::serve_adapter::<posgate_tillypad::TillypadConnector>).await
     }
 
     async fn open_bill(&self, r: Restaurant, total: Decimal) -> String {
@@ -116,13 +92,15 @@ impl Harness for Tillypad {
                 return Ok(Armed::NOW);
             }
             Fault::Refuse(Substate::PrinterError) => (FaultKind::PrinterError, Armed::NOW),
-            Fault::Refuse(s) => (
-                FaultKind::Text {
-                    text: refusal(s)?.render(Lang::Ru).into(),
-                    status: None,
-                },
-                Armed::NOW,
-            ),
+            Fault::Refuse(s) => {
+                let text = refusal(REFUSALS, s, |s| {
+                    format!(
+                        "/pay-guest pays and closes in one call and has no refusal meaning {s:?}; the adapter's classifier never reports it"
+                    )
+                })?;
+                let text = text.render(Lang::Ru).into();
+                (FaultKind::Text { text, status: None }, Armed::NOW)
+            }
             // Applied, then the connection is dropped without an answer.
             Fault::LoseAnswer => (FaultKind::AnswerLost { hang_ms: 0 }, Armed::NOW),
             // Applied and answered after 1.5 s; the adapter gives up at 1 s.

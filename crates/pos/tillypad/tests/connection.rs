@@ -6,9 +6,9 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use posgate_pos_kit::testkit::{close_req, describe_req, get_bill_req, https_front, list_req};
 use posgate_proto::v1::*;
 use posgate_sim::tillypad::{self as sim, TillypadSim};
-use posgate_sim::tls::{TestCa, front};
 use tonic::Code;
 
 /// A connection to the Tillypad at `base`: the demo pay type, fast timings, `extra` on top.
@@ -36,24 +36,12 @@ async fn pay_via(
     bill: &str,
     amount: &str,
 ) -> PostPaymentResponse {
-    post(
-        c,
-        PostPaymentRequest {
-            connection: Some(conn.clone()),
-            ..pay_req(restaurant, bill, amount)
-        },
-    )
-    .await
+    c.post(pay_req(restaurant, bill, amount).via(conn)).await
 }
 
 async fn describe_via(c: &mut Client, restaurant: &str, conn: &PosConnection) -> DescribeResponse {
-    c.describe(DescribeRequest {
-        restaurant_id: restaurant.into(),
-        connection: Some(conn.clone()),
-    })
-    .await
-    .unwrap()
-    .into_inner()
+    let req = describe_req(restaurant).via(conn);
+    c.describe(req).await.unwrap().into_inner()
 }
 
 #[tokio::test]
@@ -78,27 +66,15 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
     conn.currency_scale = 2;
 
     // GetBill / ListBills: answered for the restaurant (Tillypad cannot read a tab).
-    let g = c
-        .get_bill(AdapterGetBillRequest {
-            connection: Some(conn.clone()),
-            restaurant_id: "reg-1".into(),
-            bill_id: sim::DEMO_TAB_978.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    match g.result {
-        Some(adapter_get_bill_response::Result::Failure(f)) => {
+    let g = c.try_get_bill(get_bill_req("reg-1", sim::DEMO_TAB_978).via(&conn));
+    match g.await.unwrap() {
+        adapter_get_bill_response::Result::Failure(f) => {
             assert_eq!(f.pos_code, "tillypad/unsupported")
         }
         other => panic!("{other:?}"),
     }
     let l = c
-        .list_bills(AdapterListBillsRequest {
-            connection: Some(conn.clone()),
-            restaurant_id: "reg-1".into(),
-            table: "12".into(),
-        })
+        .list_bills(list_req("reg-1", "12").via(&conn))
         .await
         .unwrap()
         .into_inner();
@@ -118,28 +94,14 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
 
     // CloseBill / CheckPayment: answered without calling Tillypad.
     let cl = c
-        .close_bill(AdapterCloseBillRequest {
-            connection: Some(conn.clone()),
-            restaurant_id: "reg-1".into(),
-            bill_id: sim::DEMO_TAB_978.into(),
-            payment_id: "pay-1".into(),
-        })
+        .close_bill(close_req("reg-1", sim::DEMO_TAB_978).via(&conn))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(cl.failure.unwrap().pos_code, "tillypad/no-close-step");
     let chk = c
-        .check_payment(CheckPaymentRequest {
-            connection: Some(conn.clone()),
-            restaurant_id: "reg-1".into(),
-            bill_id: sim::DEMO_TAB_978.into(),
-            payment_id: "pay-1".into(),
-            amount: "978.00".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .check(check_req("reg-1", sim::DEMO_TAB_978, "978.00").via(&conn))
+        .await;
     assert_eq!(outcome(chk.outcome), Outcome::Unknown);
     assert!(chk.evidence.contains("978.00"), "{}", chk.evidence);
     assert_eq!(sim.requests("/pay-guest"), 2, "only the two postings");
@@ -149,12 +111,7 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
         .post_payment(pay_req("reg-1", sim::DEMO_TAB_POINTS, "2300.00"))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(
-        e.message().starts_with("connection: is required"),
-        "{}",
-        e.message()
-    );
+    assert_invalid(&e, "connection: is required");
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -190,10 +147,7 @@ async fn a_changed_connection_is_used_at_once() {
     // Back to A with a bad setting: refused, and nothing sent anywhere.
     let bad = connection(&base(addr_a), &[("default_pay_type_id", "card")], 3);
     let e = c
-        .post_payment(PostPaymentRequest {
-            connection: Some(bad),
-            ..pay_req("reg-1", sim::DEMO_TAB_POINTS, "2300.00")
-        })
+        .post_payment(pay_req("reg-1", sim::DEMO_TAB_POINTS, "2300.00").via(&bad))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -224,11 +178,7 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
     token.secrets.insert("api_token".into(), "SECRET-42".into());
     let mut scale = good.clone();
     scale.currency_scale = 40;
-    let with = |k: &str, v: &str| {
-        let mut c = good.clone();
-        c.settings.insert(k.into(), v.into());
-        c
-    };
+    let with = |k: &str, v: &str| good.clone().set(k, v);
     let cases = [
         (missing, "connection: setting \"base_url\" is required"),
         (
@@ -266,19 +216,13 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
     for (conn, want) in cases {
         for call in 0..2 {
             let e = if call == 0 {
-                c.describe(DescribeRequest {
-                    restaurant_id: "reg-1".into(),
-                    connection: Some(conn.clone()),
-                })
-                .await
-                .unwrap_err()
+                c.describe(describe_req("reg-1").via(&conn))
+                    .await
+                    .unwrap_err()
             } else {
-                c.post_payment(PostPaymentRequest {
-                    connection: Some(conn.clone()),
-                    ..pay_req("reg-1", sim::DEMO_TAB_978, "978.00")
-                })
-                .await
-                .unwrap_err()
+                c.post_payment(pay_req("reg-1", sim::DEMO_TAB_978, "978.00").via(&conn))
+                    .await
+                    .unwrap_err()
             };
             assert_eq!(e.code(), Code::InvalidArgument, "{want}: {e:?}");
             assert!(e.message().starts_with(want), "{want}: {}", e.message());
@@ -286,15 +230,8 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
         }
     }
     // A connection needs a restaurant id to be kept under.
-    let e = c
-        .describe(DescribeRequest {
-            restaurant_id: " ".into(),
-            connection: Some(good.clone()),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
+    let e = c.describe(describe_req(" ").via(&good)).await.unwrap_err();
+    assert_invalid(&e, "restaurant_id");
     assert_eq!(sim.requests("/pay-guest"), 0, "nothing sent");
 
     // After all that, the good connection serves at once.
@@ -320,7 +257,7 @@ async fn two_restaurants_on_one_replica_stay_apart() {
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let r = pay_via(&mut c, "two", &two, sim::DEMO_TAB_PREPAID, "1450.50").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
-    let r = pay(&mut c, TP, sim::DEMO_TAB_PREPAID, "1450.50").await;
+    let r = c.pay(TP, sim::DEMO_TAB_PREPAID, "1450.50").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let r = pay_via(&mut c, "one", &one, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
@@ -348,7 +285,7 @@ async fn two_restaurants_on_one_replica_stay_apart() {
     assert_eq!(sim_b.ledger().len(), 2);
     assert_eq!(sim_s.ledger().len(), 1);
     // ...and with its own, its own Tillypad as before.
-    let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(sim_s.ledger().len(), 2);
     assert_eq!(sim_b.ledger().len(), 2);
@@ -357,9 +294,7 @@ async fn two_restaurants_on_one_replica_stay_apart() {
 #[tokio::test]
 async fn a_connection_with_its_own_ca_reaches_a_tls_tillypad() {
     let (sim, addr) = tillypad().await;
-    let ca = TestCa::new();
-    let tls = front(addr, &ca).await;
-    let url = format!("https://localhost:{}", tls.port());
+    let (ca, url) = https_front(addr).await;
     let mut c = start_adapter().await;
 
     // Not trusting the POS's own CA: refused at the handshake, nothing booked.

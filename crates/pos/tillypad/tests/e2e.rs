@@ -5,136 +5,45 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{TP, TP_DELETE_UNPAID};
-use posgate_core::RetryPolicy;
-use posgate_payments::{PaymentsConfig, PaymentsService};
+use common::{ConnectionExt, TP, TP_DELETE_UNPAID, connection, start_adapter};
+use posgate_payments::PaymentsConfig;
+use posgate_pos_kit::testkit::e2e::{self, Service, fast, state, wait_final};
 use posgate_proto::v1::payment_service_client::PaymentServiceClient;
-use posgate_proto::v1::restaurant_service_client::RestaurantServiceClient;
-use posgate_proto::v1::{
-    CreateRestaurantRequest, GetPaymentRequest, PayBillRequest, Payment, PaymentState,
-    RestaurantSpec,
-};
+use posgate_proto::v1::{PayBillRequest, PaymentState, RestaurantSpec};
 use posgate_sim::tillypad::{self as sim, Fault, FaultKind, TillypadSim};
 use rust_decimal::Decimal;
 use tonic::transport::Channel;
 
-fn temp_dir() -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!(
-        "posgate-tillypad-e2e-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn fast(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        initial_ms: 100,
-        multiplier_pct: 150,
-        max_delay_ms: 500,
-        max_attempts,
-        jitter_pct: 10,
-    }
-}
-
 /// A restaurant of the simulator at `sim` as an operator declares it: the demo pay type, fast
-/// timings for tests (those of `common::restaurant`) and `extra` settings.
+/// timings for tests (those of `common::connection`) and `extra` settings.
 fn restaurant(sim: SocketAddr, extra: &[(&str, &str)]) -> RestaurantSpec {
-    let mut settings = vec![
-        ("base_url", format!("http://{sim}")),
-        ("default_pay_type_id", sim::DEMO_PAY_TYPE_ID.to_string()),
-        ("connect_timeout_ms", "500".to_string()),
-        ("request_timeout_ms", "1000".to_string()),
-    ];
-    settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-    RestaurantSpec {
-        display_name: "Tillypad e2e".into(),
-        pos_kind: "tillypad".into(),
-        currency: "UAH".into(),
-        currency_scale: 2,
-        pos_settings: settings
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        pos_secrets: HashMap::new(),
-        expirenza: None,
-    }
+    let pay_type = [("default_pay_type_id", sim::DEMO_PAY_TYPE_ID)];
+    let conn = connection(&format!("http://{sim}"), &pay_type, 1).set_all(extra);
+    e2e::restaurant("tillypad", "Tillypad e2e", &conn)
 }
 
 /// Simulator, adapter (no restaurant of its own) and payment service, with [`TP`] (prechecks
 /// kept) and [`TP_DELETE_UNPAID`] (unpaid prechecks deleted) declared in its registry; returns
 /// the sim and a payment-service client.
-async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>) {
+async fn stack() -> (TillypadSim, PaymentServiceClient<Channel>, Service) {
     let sim = TillypadSim::with_demo_data();
     let sim_addr = sim.clone().spawn().await.expect("sim");
-
-    // The adapter, on a known address for the payment service.
-    let adapter_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let adapter_addr = adapter_listener.local_addr().expect("addr");
-    let adapter =
-        posgate_pos_kit::AdapterConfig::new(adapter_addr, posgate_grpc::AuthConfig::disabled());
-    tokio::spawn(posgate_pos_kit::serve_adapter::<
-        posgate_tillypad::TillypadConnector,
-    >(adapter, adapter_listener, std::future::pending()));
-
-    let dir = temp_dir();
-    let cfg = PaymentsConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        database_url: format!("sqlite://{}", dir.join("p.db").display()),
-        pay_wait_ms: 5_000,
-        retry: fast(3),
-        reconcile: fast(3),
-        lease_ms: 30_000,
-        max_in_flight_per_restaurant: 2,
-        poll_interval_ms: 50,
-        adapter_timeout_ms: 10_000,
-        adapters: BTreeMap::from([("tillypad".to_string(), format!("http://{adapter_addr}"))]),
-        auth: posgate_grpc::AuthConfig::disabled(),
-        secrets: posgate_payments::secrets::SecretsConfig::dev(),
-        ..PaymentsConfig::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let service = PaymentsService::build(cfg).await.expect("payments");
-    tokio::spawn(service.serve(listener, std::future::pending()));
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .timeout(Duration::from_secs(20));
-    for _ in 0..200 {
-        if let Ok(ch) = endpoint.connect().await {
-            let mut registry = RestaurantServiceClient::new(ch.clone());
-            for (id, spec) in [
-                (TP, restaurant(sim_addr, &[])),
-                (
-                    TP_DELETE_UNPAID,
-                    restaurant(sim_addr, &[("delete_prechecks", "2")]),
-                ),
-            ] {
-                registry
-                    .create_restaurant(CreateRestaurantRequest {
-                        restaurant_id: id.into(),
-                        spec: Some(spec),
-                    })
-                    .await
-                    .unwrap_or_else(|s| panic!("declaring {id}: {s:?}"));
-            }
-            return (sim, PaymentServiceClient::new(ch));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("payment service did not start on {addr}");
+    let adapter = start_adapter().await;
+    let mut service = Service::start(PaymentsConfig {
+        retry: fast(100, 500, 3),
+        reconcile: fast(100, 500, 3),
+        ..e2e::config("tillypad", &adapter)
+    })
+    .await;
+    service.declare(TP, restaurant(sim_addr, &[])).await;
+    let delete_unpaid = restaurant(sim_addr, &[("delete_prechecks", "2")]);
+    service.declare(TP_DELETE_UNPAID, delete_unpaid).await;
+    let payments = service.payments.clone();
+    (sim, payments, service)
 }
 
 fn pay(key: &str, bill: &str, amount: &str, points: &str, opts: &[(&str, &str)]) -> PayBillRequest {
@@ -164,30 +73,9 @@ fn pay_at(
     }
 }
 
-fn state(p: &Payment) -> PaymentState {
-    PaymentState::try_from(p.state).unwrap_or(PaymentState::Unspecified)
-}
-
-async fn wait_final(c: &mut PaymentServiceClient<Channel>, id: &str) -> Payment {
-    for _ in 0..200 {
-        let p = c
-            .get_payment(GetPaymentRequest {
-                payment_id: id.into(),
-            })
-            .await
-            .expect("get payment")
-            .into_inner();
-        if p.r#final {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("payment {id} never became final");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pays_with_points_once_and_hands_a_lost_answer_to_a_person() {
-    let (sim, mut c) = stack().await;
+    let (sim, mut c, _service) = stack().await;
 
     // Points and pos_options: posted once, closed, the POS's details kept.
     let p = c
@@ -279,7 +167,7 @@ fn locked_once(sim: &TillypadSim, tab: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_after_bill_in_use_never_cancel_the_cashiers_prechecks() {
-    let (sim, mut c) = stack().await;
+    let (sim, mut c, _service) = stack().await;
 
     // Every item of this tab is in a precheck the cashier printed. The restaurant's mode 2
     // would cancel it; the first posting is refused (the tab is locked), and every retry

@@ -9,12 +9,7 @@ use posgate_proto::v1::*;
 use posgate_sim::tillypad::{
     self as sim, Fault, FaultKind, Lang, PrecheckStatus, SimItem, SimPrecheck, SimTab,
 };
-use rust_decimal::Decimal;
 use tonic::Code;
-
-fn dec(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
 
 fn details(r: &PostPaymentResponse) -> BTreeMap<String, String> {
     r.details.clone().into_iter().collect()
@@ -23,14 +18,7 @@ fn details(r: &PostPaymentResponse) -> BTreeMap<String, String> {
 #[tokio::test]
 async fn describe_says_paying_closes_and_bills_cannot_be_read() {
     let (_sim, mut c) = start().await;
-    let d = c
-        .describe(DescribeRequest {
-            connection: None,
-            restaurant_id: TP.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let d = c.describe_of(TP).await;
     assert_eq!(d.pos_kind, "tillypad");
     assert!(!d.separate_close_step);
     assert_eq!(d.amount_rule, AmountRule::Exact as i32);
@@ -57,7 +45,7 @@ async fn describe_says_paying_closes_and_bills_cannot_be_read() {
 #[tokio::test]
 async fn pays_a_tab_exactly_once() {
     let (sim, mut c) = start().await;
-    let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert!(r.bill_closed);
     assert!(r.failure.is_none());
@@ -74,7 +62,7 @@ async fn pays_a_tab_exactly_once() {
     assert!(sim.tab(sim::DEMO_TAB_978).unwrap().is_closed());
 
     // The same posting again: Tillypad refuses (the tab is closed), nothing booked twice.
-    let again = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let again = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(again.outcome), Outcome::Rejected, "{again:?}");
     assert_eq!(substate(&again.failure), Substate::OtherError);
     let f = again.failure.unwrap();
@@ -88,22 +76,20 @@ async fn pays_a_tab_exactly_once() {
 async fn each_precheck_mode() {
     let (sim, mut c) = start().await;
     // 0 (the restaurant's default): every item is in a printed precheck → BILL_IN_USE.
-    let r = pay(&mut c, TP, sim::DEMO_TAB_PRECHECK, "640.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_PRECHECK, "640.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::BillInUse);
     assert_eq!(r.failure.unwrap().pos_text, "Счет уже передан в оплату");
     // 2 per request: the unpaid precheck is cancelled and the tab paid.
-    let r = post(
-        &mut c,
-        pay_with(
+    let r = c
+        .post(pay_with(
             TP,
             sim::DEMO_TAB_PRECHECK,
             "640.00",
             "",
             &[("delete_prechecks", "2")],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(details(&r)["delete_prechecks"], "2");
     assert_eq!(sim.ledger()[0].delete_prechecks, 2);
@@ -124,11 +110,15 @@ async fn each_precheck_mode() {
         ),
     ]));
     sim.send_to_payment(&tab.gest_id);
-    let r = post(
-        &mut c,
-        pay_with(TP, &tab.gest_id, "400.00", "", &[("delete_prechecks", "1")]),
-    )
-    .await;
+    let r = c
+        .post(pay_with(
+            TP,
+            &tab.gest_id,
+            "400.00",
+            "",
+            &[("delete_prechecks", "1")],
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(sim.ledger_of(&tab.gest_id)[0].delete_prechecks, 1);
 
@@ -157,30 +147,36 @@ async fn each_precheck_mode() {
             status: PrecheckStatus::Paid,
         })
     });
-    let r = post(
-        &mut c,
-        pay_with(TP, &tab.gest_id, "100.00", "", &[("delete_prechecks", "1")]),
-    )
-    .await;
+    let r = c
+        .post(pay_with(
+            TP,
+            &tab.gest_id,
+            "100.00",
+            "",
+            &[("delete_prechecks", "1")],
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     assert_eq!(r.failure.unwrap().pos_text, "Счет уже оплачен");
-    let r = post(
-        &mut c,
-        pay_with(TP, &tab.gest_id, "100.00", "", &[("delete_prechecks", "2")]),
-    )
-    .await;
+    let r = c
+        .post(pay_with(
+            TP,
+            &tab.gest_id,
+            "100.00",
+            "",
+            &[("delete_prechecks", "2")],
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
 }
 
 #[tokio::test]
 async fn points_are_sent_and_kept_in_details() {
     let (sim, mut c) = start().await;
-    let r = post(
-        &mut c,
-        pay_with(TP, sim::DEMO_TAB_POINTS, "2200.00", "100.00", &[]),
-    )
-    .await;
+    let r = c
+        .post(pay_with(TP, sim::DEMO_TAB_POINTS, "2200.00", "100.00", &[]))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let d = details(&r);
     assert_eq!(d["points_requested"], "100.00");
@@ -206,17 +202,15 @@ async fn points_are_sent_and_kept_in_details() {
 async fn points_applied_differently_are_reported() {
     let (sim, mut c) = start().await;
     // The guest has 500 points; 600 requested with an explicit type: 500 applied.
-    let r = post(
-        &mut c,
-        pay_with(
+    let r = c
+        .post(pay_with(
             TP,
             sim::DEMO_TAB_POINTS,
             "1700.00",
             "600.00",
             &[("points_type_id", sim::DEMO_POINTS_TYPE_ID)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let d = details(&r);
     assert_eq!(d["points_type_id"], sim::DEMO_POINTS_TYPE_ID);
@@ -228,11 +222,9 @@ async fn points_applied_differently_are_reported() {
 
     // Points not set up in Tillypad: AppliedDiscountSums absent.
     sim.update_settings(|s| s.points_enabled = false);
-    let r = post(
-        &mut c,
-        pay_with(TP, sim::DEMO_TAB_978, "878.00", "100", &[]),
-    )
-    .await;
+    let r = c
+        .post(pay_with(TP, sim::DEMO_TAB_978, "878.00", "100", &[]))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let d = details(&r);
     assert!(!d.contains_key("applied_discount_sums"));
@@ -246,7 +238,7 @@ async fn points_applied_differently_are_reported() {
 async fn pay_type_from_request_config_or_the_tabs_prepaid_one() {
     let (sim, mut c) = start().await;
     // No pay type anywhere: refused before anything is sent.
-    let r = pay(&mut c, TP_NOPAY, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP_NOPAY, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     let f = r.failure.unwrap();
     assert_eq!(f.substate, Substate::OtherError as i32);
@@ -254,13 +246,13 @@ async fn pay_type_from_request_config_or_the_tabs_prepaid_one() {
     assert_eq!(sim.requests("/pay-guest"), 0);
 
     // The tab's prepaid pay type, allowed by the restaurant.
-    let r = pay(&mut c, TP_PREPAID, sim::DEMO_TAB_PREPAID, "1450.50").await;
+    let r = c.pay(TP_PREPAID, sim::DEMO_TAB_PREPAID, "1450.50").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(details(&r)["pay_type_id"], "prepaid");
     assert_eq!(sim.ledger()[0].pay_type_id, sim::DEMO_PREPAID_PAY_TYPE_ID);
 
     // Allowed, but the tab has none: Tillypad's documented refusal → OTHER_ERROR.
-    let r = pay(&mut c, TP_PREPAID, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP_PREPAID, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     assert!(
@@ -277,23 +269,21 @@ async fn pay_type_from_request_config_or_the_tabs_prepaid_one() {
         amount: "978.00".into(),
         card_code: "SECRET-CARD".into(),
     }];
-    let r = post(&mut c, req).await;
+    let r = c.post(req).await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(
         sim.ledger_of(sim::DEMO_TAB_978)[0].pay_type_id,
         sim::DEMO_PAY_TYPE_ID
     );
-    let r = post(
-        &mut c,
-        pay_with(
+    let r = c
+        .post(pay_with(
             TP_NOPAY,
             sim::DEMO_TAB_POINTS,
             "2300",
             "",
             &[("pay_type_id", sim::DEMO_PREPAID_PAY_TYPE_ID)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
 }
 
@@ -360,7 +350,7 @@ async fn each_error_row_in_both_status_modes_and_languages() {
             ),
         ];
         for (name, req, want, not_found) in cases {
-            let r = post(&mut c, req).await;
+            let r = c.post(req).await;
             assert_eq!(
                 outcome(r.outcome),
                 Outcome::Rejected,
@@ -389,25 +379,29 @@ async fn each_error_row_in_both_status_modes_and_languages() {
                 status: PrecheckStatus::Paid,
             })
         });
-        let r = post(
-            &mut c,
-            pay_with(TP, &tab.gest_id, "10.00", "", &[("delete_prechecks", "1")]),
-        )
-        .await;
+        let r = c
+            .post(pay_with(
+                TP,
+                &tab.gest_id,
+                "10.00",
+                "",
+                &[("delete_prechecks", "1")],
+            ))
+            .await;
         assert_eq!(substate(&r.failure), Substate::OtherError, "{r:?}");
         // Printer.
         sim.inject(Fault::new(FaultKind::PrinterError).times(1));
-        let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+        let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
         assert_eq!(substate(&r.failure), Substate::PrinterError, "{r:?}");
         // Business day closed.
         sim.set_business_day_open(false);
-        let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+        let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
         assert_eq!(outcome(r.outcome), Outcome::Rejected);
         assert_eq!(substate(&r.failure), Substate::CashiersShiftClosed, "{r:?}");
         assert!(sim.ledger().is_empty(), "no refusal booked anything");
         // And the tab pays once the day is open again.
         sim.set_business_day_open(true);
-        let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+        let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
         assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     }
 }
@@ -416,7 +410,7 @@ async fn each_error_row_in_both_status_modes_and_languages() {
 async fn answer_lost_is_unknown_and_check_payment_never_writes() {
     let (sim, mut c) = start().await;
     sim.inject(Fault::new(FaultKind::AnswerLost { hang_ms: 0 }).times(1));
-    let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert!(!r.bill_closed);
     let f = r.failure.unwrap();
@@ -424,7 +418,7 @@ async fn answer_lost_is_unknown_and_check_payment_never_writes() {
     assert!(f.pos_code.starts_with("transport/"), "{f:?}");
     assert_eq!(sim.ledger().len(), 1, "applied in Tillypad");
 
-    let chk = check(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let chk = c.check(check_req(TP, sim::DEMO_TAB_978, "978.00")).await;
     assert_eq!(outcome(chk.outcome), Outcome::Unknown, "{chk:?}");
     assert_eq!(
         chk.failure.as_ref().unwrap().pos_code,
@@ -441,14 +435,14 @@ async fn answer_lost_is_unknown_and_check_payment_never_writes() {
 
     // A hang past the request timeout: unknown too, and applied.
     sim.inject(Fault::new(FaultKind::AnswerLost { hang_ms: 3_000 }).times(1));
-    let r = pay(&mut c, TP, sim::DEMO_TAB_POINTS, "2300.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_POINTS, "2300.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "transport/timeout");
     assert_eq!(sim.ledger().len(), 2);
 
     // Dropped before processing: still unknown to the adapter (nothing applied).
     sim.inject(Fault::new(FaultKind::Dropped).times(1));
-    let r = pay(&mut c, TP, sim::DEMO_TAB_PREPAID, "1450.50").await;
+    let r = c.pay(TP, sim::DEMO_TAB_PREPAID, "1450.50").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(sim.ledger().len(), 2);
 }
@@ -463,7 +457,7 @@ async fn proxy_pages_empty_bodies_and_slow_answers() {
         })
         .times(1),
     );
-    let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(r.failure.as_ref().unwrap().pos_code, "HTTP/502");
     sim.inject(
@@ -473,7 +467,7 @@ async fn proxy_pages_empty_bodies_and_slow_answers() {
         })
         .times(1),
     );
-    let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(sim.ledger().len(), 1);
     sim.inject(
@@ -483,11 +477,11 @@ async fn proxy_pages_empty_bodies_and_slow_answers() {
         })
         .times(1),
     );
-    let r = pay(&mut c, TP, sim::DEMO_TAB_POINTS, "2300.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_POINTS, "2300.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     sim.inject(Fault::new(FaultKind::Slow { delay_ms: 200 }).times(1));
-    let r = pay(&mut c, TP, sim::DEMO_TAB_POINTS, "2300.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_POINTS, "2300.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
 }
 
@@ -498,7 +492,7 @@ async fn connection_refused_is_not_applied() {
     let addr = l.local_addr().unwrap();
     drop(l);
     let mut c = adapter_for(&format!("http://{addr}"), &[]).await;
-    let r = pay(&mut c, TP, sim::DEMO_TAB_978, "978.00").await;
+    let r = c.pay(TP, sim::DEMO_TAB_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::NotApplied, "{r:?}");
     let f = r.failure.unwrap();
     assert_eq!(f.pos_code, "transport/connect");
@@ -610,7 +604,7 @@ async fn tips_are_reported_not_booked() {
     let (sim, mut c) = start().await;
     let mut req = pay_req(TP, sim::DEMO_TAB_978, "978.00");
     req.tips = "50.00".into();
-    let r = post(&mut c, req).await;
+    let r = c.post(req).await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(details(&r)["tips_not_booked"], "50.00");
     assert_eq!(sim.ledger()[0].pay_sum, dec("978.00"));
@@ -628,11 +622,9 @@ async fn guest_discount_points_field_and_relay_prefix() {
         ],
     )
     .await;
-    let resp = post(
-        &mut c,
-        pay_with(TP, sim::DEMO_TAB_PRECHECK, "600.00", "40", &[]),
-    )
-    .await;
+    let resp = c
+        .post(pay_with(TP, sim::DEMO_TAB_PRECHECK, "600.00", "40", &[]))
+        .await;
     assert_eq!(outcome(resp.outcome), Outcome::Applied, "{resp:?}");
     let l = &sim.ledger()[0];
     assert_eq!(l.delete_prechecks, 2);

@@ -18,17 +18,16 @@ const TAB: &str = "{8f0e6b52-3c1d-4a7e-9b20-00000000abcd}";
 async fn one(stub: &Stub, req: PostPaymentRequest) -> PostPaymentResponse {
     let addr = stub.spawn().await;
     let mut c = adapter_for(&format!("http://{addr}"), &[]).await;
-    post(&mut c, req).await
+    c.post(req).await
 }
 
 #[tokio::test]
 async fn request_shape() {
-    let stub = Stub::new(|_| Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#));
+    let stub = Stub::on_json(|_| Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#));
     let addr = stub.spawn().await;
     let mut c = adapter_for(&format!("http://{addr}/tillypad-api/Client"), &[]).await;
-    let r = post(
-        &mut c,
-        pay_with(
+    let r = c
+        .post(pay_with(
             TP,
             TAB,
             "878.50",
@@ -37,9 +36,8 @@ async fn request_shape() {
                 ("delete_prechecks", "1"),
                 ("points_type_id", "60D367B5-15D2-D24D-8A74-A28F40C8CB9D"),
             ],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let seen = &stub.seen()[0];
     assert_eq!(seen.path, "/tillypad-api/Client/pay-guest");
@@ -62,7 +60,7 @@ async fn request_shape() {
     assert_eq!(seen.json.as_object().unwrap().len(), 2);
 
     // No points: no DiscountSum; the restaurant's mode (0) is sent explicitly.
-    let r = post(&mut c, pay_req(TP, TAB, "10")).await;
+    let r = c.post(pay_req(TP, TAB, "10")).await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     let seen = &stub.seen()[1];
     assert_eq!(seen.query.as_deref(), Some("delete-prechecks=0"));
@@ -242,7 +240,7 @@ async fn success_shapes_of_other_implementations() {
 
 #[tokio::test]
 async fn a_slow_answer_past_the_timeout_is_unknown() {
-    let stub = Stub::new(|_| {
+    let stub = Stub::on_json(|_| {
         Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#)
             .delay(Duration::from_millis(2_500))
     });
@@ -255,11 +253,12 @@ async fn a_slow_answer_past_the_timeout_is_unknown() {
 #[tokio::test]
 async fn a_redirect_is_refused_with_its_location_and_never_followed() {
     for status in [307, 308, 302] {
-        let other = Stub::new(|_| Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#));
+        let other =
+            Stub::on_json(|_| Canned::json(r#"{"DiscountSums":[],"AppliedDiscountSums":[]}"#));
         let other_addr = other.spawn().await;
         let location = format!("http://{other_addr}/pay-guest?delete-prechecks=0");
         let loc = location.clone();
-        let stub = Stub::new(move |_| Canned::redirect(status, loc.clone()));
+        let stub = Stub::on_json(move |_| Canned::redirect(status, loc.clone()));
         let r = one(&stub, pay_req(TP, TAB, "978.00")).await;
         assert_eq!(outcome(r.outcome), Outcome::Rejected, "{status}: {r:?}");
         let f = r.failure.unwrap();

@@ -13,6 +13,7 @@ use posgate_core::pos::{
     Posting, judge_posting,
 };
 use posgate_core::{AmountRule, Substate};
+use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{Invalid, PosConnector, Setting};
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
@@ -321,11 +322,7 @@ impl PosConnector for WsaConnector {
 
     fn connect(&self, conn: &PosConnection) -> Result<Restaurant, String> {
         let cfg = WsaSettings::read(conn)?;
-        let http = match &cfg.ca_pem {
-            None => self.http.clone(),
-            Some(pem) => http_client(Some(pem))
-                .map_err(|e| format!("setting \"ca_pem\" cannot be trusted: {e}"))?,
-        };
+        let http = restaurant_client(&self.http, cfg.ca_pem.as_deref(), http_client)?;
         let client = WsaClient::new(http, &cfg);
         Ok(Restaurant {
             cfg,
@@ -574,7 +571,15 @@ mod tests {
 
     /// A restaurant with the required settings (nothing is sent anywhere).
     fn restaurant() -> Restaurant {
-        let conn = crate::settings::tests::conn(&crate::settings::tests::required());
+        let conn = posgate_pos_kit::testkit::connection(
+            &[
+                ("base_url", "https://ws.example"),
+                ("object_id", "199990246"),
+                ("agent_version", "v2"),
+                ("currency_guid", "cur-1"),
+            ],
+            &[("token", "tok-SECRET-42")],
+        );
         WsaConnector::new().unwrap().connect(&conn).unwrap()
     }
 

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use posgate_pos_kit::conformance::{
-    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, spawn_adapter,
+    Adapter, Armed, Fault, Harness, Restaurant, Unsupported, refusal, spawn_adapter,
 };
+use posgate_pos_kit::testkit::{ConnectionExt, connection};
 use posgate_proto::v1::{PosConnection, Substate};
 use posgate_sim::wsa::{
     AgentVersion, Fault as SimFault, FaultKind, SimOrder, SimRestaurant, StoredWsError, WsaSim,
@@ -38,22 +39,18 @@ fn token(r: Restaurant) -> &'static str {
     }
 }
 
-/// The WSA fault that makes the agent refuse with `s`.
-fn refusal(s: Substate) -> Result<FaultKind, Unsupported> {
-    Ok(match s {
-        Substate::CashiersShiftClosed => FaultKind::ShiftClosed,
-        Substate::PrinterError => FaultKind::PrinterError,
-        // Kitchen tickets not printed: refuses the PayOrder that would close the order (v2).
-        Substate::CloseOrderBlocked => FaultKind::CloseBlocked,
-        Substate::BillInUse => FaultKind::BillLocked,
-        Substate::OtherError => FaultKind::StoredWsError(StoredWsError::License),
-        other => {
-            return Err(Unsupported::because(format!(
-                "no WSA fault refuses with {other:?}"
-            )));
-        }
-    })
-}
+/// The WSA fault that makes the agent refuse with each substate.
+const REFUSALS: &[(Substate, FaultKind)] = &[
+    (Substate::CashiersShiftClosed, FaultKind::ShiftClosed),
+    (Substate::PrinterError, FaultKind::PrinterError),
+    // Kitchen tickets not printed: refuses the PayOrder that would close the order (v2).
+    (Substate::CloseOrderBlocked, FaultKind::CloseBlocked),
+    (Substate::BillInUse, FaultKind::BillLocked),
+    (
+        Substate::OtherError,
+        FaultKind::StoredWsError(StoredWsError::License),
+    ),
+];
 
 impl Harness for Wsa {
     const POS: &'static str = "r_keeper WSA";
@@ -77,38 +74,21 @@ impl Harness for Wsa {
     }
 
     fn connection_at(&self, r: Restaurant, base_url: &str, ca_pem: Option<&str>) -> PosConnection {
-        let mut settings: std::collections::HashMap<String, String> = [
-            ("base_url", base_url.to_string()),
-            ("object_id", object_id(r).to_string()),
-            ("agent_version", "v2".into()),
-            ("currency_guid", CURRENCY.into()),
-            ("task_timeout_s", "1".into()),
-            ("poll_interval_ms", "25".into()),
-            ("timeout_margin_ms", "700".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        if let Some(pem) = ca_pem {
-            settings.insert("ca_pem".into(), pem.into());
-        }
-        PosConnection {
-            settings,
-            secrets: [("token".to_string(), token(r).to_string())].into(),
-            currency_scale: 2,
-            version: 1,
-        }
+        let object_id = object_id(r).to_string();
+        let settings = [
+            ("base_url", base_url),
+            ("object_id", &object_id),
+            ("agent_version", "v2"),
+            ("currency_guid", CURRENCY),
+            ("task_timeout_s", "1"),
+            ("poll_interval_ms", "25"),
+            ("timeout_margin_ms", "700"),
+        ];
+        connection(&settings, &[("token", token(r))]).trusting(ca_pem)
     }
 
     async fn start_adapter(&self) -> Adapter {
-        spawn_adapter(|listener, stop| {
-            let cfg = posgate_pos_kit::AdapterConfig::new(
-                "127.0.0.1:0".parse().unwrap(),
-                posgate_grpc::AuthConfig::disabled(),
-            );
-            posgate_pos_kit::serve_adapter::<posgate_wsa::WsaConnector>(cfg, listener, stop)
-        })
-        .await
+        spawn_adapter(posgate_pos_kit::serve_adapter::<posgate_wsa::WsaConnector>).await
     }
 
     async fn open_bill(&self, r: Restaurant, total: Decimal) -> String {
@@ -117,7 +97,10 @@ impl Harness for Wsa {
 
     async fn inject(&self, r: Restaurant, bill: &str, fault: Fault) -> Result<Armed, Unsupported> {
         let (kind, armed) = match fault {
-            Fault::Refuse(s) => (refusal(s)?, Armed::NOW),
+            Fault::Refuse(s) => {
+                let kind = refusal(REFUSALS, s, |s| format!("no WSA fault refuses with {s:?}"))?;
+                (kind, Armed::NOW)
+            }
             // Applied; GetTaskResponse answers Timeout once the agent timeout has passed.
             Fault::LoseAnswer => (FaultKind::AnswerLost, Armed::NOW),
             // Answered Timeout after one second, applied after two.

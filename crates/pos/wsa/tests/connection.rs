@@ -7,20 +7,15 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
+use posgate_pos_kit::testkit::{close_req, describe_req, list_req};
 use posgate_proto::v1::*;
 use posgate_sim::wsa::{self as sim, WsaSim};
-use rust_decimal::Decimal;
 use tonic::Code;
 
 fn v2_conn(addr: std::net::SocketAddr) -> PosConnection {
     let base = format!("http://{addr}");
-    connection(
-        &base,
-        sim::DEMO_TOKEN,
-        sim::DEMO_OBJECT_ID,
-        "v2",
-        &[("cash_station_id", "3")],
-    )
+    let (token, object) = (sim::DEMO_TOKEN, sim::DEMO_OBJECT_ID);
+    connection(&base, token, object, "v2", &[("cash_station_id", "3")])
 }
 
 fn v1_conn(addr: std::net::SocketAddr) -> PosConnection {
@@ -36,72 +31,14 @@ async fn start_stateless() -> (WsaSim, std::net::SocketAddr, Client) {
     (sim, addr, start_adapter(HashMap::new()).await)
 }
 
-async fn describe(
-    c: &mut Client,
-    id: &str,
-    conn: Option<PosConnection>,
-) -> Result<DescribeResponse, tonic::Status> {
-    c.describe(DescribeRequest {
-        restaurant_id: id.into(),
-        connection: conn,
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn get_bill_with(
-    c: &mut Client,
-    id: &str,
-    bill: &str,
-    conn: &PosConnection,
-) -> Result<adapter_get_bill_response::Result, tonic::Status> {
-    c.get_bill(AdapterGetBillRequest {
-        restaurant_id: id.into(),
-        bill_id: bill.into(),
-        connection: Some(conn.clone()),
-    })
-    .await
-    .map(|r| r.into_inner().result.unwrap())
-}
-
-async fn bill_with(c: &mut Client, id: &str, bill: &str, conn: &PosConnection) -> Bill {
-    match get_bill_with(c, id, bill, conn).await.unwrap() {
-        adapter_get_bill_response::Result::Bill(b) => b,
-        adapter_get_bill_response::Result::Failure(f) => panic!("GetBill failed: {f:?}"),
-    }
-}
-
-async fn pay_with(
-    c: &mut Client,
-    id: &str,
-    bill: &str,
-    amount: &str,
-    conn: &PosConnection,
-) -> Result<PostPaymentResponse, tonic::Status> {
-    let mut req = pay_req(id, bill, amount);
-    req.connection = Some(conn.clone());
-    c.post_payment(req).await.map(|r| r.into_inner())
-}
-
 async fn close_with(
     c: &mut Client,
     id: &str,
     bill: &str,
     conn: &PosConnection,
 ) -> AdapterCloseBillResponse {
-    c.close_bill(AdapterCloseBillRequest {
-        restaurant_id: id.into(),
-        bill_id: bill.into(),
-        payment_id: "pay-1".into(),
-        connection: Some(conn.clone()),
-    })
-    .await
-    .unwrap()
-    .into_inner()
-}
-
-fn dec(s: &str) -> Decimal {
-    s.parse().unwrap()
+    let req = close_req(id, bill).via(conn);
+    c.close_bill(req).await.unwrap().into_inner()
 }
 
 #[tokio::test]
@@ -111,7 +48,7 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
 
     // Without the connection the adapter knows no restaurant: Describe says only what it is
     // and which settings it takes; anything about a bill is refused.
-    let d = describe(&mut c, "r1", None).await.unwrap();
+    let d = c.try_describe(describe_req("r1")).await.unwrap();
     assert_eq!(d.pos_kind, "r_keeper_wsa");
     assert!(
         d.settings
@@ -120,21 +57,12 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
     );
     assert_eq!((d.amount_rule, d.currency_scale), (0, 0), "{d:?}");
     let e = c
-        .get_bill(AdapterGetBillRequest {
-            restaurant_id: "r1".into(),
-            bill_id: sim::DEMO_ORDER_978.into(),
-            connection: None,
-        })
+        .get_bill(get_bill_req("r1", sim::DEMO_ORDER_978))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(
-        e.message().starts_with("connection: is required"),
-        "{}",
-        e.message()
-    );
+    assert_invalid(&e, "connection: is required");
 
-    let d = describe(&mut c, "r1", Some(conn.clone())).await.unwrap();
+    let d = c.try_describe(describe_req("r1").via(&conn)).await.unwrap();
     assert_eq!(d.pos_kind, "r_keeper_wsa");
     assert_eq!(d.amount_rule, AmountRule::Exact as i32);
     assert!(!d.separate_close_step);
@@ -151,12 +79,15 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
     assert!(object_id.required && !object_id.secret);
     assert!(d.settings.iter().any(|s| s.name == "ca_pem" && !s.required));
 
-    let before = bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &conn).await;
+    let before = c
+        .bill_of(get_bill_req("r1", sim::DEMO_ORDER_978).via(&conn))
+        .await;
     assert_eq!(before.total, "978.00");
     assert_eq!(before.restaurant_id, "r1");
     assert_eq!(before.currency, sim::DEMO_CURRENCY_GUID);
 
-    let r = pay_with(&mut c, "r1", sim::DEMO_ORDER_978, "978.00", &conn)
+    let r = c
+        .try_post(pay_req("r1", sim::DEMO_ORDER_978, "978.00").via(&conn))
         .await
         .unwrap();
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
@@ -171,31 +102,16 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
 
     let ck = c
-        .check_payment(CheckPaymentRequest {
-            restaurant_id: "r1".into(),
-            bill_id: sim::DEMO_ORDER_978.into(),
-            payment_id: "pay-1".into(),
-            amount: "978.00".into(),
+        .check(CheckPaymentRequest {
             pos_reference: r.pos_reference.clone(),
             bill_before: Some(before),
-            close: false,
-            connection: Some(conn.clone()),
+            ..check_req("r1", sim::DEMO_ORDER_978, "978.00").via(&conn)
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     assert_eq!(outcome(ck.outcome), Outcome::Applied, "{ck:?}");
     assert_eq!(sim.ledger().len(), 1, "booked once");
 
-    let listed = c
-        .list_bills(AdapterListBillsRequest {
-            restaurant_id: "r1".into(),
-            table: String::new(),
-            connection: Some(conn.clone()),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = c.list_of(list_req("r1", "").via(&conn)).await;
     assert!(listed.failure.is_none(), "{listed:?}");
     assert!(
         listed
@@ -218,7 +134,8 @@ async fn a_changed_connection_is_used_at_once() {
     // A wrong token: White Server refuses it.
     let base = format!("http://{addr}");
     let wrong = connection(&base, "not-the-token", sim::DEMO_OBJECT_ID, "v2", &[]);
-    match get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &wrong)
+    match c
+        .try_get_bill(get_bill_req("r1", sim::DEMO_ORDER_978).via(&wrong))
         .await
         .unwrap()
     {
@@ -230,7 +147,7 @@ async fn a_changed_connection_is_used_at_once() {
     // The right token, same restaurant id and version: used at once.
     let right = v2_conn(addr);
     assert_eq!(
-        bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &right)
+        c.bill_of(get_bill_req("r1", sim::DEMO_ORDER_978).via(&right))
             .await
             .total,
         "978.00"
@@ -239,14 +156,18 @@ async fn a_changed_connection_is_used_at_once() {
     let mut other = v1_conn(addr);
     other.version = 2;
     assert_eq!(
-        bill_with(&mut c, "r1", sim::DEMO_V1_ORDER_1000, &other)
+        c.bill_of(get_bill_req("r1", sim::DEMO_V1_ORDER_1000).via(&other))
             .await
             .total,
         "1000.00"
     );
-    let d = describe(&mut c, "r1", Some(other.clone())).await.unwrap();
+    let d = c
+        .try_describe(describe_req("r1").via(&other))
+        .await
+        .unwrap();
     assert_eq!(d.amount_rule, AmountRule::UpToDue as i32);
-    match get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &other)
+    match c
+        .try_get_bill(get_bill_req("r1", sim::DEMO_ORDER_978).via(&other))
         .await
         .unwrap()
     {
@@ -257,7 +178,7 @@ async fn a_changed_connection_is_used_at_once() {
     let mut scale3 = right.clone();
     scale3.currency_scale = 3;
     assert_eq!(
-        bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &scale3)
+        c.bill_of(get_bill_req("r1", sim::DEMO_ORDER_978).via(&scale3))
             .await
             .total,
         "978.000"
@@ -301,7 +222,8 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
         (unknown, "objectid"),
     ];
     for (conn, name) in cases {
-        let e = pay_with(&mut c, "r1", sim::DEMO_ORDER_978, "978.00", &conn)
+        let e = c
+            .try_post(pay_req("r1", sim::DEMO_ORDER_978, "978.00").via(&conn))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
@@ -313,24 +235,29 @@ async fn a_bad_connection_is_invalid_argument_naming_the_setting() {
         assert!(e.message().contains(name), "{name}: {}", e.message());
         assert!(!e.message().contains(sim::DEMO_TOKEN), "{}", e.message());
         assert!(!e.message().contains("SECRET-looking"), "{}", e.message());
-        let e = describe(&mut c, "r1", Some(conn.clone()))
+        let e = c
+            .try_describe(describe_req("r1").via(&conn))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
-        let e = get_bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &conn)
+        let e = c
+            .try_get_bill(get_bill_req("r1", sim::DEMO_ORDER_978).via(&conn))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{name}: {e:?}");
     }
     let mut no_object = good.clone();
     no_object.settings.remove("object_id");
-    let e = describe(&mut c, "r1", Some(no_object)).await.unwrap_err();
+    let e = c
+        .try_describe(describe_req("r1").via(&no_object))
+        .await
+        .unwrap_err();
     assert_eq!(e.message(), "connection: setting \"object_id\" is required");
     assert!(sim.ledger().is_empty());
     assert_eq!(sim.requests("PayOrder"), 0, "nothing reached the POS");
     // A bad connection leaves the good one working.
     assert_eq!(
-        bill_with(&mut c, "r1", sim::DEMO_ORDER_978, &good)
+        c.bill_of(get_bill_req("r1", sim::DEMO_ORDER_978).via(&good))
             .await
             .total,
         "978.00"
@@ -342,33 +269,36 @@ async fn two_restaurants_on_one_replica_stay_apart() {
     let (sim, addr, mut c) = start_stateless().await;
     let (a, b) = (v2_conn(addr), v1_conn(addr));
     assert_eq!(
-        describe(&mut c, "a", Some(a.clone()))
+        c.try_describe(describe_req("a").via(&a))
             .await
             .unwrap()
             .amount_rule,
         AmountRule::Exact as i32
     );
     assert_eq!(
-        describe(&mut c, "b", Some(b.clone()))
+        c.try_describe(describe_req("b").via(&b))
             .await
             .unwrap()
             .amount_rule,
         AmountRule::UpToDue as i32
     );
     // Each sees only its own orders.
-    match get_bill_with(&mut c, "b", sim::DEMO_ORDER_978, &b)
+    match c
+        .try_get_bill(get_bill_req("b", sim::DEMO_ORDER_978).via(&b))
         .await
         .unwrap()
     {
         adapter_get_bill_response::Result::Failure(f) => assert!(f.not_found, "{f:?}"),
         other => panic!("b must not see a's order: {other:?}"),
     }
-    let ra = pay_with(&mut c, "a", sim::DEMO_ORDER_978, "978.00", &a)
+    let ra = c
+        .try_post(pay_req("a", sim::DEMO_ORDER_978, "978.00").via(&a))
         .await
         .unwrap();
     assert_eq!(outcome(ra.outcome), Outcome::Applied, "{ra:?}");
     // v1: a prepayment, the order stays open and CloseBill says it is not closed yet.
-    let rb = pay_with(&mut c, "b", sim::DEMO_V1_ORDER_1000, "300.00", &b)
+    let rb = c
+        .try_post(pay_req("b", sim::DEMO_V1_ORDER_1000, "300.00").via(&b))
         .await
         .unwrap();
     assert_eq!(outcome(rb.outcome), Outcome::Applied, "{rb:?}");
@@ -398,13 +328,15 @@ async fn two_restaurants_on_one_replica_stay_apart() {
         ]
     );
     assert_eq!(
-        bill_with(&mut c, "b", sim::DEMO_V1_ORDER_1000, &b)
+        c.bill_of(get_bill_req("b", sim::DEMO_V1_ORDER_1000).via(&b))
             .await
             .amount_due,
         "700.00"
     );
     assert_eq!(
-        bill_with(&mut c, "a", sim::DEMO_ORDER_978, &a).await.status,
+        c.bill_of(get_bill_req("a", sim::DEMO_ORDER_978).via(&a))
+            .await
+            .status,
         BillStatus::Closed as i32
     );
 }

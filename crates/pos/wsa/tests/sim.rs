@@ -5,24 +5,11 @@ mod common;
 use common::*;
 use posgate_proto::v1::*;
 use posgate_sim::wsa::{self as sim, Fault, FaultKind, Lang, SimOrder, StoredWsError};
-use rust_decimal::Decimal;
-use std::str::FromStr;
-
-fn dec(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
 
 #[tokio::test]
 async fn describe_v2_and_v1() {
     let (_sim, mut c) = start().await;
-    let d = c
-        .describe(DescribeRequest {
-            connection: None,
-            restaurant_id: V2.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let d = c.describe_of(V2).await;
     assert_eq!(d.pos_kind, "r_keeper_wsa");
     assert_eq!(d.amount_rule, AmountRule::Exact as i32);
     assert!(!d.separate_close_step);
@@ -30,14 +17,7 @@ async fn describe_v2_and_v1() {
     assert_eq!(d.currency_scale, 2);
     // The test restaurants: task_timeout_s = 1, timeout_margin_ms = 700.
     assert_eq!(d.reconcile_settle_ms, 1_700);
-    let d = c
-        .describe(DescribeRequest {
-            connection: None,
-            restaurant_id: V1.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let d = c.describe_of(V1).await;
     assert_eq!(d.amount_rule, AmountRule::UpToDue as i32);
     assert!(d.separate_close_step);
     assert!(!d.supports_tips);
@@ -46,7 +26,7 @@ async fn describe_v2_and_v1() {
 #[tokio::test]
 async fn get_bill_of_the_978_demo_order() {
     let (_sim, mut c) = start().await;
-    let b = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
+    let b = c.bill(V2, sim::DEMO_ORDER_978).await;
     assert_eq!(b.total, "978.00");
     assert_eq!(b.amount_due, "978.00");
     assert_eq!(b.paid, "0.00");
@@ -63,14 +43,17 @@ async fn get_bill_of_the_978_demo_order() {
     assert_eq!(dishes, 4);
     assert_eq!(b.guests[0].dishes[0].price, "390.00");
     // Sync mode reads the same bill.
-    let s = bill(&mut c, V2_SYNC, sim::DEMO_ORDER_978).await;
+    let s = c.bill(V2_SYNC, sim::DEMO_ORDER_978).await;
     assert_eq!(s.total, "978.00");
 }
 
 #[tokio::test]
 async fn unknown_order_is_not_found() {
     let (_sim, mut c) = start().await;
-    match get_bill(&mut c, V2, "00000000-0000-0000-0000-000000000000").await {
+    match c
+        .bill_result(V2, "00000000-0000-0000-0000-000000000000")
+        .await
+    {
         adapter_get_bill_response::Result::Failure(f) => {
             assert!(f.not_found, "{f:?}");
             assert_eq!(f.substate, Substate::OtherError as i32);
@@ -82,7 +65,7 @@ async fn unknown_order_is_not_found() {
 
 async fn pays_978_exactly_once(restaurant: &str) {
     let (sim, mut c) = start_demo_timing().await;
-    let r = pay(&mut c, restaurant, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(restaurant, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert!(r.bill_closed);
     assert!(r.failure.is_none());
@@ -92,12 +75,12 @@ async fn pays_978_exactly_once(restaurant: &str) {
     assert_eq!(ledger[0].amount, dec("978.00"));
     assert_eq!(ledger[0].task_guid, r.pos_reference);
     assert_eq!(ledger[0].order_guid, sim::DEMO_ORDER_978);
-    let b = bill(&mut c, restaurant, sim::DEMO_ORDER_978).await;
+    let b = c.bill(restaurant, sim::DEMO_ORDER_978).await;
     assert_eq!(b.status, BillStatus::Closed as i32);
     assert_eq!(b.amount_due, "0.00");
     assert_eq!(b.paid, "978.00");
     // Closing a closed bill is a success (idempotent), and writes nothing.
-    let cl = close(&mut c, restaurant, sim::DEMO_ORDER_978).await;
+    let cl = c.close(restaurant, sim::DEMO_ORDER_978).await;
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
     assert_eq!(sim.ledger().len(), 1);
 }
@@ -116,7 +99,7 @@ async fn pays_978_sync() {
 async fn wrong_amount_is_wrong_request_sum_with_raw_text() {
     let (sim, mut c) = start().await;
     for (restaurant, amount) in [(V2, "900.00"), (V2_SYNC, "1000.00")] {
-        let r = pay(&mut c, restaurant, sim::DEMO_ORDER_978, amount).await;
+        let r = c.pay(restaurant, sim::DEMO_ORDER_978, amount).await;
         assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
         assert_eq!(substate(&r.failure), Substate::WrongRequestSum);
         let f = r.failure.unwrap();
@@ -131,9 +114,9 @@ async fn wrong_amount_is_wrong_request_sum_with_raw_text() {
 #[tokio::test]
 async fn answer_lost_is_unknown_then_check_says_applied() {
     let (sim, mut c) = start().await;
-    let before = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
+    let before = c.bill(V2, sim::DEMO_ORDER_978).await;
     sim.inject(Fault::new(FaultKind::AnswerLost).times(1));
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert!(r.failure.is_some());
     assert_eq!(sim.ledger().len(), 1, "the simulator applied it");
@@ -159,9 +142,9 @@ async fn answer_lost_is_unknown_then_check_says_applied() {
 #[tokio::test]
 async fn answer_lost_in_sync_mode() {
     let (sim, mut c) = start().await;
-    let before = bill(&mut c, V2_SYNC, sim::DEMO_ORDER_1450_50).await;
+    let before = c.bill(V2_SYNC, sim::DEMO_ORDER_1450_50).await;
     sim.inject(Fault::new(FaultKind::AnswerLost).times(1));
-    let r = pay(&mut c, V2_SYNC, sim::DEMO_ORDER_1450_50, "1450.50").await;
+    let r = c.pay(V2_SYNC, sim::DEMO_ORDER_1450_50, "1450.50").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     let ck = check(
         &mut c,
@@ -179,9 +162,9 @@ async fn answer_lost_in_sync_mode() {
 #[tokio::test]
 async fn agent_timeout_is_unknown_then_check_says_not_applied() {
     let (sim, mut c) = start().await;
-    let before = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
+    let before = c.bill(V2, sim::DEMO_ORDER_978).await;
     sim.inject(Fault::new(FaultKind::AgentTimeout).times(1));
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     let f = r.failure.clone().unwrap();
     assert_eq!(f.pos_code, "Timeout");
@@ -197,7 +180,7 @@ async fn agent_timeout_is_unknown_then_check_says_not_applied() {
     assert_eq!(outcome(ck.outcome), Outcome::NotApplied, "{ck:?}");
     assert!(sim.ledger().is_empty());
     // Posting again now succeeds.
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(sim.ledger().len(), 1);
 }
@@ -205,9 +188,9 @@ async fn agent_timeout_is_unknown_then_check_says_not_applied() {
 #[tokio::test]
 async fn agent_timeout_sync_mode() {
     let (sim, mut c) = start().await;
-    let before = bill(&mut c, V2_SYNC, sim::DEMO_ORDER_978).await;
+    let before = c.bill(V2_SYNC, sim::DEMO_ORDER_978).await;
     sim.inject(Fault::new(FaultKind::AgentTimeout).times(1));
-    let r = pay(&mut c, V2_SYNC, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2_SYNC, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     let ck = check(
         &mut c,
@@ -229,7 +212,7 @@ async fn fault_gives(kind: FaultKind, lang: Lang, order: &str, amount: &str, wan
         }
     }
     sim.inject(Fault::new(kind.clone()).times(1));
-    let r = pay(&mut c, V2, order, amount).await;
+    let r = c.pay(V2, order, amount).await;
     assert_eq!(
         outcome(r.outcome),
         Outcome::Rejected,
@@ -238,7 +221,7 @@ async fn fault_gives(kind: FaultKind, lang: Lang, order: &str, amount: &str, wan
     assert_eq!(substate(&r.failure), want, "{kind:?} {lang:?}: {r:?}");
     assert!(sim.ledger().is_empty());
     // The fault was used up: the same payment now goes through.
-    let r = pay(&mut c, V2, order, amount).await;
+    let r = c.pay(V2, order, amount).await;
     assert_eq!(
         outcome(r.outcome),
         Outcome::Applied,
@@ -295,7 +278,7 @@ async fn order_state_faults_map_to_substates() {
 async fn order_locked_by_a_station_is_bill_in_use() {
     let (sim, mut c) = start().await;
     let o = sim.add_order(SimOrder::new(sim::DEMO_OBJECT_ID, dec("100.00")).locked_by(4));
-    let r = pay(&mut c, V2, &o.guid, "100.00").await;
+    let r = c.pay(V2, &o.guid, "100.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::BillInUse);
 }
@@ -305,12 +288,12 @@ async fn passing_ws_failures_are_not_applied() {
     let (sim, mut c) = start().await;
     for kind in [FaultKind::TaskLimitExceeded, FaultKind::InternalError] {
         sim.inject(Fault::new(kind.clone()).times(1));
-        let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+        let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
         assert_eq!(outcome(r.outcome), Outcome::NotApplied, "{kind:?}: {r:?}");
         assert!(r.failure.is_some());
     }
     sim.inject(Fault::new(FaultKind::AuthFailed).times(1));
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     assert_eq!(r.failure.unwrap().pos_code, "AuthFailed");
@@ -320,9 +303,9 @@ async fn passing_ws_failures_are_not_applied() {
 #[tokio::test]
 async fn zero_order_is_paid_with_zero() {
     let (sim, mut c) = start().await;
-    let b = bill(&mut c, V2, sim::DEMO_ORDER_ZERO).await;
+    let b = c.bill(V2, sim::DEMO_ORDER_ZERO).await;
     assert_eq!(b.total, "0.00");
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_ZERO, "0.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_ZERO, "0.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert!(r.bill_closed);
     assert_eq!(sim.ledger().len(), 1);
@@ -359,32 +342,32 @@ async fn tips_are_a_separate_line_and_card_codes_are_passed() {
 async fn v1_prepayments_then_close() {
     let (sim, mut c) = start().await;
     let o = sim::DEMO_V1_ORDER_1000;
-    let before = bill(&mut c, V1, o).await;
+    let before = c.bill(V1, o).await;
     assert_eq!(before.total, "1000.00");
-    let r = pay(&mut c, V1, o, "400.00").await;
+    let r = c.pay(V1, o, "400.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert!(!r.bill_closed);
-    let b = bill(&mut c, V1, o).await;
+    let b = c.bill(V1, o).await;
     assert_eq!(
         (b.paid.as_str(), b.amount_due.as_str()),
         ("400.00", "600.00")
     );
     // Not covered yet: closing is blocked.
-    let cl = close(&mut c, V1, o).await;
+    let cl = c.close(V1, o).await;
     assert_eq!(outcome(cl.outcome), Outcome::Rejected, "{cl:?}");
     assert_eq!(substate(&cl.failure), Substate::CloseOrderBlocked);
     // Overpaying a prepayment is refused.
-    let r = pay(&mut c, V1, o, "700.00").await;
+    let r = c.pay(V1, o, "700.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::WrongRequestSum);
     // CheckPayment for the first prepayment: paid grew by 400.
     let ck = check(&mut c, V1, o, "400.00", "", Some(before)).await;
     assert_eq!(outcome(ck.outcome), Outcome::Applied, "{ck:?}");
     assert!(!ck.bill_closed);
-    let r = pay(&mut c, V1, o, "600.00").await;
+    let r = c.pay(V1, o, "600.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert!(r.bill_closed, "{r:?}");
-    let cl = close(&mut c, V1, o).await;
+    let cl = c.close(V1, o).await;
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
     assert_eq!(sim.ledger().len(), 2);
 }
@@ -394,7 +377,7 @@ async fn v2_close_after_prepayments() {
     let (sim, mut c) = start().await;
     let full = sim
         .add_order(SimOrder::new(sim::DEMO_OBJECT_ID, dec("500.00")).with_prepaid(dec("500.00")));
-    let cl = close(&mut c, V2, &full.guid).await;
+    let cl = c.close(V2, &full.guid).await;
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
     assert!(!cl.pos_reference.is_empty());
     assert_eq!(
@@ -403,7 +386,7 @@ async fn v2_close_after_prepayments() {
     );
     let partial = sim
         .add_order(SimOrder::new(sim::DEMO_OBJECT_ID, dec("500.00")).with_prepaid(dec("100.00")));
-    let cl = close(&mut c, V2, &partial.guid).await;
+    let cl = c.close(V2, &partial.guid).await;
     assert_eq!(outcome(cl.outcome), Outcome::Rejected, "{cl:?}");
     assert_eq!(substate(&cl.failure), Substate::CloseOrderBlocked);
     // Kitchen tickets not printed.
@@ -414,18 +397,18 @@ async fn v2_close_after_prepayments() {
             .for_task("CompleteOrder")
             .times(1),
     );
-    let cl = close(&mut c, V2, &blocked.guid).await;
+    let cl = c.close(V2, &blocked.guid).await;
     assert_eq!(outcome(cl.outcome), Outcome::Rejected, "{cl:?}");
     assert_eq!(substate(&cl.failure), Substate::CloseOrderBlocked);
-    let cl = close(&mut c, V2, &blocked.guid).await;
+    let cl = c.close(V2, &blocked.guid).await;
     assert_eq!(outcome(cl.outcome), Outcome::Applied, "{cl:?}");
 }
 
 #[tokio::test]
 async fn check_payment_of_a_refused_task_is_rejected() {
     let (sim, mut c) = start().await;
-    let before = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "1.00").await;
+    let before = c.bill(V2, sim::DEMO_ORDER_978).await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "1.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected);
     let ck = check(
         &mut c,
@@ -449,8 +432,7 @@ async fn bad_input_is_invalid_argument() {
         .post_payment(pay_req("nope", sim::DEMO_ORDER_978, "978.00"))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().starts_with("connection"), "{}", e.message());
+    assert_invalid(&e, "connection");
     let e = c
         .get_bill(AdapterGetBillRequest {
             connection: None,
@@ -464,14 +446,12 @@ async fn bad_input_is_invalid_argument() {
     let mut req = pay_req("", sim::DEMO_ORDER_978, "978.00");
     req.connection = c.connections.get(V2).cloned();
     let e = c.post_payment(req).await.unwrap_err();
-    assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().starts_with("restaurant_id"), "{}", e.message());
+    assert_invalid(&e, "restaurant_id");
     let e = c
         .post_payment(pay_req(V2, sim::DEMO_ORDER_978, "9,78"))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().starts_with("amount"), "{}", e.message());
+    assert_invalid(&e, "amount");
     let e = c.post_payment(pay_req(V2, "", "978.00")).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert!(e.message().contains("bill_id"), "{}", e.message());
@@ -496,17 +476,17 @@ async fn unreachable_white_server_is_not_applied() {
     let addr = l.local_addr().unwrap();
     drop(l);
     let mut c = start_adapter(sim_connections(addr)).await;
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::NotApplied, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "transport/connect");
-    match get_bill(&mut c, V2, sim::DEMO_ORDER_978).await {
+    match c.bill_result(V2, sim::DEMO_ORDER_978).await {
         adapter_get_bill_response::Result::Failure(f) => {
             assert_eq!(f.pos_code, "transport/connect");
             assert!(!f.not_found);
         }
         other => panic!("{other:?}"),
     }
-    let cl = close(&mut c, V1, sim::DEMO_V1_ORDER_1000).await;
+    let cl = c.close(V1, sim::DEMO_V1_ORDER_1000).await;
     assert_eq!(outcome(cl.outcome), Outcome::NotApplied, "{cl:?}");
 }
 
@@ -515,10 +495,10 @@ async fn unreachable_white_server_is_not_applied() {
 #[tokio::test]
 async fn a_persistent_licence_error_in_the_stored_answer_is_rejected_at_once() {
     let (sim, mut c) = start().await;
-    let before = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
+    let before = c.bill(V2, sim::DEMO_ORDER_978).await;
     // Until cleared: every PayOrder is taken, never runs, and its answer is the licence error.
     sim.inject(Fault::new(FaultKind::StoredWsError(StoredWsError::License)));
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     let f = r.failure.clone().unwrap();
@@ -563,7 +543,7 @@ async fn stored_ws_errors_classify_as_in_sync_mode() {
         for restaurant in [V2, V2_SYNC] {
             let pays = sim.requests("PayOrder");
             sim.inject(Fault::new(FaultKind::StoredWsError(e)).times(1));
-            let r = pay(&mut c, restaurant, sim::DEMO_ORDER_978, "978.00").await;
+            let r = c.pay(restaurant, sim::DEMO_ORDER_978, "978.00").await;
             assert_eq!(sim.requests("PayOrder"), pays + 1, "{e:?} {restaurant}");
             let f = r.failure.clone().unwrap_or_default();
             got.push((outcome(r.outcome), f.substate, f.pos_code, f.pos_text));
@@ -581,7 +561,7 @@ async fn a_refused_poll_is_not_the_task_s_answer() {
     // the PayOrder's outcome stays unknown, and it is never posted again.
     let (sim, mut c) = start().await;
     sim.inject(Fault::new(FaultKind::AuthFailed).for_task("GetTaskResponse"));
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     let f = r.failure.unwrap();
     assert!(f.pos_text.contains("cannot be read"), "{f:?}");

@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::stub::{Canned, Stub};
+use common::stub::{Canned, Stub, Tasks};
 use common::*;
 use posgate_proto::v1::*;
 use posgate_wsa::{AgentVersion, TaskMode};
@@ -30,7 +30,7 @@ fn pay_ok() -> Canned {
 
 #[tokio::test]
 async fn request_shape_token_and_exact_amount() {
-    let stub = Stub::new(|req| match req["taskType"].as_str() {
+    let stub = Stub::on_json(|req| match req["taskType"].as_str() {
         Some("PayOrder") => ack("PayOrder"),
         Some("GetTaskResponse") => pay_ok(),
         _ => Canned::json(r#"{"error": {"wsError": {"code": "BadRequest"}}}"#),
@@ -75,7 +75,7 @@ async fn request_shape_token_and_exact_amount() {
 
 #[tokio::test]
 async fn awaiting_answer_until_the_deadline_is_unknown() {
-    let stub = Stub::new(|req| match req["taskType"].as_str() {
+    let stub = Stub::on_json(|req| match req["taskType"].as_str() {
         Some("PayOrder") => ack("PayOrder"),
         _ => Canned::json(
             r#"{"responseCommon": {"taskGuid": "other"}, "error": {"wsError": {"code": "AwaitingAnswer", "desc": "Task is running"}}}"#,
@@ -83,7 +83,7 @@ async fn awaiting_answer_until_the_deadline_is_unknown() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(r.pos_reference, "guid-PayOrder");
     assert_eq!(r.failure.unwrap().pos_code, "AwaitingAnswer");
@@ -95,7 +95,7 @@ async fn awaiting_answer_until_the_deadline_is_unknown() {
 async fn polls_survive_transient_poll_failures() {
     let polls = Arc::new(Mutex::new(0));
     let p = polls.clone();
-    let stub = Stub::new(move |req| match req["taskType"].as_str() {
+    let stub = Stub::on_json(move |req| match req["taskType"].as_str() {
         Some("PayOrder") => ack("PayOrder"),
         _ => {
             let mut n = p.lock().unwrap();
@@ -110,14 +110,14 @@ async fn polls_survive_transient_poll_failures() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(*polls.lock().unwrap(), 4);
 }
 
 #[tokio::test]
 async fn english_wording_and_numeric_agent_codes() {
-    let stub = Stub::new(|_| {
+    let stub = Stub::on_json(|_| {
         Canned::json(
             r#"{"responseCommon": {"taskGuid": "g1"},
                 "error": {"wsError": {"code": "AgentError", "desc": "Agent error"},
@@ -126,7 +126,7 @@ async fn english_wording_and_numeric_agent_codes() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::BillInUse);
     let f = r.failure.unwrap();
@@ -139,7 +139,7 @@ async fn english_wording_and_numeric_agent_codes() {
 
 #[tokio::test]
 async fn the_body_wins_over_the_http_status() {
-    let stub = Stub::new(|_| {
+    let stub = Stub::on_json(|_| {
         Canned::json(
             r#"{"error": {"wsError": {"code": "AgentError"},
                           "agentError": {"code": "WsaOrderError", "desc": "RkInternal: Смена закрыта"}}}"#,
@@ -148,41 +148,41 @@ async fn the_body_wins_over_the_http_status() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::CashiersShiftClosed);
 }
 
 #[tokio::test]
 async fn an_html_502_after_sending_is_unknown() {
-    let stub = Stub::new(|_| Canned::json("<html>502 Bad Gateway</html>").status(502));
+    let stub = Stub::on_json(|_| Canned::json("<html>502 Bad Gateway</html>").status(502));
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "HTTP/502");
 }
 
 #[tokio::test]
 async fn a_sync_answer_that_never_comes_is_unknown() {
-    let stub = Stub::new(|_| pay_ok().delay(Duration::from_secs(10)));
+    let stub = Stub::on_json(|_| pay_ok().delay(Duration::from_secs(10)));
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     assert_eq!(r.failure.unwrap().pos_code, "transport/timeout");
 }
 
 #[tokio::test]
 async fn ws_timeout_is_unknown_with_its_text() {
-    let stub = Stub::new(|_| {
+    let stub = Stub::on_json(|_| {
         Canned::json(
             r#"{"responseCommon": {"taskGuid": "g7"}, "error": {"wsError": {"code": "Timeout", "desc": "Agent did not respond within 1 s"}}}"#,
         )
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     let f = r.failure.unwrap();
     assert_eq!(f.pos_code, "Timeout");
@@ -192,7 +192,7 @@ async fn ws_timeout_is_unknown_with_its_text() {
 
 #[tokio::test]
 async fn get_bill_falls_back_to_the_order_list_for_totals() {
-    let stub = Stub::new(|req| match req["taskType"].as_str() {
+    let stub = Stub::on_json(|req| match req["taskType"].as_str() {
         Some("GetOrder") => Canned::json(
             r#"{"responseCommon": {"taskGuid": "g"},
                 "taskResponse": {"order": {"status": {"value": "Created"},
@@ -209,7 +209,7 @@ async fn get_bill_falls_back_to_the_order_list_for_totals() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let b = bill(&mut c, V2, ORDER).await;
+    let b = c.bill(V2, ORDER).await;
     assert_eq!(b.total, "150.50");
     assert_eq!(b.amount_due, "50.50");
     assert_eq!(b.paid, "100.00");
@@ -225,7 +225,7 @@ async fn get_bill_falls_back_to_the_order_list_for_totals() {
 
 #[tokio::test]
 async fn check_payment_awaiting_answer_stays_unknown() {
-    let stub = Stub::new(|_| {
+    let stub = Stub::on_json(|_| {
         Canned::json(r#"{"error": {"wsError": {"code": "AwaitingAnswer", "desc": "running"}}}"#)
     });
     let addr = stub.spawn().await;
@@ -238,7 +238,7 @@ async fn check_payment_awaiting_answer_stays_unknown() {
 
 #[tokio::test]
 async fn close_on_v2_sends_complete_order() {
-    let stub = Stub::new(|req| match req["taskType"].as_str() {
+    let stub = Stub::on_json(|req| match req["taskType"].as_str() {
         Some("GetOrder") => Canned::json(
             r#"{"taskResponse": {"order": {"status": {"value": "Created"}, "price": {"total": 10, "summToPay": 0}}}}"#,
         ),
@@ -249,7 +249,7 @@ async fn close_on_v2_sends_complete_order() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Sync, AgentVersion::V2).await;
-    let r = close(&mut c, V2, ORDER).await;
+    let r = c.close(V2, ORDER).await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(r.pos_reference, "g-close");
     let co = &stub.seen_of("CompleteOrder")[0];
@@ -287,7 +287,7 @@ fn logs_never_show_the_token_or_card_code() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let stub = Stub::new(|req| match req["taskType"].as_str() {
+        let stub = Stub::on_json(|req| match req["taskType"].as_str() {
             Some("PayOrder") => ack("PayOrder"),
             _ => pay_ok(),
         });
@@ -315,7 +315,7 @@ fn logs_never_show_the_token_or_card_code() {
 
 /// A White Server at another host that would book anything it receives.
 async fn elsewhere() -> (Stub, String) {
-    let other = Stub::new(|_| pay_ok());
+    let other = Stub::on_json(|_| pay_ok());
     let addr = other.spawn().await;
     (
         other,
@@ -329,10 +329,10 @@ async fn a_redirected_pay_order_is_refused_and_nothing_follows_it() {
         for status in [307, 302] {
             let (other, location) = elsewhere().await;
             let loc = location.clone();
-            let first = Stub::new(move |_| Canned::redirect(status, loc.clone()));
+            let first = Stub::on_json(move |_| Canned::redirect(status, loc.clone()));
             let addr = first.spawn().await;
             let mut c = adapter_for(addr, mode, AgentVersion::V2).await;
-            let r = pay(&mut c, V2, ORDER, "978.00").await;
+            let r = c.pay(V2, ORDER, "978.00").await;
             let what = format!("{mode:?} {status}: {r:?}");
             assert_eq!(outcome(r.outcome), Outcome::Rejected, "{what}");
             assert_eq!(substate(&r.failure), Substate::OtherError, "{what}");
@@ -353,13 +353,13 @@ async fn a_redirected_pay_order_is_refused_and_nothing_follows_it() {
 async fn a_redirected_poll_leaves_the_task_unknown_without_following() {
     let (other, location) = elsewhere().await;
     let loc = location.clone();
-    let first = Stub::new(move |req| match req["taskType"].as_str() {
+    let first = Stub::on_json(move |req| match req["taskType"].as_str() {
         Some("PayOrder") => ack("PayOrder"),
         _ => Canned::redirect(307, loc.clone()),
     });
     let addr = first.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Unknown, "{r:?}");
     let f = r.failure.unwrap();
     assert!(f.pos_text.contains("cannot be read"), "{f:?}");
@@ -379,7 +379,7 @@ async fn a_redirected_poll_leaves_the_task_unknown_without_following() {
 
 #[tokio::test]
 async fn a_licence_error_stored_for_our_task_is_rejected_on_the_first_poll() {
-    let stub = Stub::new(|req| match req["taskType"].as_str() {
+    let stub = Stub::on_json(|req| match req["taskType"].as_str() {
         Some("PayOrder") => ack("PayOrder"),
         // Our task, its type, a numeric objectId, a Russian text, another extCode.
         _ => Canned::json(
@@ -390,7 +390,7 @@ async fn a_licence_error_stored_for_our_task_is_rejected_on_the_first_poll() {
     });
     let addr = stub.spawn().await;
     let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
-    let r = pay(&mut c, V2, ORDER, "978.00").await;
+    let r = c.pay(V2, ORDER, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     let f = r.failure.unwrap();
@@ -439,13 +439,13 @@ async fn answers_not_about_our_task_or_unreadable_stay_unknown() {
         ),
     ];
     for &(what, body, said) in cases {
-        let stub = Stub::new(move |req| match req["taskType"].as_str() {
+        let stub = Stub::on_json(move |req| match req["taskType"].as_str() {
             Some("PayOrder") => ack("PayOrder"),
             _ => Canned::json(body),
         });
         let addr = stub.spawn().await;
         let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
-        let r = pay(&mut c, V2, ORDER, "978.00").await;
+        let r = c.pay(V2, ORDER, "978.00").await;
         assert_eq!(outcome(r.outcome), Outcome::Unknown, "{what}: {r:?}");
         assert_eq!(r.pos_reference, "guid-PayOrder", "{what}");
         let f = r.failure.unwrap();

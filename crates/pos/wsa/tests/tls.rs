@@ -7,18 +7,15 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use posgate_proto::v1::{Outcome, Substate};
-use posgate_sim::tls::{TestCa, front};
+use posgate_pos_kit::testkit::https_front;
+use posgate_proto::v1::{Outcome, PosConnection, Substate};
 use posgate_sim::wsa::{self as sim, WsaSim};
 
 /// The demo simulator behind TLS with a certificate of its own CA, and an adapter whose
 /// restaurant `V2` reaches it (trusting that CA when `trust`).
 async fn over_tls(trust: bool) -> (WsaSim, Client) {
-    let ca = TestCa::new();
     let sim = WsaSim::with_demo_data();
-    let plain = sim.clone().spawn().await.unwrap();
-    let tls = front(plain, &ca).await;
-    let base = format!("https://localhost:{}", tls.port());
+    let (ca, base) = https_front(sim.clone().spawn().await.unwrap()).await;
     let mut extra = vec![("mode", "sync")];
     if trust {
         extra.push(("ca_pem", &ca.ca_pem));
@@ -31,9 +28,9 @@ async fn over_tls(trust: bool) -> (WsaSim, Client) {
 #[tokio::test]
 async fn pays_over_https_trusting_the_restaurants_own_ca() {
     let (sim, mut c) = over_tls(true).await;
-    let b = bill(&mut c, V2, sim::DEMO_ORDER_978).await;
+    let b = c.bill(V2, sim::DEMO_ORDER_978).await;
     assert_eq!(b.total, "978.00");
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Applied, "{r:?}");
     assert_eq!(sim.ledger().len(), 1);
 }
@@ -41,7 +38,7 @@ async fn pays_over_https_trusting_the_restaurants_own_ca() {
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_is_booked() {
     let (sim, mut c) = over_tls(false).await;
-    let r = pay(&mut c, V2, sim::DEMO_ORDER_978, "978.00").await;
+    let r = c.pay(V2, sim::DEMO_ORDER_978, "978.00").await;
     assert_eq!(outcome(r.outcome), Outcome::Rejected, "{r:?}");
     assert_eq!(substate(&r.failure), Substate::OtherError);
     let f = r.failure.unwrap();
@@ -54,50 +51,22 @@ async fn an_untrusted_certificate_is_refused_with_its_cause_and_nothing_is_booke
 
 #[tokio::test]
 async fn a_ca_sent_inline_in_the_connection_is_trusted() {
-    use posgate_proto::v1::{AdapterGetBillRequest, adapter_get_bill_response};
-    let ca = TestCa::new();
+    use posgate_proto::v1::adapter_get_bill_response::Result::{Bill, Failure};
     let sim = WsaSim::with_demo_data();
-    let plain = sim.clone().spawn().await.unwrap();
-    let tls = front(plain, &ca).await;
+    let (ca, base) = https_front(sim.clone().spawn().await.unwrap()).await;
     let mut c = start_adapter(HashMap::new()).await;
-    let mut conn = posgate_proto::v1::PosConnection {
-        settings: [
-            ("base_url", format!("https://localhost:{}", tls.port())),
-            ("object_id", sim::DEMO_OBJECT_ID.to_string()),
-            ("agent_version", "v2".into()),
-            ("currency_guid", sim::DEMO_CURRENCY_GUID.into()),
-            ("mode", "sync".into()),
-            ("task_timeout_s", "1".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-        secrets: [("token".to_string(), sim::DEMO_TOKEN.to_string())].into(),
-        currency_scale: 2,
-        version: 1,
-    };
-    let get = |conn: posgate_proto::v1::PosConnection| AdapterGetBillRequest {
-        restaurant_id: V2.into(),
-        bill_id: sim::DEMO_ORDER_978.into(),
-        connection: Some(conn),
-    };
+    let (token, object) = (sim::DEMO_TOKEN, sim::DEMO_OBJECT_ID);
+    let conn = connection(&base, token, object, "v2", &[("mode", "sync")]);
+    let get = |conn: &PosConnection| get_bill_req(V2, sim::DEMO_ORDER_978).via(conn);
     // Without the CA: refused for the certificate.
-    match c
-        .get_bill(get(conn.clone()))
-        .await
-        .unwrap()
-        .into_inner()
-        .result
-    {
-        Some(adapter_get_bill_response::Result::Failure(f)) => {
-            assert_eq!(f.pos_code, "transport/tls", "{f:?}")
-        }
+    match c.try_get_bill(get(&conn)).await.unwrap() {
+        Failure(f) => assert_eq!(f.pos_code, "transport/tls", "{f:?}"),
         other => panic!("expected a TLS failure, got {other:?}"),
     }
     // With it inline: read.
-    conn.settings.insert("ca_pem".into(), ca.ca_pem.clone());
-    match c.get_bill(get(conn)).await.unwrap().into_inner().result {
-        Some(adapter_get_bill_response::Result::Bill(b)) => assert_eq!(b.total, "978.00"),
+    let conn = conn.set("ca_pem", &ca.ca_pem);
+    match c.try_get_bill(get(&conn)).await.unwrap() {
+        Bill(b) => assert_eq!(b.total, "978.00"),
         other => panic!("expected the bill, got {other:?}"),
     }
 }

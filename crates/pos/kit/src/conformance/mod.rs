@@ -20,9 +20,7 @@
 
 mod cases;
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -32,8 +30,8 @@ use posgate_proto::v1::{PosConnection, Substate};
 use rust_decimal::Decimal;
 use tonic::transport::Channel;
 
+pub use crate::testkit::{Adapter, Shutdown, TestCa, front, spawn_adapter};
 pub use cases::*;
-pub use posgate_sim::tls::{TestCa, front};
 
 /// The adapter's gRPC client.
 pub type Client = PosAdapterClient<Channel>;
@@ -194,6 +192,20 @@ impl Unsupported {
     }
 }
 
+/// A POS's refusals as a table: the fault (or text) of `table` that refuses with `s`, else
+/// [`Unsupported`] saying `why_not(s)`.
+pub fn refusal<T: Clone>(
+    table: &[(Substate, T)],
+    s: Substate,
+    why_not: impl FnOnce(Substate) -> String,
+) -> Result<T, Unsupported> {
+    table
+        .iter()
+        .find(|(refuses, _)| *refuses == s)
+        .map(|(_, fault)| fault.clone())
+        .ok_or_else(|| Unsupported::because(why_not(s)))
+}
+
 /// A POS's simulator(s), as the suite drives them. Each case starts its own ([`Harness::start`]),
 /// so cases run in parallel without sharing anything.
 // Test-only: every case runs on one task, so the futures need not be `Send`.
@@ -218,7 +230,7 @@ pub trait Harness: Sized {
     }
 
     /// A fresh adapter server (no restaurants of its own: every call carries its connection),
-    /// usually [`spawn_adapter`] around the POS's `serve`.
+    /// usually [`spawn_adapter`] of the POS crate's `serve`.
     async fn start_adapter(&self) -> Adapter;
 
     /// Opens a bill of `total` in `r`'s POS, ready to be paid in full; its id.
@@ -233,71 +245,6 @@ pub trait Harness: Sized {
 
     /// Whether `r`'s POS shows `bill` closed.
     async fn bill_closed(&self, r: Restaurant, bill: &str) -> bool;
-}
-
-/// The shutdown signal [`spawn_adapter`] hands the POS's `serve`.
-pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// An adapter server on a loopback port, and a client connected to it.
-pub struct Adapter {
-    pub client: Client,
-    pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<()>,
-}
-
-impl Adapter {
-    /// Stops the server (gracefully, else it is aborted after a moment): a restart.
-    pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if tokio::time::timeout(Duration::from_secs(2), &mut self.served)
-            .await
-            .is_err()
-        {
-            self.served.abort();
-        }
-    }
-}
-
-/// Starts an adapter server with `serve` (the POS crate's `serve(config, listener, shutdown)`)
-/// on `127.0.0.1:0` and connects a client to it.
-pub async fn spawn_adapter<F, Fut, E>(serve: F) -> Adapter
-where
-    F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the adapter's port");
-    let addr = listener.local_addr().expect("the adapter's address");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown: Shutdown = Box::pin(async move {
-        let _ = rx.await;
-    });
-    let server = serve(listener, shutdown);
-    let served = tokio::spawn(async move {
-        if let Err(e) = server.await {
-            panic!("the adapter server failed: {e}");
-        }
-    });
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("the adapter's URL")
-        .timeout(Duration::from_secs(20));
-    for _ in 0..100 {
-        if let Ok(channel) = endpoint.connect().await {
-            return Adapter {
-                client: PosAdapterClient::new(channel),
-                addr,
-                stop: Some(tx),
-                served,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the adapter did not start on {addr}");
 }
 
 /// Another host, where a redirect points: it counts every request that reaches it.
