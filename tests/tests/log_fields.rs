@@ -36,10 +36,18 @@ impl<'a> MakeWriter<'a> for Captured {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payments_log_lines_carry_its_ids_and_caller() {
     let captured = Captured::default();
-    tracing::subscriber::set_global_default(posgate_grpc::logs::subscriber(
+    // As `init_logging` sets it up: traced, so the lines carry the trace id (nothing exported).
+    let tracer = {
+        use opentelemetry::trace::TracerProvider as _;
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .build()
+            .tracer("log-fields")
+    };
+    tracing::subscriber::set_global_default(posgate_grpc::logs::traced_subscriber(
         LogFormat::Json,
         false,
         captured.clone(),
+        Some(tracer),
     ))
     .expect("the only subscriber of this test binary");
 
@@ -79,6 +87,12 @@ async fn a_payments_log_lines_carry_its_ids_and_caller() {
     assert_eq!(span["payment_id"], p.payment_id.as_str());
     assert_eq!(span["restaurant_id"], "demo");
     assert_eq!(span["bill_id"], bill.as_str());
+    let trace_id = span["trace_id"].as_str().unwrap_or_default().to_string();
+    assert!(
+        trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a W3C trace id on the PayBill line: {}",
+        accepted[0]
+    );
 
     let steps = with("payment step done");
     assert!(!steps.is_empty(), "{logs}");
@@ -88,5 +102,10 @@ async fn a_payments_log_lines_carry_its_ids_and_caller() {
         assert_eq!(span["payment_id"], p.payment_id.as_str(), "{l}");
         assert_eq!(span["restaurant_id"], "demo", "{l}");
         assert_eq!(span["bill_id"], bill.as_str(), "{l}");
+        assert_eq!(
+            span["trace_id"],
+            trace_id.as_str(),
+            "the PayBill's trace: {l}"
+        );
     }
 }

@@ -156,6 +156,17 @@ pub fn current() -> Context {
 pub fn adopt(span: &tracing::Span, cx: Context) {
     // Fails only without the layer or once the span has started: nothing to link then.
     let _ = span.set_parent(cx);
+    record_trace_id(span);
+}
+
+/// Records the span's trace id in its `trace_id` field (when it declares one), so every log
+/// line inside it carries the id a trace backend finds the same work by.
+pub fn record_trace_id(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt;
+    let id = span.context().span().span_context().trace_id();
+    if id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(id));
+    }
 }
 
 struct Headers<'a>(&'a mut http::HeaderMap);
@@ -248,6 +259,7 @@ where
             otel.kind = "server",
             rpc.system = "grpc",
             rpc.method = path,
+            trace_id = tracing::field::Empty,
         );
         adopt(&span, extract_headers(req.headers()));
         self.0.call(req).instrument(span)

@@ -234,7 +234,8 @@ impl Engine {
             "payment",
             payment_id = id,
             restaurant_id = tracing::field::Empty,
-            bill_id = tracing::field::Empty
+            bill_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty
         );
         posgate_grpc::telemetry::adopt(&span, parent);
         if let Err(e) = self.drive_inner(id).instrument(span).await {

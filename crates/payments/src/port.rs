@@ -154,7 +154,9 @@ async fn timed<T>(
         otel.kind = "client",
         pos_kind = pos,
         operation,
+        trace_id = tracing::field::Empty,
     );
+    posgate_grpc::telemetry::record_trace_id(&span);
     let r = call.instrument(span).await;
     let label = match &r {
         Ok(v) => result(v),

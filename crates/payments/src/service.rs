@@ -225,8 +225,10 @@ impl PaymentService for PaymentsApi {
             caller = %caller,
             payment_id = tracing::field::Empty,
             restaurant_id = tracing::field::Empty,
-            bill_id = tracing::field::Empty
+            bill_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty
         );
+        posgate_grpc::telemetry::record_trace_id(&span);
         let answer = self.pay(req.into_inner()).instrument(span).await;
         let result = match &answer {
             Ok(rec) => rec.lifecycle.state.as_str(),

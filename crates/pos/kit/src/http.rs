@@ -165,7 +165,9 @@ pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFail
         otel.kind = "client",
         peer = peer,
         http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
+    posgate_grpc::telemetry::record_trace_id(&span);
     async {
         let mut trace = HeaderMap::new();
         posgate_grpc::telemetry::inject_headers(&mut trace);
