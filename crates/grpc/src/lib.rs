@@ -191,18 +191,6 @@ pub fn server() -> Server<Stack<MalformedRequestLayer, Stack<TraceContextLayer, 
         .layer(MalformedRequestLayer)
 }
 
-/// Logging for a binary that has no `--log-format` flag of its own: [`init_logging`] with the
-/// format from `POSGATE_LOG_FORMAT`, else `[log] format` of the file named by `POSGATE_CONFIG`.
-/// A bad value is said on stderr and text is used (this function cannot fail; prefer
-/// [`init_logging`], which reports it as an error).
-pub fn init_tracing() {
-    let config = std::env::var_os("POSGATE_CONFIG").map(std::path::PathBuf::from);
-    if let Err(e) = init_logging(None, config.as_deref()) {
-        eprintln!("warning: {e:#}; logging as text");
-        let _ = init_logging(Some(LogFormat::Text), None);
-    }
-}
-
 /// Resolves on ctrl-c or SIGTERM (Kubernetes stops pods with SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
