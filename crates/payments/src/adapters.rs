@@ -1,8 +1,9 @@
 //! Routes a restaurant to its POS adapter over gRPC, with its connection, and remembers what
 //! each adapter can do.
 //!
-//! A restaurant is found in the registry, the only place restaurants are declared (read on
-//! every route, so a change made through any replica counts at once). Its POS connection
+//! A restaurant is found in the registry, the only place restaurants are declared (through the
+//! registry's cache, which forgets a restaurant as soon as it changes anywhere, so a change made
+//! through any replica counts at once without a read per call). Its POS connection
 //! (settings and opened secrets) goes with every adapter call, so the adapters keep no
 //! restaurant list.
 
@@ -18,7 +19,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::PaymentsConfig;
-use crate::registry::{Registry, RegistryError, RestaurantRecord};
+use crate::registry::{Freshness, Registry, RegistryError, RestaurantRecord};
 
 /// A client of one POS adapter, sending the payment service's token.
 pub type AdapterClient = PosAdapterClient<InterceptedService<Channel, CallerToken>>;
@@ -89,11 +90,15 @@ impl Adapters {
         })
     }
 
-    /// Where a restaurant's calls go; `None` for a restaurant nobody declared.
-    pub async fn route(&self, restaurant_id: &str) -> Result<Option<Route>, RegistryError> {
+    /// Where a restaurant's calls go, as of `fresh`; `None` for a restaurant nobody declared.
+    pub async fn route(
+        &self,
+        restaurant_id: &str,
+        fresh: Freshness,
+    ) -> Result<Option<Route>, RegistryError> {
         Ok(self
             .registry
-            .get(restaurant_id)
+            .cached(restaurant_id, fresh)
             .await?
             .map(|r| Route::of(&r)))
     }

@@ -5,8 +5,10 @@
 //! Each message is the full set (enabled restaurants with a channel, keys opened — the one
 //! place a secret leaves the registry; only the `expirenza` caller may ask, see
 //! `posgate_grpc::DEFAULT_ALLOW`). It is sent at once, then whenever the (id, version) list
-//! changes. The registry is polled every [`POLL`]; PostgreSQL LISTEN/NOTIFY can replace the
-//! poll later (issue 12).
+//! changes: the stream wakes when the registry's cache sees a change (this replica's own
+//! writes, PostgreSQL `NOTIFY` from the others); without a listener it also compares the
+//! registry generation every [`POLL`] (one tiny read), so a change made by another process on
+//! SQLite is seen too.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -19,8 +21,11 @@ use tonic::{Request, Response, Status};
 
 use crate::registry::{RegisteredChannel, Registry};
 
-/// How often the registry is read for changes.
-pub const POLL: Duration = Duration::from_secs(1);
+/// How often the registry generation is compared when no listener reports changes.
+pub const POLL: Duration = Duration::from_secs(3);
+
+/// How often the channels are read again even though nothing was reported (a safety net).
+const REREAD: Duration = Duration::from_secs(300);
 
 pub struct ChannelsApi {
     pub(crate) registry: Registry,
@@ -40,6 +45,13 @@ fn to_pb(c: &RegisteredChannel) -> pb::RegisteredExpirenzaChannel {
         tips: c.channel.tips.clone(),
         tables: c.channel.tables.clone(),
     }
+}
+
+/// Why a channel stream woke up.
+enum Wake {
+    Changed,
+    Poll,
+    Stop,
 }
 
 /// What identifies a set: a change of any restaurant bumps its version.
@@ -62,9 +74,11 @@ impl ChannelService for ChannelsApi {
     ) -> Result<Response<Self::WatchExpirenzaChannelsStream>, Status> {
         let registry = self.registry.clone();
         let mut stopping = self.stopping.clone();
+        let mut changes = registry.changes();
         let stream = async_stream::stream! {
             let mut last: Option<Vec<(String, i64)>> = None;
             loop {
+                changes.borrow_and_update();
                 match registry.channels().await {
                     Ok(set) => {
                         let now = fingerprint(&set);
@@ -78,9 +92,24 @@ impl ChannelService for ChannelsApi {
                     // Kept open: the adapter keeps what it has until the registry answers.
                     Err(e) => tracing::warn!(error = %e, "reading the Expirenza channels"),
                 }
-                let stop = tokio::select! {
-                    _ = tokio::time::sleep(POLL) => false,
-                    _ = stopping.wait_for(|s| *s) => true,
+                let reread = tokio::time::Instant::now() + REREAD;
+                let stop = loop {
+                    let poll = !registry.listening();
+                    let woke = tokio::select! {
+                        _ = changes.changed() => Wake::Changed,
+                        _ = tokio::time::sleep_until(reread) => Wake::Changed,
+                        _ = tokio::time::sleep(POLL), if poll => Wake::Poll,
+                        _ = stopping.wait_for(|s| *s) => Wake::Stop,
+                    };
+                    match woke {
+                        Wake::Changed => break false,
+                        Wake::Stop => break true,
+                        Wake::Poll => match registry.refresh().await {
+                            Ok(true) => break false,
+                            Ok(false) => {}
+                            Err(e) => tracing::warn!(error = %e, "checking the registry for changes"),
+                        },
+                    }
                 };
                 if stop {
                     yield Err(Status::unavailable("the payment service is shutting down"));

@@ -6,7 +6,7 @@
 //! restaurant's POS are limited by a per-restaurant semaphore.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,14 +14,17 @@ use posgate_core::PayRequest;
 use posgate_core::payment::Event;
 use posgate_core::{Money, PaymentState, RetryDecision, RetryPolicy, Step, Substate};
 use posgate_proto::v1::BillStatus;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::{Instrument, debug, info, warn};
 
 use crate::config::PaymentsConfig;
 use crate::metric_definitions as metrics;
 use crate::notify::Notifier;
 use crate::port::{Capabilities, Outcome, PortError, PosFailure, PosPort};
-use crate::store::{BillSnapshot, PaymentRecord, Store, StoreError};
+use crate::store::{BillSnapshot, Lease, PaymentRecord, Store, StoreError};
+
+/// Due payments the scheduler takes per read.
+const SCAN_LIMIT: u32 = 500;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -113,8 +116,12 @@ pub struct Engine {
     /// This process's name in leases.
     owner: String,
     wake: Notify,
+    /// The soonest time (unix ms) a payment this replica released falls due, if sooner than
+    /// the scheduler last learned from the store: it wakes the scheduler without a read.
+    soonest: AtomicI64,
     /// Set on shutdown: no new drives start; running ones finish and save.
     stopping: AtomicBool,
+    heartbeat: AtomicBool,
     in_flight: Mutex<HashSet<String>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -132,6 +139,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A new payment's lease and its restaurant's POS-call slot, taken before it is stored so its
+/// worker starts posting at once (see [`Engine::lease_for_new`]).
+pub struct NewLease {
+    pub lease: Lease,
+    permit: OwnedSemaphorePermit,
+}
+
 impl Engine {
     pub fn new(
         store: Store,
@@ -146,7 +160,9 @@ impl Engine {
             cfg,
             owner: format!("payments-{}", uuid::Uuid::new_v4()),
             wake: Notify::new(),
+            soonest: AtomicI64::new(i64::MAX),
             stopping: AtomicBool::new(false),
+            heartbeat: AtomicBool::new(false),
             in_flight: Mutex::default(),
             limits: Mutex::default(),
         })
@@ -161,37 +177,115 @@ impl Engine {
         let engine = Arc::clone(self);
         // The payment's trace continues the request that kicked it (PayBill), if any.
         let parent = posgate_grpc::telemetry::current();
-        tokio::spawn(async move { engine.drive(&id, parent).await });
+        tokio::spawn(async move { engine.drive(&id, None, parent).await });
     }
 
-    /// The scheduler: takes due payments until `shutdown` resolves.
+    /// For a payment about to be stored: a lease for this replica and its restaurant's slot,
+    /// when one is free now (and the engine is not stopping). Stored with them
+    /// ([`Store::insert_leased`]), the payment is driven by [`Engine::drive_leased`] without
+    /// being read or claimed again; without them it is stored unleased and [`Engine::kick`]ed.
+    pub fn lease_for_new(&self, restaurant_id: &str) -> Option<NewLease> {
+        if self.stopping.load(Ordering::Relaxed) {
+            return None;
+        }
+        let permit = self.limit(restaurant_id).try_acquire_owned().ok()?;
+        metrics::limiter_wait(Duration::ZERO);
+        Some(NewLease {
+            lease: Lease {
+                owner: self.owner.clone(),
+                until: now_ms() + self.cfg.lease_ms as i64,
+            },
+            permit,
+        })
+    }
+
+    /// Drives a payment just stored with `lease` (see [`Engine::lease_for_new`]); `bill_locked`
+    /// says whether the insert also took its bill.
+    pub fn drive_leased(self: &Arc<Self>, rec: PaymentRecord, lease: NewLease, bill_locked: bool) {
+        let engine = Arc::clone(self);
+        let parent = posgate_grpc::telemetry::current();
+        let id = rec.id.clone();
+        tokio::spawn(async move {
+            engine
+                .drive(&id, Some((rec, lease.permit, bill_locked)), parent)
+                .await
+        });
+    }
+
+    /// Whether this replica is driving the payment now (its waiters are woken by
+    /// [`Notifier`] and need not re-read the store often).
+    pub fn is_driving(&self, id: &str) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    /// Tells the scheduler that a payment falls due at `at` (unix ms), if sooner than it knew.
+    fn due_at(&self, at: i64) {
+        if self.soonest.fetch_min(at, Ordering::SeqCst) > at {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The scheduler: takes due payments until `shutdown` resolves. It reads the store once per
+    /// wake-up and sleeps until the next payment falls due — woken sooner when this replica
+    /// schedules something sooner — or at most `poll_interval_ms` (work made by another replica
+    /// or process, a dead replica's new payments): idle, it costs one statement per interval.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        self.start_heartbeat();
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
         let mut sweeps = 0u32;
         loop {
+            // What this replica schedules from now on is in `soonest`; what it scheduled
+            // before is in the store and read now.
+            self.soonest.store(i64::MAX, Ordering::SeqCst);
             let now = now_ms();
-            match self.store.due(now, 500).await {
-                Ok(ids) => {
-                    for id in ids {
-                        self.kick(id);
+            let next = match self.store.scan_due(now, SCAN_LIMIT).await {
+                Ok(due) => {
+                    let mut taken = 0;
+                    for id in due.ids {
+                        if !self.is_driving(&id) {
+                            taken += 1;
+                            self.kick(id);
+                        }
+                    }
+                    match due.next_at {
+                        // More are due than one read takes, but all it found are being
+                        // driven here already (waiting for their restaurant's slot): reading
+                        // again at once would find the same ones.
+                        Some(at) if at <= now && taken == 0 => Some(now + poll.as_millis() as i64),
+                        next => next,
                     }
                 }
-                Err(e) => warn!(error = %e, "scanning for due payments failed"),
-            }
+                Err(e) => {
+                    warn!(error = %e, "scanning for due payments failed");
+                    None
+                }
+            };
             sweeps = sweeps.wrapping_add(1);
             if sweeps.is_multiple_of(64) {
                 self.notifier.sweep();
             }
-            let sleep = match self.store.next_due_at().await {
-                Ok(Some(at)) if at > now => Duration::from_millis((at - now) as u64).min(poll),
-                Ok(Some(_)) => Duration::from_millis(50).min(poll),
-                _ => poll,
+            let sleep = loop {
+                let at = next
+                    .unwrap_or(i64::MAX)
+                    .min(self.soonest.load(Ordering::SeqCst));
+                let until = Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0));
+                let sleep = until.min(poll);
+                tokio::select! {
+                    _ = &mut shutdown => break None,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(sleep) => break Some(()),
+                }
+                // Woken: rescan only if something is due before the planned wake-up.
+                if self.soonest.load(Ordering::SeqCst) <= now_ms() {
+                    break Some(());
+                }
             };
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(sleep) => {}
+            if sleep.is_none() {
+                break;
             }
         }
         self.stopping.store(true, Ordering::Relaxed);
@@ -210,6 +304,43 @@ impl Engine {
         }
     }
 
+    /// Starts (once) the replica's heartbeat: every third of the lease, the leases of every
+    /// payment this replica is driving are extended in a few statements (not one per payment),
+    /// so a short lease never expires under a live worker, however long its POS call takes, and
+    /// a dead replica's payments are taken over in seconds. Nothing is written while nothing is
+    /// in flight. A lease found lost is harmless: every write is fenced by owner and version.
+    fn start_heartbeat(self: &Arc<Self>) {
+        if self.heartbeat.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let engine = Arc::downgrade(self);
+        let lease = self.cfg.lease_ms.max(3);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(lease / 3)).await;
+                let Some(engine) = engine.upgrade() else { return };
+                let ids: Vec<String> = engine
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                match engine
+                    .store
+                    .renew_many(&ids, &engine.owner, now_ms(), lease as i64)
+                    .await
+                {
+                    Ok(n) => debug!(renewed = n, in_flight = ids.len(), "leases renewed"),
+                    Err(e) => warn!(error = %e, "cannot renew leases; trying again"),
+                }
+            }
+        });
+    }
+
     fn limit(&self, restaurant_id: &str) -> Arc<Semaphore> {
         let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(limits.entry(restaurant_id.to_string()).or_insert_with(|| {
@@ -217,7 +348,15 @@ impl Engine {
         }))
     }
 
-    async fn drive(self: &Arc<Self>, id: &str, parent: posgate_grpc::telemetry::Context) {
+    /// Drives a payment: `leased` is a payment just stored with this replica's lease (and its
+    /// slot, and whether its bill was taken); otherwise it is read, waits for its slot and is
+    /// claimed.
+    async fn drive(
+        self: &Arc<Self>,
+        id: &str,
+        leased: Option<(PaymentRecord, OwnedSemaphorePermit, bool)>,
+        parent: posgate_grpc::telemetry::Context,
+    ) {
         if !self
             .in_flight
             .lock()
@@ -228,6 +367,7 @@ impl Engine {
         }
         metrics::in_flight(1);
         let _guard = InFlight(self, id.to_string());
+        self.start_heartbeat();
         // Every line logged while this payment is driven carries its ids (the restaurant and
         // bill are filled in once the payment is read), so one payment can be followed.
         let span = tracing::info_span!(
@@ -238,125 +378,122 @@ impl Engine {
             trace_id = tracing::field::Empty
         );
         posgate_grpc::telemetry::adopt(&span, parent);
-        if let Err(e) = self.drive_inner(id).instrument(span).await {
+        let driven = async {
+            match leased {
+                Some((rec, permit, bill_locked)) => {
+                    self.record_ids(&rec);
+                    let _permit = permit;
+                    self.run_steps(rec, bill_locked).await
+                }
+                None => self.drive_stored(id).await,
+            }
+        };
+        if let Err(e) = driven.instrument(span).await {
             warn!(payment_id = id, error = %e, "driving payment failed; it stays due and is retried");
         }
     }
 
-    async fn drive_inner(&self, id: &str) -> Result<(), StoreError> {
-        let Some(rec) = self.store.get(id).await? else {
-            return Ok(());
-        };
+    fn record_ids(&self, rec: &PaymentRecord) {
         let span = tracing::Span::current();
         span.record("restaurant_id", rec.request.restaurant_id.as_str());
         span.record("bill_id", rec.request.bill_id.as_str());
+    }
+
+    /// Reads a stored payment, waits for its restaurant's slot, claims it and runs its steps.
+    async fn drive_stored(&self, id: &str) -> Result<(), StoreError> {
+        let Some(rec) = self.store.get(id).await? else {
+            return Ok(());
+        };
+        self.record_ids(&rec);
         let limit = self.limit(&rec.request.restaurant_id);
         let waiting = std::time::Instant::now();
         let Ok(_permit) = limit.acquire_owned().await else {
             return Ok(());
         };
         metrics::limiter_wait(waiting.elapsed());
-        // Consecutive steps (pay, then close) run in one go.
+        if self.stopping.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let Some(mut rec) = self
+            .store
+            .claim(id, &self.owner, now_ms(), self.cfg.lease_ms as i64)
+            .await?
+        else {
+            return Ok(());
+        };
+        // A lease that expired mid-call means a worker died while the POS had our request.
+        if matches!(
+            rec.lifecycle.state,
+            PaymentState::Posting | PaymentState::Closing
+        ) {
+            let answer = if rec.lifecycle.state == PaymentState::Posting && !rec.sending {
+                // It died before its recovery point: nothing reached the POS.
+                Answer::ours(
+                    Event::Transient,
+                    codes::WORKER_LOST,
+                    "a worker stopped before sending to the POS",
+                )
+            } else {
+                Answer::ours(
+                    Event::Unknown,
+                    codes::WORKER_LOST,
+                    "a worker stopped while the POS call was in flight",
+                )
+            };
+            self.apply(&mut rec, answer, RetryDecision::Retry);
+            if !self
+                .save(&mut rec, false, false, "recovered after a lost worker")
+                .await?
+            {
+                return Ok(());
+            }
+            metrics::transition(rec.lifecycle.state, rec.substate);
+        }
+        self.run_steps(rec, false).await
+    }
+
+    /// Runs a claimed payment's steps while they are due at once (pay, then close), keeping
+    /// the record in memory between them: no read and no claim between steps.
+    async fn run_steps(&self, mut rec: PaymentRecord, mut bill_locked: bool) -> Result<(), StoreError> {
         for _ in 0..4 {
             if self.stopping.load(Ordering::Relaxed) {
+                // Leased and unchanged: due again when the lease ends, here or elsewhere.
                 return Ok(());
             }
-            let Some(mut rec) = self
-                .store
-                .claim(id, &self.owner, now_ms(), self.cfg.lease_ms as i64)
-                .await?
-            else {
-                return Ok(());
+            let next = match rec.lifecycle.step {
+                Step::Post => self.post(rec, bill_locked).await?,
+                Step::Reconcile => self.reconcile(rec).await?,
+                Step::Close => self.close(rec).await?,
+                Step::Done => None,
             };
-            // A lease that expired mid-call means a worker died while the POS had our request.
-            if matches!(
-                rec.lifecycle.state,
-                PaymentState::Posting | PaymentState::Closing
-            ) {
-                let answer = if rec.lifecycle.state == PaymentState::Posting && !rec.sending {
-                    // It died before its recovery point: nothing reached the POS.
-                    Answer::ours(
-                        Event::Transient,
-                        codes::WORKER_LOST,
-                        "a worker stopped before sending to the POS",
-                    )
-                } else {
-                    Answer::ours(
-                        Event::Unknown,
-                        codes::WORKER_LOST,
-                        "a worker stopped while the POS call was in flight",
-                    )
-                };
-                self.apply(&mut rec, answer, RetryDecision::Retry);
-                if !self
-                    .save(&rec, false, "recovered after a lost worker")
-                    .await?
-                {
-                    return Ok(());
-                }
-                metrics::transition(rec.lifecycle.state, rec.substate);
-                rec.version += 1;
+            match next {
+                Some(r) => rec = r,
+                None => break,
             }
-            let step = async {
-                match rec.lifecycle.step {
-                    Step::Post => self.post(rec).await,
-                    Step::Reconcile => self.reconcile(rec).await,
-                    Step::Close => self.close(rec).await,
-                    Step::Done => Ok(false),
-                }
-            };
-            // The lease is short (a dead worker's payment is taken over in seconds) and kept
-            // alive while this worker runs the step, however long the POS takes.
-            let more = tokio::select! {
-                more = step => more?,
-                never = self.keep_leased(id) => match never {},
-            };
-            if !more {
-                break;
-            }
+            bill_locked = false;
         }
         Ok(())
     }
 
-    /// Renews this worker's lease on `id` every third of the lease until dropped. A lease found
-    /// lost is only logged: every write is fenced by owner and version, so the step's own save
-    /// then fails and nothing is overwritten.
-    async fn keep_leased(&self, id: &str) -> std::convert::Infallible {
-        let lease = self.cfg.lease_ms.max(3);
-        loop {
-            tokio::time::sleep(Duration::from_millis(lease / 3)).await;
-            match self
-                .store
-                .renew(id, &self.owner, now_ms(), lease as i64)
-                .await
-            {
-                Ok(true) => debug!(payment_id = id, "lease renewed"),
-                Ok(false) => {
-                    warn!(
-                        payment_id = id,
-                        "lease lost while a step ran; its writes will be refused"
-                    );
-                    return std::future::pending().await;
-                }
-                Err(e) => {
-                    warn!(payment_id = id, error = %e, "cannot renew the lease; trying again")
-                }
-            }
-        }
-    }
-
+    /// Saves the payment (fenced by this worker's lease and its version); on success its
+    /// version moves on and its waiters get it. `release` gives the lease up, `unlock_bill`
+    /// lets its bill go, both in the same transaction.
     async fn save(
         &self,
-        rec: &PaymentRecord,
+        rec: &mut PaymentRecord,
         release: bool,
+        unlock_bill: bool,
         note: &str,
     ) -> Result<bool, StoreError> {
+        let now = now_ms();
         let ok = self
             .store
-            .save(rec, &self.owner, now_ms(), release, Some(note))
+            .save_step(rec, &self.owner, now, release, unlock_bill, Some(note))
             .await?;
         if ok {
-            self.notifier.publish(&rec.id, rec.version + 1);
+            rec.version += 1;
+            rec.updated_at = now;
+            self.notifier.publish(rec);
             debug!(payment_id = %rec.id, state = %rec.lifecycle.state, step = rec.lifecycle.step.as_str(), note, "payment changed");
         } else {
             warn!(payment_id = %rec.id, "lease lost before saving; another worker owns the payment");
@@ -364,9 +501,11 @@ impl Engine {
         Ok(ok)
     }
 
-    /// Starts the payment's step and saves it (still leased), so a crash from here on is seen
-    /// as "the POS may have our request".
-    async fn start(&self, rec: &mut PaymentRecord, note: &str) -> Result<bool, StoreError> {
+    /// Starts the payment's step. With `save`, the start is saved (still leased): a recovery
+    /// point, so a crash from here on is seen as "the POS may have our request". A posting
+    /// saves its start later, once the bill was checked (see `post_to_pos`); a reconcile only
+    /// reads, so it saves nothing until its answer.
+    async fn start(&self, rec: &mut PaymentRecord, save: Option<&str>) -> Result<bool, StoreError> {
         match rec.lifecycle.on(Event::Start, RetryDecision::Retry) {
             Ok(l) => rec.lifecycle = l,
             Err(e) => {
@@ -379,9 +518,9 @@ impl Engine {
         } else {
             rec.checks += 1;
         }
-        let ok = self.save(rec, false, note).await?;
+        let Some(note) = save else { return Ok(true) };
+        let ok = self.save(rec, false, false, note).await?;
         if ok {
-            rec.version += 1;
             metrics::transition(rec.lifecycle.state, rec.substate);
         }
         Ok(ok)
@@ -444,40 +583,56 @@ impl Engine {
         }
     }
 
-    /// Ends a step: saves, releases the lease, frees the bill unless the outcome is unknown.
-    /// Returns whether the next step is due right away.
-    async fn finish(&self, rec: &PaymentRecord, note: &str) -> Result<bool, StoreError> {
+    /// Ends a step: saves its outcome and frees the bill unless the outcome is unknown, in one
+    /// transaction. When the next step is due at once (close after pay, reconcile after a lost
+    /// answer on a POS that cannot be read) the lease is kept and the payment returned to run
+    /// it; otherwise the lease is given up and the scheduler told when it falls due.
+    async fn finish(
+        &self,
+        mut rec: PaymentRecord,
+        note: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
         let holds_bill = rec.lifecycle.state == PaymentState::OutcomeUnknown;
-        if !self.save(rec, true, note).await? {
-            return Ok(false);
+        let go_on = rec.lifecycle.has_work()
+            && rec.next_attempt_at <= now_ms()
+            && !self.stopping.load(Ordering::Relaxed);
+        if !self.save(&mut rec, !go_on, !holds_bill, note).await? {
+            return Ok(None);
         }
         metrics::transition(rec.lifecycle.state, rec.substate);
         if rec.lifecycle.state == PaymentState::Retrying {
             metrics::retry(rec.substate, rec.pos_code.as_deref());
         }
-        if !holds_bill {
-            self.store
-                .unlock_bill(&rec.request.restaurant_id, &rec.request.bill_id, &rec.id)
-                .await?;
-        }
         info!(payment_id = %rec.id, restaurant_id = %rec.request.restaurant_id, bill_id = %rec.request.bill_id,
               state = %rec.lifecycle.state, substate = ?rec.substate, attempts = rec.attempts, note, "payment step done");
-        Ok(rec.lifecycle.has_work() && rec.next_attempt_at <= now_ms())
+        if go_on {
+            return Ok(Some(rec));
+        }
+        if rec.lifecycle.has_work() {
+            self.due_at(rec.next_attempt_at);
+        }
+        Ok(None)
     }
 
-    async fn post(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
+    async fn post(
+        &self,
+        mut rec: PaymentRecord,
+        bill_locked: bool,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
         let (rid, bid) = (
             rec.request.restaurant_id.clone(),
             rec.request.bill_id.clone(),
         );
         // One payment posts to a bill at a time; the others wait their turn.
-        if !self.store.lock_bill(&rid, &bid, &rec.id, now_ms()).await? {
+        if !bill_locked && !self.store.lock_bill(&rid, &bid, &rec.id, now_ms()).await? {
             let next = now_ms() + 100 + i64::from(jitter_unit() % 200);
             self.store.release(&rec.id, &self.owner, next).await?;
-            return Ok(false);
+            self.due_at(next);
+            return Ok(None);
         }
-        if !self.start(&mut rec, "posting").await? {
-            return Ok(false);
+        // Started in memory; saved with the recovery point, or with the answer if nothing is sent.
+        if !self.start(&mut rec, None).await? {
+            return Ok(None);
         }
         let answer = self.post_to_pos(&mut rec).await;
         let note = answer.note.clone();
@@ -488,7 +643,7 @@ impl Engine {
             // Nothing to read back: hand it to a person now rather than after the check budget.
             rec.next_attempt_at = now_ms();
         }
-        self.finish(&rec, &note).await
+        self.finish(rec, &note).await
     }
 
     async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Answer {
@@ -515,10 +670,11 @@ impl Engine {
                 Err(answer) => return answer,
             }
         }
-        // Recovery point: from here on the POS may have our request.
+        // Recovery point: from here on the POS may have our request. Saved with the posting's
+        // start (and the bill as read): one write before the POS call.
         rec.sending = true;
-        match self.save(rec, false, "sending to the POS").await {
-            Ok(true) => rec.version += 1,
+        match self.save(rec, false, false, "sending to the POS").await {
+            Ok(true) => metrics::transition(rec.lifecycle.state, rec.substate),
             Ok(false) => {
                 return Answer::ours(
                     Event::Transient,
@@ -688,12 +844,10 @@ impl Engine {
         i64::try_from(self.cfg.settle_ms(adapter)).unwrap_or(i64::MAX)
     }
 
-    async fn reconcile(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
-        if !self
-            .start(&mut rec, "reading the bill to learn the outcome")
-            .await?
-        {
-            return Ok(false);
+    async fn reconcile(&self, mut rec: PaymentRecord) -> Result<Option<PaymentRecord>, StoreError> {
+        // Reading the bill writes nothing to the POS: nothing to save before it.
+        if !self.start(&mut rec, None).await? {
+            return Ok(None);
         }
         if self.cannot_read_bills(&rec.request.restaurant_id).await {
             // Never post twice: with no way to read the bill back, a person decides.
@@ -710,7 +864,7 @@ impl Engine {
             );
             let note = a.note.clone();
             self.apply(&mut rec, a, RetryDecision::GiveUp);
-            return self.finish(&rec, &note).await;
+            return self.finish(rec, &note).await;
         }
         let req = &rec.request;
         let reply = self
@@ -780,12 +934,13 @@ impl Engine {
                     .unwrap_or_default()
             ));
         }
-        self.finish(&rec, &note).await
+        self.finish(rec, &note).await
     }
 
-    async fn close(&self, mut rec: PaymentRecord) -> Result<bool, StoreError> {
-        if !self.start(&mut rec, "closing the bill").await? {
-            return Ok(false);
+    async fn close(&self, mut rec: PaymentRecord) -> Result<Option<PaymentRecord>, StoreError> {
+        // Recovery point: from here on the POS may have our close.
+        if !self.start(&mut rec, Some("closing the bill")).await? {
+            return Ok(None);
         }
         let req = &rec.request;
         let reply = self
@@ -824,6 +979,6 @@ impl Engine {
         let note = answer.note.clone();
         let decision = Self::decision(&self.cfg.retry, rec.attempts);
         self.apply(&mut rec, answer, decision);
-        self.finish(&rec, &note).await
+        self.finish(rec, &note).await
     }
 }

@@ -39,6 +39,9 @@ pub const OLDEST_OPEN_AGE: &str = "posgate_payment_oldest_open_age_seconds";
 pub const DB_POOL_CONNECTIONS: &str = "posgate_db_pool_connections";
 /// Time of the periodic database check (health and the gauges above).
 pub const DB_CHECK_DURATION: &str = "posgate_db_check_duration_seconds";
+/// Time of one store operation (a statement or a short transaction), by `query` (insert, get,
+/// save, scan_due, renew_many, lock_bill, registry_get, ...) and `result` (ok, error).
+pub const DB_QUERY_DURATION: &str = "posgate_db_query_duration_seconds";
 
 /// The states [`PAYMENTS_OPEN`] counts: work is owed, or a person is.
 pub const OPEN_STATES: [PaymentState; 6] = [
@@ -107,6 +110,21 @@ pub fn describe_metrics() {
         Unit::Seconds,
         "Time of the periodic database check"
     );
+    describe_histogram!(
+        DB_QUERY_DURATION,
+        Unit::Seconds,
+        "Time of one store operation, by query and result"
+    );
+}
+
+/// One store operation named `query` (a closed list written in the store) took `took`.
+pub fn db_query(query: &'static str, ok: bool, took: Duration) {
+    metrics::histogram!(
+        DB_QUERY_DURATION,
+        "query" => query,
+        "result" => if ok { "ok" } else { "error" }
+    )
+    .record(took.as_secs_f64());
 }
 
 /// A payment entered `state` (saved). The substate counts only where it is the reason for

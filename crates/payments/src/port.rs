@@ -104,7 +104,7 @@ impl GrpcPos {
     ) -> Result<(Route, crate::adapters::AdapterClient), PortError> {
         let route = self
             .adapters
-            .route(restaurant_id)
+            .route(restaurant_id, crate::registry::Freshness::Recent)
             .await
             .map_err(|e| PortError::Unreachable(format!("registry: {e}")))?
             .ok_or(PortError::NoRoute)?;

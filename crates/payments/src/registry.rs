@@ -6,9 +6,17 @@
 //! written, bound to their restaurant and name (a sealed value copied to another row does not
 //! open), and opened only for the code that calls the POS; the API never returns them.
 //! Writes are fenced by `version` (optimistic concurrency), like payments.
+//!
+//! The engine and `PayBill` read restaurants through [`Registry::cached`]: a replica keeps what
+//! it read and forgets it when any restaurant changes — at once on its own writes, on
+//! PostgreSQL by `LISTEN posgate_registry` (a trigger notifies every replica), and otherwise
+//! by comparing one number (`registry_generation`, moved by triggers) before trusting the cache.
+//! So paying a bill reads no restaurant row, yet a change made anywhere counts at once.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use posgate_core::Secret;
 use posgate_secrets::Keyring;
@@ -110,16 +118,168 @@ fn expirenza_place(restaurant_id: &str) -> String {
 
 const COLUMNS: &str = "id, display_name, pos_kind, currency, currency_scale, pos_settings, pos_secrets, expirenza, enabled, created_at, updated_at, version";
 
+/// How fresh a cached read must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// As of now: a caller deciding whether to take a payment (a restaurant disabled a moment
+    /// ago elsewhere must be refused).
+    Now,
+    /// As of at most [`CHECK_EVERY`] ago: the engine's calls for a payment already taken.
+    Recent,
+}
+
+/// How long a generation check is trusted for [`Freshness::Recent`] reads.
+pub const CHECK_EVERY: Duration = Duration::from_millis(1_000);
+
+/// What one replica knows of the registry between reads (shared by every [`Registry`] handle
+/// of one store).
+pub struct RegistryCache {
+    records: RwLock<HashMap<String, Arc<RestaurantRecord>>>,
+    /// Bumped whenever anything is forgotten: a read that started before keeps its answer out
+    /// of the cache (it may be older than the change).
+    epoch: AtomicU64,
+    /// The `registry_generation` the records were read at; -1 before the first check.
+    generation: AtomicI64,
+    /// When the generation was last compared (ms since `started`).
+    checked_at: AtomicI64,
+    started: std::time::Instant,
+    /// A PostgreSQL listener is keeping the cache current: no generation checks needed.
+    listening: AtomicBool,
+    /// Moves on every change seen (for watchers such as the Expirenza channel stream).
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for RegistryCache {
+    fn default() -> Self {
+        RegistryCache {
+            records: RwLock::default(),
+            epoch: AtomicU64::new(0),
+            generation: AtomicI64::new(-1),
+            checked_at: AtomicI64::new(i64::MIN / 2),
+            started: std::time::Instant::now(),
+            listening: AtomicBool::new(false),
+            changed: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl RegistryCache {
+    fn elapsed_ms(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Forgets `id` (or everything) and tells watchers.
+    fn forget(&self, id: Option<&str>) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let mut records = self.records.write().unwrap_or_else(|p| p.into_inner());
+        match id {
+            Some(id) => {
+                records.remove(id);
+            }
+            None => records.clear(),
+        }
+        drop(records);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
 /// The registry over the payment service's database.
 #[derive(Clone)]
 pub struct Registry {
     pool: AnyPool,
     keys: Arc<Keyring>,
+    cache: Arc<RegistryCache>,
 }
 
 impl Registry {
-    pub fn new(pool: AnyPool, keys: Arc<Keyring>) -> Registry {
-        Registry { pool, keys }
+    pub fn new(pool: AnyPool, keys: Arc<Keyring>, cache: Arc<RegistryCache>) -> Registry {
+        Registry { pool, keys, cache }
+    }
+
+    /// The restaurant as this replica knows it, read from the database only when it changed
+    /// since (see the module comment); `None` for a restaurant nobody declared (never cached).
+    pub async fn cached(
+        &self,
+        id: &str,
+        fresh: Freshness,
+    ) -> Result<Option<Arc<RestaurantRecord>>, RegistryError> {
+        self.check_generation(fresh).await?;
+        if let Some(r) = self
+            .cache
+            .records
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Ok(Some(Arc::clone(r)));
+        }
+        let epoch = self.cache.epoch.load(Ordering::SeqCst);
+        let Some(record) = self.get(id).await?.map(Arc::new) else {
+            return Ok(None);
+        };
+        let mut records = self
+            .cache
+            .records
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if self.cache.epoch.load(Ordering::SeqCst) == epoch {
+            records.insert(id.to_string(), Arc::clone(&record));
+        }
+        Ok(Some(record))
+    }
+
+    /// Compares the registry generation with the cache's unless a listener keeps the cache
+    /// current or (for [`Freshness::Recent`]) it was compared less than [`CHECK_EVERY`] ago;
+    /// forgets everything when it moved. Returns whether it moved.
+    async fn check_generation(&self, fresh: Freshness) -> Result<bool, RegistryError> {
+        let c = &self.cache;
+        if c.listening.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let now = c.elapsed_ms();
+        let every = i64::try_from(CHECK_EVERY.as_millis()).unwrap_or(i64::MAX);
+        if fresh == Freshness::Recent && now - c.checked_at.load(Ordering::SeqCst) < every {
+            return Ok(false);
+        }
+        let generation: i64 = crate::store::timed(
+            "registry_generation",
+            sqlx::query_scalar("SELECT generation FROM registry_generation WHERE id = 1")
+                .fetch_one(&self.pool),
+        )
+        .await?;
+        c.checked_at.store(now, Ordering::SeqCst);
+        let before = c.generation.swap(generation, Ordering::SeqCst);
+        if before == generation {
+            return Ok(false);
+        }
+        c.forget(None);
+        Ok(true)
+    }
+
+    /// Re-checks the registry generation now (for watchers without a listener): true when the
+    /// registry changed since the last look.
+    pub async fn refresh(&self) -> Result<bool, RegistryError> {
+        self.check_generation(Freshness::Now).await
+    }
+
+    /// Moves whenever this replica sees a restaurant change.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.cache.changed.subscribe()
+    }
+
+    /// Whether a database listener keeps the cache current (no periodic checks needed).
+    pub fn listening(&self) -> bool {
+        self.cache.listening.load(Ordering::SeqCst)
+    }
+
+    /// On PostgreSQL: keeps the cache current by `LISTEN posgate_registry` on its own
+    /// connection (a trigger notifies on every change), in the background while the cache
+    /// lives. If the connection drops, everything is forgotten (a change may have been missed)
+    /// and generation checks stand in until it is back.
+    pub fn listen(&self, database_url: &str) {
+        let url = database_url.to_string();
+        let cache = Arc::downgrade(&self.cache);
+        tokio::spawn(listen(url, cache));
     }
 
     fn corrupt(id: &str, what: impl Into<String>) -> RegistryError {
@@ -207,6 +367,7 @@ impl Registry {
         if !inserted {
             return Err(RegistryError::Exists(id.to_string()));
         }
+        self.cache.forget(Some(id));
         self.get(id)
             .await?
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))
@@ -267,6 +428,7 @@ impl Registry {
                 actual,
             });
         }
+        self.cache.forget(Some(id));
         self.get(id)
             .await?
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))
@@ -298,6 +460,7 @@ impl Registry {
         .bind(from)
         .execute(&self.pool)
         .await?;
+        self.cache.forget(Some(id));
         self.get(id)
             .await?
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))
@@ -364,18 +527,22 @@ impl Registry {
                     .await?
                     .rows_affected();
                     out.changed += n as usize;
+                    self.cache.forget(Some(&id));
                 }
             }
         }
         Ok(out)
     }
 
-    /// The restaurant, secrets opened.
+    /// The restaurant, secrets opened, read from the database.
     pub async fn get(&self, id: &str) -> Result<Option<RestaurantRecord>, RegistryError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM restaurants WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = crate::store::timed(
+            "registry_get",
+            sqlx::query(&format!("SELECT {COLUMNS} FROM restaurants WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool),
+        )
+        .await?;
         row.map(|r| self.record(&r)).transpose()
     }
 
@@ -581,5 +748,55 @@ mod tests {
         let c: StoredChannel = serde_json::from_str(old).unwrap();
         assert!(c.channel.tables.is_empty());
         assert_eq!(c.channel.resto_id, "r");
+    }
+}
+
+/// The listener task of [`Registry::listen`].
+async fn listen(url: String, cache: Weak<RegistryCache>) {
+    use sqlx::postgres::PgListener;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let Some(c) = cache.upgrade() else { return };
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(mut l) => match l.listen("posgate_registry").await {
+                Ok(()) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN posgate_registry failed; checking the registry generation instead");
+                    drop(c);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot connect to listen for registry changes; checking the registry generation instead");
+                drop(c);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        // Listening from here on; what was cached before may have missed a change.
+        c.listening.store(true, Ordering::SeqCst);
+        c.forget(None);
+        drop(c);
+        backoff = Duration::from_millis(200);
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(30), listener.try_recv()).await;
+            let Some(c) = cache.upgrade() else { return };
+            match next {
+                // Quiet: only look whether the cache still lives.
+                Err(_) => {}
+                Ok(Ok(Some(n))) => c.forget(Some(n.payload())),
+                // The connection dropped and is being re-established: changes may be lost.
+                Ok(Ok(None)) => c.forget(None),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the registry listener failed; checking the registry generation until it is back");
+                    c.listening.store(false, Ordering::SeqCst);
+                    c.forget(None);
+                    break;
+                }
+            }
+        }
     }
 }

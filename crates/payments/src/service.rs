@@ -22,8 +22,12 @@ use crate::engine::{Engine, now_ms};
 use crate::notify::Notifier;
 use crate::store::{Inserted, ListFilter, PaymentRecord, Store, StoreError};
 
-/// How often waiters re-read the store even without a wake-up (changes by other replicas).
+/// How often waiters re-read the store when another replica drives the payment (this
+/// replica's own changes reach them through the [`Notifier`] without a read).
 const REREAD: Duration = Duration::from_millis(1_000);
+
+/// How often they re-read it anyway while this replica drives it (a safety net).
+const REREAD_DRIVEN: Duration = Duration::from_millis(10_000);
 
 pub struct PaymentsApi {
     pub(crate) store: Store,
@@ -75,23 +79,36 @@ impl PaymentsApi {
     }
 
     /// Waits until `until` holds or the deadline passes; returns the payment as it is then.
+    /// `rec` is the payment as last known and `rx` was subscribed before it was read (or before
+    /// its drive started), so no change is missed; changes arrive with the payment as saved.
     async fn wait_for(
         &self,
-        id: &str,
+        mut rec: PaymentRecord,
+        mut rx: tokio::sync::watch::Receiver<crate::notify::Latest>,
         deadline: Instant,
         until: impl Fn(&PaymentRecord) -> bool,
     ) -> Result<PaymentRecord, Status> {
-        let mut rx = self.notifier.subscribe(id);
         loop {
-            let rec = self.load(id).await?;
             let now = Instant::now();
             if until(&rec) || now >= deadline {
                 return Ok(rec);
             }
-            let nap = (deadline - now).min(REREAD);
+            let reread = if self.engine.is_driving(&rec.id) {
+                REREAD_DRIVEN
+            } else {
+                REREAD
+            };
+            let nap = (deadline - now).min(reread);
             tokio::select! {
-                _ = rx.changed() => {}
-                _ = tokio::time::sleep(nap) => {}
+                changed = rx.changed() => {
+                    let latest = if changed.is_ok() { rx.borrow_and_update().clone() } else { None };
+                    match latest {
+                        Some(r) if r.version > rec.version => rec = (*r).clone(),
+                        Some(_) => {}
+                        None => rec = self.load(&rec.id).await?,
+                    }
+                }
+                _ = tokio::time::sleep(nap) => rec = self.load(&rec.id).await?,
             }
         }
     }
@@ -100,7 +117,7 @@ impl PaymentsApi {
     async fn route(&self, restaurant_id: &str) -> Result<Route, Status> {
         validate_id("restaurant_id", restaurant_id).map_err(invalid)?;
         self.adapters
-            .route(restaurant_id)
+            .route(restaurant_id, crate::registry::Freshness::Now)
             .await
             .map_err(|e| {
                 warn!(error = %e, "registry read failed");
@@ -176,18 +193,26 @@ impl PaymentsApi {
         span.record("restaurant_id", pay.restaurant_id.as_str());
         span.record("bill_id", pay.bill_id.as_str());
         let id = uuid::Uuid::now_v7().to_string();
-        let rec = match self
+        // A free slot at the restaurant: the payment is stored already leased to this replica
+        // (and holding its bill when free), and driven at once without being read back.
+        let lease = self.engine.lease_for_new(&pay.restaurant_id);
+        let (inserted, bill_locked) = self
             .store
-            .insert(&id, &pay, now_ms())
+            .insert_leased(&id, &pay, now_ms(), lease.as_ref().map(|l| &l.lease))
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        let (rec, rx) = match inserted {
             Inserted::New(rec) => {
                 span.record("payment_id", rec.id.as_str());
                 crate::metric_definitions::transition(rec.lifecycle.state, None);
                 info!(payment_id = %rec.id, restaurant_id = %pay.restaurant_id, bill_id = %pay.bill_id, amount = %pay.amount, "payment accepted");
-                self.engine.kick(rec.id.clone());
-                rec
+                // Subscribed before the drive starts: no change is missed.
+                let rx = self.notifier.subscribe(&rec.id);
+                match lease {
+                    Some(lease) => self.engine.drive_leased(rec.clone(), lease, bill_locked),
+                    None => self.engine.kick(rec.id.clone()),
+                }
+                (rec, rx)
             }
             Inserted::Existing(rec) => {
                 span.record("payment_id", rec.id.as_str());
@@ -197,11 +222,13 @@ impl PaymentsApi {
                         pay.idempotency_key
                     )));
                 }
-                rec
+                let rx = self.notifier.subscribe(&rec.id);
+                // Read again after subscribing: a change between the two reads is not missed.
+                (self.load(&rec.id).await?, rx)
             }
         };
         let deadline = Instant::now() + Duration::from_millis(self.cfg.pay_wait_ms);
-        self.wait_for(&rec.id, deadline, settled).await
+        self.wait_for(rec, rx, deadline, settled).await
     }
 }
 
@@ -253,21 +280,28 @@ impl PaymentService for PaymentsApi {
         req: Request<pb::GetPaymentRequest>,
     ) -> Result<Response<Self::WatchPaymentStream>, Status> {
         let id = req.into_inner().payment_id;
+        validate_id("payment_id", &id).map_err(invalid)?;
+        let mut rx = self.notifier.subscribe(&id);
         let first = self.load(&id).await?;
         let store = self.store.clone();
-        let mut rx = self.notifier.subscribe(&id);
         let stream = async_stream::try_stream! {
             let mut last = first.version;
             let done = first.lifecycle.is_final();
             yield payment_to_pb(&first);
             if !done {
                 loop {
-                    tokio::select! {
-                        _ = rx.changed() => {}
-                        _ = tokio::time::sleep(REREAD) => {}
-                    }
-                    let Some(rec) = store.get(&id).await.map_err(internal)? else { break };
-                    if rec.version != last {
+                    let published = tokio::select! {
+                        changed = rx.changed() => if changed.is_ok() { rx.borrow_and_update().clone() } else { None },
+                        _ = tokio::time::sleep(REREAD) => None,
+                    };
+                    let rec = match published {
+                        Some(r) => (*r).clone(),
+                        None => match store.get(&id).await.map_err(internal)? {
+                            Some(r) => r,
+                            None => break,
+                        },
+                    };
+                    if rec.version > last {
                         last = rec.version;
                         yield payment_to_pb(&rec);
                     }

@@ -95,6 +95,37 @@ pub enum Inserted {
     Existing(PaymentRecord),
 }
 
+/// A lease a worker takes on a payment: by whom, until when (unix ms).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub owner: String,
+    pub until: i64,
+}
+
+/// What a scan for work found: payments due now, and when the next one falls due.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Due {
+    /// Ids of payments with work due now and no live lease, soonest first.
+    pub ids: Vec<String>,
+    /// When the next payment not yet due falls due (unix ms); `None` when nothing is owed.
+    pub next_at: Option<i64>,
+}
+
+/// Ids per statement when many leases are renewed at once (well under SQLite's parameter limit).
+const RENEW_CHUNK: usize = 500;
+
+/// Runs one store operation and records its time under `query` in
+/// [`crate::metric_definitions::DB_QUERY_DURATION`].
+pub(crate) async fn timed<T, E>(
+    query: &'static str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let out = f.await;
+    crate::metric_definitions::db_query(query, out.is_ok(), started.elapsed());
+    out
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub restaurant_id: Option<String>,
@@ -109,6 +140,8 @@ pub struct ListFilter {
 pub struct Store {
     pool: AnyPool,
     keys: Arc<Keyring>,
+    /// What this process knows of the restaurant registry (shared by its [`Store::registry`]s).
+    restaurants: Arc<crate::registry::RegistryCache>,
     /// The newest migration this build applies: what [`Store::check_health`] expects to find.
     schema: i64,
 }
@@ -163,7 +196,11 @@ impl Store {
     /// earlier version. `keys` seal new card codes and open stored ones.
     /// The restaurant registry on the same database and keyring.
     pub fn registry(&self) -> crate::registry::Registry {
-        crate::registry::Registry::new(self.pool.clone(), Arc::clone(&self.keys))
+        crate::registry::Registry::new(
+            self.pool.clone(),
+            Arc::clone(&self.keys),
+            Arc::clone(&self.restaurants),
+        )
     }
 
     pub async fn open(url: &str, keys: Arc<Keyring>) -> Result<Store, StoreError> {
@@ -177,8 +214,14 @@ impl Store {
             let migrator = sqlx::migrate!("./migrations/postgres");
             migrator.run(&pool).await?;
             let schema = newest(&migrator);
-            let store = Store { pool, keys, schema };
+            let store = Store {
+                pool,
+                keys,
+                schema,
+                restaurants: Arc::default(),
+            };
             store.reseal(Reseal::Legacy).await?;
+            store.registry().listen(url);
             return Ok(store);
         }
         let memory = url.contains(":memory:");
@@ -222,7 +265,12 @@ impl Store {
         let migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.run(&pool).await?;
         let schema = newest(&migrator);
-        let store = Store { pool, keys, schema };
+        let store = Store {
+            pool,
+            keys,
+            schema,
+            restaurants: Arc::default(),
+        };
         if store.reseal(Reseal::Legacy).await?.changed > 0 {
             store.scrub_sqlite_file().await;
         }
@@ -400,6 +448,30 @@ impl Store {
         req: &PayRequest,
         now: i64,
     ) -> Result<Inserted, StoreError> {
+        Ok(self.insert_leased(id, req, now, None).await?.0)
+    }
+
+    /// [`Store::insert`], and when `lease` is given a new payment is stored already leased to
+    /// its worker, which also tries to take the bill for it, in the same transaction: the
+    /// worker starts posting without claiming the payment or the bill again. Returns whether
+    /// the bill was taken. A new payment is returned as built, not read back.
+    pub async fn insert_leased(
+        &self,
+        id: &str,
+        req: &PayRequest,
+        now: i64,
+        lease: Option<&Lease>,
+    ) -> Result<(Inserted, bool), StoreError> {
+        timed("insert", self.insert_inner(id, req, now, lease)).await
+    }
+
+    async fn insert_inner(
+        &self,
+        id: &str,
+        req: &PayRequest,
+        now: i64,
+        lease: Option<&Lease>,
+    ) -> Result<(Inserted, bool), StoreError> {
         let tenders = req
             .tenders
             .iter()
@@ -423,8 +495,8 @@ impl Store {
         let lc = Lifecycle::new(req.close);
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17)
+            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at, lease_owner, lease_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id)
@@ -444,42 +516,71 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(now)
+        .bind(lease.map(|l| l.owner.clone()))
+        .bind(lease.map(|l| l.until))
         .execute(&mut *tx)
         .await?
         .rows_affected()
             == 1;
-        if inserted {
-            insert_event(&mut tx, id, 1, now, lc, None, None, None, Some("accepted")).await?;
+        if !inserted {
+            tx.rollback().await?;
+            let rec = self
+                .get_by_key(&req.idempotency_key)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt {
+                    id: id.to_string(),
+                    what: "the payment holding this idempotency key vanished".into(),
+                })?;
+            return Ok((Inserted::Existing(rec), false));
         }
+        insert_event(&mut tx, id, 1, now, lc, None, None, None, Some("accepted")).await?;
+        let bill_locked = match lease {
+            Some(_) => lock_bill_in(&mut tx, &req.restaurant_id, &req.bill_id, id, now).await?,
+            None => false,
+        };
         tx.commit().await?;
-        let rec = self
-            .get_by_key(&req.idempotency_key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt {
-                id: id.to_string(),
-                what: "payment vanished after insert".into(),
-            })?;
-        Ok(if inserted {
-            Inserted::New(rec)
-        } else {
-            Inserted::Existing(rec)
-        })
+        let rec = PaymentRecord {
+            id: id.to_string(),
+            request: req.clone(),
+            lifecycle: lc,
+            substate: None,
+            pos_code: None,
+            pos_text: None,
+            pos_reference: None,
+            bill_before: None,
+            pos_details: BTreeMap::new(),
+            sending: false,
+            unknown_since: None,
+            attempts: 0,
+            checks: 0,
+            next_attempt_at: now,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((Inserted::New(rec), bill_locked))
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = timed(
+            "get",
+            sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool),
+        )
+        .await?;
         row.map(|r| decode(&r, &self.keys)).transpose()
     }
 
     pub async fn get_by_key(&self, key: &str) -> Result<Option<PaymentRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM payments WHERE idempotency_key = $1"
-        ))
-        .bind(key)
-        .fetch_optional(&self.pool)
+        let row = timed(
+            "get_by_key",
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM payments WHERE idempotency_key = $1"
+            ))
+            .bind(key)
+            .fetch_optional(&self.pool),
+        )
         .await?;
         row.map(|r| decode(&r, &self.keys)).transpose()
     }
@@ -519,7 +620,7 @@ impl Store {
             q = q.bind(a);
         }
         q = q.bind(i64::from(f.limit));
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = timed("list", q.fetch_all(&self.pool)).await?;
         rows.iter().map(|r| decode(r, &self.keys)).collect()
     }
 
@@ -551,6 +652,70 @@ impl Store {
         Ok(row.get::<Option<i64>, _>(0))
     }
 
+    /// The scheduler's one read: payments due now (at most `limit`) and when the next falls
+    /// due. A leased payment falls due when its lease ends (its worker may have died), so a long
+    /// POS call does not keep the scheduler reading. Reads only payments owed work (the partial
+    /// `payments_due` index), never the finished ones, however many are stored.
+    pub async fn scan_due(&self, now: i64, limit: u32) -> Result<Due, StoreError> {
+        let rows = timed(
+            "scan_due",
+            sqlx::query(
+                "SELECT id, CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END AS due_at
+                 FROM payments WHERE step <> 'done' AND state <> 'needs_attention'
+                 ORDER BY due_at LIMIT $1",
+            )
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool),
+        )
+        .await?;
+        let mut due = Due::default();
+        for row in &rows {
+            let at: i64 = row.try_get(1)?;
+            if at > now {
+                due.next_at = Some(at);
+                break;
+            }
+            if due.ids.len() == limit as usize {
+                // More are due than one scan takes: the next scan is due at once.
+                due.next_at = Some(now);
+                break;
+            }
+            due.ids.push(row.try_get(0)?);
+        }
+        Ok(due)
+    }
+
+    /// Extends every lease `owner` holds among `ids` (the payments its workers are driving) in
+    /// a few statements however many there are: one replica's heartbeat. A payment whose lease
+    /// was taken over is not touched (its old worker's writes are refused anyway). Returns how
+    /// many leases were extended.
+    pub async fn renew_many(
+        &self,
+        ids: &[String],
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut renewed = 0;
+        for chunk in ids.chunks(RENEW_CHUNK) {
+            let marks = (0..chunk.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE payments SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({marks})"
+            );
+            let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            renewed += timed("renew_many", q.execute(&self.pool))
+                .await?
+                .rows_affected();
+        }
+        Ok(renewed)
+    }
+
     /// Takes the payment for `owner` until `now + lease_ms`, if its work is due and no live
     /// lease is held. Returns the payment as claimed.
     pub async fn claim(
@@ -560,17 +725,20 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<PaymentRecord>, StoreError> {
-        let claimed = sqlx::query(
-            "UPDATE payments SET lease_owner = $1, lease_until = $2
-             WHERE id = $3 AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $4
-               AND (lease_until IS NULL OR lease_until < $5)",
+        let claimed = timed(
+            "claim",
+            sqlx::query(
+                "UPDATE payments SET lease_owner = $1, lease_until = $2
+                 WHERE id = $3 AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $4
+                   AND (lease_until IS NULL OR lease_until < $5)",
+            )
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(id)
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool),
         )
-        .bind(owner)
-        .bind(now + lease_ms)
-        .bind(id)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
         .await?
         .rows_affected()
             == 1;
@@ -591,16 +759,17 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<bool, StoreError> {
-        Ok(
+        Ok(timed(
+            "renew",
             sqlx::query("UPDATE payments SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
                 .bind(now + lease_ms)
                 .bind(id)
                 .bind(owner)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                == 1,
+                .execute(&self.pool),
         )
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// Writes a worker's change to a payment it holds. Fenced by the lease: a worker whose lease
@@ -611,6 +780,36 @@ impl Store {
         owner: &str,
         now: i64,
         release: bool,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.save_step(rec, owner, now, release, false, note).await
+    }
+
+    /// [`Store::save`], and with `unlock_bill` the payment's hold on its bill is let go in the
+    /// same transaction (the step that ends the payment's business with the bill).
+    pub async fn save_step(
+        &self,
+        rec: &PaymentRecord,
+        owner: &str,
+        now: i64,
+        release: bool,
+        unlock_bill: bool,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        timed(
+            "save",
+            self.save_inner(rec, owner, now, release, unlock_bill, note),
+        )
+        .await
+    }
+
+    async fn save_inner(
+        &self,
+        rec: &PaymentRecord,
+        owner: &str,
+        now: i64,
+        release: bool,
+        unlock_bill: bool,
         note: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -652,6 +851,7 @@ impl Store {
         .rows_affected()
             == 1;
         if !updated {
+            tx.rollback().await?;
             return Ok(false);
         }
         insert_event(
@@ -666,20 +866,27 @@ impl Store {
             note,
         )
         .await?;
+        if unlock_bill {
+            unlock_bill_in(&mut tx, &rec.request.restaurant_id, &rec.request.bill_id, &rec.id)
+                .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
 
     /// Gives up a lease without changing the payment (e.g. the bill is busy), due again at `next_at`.
     pub async fn release(&self, id: &str, owner: &str, next_at: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1
-             WHERE id = $2 AND lease_owner = $3",
+        timed(
+            "release",
+            sqlx::query(
+                "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1
+                 WHERE id = $2 AND lease_owner = $3",
+            )
+            .bind(next_at)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool),
         )
-        .bind(next_at)
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -692,24 +899,13 @@ impl Store {
         payment_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        sqlx::query(
-            "INSERT INTO bill_locks (restaurant_id, bill_id, payment_id, acquired_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (restaurant_id, bill_id) DO NOTHING",
-        )
-        .bind(restaurant_id)
-        .bind(bill_id)
-        .bind(payment_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        let holder: Option<String> = sqlx::query_scalar(
-            "SELECT payment_id FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2",
-        )
-        .bind(restaurant_id)
-        .bind(bill_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(holder.as_deref() == Some(payment_id))
+        timed("lock_bill", async {
+            let mut tx = self.pool.begin().await?;
+            let held = lock_bill_in(&mut tx, restaurant_id, bill_id, payment_id, now).await?;
+            tx.commit().await?;
+            Ok(held)
+        })
+        .await
     }
 
     pub async fn unlock_bill(
@@ -718,15 +914,13 @@ impl Store {
         bill_id: &str,
         payment_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2 AND payment_id = $3",
-        )
-        .bind(restaurant_id)
-        .bind(bill_id)
-        .bind(payment_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        timed("unlock_bill", async {
+            let mut tx = self.pool.begin().await?;
+            unlock_bill_in(&mut tx, restaurant_id, bill_id, payment_id).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The payment's history: (version, unix ms, state, step, substate, note).
@@ -734,17 +928,72 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<Vec<(i64, i64, String, String, Option<String>, Option<String>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT version, at, state, step, substate, note FROM payment_events WHERE payment_id = $1 ORDER BY version",
+        let rows = timed(
+            "history",
+            sqlx::query(
+                "SELECT version, at, state, step, substate, note FROM payment_events WHERE payment_id = $1 ORDER BY version",
+            )
+            .bind(id)
+            .fetch_all(&self.pool),
         )
-        .bind(id)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
             .collect())
     }
+}
+
+/// Takes the bill for the payment inside `tx`: true if the payment holds it now (also when it
+/// already did). The insert does nothing when another payment holds it.
+async fn lock_bill_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    restaurant_id: &str,
+    bill_id: &str,
+    payment_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let taken = sqlx::query(
+        "INSERT INTO bill_locks (restaurant_id, bill_id, payment_id, acquired_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (restaurant_id, bill_id) DO NOTHING",
+    )
+    .bind(restaurant_id)
+    .bind(bill_id)
+    .bind(payment_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if taken {
+        return Ok(true);
+    }
+    let holder: Option<String> = sqlx::query_scalar(
+        "SELECT payment_id FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2",
+    )
+    .bind(restaurant_id)
+    .bind(bill_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(holder.as_deref() == Some(payment_id))
+}
+
+/// Lets the bill go inside `tx`, if this payment holds it.
+async fn unlock_bill_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    restaurant_id: &str,
+    bill_id: &str,
+    payment_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2 AND payment_id = $3",
+    )
+    .bind(restaurant_id)
+    .bind(bill_id)
+    .bind(payment_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
