@@ -318,7 +318,9 @@ impl Engine {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(lease / 3)).await;
-                let Some(engine) = engine.upgrade() else { return };
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
                 let ids: Vec<String> = engine
                     .in_flight
                     .lock()
@@ -454,7 +456,11 @@ impl Engine {
 
     /// Runs a claimed payment's steps while they are due at once (pay, then close), keeping
     /// the record in memory between them: no read and no claim between steps.
-    async fn run_steps(&self, mut rec: PaymentRecord, mut bill_locked: bool) -> Result<(), StoreError> {
+    async fn run_steps(
+        &self,
+        mut rec: PaymentRecord,
+        mut bill_locked: bool,
+    ) -> Result<(), StoreError> {
         for _ in 0..4 {
             if self.stopping.load(Ordering::Relaxed) {
                 // Leased and unchanged: due again when the lease ends, here or elsewhere.

@@ -24,6 +24,7 @@ pub mod registry;
 pub mod restaurants;
 pub mod service;
 pub mod store;
+mod writer;
 
 use std::future::Future;
 use std::sync::Arc;

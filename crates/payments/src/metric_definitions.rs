@@ -42,6 +42,8 @@ pub const DB_CHECK_DURATION: &str = "posgate_db_check_duration_seconds";
 /// Time of one store operation (a statement or a short transaction), by `query` (insert, get,
 /// save, scan_due, renew_many, lock_bill, registry_get, ...) and `result` (ok, error).
 pub const DB_QUERY_DURATION: &str = "posgate_db_query_duration_seconds";
+/// Writes committed together by one writer lane's transaction (group commit).
+pub const DB_WRITE_BATCH: &str = "posgate_db_write_batch_size";
 
 /// The states [`PAYMENTS_OPEN`] counts: work is owed, or a person is.
 pub const OPEN_STATES: [PaymentState; 6] = [
@@ -115,6 +117,16 @@ pub fn describe_metrics() {
         Unit::Seconds,
         "Time of one store operation, by query and result"
     );
+    describe_histogram!(
+        DB_WRITE_BATCH,
+        Unit::Count,
+        "Writes committed together in one transaction (group commit)"
+    );
+}
+
+/// A writer lane committed `writes` writes in one transaction.
+pub fn write_batch(writes: usize) {
+    metrics::histogram!(DB_WRITE_BATCH).record(writes as f64);
 }
 
 /// One store operation named `query` (a closed list written in the store) took `took`.

@@ -22,12 +22,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use posgate_core::payment::Lifecycle;
 use posgate_core::{Money, PayRequest, PaymentState, Step, Substate, TenderLine};
 use posgate_secrets::Keyring;
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::writer::Writers;
+
+/// Writer lanes on PostgreSQL (each a connection committing batches); SQLite has one writer.
+const POSTGRES_WRITE_LANES: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -142,6 +148,8 @@ pub struct Store {
     keys: Arc<Keyring>,
     /// What this process knows of the restaurant registry (shared by its [`Store::registry`]s).
     restaurants: Arc<crate::registry::RegistryCache>,
+    /// Where payment writes go: group commit (see [`crate::writer`]).
+    writers: Writers,
     /// The newest migration this build applies: what [`Store::check_health`] expects to find.
     schema: i64,
 }
@@ -215,6 +223,7 @@ impl Store {
             migrator.run(&pool).await?;
             let schema = newest(&migrator);
             let store = Store {
+                writers: Writers::start(pool.clone(), POSTGRES_WRITE_LANES),
                 pool,
                 keys,
                 schema,
@@ -266,6 +275,9 @@ impl Store {
         migrator.run(&pool).await?;
         let schema = newest(&migrator);
         let store = Store {
+            // One writer: SQLite takes one at a time, and a queue in this process is cheaper
+            // than connections sleeping in SQLite's busy handler.
+            writers: Writers::start(pool.clone(), 1),
             pool,
             keys,
             schema,
@@ -493,52 +505,25 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let lc = Lifecycle::new(req.close);
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at, lease_owner, lease_until)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(id)
-        .bind(&req.idempotency_key)
-        .bind(&req.restaurant_id)
-        .bind(&req.bill_id)
-        .bind(req.amount.to_string())
-        .bind(req.tips.to_string())
-        .bind(req.amount.scale() as i64)
-        .bind(serde_json::to_string(&tenders).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(&req.fiscal_data).unwrap_or_else(|_| "{}".into()))
-        .bind(i64::from(req.close))
-        .bind(req.points.to_string())
-        .bind(serde_json::to_string(&req.pos_options).unwrap_or_else(|_| "{}".into()))
-        .bind(lc.state.as_str())
-        .bind(lc.step.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(lease.map(|l| l.owner.clone()))
-        .bind(lease.map(|l| l.until))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
-            tx.rollback().await?;
-            let rec = self
-                .get_by_key(&req.idempotency_key)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt {
-                    id: id.to_string(),
-                    what: "the payment holding this idempotency key vanished".into(),
-                })?;
-            return Ok((Inserted::Existing(rec), false));
-        }
-        insert_event(&mut tx, id, 1, now, lc, None, None, None, Some("accepted")).await?;
-        let bill_locked = match lease {
-            Some(_) => lock_bill_in(&mut tx, &req.restaurant_id, &req.bill_id, id, now).await?,
-            None => false,
+        let row = Arc::new(NewRow {
+            id: id.to_string(),
+            req: req.clone(),
+            tenders: serde_json::to_string(&tenders).unwrap_or_else(|_| "[]".into()),
+            lease: lease.cloned(),
+            now,
+            lc,
+        });
+        let keys = Arc::clone(&self.keys);
+        let outcome = self
+            .writers
+            .write(id, move |conn| {
+                insert_row(conn, Arc::clone(&row), Arc::clone(&keys)).boxed()
+            })
+            .await?;
+        let bill_locked = match outcome {
+            InsertOutcome::Existing(rec) => return Ok((Inserted::Existing(*rec), false)),
+            InsertOutcome::New { bill_locked } => bill_locked,
         };
-        tx.commit().await?;
         let rec = PaymentRecord {
             id: id.to_string(),
             request: req.clone(),
@@ -709,6 +694,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(id);
             }
+            // Not through the lanes: it touches payments of every lane, and only the lease.
             renewed += timed("renew_many", q.execute(&self.pool))
                 .await?
                 .rows_affected();
@@ -725,23 +711,31 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<PaymentRecord>, StoreError> {
+        let (id_, owner) = (id.to_string(), owner.to_string());
         let claimed = timed(
             "claim",
-            sqlx::query(
-                "UPDATE payments SET lease_owner = $1, lease_until = $2
-                 WHERE id = $3 AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $4
-                   AND (lease_until IS NULL OR lease_until < $5)",
-            )
-            .bind(owner)
-            .bind(now + lease_ms)
-            .bind(id)
-            .bind(now)
-            .bind(now)
-            .execute(&self.pool),
+            self.writers.write(id, move |conn| {
+                let (id, owner) = (id_.clone(), owner.clone());
+                async move {
+                    Ok(sqlx::query(
+                        "UPDATE payments SET lease_owner = $1, lease_until = $2
+                         WHERE id = $3 AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $4
+                           AND (lease_until IS NULL OR lease_until < $5)",
+                    )
+                    .bind(owner)
+                    .bind(now + lease_ms)
+                    .bind(id)
+                    .bind(now)
+                    .bind(now)
+                    .execute(conn)
+                    .await?
+                    .rows_affected()
+                        == 1)
+                }
+                .boxed()
+            }),
         )
-        .await?
-        .rows_affected()
-            == 1;
+        .await?;
         if claimed {
             self.get(id).await
         } else {
@@ -812,83 +806,44 @@ impl Store {
         unlock_bill: bool,
         note: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let bill_before = rec
-            .bill_before
-            .as_ref()
-            .map(|b| serde_json::to_string(b).unwrap_or_default());
-        let version = rec.version + 1;
-        let updated = sqlx::query(
-            "UPDATE payments SET state = $1, step = $2, substate = $3, pos_code = $4, pos_text = $5, pos_reference = $6,
-                    bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
-                    lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
-                    lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END,
-                    sending = $16, unknown_since = $17
-             WHERE id = $18 AND lease_owner = $19 AND version = $20",
-        )
-        .bind(rec.lifecycle.state.as_str())
-        .bind(rec.lifecycle.step.as_str())
-        .bind(rec.substate.map(|s| s.as_str()))
-        .bind(&rec.pos_code)
-        .bind(&rec.pos_text)
-        .bind(&rec.pos_reference)
-        .bind(bill_before)
-        .bind(serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()))
-        .bind(i64::from(rec.attempts))
-        .bind(i64::from(rec.checks))
-        .bind(rec.next_attempt_at)
-        .bind(version)
-        .bind(now)
-        .bind(release)
-        .bind(release)
-        .bind(i64::from(rec.sending))
-        .bind(rec.unknown_since)
-        .bind(&rec.id)
-        .bind(owner)
-        .bind(rec.version)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !updated {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_event(
-            &mut tx,
-            &rec.id,
-            version,
+        let change = Arc::new(Change {
+            rec: rec.clone(),
+            owner: owner.to_string(),
             now,
-            rec.lifecycle,
-            rec.substate,
-            rec.pos_code.as_deref(),
-            rec.pos_text.as_deref(),
-            note,
-        )
-        .await?;
-        if unlock_bill {
-            unlock_bill_in(&mut tx, &rec.request.restaurant_id, &rec.request.bill_id, &rec.id)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+            release,
+            unlock_bill,
+            note: note.map(str::to_string),
+        });
+        self.writers
+            .write(&rec.id, move |conn| {
+                save_row(conn, Arc::clone(&change)).boxed()
+            })
+            .await
     }
 
     /// Gives up a lease without changing the payment (e.g. the bill is busy), due again at `next_at`.
     pub async fn release(&self, id: &str, owner: &str, next_at: i64) -> Result<(), StoreError> {
+        let (id_, owner) = (id.to_string(), owner.to_string());
         timed(
             "release",
-            sqlx::query(
-                "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1
-                 WHERE id = $2 AND lease_owner = $3",
-            )
-            .bind(next_at)
-            .bind(id)
-            .bind(owner)
-            .execute(&self.pool),
+            self.writers.write(id, move |conn| {
+                let (id, owner) = (id_.clone(), owner.clone());
+                async move {
+                    sqlx::query(
+                        "UPDATE payments SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1
+                         WHERE id = $2 AND lease_owner = $3",
+                    )
+                    .bind(next_at)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                }
+                .boxed()
+            }),
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Takes the bill for this payment. True if this payment holds it now (also when it already did).
@@ -899,12 +854,18 @@ impl Store {
         payment_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        timed("lock_bill", async {
-            let mut tx = self.pool.begin().await?;
-            let held = lock_bill_in(&mut tx, restaurant_id, bill_id, payment_id, now).await?;
-            tx.commit().await?;
-            Ok(held)
-        })
+        let (r, b, p) = (
+            restaurant_id.to_string(),
+            bill_id.to_string(),
+            payment_id.to_string(),
+        );
+        timed(
+            "lock_bill",
+            self.writers.write(payment_id, move |conn| {
+                let (r, b, p) = (r.clone(), b.clone(), p.clone());
+                async move { lock_bill_in(conn, &r, &b, &p, now).await }.boxed()
+            }),
+        )
         .await
     }
 
@@ -914,12 +875,18 @@ impl Store {
         bill_id: &str,
         payment_id: &str,
     ) -> Result<(), StoreError> {
-        timed("unlock_bill", async {
-            let mut tx = self.pool.begin().await?;
-            unlock_bill_in(&mut tx, restaurant_id, bill_id, payment_id).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        let (r, b, p) = (
+            restaurant_id.to_string(),
+            bill_id.to_string(),
+            payment_id.to_string(),
+        );
+        timed(
+            "unlock_bill",
+            self.writers.write(payment_id, move |conn| {
+                let (r, b, p) = (r.clone(), b.clone(), p.clone());
+                async move { unlock_bill_in(conn, &r, &b, &p).await }.boxed()
+            }),
+        )
         .await
     }
 
@@ -944,10 +911,171 @@ impl Store {
     }
 }
 
+/// A new payment as the insert writes it (card codes already sealed in `tenders`).
+struct NewRow {
+    id: String,
+    req: PayRequest,
+    tenders: String,
+    lease: Option<Lease>,
+    now: i64,
+    lc: Lifecycle,
+}
+
+enum InsertOutcome {
+    New { bill_locked: bool },
+    Existing(Box<PaymentRecord>),
+}
+
+/// The insert's write: the payment, its first history row and (leased) its bill, or the payment
+/// already stored under its key (read in the same transaction: it may be in this very batch).
+async fn insert_row(
+    conn: &mut AnyConnection,
+    row: Arc<NewRow>,
+    keys: Arc<Keyring>,
+) -> Result<InsertOutcome, StoreError> {
+    let (req, lc, now) = (&row.req, row.lc, row.now);
+    let inserted = sqlx::query(
+        "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at, lease_owner, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&req.idempotency_key)
+    .bind(&req.restaurant_id)
+    .bind(&req.bill_id)
+    .bind(req.amount.to_string())
+    .bind(req.tips.to_string())
+    .bind(req.amount.scale() as i64)
+    .bind(&row.tenders)
+    .bind(serde_json::to_string(&req.fiscal_data).unwrap_or_else(|_| "{}".into()))
+    .bind(i64::from(req.close))
+    .bind(req.points.to_string())
+    .bind(serde_json::to_string(&req.pos_options).unwrap_or_else(|_| "{}".into()))
+    .bind(lc.state.as_str())
+    .bind(lc.step.as_str())
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .bind(row.lease.as_ref().map(|l| l.owner.clone()))
+    .bind(row.lease.as_ref().map(|l| l.until))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        let found = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE idempotency_key = $1"
+        ))
+        .bind(&req.idempotency_key)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            id: row.id.clone(),
+            what: "the payment holding this idempotency key vanished".into(),
+        })?;
+        return Ok(InsertOutcome::Existing(Box::new(decode(&found, &keys)?)));
+    }
+    insert_event(
+        conn,
+        &row.id,
+        1,
+        now,
+        lc,
+        None,
+        None,
+        None,
+        Some("accepted"),
+    )
+    .await?;
+    let bill_locked = match row.lease {
+        Some(_) => lock_bill_in(conn, &req.restaurant_id, &req.bill_id, &row.id, now).await?,
+        None => false,
+    };
+    Ok(InsertOutcome::New { bill_locked })
+}
+
+/// A worker's change to a payment, as [`Store::save_step`] writes it.
+struct Change {
+    rec: PaymentRecord,
+    owner: String,
+    now: i64,
+    release: bool,
+    unlock_bill: bool,
+    note: Option<String>,
+}
+
+/// The save's write: fenced by lease owner and version; with its history row (and the bill's
+/// release) only if the payment was still this worker's.
+async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, StoreError> {
+    let rec = &c.rec;
+    let bill_before = rec
+        .bill_before
+        .as_ref()
+        .map(|b| serde_json::to_string(b).unwrap_or_default());
+    let version = rec.version + 1;
+    let updated = sqlx::query(
+        "UPDATE payments SET state = $1, step = $2, substate = $3, pos_code = $4, pos_text = $5, pos_reference = $6,
+                bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
+                lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
+                lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END,
+                sending = $16, unknown_since = $17
+         WHERE id = $18 AND lease_owner = $19 AND version = $20",
+    )
+    .bind(rec.lifecycle.state.as_str())
+    .bind(rec.lifecycle.step.as_str())
+    .bind(rec.substate.map(|s| s.as_str()))
+    .bind(&rec.pos_code)
+    .bind(&rec.pos_text)
+    .bind(&rec.pos_reference)
+    .bind(bill_before)
+    .bind(serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()))
+    .bind(i64::from(rec.attempts))
+    .bind(i64::from(rec.checks))
+    .bind(rec.next_attempt_at)
+    .bind(version)
+    .bind(c.now)
+    .bind(c.release)
+    .bind(c.release)
+    .bind(i64::from(rec.sending))
+    .bind(rec.unknown_since)
+    .bind(&rec.id)
+    .bind(&c.owner)
+    .bind(rec.version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if !updated {
+        return Ok(false);
+    }
+    insert_event(
+        conn,
+        &rec.id,
+        version,
+        c.now,
+        rec.lifecycle,
+        rec.substate,
+        rec.pos_code.as_deref(),
+        rec.pos_text.as_deref(),
+        c.note.as_deref(),
+    )
+    .await?;
+    if c.unlock_bill {
+        unlock_bill_in(
+            conn,
+            &rec.request.restaurant_id,
+            &rec.request.bill_id,
+            &rec.id,
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
 /// Takes the bill for the payment inside `tx`: true if the payment holds it now (also when it
 /// already did). The insert does nothing when another payment holds it.
 async fn lock_bill_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     restaurant_id: &str,
     bill_id: &str,
     payment_id: &str,
@@ -961,7 +1089,7 @@ async fn lock_bill_in(
     .bind(bill_id)
     .bind(payment_id)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
@@ -973,14 +1101,14 @@ async fn lock_bill_in(
     )
     .bind(restaurant_id)
     .bind(bill_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(holder.as_deref() == Some(payment_id))
 }
 
 /// Lets the bill go inside `tx`, if this payment holds it.
 async fn unlock_bill_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     restaurant_id: &str,
     bill_id: &str,
     payment_id: &str,
@@ -991,14 +1119,14 @@ async fn unlock_bill_in(
     .bind(restaurant_id)
     .bind(bill_id)
     .bind(payment_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     id: &str,
     version: i64,
     now: i64,
@@ -1021,7 +1149,7 @@ async fn insert_event(
     .bind(pos_code)
     .bind(pos_text)
     .bind(note)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
