@@ -15,7 +15,7 @@ use posgate_core::pos::{
 use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{Invalid, PosConnector, Setting};
 use posgate_proto::v1::PosConnection;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::classify::Failure;
@@ -92,17 +92,14 @@ fn bill_status(o: &Order) -> BillStatus {
 }
 
 fn dish_of(d: &DishLine, scale: u32) -> Dish {
-    Dish {
-        id: d.id.clone().unwrap_or_default(),
-        name: d.name.clone().unwrap_or_default(),
-        price: d.price,
-        quantity: d.quantity,
-        amount: d.amount.or_else(|| {
-            d.price?
-                .checked_mul(d.quantity?)
-                .map(|a| a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
-        }),
-    }
+    posgate_pos_kit::dish(
+        d.id.clone(),
+        d.name.clone(),
+        d.price,
+        d.quantity,
+        d.amount,
+        scale,
+    )
 }
 
 impl Restaurant {
@@ -201,9 +198,13 @@ impl Restaurant {
 }
 
 /// A failed write's answer, its `requestId` as the reference; `sent: false` when the read
-/// before it failed and nothing was sent.
+/// before it failed and nothing was sent (then nothing can be unknown).
 fn failed(f: &Failure, sent: bool) -> PosReply {
-    PosReply::failed(f.outcome(sent), f.to_pos()).reference(f.request_id.clone())
+    let outcome = match sent {
+        true => f.outcome(),
+        false => f.clone().read_only().outcome(),
+    };
+    PosReply::failed(outcome, f.pos_failure()).reference(f.request_id.clone())
 }
 
 /// A posting's answer carries its `requestId` in the details too.
@@ -252,7 +253,7 @@ impl PosConnector for DeliveryConnector {
         r.read_bill(bill_id)
             .await
             .map(|(bill, _)| bill)
-            .map_err(|f| f.to_pos())
+            .map_err(|f| f.pos_failure())
     }
 
     async fn list_bills(
@@ -285,7 +286,7 @@ impl PosConnector for DeliveryConnector {
                     )),
                 );
             }
-            Err(f) => return (vec![], Some(f.to_pos())),
+            Err(f) => return (vec![], Some(f.pos_failure())),
         };
         let mut bills = Vec::new();
         for row in rows.iter().take(MAX_LISTED) {
@@ -301,7 +302,7 @@ impl PosConnector for DeliveryConnector {
             } else {
                 match r.client.get_order(&id).await {
                     Ok((o, _)) => o,
-                    Err(f) => return (bills, Some(f.to_pos())),
+                    Err(f) => return (bills, Some(f.pos_failure())),
                 }
             };
             if let (Some(want), Some(got)) = (&r.settings.restaurant_guid, &order.restaurant_id)
@@ -414,7 +415,7 @@ impl PosConnector for DeliveryConnector {
                 .reference(rid);
             }
             Err(f) if f.not_found => {
-                return PosReply::failed(Outcome::Rejected, f.to_pos())
+                return PosReply::failed(Outcome::Rejected, f.pos_failure())
                     .reference(f.request_id.clone());
             }
             // Not readable now: /complete decides.
@@ -453,7 +454,7 @@ impl PosConnector for DeliveryConnector {
                     f.code,
                     f.pos_text()
                 ));
-                failure = Some(f.to_pos());
+                failure = Some(f.pos_failure());
                 Evidence::Unreadable
             }
         };
@@ -468,7 +469,7 @@ impl PosConnector for DeliveryConnector {
             let (e, w) = reconcile::from_complete(&result);
             why.push(w);
             if let Err(f) = &result {
-                failure = Some(f.to_pos());
+                failure = Some(f.pos_failure());
             }
             decision = reconcile::decide(e, check.close);
         }
@@ -480,12 +481,7 @@ impl PosConnector for DeliveryConnector {
             // The table never asks twice; if it did, nothing is known.
             Decision::ProbeWithComplete => (Outcome::Unknown, false),
         };
-        PosReply {
-            failure,
-            ..PosReply::new(outcome)
-                .closed(bill_closed)
-                .evidence(why.join("; "))
-        }
+        posgate_pos_kit::checked(outcome, bill_closed, failure, why.join("; "))
     }
 }
 

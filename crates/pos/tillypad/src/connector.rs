@@ -235,8 +235,7 @@ fn resolve_pay_type(
 
 /// A failed `/pay-guest` as posgate's answer.
 fn failed(f: PayFailure) -> PosReply {
-    let failure = f.verdict.failure(f.code, f.text, f.not_found);
-    PosReply::failed(f.verdict.outcome(), failure)
+    PosReply::failed(f.outcome(), f.pos_failure())
 }
 
 fn ours(code: &str, text: impl Into<String>) -> PosFailure {

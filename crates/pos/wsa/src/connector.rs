@@ -14,10 +14,10 @@ use posgate_core::pos::{
 };
 use posgate_core::{AmountRule, Substate};
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_pos_kit::{Invalid, PosConnector, Setting, checked};
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::classify::Verdict;
 use crate::client::{TaskFailure, WsaClient, http_client};
@@ -91,19 +91,17 @@ fn live(products: &[Product]) -> impl Iterator<Item = &Product> {
 }
 
 fn dishes(products: &[Product], scale: u32) -> Vec<Dish> {
-    live(products)
-        .map(|p| Dish {
-            id: p.id.clone().unwrap_or_default(),
-            name: p.name.clone().unwrap_or_default(),
-            price: p.price,
-            quantity: p.quantity,
-            amount: p.amount.or_else(|| {
-                p.price?.checked_mul(p.quantity?).map(|a| {
-                    a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero)
-                })
-            }),
-        })
-        .collect()
+    let dish = |p: &Product| {
+        posgate_pos_kit::dish(
+            p.id.clone(),
+            p.name.clone(),
+            p.price,
+            p.quantity,
+            p.amount,
+            scale,
+        )
+    };
+    live(products).map(dish).collect()
 }
 
 /// An order's total, paid and due: from its price and payments, else its GetOrderList row,
@@ -198,28 +196,7 @@ fn bill_of(
 
 /// A failure of our own making about an answer that lacks what we need: outcome unknown.
 fn unreadable(code: &str, text: &str) -> TaskFailure {
-    TaskFailure {
-        verdict: Verdict::Unknown,
-        code: code.into(),
-        text: text.into(),
-        not_found: false,
-        error: None,
-    }
-}
-
-/// A check's answer.
-fn checked(
-    outcome: Outcome,
-    closed: bool,
-    failure: Option<PosFailure>,
-    evidence: String,
-) -> PosReply {
-    PosReply {
-        failure,
-        ..PosReply::new(outcome)
-    }
-    .closed(closed)
-    .evidence(evidence)
+    TaskFailure::ours(Verdict::Unknown, code, text)
 }
 
 impl Restaurant {
@@ -476,13 +453,11 @@ impl PosConnector for WsaConnector {
                     answer(Outcome::Rejected, Some(f), read_guid)
                 }
                 // Nothing was written: a read that failed is "not applied, try later".
-                Err(f) => {
-                    let outcome = match f.verdict {
-                        Verdict::Rejected(_) => Outcome::Rejected,
-                        Verdict::Unknown | Verdict::Transient => Outcome::NotApplied,
-                    };
-                    answer(outcome, Some(f.pos_failure()), read_guid)
-                }
+                Err(f) => answer(
+                    f.clone().read_only().outcome(),
+                    Some(f.pos_failure()),
+                    read_guid,
+                ),
             };
         }
         let params = CompleteOrderParams {
@@ -494,7 +469,7 @@ impl PosConnector for WsaConnector {
             Ok(_) => answer(Outcome::Applied, None, reply.task_guid),
             Err(f) => {
                 // Refused: maybe because it is closed already (a race, a repeat).
-                if matches!(f.verdict, Verdict::Rejected(_))
+                if f.is_refusal()
                     && let Ok(o) = r.read_order(bill_id).await.1
                     && o.is_completed()
                 {
