@@ -483,9 +483,7 @@ impl PosConnector for TillypadConnector {
 impl posgate_pos_kit::AdapterProcess for TillypadConnector {
     const NAME: &'static str = "tillypad";
     const TITLE: &'static str = "Tillypad adapter";
-    const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
-        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 50063),
-    );
+    const DEFAULT_LISTEN: std::net::SocketAddr = posgate_pos_kit::run::localhost(50063);
 
     fn build() -> anyhow::Result<Self> {
         Ok(TillypadConnector::new())
