@@ -690,16 +690,4 @@ mod tests {
         points_details(&mut d, m("10"), &ok(Some(r#"[{"sum": "x"}]"#)));
         assert!(d[detail::POINTS_MISMATCH].starts_with("could not read"));
     }
-
-    #[test]
-    fn gest_id_must_be_a_guid() {
-        let c = TillypadConnector::new();
-        assert_eq!(
-            c.bill_id(" {8F0E6B52-3C1D-4A7E-9B20-000000000978} ")
-                .unwrap(),
-            "8F0E6B52-3C1D-4A7E-9B20-000000000978"
-        );
-        assert_eq!(c.bill_id(" ").unwrap_err(), "is required");
-        assert!(c.bill_id("12").unwrap_err().contains("GUID"));
-    }
 }
