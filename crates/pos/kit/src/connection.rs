@@ -164,6 +164,12 @@ pub fn setting_specs(table: &[Setting]) -> Vec<posgate_proto::v1::SettingSpec> {
         .collect()
 }
 
+/// Every name a connection carries, and whether it came among the secrets.
+fn sent_names(conn: &posgate_proto::v1::PosConnection) -> impl Iterator<Item = (&String, bool)> {
+    let plain = conn.settings.keys().map(|k| (k, false));
+    plain.chain(conn.secrets.keys().map(|k| (k, true)))
+}
+
 /// Refuses, by name and before anything is read, what a connection must not carry: a
 /// static-only field (`static_only`: name, why; e.g. a file on the adapter's host) and a
 /// secret of `table` sent as a plain setting. Names are compared in any case, as they are
@@ -173,11 +179,7 @@ pub fn refuse_misplaced(
     table: &[Setting],
     static_only: &[(&str, &str)],
 ) -> Result<(), String> {
-    let keys = conn
-        .settings
-        .keys()
-        .map(|k| (k, false))
-        .chain(conn.secrets.keys().map(|k| (k, true)));
+    let keys = sent_names(conn);
     for (key, sent_as_secret) in keys {
         if let Some((name, why)) = static_only
             .iter()
@@ -208,11 +210,7 @@ pub fn refuse_unlisted(
     table: &[Setting],
     pos: &str,
 ) -> Result<(), String> {
-    let keys = conn
-        .settings
-        .keys()
-        .map(|k| (k, false))
-        .chain(conn.secrets.keys().map(|k| (k, true)));
+    let keys = sent_names(conn);
     for (name, sent_as_secret) in keys {
         let key = name.to_ascii_lowercase();
         let Some(s) = table.iter().find(|s| s.name == key) else {
