@@ -32,8 +32,8 @@
 //! timeout, a transport failure or an auth failure.
 
 use posgate_core::Substate;
-use posgate_core::pos::{Outcome, PosFailure};
-use posgate_pos_kit::http::{Fate, HttpFailure};
+use posgate_pos_kit::REFUSED;
+use posgate_pos_kit::http::HttpFailure;
 use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
 use posgate_rkeeper::{Verdict, classify_rk_text};
 
@@ -48,66 +48,9 @@ pub enum Op {
     Write,
 }
 
-/// Why a call did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub verdict: Verdict,
-    /// `ERR_EXTERNAL_ERROR_WS`, `rk7_close_order`, `HTTP/503`, `transport/connect`, `auth/invalid_client`, ...
-    pub code: String,
-    /// What r_k Delivery said (`msg`, with validation `errors`), verbatim; or our description.
-    pub text: String,
-    /// r_k Delivery's `requestId`, for its support.
-    pub request_id: Option<String>,
-    /// The order is unknown to r_k Delivery.
-    pub not_found: bool,
-}
-
-impl Failure {
-    pub fn ours(verdict: Verdict, code: impl Into<String>, text: impl Into<String>) -> Self {
-        Failure {
-            verdict,
-            code: code.into(),
-            text: text.into(),
-            request_id: None,
-            not_found: false,
-        }
-    }
-
-    /// The substate to report: the refusal's, else `OTHER_ERROR`.
-    pub fn substate(&self) -> Substate {
-        self.verdict.substate()
-    }
-
-    /// Passing: nothing was decided about the order.
-    pub fn is_transient(&self) -> bool {
-        !matches!(self.verdict, Verdict::Rejected(_))
-    }
-
-    /// The text with the `requestId`, for the payment's history and support.
-    pub fn pos_text(&self) -> String {
-        match &self.request_id {
-            Some(id) => format!("{} (requestId {id})", self.text),
-            None => self.text.clone(),
-        }
-    }
-
-    /// The failure as posgate reports it: the substate, r_k Delivery's code, the text with
-    /// the `requestId`.
-    pub fn to_pos(&self) -> PosFailure {
-        self.verdict
-            .failure(self.code.clone(), self.pos_text(), self.not_found)
-    }
-
-    /// What the failure of a write (`/pay`, `/complete`) says about it; `sent: false` for a
-    /// write never sent because the read before it failed (then nothing can be unknown).
-    pub fn outcome(&self, sent: bool) -> Outcome {
-        match self.verdict {
-            Verdict::Rejected(_) => Outcome::Rejected,
-            Verdict::Unknown if sent => Outcome::Unknown,
-            Verdict::Unknown | Verdict::Transient => Outcome::NotApplied,
-        }
-    }
-}
+/// Why a call did not succeed: the kit's failure, with r_k Delivery's `requestId` (from the
+/// error body or the `x-request-id` header) said with its text.
+pub use posgate_pos_kit::Failure;
 
 /// Verdict for a failure that may have happened after the request reached the server.
 pub fn after_sending(op: Op) -> Verdict {
@@ -171,8 +114,6 @@ pub struct Row {
     /// The order is unknown to r_k Delivery.
     pub not_found: bool,
 }
-
-const REFUSED: Verdict = Verdict::Rejected(Substate::OtherError);
 
 /// The answer table (the module docs' rows 1-7); rows are tried in order, and an answer no
 /// row matches is refused, `OTHER_ERROR` (row 8). Without a readable body the code and `msg`
@@ -372,12 +313,12 @@ pub fn says_not_paid(f: &Failure) -> bool {
         || (code == "rk7_close_order" && !names_other_reason)
 }
 
-/// A failed exchange (no HTTP answer, an unreadable one, a redirect), by the kit's reading.
+/// A failed exchange (no HTTP answer, an unreadable one, a redirect), by the kit's reading;
+/// after sending, a read changes nothing.
 pub fn transport(f: HttpFailure, op: Op) -> Failure {
-    let verdict = match f.fate {
-        Fate::NotSent => Verdict::Transient,
-        Fate::Unknown => after_sending(op),
-        Fate::Refused => Verdict::Rejected(Substate::OtherError),
-    };
-    Failure::ours(verdict, f.code, f.text)
+    let f = Failure::transport(f);
+    match op {
+        Op::Read => f.read_only(),
+        Op::Write => f,
+    }
 }

@@ -8,24 +8,26 @@
 //! Logged: the call, the order id, the HTTP status, r_k Delivery's `requestId`, the outcome and
 //! the elapsed time. Never the token or the client secret.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use posgate_core::Substate;
-use posgate_pos_kit::http::HttpPolicy;
+use posgate_pos_kit::http::{HttpPolicy, request_id};
+use posgate_pos_kit::lenient::snippet;
+use posgate_pos_kit::log_call;
+use posgate_pos_kit::oauth::{ClientCredentials, TokenSource, bearer, token_url};
 use posgate_rkeeper::Verdict;
 use reqwest::Method;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::auth::TokenSource;
-use crate::classify::{Failure, Op, classify, transport};
+use crate::classify::{Failure, Op, ROWS, classify_by, transport};
 use crate::settings::DeliverySettings;
 use crate::wire::{ErrorBody, Order, PayLine, field, orders_of_search, pay_body};
 
 /// Orders collection path; one order is `{ORDERS_PATH}/{orderId}`.
 pub const ORDERS_PATH: &str = "/orders/api/v1/orders";
+/// Path of the token endpoint on the auth server.
+pub const TOKEN_PATH: &str = "/connect/token";
 const PEER: &str = "r_k Delivery";
 
 /// A successful answer.
@@ -47,12 +49,11 @@ pub fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client, reqwest::Err
         .build()
 }
 
-/// An r_k Delivery client for one restaurant. Cheap to clone.
-#[derive(Clone)]
+/// An r_k Delivery client for one restaurant, with its token cache.
 pub struct DeliveryClient {
     http: reqwest::Client,
     base: String,
-    auth: Arc<TokenSource>,
+    auth: TokenSource,
     read_timeout: Duration,
     write_timeout: Duration,
 }
@@ -66,29 +67,25 @@ impl std::fmt::Debug for DeliveryClient {
     }
 }
 
-fn request_id_header(h: &HeaderMap) -> Option<String> {
-    ["x-request-id", "request-id", "x-correlation-id"]
-        .iter()
-        .find_map(|k| h.get(*k)?.to_str().ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 impl DeliveryClient {
     pub fn new(http: reqwest::Client, r: &DeliverySettings) -> Self {
         let read_timeout = Duration::from_millis(r.read_timeout_ms.max(1));
+        let creds = ClientCredentials {
+            token_url: token_url(&r.auth_url, TOKEN_PATH),
+            client_id: r.client_id.clone(),
+            client_secret: r.client_secret.clone(),
+            scopes: ("scopes", r.scopes.clone()),
+        };
         let auth = TokenSource::new(
             http.clone(),
-            &r.auth_url,
-            r.client_id.clone(),
-            r.client_secret.clone(),
-            r.scopes.clone(),
+            creds,
             read_timeout,
+            "the r_k Delivery auth server",
         );
         DeliveryClient {
             http,
             base: r.base_url.trim().trim_end_matches('/').to_string(),
-            auth: Arc::new(auth),
+            auth,
             read_timeout,
             write_timeout: Duration::from_millis(r.write_timeout_ms.max(1)),
         }
@@ -143,13 +140,8 @@ impl DeliveryClient {
 
     /// `PUT /orders/{orderId}/pay`; the `requestId` of the exchange when known.
     pub async fn pay(&self, order_id: &str, lines: &[PayLine]) -> Result<Option<String>, Failure> {
-        let body = pay_body(lines).map_err(|e| {
-            Failure::ours(
-                Verdict::Rejected(Substate::OtherError),
-                "adapter/serialize",
-                e.to_string(),
-            )
-        })?;
+        let body =
+            pay_body(lines).map_err(|e| Failure::unsendable("adapter/serialize", e.to_string()))?;
         self.call(
             Method::PUT,
             &format!("{ORDERS_PATH}/{order_id}/pay"),
@@ -187,27 +179,11 @@ impl DeliveryClient {
     ) -> Result<Answer, Failure> {
         let started = Instant::now();
         let result = self.exchange(method, path, query, body, op).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &result {
-            Ok(a) => tracing::info!(
-                call = what,
-                path,
-                request_id = a.request_id.as_deref().unwrap_or(""),
-                outcome = "ok",
-                elapsed_ms,
-                "r_k Delivery call"
-            ),
-            Err(f) => tracing::warn!(
-                call = what,
-                path,
-                request_id = f.request_id.as_deref().unwrap_or(""),
-                outcome = ?f.verdict,
-                code = %f.code,
-                text = %f.text,
-                elapsed_ms,
-                "r_k Delivery call failed"
-            ),
-        }
+        let (reference, failure) = match &result {
+            Ok(a) => (a.request_id.as_deref(), None),
+            Err(f) => (f.request_id.as_deref(), Some(f)),
+        };
+        log_call(PEER, what, path, reference, started, failure);
         result
     }
 
@@ -227,19 +203,10 @@ impl DeliveryClient {
         let mut refreshed = false;
         loop {
             let token = self.auth.get().await?;
-            let mut bearer =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    Failure::ours(
-                        Verdict::Rejected(Substate::OtherError),
-                        "auth/token",
-                        "the access token is not a valid HTTP header value",
-                    )
-                })?;
-            bearer.set_sensitive(true);
             let mut rb = self
                 .http
                 .request(method.clone(), &url)
-                .header(AUTHORIZATION, bearer)
+                .header(AUTHORIZATION, bearer(&token)?)
                 .timeout(timeout);
             if !query.is_empty() {
                 rb = rb.query(query);
@@ -254,7 +221,7 @@ impl DeliveryClient {
                 .await
                 .map_err(|f| transport(f, op))?;
             let status = answer.status.as_u16();
-            let header_id = request_id_header(&answer.headers);
+            let header_id = request_id(&answer.headers);
             if status == 401 && !refreshed {
                 // Refused before anything ran: a new token, and the same request once more.
                 self.auth.invalidate(&token).await;
@@ -278,15 +245,15 @@ impl DeliveryClient {
                 });
             }
             let eb = error_in_ok.or_else(|| parsed.as_ref().and_then(ErrorBody::from_value));
-            let (verdict, not_found) = classify(status, eb.as_ref(), op);
+            let (verdict, not_found, row) = classify_by(ROWS, status, eb.as_ref(), op);
             let code = eb
                 .as_ref()
                 .and_then(|e| e.code.clone())
                 .unwrap_or_else(|| format!("HTTP/{status}"));
             let mut text = eb.as_ref().map(ErrorBody::text).unwrap_or_default();
             if text.trim().is_empty() {
-                let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-                text = format!("HTTP {status} from r_k Delivery: {}", snippet.trim());
+                let body = snippet(&String::from_utf8_lossy(&bytes));
+                text = format!("HTTP {status} from r_k Delivery: {body}");
             }
             if status == 401 {
                 text = format!(
@@ -294,11 +261,10 @@ impl DeliveryClient {
                 );
             }
             return Err(Failure {
-                verdict,
-                code,
-                text,
                 request_id: eb.and_then(|e| e.request_id).or(header_id),
                 not_found,
+                rule: row.unwrap_or("refused"),
+                ..Failure::ours(verdict, code, text)
             });
         }
     }

@@ -15,7 +15,7 @@ use posgate_core::pos::{
 use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{Invalid, PosConnector, Setting};
 use posgate_proto::v1::PosConnection;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::classify::Failure;
@@ -84,7 +84,8 @@ const STATUSES: &[(OrderIs, BillStatus)] = &[
     (Order::is_not_transferred, BillStatus::NotReady),
 ];
 
-fn bill_status(o: &Order) -> BillStatus {
+/// An order's status as a bill's, by [`STATUSES`].
+pub fn bill_status(o: &Order) -> BillStatus {
     STATUSES
         .iter()
         .find(|(is, _)| is(o))
@@ -92,17 +93,14 @@ fn bill_status(o: &Order) -> BillStatus {
 }
 
 fn dish_of(d: &DishLine, scale: u32) -> Dish {
-    Dish {
-        id: d.id.clone().unwrap_or_default(),
-        name: d.name.clone().unwrap_or_default(),
-        price: d.price,
-        quantity: d.quantity,
-        amount: d.amount.or_else(|| {
-            d.price?
-                .checked_mul(d.quantity?)
-                .map(|a| a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
-        }),
-    }
+    posgate_pos_kit::dish(
+        d.id.clone(),
+        d.name.clone(),
+        d.price,
+        d.quantity,
+        d.amount,
+        scale,
+    )
 }
 
 impl Restaurant {
@@ -110,7 +108,7 @@ impl Restaurant {
     /// r_k Delivery shows no paid state in its documented answers: unless the answer has one
     /// (`payments[]`, `paidAmount`, `isPaid`, ... see [`Order::paid`]), an open order counts as
     /// unpaid (`due = amount`) and a completed one as paid. `None`: the order has no amount.
-    fn bill_of(&self, bill_id: &str, o: &Order) -> Option<Bill> {
+    pub fn bill_of(&self, bill_id: &str, o: &Order) -> Option<Bill> {
         let total = o.amount?;
         let zero = Decimal::ZERO;
         let status = bill_status(o);
@@ -201,9 +199,13 @@ impl Restaurant {
 }
 
 /// A failed write's answer, its `requestId` as the reference; `sent: false` when the read
-/// before it failed and nothing was sent.
+/// before it failed and nothing was sent (then nothing can be unknown).
 fn failed(f: &Failure, sent: bool) -> PosReply {
-    PosReply::failed(f.outcome(sent), f.to_pos()).reference(f.request_id.clone())
+    let outcome = match sent {
+        true => f.outcome(),
+        false => f.clone().read_only().outcome(),
+    };
+    PosReply::failed(outcome, f.pos_failure()).reference(f.request_id.clone())
 }
 
 /// A posting's answer carries its `requestId` in the details too.
@@ -252,7 +254,7 @@ impl PosConnector for DeliveryConnector {
         r.read_bill(bill_id)
             .await
             .map(|(bill, _)| bill)
-            .map_err(|f| f.to_pos())
+            .map_err(|f| f.pos_failure())
     }
 
     async fn list_bills(
@@ -285,7 +287,7 @@ impl PosConnector for DeliveryConnector {
                     )),
                 );
             }
-            Err(f) => return (vec![], Some(f.to_pos())),
+            Err(f) => return (vec![], Some(f.pos_failure())),
         };
         let mut bills = Vec::new();
         for row in rows.iter().take(MAX_LISTED) {
@@ -301,7 +303,7 @@ impl PosConnector for DeliveryConnector {
             } else {
                 match r.client.get_order(&id).await {
                     Ok((o, _)) => o,
-                    Err(f) => return (bills, Some(f.to_pos())),
+                    Err(f) => return (bills, Some(f.pos_failure())),
                 }
             };
             if let (Some(want), Some(got)) = (&r.settings.restaurant_guid, &order.restaurant_id)
@@ -414,7 +416,7 @@ impl PosConnector for DeliveryConnector {
                 .reference(rid);
             }
             Err(f) if f.not_found => {
-                return PosReply::failed(Outcome::Rejected, f.to_pos())
+                return PosReply::failed(Outcome::Rejected, f.pos_failure())
                     .reference(f.request_id.clone());
             }
             // Not readable now: /complete decides.
@@ -453,7 +455,7 @@ impl PosConnector for DeliveryConnector {
                     f.code,
                     f.pos_text()
                 ));
-                failure = Some(f.to_pos());
+                failure = Some(f.pos_failure());
                 Evidence::Unreadable
             }
         };
@@ -468,7 +470,7 @@ impl PosConnector for DeliveryConnector {
             let (e, w) = reconcile::from_complete(&result);
             why.push(w);
             if let Err(f) = &result {
-                failure = Some(f.to_pos());
+                failure = Some(f.pos_failure());
             }
             decision = reconcile::decide(e, check.close);
         }
@@ -480,21 +482,14 @@ impl PosConnector for DeliveryConnector {
             // The table never asks twice; if it did, nothing is known.
             Decision::ProbeWithComplete => (Outcome::Unknown, false),
         };
-        PosReply {
-            failure,
-            ..PosReply::new(outcome)
-                .closed(bill_closed)
-                .evidence(why.join("; "))
-        }
+        posgate_pos_kit::checked(outcome, bill_closed, failure, why.join("; "))
     }
 }
 
 impl posgate_pos_kit::AdapterProcess for DeliveryConnector {
     const NAME: &'static str = "delivery";
     const TITLE: &'static str = "r_k Delivery adapter";
-    const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
-        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 50062),
-    );
+    const DEFAULT_LISTEN: std::net::SocketAddr = posgate_pos_kit::run::localhost(50062);
 
     fn build() -> anyhow::Result<Self> {
         DeliveryConnector::new()
@@ -502,139 +497,8 @@ impl posgate_pos_kit::AdapterProcess for DeliveryConnector {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    pub(crate) fn order(json: &str) -> Order {
-        Order::from_value(&serde_json::from_str(json).unwrap()).unwrap()
-    }
-
-    /// An order (with an amount) as a bill of a restaurant at scale 2.
-    pub(crate) fn bill_of(o: &Order) -> Bill {
-        restaurant().bill_of("1", o).unwrap()
-    }
-
-    /// A restaurant of the connector (nothing is sent anywhere).
-    fn restaurant() -> Restaurant {
-        let conn = PosConnection {
-            settings: [
-                ("base_url", "http://x"),
-                ("auth_url", "http://x"),
-                ("client_id", "c"),
-                ("currency_guid", "cur"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            secrets: [("client_secret".to_string(), "s".to_string())].into(),
-            currency_scale: 2,
-            version: 1,
-        };
-        DeliveryConnector::new().unwrap().connect(&conn).unwrap()
-    }
-
-    #[test]
-    fn statuses_map() {
-        let s = |id: i64| bill_status(&order(&format!(r#"{{"orderStatusId": {id}}}"#)));
-        for id in 1..=3 {
-            assert_eq!(s(id), BillStatus::NotReady);
-        }
-        for id in [4, 5, 6, 7, 8, 9, 10, 13, 14] {
-            assert_eq!(s(id), BillStatus::Open);
-        }
-        assert_eq!(s(11), BillStatus::Closed);
-        assert_eq!(s(12), BillStatus::Canceled);
-        assert_eq!(bill_status(&order(r#"{"amount": 1}"#)), BillStatus::Open);
-    }
-
-    #[test]
-    fn bill_from_an_order() {
-        let r = restaurant();
-        let o = order(
-            r#"{"orderId": "1002", "orderStatusId": 4, "orderStatusName": "Передан на кухню",
-                "amount": 1290.00, "fullAmount": 1350.00, "tableCode": "12",
-                "dishList": [{"id": "a", "name": "Стейк", "price": 1150.00, "quantity": 1},
-                             {"id": "b", "name": "Лимонад", "price": 70.005, "quantity": 2}]}"#,
-        );
-        let b = r.bill_of("1002", &o).unwrap();
-        assert_eq!(
-            (b.total, b.amount_due, b.paid),
-            (dec("1290"), dec("1290"), dec("0"))
-        );
-        assert_eq!(b.status, BillStatus::Open);
-        assert_eq!(b.pos_status, "Передан на кухню");
-        assert_eq!(b.table, "12");
-        assert_eq!(b.order_number, "1002");
-        assert_eq!(b.currency, "cur");
-        assert_eq!(b.guests.len(), 1);
-        let dishes = &b.guests[0].dishes;
-        assert_eq!(dishes[0].amount, Some(dec("1150.00")));
-        assert_eq!(
-            dishes[1].amount,
-            Some(dec("140.01")),
-            "rounded at the scale"
-        );
-        assert_eq!(dishes[1].price, Some(dec("70.005")), "as it is");
-
-        let amounts = |json: &str| {
-            let b = r.bill_of("1", &order(json)).unwrap();
-            (b.paid, b.amount_due)
-        };
-        assert_eq!(
-            amounts(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100}]}"#),
-            (dec("100"), dec("0"))
-        );
-        assert_eq!(
-            amounts(r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 130}]}"#),
-            (dec("130"), dec("0")),
-            "overpaid: nothing due"
-        );
-        assert_eq!(
-            amounts(r#"{"orderStatusId": 11, "amount": 100}"#),
-            (dec("100"), dec("0"))
-        );
-        assert_eq!(
-            amounts(r#"{"orderStatusId": 12, "amount": 100}"#),
-            (dec("0"), dec("0"))
-        );
-        assert_eq!(
-            amounts(r#"{"orderStatusId": 12, "amount": 100, "paidAmount": 40}"#),
-            (dec("40"), dec("0"))
-        );
-        assert!(r.bill_of("1", &order(r#"{"orderStatusId": 4}"#)).is_none());
-    }
-
-    #[test]
-    fn bill_ids() {
-        let c = DeliveryConnector::new().unwrap();
-        assert_eq!(c.bill_id("102").unwrap(), "102");
-        assert_eq!(c.bill_id(" 3f1c-a_b ").unwrap(), "3f1c-a_b");
-        assert_eq!(c.bill_id(" ").unwrap_err(), "is required");
-        for bad in ["1/2", "1?x", "../x", &"9".repeat(65)] {
-            let e = c.bill_id(bad).unwrap_err();
-            assert!(e.contains("is not an r_k Delivery orderId"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn what_delivery_can_do() {
-        let caps = DeliveryConnector::new()
-            .unwrap()
-            .capabilities(&restaurant());
-        assert!(caps.separate_close_step);
-        assert_eq!(caps.amount_rule, posgate_core::AmountRule::Exact);
-        assert!(!caps.supports_tips && !caps.supports_points && !caps.supports_fiscal_data);
-        assert!(!caps.cannot_read_bills);
-        assert_eq!(
-            caps.settle_ms,
-            190_000 + crate::settings::DEFAULT_SETTLE_MARGIN_MS
-        );
-    }
 
     #[test]
     fn a_posting_carries_its_request_id_in_the_details() {

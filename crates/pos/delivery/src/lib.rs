@@ -15,8 +15,8 @@
 //! - [`settings`]: a restaurant's settings, named once in [`settings::SETTINGS`] (what
 //!   `Describe` reports), read from its connection.
 //! - [`connector`]: [`DeliveryConnector`]: the five calls, orders as bills.
-//! - [`auth`]: OAuth2 client credentials, the token cached until shortly before it expires.
-//! - [`client`]: the HTTP client (bearer token, one refresh on 401, timeouts per call kind).
+//! - [`client`]: the HTTP client (bearer token from the kit's OAuth2 client credentials
+//!   (`posgate_pos_kit::oauth`), one refresh on 401, timeouts per call kind).
 //! - [`classify`]: the table that maps r_k Delivery answers to posgate's outcomes; r_keeper's
 //!   texts inside them go through the one shared classifier, [`classify_rk_text`].
 //! - [`wire`]: the `/pay` body and lenient reading of orders and errors (money never through
@@ -115,7 +115,6 @@
 //! `/pay`.
 #![forbid(unsafe_code)]
 
-pub mod auth;
 pub mod classify;
 pub mod client;
 pub mod connector;

@@ -133,7 +133,7 @@ fn paid_change(
 }
 
 /// Reads the order (and the bill read before posting) as evidence, with the reason in words.
-pub(crate) fn from_order(
+pub fn from_order(
     before: Option<&BillAmounts>,
     order: &Order,
     now: &Bill,
@@ -179,7 +179,7 @@ pub(crate) fn from_order(
 }
 
 /// Reads the answer to the `/complete` probe as evidence, with the reason in words.
-pub(crate) fn from_complete(result: &Result<Option<String>, Failure>) -> (Evidence, String) {
+pub fn from_complete(result: &Result<Option<String>, Failure>) -> (Evidence, String) {
     match result {
         Ok(rid) => (
             Evidence::CompleteSucceeded,
@@ -206,123 +206,5 @@ pub(crate) fn from_complete(result: &Result<Option<String>, Failure>) -> (Eviden
                 f.pos_text()
             ),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::connector::tests::{bill_of, order};
-    use posgate_rkeeper::Verdict;
-
-    fn before(paid: &str, due: &str) -> BillAmounts {
-        BillAmounts {
-            total: Some("100.00".parse().unwrap()),
-            paid: paid.parse().ok(),
-            due: due.parse().ok(),
-            closed: false,
-            pos_status: "Передан на кухню".into(),
-        }
-    }
-
-    fn evidence(b: Option<&BillAmounts>, json: &str, amount: &str) -> Evidence {
-        let o = order(json);
-        let now = bill_of(&o);
-        let (e, why) = from_order(b, &o, &now, Money::parse(amount, 2).unwrap(), 2);
-        assert!(why.contains("the order is now"), "{why}");
-        e
-    }
-
-    #[test]
-    fn evidence_from_an_order_with_a_paid_state() {
-        let b = before("0.00", "100.00");
-        let paid = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 100.00}], "isPaid": true}"#;
-        let unpaid = r#"{"orderStatusId": 4, "amount": 100, "payments": [], "isPaid": false}"#;
-        let partly = r#"{"orderStatusId": 4, "amount": 100, "payments": [{"amount": 30}]}"#;
-        let status_only = r#"{"orderStatusId": 4, "amount": 100, "paymentStatus": "PAID"}"#;
-        let due_only = r#"{"orderStatusId": 4, "amount": 100, "amountDue": 100}"#;
-        let e = |b: Option<&BillAmounts>, j: &str| evidence(b, j, "100.00");
-        assert_eq!(e(Some(&b), paid), Evidence::PaidGrew { closed: false });
-        assert_eq!(
-            e(Some(&b), status_only),
-            Evidence::PaidGrew { closed: false }
-        );
-        assert_eq!(e(Some(&b), unpaid), Evidence::PaidUnchanged);
-        assert_eq!(e(Some(&b), due_only), Evidence::PaidUnchanged);
-        assert_eq!(e(Some(&b), partly), Evidence::Unclear { closed: false });
-        assert_eq!(e(None, unpaid), Evidence::PaidUnchanged);
-        assert_eq!(e(None, paid), Evidence::Unclear { closed: false });
-        let done = r#"{"orderStatusId": 11, "amount": 100, "payments": [{"amount": 100}]}"#;
-        assert_eq!(e(Some(&b), done), Evidence::PaidGrew { closed: true });
-        // Completed although the paid state shows nothing: r_k Delivery completes only
-        // paid orders.
-        let done_no_lines = r#"{"orderStatusId": 11, "amount": 100, "payments": []}"#;
-        assert_eq!(e(Some(&b), done_no_lines), Evidence::CompletedSince);
-        // Fully discounted: a line of 0 tells.
-        let zb = before("0.00", "0.00");
-        let z = |j: &str| evidence(Some(&zb), j, "0");
-        assert_eq!(
-            z(r#"{"orderStatusId": 4, "amount": 0, "payments": [{"amount": 0}], "isPaid": true}"#),
-            Evidence::PaidGrew { closed: false }
-        );
-        assert_eq!(
-            z(r#"{"orderStatusId": 4, "amount": 0, "payments": [], "isPaid": false}"#),
-            Evidence::PaidUnchanged
-        );
-        assert_eq!(
-            z(r#"{"orderStatusId": 4, "amount": 0, "paidAmount": 0}"#),
-            Evidence::Unclear { closed: false }
-        );
-    }
-
-    #[test]
-    fn evidence_from_an_order_without_a_paid_state() {
-        let b = before("0.00", "100.00");
-        let e = |b: Option<&BillAmounts>, j: &str| evidence(b, j, "100.00");
-        assert_eq!(
-            e(Some(&b), r#"{"orderStatusId": 5, "amount": 100}"#),
-            Evidence::Silent
-        );
-        assert_eq!(
-            e(Some(&b), r#"{"orderStatusId": 11, "amount": 100}"#),
-            Evidence::CompletedSince
-        );
-        // Other ways of saying completed.
-        for j in [
-            r#"{"orderId": "1", "amount": 100, "isClosed": true}"#,
-            r#"{"orderId": "1", "amount": 100, "status": "Completed"}"#,
-            r#"{"orderId": "1", "amount": 100, "closedAt": "2024-05-01T10:00:00+03:00"}"#,
-        ] {
-            assert_eq!(e(Some(&b), j), Evidence::CompletedSince, "{j}");
-        }
-        assert_eq!(
-            e(None, r#"{"orderStatusId": 11, "amount": 100}"#),
-            Evidence::Unclear { closed: true }
-        );
-        assert_eq!(
-            e(Some(&b), r#"{"orderStatusId": 12, "amount": 100}"#),
-            Evidence::Cancelled
-        );
-    }
-
-    #[test]
-    fn evidence_from_the_complete_probe() {
-        let refused = |code: &str, text: &str| -> Result<Option<String>, Failure> {
-            Err(Failure {
-                request_id: Some("rq-7".into()),
-                ..Failure::ours(Verdict::Unknown, code, text)
-            })
-        };
-        let (e, why) = from_complete(&Ok(Some("rq-1".into())));
-        assert_eq!(e, Evidence::CompleteSucceeded);
-        assert!(why.contains("rq-1"), "{why}");
-        let (e, why) = from_complete(&refused(
-            "rk7_close_order",
-            "RkInternal: Checkout [3071] Unable to close order 1.73, it is not fully paid.",
-        ));
-        assert_eq!(e, Evidence::CompleteNotPaid);
-        assert!(why.contains("[3071]") && why.contains("rq-7"), "{why}");
-        let (e, _) = from_complete(&refused("ERR_EXTERNAL_ERROR_WS", "Request timed out"));
-        assert_eq!(e, Evidence::CompleteFailed);
     }
 }

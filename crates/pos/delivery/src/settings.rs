@@ -9,7 +9,7 @@
 //! never quote a secret.
 
 use posgate_core::Secret;
-use posgate_pos_kit::Setting;
+use posgate_pos_kit::{Setting, connection};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 use time::UtcOffset;
@@ -140,15 +140,15 @@ pub struct DeliverySettings {
     #[serde(default = "default_lookback")]
     pub list_lookback_hours: u32,
     /// HTTP timeout of reads and of the token request.
-    #[serde(default = "default_read_timeout")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<30_000>")]
     pub read_timeout_ms: u64,
     /// HTTP timeout of `/pay` and `/complete`: they wait for White Server and r_keeper
     /// (120 s by default there, at most 180 s), so this is longer.
-    #[serde(default = "default_write_timeout")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<190_000>")]
     pub write_timeout_ms: u64,
     /// After `/pay` went unanswered, how long beyond `write_timeout_ms` r_k Delivery and
     /// White Server may still apply it: `Describe.reconcile_settle_ms` is their sum.
-    #[serde(default = "default_settle_margin")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<DEFAULT_SETTLE_MARGIN_MS>")]
     pub settle_margin_ms: u64,
 }
 
@@ -166,15 +166,6 @@ fn yes() -> bool {
 }
 fn default_lookback() -> u32 {
     24
-}
-fn default_read_timeout() -> u64 {
-    30_000
-}
-fn default_write_timeout() -> u64 {
-    190_000
-}
-fn default_settle_margin() -> u64 {
-    DEFAULT_SETTLE_MARGIN_MS
 }
 
 /// Whether `url` is r_k Delivery's production API host (`https://delivery.ucs.ru`, any case,
@@ -242,12 +233,8 @@ impl DeliverySettings {
 
     /// Checks what can be checked without talking to r_k Delivery.
     fn check(&self) -> Result<(), String> {
-        for (name, url) in [("base_url", &self.base_url), ("auth_url", &self.auth_url)] {
-            let url = url.trim();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(bad(name, "must start with http:// or https://"));
-            }
-        }
+        connection::check_url("base_url", &self.base_url)?;
+        connection::check_url("auth_url", &self.auth_url)?;
         let required = [
             ("client_id", self.client_id.trim().is_empty()),
             ("client_secret", self.client_secret.is_empty()),
@@ -270,9 +257,6 @@ impl DeliverySettings {
                 return Err(bad(name, "must be positive"));
             }
         }
-        if let Some(pem) = &self.ca_pem {
-            posgate_pos_kit::check_ca_pem(pem).map_err(|e| bad("ca_pem", e))?;
-        }
-        Ok(())
+        connection::check_ca_setting(self.ca_pem.as_deref())
     }
 }

@@ -5,27 +5,18 @@
 //! Money is parsed from the number's text (serde_json's `arbitrary_precision` keeps it) and
 //! written as a JSON number with its exact decimal text, never through a float.
 
-use std::str::FromStr;
-
+use posgate_pos_kit::lenient::{decimal_at, list_at, strict_bool_at, text_at as text_field};
+use posgate_pos_kit::words::{first_said, normalize, says};
 use rust_decimal::Decimal;
-use serde_json::{Number, Value};
+use serde_json::Value;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-// ------------------------------------------------------------------------------------------
-// Lenient scalar readers.
-// ------------------------------------------------------------------------------------------
-
-pub use posgate_core::json::{bool_of, decimal_of, field, int_of, text_of};
-
-fn text_field(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| field(v, k).and_then(text_of))
-}
-
-fn decimal_field(v: &Value, keys: &[&str]) -> Option<Decimal> {
-    keys.iter().find_map(|k| field(v, k).and_then(decimal_of))
-}
+/// The lenient readers are the kit's.
+pub use posgate_pos_kit::lenient::{
+    bool_of, decimal_of, decimal_to_json, field, int_of, strict_bool, text_of,
+};
 
 // ------------------------------------------------------------------------------------------
 // Orders.
@@ -154,16 +145,9 @@ pub fn payment_status_says_paid(text: &str) -> Option<bool> {
     ];
     const PARTLY: &[&str] = &["part", "частич", "частков", "pending", "ожида", "очіку"];
     const PAID: &[&str] = &["paid", "payed", "оплачен", "сплачен"];
-    let t = text.trim().to_lowercase();
-    if UNPAID.iter().any(|w| t.contains(w)) {
-        Some(false)
-    } else if PARTLY.iter().any(|w| t.contains(w)) {
-        None
-    } else if PAID.iter().any(|w| t.contains(w)) {
-        Some(true)
-    } else {
-        None
-    }
+    let rows: &[(&[&str], Option<bool>)] =
+        &[(UNPAID, Some(false)), (PARTLY, None), (PAID, Some(true))];
+    first_said(&normalize(text.trim()), rows).flatten()
 }
 
 /// What a status name says when the answer has no status id: completed or cancelled.
@@ -180,23 +164,11 @@ fn status_name_says(name: &str) -> (bool, bool) {
     ];
     const NEGATED: &[&str] = &["incomplete", "not ", "не ", "uncomplete", "unclosed"];
     const CANCELLED: &[&str] = &["cancel", "отмен", "скасов", "анулю", "аннулир"];
-    let n = name.to_lowercase();
+    let n = normalize(name);
     (
-        COMPLETED.iter().any(|w| n.contains(w)) && !NEGATED.iter().any(|w| n.contains(w)),
-        CANCELLED.iter().any(|w| n.contains(w)),
+        says(&n, COMPLETED) && !says(&n, NEGATED),
+        says(&n, CANCELLED),
     )
-}
-
-fn strict_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 fn status_id_of(v: &Value) -> Option<i64> {
@@ -245,56 +217,46 @@ impl Order {
             return None;
         }
         let keys = &PAID_STATE_KEYS;
-        let dishes = match field(v, "dishList").or_else(|| field(v, "dishes")) {
-            Some(Value::Array(items)) => items
+        let dishes = match list_at(v, &["dishList", "dishes"]) {
+            Some(items) => items
                 .iter()
                 .filter(|d| d.is_object())
                 .map(|d| DishLine {
                     id: text_field(d, &["id", "dishId"]),
                     name: text_field(d, &["name"]),
-                    price: decimal_field(d, &["price"]),
-                    quantity: decimal_field(d, &["quantity", "count"]),
-                    amount: decimal_field(d, &["amount", "sum", "totalPrice"]),
+                    price: decimal_at(d, &["price"]),
+                    quantity: decimal_at(d, &["quantity", "count"]),
+                    amount: decimal_at(d, &["amount", "sum", "totalPrice"]),
                 })
                 .collect(),
             _ => Vec::new(),
         };
-        let payments = keys.payments.iter().find_map(|k| match field(v, k) {
-            Some(Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|p| decimal_field(p, &["amount", "sum"]).unwrap_or(Decimal::ZERO))
-                    .collect(),
-            ),
-            _ => None,
+        let payments = list_at(v, keys.payments).map(|items| {
+            items
+                .iter()
+                .map(|p| decimal_at(p, &["amount", "sum"]).unwrap_or(Decimal::ZERO))
+                .collect()
         });
-        let is_paid = keys
-            .paid_flag
-            .iter()
-            .find_map(|k| field(v, k).and_then(strict_bool))
-            .or_else(|| {
-                text_field(v, keys.payment_status)
-                    .as_deref()
-                    .and_then(payment_status_says_paid)
-            });
+        let is_paid = strict_bool_at(v, keys.paid_flag).or_else(|| {
+            text_field(v, keys.payment_status)
+                .as_deref()
+                .and_then(payment_status_says_paid)
+        });
         let o = Order {
             order_id: text_field(v, &["orderId"]),
             status_id: status_id_of(v),
             status_name: status_name_of(v),
-            amount: decimal_field(v, &["amount"]),
-            full_amount: decimal_field(v, &["fullAmount"]),
+            amount: decimal_at(v, &["amount"]),
+            full_amount: decimal_at(v, &["fullAmount"]),
             table_code: text_field(v, &["tableCode"]),
             restaurant_id: text_field(v, &["restaurantId"]),
             completed_at: text_field(v, keys.closed_at),
             dishes,
             payments,
-            paid_amount: decimal_field(v, keys.paid_amount),
-            due_amount: decimal_field(v, keys.due_amount),
+            paid_amount: decimal_at(v, keys.paid_amount),
+            due_amount: decimal_at(v, keys.due_amount),
             is_paid,
-            closed_flag: keys
-                .closed_flag
-                .iter()
-                .find_map(|k| field(v, k).and_then(strict_bool)),
+            closed_flag: strict_bool_at(v, keys.closed_flag),
         };
         let documented_status = DOCUMENTED_STATUS_KEYS
             .iter()
@@ -402,10 +364,7 @@ pub fn orders_of_search(v: &Value) -> Option<Vec<Value>> {
     let from = |x: &Value| -> Option<Vec<Value>> {
         match x {
             Value::Array(a) => Some(a.clone()),
-            Value::Object(_) => LIST_KEYS.iter().find_map(|k| match field(x, k) {
-                Some(Value::Array(a)) => Some(a.clone()),
-                _ => None,
-            }),
+            Value::Object(_) => list_at(x, LIST_KEYS).cloned(),
             _ => None,
         }
     };
@@ -506,15 +465,6 @@ pub fn pay_body(lines: &[PayLine]) -> Result<Vec<u8>, serde_json::Error> {
         })
         .collect();
     serde_json::to_vec(&wire)
-}
-
-/// A decimal as a JSON number with its exact text (`978.00`).
-pub fn decimal_to_json(d: Decimal) -> Value {
-    let text = d.to_string();
-    match Number::from_str(&text) {
-        Ok(n) => Value::Number(n),
-        Err(_) => Value::String(text),
-    }
 }
 
 const PAID_AT: &[FormatItem<'static>] = format_description!(

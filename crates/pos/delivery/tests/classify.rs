@@ -2,56 +2,12 @@
 //! wordings and codes of independent implementations, and the order of the rows.
 
 use posgate_core::Substate;
-use posgate_core::pos::PosFailure;
 use posgate_delivery::classify::*;
 use posgate_delivery::wire::ErrorBody;
 use posgate_rkeeper::Verdict;
 
 /// A refusal that names no substate of its own.
 const REFUSED: Verdict = Verdict::Rejected(Substate::OtherError);
-
-#[test]
-fn only_a_refusal_is_not_transient() {
-    assert!(!Failure::ours(Verdict::Rejected(Substate::OtherError), "c", "t").is_transient());
-    assert!(!Failure::ours(Verdict::Rejected(Substate::BillInUse), "c", "t").is_transient());
-    assert!(Failure::ours(Verdict::Unknown, "c", "t").is_transient());
-    assert!(Failure::ours(Verdict::Transient, "c", "t").is_transient());
-}
-
-#[test]
-fn a_failed_write_s_outcome_and_report() {
-    use posgate_core::pos::Outcome as O;
-    // verdict, outcome when sent, outcome when the read before it failed.
-    let rows = [
-        (
-            Verdict::Rejected(Substate::BillInUse),
-            O::Rejected,
-            O::Rejected,
-        ),
-        (Verdict::Unknown, O::Unknown, O::NotApplied),
-        (Verdict::Transient, O::NotApplied, O::NotApplied),
-    ];
-    for (verdict, sent, unsent) in rows {
-        let f = Failure::ours(verdict, "c", "t");
-        assert_eq!((f.outcome(true), f.outcome(false)), (sent, unsent), "{f:?}");
-    }
-    let f = Failure {
-        request_id: Some("0HM:7".into()),
-        not_found: true,
-        ..Failure::ours(Verdict::Rejected(Substate::BillInUse), "ERR_X", "locked")
-    };
-    assert_eq!(
-        f.to_pos(),
-        PosFailure {
-            substate: Substate::BillInUse,
-            code: "ERR_X".into(),
-            text: "locked (requestId 0HM:7)".into(),
-            not_found: true,
-            transient: false,
-        }
-    );
-    assert!(Failure::ours(Verdict::Unknown, "c", "t").to_pos().transient);
-}
 
 #[test]
 fn a_final_status_text_needs_both_words_or_the_russian_one() {
@@ -387,16 +343,6 @@ fn a_refused_complete_that_says_not_paid() {
     ] {
         assert!(!says_not_paid(&f(code, text)), "{code} {text}");
     }
-}
-
-#[test]
-fn pos_text_keeps_the_request_id() {
-    let mut f = Failure::ours(Verdict::Unknown, "x", "Request timed out");
-    assert_eq!(f.pos_text(), "Request timed out");
-    f.request_id = Some("0HM:2".into());
-    assert_eq!(f.pos_text(), "Request timed out (requestId 0HM:2)");
-    assert_eq!(f.substate(), OtherError);
-    assert!(f.is_transient());
 }
 
 // ---- the answer table, row by row ----

@@ -164,6 +164,12 @@ pub fn setting_specs(table: &[Setting]) -> Vec<posgate_proto::v1::SettingSpec> {
         .collect()
 }
 
+/// Every name a connection carries, and whether it came among the secrets.
+fn sent_names(conn: &posgate_proto::v1::PosConnection) -> impl Iterator<Item = (&String, bool)> {
+    let plain = conn.settings.keys().map(|k| (k, false));
+    plain.chain(conn.secrets.keys().map(|k| (k, true)))
+}
+
 /// Refuses, by name and before anything is read, what a connection must not carry: a
 /// static-only field (`static_only`: name, why; e.g. a file on the adapter's host) and a
 /// secret of `table` sent as a plain setting. Names are compared in any case, as they are
@@ -173,11 +179,7 @@ pub fn refuse_misplaced(
     table: &[Setting],
     static_only: &[(&str, &str)],
 ) -> Result<(), String> {
-    let keys = conn
-        .settings
-        .keys()
-        .map(|k| (k, false))
-        .chain(conn.secrets.keys().map(|k| (k, true)));
+    let keys = sent_names(conn);
     for (key, sent_as_secret) in keys {
         if let Some((name, why)) = static_only
             .iter()
@@ -198,6 +200,64 @@ pub fn refuse_misplaced(
         }
     }
     Ok(())
+}
+
+/// Refuses, by name and before anything is read, a connection that carries anything but the
+/// rows of `table`, each where its row says (a secret in `secrets`, a plain setting in
+/// `settings`): for a POS (named `pos` in the error) that takes no other name from anywhere.
+pub fn refuse_unlisted(
+    conn: &posgate_proto::v1::PosConnection,
+    table: &[Setting],
+    pos: &str,
+) -> Result<(), String> {
+    let keys = sent_names(conn);
+    for (name, sent_as_secret) in keys {
+        let key = name.to_ascii_lowercase();
+        let Some(s) = table.iter().find(|s| s.name == key) else {
+            let known: Vec<&str> = table.iter().map(|s| s.name).collect();
+            return Err(format!(
+                "setting {key:?} is unknown to {pos} (accepted: {})",
+                known.join(", ")
+            ));
+        };
+        match (s.secret, sent_as_secret) {
+            (true, false) => {
+                return Err(format!("setting {key:?} is a secret: send it in secrets"));
+            }
+            (false, true) => {
+                return Err(format!(
+                    "setting {key:?} is not a secret: send it in settings"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks an URL setting: it starts with `http://` or `https://`. The error names the setting
+/// and does not quote the value.
+pub fn check_url(name: &str, url: &str) -> Result<(), String> {
+    let url = url.trim();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(());
+    }
+    Err(format!(
+        "setting {name:?} must start with http:// or https://"
+    ))
+}
+
+/// Checks a `ca_pem` setting, when given, by [`crate::check_ca_pem`]: `setting "ca_pem" ...`.
+pub fn check_ca_setting(pem: Option<&str>) -> Result<(), String> {
+    match pem {
+        Some(pem) => crate::check_ca_pem(pem).map_err(|e| format!("setting \"ca_pem\" {e}")),
+        None => Ok(()),
+    }
+}
+
+/// A number setting's default for `#[serde(default = "posgate_pos_kit::connection::default_u64::<N>")]`.
+pub fn default_u64<const N: u64>() -> u64 {
+    N
 }
 
 /// How many restaurants built from connections one adapter keeps.

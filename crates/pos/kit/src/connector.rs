@@ -6,8 +6,9 @@
 //! answers, logging — is the same for every POS and lives in the kit's [`crate::server`]. A
 //! connector is what is truly its own: how to ask its POS and how to read the answers.
 
-use posgate_core::pos::{Bill, Capabilities, Check, PosFailure, PosReply, Posting};
+use posgate_core::pos::{Bill, Capabilities, Check, Dish, Outcome, PosFailure, PosReply, Posting};
 use posgate_proto::v1::PosConnection;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::connection::Setting;
 
@@ -94,4 +95,78 @@ pub trait PosConnector: Send + Sync + 'static {
 
     /// After an unknown outcome: is the unanswered posting there? Never posts.
     async fn check_payment(&self, restaurant: &Self::Restaurant, check: &Check) -> PosReply;
+}
+
+/// A dish line of a bill as the POS shows it: its own amount, else price × quantity rounded at
+/// the restaurant's `scale` (half away from zero); price and quantity as they are.
+pub fn dish(
+    id: Option<String>,
+    name: Option<String>,
+    price: Option<Decimal>,
+    quantity: Option<Decimal>,
+    amount: Option<Decimal>,
+    scale: u32,
+) -> Dish {
+    Dish {
+        id: id.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        price,
+        quantity,
+        amount: amount.or_else(|| {
+            price?
+                .checked_mul(quantity?)
+                .map(|a| a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
+        }),
+    }
+}
+
+/// The answer to `check_payment`: the outcome, whether the bill is closed now, the failure
+/// that left it undecided (if any), and how it was decided.
+pub fn checked(
+    outcome: Outcome,
+    closed: bool,
+    failure: Option<PosFailure>,
+    evidence: impl Into<String>,
+) -> PosReply {
+    PosReply {
+        failure,
+        ..PosReply::new(outcome)
+    }
+    .closed(closed)
+    .evidence(evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dish_amount_is_its_own_else_computed_at_the_scale() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let x = dish(
+            Some("1".into()),
+            None,
+            Some(d("70.005")),
+            Some(d("2")),
+            None,
+            2,
+        );
+        assert_eq!((x.id.as_str(), x.name.as_str()), ("1", ""));
+        assert_eq!(x.amount, Some(d("140.01")), "half away from zero");
+        assert_eq!(x.price, Some(d("70.005")), "as it is");
+        let x = dish(None, None, Some(d("1")), Some(d("3")), Some(d("2.50")), 2);
+        assert_eq!(x.amount, Some(d("2.50")), "its own amount wins");
+        assert_eq!(dish(None, None, Some(d("1")), None, None, 2).amount, None);
+    }
+
+    #[test]
+    fn a_check_answer() {
+        let f = PosFailure::ours(posgate_core::Substate::OtherError, "c", "t");
+        let r = checked(Outcome::Unknown, true, Some(f.clone()), "why");
+        assert_eq!(r.outcome, Outcome::Unknown);
+        assert_eq!(
+            (r.bill_closed, r.failure, r.evidence.as_str()),
+            (true, Some(f), "why")
+        );
+    }
 }

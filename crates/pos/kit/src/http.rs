@@ -193,6 +193,16 @@ pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFail
     .await
 }
 
+/// The server's id of the exchange, from the headers that usually carry it
+/// (`x-request-id`, `request-id`, `x-correlation-id`).
+pub fn request_id(h: &HeaderMap) -> Option<String> {
+    ["x-request-id", "request-id", "x-correlation-id"]
+        .iter()
+        .find_map(|k| h.get(*k)?.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// A 3xx answer as a failure: refused, with `Location` in the text.
 pub fn redirect(status: StatusCode, headers: &HeaderMap, peer: &str) -> Option<HttpFailure> {
     if !status.is_redirection() {

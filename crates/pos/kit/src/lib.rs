@@ -17,6 +17,14 @@
 //!   own CA bundle, checked by [`check_ca_pem`], a posgate user agent) and the one reading of
 //!   what a failed exchange means ("not sent" / "sent, outcome unknown" / "refused: fix the
 //!   configuration");
+//! - [`failure`]: one failed call to a POS ([`Failure`]: verdict, the POS's code and text) and
+//!   its readings — from a failed exchange, from an unreadable answer, as posgate's
+//!   `PosFailure` and outcome — and the one log line of a call;
+//! - [`lenient`]: lenient reading of POS answers (a field under several names and in any case,
+//!   money from numbers or strings, serde helpers that never fail, bodies in windows-1251,
+//!   HTML error pages, GUIDs);
+//! - [`words`]: ordered tables of text fragments that classify what a POS said (RU, UK, EN);
+//! - [`oauth`]: OAuth2 client credentials, the token cached until shortly before it expires;
 //! - [`connection`]: a restaurant's connection read into the connector's settings type (every
 //!   error naming the setting, never quoting a value), and the cache of what was built from it;
 //! - `testkit` (feature `testkit`, test builds only): what every POS adapter's tests share —
@@ -34,17 +42,22 @@
 pub mod conformance;
 pub mod connection;
 pub mod connector;
+pub mod failure;
 pub mod http;
+pub mod lenient;
+pub mod oauth;
 pub mod run;
 pub mod server;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod words;
 
 pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Setting, field_names, read_settings,
     refuse_misplaced, setting_specs,
 };
-pub use connector::{Invalid, PosConnector};
+pub use connector::{Invalid, PosConnector, checked, dish};
+pub use failure::{Failure, REFUSED, log_call, unreadable_verdict};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};
 pub use run::{AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter};
 pub use server::AdapterServer;

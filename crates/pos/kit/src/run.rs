@@ -30,6 +30,14 @@ pub trait AdapterProcess: PosConnector + Sized {
     fn build() -> anyhow::Result<Self>;
 }
 
+/// `127.0.0.1:<port>`: where an adapter listens by default ([`AdapterProcess::DEFAULT_LISTEN`]).
+pub const fn localhost(port: u16) -> SocketAddr {
+    SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        port,
+    ))
+}
+
 /// An adapter's own section as written: `[wsa]`, `[delivery]`, `[tillypad]`.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]

@@ -16,43 +16,12 @@
 //! have texts that match both rows.
 
 use posgate_core::Substate;
-
 use posgate_core::pos::TIMEOUT_WORDS;
 /// What an error text means for a posting: refused (with its substate), unknown (a timeout
 /// inside Tillypad: never post again without a person), or not applied for a passing reason.
 pub use posgate_core::pos::Verdict;
-
-/// One row: the text matches if it contains any of `any`, or, when `all` is not empty, a
-/// fragment of every group of `all`.
-#[derive(Debug)]
-pub struct Rule {
-    /// Stable row name (logs, tests).
-    pub name: &'static str,
-    pub verdict: Verdict,
-    /// The tab is unknown to Tillypad.
-    pub not_found: bool,
-    pub any: &'static [&'static str],
-    pub all: &'static [&'static [&'static str]],
-}
-
-/// The result of classifying a text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Classified {
-    pub verdict: Verdict,
-    pub not_found: bool,
-    /// The row that matched; [`FALLBACK`] when none did.
-    pub rule: &'static str,
-}
-
-impl Classified {
-    /// Whether a specific row matched (not the fallback).
-    pub fn recognised(&self) -> bool {
-        self.rule != FALLBACK
-    }
-}
-
-/// Name of the "no row matched" result.
-pub const FALLBACK: &str = "unrecognised";
+/// The rows' form and their matching are the kit's, shared with every POS's word table.
+pub use posgate_pos_kit::words::{Classified, FALLBACK, Rule, first_match, matches, normalize};
 
 use Substate::*;
 use Verdict::{Rejected, Unknown};
@@ -344,38 +313,7 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-/// Whether `rule` matches a [`normalize`]d text.
-pub fn matches(rule: &Rule, lower: &str) -> bool {
-    rule.any.iter().any(|f| lower.contains(f))
-        || (!rule.all.is_empty()
-            && rule
-                .all
-                .iter()
-                .all(|group| group.iter().any(|f| lower.contains(f))))
-}
-
-/// The first row of `rules` (the table, or a variant of it) matching a [`normalize`]d text.
-pub fn first_match<'a>(rules: &'a [Rule], lower: &str) -> Option<&'a Rule> {
-    rules.iter().find(|r| matches(r, lower))
-}
-
-/// What the fragments are matched against: lower case, `ё` read as `е`.
-pub fn normalize(text: &str) -> String {
-    text.to_lowercase().replace('ё', "е")
-}
-
 /// Classifies an error text from `/pay-guest`. Unknown texts are `OTHER_ERROR`.
 pub fn classify_text(text: &str) -> Classified {
-    first_match(RULES, &normalize(text)).map_or(
-        Classified {
-            verdict: Rejected(OtherError),
-            not_found: false,
-            rule: FALLBACK,
-        },
-        |r| Classified {
-            verdict: r.verdict,
-            not_found: r.not_found,
-            rule: r.name,
-        },
-    )
+    posgate_pos_kit::words::classify(RULES, text, Rejected(OtherError))
 }

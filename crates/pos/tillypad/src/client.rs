@@ -21,43 +21,24 @@
 
 use std::time::Duration;
 
-use posgate_core::Substate;
-use posgate_pos_kit::http::{Fate, HttpFailure, HttpPolicy};
+use posgate_pos_kit::http::HttpPolicy;
+use posgate_pos_kit::{Failure, log_call};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::time::Instant;
 
 use crate::classify::{Verdict, classify_text};
 use crate::settings::TillypadSettings;
-use crate::wire::{Answer, PayGuest, parse_answer};
+use crate::wire::{Answer, PayGuest, decode, parse_answer};
+use posgate_pos_kit::lenient::snippet;
 
 /// Path appended to `base_url`.
 pub const PAY_GUEST_PATH: &str = "/pay-guest";
+/// The peer, as failure texts and logs name it.
+const PEER: &str = "Tillypad";
 
-/// Why `/pay-guest` did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayFailure {
-    pub verdict: Verdict,
-    /// `HTTP/200` (the status an error text came with), `transport/connect`, ...
-    pub code: String,
-    /// What Tillypad said, verbatim; or our description of a transport failure.
-    pub text: String,
-    /// The tab is unknown to Tillypad.
-    pub not_found: bool,
-    /// The classification row (or transport class), for logs.
-    pub rule: &'static str,
-}
-
-impl PayFailure {
-    fn ours(verdict: Verdict, code: impl Into<String>, text: impl Into<String>) -> Self {
-        PayFailure {
-            verdict,
-            code: code.into(),
-            text: text.into(),
-            not_found: false,
-            rule: "transport",
-        }
-    }
-}
+/// Why `/pay-guest` did not succeed: the kit's failure, its `rule` the classification row (or
+/// `transport`, `redirect`, `unreadable`).
+pub type PayFailure = Failure;
 
 /// A successful `/pay-guest`: the lists as received (`None`: absent).
 #[derive(Debug, Clone, PartialEq)]
@@ -99,42 +80,25 @@ impl TillypadClient {
     pub async fn pay_guest(&self, mode: u8, p: &PayGuest) -> PayReply {
         let started = Instant::now();
         let reply = self.exchange(mode, p).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &reply {
-            Ok(s) => tracing::info!(
-                gest_id = %p.gest_id,
-                mode,
-                outcome = "applied",
-                applied = s.applied_discount_sums.is_some(),
-                elapsed_ms,
-                "tillypad /pay-guest"
-            ),
-            Err(f) => tracing::warn!(
-                gest_id = %p.gest_id,
-                mode,
-                outcome = ?f.verdict,
-                rule = f.rule,
-                code = %f.code,
-                text = %f.text,
-                elapsed_ms,
-                "tillypad /pay-guest failed"
-            ),
-        }
+        let about = format!("gest_ID {} delete-prechecks={mode}", p.gest_id);
+        log_call(
+            PEER,
+            PAY_GUEST_PATH,
+            &about,
+            None,
+            started,
+            reply.as_ref().err(),
+        );
         reply
     }
 
     async fn exchange(&self, mode: u8, p: &PayGuest) -> PayReply {
-        let body = serde_json::to_vec(&p.body()).map_err(|e| {
-            PayFailure::ours(
-                Verdict::Rejected(Substate::OtherError),
-                "tillypad/serialize",
-                e.to_string(),
-            )
-        })?;
+        let body = serde_json::to_vec(&p.body())
+            .map_err(|e| Failure::unsendable("tillypad/serialize", e.to_string()))?;
         let url = format!("{}{PAY_GUEST_PATH}?delete-prechecks={mode}", self.base);
-        let answer = posgate_pos_kit::send(self.http.post(url).body(body), "Tillypad")
+        let answer = posgate_pos_kit::send(self.http.post(url).body(body), PEER)
             .await
-            .map_err(transport_failure)?;
+            .map_err(Failure::transport)?;
         interpret(answer.status.as_u16(), &answer.body)
     }
 }
@@ -151,77 +115,38 @@ pub fn interpret(status: u16, bytes: &[u8]) -> PayReply {
             discount_sums,
             applied_discount_sums,
         }),
-        Answer::Success { .. } => Err(PayFailure::ours(
+        Answer::Success { .. } => Err(Failure::ours(
             Verdict::Unknown,
             code,
             format!(
                 "Tillypad answered HTTP {status} with a success body: {}",
-                String::from_utf8_lossy(bytes)
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
+                snippet(&decode(bytes))
             ),
         )),
         Answer::Error { text, plain } => {
             let c = classify_text(&text);
             if plain && !c.recognised() {
                 // A plain-text body nobody recognises: as unreadable as HTML.
-                return Err(unreadable(status, "a plain-text body", &text));
+                return Err(Failure::unreadable(
+                    PEER,
+                    status,
+                    "a plain-text body",
+                    &text,
+                ));
             }
             let shown = if text.trim().is_empty() {
                 "(an empty error text)".to_string()
             } else {
                 text
             };
-            Err(PayFailure {
-                verdict: c.verdict,
-                code,
-                text: shown,
+            Err(Failure {
                 not_found: c.not_found,
                 rule: c.rule,
+                ..Failure::ours(c.verdict, code, shown)
             })
         }
-        Answer::Unreadable { why, snippet } => Err(unreadable(status, &why, &snippet)),
-    }
-}
-
-fn unreadable(status: u16, why: &str, snippet: &str) -> PayFailure {
-    let verdict = match status {
-        429 => Verdict::Transient,
-        408 => Verdict::Unknown,
-        // A refusal of the request itself (bad path, auth at a relay; a 3xx never gets here,
-        // the kit refuses it first): it never ran.
-        300..=499 => Verdict::Rejected(Substate::OtherError),
-        // 2xx / 5xx / anything else: it may have run.
-        _ => Verdict::Unknown,
-    };
-    let shown: String = snippet.chars().take(300).collect();
-    PayFailure {
-        verdict,
-        code: format!("HTTP/{status}"),
-        text: if shown.is_empty() {
-            format!("unreadable Tillypad answer (HTTP {status}, {why})")
-        } else {
-            format!("unreadable Tillypad answer (HTTP {status}, {why}): {shown}")
-        },
-        not_found: false,
-        rule: "unreadable",
-    }
-}
-
-/// A failed exchange (no answer, an unreadable one, a redirect), by the kit's reading.
-fn transport_failure(f: HttpFailure) -> PayFailure {
-    let verdict = match f.fate {
-        Fate::NotSent => Verdict::Transient,
-        Fate::Unknown => Verdict::Unknown,
-        Fate::Refused => Verdict::Rejected(Substate::OtherError),
-    };
-    PayFailure {
-        rule: if f.location.is_some() {
-            "redirect"
-        } else {
-            "transport"
-        },
-        ..PayFailure::ours(verdict, f.code, f.text)
+        Answer::Unreadable { why, snippet } => {
+            Err(Failure::unreadable(PEER, status, &why, &snippet))
+        }
     }
 }

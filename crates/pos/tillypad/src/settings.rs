@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use posgate_pos_kit::Setting;
+use posgate_pos_kit::{Setting, connection};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 
@@ -97,136 +97,56 @@ pub struct TillypadSettings {
     #[serde(default)]
     pub delete_prechecks: DeletePrechecks,
     /// TCP connect timeout. A connect that fails or times out means nothing was sent.
-    #[serde(default = "default_connect_timeout")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<3_000>")]
     pub connect_timeout_ms: u64,
     /// Whole-exchange timeout of one `/pay-guest` (more than `connect_timeout_ms`). Past it
     /// the outcome is unknown.
-    #[serde(default = "default_request_timeout")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<30_000>")]
     pub request_timeout_ms: u64,
-}
-
-fn default_connect_timeout() -> u64 {
-    3_000
-}
-fn default_request_timeout() -> u64 {
-    30_000
 }
 
 impl TillypadSettings {
     /// The settings a connection describes, checked. Errors name the setting (`setting
     /// "base_url" ...`) and never quote a value.
     pub fn from_connection(conn: &PosConnection) -> Result<TillypadSettings, String> {
-        for (name, secret) in conn
-            .settings
-            .keys()
-            .map(|k| (k, false))
-            .chain(conn.secrets.keys().map(|k| (k, true)))
-        {
-            let key = name.to_ascii_lowercase();
-            let Some(s) = SETTINGS.iter().find(|s| s.name == key) else {
-                let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
-                return Err(format!(
-                    "setting {key:?} is unknown to Tillypad (accepted: {})",
-                    known.join(", ")
-                ));
-            };
-            if s.secret != secret {
-                return Err(if secret {
-                    format!("setting {key:?} is not a secret: send it in settings")
-                } else {
-                    format!("setting {key:?} is a secret: send it in secrets")
-                });
-            }
-        }
+        connection::refuse_unlisted(conn, SETTINGS, "Tillypad")?;
         let s: TillypadSettings = posgate_pos_kit::read_settings(&conn.settings, &conn.secrets)?;
-        s.check()
-            .map_err(|(name, why)| format!("setting {name:?} {why}"))?;
+        s.check()?;
         Ok(s)
     }
 
-    /// What can be checked without talking to the POS: the setting that is wrong, and why.
-    fn check(&self) -> Result<(), (&'static str, String)> {
-        let url = self.base_url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(("base_url", "must start with http:// or https://".into()));
-        }
+    /// What can be checked without talking to the POS; the error names the setting.
+    fn check(&self) -> Result<(), String> {
+        connection::check_url("base_url", &self.base_url)?;
         for (name, v) in [
             ("default_pay_type_id", &self.default_pay_type_id),
             ("default_points_type_id", &self.default_points_type_id),
         ] {
             if v.as_deref().is_some_and(|v| !is_guid(v)) {
-                return Err((name, "must be a GUID".into()));
+                return Err(format!("setting {name:?} must be a GUID"));
             }
         }
         if self.connect_timeout_ms == 0 || self.request_timeout_ms <= self.connect_timeout_ms {
             // A connect that fails on its own timeout means "nothing sent"; one cut by the
             // whole-exchange timeout could not be told apart from a lost answer.
-            return Err((
-                "connect_timeout_ms",
-                "must be positive and less than request_timeout_ms".into(),
-            ));
+            return Err(
+                "setting \"connect_timeout_ms\" must be positive and less than request_timeout_ms"
+                    .into(),
+            );
         }
-        if let Some(pem) = &self.ca_pem {
-            posgate_pos_kit::check_ca_pem(pem).map_err(|e| ("ca_pem", e))?;
-        }
-        Ok(())
-    }
-}
-
-const fn setting(name: &'static str, required: bool, description: &'static str) -> Setting {
-    Setting {
-        name,
-        required,
-        secret: false,
-        description,
+        connection::check_ca_setting(self.ca_pem.as_deref())
     }
 }
 
 /// The settings a Tillypad connection takes: exactly the fields of [`TillypadSettings`].
 pub const SETTINGS: &[Setting] = &[
-    setting(
-        "base_url",
-        true,
-        "Tillypad web API base URL: http://<host>:8090 or a relay http://<host>:8059/tillypad-api/<Client>; /pay-guest is appended",
-    ),
-    setting(
-        "ca_pem",
-        false,
-        "PEM bundle of certificate authorities trusted beside the public ones, for a POS server with its own CA",
-    ),
-    setting(
-        "default_pay_type_id",
-        false,
-        "pay type GUID (payType_ID) payments are booked with unless the request names one",
-    ),
-    setting(
-        "allow_prepaid_pay_type",
-        false,
-        "true: with no pay type, let Tillypad use the tab's prepaid pay type; false (default): refuse such a payment before sending",
-    ),
-    setting(
-        "default_points_type_id",
-        false,
-        "points type GUID for DiscountSum.type_ID; unset: Tillypad's module setting",
-    ),
-    setting(
-        "points_field",
-        false,
-        "body key of the redeemed points: DiscountSum (default) or GuestDiscountPoints",
-    ),
-    setting(
-        "delete_prechecks",
-        false,
-        "delete-prechecks mode of a first posting: 0 keep (default), 1 delete all, 2 delete unpaid",
-    ),
-    setting(
-        "connect_timeout_ms",
-        false,
-        "TCP connect timeout in ms (default 3000)",
-    ),
-    setting(
-        "request_timeout_ms",
-        false,
-        "whole /pay-guest exchange timeout in ms, more than connect_timeout_ms (default 30000)",
-    ),
+    Setting::new("base_url", "Tillypad web API base URL: http://<host>:8090 or a relay http://<host>:8059/tillypad-api/<Client>; /pay-guest is appended").required(),
+    Setting::new("ca_pem", "PEM bundle of certificate authorities trusted beside the public ones, for a POS server with its own CA"),
+    Setting::new("default_pay_type_id", "pay type GUID (payType_ID) payments are booked with unless the request names one"),
+    Setting::new("allow_prepaid_pay_type", "true: with no pay type, let Tillypad use the tab's prepaid pay type; false (default): refuse such a payment before sending"),
+    Setting::new("default_points_type_id", "points type GUID for DiscountSum.type_ID; unset: Tillypad's module setting"),
+    Setting::new("points_field", "body key of the redeemed points: DiscountSum (default) or GuestDiscountPoints"),
+    Setting::new("delete_prechecks", "delete-prechecks mode of a first posting: 0 keep (default), 1 delete all, 2 delete unpaid"),
+    Setting::new("connect_timeout_ms", "TCP connect timeout in ms (default 3000)"),
+    Setting::new("request_timeout_ms", "whole /pay-guest exchange timeout in ms, more than connect_timeout_ms (default 30000)"),
 ];

@@ -160,3 +160,17 @@ fn bad_values_name_the_setting_and_never_quote_it() {
         TillypadSettings::from_connection(&conn(&[base], &[("token", "SECRET-1")])).unwrap_err();
     assert!(e.contains("token") && !e.contains("SECRET-1"), "{e}");
 }
+
+/// The tab id of every call: a GUID (Tillypad's `gest_ID`), sent without braces.
+#[test]
+fn gest_id_must_be_a_guid() {
+    use posgate_pos_kit::PosConnector;
+    let c = posgate_tillypad::TillypadConnector::new();
+    assert_eq!(
+        c.bill_id(" {8F0E6B52-3C1D-4A7E-9B20-000000000978} ")
+            .unwrap(),
+        "8F0E6B52-3C1D-4A7E-9B20-000000000978"
+    );
+    assert_eq!(c.bill_id(" ").unwrap_err(), "is required");
+    assert!(c.bill_id("12").unwrap_err().contains("GUID"));
+}

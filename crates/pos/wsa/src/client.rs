@@ -21,8 +21,8 @@
 
 use std::time::Duration;
 
-use posgate_pos_kit::http::{Fate, HttpFailure, HttpPolicy};
-use reqwest::StatusCode;
+use posgate_pos_kit::http::HttpPolicy;
+use posgate_pos_kit::{Failure, log_call};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -32,8 +32,7 @@ use crate::settings::{TaskMode, WsaSettings};
 use crate::wire::{
     About, Envelope, GetTaskResponseParams, ModeKey, TaskParams, WsaError, task_body,
 };
-use posgate_core::pos::{Outcome, PosFailure};
-use posgate_core::{Secret, Substate};
+use posgate_core::Secret;
 
 /// Path appended to `base_url`.
 pub const CREATE_PATH: &str = "/wsserverlp/api/v2/aggregators/Create";
@@ -43,56 +42,23 @@ const PEER: &str = "White Server";
 /// Upper bound on `timeout_margin_ms` (10 minutes).
 const MAX_MARGIN_MS: u64 = 600_000;
 
-/// Why a task did not produce a `taskResponse`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskFailure {
-    pub verdict: Verdict,
-    /// `AgentError/WsaOrderError`, `Timeout`, `transport/connect`, `HTTP/502`, ...
-    pub code: String,
-    /// What the POS said, verbatim; or our description of a transport failure.
-    pub text: String,
-    /// The order (or stored task) is unknown to the POS.
-    pub not_found: bool,
-    /// The WSA error branch, when there was one.
-    pub error: Option<Box<WsaError>>,
-}
+/// Why a task did not produce a `taskResponse`: the kit's failure (code
+/// `AgentError/WsaOrderError`, `Timeout`, `transport/connect`, `HTTP/502`, ...).
+pub type TaskFailure = Failure;
 
-impl TaskFailure {
-    fn ours(verdict: Verdict, code: impl Into<String>, text: impl Into<String>) -> Self {
-        TaskFailure {
-            verdict,
-            code: code.into(),
-            text: text.into(),
-            not_found: false,
-            error: None,
-        }
-    }
-
-    fn from_error(e: WsaError) -> Self {
+impl From<WsaError> for Failure {
+    /// A WSA error branch, classified; the POS's code and text verbatim.
+    fn from(e: WsaError) -> Failure {
         let code = e.pos_code();
         let mut text = e.text();
         if text.is_empty() {
             text = format!("WSA {code} (no description)");
         }
-        TaskFailure {
-            verdict: e.verdict(),
-            code,
-            text,
+        Failure {
             not_found: e.is_not_found(),
-            error: Some(Box::new(e)),
+            rule: "wsa",
+            ..Failure::ours(e.verdict(), code, text)
         }
-    }
-
-    /// The failure as posgate reports it: the refusal's substate (else `OTHER_ERROR`), the
-    /// POS's code and text; anything but a refusal may pass.
-    pub fn pos_failure(&self) -> PosFailure {
-        self.verdict
-            .failure(self.code.clone(), self.text.clone(), self.not_found)
-    }
-
-    /// What a write that failed this way did.
-    pub fn outcome(&self) -> Outcome {
-        self.verdict.outcome()
     }
 }
 
@@ -167,7 +133,16 @@ impl WsaClient {
             TaskMode::Sync => self.run_sync(params).await,
             TaskMode::Async => self.run_async(params).await,
         };
-        log_reply(P::TASK_TYPE, self.object_id, &reply, started);
+        let about = format!("object {}", self.object_id);
+        let failure = reply.result.as_ref().err();
+        log_call(
+            PEER,
+            P::TASK_TYPE,
+            &about,
+            reply.task_guid.as_deref(),
+            started,
+            failure,
+        );
         reply
     }
 
@@ -181,20 +156,26 @@ impl WsaClient {
         let res = self
             .call(&params, ModeKey::Sync, self.task_deadline())
             .await;
-        tracing::info!(
-            task = GetTaskResponseParams::TASK_TYPE,
-            task_guid,
-            object_id = self.object_id,
-            outcome = match &res {
+        let about = format!(
+            "object {} ({})",
+            self.object_id,
+            match &res {
                 Ok(env) if env.task_response.is_some() => "answered".to_string(),
                 Ok(env) => env
                     .error
                     .as_ref()
                     .map_or("empty".to_string(), WsaError::pos_code),
-                Err(f) => f.code.clone(),
-            },
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "wsa task"
+                Err(_) => "failed".to_string(),
+            }
+        );
+        let task = GetTaskResponseParams::TASK_TYPE;
+        log_call(
+            PEER,
+            task,
+            &about,
+            Some(task_guid),
+            started,
+            res.as_ref().err(),
         );
         res
     }
@@ -279,8 +260,8 @@ impl WsaClient {
             let env = match self.call(&params, ModeKey::Sync, timeout).await {
                 Ok(env) => env,
                 // A redirect (or a request we cannot build) will not go away by polling.
-                Err(f) if matches!(f.verdict, Verdict::Rejected(_)) => {
-                    return Err(cannot_read(guid, f.code, &f.text, None));
+                Err(f) if f.is_refusal() => {
+                    return Err(cannot_read(guid, f.code, &f.text));
                 }
                 Err(f) => {
                     // The poll failed, not the task: try again until the deadline.
@@ -297,7 +278,7 @@ impl WsaClient {
                     );
                 }
                 PollStep::CannotRead => {
-                    let err = env.error.clone();
+                    let err = env.error.as_ref();
                     let whose = (env.about(guid, task_type) == About::Other).then(|| {
                         format!(
                             "the answer is about task {} ({}), not this one",
@@ -306,7 +287,7 @@ impl WsaClient {
                         )
                     });
                     // The POS's own code and text, verbatim, whenever it gave them.
-                    let (code, said) = match &err {
+                    let (code, said) = match err {
                         Some(e) => (e.pos_code(), Some(e.text())),
                         None => ("WSA/OtherTask".to_string(), None),
                     };
@@ -316,7 +297,7 @@ impl WsaClient {
                         .filter(|t| !t.is_empty())
                         .collect::<Vec<_>>()
                         .join(": ");
-                    return Err(cannot_read(guid, code, &text, err));
+                    return Err(cannot_read(guid, code, &text));
                 }
             }
         }
@@ -329,23 +310,13 @@ impl WsaClient {
         mode: ModeKey,
         timeout: Duration,
     ) -> Result<Envelope, TaskFailure> {
-        let body = task_body(params, mode, self.object_id, self.task_timeout_s).map_err(|e| {
-            TaskFailure::ours(
-                Verdict::Rejected(Substate::OtherError),
-                "adapter/serialize",
-                e.to_string(),
-            )
-        })?;
-        let body = serde_json::to_vec(&body).map_err(|e| {
-            TaskFailure::ours(
-                Verdict::Rejected(Substate::OtherError),
-                "adapter/serialize",
-                e.to_string(),
-            )
-        })?;
+        let unsendable =
+            |e: serde_json::Error| Failure::unsendable("adapter/serialize", e.to_string());
+        let body =
+            task_body(params, mode, self.object_id, self.task_timeout_s).map_err(unsendable)?;
+        let body = serde_json::to_vec(&body).map_err(unsendable)?;
         let mut token = HeaderValue::from_str(self.token.expose()).map_err(|_| {
-            TaskFailure::ours(
-                Verdict::Rejected(Substate::OtherError),
+            Failure::unsendable(
                 "adapter/token",
                 "the configured token is not a valid HTTP header value",
             )
@@ -359,16 +330,18 @@ impl WsaClient {
             .body(body);
         let answer = posgate_pos_kit::send(rb, PEER)
             .await
-            .map_err(transport_failure)?;
-        let (status, bytes) = (answer.status, answer.body);
-        Envelope::parse(&bytes).map_err(|e| unparsable(status, &bytes, &e.to_string()))
+            .map_err(Failure::transport)?;
+        Envelope::parse(&answer.body).map_err(|e| {
+            let body = String::from_utf8_lossy(&answer.body);
+            Failure::unreadable("WSA", answer.status.as_u16(), &e.to_string(), &body)
+        })
     }
 }
 
 /// A taskResponse is success; an error is classified; neither is an unknown outcome.
 fn interpret(env: Envelope) -> Result<Value, TaskFailure> {
     if let Some(e) = env.error {
-        return Err(TaskFailure::from_error(e));
+        return Err(e.into());
     }
     env.task_response.ok_or_else(|| {
         TaskFailure::ours(
@@ -425,99 +398,14 @@ fn poll_step(env: &Envelope, guid: &str, task_type: &str) -> PollStep {
 }
 
 /// The task was submitted but its result cannot be read.
-fn cannot_read(guid: &str, code: String, why: &str, error: Option<WsaError>) -> TaskFailure {
-    TaskFailure {
-        verdict: Verdict::Unknown,
-        text: format!("task {guid} was submitted but its result cannot be read: {why}"),
-        code,
-        not_found: false,
-        error: error.map(Box::new),
-    }
-}
-
-/// A failed exchange, by the kit's reading of it.
-fn transport_failure(f: HttpFailure) -> TaskFailure {
-    let verdict = match f.fate {
-        Fate::NotSent => Verdict::Transient,
-        Fate::Unknown => Verdict::Unknown,
-        Fate::Refused => Verdict::Rejected(Substate::OtherError),
-    };
-    TaskFailure::ours(verdict, f.code, f.text)
-}
-
-fn unparsable(status: StatusCode, bytes: &[u8], why: &str) -> TaskFailure {
-    let snippet: String = String::from_utf8_lossy(bytes).chars().take(200).collect();
-    let code = format!("HTTP/{}", status.as_u16());
-    let text = format!("unreadable WSA answer (HTTP {status}, {why}): {snippet}");
-    let verdict = match status.as_u16() {
-        429 => Verdict::Transient,
-        408 => Verdict::Unknown,
-        // Refused at the HTTP level (bad path, auth proxy): the task never ran.
-        400..=499 => Verdict::Rejected(Substate::OtherError),
-        // 2xx/5xx with a body we cannot read: the task may have run.
-        _ => Verdict::Unknown,
-    };
-    TaskFailure::ours(verdict, code, text)
-}
-
-fn log_reply(task: &str, object_id: i64, reply: &TaskReply, started: Instant) {
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    let task_guid = reply.task_guid.as_deref().unwrap_or("");
-    match &reply.result {
-        Ok(_) => tracing::info!(
-            task,
-            task_guid,
-            object_id,
-            outcome = "ok",
-            elapsed_ms,
-            "wsa task"
-        ),
-        Err(f) => tracing::warn!(
-            task,
-            task_guid,
-            object_id,
-            outcome = ?f.verdict,
-            code = %f.code,
-            text = %f.text,
-            elapsed_ms,
-            "wsa task failed"
-        ),
-    }
+fn cannot_read(guid: &str, code: String, why: &str) -> TaskFailure {
+    let text = format!("task {guid} was submitted but its result cannot be read: {why}");
+    Failure::ours(Verdict::Unknown, code, text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unparsable_bodies_by_status() {
-        let f = unparsable(StatusCode::BAD_GATEWAY, b"<html>", "x");
-        assert_eq!(f.verdict, Verdict::Unknown);
-        assert_eq!(f.code, "HTTP/502");
-        assert_eq!(
-            unparsable(StatusCode::NOT_FOUND, b"", "x").verdict,
-            Verdict::Rejected(Substate::OtherError)
-        );
-        assert_eq!(
-            unparsable(StatusCode::TOO_MANY_REQUESTS, b"", "x").verdict,
-            Verdict::Transient
-        );
-        assert_eq!(
-            unparsable(StatusCode::OK, b"", "x").verdict,
-            Verdict::Unknown
-        );
-    }
-
-    #[test]
-    fn debug_never_shows_the_token() {
-        let r: WsaSettings = serde_json::from_value(serde_json::json!({
-            "base_url": "http://127.0.0.1:1", "token": "super-secret-token", "object_id": 1,
-            "agent_version": "v2", "currency_guid": "c"
-        }))
-        .unwrap();
-        let c = WsaClient::new(http_client(None).unwrap(), &r);
-        assert!(!format!("{c:?}").contains("super-secret-token"));
-    }
 
     #[test]
     fn interpret_without_result_or_error_is_unknown() {

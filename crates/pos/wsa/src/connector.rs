@@ -14,10 +14,10 @@ use posgate_core::pos::{
 };
 use posgate_core::{AmountRule, Substate};
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_pos_kit::{Invalid, PosConnector, Setting, checked};
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::classify::Verdict;
 use crate::client::{TaskFailure, WsaClient, http_client};
@@ -58,7 +58,8 @@ const CANCELED: &[&str] = &[
     "RestaurantCancelled",
 ];
 
-fn bill_status(status: Option<&str>, finished: Option<bool>) -> BillStatus {
+/// An order's status (and its GetOrderList row's `isFinished`) as a bill's.
+pub fn bill_status(status: Option<&str>, finished: Option<bool>) -> BillStatus {
     match status {
         Some(s) if is_completed_status(s) => BillStatus::Closed,
         Some(s) if CANCELED.iter().any(|c| s.eq_ignore_ascii_case(c)) => BillStatus::Canceled,
@@ -71,7 +72,7 @@ fn bill_status(status: Option<&str>, finished: Option<bool>) -> BillStatus {
 }
 
 /// Whether a successful PayOrder closed the order.
-fn pay_closed_bill(version: AgentVersion, order: Option<&Order>) -> bool {
+pub fn pay_closed_bill(version: AgentVersion, order: Option<&Order>) -> bool {
     match version {
         // v2: the payment must be exact, and an exact payment closes the order.
         AgentVersion::V2 => true,
@@ -91,24 +92,22 @@ fn live(products: &[Product]) -> impl Iterator<Item = &Product> {
 }
 
 fn dishes(products: &[Product], scale: u32) -> Vec<Dish> {
-    live(products)
-        .map(|p| Dish {
-            id: p.id.clone().unwrap_or_default(),
-            name: p.name.clone().unwrap_or_default(),
-            price: p.price,
-            quantity: p.quantity,
-            amount: p.amount.or_else(|| {
-                p.price?.checked_mul(p.quantity?).map(|a| {
-                    a.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero)
-                })
-            }),
-        })
-        .collect()
+    let dish = |p: &Product| {
+        posgate_pos_kit::dish(
+            p.id.clone(),
+            p.name.clone(),
+            p.price,
+            p.quantity,
+            p.amount,
+            scale,
+        )
+    };
+    live(products).map(dish).collect()
 }
 
 /// An order's total, paid and due: from its price and payments, else its GetOrderList row,
 /// else its dishes.
-fn amounts(order: &Order, row: Option<&OrderListRow>) -> Option<(Decimal, Decimal, Decimal)> {
+pub fn amounts(order: &Order, row: Option<&OrderListRow>) -> Option<(Decimal, Decimal, Decimal)> {
     let products_total = || {
         let lines: Vec<Decimal> = live(&order.products)
             .map(|p| p.amount.or_else(|| p.price?.checked_mul(p.quantity?)))
@@ -136,90 +135,72 @@ fn amounts(order: &Order, row: Option<&OrderListRow>) -> Option<(Decimal, Decima
     Some((total, paid.max(Decimal::ZERO), due.max(Decimal::ZERO)))
 }
 
-/// An order as a bill, with the amounts [`amounts`] found.
-fn bill_of(
-    bill_id: &str,
-    r: &Restaurant,
-    order: &Order,
-    row: Option<&OrderListRow>,
-    (total, paid, due): (Decimal, Decimal, Decimal),
-) -> Bill {
-    let guests = match order.guests.as_ref().filter(|g| !g.is_empty()) {
-        Some(gs) => gs
-            .iter()
-            .enumerate()
-            .map(|(i, g)| Guest {
-                name: g
-                    .name
-                    .clone()
-                    .or_else(|| g.id.clone())
-                    .unwrap_or_else(|| format!("Guest {}", i + 1)),
-                dishes: dishes(&g.products, r.scale),
-            })
-            .collect(),
-        None => vec![Guest {
-            name: "Guest 1".into(),
-            dishes: dishes(&order.products, r.scale),
-        }],
-    };
-    let status = order.status_value();
-    let table = order
-        .table
-        .as_ref()
-        .and_then(|t| t.name.clone().or_else(|| t.id.clone()));
-    let waiter = order.waiter.as_ref();
-    Bill {
-        bill_id: bill_id.to_string(),
-        total,
-        amount_due: due,
-        paid,
-        status: bill_status(status, row.and_then(|r| r.is_finished)),
-        pos_status: status.unwrap_or_default().to_string(),
-        bill_printed: order
-            .status
+impl Restaurant {
+    /// An order as a bill, with the amounts [`amounts`] finds (`None`: no total anywhere).
+    pub fn bill_of(
+        &self,
+        bill_id: &str,
+        order: &Order,
+        row: Option<&OrderListRow>,
+    ) -> Option<Bill> {
+        let r = self;
+        let (total, paid, due) = amounts(order, row)?;
+        let guests = match order.guests.as_ref().filter(|g| !g.is_empty()) {
+            Some(gs) => gs
+                .iter()
+                .enumerate()
+                .map(|(i, g)| Guest {
+                    name: g
+                        .name
+                        .clone()
+                        .or_else(|| g.id.clone())
+                        .unwrap_or_else(|| format!("Guest {}", i + 1)),
+                    dishes: dishes(&g.products, r.scale),
+                })
+                .collect(),
+            None => vec![Guest {
+                name: "Guest 1".into(),
+                dishes: dishes(&order.products, r.scale),
+            }],
+        };
+        let status = order.status_value();
+        let table = order
+            .table
             .as_ref()
-            .and_then(|s| s.is_bill_printed)
-            .unwrap_or(false),
-        order_number: order.order_number.clone().unwrap_or_default(),
-        table: (order.table_code.clone().or(table))
-            .or_else(|| row.and_then(|r| r.table_code.clone()))
-            .unwrap_or_default(),
-        waiter: (order.waiter_name.clone())
-            .or_else(|| waiter.and_then(|w| w.name.clone()))
-            .unwrap_or_default(),
-        waiter_id: (order.waiter_id.clone())
-            .or_else(|| waiter.and_then(|w| w.id.clone()))
-            .or_else(|| row.and_then(|r| r.waiter_id.clone()))
-            .unwrap_or_default(),
-        guests,
-        currency: r.cfg.currency_guid.clone(),
+            .and_then(|t| t.name.clone().or_else(|| t.id.clone()));
+        let waiter = order.waiter.as_ref();
+        Some(Bill {
+            bill_id: bill_id.to_string(),
+            total,
+            amount_due: due,
+            paid,
+            status: bill_status(status, row.and_then(|r| r.is_finished)),
+            pos_status: status.unwrap_or_default().to_string(),
+            bill_printed: order
+                .status
+                .as_ref()
+                .and_then(|s| s.is_bill_printed)
+                .unwrap_or(false),
+            order_number: order.order_number.clone().unwrap_or_default(),
+            table: (order.table_code.clone().or(table))
+                .or_else(|| row.and_then(|r| r.table_code.clone()))
+                .unwrap_or_default(),
+            waiter: (order.waiter_name.clone())
+                .or_else(|| waiter.and_then(|w| w.name.clone()))
+                .unwrap_or_default(),
+            waiter_id: (order.waiter_id.clone())
+                .or_else(|| waiter.and_then(|w| w.id.clone()))
+                .or_else(|| row.and_then(|r| r.waiter_id.clone()))
+                .unwrap_or_default(),
+            guests,
+            currency: r.cfg.currency_guid.clone(),
+        })
     }
 }
 
 /// A failure of our own making about an answer that lacks what we need: outcome unknown.
 fn unreadable(code: &str, text: &str) -> TaskFailure {
-    TaskFailure {
-        verdict: Verdict::Unknown,
-        code: code.into(),
-        text: text.into(),
-        not_found: false,
-        error: None,
-    }
-}
-
-/// A check's answer.
-fn checked(
-    outcome: Outcome,
-    closed: bool,
-    failure: Option<PosFailure>,
-    evidence: String,
-) -> PosReply {
-    PosReply {
-        failure,
-        ..PosReply::new(outcome)
-    }
-    .closed(closed)
-    .evidence(evidence)
+    TaskFailure::ours(Verdict::Unknown, code, text)
 }
 
 impl Restaurant {
@@ -258,13 +239,13 @@ impl Restaurant {
             None => self.list_row(bill_id).await,
             Some(_) => None,
         };
-        let a = amounts(&order, row.as_ref()).ok_or_else(|| {
+        let bill = self.bill_of(bill_id, &order, row.as_ref()).ok_or_else(|| {
             unreadable(
                 "WSA/NoTotal",
                 "the order's total is not in GetOrder nor GetOrderList",
             )
         })?;
-        Ok((bill_of(bill_id, self, &order, row.as_ref(), a), order))
+        Ok((bill, order))
     }
 }
 
@@ -476,13 +457,11 @@ impl PosConnector for WsaConnector {
                     answer(Outcome::Rejected, Some(f), read_guid)
                 }
                 // Nothing was written: a read that failed is "not applied, try later".
-                Err(f) => {
-                    let outcome = match f.verdict {
-                        Verdict::Rejected(_) => Outcome::Rejected,
-                        Verdict::Unknown | Verdict::Transient => Outcome::NotApplied,
-                    };
-                    answer(outcome, Some(f.pos_failure()), read_guid)
-                }
+                Err(f) => answer(
+                    f.clone().read_only().outcome(),
+                    Some(f.pos_failure()),
+                    read_guid,
+                ),
             };
         }
         let params = CompleteOrderParams {
@@ -494,7 +473,7 @@ impl PosConnector for WsaConnector {
             Ok(_) => answer(Outcome::Applied, None, reply.task_guid),
             Err(f) => {
                 // Refused: maybe because it is closed already (a race, a repeat).
-                if matches!(f.verdict, Verdict::Rejected(_))
+                if f.is_refusal()
                     && let Ok(o) = r.read_order(bill_id).await.1
                     && o.is_completed()
                 {
@@ -545,166 +524,9 @@ impl PosConnector for WsaConnector {
 impl posgate_pos_kit::AdapterProcess for WsaConnector {
     const NAME: &'static str = "wsa";
     const TITLE: &'static str = "r_keeper WSA adapter";
-    const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
-        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 50061),
-    );
+    const DEFAULT_LISTEN: std::net::SocketAddr = posgate_pos_kit::run::localhost(50061);
 
     fn build() -> anyhow::Result<Self> {
         WsaConnector::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use posgate_core::Money;
-    use std::str::FromStr;
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn order(json: &str) -> Order {
-        let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        Order::from_task_response(&v).unwrap()
-    }
-
-    /// A restaurant with the required settings (nothing is sent anywhere).
-    fn restaurant() -> Restaurant {
-        let conn = posgate_pos_kit::testkit::connection(
-            &[
-                ("base_url", "https://ws.example"),
-                ("object_id", "199990246"),
-                ("agent_version", "v2"),
-                ("currency_guid", "cur-1"),
-            ],
-            &[("token", "tok-SECRET-42")],
-        );
-        WsaConnector::new().unwrap().connect(&conn).unwrap()
-    }
-
-    #[test]
-    fn amounts_from_summ_to_pay_applied_payments_and_list_row() {
-        let o = order(
-            r#"{"order": {"status": {"value": "Created"}, "price": {"total": 978.00, "summToPay": 478.00}}}"#,
-        );
-        assert_eq!(
-            amounts(&o, None),
-            Some((dec("978"), dec("500"), dec("478")))
-        );
-        let o = order(
-            r#"{"order": {"price": {"total": "978.00"}, "appliedPayments": [{"amount": 100}, {"amount": "200.50"}]}}"#,
-        );
-        let (_, paid, due) = amounts(&o, None).unwrap();
-        assert_eq!((paid, due), (dec("300.50"), dec("677.50")));
-        let o = order(r#"{"order": {"status": {"value": "Created"}}}"#);
-        assert!(amounts(&o, None).is_none());
-        let row = OrderListRow {
-            sum: Some(dec("978")),
-            unpaid: Some(dec("78")),
-            ..Default::default()
-        };
-        assert_eq!(
-            amounts(&o, Some(&row)),
-            Some((dec("978"), dec("900"), dec("78")))
-        );
-        let o = order(r#"{"order": {"status": {"value": "Complited"}, "price": {"total": 10}}}"#);
-        assert_eq!(amounts(&o, None), Some((dec("10"), dec("10"), dec("0"))));
-        let o = order(
-            r#"{"order": {"products": [{"price": "10.50", "quantity": 2}, {"price": 1, "quantity": 1, "voidingReason": "x"}]}}"#,
-        );
-        assert_eq!(amounts(&o, None).unwrap().0, dec("21"));
-    }
-
-    #[test]
-    fn statuses_map() {
-        assert_eq!(bill_status(Some("Created"), None), BillStatus::Open);
-        assert_eq!(bill_status(Some("Complited"), None), BillStatus::Closed);
-        assert_eq!(bill_status(Some("Canceled"), None), BillStatus::Canceled);
-        assert_eq!(
-            bill_status(Some("restaurantcancelled"), None),
-            BillStatus::Canceled
-        );
-        assert_eq!(bill_status(Some("Confirmed"), None), BillStatus::NotReady);
-        assert_eq!(bill_status(Some("IssuedOut"), None), BillStatus::Open);
-        assert_eq!(bill_status(None, Some(true)), BillStatus::Closed);
-        assert_eq!(bill_status(None, None), BillStatus::Open);
-    }
-
-    #[test]
-    fn bill_has_guests_and_dishes() {
-        let r = restaurant();
-        let o = order(
-            r#"{"order": {"status": {"value": "Created", "isBillPrinted": true}, "price": {"total": 978.00},
-                "products": [{"id": 1, "name": "A", "price": 489, "quantity": 2}],
-                "waiterId": 7, "tableCode": "12", "orderNumber": 55}}"#,
-        );
-        let b = bill_of("g", &r, &o, None, amounts(&o, None).unwrap());
-        assert_eq!(
-            (b.total, b.amount_due, b.paid),
-            (dec("978"), dec("978"), dec("0"))
-        );
-        assert!(b.bill_printed);
-        assert_eq!((b.waiter_id.as_str(), b.table.as_str()), ("7", "12"));
-        assert_eq!(b.order_number, "55");
-        assert_eq!(b.currency, "cur-1");
-        assert_eq!(b.guests.len(), 1);
-        assert_eq!(b.guests[0].dishes[0].amount, Some(dec("978")));
-        assert_eq!(b.guests[0].dishes[0].quantity, Some(dec("2")));
-        let o = order(
-            r#"{"order": {"price": {"total": 3}, "guests": [{"name": "Anna", "products": [{"id": "x", "price": 1, "quantity": 1}]}, {"products": [{"id": "y", "price": "1.005", "quantity": 1}]}]}}"#,
-        );
-        let b = bill_of("g", &r, &o, None, amounts(&o, None).unwrap());
-        assert_eq!(b.guests.len(), 2);
-        assert_eq!(b.guests[0].name, "Anna");
-        assert_eq!(b.guests[1].name, "Guest 2");
-        // A computed line amount is rounded at the restaurant's scale, half away from zero.
-        assert_eq!(b.guests[1].dishes[0].amount, Some(dec("1.01")));
-    }
-
-    /// The order's own status decides "closed now": a bill closed only by its list row is not.
-    #[test]
-    fn a_check_judges_the_order_now_against_the_bill_before() {
-        let r = restaurant();
-        let judge = |before: &BillAmounts, json: &str, amount: &str| {
-            let o = order(json);
-            let b = bill_of("b", &r, &o, None, amounts(&o, None).unwrap());
-            let now = BillAmounts {
-                closed: o.is_completed(),
-                ..b.amounts()
-            };
-            let j = judge_posting(Some(before), &now, Money::parse(amount, 2).unwrap().value());
-            (j.outcome, j.closed)
-        };
-        let before = BillAmounts {
-            total: Some(dec("978")),
-            paid: Some(dec("0")),
-            due: Some(dec("978")),
-            closed: false,
-            pos_status: "Created".into(),
-        };
-        let closed = r#"{"order": {"status": {"value": "Complited"}, "price": {"total": 978, "summToPay": 0}}}"#;
-        assert_eq!(judge(&before, closed, "978.00"), (Outcome::Applied, true));
-        let open = r#"{"order": {"status": {"value": "Created"}, "price": {"total": 978, "summToPay": 978}}}"#;
-        assert_eq!(judge(&before, open, "978.00"), (Outcome::NotApplied, false));
-        // v1 prepayment: paid grew by the amount, still open.
-        let part = r#"{"order": {"status": {"value": "Created"}, "price": {"total": 978, "summToPay": 678}}}"#;
-        assert_eq!(judge(&before, part, "300"), (Outcome::Applied, false));
-        // Paid changed by a different amount: unknown.
-        let other = r#"{"order": {"status": {"value": "Created"}, "price": {"total": 978, "summToPay": 900}}}"#;
-        assert_eq!(judge(&before, other, "300").0, Outcome::Unknown);
-    }
-
-    #[test]
-    fn v1_pay_closes_only_when_completed() {
-        let o = order(
-            r#"{"order": {"status": {"value": "Created"}, "price": {"total": 10, "summToPay": 0}}}"#,
-        );
-        assert!(!pay_closed_bill(AgentVersion::V1, Some(&o)));
-        let o = order(r#"{"order": {"status": {"value": "Complited"}}}"#);
-        assert!(pay_closed_bill(AgentVersion::V1, Some(&o)));
-        let o = order(r#"{"order": {"price": {"total": 10, "summToPay": 0}}}"#);
-        assert!(pay_closed_bill(AgentVersion::V1, Some(&o)));
-        assert!(pay_closed_bill(AgentVersion::V2, None));
     }
 }

@@ -6,7 +6,7 @@
 //! one reading of a connection: every error names the setting and never quotes a value.
 
 use posgate_core::Secret;
-use posgate_pos_kit::{Setting, check_ca_pem, read_settings, refuse_misplaced};
+use posgate_pos_kit::{Setting, connection, read_settings, refuse_misplaced};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 
@@ -82,41 +82,22 @@ pub struct WsaSettings {
     #[serde(default)]
     pub mode: TaskMode,
     /// Agent wait, sent as `params.<mode>.timeout`; clamped to 1..=180.
-    #[serde(default = "default_task_timeout")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<120>")]
     pub task_timeout_s: u64,
     /// How often `GetTaskResponse` is polled in async mode.
-    #[serde(default = "default_poll_interval")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<500>")]
     pub poll_interval_ms: u64,
     /// Extra time on top of `task_timeout_s` before the adapter gives up waiting (HTTP timeout
     /// in sync mode, polling deadline in async mode).
-    #[serde(default = "default_margin")]
+    #[serde(default = "posgate_pos_kit::connection::default_u64::<5_000>")]
     pub timeout_margin_ms: u64,
-}
-
-fn default_task_timeout() -> u64 {
-    120
-}
-fn default_poll_interval() -> u64 {
-    500
-}
-fn default_margin() -> u64 {
-    5_000
 }
 
 /// A check of a restaurant's settings: the setting, whether it is wrong, what is wrong.
 type Check = (&'static str, fn(&WsaSettings) -> bool, &'static str);
 
-/// Every check [`WsaSettings::read`] makes after reading, in order.
+/// The checks [`WsaSettings::read`] makes after reading (and the URL), in order.
 const CHECKS: &[Check] = &[
-    (
-        "base_url",
-        |r| {
-            !["http://", "https://"]
-                .iter()
-                .any(|p| r.base_url.trim().starts_with(p))
-        },
-        "must start with http:// or https://",
-    ),
     ("token", |r| r.token.is_empty(), "is required"),
     (
         "token",
@@ -150,12 +131,11 @@ impl WsaSettings {
     pub fn read(conn: &PosConnection) -> Result<WsaSettings, String> {
         refuse_misplaced(conn, SETTINGS, &[])?;
         let s: WsaSettings = read_settings(&conn.settings, &conn.secrets)?;
+        connection::check_url("base_url", &s.base_url)?;
         if let Some((name, _, why)) = CHECKS.iter().find(|(_, wrong, _)| wrong(&s)) {
             return Err(format!("setting {name:?} {why}"));
         }
-        if let Some(pem) = &s.ca_pem {
-            check_ca_pem(pem).map_err(|e| format!("setting \"ca_pem\" {e}"))?;
-        }
+        connection::check_ca_setting(s.ca_pem.as_deref())?;
         Ok(s)
     }
 

@@ -6,73 +6,21 @@
 //! number's text (serde_json's `arbitrary_precision` keeps it), never through a float.
 
 use std::fmt;
-use std::str::FromStr;
 
 use posgate_core::Secret;
 use posgate_core::pos::PosFailure;
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::classify::{Verdict, classify_ws_error, is_not_found_text};
 
-// ------------------------------------------------------------------------------------------
-// Lenient scalar readers.
-// ------------------------------------------------------------------------------------------
-
-pub use posgate_core::json::{bool_of, decimal_of, field, text_of};
-
-/// serde helpers for `#[serde(deserialize_with = ...)]` that never fail on a bad value.
-pub mod lenient {
-    use super::*;
-
-    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(text_of))
-    }
-
-    /// Money or quantity: JSON number or dotted string → exact `Decimal`.
-    pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        Ok(Option::<Value>::deserialize(d)?
-            .as_ref()
-            .and_then(decimal_of))
-    }
-
-    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(bool_of))
-    }
-
-    pub fn opt_struct<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-        d: D,
-    ) -> Result<Option<T>, D::Error> {
-        Ok(Option::<Value>::deserialize(d)?.and_then(|v| T::deserialize(v).ok()))
-    }
-
-    /// An array whose unreadable elements are skipped; anything but an array is empty.
-    pub fn vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .filter_map(|v| T::deserialize(v).ok())
-                .collect(),
-            _ => Vec::new(),
-        })
-    }
-
-    pub fn opt_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-        d: D,
-    ) -> Result<Option<Vec<T>>, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::Array(items)) => Some(
-                items
-                    .into_iter()
-                    .filter_map(|v| T::deserialize(v).ok())
-                    .collect(),
-            ),
-            _ => None,
-        })
-    }
-}
+/// The lenient readers are the kit's: scalars, and serde helpers that never fail on a bad
+/// value (`lenient::opt_string`, ...).
+pub use posgate_pos_kit::lenient::de as lenient;
+pub use posgate_pos_kit::lenient::{
+    bool_of, decimal_of, field, path, same_guid, ser_decimal_number, text_of,
+};
 
 // ------------------------------------------------------------------------------------------
 // The answer envelope.
@@ -170,8 +118,7 @@ impl WsaError {
                 ..Default::default()
             });
         }
-        let part = |name: &str, key: &str| field(v, name).and_then(|p| field(p, key));
-        let txt = |name: &str, key: &str| part(name, key).and_then(text_of);
+        let txt = |name: &str, key: &str| path(v, &[name, key]).and_then(text_of);
         let e = WsaError {
             ws_code: txt("wsError", "code"),
             ws_ext_code: txt("wsError", "extCode"),
@@ -435,17 +382,6 @@ impl OrderListRow {
     }
 }
 
-/// Compares order GUIDs the way r_keeper writes them: braces and case do not matter.
-pub fn same_guid(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.trim()
-            .trim_start_matches('{')
-            .trim_end_matches('}')
-            .to_ascii_lowercase()
-    };
-    norm(a) == norm(b)
-}
-
 // ------------------------------------------------------------------------------------------
 // Requests.
 // ------------------------------------------------------------------------------------------
@@ -523,14 +459,6 @@ pub struct GetTaskResponseParams {
 }
 impl TaskParams for GetTaskResponseParams {
     const TASK_TYPE: &'static str = "GetTaskResponse";
-}
-
-/// Writes a decimal as a JSON number with its digits as they are (needs serde_json's
-/// `arbitrary_precision`, on in the workspace): `978.00`, never `978.0000001`.
-pub fn ser_decimal_number<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::Error;
-    let n = serde_json::Number::from_str(&d.to_string()).map_err(S::Error::custom)?;
-    n.serialize(s)
 }
 
 fn ser_opt_secret<S: Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {

@@ -201,3 +201,17 @@ fn the_shipped_deploy_config_loads() {
     let cfg = posgate_pos_kit::load_config::<posgate_wsa::WsaConnector>(Some(&path)).unwrap();
     assert_eq!(cfg.listen.port(), 50061);
 }
+
+#[test]
+fn a_client_of_the_settings_never_shows_the_token() {
+    let r: WsaSettings = serde_json::from_value(serde_json::json!({
+        "base_url": "http://127.0.0.1:1", "token": "super-secret-token", "object_id": 1,
+        "agent_version": "v2", "currency_guid": "c"
+    }))
+    .unwrap();
+    let http = posgate_wsa::client::http_client(None).unwrap();
+    let c = posgate_wsa::client::WsaClient::new(http, &r);
+    let shown = format!("{c:?}");
+    assert!(shown.contains("127.0.0.1:1"), "{shown}");
+    assert!(!shown.contains("super-secret-token"), "{shown}");
+}

@@ -14,6 +14,34 @@ use posgate_sim::delivery::{self as sim, DeliverySim};
 
 pub mod stub;
 
+/// An order read from JSON (it must read as one).
+pub fn order(json: &str) -> posgate_delivery::wire::Order {
+    posgate_delivery::wire::Order::from_value(&serde_json::from_str(json).unwrap()).unwrap()
+}
+
+/// A restaurant of the connector at scale 2, with the defaults (nothing is sent anywhere).
+pub fn connected() -> posgate_delivery::connector::Restaurant {
+    use posgate_pos_kit::PosConnector;
+    let conn = posgate_pos_kit::testkit::connection(
+        &[
+            ("base_url", "http://x"),
+            ("auth_url", "http://x"),
+            ("client_id", "c"),
+            ("currency_guid", "cur"),
+        ],
+        &[("client_secret", "s")],
+    );
+    posgate_delivery::DeliveryConnector::new()
+        .unwrap()
+        .connect(&conn)
+        .unwrap()
+}
+
+/// An order (with an amount) as a bill of [`connected`].
+pub fn bill_of(o: &posgate_delivery::wire::Order) -> posgate_core::pos::Bill {
+    connected().bill_of("1", o).unwrap()
+}
+
 /// posgate restaurant id used by the tests.
 pub const DL: &str = "dl";
 
