@@ -1,7 +1,8 @@
 //! HTTP client for White Server API v2: one POST endpoint, the task chosen by `taskType`.
 //!
-//! Async mode submits the task (`params.async`) and polls `GetTaskResponse` (sync) every
-//! `poll_interval_ms` while the answer is `AwaitingAnswer`, until `task_timeout_s` plus a
+//! Async mode submits the task (`params.async`) and polls `GetTaskResponse` (sync) — soon at
+//! first, then backing off to every `poll_interval_ms` ([`poll_wait`]) — while the answer is
+//! `AwaitingAnswer`, until `task_timeout_s` plus a
 //! margin. Sync mode makes one call (`params.sync`) with an HTTP timeout of `task_timeout_s`
 //! plus the margin.
 //!
@@ -239,6 +240,7 @@ impl WsaClient {
         deadline: Instant,
     ) -> Result<Value, TaskFailure> {
         let mut last = String::from("AwaitingAnswer");
+        let submitted = Instant::now();
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -251,7 +253,8 @@ impl WsaClient {
                     ),
                 ));
             }
-            tokio::time::sleep(self.poll_interval.min(deadline - now)).await;
+            let wait = poll_wait(now - submitted, self.poll_interval);
+            tokio::time::sleep(wait.min(deadline - now)).await;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = remaining.max(Duration::from_secs(1));
             let params = GetTaskResponseParams {
@@ -350,6 +353,17 @@ fn interpret(env: Envelope) -> Result<Value, TaskFailure> {
             "the answer carried neither taskResponse nor error",
         )
     })
+}
+
+/// The first poll's wait after submitting a task.
+pub const FIRST_POLL: Duration = Duration::from_millis(20);
+
+/// How long to wait before the next poll when the task was submitted `elapsed` ago: soon at
+/// first (most tasks take a fraction of a second), then a quarter of the time waited so far, so
+/// a task's answer is seen at most about a quarter of its own time late; never longer than
+/// `longest` (the restaurant's `poll_interval_ms`).
+pub fn poll_wait(elapsed: Duration, longest: Duration) -> Duration {
+    (elapsed / 4).max(FIRST_POLL).min(longest)
 }
 
 /// What one `GetTaskResponse` answer means while polling for task `guid` of `task_type`.

@@ -50,7 +50,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting::new("cashier_id", "r_keeper cashier who books payments"),
     Setting::new("mode", "async (submit, then poll GetTaskResponse; default) or sync"),
     Setting::new("task_timeout_s", "agent wait in seconds, 1..=180 (default 120)"),
-    Setting::new("poll_interval_ms", "GetTaskResponse polling interval in async mode (default 500)"),
+    Setting::new("poll_interval_ms", "longest GetTaskResponse polling interval in async mode (default 500; polls start 20 ms after submitting and back off to it)"),
     Setting::new("timeout_margin_ms", "extra wait on top of task_timeout_s before giving up (default 5000)"),
 ];
 
@@ -84,7 +84,7 @@ pub struct WsaSettings {
     /// Agent wait, sent as `params.<mode>.timeout`; clamped to 1..=180.
     #[serde(default = "posgate_pos_kit::connection::default_u64::<120>")]
     pub task_timeout_s: u64,
-    /// How often `GetTaskResponse` is polled in async mode.
+    /// The longest wait between `GetTaskResponse` polls in async mode (they start sooner).
     #[serde(default = "posgate_pos_kit::connection::default_u64::<500>")]
     pub poll_interval_ms: u64,
     /// Extra time on top of `task_timeout_s` before the adapter gives up waiting (HTTP timeout
