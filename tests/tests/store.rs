@@ -408,3 +408,63 @@ async fn rotation(url: String) {
     );
     assert_eq!(card_place("p", 1), "payments.tenders.card_code/p/1");
 }
+
+/// A restaurant changed through one process is what another process's cached read answers:
+/// at once on SQLite (the generation number is compared before trusting the cache), as soon as
+/// the notification arrives on PostgreSQL (LISTEN/NOTIFY; a few milliseconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restaurant_changed_elsewhere_is_what_the_cache_answers() {
+    use posgate_payments::registry::{Freshness, RestaurantSpec};
+    each_db(|url| async move {
+        let sqlite = url.starts_with("sqlite");
+        let here = Store::open(&url, keyring()).await.unwrap().registry();
+        let there = Store::open(&url, keyring()).await.unwrap().registry();
+        let spec = RestaurantSpec {
+            display_name: "R".into(),
+            pos_kind: "wsa".into(),
+            currency: "UAH".into(),
+            currency_scale: 2,
+            pos_settings: [("base_url".to_string(), "http://a".to_string())].into(),
+            pos_secrets: Default::default(),
+            expirenza: None,
+        };
+        // Unknown here; created there; known here at once (a miss is never cached).
+        assert!(here.cached("r1", Freshness::Now).await.unwrap().is_none());
+        there.create("r1", &spec, 1).await.unwrap();
+        let seen = here.cached("r1", Freshness::Now).await.unwrap().unwrap();
+        assert!(seen.enabled);
+        // Changed there: the cache here forgets it.
+        let mut moved = spec.clone();
+        moved
+            .pos_settings
+            .insert("base_url".into(), "http://b".into());
+        there.update("r1", &moved, &[], None, 2).await.unwrap();
+        there.disable("r1", 3).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let now = here.cached("r1", Freshness::Now).await.unwrap().unwrap();
+            if !now.enabled && now.spec.pos_settings["base_url"] == "http://b" {
+                break;
+            }
+            assert!(
+                !sqlite,
+                "SQLite: a fresh read must see the change at once: {now:?}"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw the change: {now:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Own writes are forgotten at once on any database.
+        here.enable("r1", 4).await.unwrap();
+        assert!(
+            here.cached("r1", Freshness::Recent)
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+    })
+    .await;
+}

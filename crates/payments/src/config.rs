@@ -43,7 +43,10 @@ pub struct PaymentsConfig {
     pub lease_ms: u64,
     /// POS calls in flight per restaurant: a restaurant's POS is one small box.
     pub max_in_flight_per_restaurant: usize,
-    /// How often workers look for due payments when nothing wakes them.
+    /// The longest the scheduler sleeps without reading the store. It sleeps until the next
+    /// payment falls due and is woken by this replica's own work, so this only bounds how late
+    /// work made elsewhere is noticed (a payment another replica stored but never drove).
+    /// Idle, the scheduler reads the store once per interval.
     pub poll_interval_ms: u64,
     /// Deadline of one adapter call. Adapters wait for slow POSes themselves (WSA: 120 s).
     pub adapter_timeout_ms: u64,
@@ -92,7 +95,7 @@ impl Default for PaymentsConfig {
             reconcile_settle_ms: 300_000,
             lease_ms: 10_000,
             max_in_flight_per_restaurant: 2,
-            poll_interval_ms: 1_000,
+            poll_interval_ms: 3_000,
             adapter_timeout_ms: 200_000,
             shutdown_grace_ms: 15_000,
             drain_ms: 0,

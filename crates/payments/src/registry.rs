@@ -674,6 +674,56 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
+/// The listener task of [`Registry::listen`].
+async fn listen(url: String, cache: Weak<RegistryCache>) {
+    use sqlx::postgres::PgListener;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let Some(c) = cache.upgrade() else { return };
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(mut l) => match l.listen("posgate_registry").await {
+                Ok(()) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN posgate_registry failed; checking the registry generation instead");
+                    drop(c);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot connect to listen for registry changes; checking the registry generation instead");
+                drop(c);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        // Listening from here on; what was cached before may have missed a change.
+        c.listening.store(true, Ordering::SeqCst);
+        c.forget(None);
+        drop(c);
+        backoff = Duration::from_millis(200);
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(30), listener.try_recv()).await;
+            let Some(c) = cache.upgrade() else { return };
+            match next {
+                // Quiet: only look whether the cache still lives.
+                Err(_) => {}
+                Ok(Ok(Some(n))) => c.forget(Some(n.payload())),
+                // The connection dropped and is being re-established: changes may be lost.
+                Ok(Ok(None)) => c.forget(None),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the registry listener failed; checking the registry generation until it is back");
+                    c.listening.store(false, Ordering::SeqCst);
+                    c.forget(None);
+                    break;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,55 +798,5 @@ mod tests {
         let c: StoredChannel = serde_json::from_str(old).unwrap();
         assert!(c.channel.tables.is_empty());
         assert_eq!(c.channel.resto_id, "r");
-    }
-}
-
-/// The listener task of [`Registry::listen`].
-async fn listen(url: String, cache: Weak<RegistryCache>) {
-    use sqlx::postgres::PgListener;
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let Some(c) = cache.upgrade() else { return };
-        let mut listener = match PgListener::connect(&url).await {
-            Ok(mut l) => match l.listen("posgate_registry").await {
-                Ok(()) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "LISTEN posgate_registry failed; checking the registry generation instead");
-                    drop(c);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot connect to listen for registry changes; checking the registry generation instead");
-                drop(c);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
-            }
-        };
-        // Listening from here on; what was cached before may have missed a change.
-        c.listening.store(true, Ordering::SeqCst);
-        c.forget(None);
-        drop(c);
-        backoff = Duration::from_millis(200);
-        loop {
-            let next = tokio::time::timeout(Duration::from_secs(30), listener.try_recv()).await;
-            let Some(c) = cache.upgrade() else { return };
-            match next {
-                // Quiet: only look whether the cache still lives.
-                Err(_) => {}
-                Ok(Ok(Some(n))) => c.forget(Some(n.payload())),
-                // The connection dropped and is being re-established: changes may be lost.
-                Ok(Ok(None)) => c.forget(None),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "the registry listener failed; checking the registry generation until it is back");
-                    c.listening.store(false, Ordering::SeqCst);
-                    c.forget(None);
-                    break;
-                }
-            }
-        }
     }
 }

@@ -609,34 +609,6 @@ impl Store {
         rows.iter().map(|r| decode(r, &self.keys)).collect()
     }
 
-    /// Ids of payments with work due now and no live lease, oldest first.
-    pub async fn due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id FROM payments
-             WHERE step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $1
-               AND (lease_until IS NULL OR lease_until < $2)
-             ORDER BY next_attempt_at LIMIT $3",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
-    }
-
-    /// When the next payment becomes due, if any. A leased payment is due no earlier than its
-    /// lease ends (its worker is on it), so a long POS call does not keep the scheduler polling.
-    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
-             FROM payments WHERE step <> 'done' AND state <> 'needs_attention'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.get::<Option<i64>, _>(0))
-    }
-
     /// The scheduler's one read: payments due now (at most `limit`) and when the next falls
     /// due. A leased payment falls due when its lease ends (its worker may have died), so a long
     /// POS call does not keep the scheduler reading. Reads only payments owed work (the partial

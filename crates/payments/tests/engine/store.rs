@@ -1,10 +1,11 @@
 //! The store's guarantees the engine leans on, beyond `tests/tests/store.rs` (one payment per
 //! key, a lease taken over after expiry, bill locks): fenced saves, renew and release only by
-//! the owner, what `due`/`next_due_at` offer and leave out, list filters and paging, history.
+//! the owner, what a scan for due work offers and leaves out, payments stored leased, group
+//! commits under one key, list filters and paging, history.
 
 use posgate_core::payment::Event;
 use posgate_core::{PaymentState, RetryDecision, Step, Substate};
-use posgate_payments::store::{Inserted, ListFilter, PaymentRecord, Store};
+use posgate_payments::store::{Inserted, Lease, ListFilter, PaymentRecord, Store};
 
 use super::{TempDir, request, temp_db, test_keyring};
 
@@ -115,16 +116,26 @@ async fn only_the_owner_releases_and_the_payment_waits_until_then() {
         s.claim("p1", "C", 499, 100).await.unwrap().is_none(),
         "not due yet"
     );
-    assert_eq!(s.due(499, 10).await.unwrap(), Vec::<String>::new());
-    assert_eq!(s.due(500, 10).await.unwrap(), ["p1"]);
+    assert_eq!(due(&s, 499, 10).await, Vec::<String>::new());
+    assert_eq!(due(&s, 500, 10).await, ["p1"]);
     assert!(s.claim("p1", "C", 500, 100).await.unwrap().is_some());
     assert_eq!(s.get("p1").await.unwrap().unwrap().version, 1);
 }
 
+/// The ids `scan_due` finds due at `now`, at most `limit`.
+async fn due(s: &Store, now: i64, limit: u32) -> Vec<String> {
+    s.scan_due(now, limit).await.unwrap().ids
+}
+
+/// When `scan_due` says the next payment falls due, looking from before everything.
+async fn next_due_at(s: &Store) -> Option<i64> {
+    s.scan_due(0, 10).await.unwrap().next_at
+}
+
 #[tokio::test]
-async fn due_offers_work_oldest_first_and_leaves_out_done_attention_leased_and_later() {
+async fn due_offers_work_soonest_first_and_leaves_out_done_attention_leased_and_later() {
     let (s, _dir) = fresh().await;
-    // Inserted out of order: due() orders by time, not by id.
+    // Inserted out of order: due work is ordered by time, not by id.
     for (id, at) in [("p3", 30), ("p1", 10), ("p2", 20), ("later", 5_000)] {
         add(&s, id, id, at).await;
     }
@@ -139,17 +150,13 @@ async fn due_offers_work_oldest_first_and_leaves_out_done_attention_leased_and_l
     }
     add(&s, "leased", "leased", 3).await;
     claim(&s, "leased", "W", 3).await; // until 103
-    assert_eq!(s.due(100, 10).await.unwrap(), ["p1", "p2", "p3"]);
-    assert_eq!(s.due(100, 2).await.unwrap(), ["p1", "p2"], "limited");
-    assert_eq!(s.due(20, 10).await.unwrap(), ["p1", "p2"], "p3 not due yet");
+    assert_eq!(due(&s, 100, 10).await, ["p1", "p2", "p3"]);
+    assert_eq!(due(&s, 20, 10).await, ["p1", "p2"], "p3 not due yet");
+    // A payment whose lease ran out is due from the lease's end.
+    assert_eq!(due(&s, 104, 10).await, ["p1", "p2", "p3", "leased"]);
     assert_eq!(
-        s.due(104, 10).await.unwrap(),
-        ["leased", "p1", "p2", "p3"],
-        "lease expired"
-    );
-    assert_eq!(
-        s.due(5_000, 10).await.unwrap(),
-        ["leased", "p1", "p2", "p3", "later"]
+        due(&s, 5_000, 10).await,
+        ["p1", "p2", "p3", "leased", "later"]
     );
     // Neither done nor needs-attention payments are ever due, nor claimable.
     for id in ["done", "attention"] {
@@ -161,9 +168,23 @@ async fn due_offers_work_oldest_first_and_leaves_out_done_attention_leased_and_l
 }
 
 #[tokio::test]
+async fn a_scan_takes_at_most_its_limit_and_then_says_more_is_due_at_once() {
+    let (s, _dir) = fresh().await;
+    for (id, at) in [("p1", 10), ("p2", 20), ("p3", 30), ("later", 900)] {
+        add(&s, id, id, at).await;
+    }
+    let d = s.scan_due(100, 2).await.unwrap();
+    assert_eq!(d.ids, ["p1", "p2"], "limited");
+    assert_eq!(d.next_at, Some(100), "p3 is due too: scan again at once");
+    let d = s.scan_due(100, 3).await.unwrap();
+    assert_eq!(d.ids, ["p1", "p2", "p3"]);
+    assert_eq!(d.next_at, Some(900), "then the next one's time");
+}
+
+#[tokio::test]
 async fn next_due_at_is_the_soonest_work_and_a_lease_counts_until_it_ends() {
     let (s, _dir) = fresh().await;
-    assert_eq!(s.next_due_at().await.unwrap(), None, "empty store");
+    assert_eq!(next_due_at(&s).await, None, "empty store");
     add(&s, "attention", "a", 5).await;
     let mut r = claim(&s, "attention", "W", 5).await;
     set(&s, &mut r, "W", PaymentState::NeedsAttention, Step::Post).await;
@@ -172,9 +193,9 @@ async fn next_due_at_is_the_soonest_work_and_a_lease_counts_until_it_ends() {
     let mut r = claim(&s, "done", "W", 6).await;
     set(&s, &mut r, "W", PaymentState::Paid, Step::Done).await;
     s.release("done", "W", 6).await.unwrap();
-    assert_eq!(s.next_due_at().await.unwrap(), None, "nothing left to do");
+    assert_eq!(next_due_at(&s).await, None, "nothing left to do");
     add(&s, "p", "p", 300).await;
-    assert_eq!(s.next_due_at().await.unwrap(), Some(300));
+    assert_eq!(next_due_at(&s).await, Some(300));
     // A payment being worked on is not due before its lease ends, however old its time: the
     // scheduler must not wake every 50 ms while a POS call runs for minutes.
     add(&s, "busy", "busy", 10).await;
@@ -182,11 +203,101 @@ async fn next_due_at_is_the_soonest_work_and_a_lease_counts_until_it_ends() {
         .await
         .unwrap()
         .expect("claimed"); // until 250
-    assert_eq!(s.next_due_at().await.unwrap(), Some(250));
+    assert_eq!(next_due_at(&s).await, Some(250));
     s.renew("busy", "W", 200, 500).await.unwrap(); // until 700
-    assert_eq!(s.next_due_at().await.unwrap(), Some(300));
+    assert_eq!(next_due_at(&s).await, Some(300));
+    // The heartbeat renews many at once, and only its owner's.
+    assert_eq!(
+        s.renew_many(&["busy".into(), "p".into()], "W", 300, 900)
+            .await
+            .unwrap(),
+        1,
+        "p is not leased by W"
+    );
+    assert_eq!(next_due_at(&s).await, Some(300));
+    assert_eq!(
+        s.renew_many(&["busy".into()], "X", 300, 5_000)
+            .await
+            .unwrap(),
+        0
+    );
     s.release("busy", "W", 120).await.unwrap();
-    assert_eq!(s.next_due_at().await.unwrap(), Some(120));
+    assert_eq!(next_due_at(&s).await, Some(120));
+}
+
+#[tokio::test]
+async fn a_payment_stored_leased_holds_its_bill_and_is_not_due_until_its_lease_ends() {
+    let (s, _dir) = fresh().await;
+    let lease = Lease {
+        owner: "W".into(),
+        until: 1_000,
+    };
+    let (first, locked) = s
+        .insert_leased("p1", &request("k1", "b", "10.00", true), 10, Some(&lease))
+        .await
+        .unwrap();
+    assert!(locked, "the bill was free");
+    let Inserted::New(first) = first else {
+        panic!("new")
+    };
+    assert_eq!(first.version, 1);
+    assert_eq!(first.request.amount.to_string(), "10.00");
+    // As stored, read back: the same payment the insert returned.
+    let stored = s.get("p1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.version, stored.lifecycle, stored.next_attempt_at),
+        (first.version, first.lifecycle, first.next_attempt_at)
+    );
+    // Nobody else claims it while the lease lasts; it is due when the lease ends.
+    assert!(s.claim("p1", "X", 500, 100).await.unwrap().is_none());
+    assert_eq!(next_due_at(&s).await, Some(1_000));
+    // A second payment on the bill, leased too, does not get the bill.
+    let (_, locked) = s
+        .insert_leased("p2", &request("k2", "b", "5.00", true), 20, Some(&lease))
+        .await
+        .unwrap();
+    assert!(!locked, "p1 holds the bill");
+    assert!(!s.lock_bill("rest-1", "b", "p2", 30).await.unwrap());
+    // The owner saves and lets the bill go in one write; then p2 can take it.
+    let mut rec = first;
+    rec.lifecycle.state = PaymentState::Closed;
+    rec.lifecycle.step = Step::Done;
+    assert!(
+        s.save_step(&rec, "W", 40, true, true, Some("done"))
+            .await
+            .unwrap()
+    );
+    assert!(s.lock_bill("rest-1", "b", "p2", 50).await.unwrap());
+}
+
+#[tokio::test]
+async fn many_payments_stored_at_once_under_one_key_make_one_payment() {
+    // Written concurrently, the inserts share group commits: the one payment is found even
+    // when its twin was written in the same transaction.
+    let (s, _dir) = fresh().await;
+    let inserts = (0..40).map(|i| {
+        let s = s.clone();
+        async move {
+            s.insert(&format!("p{i}"), &request("same", "b", "10.00", true), 10)
+                .await
+                .unwrap()
+        }
+    });
+    let results = futures::future::join_all(inserts).await;
+    let new: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            Inserted::New(r) => Some(r.id.clone()),
+            Inserted::Existing(_) => None,
+        })
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    for r in &results {
+        if let Inserted::Existing(r) = r {
+            assert_eq!(r.id, new[0]);
+        }
+    }
+    assert_eq!(s.history(&new[0]).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -55,5 +55,8 @@ fn a_long_task_is_polled_a_bounded_number_of_times() {
     assert!((240..=270).contains(&n), "{n} polls");
     // The old fixed schedule polled 240 times too; the first second is what changed.
     let first_second = polls(Duration::from_millis(500), Duration::from_secs(1)).len();
-    assert!(first_second >= 8, "{first_second} polls in the first second");
+    assert!(
+        first_second >= 8,
+        "{first_second} polls in the first second"
+    );
 }
