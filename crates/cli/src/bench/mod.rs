@@ -89,6 +89,10 @@ pub struct BenchArgs {
     /// Keep the run's folder (config, service logs; SQLite database) and print where it is.
     #[arg(long)]
     keep: bool,
+    /// Finished payments stored before the run (e.g. 1000000), as a service that has run for
+    /// months holds: the run shows whether the cost per payment grows with what is stored.
+    #[arg(long, default_value_t = 0)]
+    stored: u64,
 }
 
 /// The settings of one run, checked.
@@ -333,6 +337,16 @@ async fn measure(
         crate::restaurant::declare(&mut registry, &r.id, spec.clone(), true).await?;
     }
     let restaurants: Vec<Restaurant> = restaurants.iter().map(|(r, _)| r.clone()).collect();
+    if a.stored > 0 {
+        let started = Instant::now();
+        let ids: Vec<String> = restaurants.iter().map(|r| r.id.clone()).collect();
+        db.prefill(a.stored, &ids).await?;
+        eprintln!(
+            "stored {} finished payments in {:.1} s",
+            a.stored,
+            started.elapsed().as_secs_f64()
+        );
+    }
     let bills = Arc::new(open_bills(plan, sim, &restaurants).await?);
 
     // The baseline: same client code, same concurrency, same count or time.
@@ -493,6 +507,7 @@ async fn measure(
             restaurants: plan.restaurants,
             max_in_flight_per_restaurant: plan.max_in_flight,
             connections: plan.connections,
+            stored: a.stored,
             pos_settings: plan
                 .pos_settings
                 .iter()

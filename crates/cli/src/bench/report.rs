@@ -36,6 +36,8 @@ pub struct RunConfig {
     pub restaurants: usize,
     pub max_in_flight_per_restaurant: usize,
     pub connections: usize,
+    /// Finished payments stored before the run (`--stored`).
+    pub stored: u64,
     pub pos_settings: BTreeMap<String, String>,
     pub payments_settings: Vec<String>,
     /// `release` or `debug` (a debug build's figures mean little).
@@ -253,6 +255,9 @@ impl Report {
             c.cpus
         );
         s += &format!("  load average before the run: {}\n", c.load_average);
+        if c.stored > 0 {
+            s += &format!("  {} finished payments stored before the run\n", c.stored);
+        }
         if c.build == "debug" {
             s += "  (a debug build: these figures say little; build with --release)\n";
         }
