@@ -217,6 +217,9 @@ impl Store {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
+                // No ping before every use (a round trip per statement): a connection broken
+                // by a server restart fails its statement, which every caller retries.
+                .test_before_acquire(false)
                 .connect(url)
                 .await?;
             let migrator = sqlx::migrate!("./migrations/postgres");
@@ -254,6 +257,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             // An in-memory database lives in one connection.
             .max_connections(if memory { 1 } else { 8 })
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL: readers never wait for the writer. FULL: a payment acknowledged to a

@@ -40,7 +40,10 @@ const PAY_PATH: &str = "/posgate.v1.PaymentService/PayBill";
 /// How long a payment may take to close after `PayBill` answered before it counts as failed.
 const FOLLOW_LIMIT: Duration = Duration::from_secs(300);
 /// How long the service is left with nothing to do to count its idle transactions (PostgreSQL).
-const IDLE: Duration = Duration::from_secs(3);
+const IDLE: Duration = Duration::from_secs(10);
+/// How long before that count starts: the setup's own transactions (restaurants declared) are
+/// reported by the server up to a second after they end.
+const SETTLE: Duration = Duration::from_secs(2);
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -372,6 +375,9 @@ async fn measure(
     let echo = Figures::of(&echo_out);
 
     // The service with nothing to do (PostgreSQL: its idle transactions).
+    if db.kind() == "postgres" {
+        tokio::time::sleep(SETTLE).await;
+    }
     let idle_before = db.counters().await?;
     let mut idle_xact_per_s = None;
     if let Some(c0) = idle_before {
