@@ -284,6 +284,7 @@ impl PaymentService for PaymentsApi {
         let mut rx = self.notifier.subscribe(&id);
         let first = self.load(&id).await?;
         let store = self.store.clone();
+        let engine = Arc::clone(&self.engine);
         let stream = async_stream::try_stream! {
             let mut last = first.version;
             let done = first.lifecycle.is_final();
@@ -292,7 +293,7 @@ impl PaymentService for PaymentsApi {
                 loop {
                     let published = tokio::select! {
                         changed = rx.changed() => if changed.is_ok() { rx.borrow_and_update().clone() } else { None },
-                        _ = tokio::time::sleep(REREAD) => None,
+                        _ = tokio::time::sleep(if engine.is_driving(&id) { REREAD_DRIVEN } else { REREAD }) => None,
                     };
                     let rec = match published {
                         Some(r) => (*r).clone(),

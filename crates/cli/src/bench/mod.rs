@@ -42,8 +42,9 @@ const FOLLOW_LIMIT: Duration = Duration::from_secs(300);
 /// How long the service is left with nothing to do to count its idle transactions (PostgreSQL).
 const IDLE: Duration = Duration::from_secs(10);
 /// How long before that count starts: the setup's own transactions (restaurants declared) are
-/// reported by the server up to a second after they end.
-const SETTLE: Duration = Duration::from_secs(2);
+/// reported by an idle server backend up to 10 s after they end (PostgreSQL 15's
+/// `PGSTAT_IDLE_INTERVAL`).
+const SETTLE: Duration = Duration::from_secs(11);
 
 #[derive(Args)]
 pub struct BenchArgs {

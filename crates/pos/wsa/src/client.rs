@@ -127,12 +127,12 @@ impl WsaClient {
         Duration::from_secs(self.task_timeout_s) + self.margin
     }
 
-    /// Runs a task in the configured mode.
+    /// Runs a task in the configured mode; reads ([`TaskParams::READ`]) always in sync mode.
     pub async fn run<P: TaskParams>(&self, params: &P) -> TaskReply {
         let started = Instant::now();
         let reply = match self.mode {
-            TaskMode::Sync => self.run_sync(params).await,
-            TaskMode::Async => self.run_async(params).await,
+            TaskMode::Async if !P::READ => self.run_async(params).await,
+            TaskMode::Sync | TaskMode::Async => self.run_sync(params).await,
         };
         let about = format!("object {}", self.object_id);
         let failure = reply.result.as_ref().err();

@@ -389,6 +389,9 @@ impl OrderListRow {
 /// Task parameters: serialized next to `params.sync|async`.
 pub trait TaskParams: Serialize + fmt::Debug {
     const TASK_TYPE: &'static str;
+    /// A read: run in sync mode even for a restaurant in async mode (one call instead of a
+    /// submit and polls; a read is safe to repeat, so nothing is lost by waiting on the call).
+    const READ: bool = false;
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -398,6 +401,7 @@ pub struct GetOrderParams {
 }
 impl TaskParams for GetOrderParams {
     const TASK_TYPE: &'static str = "GetOrder";
+    const READ: bool = true;
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -409,6 +413,7 @@ pub struct GetOrderListParams {
 }
 impl TaskParams for GetOrderListParams {
     const TASK_TYPE: &'static str = "GetOrderList";
+    const READ: bool = true;
 }
 
 #[derive(Serialize, Debug, Clone)]

@@ -457,3 +457,25 @@ async fn answers_not_about_our_task_or_unreadable_stay_unknown() {
         );
     }
 }
+
+#[tokio::test]
+async fn in_async_mode_reads_are_made_in_sync_mode() {
+    // A read is safe to repeat: one sync call instead of a submit and polls.
+    let stub = Stub::on_json(|req| match req["taskType"].as_str() {
+        Some("GetOrder") => Canned::json(
+            r#"{"responseCommon": {"taskGuid": "guid-GetOrder", "taskType": "GetOrder", "objectId": 4242},
+                "taskResponse": {"order": {"status": {"value": "Opened", "isBillPrinted": false},
+                                           "price": {"total": "978.00", "summToPay": "978.00"}}}}"#,
+        ),
+        _ => Canned::json(r#"{"error": {"wsError": {"code": "BadRequest"}}}"#),
+    });
+    let addr = stub.spawn().await;
+    let mut c = adapter_for(addr, TaskMode::Async, AgentVersion::V2).await;
+    let bill = c.bill_of(get_bill_req(V2, ORDER)).await;
+    assert_eq!(bill.amount_due, "978.00", "{bill:?}");
+    let reads = stub.seen_of("GetOrder");
+    assert_eq!(reads.len(), 1);
+    let p = &reads[0].json["params"];
+    assert!(p["sync"].is_object() && p["async"].is_null(), "{p}");
+    assert!(stub.seen_of("GetTaskResponse").is_empty());
+}
