@@ -658,22 +658,34 @@ impl Store {
         lease_ms: i64,
     ) -> Result<u64, StoreError> {
         let mut renewed = 0;
-        for chunk in ids.chunks(RENEW_CHUNK) {
-            let marks = (0..chunk.len())
-                .map(|i| format!("${}", i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "UPDATE payments SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({marks})"
-            );
-            let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);
-            for id in chunk {
-                q = q.bind(id);
+        for part in self.writers.by_lane(ids) {
+            for chunk in part.chunks(RENEW_CHUNK) {
+                let marks = (0..chunk.len())
+                    .map(|i| format!("${}", i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "UPDATE payments SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({marks})"
+                );
+                let (key, chunk, owner) = (chunk[0].clone(), chunk.to_vec(), owner.to_string());
+                // In the lane of these payments: a renewal never waits on another lane's rows
+                // while that lane waits on it.
+                renewed += timed(
+                    "renew_many",
+                    self.writers.write(&key, move |conn| {
+                        let (sql, chunk, owner) = (sql.clone(), chunk.clone(), owner.clone());
+                        async move {
+                            let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);
+                            for id in &chunk {
+                                q = q.bind(id);
+                            }
+                            Ok(q.execute(conn).await?.rows_affected())
+                        }
+                        .boxed()
+                    }),
+                )
+                .await?;
             }
-            // Not through the lanes: it touches payments of every lane, and only the lease.
-            renewed += timed("renew_many", q.execute(&self.pool))
-                .await?
-                .rows_affected();
         }
         Ok(renewed)
     }

@@ -84,6 +84,20 @@ impl Writers {
     }
 }
 
+impl Writers {
+    /// Splits `keys` by the lane their writes take, so a write touching many payments (the
+    /// heartbeat's lease renewal) runs one part per lane, in that lane's order: two lanes never
+    /// wait on each other's rows.
+    pub(crate) fn by_lane(&self, keys: &[String]) -> Vec<Vec<String>> {
+        let mut parts = vec![Vec::new(); self.lanes.len()];
+        for k in keys {
+            parts[lane_of(k, self.lanes.len())].push(k.clone());
+        }
+        parts.retain(|p| !p.is_empty());
+        parts
+    }
+}
+
 fn closed() -> StoreError {
     StoreError::Db(sqlx::Error::PoolClosed)
 }
