@@ -82,6 +82,9 @@ pub struct Options {
     /// Serve the payment service's admin HTTP port (`/metrics`, `/livez`, `/readyz`) on a free
     /// loopback port: [`Stack::admin_addr`].
     pub admin: bool,
+    /// `[metrics] restaurant_label`: per-restaurant series carry `restaurant_id` (process-wide:
+    /// every stack of a test binary should say the same).
+    pub restaurant_label: bool,
 }
 
 impl Default for Options {
@@ -98,6 +101,7 @@ impl Default for Options {
             declare_restaurants: true,
             drain_ms: 0,
             admin: false,
+            restaurant_label: false,
         }
     }
 }
@@ -174,7 +178,10 @@ jitter_pct = 10
 wsa = "http://{adapter}"
 [wsa]
 listen = "{adapter}"
+[metrics]
+restaurant_label = {label}
 "#,
+        label = o.restaurant_label,
         wait = o.pay_wait_ms,
         inflight = o.max_in_flight_per_restaurant,
         lease = o.lease_ms,

@@ -405,9 +405,17 @@ async fn one_payment_shows_on_the_metrics_page() {
         after.contains("posgate_pos_call_duration_seconds_bucket{"),
         "latencies are histograms with buckets"
     );
-    // Restaurant and bill ids are never labels.
+    // The adapter's exchanges with the POS, by POS kind and HTTP status.
     assert!(
-        !after.contains("=\"demo\""),
+        grew(
+            "posgate_pos_http_request_duration_seconds_count",
+            &[("pos", "r_keeper_wsa"), ("result", "200")]
+        ) >= 1.0,
+        "{after}"
+    );
+    // Restaurant ids are no labels unless `[metrics] restaurant_label` says so; bill ids never.
+    assert!(
+        !after.contains("=\"demo\"") && !after.contains("restaurant_id="),
         "a restaurant id became a label"
     );
     assert!(!after.contains(&bill), "a bill id became a label");

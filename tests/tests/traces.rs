@@ -3,6 +3,9 @@
 //! of the one before it through the propagated W3C `traceparent` — not through an in-process
 //! span stack (the adapter's request span is a `tracing` root; only the header links it).
 //!
+//! A restaurant whose connection says `trace_headers = false` is paid the same way, and its POS
+//! receives no `traceparent`.
+//!
 //! The stack runs in this process with one subscriber; its OpenTelemetry layer exports to the
 //! SDK's in-memory exporter. This binary holds this one test, since it installs the global
 //! subscriber.
@@ -133,4 +136,36 @@ async fn one_pay_bill_is_one_trace_from_the_payment_service_through_the_adapter_
             "{tp}: the parent is the adapter's POS HTTP span"
         );
     }
+
+    // A restaurant whose POS server refuses unknown headers: `trace_headers = false` in its
+    // connection (a setting every POS kind takes, read by the kit). Its payment is traced as
+    // any other, but no request reaches its POS with a `traceparent`.
+    let mut quiet = s.restaurant_spec("demo");
+    quiet
+        .pos_settings
+        .insert("trace_headers".into(), "false".into());
+    s.add_restaurant("demo-quiet", quiet).await;
+    let (tasks_before, traced_before) = (s.sim.requests("PayOrder"), sent.len());
+    let bill = s.add_order(posgate_sim::wsa::DEMO_OBJECT_ID, "80.00");
+    let p = s
+        .client()
+        .pay_bill(posgate_tests::pay(
+            "trace-quiet",
+            "demo-quiet",
+            &bill,
+            "80.00",
+        ))
+        .await
+        .expect("pay")
+        .into_inner();
+    assert_eq!(posgate_tests::state(&p), pb::PaymentState::Closed, "{p:?}");
+    assert!(
+        s.sim.requests("PayOrder") > tasks_before,
+        "the POS got the payment"
+    );
+    assert_eq!(
+        s.sim.traceparents("PayOrder").len(),
+        traced_before,
+        "without a traceparent"
+    );
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 
+use posgate_grpc::Health;
 use posgate_pos_kit::{AdapterConfig, AdapterProcess};
 use tokio::net::TcpListener;
 
@@ -13,20 +14,24 @@ pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Serving = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// One POS adapter: its name (config section, `posgate serve` name), what to call it, how to
-/// read its configuration and how to serve it.
+/// read its configuration and how to serve it (reporting through a health of
+/// [`posgate_grpc::adapter_health`] the caller holds for its `/readyz`).
 pub struct PosAdapter {
     pub name: &'static str,
     pub title: &'static str,
     pub load: fn(Option<&Path>) -> anyhow::Result<AdapterConfig>,
-    pub serve: fn(AdapterConfig, TcpListener, Stop) -> Serving,
+    pub serve: fn(AdapterConfig, TcpListener, Health, Stop) -> Serving,
 }
 
 fn serve_boxed<C: AdapterProcess>(
     cfg: AdapterConfig,
     listener: TcpListener,
+    health: Health,
     stop: Stop,
 ) -> Serving {
-    Box::pin(posgate_pos_kit::serve_adapter::<C>(cfg, listener, stop))
+    Box::pin(posgate_pos_kit::serve_adapter_with::<C>(
+        cfg, listener, health, stop,
+    ))
 }
 
 const fn entry<C: AdapterProcess>() -> PosAdapter {

@@ -83,8 +83,9 @@ pub async fn run(a: ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<
             let listener = TcpListener::bind(cfg.listen).await?;
             tracing::info!(listen = %listener.local_addr()?, "{} listening", adapter.title);
             let admin = a.admin_listen.or(cfg.admin_listen);
-            posgate_grpc::admin::with_admin(adapter.name, admin, |stop| {
-                (adapter.serve)(cfg, listener, stop)
+            let health = posgate_grpc::adapter_health(adapter.name).await;
+            posgate_grpc::admin::with_admin(health.clone(), admin, shutdown_signal(), |stop| {
+                (adapter.serve)(cfg, listener, health, stop)
             })
             .await
         }

@@ -1,4 +1,5 @@
-//! `posgate up`: every service in one process, wired by one config file.
+//! `posgate up`: every service in one process, wired by one config file, with one admin port
+//! whose `/readyz` is ready only when every service is (each keeps its own gRPC health).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -100,11 +101,16 @@ pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyh
         ));
     }
 
+    // Every service's health, for the one admin port's /readyz: each starts NOT_SERVING, so
+    // the process is not ready before all of them are.
+    let mut healths = Vec::new();
     for pos in crate::adapters::POS_ADAPTERS {
         let cfg = (pos.load)(Some(&path))?;
         let listener = TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
-        tasks.spawn((pos.serve)(cfg, listener, Box::pin(stopped(&stop))));
+        let health = posgate_grpc::adapter_health(pos.name).await;
+        healths.push(health.clone());
+        tasks.spawn((pos.serve)(cfg, listener, health, Box::pin(stopped(&stop))));
         lines.push(format!("  {:<24} http://{addr}", pos.title));
     }
 
@@ -124,7 +130,23 @@ pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyh
     let dev_key = pay_cfg.secrets.dev_key;
     let operator = pay_cfg.auth.tokens.get("operator").cloned();
     let payments = PaymentsService::build(pay_cfg).await?;
-    tasks.spawn(payments.serve_with_admin(pay_listener, admin, stopped(&stop)));
+    healths.insert(0, payments.health());
+    tasks.spawn(payments.serve_with_admin(pay_listener, None, stopped(&stop)));
+    // The Expirenza adapter serves the registry's restaurants with a channel; it is ready once
+    // it follows the registry.
+    let expirenza = posgate_expirenza::Adapter::new(posgate_expirenza::load_config(Some(&path))?)?;
+    healths.push(expirenza.health());
+    tasks.spawn(expirenza.run(stopped(&stop)));
+    // One admin port for the process, up until every service has stopped (so /readyz says
+    // "draining" meanwhile).
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    let admin = admin.map(|l| {
+        tokio::spawn(posgate_grpc::admin::serve(
+            l,
+            healths,
+            stopped(&admin_stopped),
+        ))
+    });
     if embedded {
         let Some(token) = operator else {
             anyhow::bail!(
@@ -143,13 +165,12 @@ pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyh
     if let Some(a) = admin_addr {
         lines.insert(
             1,
-            format!("  admin (HTTP)             http://{a}/metrics  /livez  /readyz"),
+            format!(
+                "  admin (HTTP)             http://{a}/metrics  /livez  /readyz (every service)"
+            ),
         );
     }
 
-    // The Expirenza adapter serves the registry's restaurants with a channel.
-    let expirenza = posgate_expirenza::load_config(Some(&path))?;
-    tasks.spawn(posgate_expirenza::run(expirenza, stopped(&stop)));
     lines.push(
         "  Expirenza adapter        the registry's restaurants with an Expirenza channel".into(),
     );
@@ -191,6 +212,10 @@ pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyh
     };
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    let _ = admin_stop.send(true);
+    if let Some(a) = admin {
+        let _ = a.await;
+    }
     match failed {
         Some(e) => Err(e),
         None => Ok(()),

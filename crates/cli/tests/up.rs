@@ -192,21 +192,7 @@ fn up_prints_its_banner_on_stdout_and_logs_json_on_stderr() {
     let cwd = temp_dir("json");
     let mut c = up(&cwd, &["--data-dir", cwd.join("data").to_str().unwrap()]);
     // The demo restaurants are declared through their adapters: wire them on free ports.
-    for kind in ["wsa", "delivery", "tillypad"] {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let upper = kind.to_ascii_uppercase();
-        c.env(
-            format!("POSGATE_{upper}__LISTEN"),
-            format!("127.0.0.1:{port}"),
-        );
-        c.env(
-            format!("POSGATE_PAYMENTS__ADAPTERS__{upper}"),
-            format!("http://127.0.0.1:{port}"),
-        );
-    }
+    wired(&mut c);
     let mut child = c
         .arg("--log-format")
         .arg("json")
@@ -243,12 +229,12 @@ fn up_prints_its_banner_on_stdout_and_logs_json_on_stderr() {
         .trim_end_matches("/metrics")
         .to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (ready, page) = rt.block_on(async {
-        let ready = reqwest::get(format!("{admin}/readyz")).await.unwrap();
+    let port: u16 = admin.rsplit(':').next().unwrap().parse().unwrap();
+    let page = rt.block_on(async {
+        readyz_until(port, &mut child, |status, _| status == 200).await;
         let page = reqwest::get(format!("{admin}/metrics")).await.unwrap();
-        (ready.status(), page.text().await.unwrap())
+        page.text().await.unwrap()
     });
-    assert_eq!(ready, 200);
     assert!(
         page.contains("# TYPE posgate_payments_open gauge"),
         "{page}"
@@ -275,5 +261,191 @@ fn up_prints_its_banner_on_stdout_and_logs_json_on_stderr() {
         err.contains("\"message\":\"admin HTTP port: /metrics /livez /readyz\""),
         "{err}"
     );
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// The ports `up` listens on when [`wired`]: the payment service, its admin port, the adapters.
+struct Ports {
+    payments: u16,
+    admin: u16,
+    adapters: Vec<(&'static str, u16)>,
+}
+
+/// `up` on free ports of its own choosing, the payment service reaching each adapter and the
+/// Expirenza adapter reaching the payment service (the embedded defaults name fixed ports).
+fn wired(c: &mut Command) -> Ports {
+    let p = Ports {
+        payments: free_port(),
+        admin: free_port(),
+        adapters: vec![
+            ("wsa", free_port()),
+            ("delivery", free_port()),
+            ("tillypad", free_port()),
+        ],
+    };
+    c.env(
+        "POSGATE_PAYMENTS__LISTEN",
+        format!("127.0.0.1:{}", p.payments),
+    )
+    .env(
+        "POSGATE_PAYMENTS__ADMIN_LISTEN",
+        format!("127.0.0.1:{}", p.admin),
+    )
+    .env(
+        "POSGATE_EXPIRENZA__PAYMENTS_URL",
+        format!("http://127.0.0.1:{}", p.payments),
+    );
+    for (kind, port) in &p.adapters {
+        let upper = kind.to_ascii_uppercase();
+        c.env(
+            format!("POSGATE_{upper}__LISTEN"),
+            format!("127.0.0.1:{port}"),
+        );
+        c.env(
+            format!("POSGATE_PAYMENTS__ADAPTERS__{upper}"),
+            format!("http://127.0.0.1:{port}"),
+        );
+    }
+    p
+}
+
+/// `/readyz` of the admin port (status 0 while it does not answer).
+async fn readyz(admin: u16) -> (u16, String) {
+    match reqwest::get(format!("http://127.0.0.1:{admin}/readyz")).await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Polls `/readyz` until `until(status, body)` holds; the last answer.
+async fn readyz_until(
+    admin: u16,
+    child: &mut std::process::Child,
+    until: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = readyz(admin).await;
+        if until(status, &body) {
+            return (status, body);
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("posgate up exited: {s}");
+        }
+        assert!(Instant::now() < deadline, "last /readyz: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const SERVICES: [&str; 5] = ["payments", "wsa", "delivery", "tillypad", "expirenza"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_is_ready_only_when_every_service_is_the_expirenza_adapter_included() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    // The Expirenza adapter cannot reach the registry: every other service serves, `up` is not
+    // ready, and /readyz says which service is not and why.
+    let cwd = temp_dir("ready-not");
+    let mut c = up(&cwd, &["--data-dir", cwd.join("data").to_str().unwrap()]);
+    let p = wired(&mut c);
+    c.env(
+        "POSGATE_EXPIRENZA__PAYMENTS_URL",
+        format!("http://127.0.0.1:{}", free_port()),
+    );
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, body) = readyz_until(p.admin, &mut child, |_, body| {
+        SERVICES[..4]
+            .iter()
+            .all(|s| body.contains(&format!("{s}: serving\n")))
+    })
+    .await;
+    // Give the Expirenza adapter time it would need to read a registry that answers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (later, later_body) = readyz(p.admin).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((status, later), (503, 503), "{body}\n{later_body}");
+    assert!(
+        later_body.contains("expirenza: not serving"),
+        "{later_body}"
+    );
+    let _ = std::fs::remove_dir_all(&cwd);
+
+    // Wired: ready once every service is, each named.
+    let cwd = temp_dir("ready");
+    let mut c = up(&cwd, &["--data-dir", cwd.join("data").to_str().unwrap()]);
+    let p = wired(&mut c);
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_, body) = readyz_until(p.admin, &mut child, |status, _| status == 200).await;
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines,
+        SERVICES.map(|s| format!("{s}: serving")),
+        "every service, named"
+    );
+    // Each gRPC server answers the standard health service, with no token, for the server and
+    // for each service it serves.
+    let mut ports = vec![(
+        p.payments,
+        vec![
+            "",
+            "posgate.v1.PaymentService",
+            "posgate.v1.RestaurantService",
+            "posgate.v1.ChannelService",
+        ],
+    )];
+    for (_, port) in &p.adapters {
+        ports.push((*port, vec!["", "posgate.v1.PosAdapter"]));
+    }
+    for (port, services) in ports {
+        let mut h = HealthClient::new(
+            tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+                .unwrap()
+                .connect()
+                .await
+                .expect("connect"),
+        );
+        for service in services {
+            let status = h
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("port {port} {service:?}: {e}"))
+                .into_inner()
+                .status;
+            assert_eq!(
+                status,
+                ServingStatus::Serving as i32,
+                "port {port} {service:?}"
+            );
+        }
+        let unknown = h
+            .check(HealthCheckRequest {
+                service: "posgate.v1.Nothing".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), tonic::Code::NotFound, "port {port}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
     let _ = std::fs::remove_dir_all(&cwd);
 }

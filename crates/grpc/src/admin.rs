@@ -111,28 +111,28 @@ pub async fn serve(
     result
 }
 
-/// Runs a service that has no admin port of its own (the adapters, the Expirenza adapter) with
-/// one on `admin`, when given: `/metrics` of the process, `/livez`, and `/readyz` saying
-/// SERVING while the service runs and NOT_SERVING from the stop signal on.
+/// Runs a service that has no admin port of its own (an adapter, the Expirenza adapter) until
+/// `shutdown`, with one on `admin` when given: `/metrics` of the process, `/livez`, and
+/// `/readyz` answering the service's own `health` (an adapter: `SERVING` once its gRPC server
+/// is up; the Expirenza adapter: once it follows the registry), until the service has stopped.
 pub async fn with_admin<F>(
-    name: &str,
+    health: Health,
     admin: Option<SocketAddr>,
-    service: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> F,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    service: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
 ) -> anyhow::Result<()>
 where
-    F: std::future::Future<Output = anyhow::Result<()>>,
+    F: Future<Output = anyhow::Result<()>>,
 {
     let Some(addr) = admin else {
-        return service(Box::pin(crate::shutdown_signal())).await;
+        return service(Box::pin(shutdown)).await;
     };
     let listener = bind(addr).await?;
-    let health = Health::standalone(name);
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin = tokio::spawn(serve(listener, vec![health.clone()], async move {
+    let admin = tokio::spawn(serve(listener, vec![health], async move {
         let _ = admin_stopped.await;
     }));
-    health.set(crate::Readiness::Serving).await;
-    let result = service(Box::pin(health.draining_on(crate::shutdown_signal()))).await;
+    let result = service(Box::pin(shutdown)).await;
     let _ = stop_admin.send(());
     let _ = admin.await;
     result

@@ -69,12 +69,11 @@ impl std::fmt::Debug for Health {
 
 impl Health {
     /// The health of server `name` serving the gRPC `services` (full names, e.g.
-    /// `posgate.v1.PaymentService`), and the `grpc.health.v1.Health` service that answers it.
-    /// It starts `NOT_SERVING` ("starting") until [`Health::set`] says otherwise.
-    pub async fn new(
-        name: &str,
-        services: &[&'static str],
-    ) -> (Health, HealthServer<HealthService>) {
+    /// `posgate.v1.PaymentService`); [`Health::grpc_service`] is the `grpc.health.v1.Health`
+    /// service that answers it. It starts `NOT_SERVING` ("starting") until [`Health::set`] says
+    /// otherwise, so a process that makes its services' healths before starting them (`posgate
+    /// up`) is not ready before they are.
+    pub async fn new(name: &str, services: &[&'static str]) -> Health {
         let reporter = HealthReporter::new();
         let starting = Readiness::NotServing("starting".into());
         let health = Health {
@@ -84,8 +83,12 @@ impl Health {
             state: Arc::new(watch::channel(starting.clone()).0),
         };
         health.report(&starting).await;
-        let server = HealthServer::new(health.service());
-        (health, server)
+        health
+    }
+
+    /// The `grpc.health.v1.Health` service answering for this server and each of its services.
+    pub fn grpc_service(&self) -> HealthServer<HealthService> {
+        HealthServer::new(self.service())
     }
 
     /// A health with no gRPC service, for a process that serves none (its admin port still
@@ -273,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn a_watch_says_not_serving_and_ends_when_the_server_stops() {
         use tonic_health::pb::health_server::Health as _;
-        let (health, _) = Health::new("t", &["posgate.v1.X"]).await;
+        let health = Health::new("t", &["posgate.v1.X"]).await;
         health.set(Readiness::Serving).await;
         let svc = health.service();
         let watch = |service: &str| {

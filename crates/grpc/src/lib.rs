@@ -39,7 +39,7 @@ pub use auth::{
 pub use health::{Health, Readiness};
 pub use logs::{LogFormat, init_logging};
 pub use malformed::{MalformedRequest, MalformedRequestLayer};
-pub use metrics::{GrpcMetrics, GrpcMetricsLayer};
+pub use metrics::{GrpcMetrics, GrpcMetricsLayer, MetricsConfig};
 pub use reflection::reflection;
 pub use telemetry::TraceContextLayer;
 
@@ -128,22 +128,33 @@ pub fn load_section_retiring<T: DeserializeOwned + Default>(
     }
 }
 
-/// Serves a POS adapter on `listener` until `shutdown`: callers' tokens checked, posgate's limits,
+/// The gRPC services a POS adapter serves, as its health names them.
+pub const ADAPTER_SERVICES: &[&str] = &[posgate_proto::v1::pos_adapter_server::SERVICE_NAME];
+
+/// The health of the POS adapter called `name` (`wsa`): `NOT_SERVING` until
+/// [`serve_adapter`] serves it.
+pub async fn adapter_health(name: &str) -> Health {
+    Health::new(name, ADAPTER_SERVICES).await
+}
+
+/// Serves a POS adapter on `listener` until `shutdown`, reporting through `health` (of
+/// [`adapter_health`]; its name names the server): callers' tokens checked, posgate's limits,
 /// the standard health service (`SERVING` while up, `NOT_SERVING` once `shutdown` fires) and
 /// server reflection.
 pub async fn serve_adapter<A: PosAdapter>(
-    name: &str,
+    health: Health,
     auth: &AuthConfig,
     adapter: A,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let name = health.name().to_string();
+    let name = name.as_str();
     let services = [<PosAdapterServer<A> as NamedService>::NAME];
-    let (health, health_service) = Health::new(name, &services).await;
     let (reflection_v1, reflection_v1alpha) = reflection(&services)?;
     let router = server_named(name)
         .layer(auth.layer(name)?)
-        .add_service(health_service)
+        .add_service(health.grpc_service())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES));

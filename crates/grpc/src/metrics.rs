@@ -11,16 +11,25 @@
 //! does: refusals of the auth layer (`UNAUTHENTICATED`), undecodable requests
 //! (`INVALID_ARGUMENT`), and a call's status whether it comes in the headers (an error) or in
 //! the trailers at the end of the body (success, streams).
+//!
+//! The `[metrics]` section ([`MetricsConfig`]) is shared by every service: `restaurant_label =
+//! true` adds a `restaurant_id` label to the per-restaurant series ([`with_restaurant`]). Off
+//! by default: a thousand restaurants are a thousand times the series. The switch is
+//! process-wide, as the recorder is: every service of a process reads the same section.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http_body::{Body, Frame};
+use metrics::Label;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use prost::Message;
+use serde::Deserialize;
 
 use crate::metric_definitions::{
     GRPC_SERVER_DURATION, GRPC_SERVER_IN_FLIGHT, GRPC_SERVER_REQUESTS,
@@ -51,6 +60,41 @@ pub fn install() -> Option<PrometheusHandle> {
             Some(handle)
         })
         .clone()
+}
+
+/// The `[metrics]` section (`POSGATE_METRICS__<KEY>` overrides it), read by every service that
+/// records per-restaurant series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Label the per-restaurant series with `restaurant_id` ([`with_restaurant`]). Off by
+    /// default: each restaurant multiplies those series.
+    pub restaurant_label: bool,
+}
+
+impl MetricsConfig {
+    /// The `[metrics]` section of the file at `path` with its environment overrides.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<MetricsConfig> {
+        crate::load_section(path, "metrics")
+    }
+
+    /// Makes this the process's setting (a service calls it as it starts).
+    pub fn apply(&self) {
+        RESTAURANT_LABEL.store(self.restaurant_label, Ordering::Relaxed);
+    }
+}
+
+static RESTAURANT_LABEL: AtomicBool = AtomicBool::new(false);
+
+/// The label that names the restaurant of a per-restaurant series.
+pub const RESTAURANT_LABEL_NAME: &str = "restaurant_id";
+
+/// `labels`, and `restaurant_id` when `[metrics] restaurant_label` is on.
+pub fn with_restaurant(mut labels: Vec<Label>, restaurant_id: &str) -> Vec<Label> {
+    if RESTAURANT_LABEL.load(Ordering::Relaxed) {
+        labels.push(Label::new(RESTAURANT_LABEL_NAME, restaurant_id.to_string()));
+    }
+    labels
 }
 
 /// The gRPC status codes by number, as Prometheus labels (the canonical names).
@@ -315,6 +359,52 @@ impl<B: Default> Default for MeteredBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_restaurant_label_is_added_only_when_switched_on() {
+        let base = || vec![Label::new("pos", "wsa")];
+        let names = |l: &[Label]| {
+            l.iter()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect::<Vec<_>>()
+        };
+        MetricsConfig::default().apply();
+        assert_eq!(names(&with_restaurant(base(), "kyiv-1")), ["pos=wsa"]);
+        MetricsConfig {
+            restaurant_label: true,
+        }
+        .apply();
+        assert_eq!(
+            names(&with_restaurant(base(), "kyiv-1")),
+            ["pos=wsa", "restaurant_id=kyiv-1"]
+        );
+        MetricsConfig::default().apply();
+        assert_eq!(
+            names(&with_restaurant(Vec::new(), "kyiv-1")),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn the_section_is_read_from_the_file_and_unknown_keys_refused() {
+        let dir = std::env::temp_dir().join(format!("posgate-metrics-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("posgate.toml");
+        std::fs::write(&path, "[metrics]\nrestaurant_label = true\n").unwrap();
+        assert!(MetricsConfig::load(Some(&path)).unwrap().restaurant_label);
+        std::fs::write(&path, "[payments]\n").unwrap();
+        assert!(
+            !MetricsConfig::load(Some(&path)).unwrap().restaurant_label,
+            "off by default"
+        );
+        std::fs::write(&path, "[metrics]\nrestaurant_labels = true\n").unwrap();
+        let e = MetricsConfig::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            e.contains("[metrics]") && e.contains("restaurant_labels"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn labels_are_bounded() {

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use posgate_core::RetryPolicy;
-use posgate_grpc::{AuthConfig, Retired};
+use posgate_grpc::{AuthConfig, MetricsConfig, Retired};
 use posgate_secrets::SecretsConfig;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,9 @@ pub struct PaymentsConfig {
     /// refuses to start.
     #[serde(skip)]
     pub secrets: SecretsConfig,
+    /// The shared `[metrics]` section: whether per-restaurant series carry `restaurant_id`.
+    #[serde(skip)]
+    pub metrics: MetricsConfig,
 }
 
 /// Sections of `[payments]` that are no longer read, and where what they held goes now.
@@ -103,18 +106,20 @@ impl Default for PaymentsConfig {
             adapters: BTreeMap::new(),
             auth: AuthConfig::default(),
             secrets: SecretsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
 
 impl PaymentsConfig {
-    /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`; `[auth]`
-    /// and `[secrets]` likewise.
+    /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`; `[auth]`,
+    /// `[secrets]` and `[metrics]` likewise.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let mut cfg: PaymentsConfig =
             posgate_grpc::load_section_retiring(path, "payments", RETIRED)?;
         cfg.auth = AuthConfig::load(path)?;
         cfg.secrets = posgate_grpc::load_section(path, "secrets")?;
+        cfg.metrics = MetricsConfig::load(path)?;
         cfg.check()?;
         Ok(cfg)
     }

@@ -189,7 +189,7 @@ impl Engine {
             return None;
         }
         let permit = self.limit(restaurant_id).try_acquire_owned().ok()?;
-        metrics::limiter_wait(Duration::ZERO);
+        metrics::limiter_wait(restaurant_id, Duration::ZERO);
         Some(NewLease {
             lease: Lease {
                 owner: self.owner.clone(),
@@ -412,7 +412,7 @@ impl Engine {
         let Ok(_permit) = limit.acquire_owned().await else {
             return Ok(());
         };
-        metrics::limiter_wait(waiting.elapsed());
+        metrics::limiter_wait(&rec.request.restaurant_id, waiting.elapsed());
         if self.stopping.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -449,7 +449,7 @@ impl Engine {
             {
                 return Ok(());
             }
-            metrics::transition(rec.lifecycle.state, rec.substate);
+            metrics::transition(&rec);
         }
         self.run_steps(rec, false).await
     }
@@ -527,7 +527,7 @@ impl Engine {
         let Some(note) = save else { return Ok(true) };
         let ok = self.save(rec, false, false, note).await?;
         if ok {
-            metrics::transition(rec.lifecycle.state, rec.substate);
+            metrics::transition(rec);
         }
         Ok(ok)
     }
@@ -605,9 +605,9 @@ impl Engine {
         if !self.save(&mut rec, !go_on, !holds_bill, note).await? {
             return Ok(None);
         }
-        metrics::transition(rec.lifecycle.state, rec.substate);
+        metrics::transition(&rec);
         if rec.lifecycle.state == PaymentState::Retrying {
-            metrics::retry(rec.substate, rec.pos_code.as_deref());
+            metrics::retry(&rec);
         }
         info!(payment_id = %rec.id, restaurant_id = %rec.request.restaurant_id, bill_id = %rec.request.bill_id,
               state = %rec.lifecycle.state, substate = ?rec.substate, attempts = rec.attempts, note, "payment step done");
@@ -680,7 +680,7 @@ impl Engine {
         // start (and the bill as read): one write before the POS call.
         rec.sending = true;
         match self.save(rec, false, false, "sending to the POS").await {
-            Ok(true) => metrics::transition(rec.lifecycle.state, rec.substate),
+            Ok(true) => metrics::transition(rec),
             Ok(false) => {
                 return Answer::ours(
                     Event::Transient,

@@ -50,12 +50,14 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 pub struct PaymentsService {
     api: PaymentsApi,
     engine: Arc<engine::Engine>,
+    health: Health,
 }
 
 impl PaymentsService {
     /// Opens the store and wires the engine. Nothing runs until [`PaymentsService::serve`].
     pub async fn build(cfg: PaymentsConfig) -> anyhow::Result<PaymentsService> {
         cfg.check()?;
+        cfg.metrics.apply();
         let cfg = Arc::new(cfg);
         let keys = Arc::new(cfg.secrets.keyring()?);
         let store = store::Store::open(&cfg.database_url, keys).await?;
@@ -74,11 +76,23 @@ impl PaymentsService {
             adapters,
             cfg,
         };
-        Ok(PaymentsService { api, engine })
+        let health = Health::new("payments", SERVICES).await;
+        Ok(PaymentsService {
+            api,
+            engine,
+            health,
+        })
     }
 
     pub fn store(&self) -> &store::Store {
         &self.api.store
+    }
+
+    /// Its health (what its gRPC health service and `/readyz` answer): `NOT_SERVING` until it
+    /// serves and its database answers. For a process that serves one admin port for several
+    /// services (`posgate up`).
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     /// Serves gRPC on `listener` and runs the engine until `shutdown` resolves, with server
@@ -120,7 +134,8 @@ impl PaymentsService {
             }
         }));
         let auth = self.api.cfg.auth.layer("payments")?;
-        let (health, health_service) = Health::new("payments", SERVICES).await;
+        let health = self.health.clone();
+        let health_service = health.grpc_service();
         let (reflection_v1, reflection_v1alpha) = posgate_grpc::reflection(SERVICES)?;
         check_database(&self.api.store, &health).await;
         let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();

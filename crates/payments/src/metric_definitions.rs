@@ -1,15 +1,20 @@
 //! The payment service's metrics in one place: names, units, help texts ([`describe_metrics`])
 //! and the few functions that record them with their labels, so every label value comes from a
 //! closed list (states, substates, our own failure codes, POS kinds of configured adapters).
-//! Restaurant ids and bill ids are never labels: thousands of restaurants would be thousands of
-//! series; follow one restaurant through the logs (`restaurant_id` on every line) instead.
+//! Bill ids are never labels. Restaurant ids are not by default (thousands of restaurants would
+//! be thousands of series: follow one restaurant through the logs, `restaurant_id` on every
+//! line); `[metrics] restaurant_label = true` adds `restaurant_id` to the series where an
+//! operator asks "which restaurant?": [`PAYMENT_TRANSITIONS`], [`PAYMENT_RETRIES`],
+//! [`POS_CALL_DURATION`] and [`LIMITER_WAIT`] ([`posgate_grpc::metrics::with_restaurant`]).
 
 use std::time::Duration;
 
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics::{Label, Unit, describe_counter, describe_gauge, describe_histogram};
 use posgate_core::{PaymentState, Substate};
+use posgate_grpc::metrics::with_restaurant;
 
 use crate::port::Outcome;
+use crate::store::PaymentRecord;
 
 /// Payments entering a state, by `state` and `substate` (empty when none).
 pub const PAYMENT_TRANSITIONS: &str = "posgate_payment_transitions_total";
@@ -139,24 +144,29 @@ pub fn db_query(query: &'static str, ok: bool, took: Duration) {
     .record(took.as_secs_f64());
 }
 
-/// A payment entered `state` (saved). The substate counts only where it is the reason for
+/// A payment entered its state (saved). The substate counts only where it is the reason for
 /// the state (retrying, needs attention); elsewhere it is a leftover of an earlier step.
-pub fn transition(state: PaymentState, substate: Option<Substate>) {
+pub fn transition(rec: &PaymentRecord) {
+    let state = rec.lifecycle.state;
     let substate = match state {
-        PaymentState::Retrying | PaymentState::NeedsAttention => substate,
+        PaymentState::Retrying | PaymentState::NeedsAttention => rec.substate,
         _ => None,
     };
+    let labels = vec![
+        Label::new("state", state.as_str()),
+        Label::new("substate", substate.map_or("", Substate::as_str)),
+    ];
     metrics::counter!(
         PAYMENT_TRANSITIONS,
-        "state" => state.as_str(),
-        "substate" => substate.map_or("", Substate::as_str)
+        with_restaurant(labels, &rec.request.restaurant_id)
     )
     .increment(1);
 }
 
-/// A payment is scheduled again. `code` is only used when it is one of posgate's own.
-pub fn retry(substate: Option<Substate>, code: Option<&str>) {
-    let cause = match (substate, code) {
+/// A payment is scheduled again, for its substate or, failing one, its code when that is one
+/// of posgate's own.
+pub fn retry(rec: &PaymentRecord) {
+    let cause = match (rec.substate, rec.pos_code.as_deref()) {
         (Some(s), _) => s.as_str(),
         (None, Some(c)) => crate::engine::codes::ALL
             .iter()
@@ -165,7 +175,12 @@ pub fn retry(substate: Option<Substate>, code: Option<&str>) {
             .unwrap_or("transient"),
         (None, None) => "transient",
     };
-    metrics::counter!(PAYMENT_RETRIES, "cause" => cause).increment(1);
+    let labels = vec![Label::new("cause", cause)];
+    metrics::counter!(
+        PAYMENT_RETRIES,
+        with_restaurant(labels, &rec.request.restaurant_id)
+    )
+    .increment(1);
 }
 
 /// The label of a POS answer's outcome.
@@ -183,15 +198,21 @@ pub fn reconciliation(result: &'static str) {
     metrics::counter!(RECONCILIATIONS, "result" => result).increment(1);
 }
 
-/// One POS call took `took`.
-pub fn pos_call(pos: &str, operation: &'static str, result: &'static str, took: Duration) {
-    metrics::histogram!(
-        POS_CALL_DURATION,
-        "pos" => pos.to_string(),
-        "operation" => operation,
-        "result" => result
-    )
-    .record(took.as_secs_f64());
+/// One call to `restaurant_id`'s POS took `took`.
+pub fn pos_call(
+    pos: &str,
+    restaurant_id: &str,
+    operation: &'static str,
+    result: &'static str,
+    took: Duration,
+) {
+    let labels = vec![
+        Label::new("pos", pos.to_string()),
+        Label::new("operation", operation),
+        Label::new("result", result),
+    ];
+    metrics::histogram!(POS_CALL_DURATION, with_restaurant(labels, restaurant_id))
+        .record(took.as_secs_f64());
 }
 
 /// `PayBill` answered with `result` after `took`.
@@ -209,9 +230,10 @@ pub fn in_flight(delta: i8) {
     }
 }
 
-/// A payment waited `took` for its restaurant's slot.
-pub fn limiter_wait(took: Duration) {
-    metrics::histogram!(LIMITER_WAIT).record(took.as_secs_f64());
+/// A payment waited `took` for `restaurant_id`'s slot.
+pub fn limiter_wait(restaurant_id: &str, took: Duration) {
+    metrics::histogram!(LIMITER_WAIT, with_restaurant(Vec::new(), restaurant_id))
+        .record(took.as_secs_f64());
 }
 
 /// The database figures of one check: open payments by state (count, oldest's time basis in

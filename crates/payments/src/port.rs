@@ -136,11 +136,13 @@ fn error_label(e: &PortError) -> &'static str {
     }
 }
 
-/// Runs one adapter call in a `pos.call` span and records its time by POS kind, operation and result
+/// Runs one adapter call in a `pos.call` span and records its time by POS kind, operation and
+/// result, and restaurant when `[metrics] restaurant_label` is on
 /// ([`metric_definitions::POS_CALL_DURATION`]): the one place POS latency is measured, so every
 /// adapter is measured alike.
 async fn timed<T>(
     pos: &str,
+    restaurant_id: &str,
     operation: &'static str,
     call: impl Future<Output = Result<T, PortError>>,
     result: impl FnOnce(&T) -> &'static str,
@@ -162,7 +164,7 @@ async fn timed<T>(
         Ok(v) => result(v),
         Err(e) => error_label(e),
     };
-    metric_definitions::pos_call(pos, operation, label, started.elapsed());
+    metric_definitions::pos_call(pos, restaurant_id, operation, label, started.elapsed());
     r
 }
 
@@ -241,10 +243,16 @@ impl PosPort for GrpcPos {
                 )),
             }
         };
-        timed(&route.pos_kind, "get_bill", call, |r| match r {
-            Ok(_) => "ok",
-            Err(_) => "failure",
-        })
+        timed(
+            &route.pos_kind,
+            restaurant_id,
+            "get_bill",
+            call,
+            |r| match r {
+                Ok(_) => "ok",
+                Err(_) => "failure",
+            },
+        )
         .await
     }
 
@@ -282,9 +290,13 @@ impl PosPort for GrpcPos {
                 .await
                 .map_err(port_error)
         };
-        let r = timed(&route.pos_kind, "post_payment", call, |r| {
-            metric_definitions::outcome(outcome(r.get_ref().outcome))
-        })
+        let r = timed(
+            &route.pos_kind,
+            &req.restaurant_id,
+            "post_payment",
+            call,
+            |r| metric_definitions::outcome(outcome(r.get_ref().outcome)),
+        )
         .await?
         .into_inner();
         Ok(PosReply {
@@ -329,6 +341,7 @@ impl PosPort for GrpcPos {
         }));
         let r = timed(
             &pos,
+            &req.restaurant_id,
             "check_payment",
             async { call.await.map_err(port_error) },
             |r| metric_definitions::outcome(outcome(r.get_ref().outcome)),
@@ -360,6 +373,7 @@ impl PosPort for GrpcPos {
         }));
         let r = timed(
             &route.pos_kind,
+            restaurant_id,
             "close_bill",
             async { call.await.map_err(port_error) },
             |r| metric_definitions::outcome(outcome(r.get_ref().outcome)),

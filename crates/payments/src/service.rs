@@ -204,7 +204,7 @@ impl PaymentsApi {
         let (rec, rx) = match inserted {
             Inserted::New(rec) => {
                 span.record("payment_id", rec.id.as_str());
-                crate::metric_definitions::transition(rec.lifecycle.state, None);
+                crate::metric_definitions::transition(&rec);
                 info!(payment_id = %rec.id, restaurant_id = %pay.restaurant_id, bill_id = %pay.bill_id, amount = %pay.amount, "payment accepted");
                 // Subscribed before the drive starts: no change is missed.
                 let rx = self.notifier.subscribe(&rec.id);

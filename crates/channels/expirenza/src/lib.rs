@@ -178,20 +178,8 @@ pub async fn run_with_admin(
 ) -> anyhow::Result<()> {
     let admin_listen = cfg.admin_listen;
     let adapter = Adapter::new(cfg)?;
-    let Some(addr) = admin_listen else {
-        return adapter.run(shutdown).await;
-    };
-    let listener = posgate_grpc::admin::bind(addr).await?;
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin = tokio::spawn(posgate_grpc::admin::serve(
-        listener,
-        vec![adapter.health()],
-        async move {
-            let _ = admin_stopped.await;
-        },
-    ));
-    let result = adapter.run(shutdown).await;
-    let _ = stop_admin.send(());
-    let _ = admin.await;
-    result
+    posgate_grpc::admin::with_admin(adapter.health(), admin_listen, shutdown, |stop| {
+        adapter.run(stop)
+    })
+    .await
 }

@@ -8,7 +8,11 @@
 //! * [`send`]: one exchange — sends, refuses a 3xx as a [`HttpFailure`] carrying `Location`,
 //!   reads the whole body, in a `pos.http` span whose W3C `traceparent` goes out with the request
 //!   (the vendors' APIs ignore headers they do not know), so the POS call joins the payment's
-//!   trace. Every failure comes with its [`Fate`]:
+//!   trace — unless the restaurant's connection says `trace_headers = false` (a POS server that
+//!   refuses unknown headers; [`crate::common`]), which the adapter server makes known to `send`
+//!   through the [`PosCall`] it runs each connector call in. Each exchange is timed by POS kind
+//!   and result ([`crate::metric_definitions::POS_HTTP_DURATION`]). Every failure comes with its
+//!   [`Fate`]:
 //!
 //! | what happened | [`Fate`] | code |
 //! |---|---|---|
@@ -28,7 +32,8 @@
 //! the client does not trust is a configuration to fix, not a passing failure: it is refused
 //! with its cause (and the setting to fix), not retried forever as "could not connect".
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
 use reqwest::{RequestBuilder, StatusCode};
@@ -156,9 +161,53 @@ impl HttpPolicy {
     }
 }
 
+/// The call to a connector an HTTP exchange is part of: which POS kind, for which restaurant,
+/// and whether its connection lets `traceparent` go out. The adapter server runs every
+/// connector call in one ([`PosCall::run`]); [`send`] reads it, so no connector passes it on.
+#[derive(Debug, Clone)]
+pub struct PosCall {
+    pub pos: &'static str,
+    pub restaurant_id: Arc<str>,
+    /// The restaurant's `trace_headers` ([`crate::common::CommonSettings`]).
+    pub trace_headers: bool,
+}
+
+tokio::task_local! {
+    static CALL: PosCall;
+}
+
+impl PosCall {
+    /// Runs `f` (a connector's call) as this call: every [`send`] inside it knows it.
+    pub async fn run<F: Future>(self, f: F) -> F::Output {
+        CALL.scope(self, f).await
+    }
+
+    /// The call the current task is in, if any.
+    pub fn current() -> Option<PosCall> {
+        CALL.try_with(Clone::clone).ok()
+    }
+}
+
 /// One exchange with `peer` (a name for texts: "White Server", "r_k Delivery"): the whole
 /// answer, or a classified failure. A 3xx is a failure; its body is not read.
 pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFailure> {
+    let call = PosCall::current();
+    let started = Instant::now();
+    let sent = exchange(rb, peer, call.as_ref().is_none_or(|c| c.trace_headers)).await;
+    let result = match &sent {
+        Ok(a) => a.status.as_str().to_string(),
+        Err(f) => f.code.clone(),
+    };
+    crate::metric_definitions::pos_http(call.as_ref(), result, started.elapsed());
+    sent
+}
+
+/// [`send`]'s exchange, with the trace headers when `trace_headers`.
+async fn exchange(
+    rb: RequestBuilder,
+    peer: &str,
+    trace_headers: bool,
+) -> Result<HttpAnswer, HttpFailure> {
     use tracing::Instrument;
     let span = tracing::info_span!(
         "pos.http",
@@ -170,7 +219,9 @@ pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFail
     posgate_grpc::telemetry::record_trace_id(&span);
     async {
         let mut trace = HeaderMap::new();
-        posgate_grpc::telemetry::inject_headers(&mut trace);
+        if trace_headers {
+            posgate_grpc::telemetry::inject_headers(&mut trace);
+        }
         let resp = rb
             .headers(trace)
             .send()

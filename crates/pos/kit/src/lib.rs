@@ -27,6 +27,8 @@
 //! - [`oauth`]: OAuth2 client credentials, the token cached until shortly before it expires;
 //! - [`connection`]: a restaurant's connection read into the connector's settings type (every
 //!   error naming the setting, never quoting a value), and the cache of what was built from it;
+//! - [`common`]: the settings every POS kind accepts (`trace_headers`), read by the kit;
+//! - [`metric_definitions`]: the adapters' own metrics (each POS HTTP exchange, timed);
 //! - `testkit` (feature `testkit`, test builds only): what every POS adapter's tests share —
 //!   the gRPC client sending a restaurant's connection, starting an adapter, connection and
 //!   request builders, a canned HTTP POS, a TLS front, and (feature `e2e`) the payment service
@@ -38,6 +40,7 @@
 //! (`posgate_core::pos::judge_posting`), shared with the payment engine.
 #![forbid(unsafe_code)]
 
+pub mod common;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod connection;
@@ -45,6 +48,7 @@ pub mod connector;
 pub mod failure;
 pub mod http;
 pub mod lenient;
+pub mod metric_definitions;
 pub mod oauth;
 pub mod run;
 pub mod server;
@@ -52,12 +56,17 @@ pub mod server;
 pub mod testkit;
 pub mod words;
 
+pub use common::{COMMON_SETTINGS, CommonSettings};
 pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Setting, field_names, read_settings,
     refuse_misplaced, setting_specs,
 };
 pub use connector::{Invalid, PosConnector, checked, dish};
 pub use failure::{Failure, REFUSED, log_call, unreadable_verdict};
-pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};
-pub use run::{AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter};
+pub use http::{
+    Fate, HttpAnswer, HttpFailure, HttpPolicy, PosCall, check_ca_pem, read_ca_bundle, send,
+};
+pub use run::{
+    AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter, serve_adapter_with,
+};
 pub use server::AdapterServer;

@@ -2,10 +2,11 @@
 //!
 //! Why it exists: every POS adapter process is the same — read `[<name>]` (`listen` and
 //! `admin_listen`: restaurants are not configured in adapters, they arrive with each call), read
-//! `[auth]`, bind, serve [`AdapterServer`] until SIGTERM, with `/metrics`, `/livez`, `/readyz` on
-//! the admin port. A connector says only its name and default port ([`AdapterProcess`]); its
-//! `main.rs` is one line calling [`main`], and `posgate up`/`posgate serve` use [`load_config`]
-//! and [`serve_adapter`] from their registration list.
+//! `[auth]` and `[metrics]`, bind, serve [`AdapterServer`] until SIGTERM, with `/metrics`,
+//! `/livez`, `/readyz` on the admin port. A connector says only its name and default port
+//! ([`AdapterProcess`]); its `main.rs` is one line calling [`main`], and `posgate up`/`posgate
+//! serve` use [`load_config`] and [`serve_adapter_with`] from their registration list (`up`
+//! holds each adapter's health for its one `/readyz`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +58,8 @@ pub struct AdapterConfig {
     pub admin_listen: Option<SocketAddr>,
     /// Service-to-service tokens: the `[auth]` section, shared by every service.
     pub auth: posgate_grpc::AuthConfig,
+    /// The shared `[metrics]` section: whether per-restaurant series carry `restaurant_id`.
+    pub metrics: posgate_grpc::MetricsConfig,
 }
 
 impl AdapterConfig {
@@ -66,12 +69,13 @@ impl AdapterConfig {
             listen,
             admin_listen: None,
             auth,
+            metrics: posgate_grpc::MetricsConfig::default(),
         }
     }
 }
 
 /// The `[name]` section of the TOML file at `path` (if any) with `POSGATE_<NAME>__...`
-/// environment overrides, and `[auth]`; `listen` defaults to the adapter's own.
+/// environment overrides, `[auth]` and `[metrics]`; `listen` defaults to the adapter's own.
 pub fn load_config<C: AdapterProcess>(path: Option<&Path>) -> anyhow::Result<AdapterConfig> {
     let name = C::NAME;
     let section: Section = posgate_grpc::load_section(path, name)?;
@@ -83,19 +87,24 @@ pub fn load_config<C: AdapterProcess>(path: Option<&Path>) -> anyhow::Result<Ada
         listen: section.listen.unwrap_or(C::DEFAULT_LISTEN),
         admin_listen: section.admin_listen,
         auth: posgate_grpc::AuthConfig::load(path)?,
+        metrics: posgate_grpc::MetricsConfig::load(path)?,
     })
 }
 
-/// Serves `connector` as the `name` adapter on `listener` until `shutdown` completes.
+/// Serves `connector` on `listener` until `shutdown` completes, reporting through `health`
+/// (of [`posgate_grpc::adapter_health`], whose name names the adapter).
 pub async fn serve<C: PosConnector>(
-    name: &str,
+    health: posgate_grpc::Health,
     connector: C,
     auth: &posgate_grpc::AuthConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    if posgate_grpc::metrics::install().is_some() {
+        crate::metric_definitions::describe_metrics();
+    }
     posgate_grpc::serve_adapter(
-        name,
+        health,
         auth,
         AdapterServer::new(connector),
         listener,
@@ -110,7 +119,21 @@ pub async fn serve_adapter<C: AdapterProcess>(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    serve(C::NAME, C::build()?, &cfg.auth, listener, shutdown).await
+    let health = posgate_grpc::adapter_health(C::NAME).await;
+    serve_adapter_with::<C>(cfg, listener, health, shutdown).await
+}
+
+/// [`serve_adapter`], reporting through `health` (of [`posgate_grpc::adapter_health`]) held
+/// by the caller: the admin port of `posgate-<name>`, `posgate serve <name>` and `posgate up`
+/// answers `/readyz` from it.
+pub async fn serve_adapter_with<C: AdapterProcess>(
+    cfg: AdapterConfig,
+    listener: tokio::net::TcpListener,
+    health: posgate_grpc::Health,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    cfg.metrics.apply();
+    serve(health, C::build()?, &cfg.auth, listener, shutdown).await
 }
 
 #[derive(clap::Parser, Debug)]
@@ -140,9 +163,13 @@ pub fn main<C: AdapterProcess>() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", cfg.listen))?;
             tracing::info!(listen = %listener.local_addr()?, pos = C::KIND, "{} listening", C::TITLE);
             let admin = cfg.admin_listen;
-            posgate_grpc::admin::with_admin(C::NAME, admin, |stop| {
-                serve_adapter::<C>(cfg, listener, stop)
-            })
+            let health = posgate_grpc::adapter_health(C::NAME).await;
+            posgate_grpc::admin::with_admin(
+                health.clone(),
+                admin,
+                posgate_grpc::shutdown_signal(),
+                |stop| serve_adapter_with::<C>(cfg, listener, health, stop),
+            )
             .await?;
             tracing::info!("{} stopped", C::TITLE);
             Ok(())

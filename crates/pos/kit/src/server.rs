@@ -5,7 +5,9 @@
 //! list, so any replica serves any restaurant); gRPC errors are only for bad input
 //! (`INVALID_ARGUMENT` naming the field, nothing sent to the POS); everything the POS says comes
 //! back inside the response; amounts are exact at the restaurant's scale; tenders add up to the
-//! amount; points and tips reach only a POS whose capabilities take them.
+//! amount; points and tips reach only a POS whose capabilities take them. The settings every POS
+//! kind takes ([`crate::common`]) are read here and applied around each connector call
+//! ([`PosCall`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,13 +26,28 @@ use posgate_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::common::{COMMON_SETTINGS, CommonSettings, split_common};
 use crate::connection::{CONNECTION_CACHE_CAPACITY, ConnectionCache, setting_specs};
 use crate::connector::PosConnector;
+use crate::http::PosCall;
 
-/// A restaurant built from its connection, with the scale its amounts are read at.
+/// A restaurant built from its connection, with the scale its amounts are read at and the
+/// settings the kit applies itself.
 struct Served<R> {
     scale: u32,
+    common: CommonSettings,
     pos: R,
+}
+
+impl<R> Served<R> {
+    /// What every HTTP exchange of a call for `restaurant_id` runs as.
+    fn call(&self, pos: &'static str, restaurant_id: &str) -> PosCall {
+        PosCall {
+            pos,
+            restaurant_id: restaurant_id.into(),
+            trace_headers: self.common.trace_headers,
+        }
+    }
 }
 
 /// Serves any [`PosConnector`] as `posgate.v1.PosAdapter`.
@@ -105,9 +122,11 @@ impl<C: PosConnector> AdapterServer<C> {
         }
         self.restaurants
             .get_or_build(restaurant_id, conn, |c| {
+                let (common, own) = split_common(c)?;
                 Ok(Served {
                     scale: c.currency_scale,
-                    pos: self.connector.connect(c)?,
+                    common,
+                    pos: self.connector.connect(&own)?,
                 })
             })
             .map_err(|e| invalid("connection", e))
@@ -192,7 +211,10 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
         let req = request.into_inner();
-        let settings = setting_specs(C::SETTINGS);
+        let settings = [C::SETTINGS, COMMON_SETTINGS]
+            .into_iter()
+            .flat_map(setting_specs)
+            .collect();
         // Without a connection: what this POS kind is and which settings it takes.
         if req.connection.is_none() {
             return Ok(Response::new(DescribeResponse {
@@ -224,7 +246,8 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
-        let result = match self.connector.get_bill(&r.pos, &bill_id).await {
+        let call = r.call(C::KIND, &req.restaurant_id);
+        let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
             Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
                 &req.restaurant_id,
                 &bill,
@@ -244,9 +267,12 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let table = req.table.trim();
-        let (bills, failure) = self
-            .connector
-            .list_bills(&r.pos, (!table.is_empty()).then_some(table))
+        let (bills, failure) = r
+            .call(C::KIND, &req.restaurant_id)
+            .run(
+                self.connector
+                    .list_bills(&r.pos, (!table.is_empty()).then_some(table)),
+            )
             .await;
         Ok(Response::new(AdapterListBillsResponse {
             bills: bills
@@ -273,9 +299,9 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             attempt = posting.attempt,
             "posting payment"
         );
-        let reply = self
-            .connector
-            .post_payment(&r.pos, &posting)
+        let reply = r
+            .call(C::KIND, &req.restaurant_id)
+            .run(self.connector.post_payment(&r.pos, &posting))
             .await
             .map_err(|e| Status::invalid_argument(e.0))?;
         tracing::info!(
@@ -305,9 +331,12 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
-        let reply = self
-            .connector
-            .close_bill(&r.pos, &bill_id, req.payment_id.trim())
+        let reply = r
+            .call(C::KIND, &req.restaurant_id)
+            .run(
+                self.connector
+                    .close_bill(&r.pos, &bill_id, req.payment_id.trim()),
+            )
             .await;
         Ok(Response::new(AdapterCloseBillResponse {
             outcome: outcome_to_pb(reply.outcome) as i32,
@@ -330,7 +359,10 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             bill_before: req.bill_before.as_ref().map(amounts_from_pb),
             close: req.close,
         };
-        let reply = self.connector.check_payment(&r.pos, &check).await;
+        let reply = r
+            .call(C::KIND, &req.restaurant_id)
+            .run(self.connector.check_payment(&r.pos, &check))
+            .await;
         tracing::info!(
             pos = C::KIND,
             restaurant_id = %req.restaurant_id,

@@ -57,7 +57,12 @@ async fn a_restaurant_given_only_by_its_connection_is_served() {
     assert_eq!(d.currency_scale, 3);
     assert!(d.cannot_read_bills);
     let names: Vec<&str> = d.settings.iter().map(|s| s.name.as_str()).collect();
-    let table: Vec<&str> = posgate_tillypad::SETTINGS.iter().map(|s| s.name).collect();
+    // Its own table, then the settings every POS kind takes (the kit's).
+    let table: Vec<&str> = posgate_tillypad::SETTINGS
+        .iter()
+        .chain(posgate_pos_kit::COMMON_SETTINGS)
+        .map(|s| s.name)
+        .collect();
     assert_eq!(names, table);
     let base_url = d.settings.iter().find(|s| s.name == "base_url").unwrap();
     assert!(base_url.required && !base_url.secret);

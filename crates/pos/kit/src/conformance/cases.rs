@@ -624,3 +624,45 @@ pub async fn tls_without_ca<H: Harness>() {
     assert!(!f.transient, "{at}: not a passing failure: {f:?}");
     assert_eq!(s.booked(&bill).await, 0, "{at}: booked");
 }
+
+/// The settings every POS kind takes, read by the kit ([`crate::COMMON_SETTINGS`]:
+/// `trace_headers`), are listed once in `Describe` beside the POS's own; a connection carrying
+/// them is served like any other (an exact payment books once), and a value the kit cannot read
+/// is refused naming the setting.
+pub async fn common_settings<H: Harness>() {
+    let mut s = Session::<H>::start("common_settings").await;
+    let at = s.at.clone();
+    for c in crate::COMMON_SETTINGS {
+        let listed = s.d.settings.iter().filter(|d| d.name == c.name).count();
+        assert_eq!(
+            listed, 1,
+            "{at}: Describe lists {:?} once: {:?}",
+            c.name, s.d.settings
+        );
+    }
+    s.conn
+        .settings
+        .insert("trace_headers".into(), "false".into());
+    let bill = s.h.open_bill(A, total()).await;
+    let r = s.pay(&bill, total()).await;
+    assert_eq!(outcome(r.outcome), Outcome::Applied, "{at}: {r:?}");
+    assert_eq!(s.booked(&bill).await, 1, "{at}: booked exactly once");
+    s.conn
+        .settings
+        .insert("trace_headers".into(), "SECRET-maybe".into());
+    let e = s
+        .adapter
+        .client
+        .describe(DescribeRequest {
+            restaurant_id: A.id().into(),
+            connection: Some(s.conn.clone()),
+        })
+        .await
+        .expect_err("a trace_headers the kit cannot read is refused");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{at}: {e:?}");
+    assert!(
+        e.message().contains("\"trace_headers\"") && !e.message().contains("SECRET"),
+        "{at}: names the setting, not its value: {}",
+        e.message()
+    );
+}

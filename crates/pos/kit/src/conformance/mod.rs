@@ -54,6 +54,7 @@ pub const CASES: &[&str] = &[
     "html_error_page",
     "tls_with_ca",
     "tls_without_ca",
+    "common_settings",
 ];
 
 /// One `#[tokio::test]` per conformance case for a [`Harness`] type, plus a test that every
@@ -89,6 +90,7 @@ macro_rules! conformance_suite {
             html_error_page,
             tls_with_ca,
             tls_without_ca,
+            common_settings,
         );
     };
     ($harness:ty; $($(#[$attr:meta])* $case:ident),+ $(,)?) => {
