@@ -22,7 +22,8 @@ use crate::classify::Failure;
 use crate::client::{DeliveryClient, http_client};
 use crate::reconcile::{self, Decision, Evidence};
 use crate::settings::{DeliverySettings, SETTINGS};
-use crate::wire::{DishLine, Order, Paid, PayLine, paid_at, status};
+use crate::wire::{DishLine, Order, Paid, PayLine, status};
+use posgate_pos_kit::clock::at_offset;
 
 /// What `Describe` reports as `pos_kind`.
 pub const POS_KIND: &str = "r_keeper_delivery";
@@ -185,7 +186,7 @@ impl Restaurant {
             .collect();
         query.push(("sortOrder".into(), "desc".into()));
         query.push(("orderBy".into(), "updatedAt".into()));
-        query.push(("fromDate".into(), paid_at(from, self.offset)));
+        query.push(("fromDate".into(), at_offset(from, self.offset)));
         if let Some(g) = self
             .settings
             .restaurant_guid
@@ -196,16 +197,6 @@ impl Restaurant {
         }
         query
     }
-}
-
-/// A failed write's answer, its `requestId` as the reference; `sent: false` when the read
-/// before it failed and nothing was sent (then nothing can be unknown).
-fn failed(f: &Failure, sent: bool) -> PosReply {
-    let outcome = match sent {
-        true => f.outcome(),
-        false => f.clone().read_only().outcome(),
-    };
-    PosReply::failed(outcome, f.pos_failure()).reference(f.request_id.clone())
 }
 
 /// A posting's answer carries its `requestId` in the details too.
@@ -328,7 +319,7 @@ impl PosConnector for DeliveryConnector {
     }
 
     async fn post_payment(&self, r: &Restaurant, p: &Posting) -> Result<PosReply, Invalid> {
-        let paid_at = paid_at(OffsetDateTime::now_utc(), r.offset);
+        let paid_at = at_offset(OffsetDateTime::now_utc(), r.offset);
         let currency = r.settings.currency_guid.as_str();
         let line = |amount: Decimal, code: &str| PayLine {
             code: code.to_string(),
@@ -359,7 +350,8 @@ impl PosConnector for DeliveryConnector {
         // Read before writing: an order not in r_keeper yet, or already final, is not paid.
         let order = match r.client.get_order(bill_id).await {
             Ok((o, _)) => o,
-            Err(f) => return Ok(posted(failed(&f, false))),
+            // Nothing was sent: nothing can be unknown.
+            Err(f) => return Ok(posted(f.read_only().reply())),
         };
         if order.is_not_transferred() {
             return Ok(PosReply::failed(
@@ -393,7 +385,7 @@ impl PosConnector for DeliveryConnector {
         // Paying never closes a Delivery order: /complete does.
         Ok(posted(match r.client.pay(bill_id, &lines).await {
             Ok(rid) => PosReply::applied().reference(rid),
-            Err(f) => failed(&f, true),
+            Err(f) => f.reply(),
         }))
     }
 
@@ -424,7 +416,7 @@ impl PosConnector for DeliveryConnector {
         }
         match r.complete(bill_id).await {
             Ok(rid) => PosReply::applied().reference(rid),
-            Err(f) => failed(&f, true),
+            Err(f) => f.reply(),
         }
     }
 

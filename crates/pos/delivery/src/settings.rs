@@ -14,7 +14,7 @@ use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 use time::UtcOffset;
 
-use crate::wire::parse_offset;
+use posgate_pos_kit::clock::parse_offset;
 
 /// Production API host.
 pub const DEFAULT_BASE_URL: &str = "https://delivery.ucs.ru";
