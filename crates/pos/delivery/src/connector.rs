@@ -13,7 +13,7 @@ use posgate_core::pos::{
     Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
 };
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_pos_kit::{Invalid, Listed, PosConnector, Setting, tender_lines, tips_not_booked};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
 use time::{OffsetDateTime, UtcOffset};
@@ -56,20 +56,7 @@ pub struct Restaurant {
 
 /// An `orderId`: it goes into URL paths, so only letters, digits, `-` and `_`.
 fn order_id(raw: &str) -> Result<&str, String> {
-    let b = raw.trim();
-    if b.is_empty() {
-        return Err("is required".into());
-    }
-    if b.len() > MAX_BILL_ID
-        || !b
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    {
-        return Err(format!(
-            "{b:?} is not an r_k Delivery orderId (letters, digits, '-', '_', at most {MAX_BILL_ID})"
-        ));
-    }
-    Ok(b)
+    posgate_pos_kit::path_id(raw, MAX_BILL_ID, "an r_k Delivery orderId")
 }
 
 /// A test of an order's status.
@@ -248,11 +235,7 @@ impl PosConnector for DeliveryConnector {
             .map_err(|f| f.pos_failure())
     }
 
-    async fn list_bills(
-        &self,
-        r: &Restaurant,
-        table: Option<&str>,
-    ) -> (Vec<Bill>, Option<PosFailure>) {
+    async fn list_bills(&self, r: &Restaurant, table: Option<&str>) -> Listed {
         if !r.settings.list_bills {
             return (
                 vec![],
@@ -320,32 +303,17 @@ impl PosConnector for DeliveryConnector {
 
     async fn post_payment(&self, r: &Restaurant, p: &Posting) -> Result<PosReply, Invalid> {
         let paid_at = at_offset(OffsetDateTime::now_utc(), r.offset);
-        let currency = r.settings.currency_guid.as_str();
-        let line = |amount: Decimal, code: &str| PayLine {
-            code: code.to_string(),
-            amount,
-            paid_at: paid_at.clone(),
-            name: r.settings.currency_name.clone(),
-        };
         // One line per tender, in the restaurant's currency unless the tender names one.
-        let lines: Vec<PayLine> = if p.tenders.is_empty() {
-            vec![line(p.amount.value(), currency)]
-        } else {
-            p.tenders
-                .iter()
-                .map(|t| match t.tender_id.as_str() {
-                    "" => line(t.amount.value(), currency),
-                    code => line(t.amount.value(), code),
-                })
-                .collect()
-        };
-        if !p.tips.is_zero() {
-            tracing::info!(
-                payment_id = %p.payment_id,
-                tips = %p.tips,
-                "tips not booked: r_k Delivery's /pay must equal the order's amount"
-            );
-        }
+        let lines: Vec<PayLine> = tender_lines(p, &r.settings.currency_guid)
+            .into_iter()
+            .map(|t| PayLine {
+                code: t.tender_id,
+                amount: t.amount,
+                paid_at: paid_at.clone(),
+                name: r.settings.currency_name.clone(),
+            })
+            .collect();
+        tips_not_booked(p, "r_k Delivery's /pay must equal the order's amount");
         let bill_id = p.bill_id.as_str();
         // Read before writing: an order not in r_keeper yet, or already final, is not paid.
         let order = match r.client.get_order(bill_id).await {

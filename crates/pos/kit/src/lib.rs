@@ -61,7 +61,10 @@ pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Setting, field_names, read_settings,
     refuse_misplaced, setting_specs,
 };
-pub use connector::{Invalid, PosConnector, checked, dish};
+pub use connector::{
+    Invalid, Listed, PosConnector, TenderLine, checked, dish, guid_id, path_id, tender_lines,
+    tips_not_booked,
+};
 pub use failure::{Failure, REFUSED, log_call, logged, unreadable_verdict};
 pub use http::{Fate, HttpAnswer, HttpFailure, HttpPolicy, check_ca_pem, read_ca_bundle, send};
 pub use run::{AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter};
