@@ -13,8 +13,11 @@
 
 use posgate_core::pos::Verdict;
 
+use serde_json::Value;
+
 use crate::failure::{Failure, REFUSED};
-use crate::lenient::ErrorBody;
+use crate::http::{HttpAnswer, request_id};
+use crate::lenient::{ErrorBody, snippet};
 
 /// Whether the call could have changed anything at the POS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +183,56 @@ pub fn classify_by(
     (verdict, row.not_found, Some(row.name))
 }
 
+/// A successful JSON answer.
+#[derive(Debug, Clone)]
+pub struct JsonAnswer {
+    /// The body (`Null` when empty or not JSON: a write's 2xx is a success whatever its body).
+    pub value: Value,
+    /// The server's id of the exchange, when its headers told it.
+    pub request_id: Option<String>,
+}
+
+/// Reads a REST answer of `peer` by `rows`: a 2xx is its JSON body, unless `error_in_ok`
+/// finds an error body in it; anything else is a [`Failure`] classified by the table — the
+/// code the body's (else `HTTP/<status>`), the text the body's with its validation details
+/// (else a snippet of the body), the id of the exchange the body's (else the headers'), the
+/// rule the row's name.
+pub fn read_json(
+    answer: &HttpAnswer,
+    rows: &[Row],
+    op: Op,
+    peer: &str,
+    error_in_ok: fn(&Value) -> Option<ErrorBody>,
+) -> Result<JsonAnswer, Failure> {
+    let status = answer.status.as_u16();
+    let header_id = request_id(&answer.headers);
+    let parsed: Option<Value> = serde_json::from_slice(&answer.body).ok();
+    let error_in_ok = parsed.as_ref().and_then(error_in_ok);
+    if (200..300).contains(&status) && error_in_ok.is_none() {
+        return Ok(JsonAnswer {
+            value: parsed.unwrap_or(Value::Null),
+            request_id: header_id,
+        });
+    }
+    let eb = error_in_ok.or_else(|| parsed.as_ref().and_then(ErrorBody::from_value));
+    let (verdict, not_found, row) = classify_by(rows, status, eb.as_ref(), op);
+    let code = eb
+        .as_ref()
+        .and_then(|e| e.code.clone())
+        .unwrap_or_else(|| format!("HTTP/{status}"));
+    let mut text = eb.as_ref().map(ErrorBody::text).unwrap_or_default();
+    if text.trim().is_empty() {
+        let body = snippet(&String::from_utf8_lossy(&answer.body));
+        text = format!("HTTP {status} from {peer}: {body}");
+    }
+    Err(Failure {
+        request_id: eb.and_then(|e| e.request_id).or(header_id),
+        not_found,
+        rule: row.unwrap_or("refused"),
+        ..Failure::ours(verdict, code, text)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +344,59 @@ mod tests {
         let f = Failure::ours(Verdict::Unknown, "c", "t");
         assert_eq!(f.clone().of(Op::Read).verdict, Verdict::Transient);
         assert_eq!(f.of(Op::Write).verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_rest_answer_read_by_the_table() {
+        let answer = |status: u16, body: &str, id: Option<&str>| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(id) = id {
+                headers.insert("x-request-id", id.parse().unwrap());
+            }
+            HttpAnswer {
+                status: reqwest::StatusCode::from_u16(status).unwrap(),
+                headers,
+                body: body.as_bytes().to_vec(),
+            }
+        };
+        let none = |_: &Value| None;
+        let read = |a: &HttpAnswer| read_json(a, ROWS, Op::Write, "POS", none);
+        let ok = read(&answer(200, r#"{"id": 7}"#, Some("h1"))).unwrap();
+        assert_eq!(
+            (ok.value["id"].as_i64(), ok.request_id.as_deref()),
+            (Some(7), Some("h1"))
+        );
+        assert_eq!(read(&answer(204, "", None)).unwrap().value, Value::Null);
+        let f = read(&answer(
+            404,
+            r#"{"code": "E_NF", "msg": "gone", "requestId": "b1"}"#,
+            Some("h1"),
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (f.code.as_str(), f.text.as_str(), f.rule),
+            ("E_NF", "gone", "gone")
+        );
+        assert_eq!((f.request_id.as_deref(), f.not_found), (Some("b1"), true));
+        let f = read(&answer(502, "<html>Bad\tGateway</html>", Some("h2"))).unwrap_err();
+        assert_eq!(
+            (f.code.as_str(), f.verdict, f.rule),
+            ("HTTP/502", Verdict::Unknown, "server")
+        );
+        assert_eq!(f.text, "HTTP 502 from POS: <html>Bad Gateway</html>");
+        assert_eq!(f.request_id.as_deref(), Some("h2"));
+        let f = read(&answer(400, "{}", None)).unwrap_err();
+        assert_eq!((f.verdict, f.rule), (REFUSED, "refused"));
+        // An error body inside a 2xx, when the POS's own test finds one.
+        let in_ok = |v: &Value| ErrorBody::from_value(v).filter(|e| e.code.is_some());
+        let f = read_json(
+            &answer(200, r#"{"code": "late"}"#, None),
+            ROWS,
+            Op::Read,
+            "POS",
+            in_ok,
+        )
+        .unwrap_err();
+        assert_eq!((f.verdict, f.rule), (Verdict::Transient, "server"));
     }
 }
