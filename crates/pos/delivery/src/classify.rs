@@ -16,8 +16,8 @@
 //! | 7 | HTTP 5xx, 408 (any other code, or no readable body) | write: **unknown**; read: transient |
 //! | 8 | any other answer (400 validation, 409, 422, ...) | refused, `OTHER_ERROR` |
 //!
-//! Rows 1-7 are [`ROWS`] (row 8 is what no row matches); the `rk7_close_order` fallback is
-//! [`RK_CODE_MEANINGS`].
+//! Rows 1-7 are [`ROWS`] (row 8 is what no row matches), read by the kit's table engine
+//! ([`posgate_pos_kit::answers`]); the `rk7_close_order` fallback is [`RK_CODE_MEANINGS`].
 //!
 //! Transport failures, as [`posgate_pos_kit::http`] reads them: no connection → transient; a
 //! timeout or a break after the request was sent → write: unknown, read: transient; a redirect
@@ -33,32 +33,15 @@
 
 use posgate_core::Substate;
 use posgate_pos_kit::REFUSED;
-use posgate_pos_kit::http::HttpFailure;
+/// The table's engine and its parts are the kit's ([`posgate_pos_kit::answers`]).
+pub use posgate_pos_kit::answers::{Answer, Decide, Op, Row, Said, Then, When, classify_by};
+use posgate_pos_kit::lenient::ErrorBody;
 use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
 use posgate_rkeeper::{Verdict, classify_rk_text};
-
-use crate::wire::ErrorBody;
-
-/// Whether the call could have changed the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `GET`: nothing changes; failures are passing (transient) or refusals.
-    Read,
-    /// `/pay`, `/complete`: after the request left, a failure may hide an applied change.
-    Write,
-}
 
 /// Why a call did not succeed: the kit's failure, with r_k Delivery's `requestId` (from the
 /// error body or the `x-request-id` header) said with its text.
 pub use posgate_pos_kit::Failure;
-
-/// Verdict for a failure that may have happened after the request reached the server.
-pub fn after_sending(op: Op) -> Verdict {
-    match op {
-        Op::Read => Verdict::Transient,
-        Op::Write => Verdict::Unknown,
-    }
-}
 
 /// A final-status refusal: the order is completed or cancelled in r_k Delivery.
 pub fn is_final_status_text(text: &str) -> bool {
@@ -67,52 +50,36 @@ pub fn is_final_status_text(text: &str) -> bool {
         || lower.contains("финальн")
 }
 
-/// What a row of [`ROWS`] looks at; a row matches when any of its conditions holds. Codes
-/// are compared in ASCII lower case, texts in lower case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    /// The HTTP status is this one.
-    Status(u16),
-    /// The HTTP status is in this range, both ends included.
-    StatusIn(u16, u16),
-    /// The error `code` is this one.
-    CodeIs(&'static str),
-    /// The error `code` starts with this.
-    CodeStarts(&'static str),
-    /// The error `code` contains this.
-    CodeHas(&'static str),
-    /// `msg` starts with this.
-    MsgStarts(&'static str),
-    /// `msg` contains this.
-    MsgHas(&'static str),
-    /// `msg` names a timeout ([`is_timeout_text`], shared with r_keeper).
-    TimeoutText,
-    /// `msg` names a final status ([`is_final_status_text`]).
-    FinalStatusText,
-    /// `msg` says the order does not exist ([`is_not_found_text`], shared with r_keeper).
-    NotFoundText,
-}
+/// `msg` names a timeout ([`is_timeout_text`], shared with r_keeper).
+pub const TIMEOUT_TEXT: Said = Said {
+    name: "timeout_text",
+    holds: is_timeout_text,
+};
+/// `msg` names a final status ([`is_final_status_text`]).
+pub const FINAL_STATUS_TEXT: Said = Said {
+    name: "final_status_text",
+    holds: is_final_status_text,
+};
+/// `msg` says the order does not exist ([`is_not_found_text`], shared with r_keeper).
+pub const NOT_FOUND_TEXT: Said = Said {
+    name: "not_found_text",
+    holds: is_not_found_text,
+};
+/// r_keeper refused: the substate by [`classify_rk_text`], or, for a text it does not know,
+/// by [`RK_CODE_MEANINGS`].
+pub const RK_TEXT: Decide = Decide {
+    name: "rk_text",
+    decide: rk_text,
+};
 
-/// What a matching row decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Then {
-    Is(Verdict),
-    /// The request may have been applied: write → unknown, read → transient ([`after_sending`]).
-    AfterSending,
-    /// r_keeper refused: the substate by [`classify_rk_text`], or, for a text it does not
-    /// know, by [`RK_CODE_MEANINGS`].
-    RkText,
-}
-
-/// One row of the answer table.
-#[derive(Debug)]
-pub struct Row {
-    /// Stable row name (tests).
-    pub name: &'static str,
-    pub when: &'static [When],
-    pub then: Then,
-    /// The order is unknown to r_k Delivery.
-    pub not_found: bool,
+fn rk_text(a: &Answer) -> Verdict {
+    match classify_rk_text(a.msg) {
+        Substate::OtherError => RK_CODE_MEANINGS
+            .iter()
+            .find(|(c, _)| *c == a.code)
+            .map_or(REFUSED, |&(_, s)| Verdict::Rejected(s)),
+        s => Verdict::Rejected(s),
+    }
 }
 
 /// The answer table (the module docs' rows 1-7); rows are tried in order, and an answer no
@@ -131,21 +98,21 @@ pub const ROWS: &[Row] = &[
     //    have changed.
     Row {
         name: "timeout",
-        when: &[When::TimeoutText, When::CodeHas("timeout")],
+        when: &[When::Text(TIMEOUT_TEXT), When::CodeHas("timeout")],
         then: Then::AfterSending,
         not_found: false,
     },
     // 3. The order is completed or cancelled: refused, even under a non-r_keeper code.
     Row {
         name: "final_status",
-        when: &[When::FinalStatusText],
+        when: &[When::Text(FINAL_STATUS_TEXT)],
         then: Then::Is(REFUSED),
         not_found: false,
     },
     // 4. No such order (HTTP 404, or r_keeper's "order not found" in any wrapper).
     Row {
         name: "not_found",
-        when: &[When::Status(404), When::NotFoundText],
+        when: &[When::Status(404), When::Text(NOT_FOUND_TEXT)],
         then: Then::Is(REFUSED),
         not_found: true,
     },
@@ -158,7 +125,7 @@ pub const ROWS: &[Row] = &[
             When::MsgHas("rkinternal"),
             When::MsgStarts("ws error"),
         ],
-        then: Then::RkText,
+        then: Then::By(RK_TEXT),
         not_found: false,
     },
     // 6. Rate limited: nothing was done, ask again later.
@@ -184,74 +151,11 @@ pub const RK_CODE_MEANINGS: &[(&str, Substate)] = &[
     ("rk7_close_order", Substate::CloseOrderBlocked),
 ];
 
-/// An answer as the table reads it.
-struct Answer<'a> {
-    status: u16,
-    /// ASCII lower case.
-    code: String,
-    msg: &'a str,
-    msg_lower: String,
-}
-
-impl When {
-    fn holds(&self, a: &Answer) -> bool {
-        match *self {
-            When::Status(s) => a.status == s,
-            When::StatusIn(from, to) => (from..=to).contains(&a.status),
-            When::CodeIs(c) => a.code == c,
-            When::CodeStarts(c) => a.code.starts_with(c),
-            When::CodeHas(c) => a.code.contains(c),
-            When::MsgStarts(m) => a.msg_lower.starts_with(m),
-            When::MsgHas(m) => a.msg_lower.contains(m),
-            When::TimeoutText => is_timeout_text(a.msg),
-            When::FinalStatusText => is_final_status_text(a.msg),
-            When::NotFoundText => is_not_found_text(a.msg),
-        }
-    }
-}
-
-fn answer(status: u16, body: Option<&ErrorBody>) -> Answer<'_> {
-    let code = body.and_then(|b| b.code.as_deref()).unwrap_or("");
-    let msg = body.and_then(|b| b.msg.as_deref()).unwrap_or("");
-    Answer {
-        status,
-        code: code.to_ascii_lowercase(),
-        msg,
-        msg_lower: msg.to_lowercase(),
-    }
-}
-
-/// Classifies a non-success answer: HTTP status and the error body, if one could be read.
-/// Returns the verdict and whether the order is unknown.
+/// Classifies a non-success answer by [`ROWS`]: HTTP status and the error body, if one could
+/// be read. Returns the verdict and whether the order is unknown.
 pub fn classify(status: u16, body: Option<&ErrorBody>, op: Op) -> (Verdict, bool) {
     let (verdict, not_found, _) = classify_by(ROWS, status, body, op);
     (verdict, not_found)
-}
-
-/// [`classify`] by the given rows (the table, or a variant of it); also names the row that
-/// matched (`None`: the fallback).
-pub fn classify_by(
-    rows: &[Row],
-    status: u16,
-    body: Option<&ErrorBody>,
-    op: Op,
-) -> (Verdict, bool, Option<&'static str>) {
-    let a = answer(status, body);
-    let Some(row) = rows.iter().find(|r| r.when.iter().any(|w| w.holds(&a))) else {
-        return (REFUSED, false, None);
-    };
-    let verdict = match row.then {
-        Then::Is(v) => v,
-        Then::AfterSending => after_sending(op),
-        Then::RkText => match classify_rk_text(a.msg) {
-            Substate::OtherError => RK_CODE_MEANINGS
-                .iter()
-                .find(|(c, _)| *c == a.code)
-                .map_or(REFUSED, |&(_, s)| Verdict::Rejected(s)),
-            s => Verdict::Rejected(s),
-        },
-    };
-    (verdict, row.not_found, Some(row.name))
 }
 
 /// Texts (lower case) saying an order is not (fully) paid: English, Russian, Ukrainian.
@@ -311,14 +215,4 @@ pub fn says_not_paid(f: &Failure) -> bool {
     NOT_PAID_TEXTS.iter().any(|w| text.contains(w))
         || text.contains("[3071]")
         || (code == "rk7_close_order" && !names_other_reason)
-}
-
-/// A failed exchange (no HTTP answer, an unreadable one, a redirect), by the kit's reading;
-/// after sending, a read changes nothing.
-pub fn transport(f: HttpFailure, op: Op) -> Failure {
-    let f = Failure::transport(f);
-    match op {
-        Op::Read => f.read_only(),
-        Op::Write => f,
-    }
 }

@@ -10,19 +10,19 @@
 
 use std::time::Duration;
 
-use posgate_pos_kit::http::{HttpPolicy, request_id};
-use posgate_pos_kit::lenient::snippet;
-use posgate_pos_kit::log_call;
-use posgate_pos_kit::oauth::{ClientCredentials, TokenSource, bearer, token_url};
+use posgate_pos_kit::answers::read_json;
+use posgate_pos_kit::http::HttpPolicy;
+use posgate_pos_kit::lenient::ErrorBody;
+use posgate_pos_kit::logged;
+use posgate_pos_kit::oauth::{ClientCredentials, TokenSource, token_url};
 use posgate_rkeeper::Verdict;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
-use tokio::time::Instant;
 
-use crate::classify::{Failure, Op, ROWS, classify_by, transport};
+use crate::classify::{Failure, Op, ROWS};
 use crate::settings::DeliverySettings;
-use crate::wire::{ErrorBody, Order, PayLine, field, orders_of_search, pay_body};
+use crate::wire::{Order, PayLine, field, orders_of_search, pay_body};
 
 /// Orders collection path; one order is `{ORDERS_PATH}/{orderId}`.
 pub const ORDERS_PATH: &str = "/orders/api/v1/orders";
@@ -30,14 +30,8 @@ pub const ORDERS_PATH: &str = "/orders/api/v1/orders";
 pub const TOKEN_PATH: &str = "/connect/token";
 const PEER: &str = "r_k Delivery";
 
-/// A successful answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// The body (`Null` when empty or not JSON: a write's 2xx is a success whatever its body).
-    pub value: Value,
-    /// `requestId` of the exchange, when r_k Delivery told it (`x-request-id` header).
-    pub request_id: Option<String>,
-}
+/// A successful answer: its JSON body and r_k Delivery's `requestId` (`x-request-id`).
+pub use posgate_pos_kit::answers::JsonAnswer as Answer;
 
 /// An HTTP client (the kit's policy; also the token client's): pooled connections, a connect
 /// timeout, no redirects, no overall timeout (each request sets its own), trusting `ca_pem`
@@ -177,14 +171,8 @@ impl DeliveryClient {
         op: Op,
         what: &'static str,
     ) -> Result<Answer, Failure> {
-        let started = Instant::now();
-        let result = self.exchange(method, path, query, body, op).await;
-        let (reference, failure) = match &result {
-            Ok(a) => (a.request_id.as_deref(), None),
-            Err(f) => (f.request_id.as_deref(), Some(f)),
-        };
-        log_call(PEER, what, path, reference, started, failure);
-        result
+        let exchange = self.exchange(method, path, query, body, op);
+        logged(PEER, what, path, |a| a.request_id.as_deref(), exchange).await
     }
 
     async fn exchange(
@@ -200,72 +188,40 @@ impl DeliveryClient {
             Op::Read => self.read_timeout,
             Op::Write => self.write_timeout,
         };
-        let mut refreshed = false;
-        loop {
-            let token = self.auth.get().await?;
-            let mut rb = self
+        let request = |bearer| {
+            let rb = self
                 .http
                 .request(method.clone(), &url)
-                .header(AUTHORIZATION, bearer(&token)?)
-                .timeout(timeout);
-            if !query.is_empty() {
-                rb = rb.query(query);
-            }
-            rb = match &body {
+                .header(AUTHORIZATION, bearer)
+                .timeout(timeout)
+                .query(query);
+            match &body {
                 Some(b) => rb
                     .header(CONTENT_TYPE, "application/json; charset=utf-8")
                     .body(b.clone()),
                 None => rb.body(Vec::new()),
-            };
-            let answer = posgate_pos_kit::send(rb, PEER)
-                .await
-                .map_err(|f| transport(f, op))?;
-            let status = answer.status.as_u16();
-            let header_id = request_id(&answer.headers);
-            if status == 401 && !refreshed {
-                // Refused before anything ran: a new token, and the same request once more.
-                self.auth.invalidate(&token).await;
-                refreshed = true;
-                tracing::info!(path, "r_k Delivery answered 401: refreshing the token once");
-                continue;
             }
-            let bytes = answer.body;
-            let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
-            let error_in_ok = parsed.as_ref().and_then(|v| {
-                if field(v, "result").is_some() {
-                    return None;
-                }
-                // Both a code and a message: an order object never looks like that.
-                ErrorBody::from_value(v).filter(|e| e.code.is_some() && e.msg.is_some())
-            });
-            if (200..300).contains(&status) && error_in_ok.is_none() {
-                return Ok(Answer {
-                    value: parsed.unwrap_or(Value::Null),
-                    request_id: header_id,
-                });
-            }
-            let eb = error_in_ok.or_else(|| parsed.as_ref().and_then(ErrorBody::from_value));
-            let (verdict, not_found, row) = classify_by(ROWS, status, eb.as_ref(), op);
-            let code = eb
-                .as_ref()
-                .and_then(|e| e.code.clone())
-                .unwrap_or_else(|| format!("HTTP/{status}"));
-            let mut text = eb.as_ref().map(ErrorBody::text).unwrap_or_default();
-            if text.trim().is_empty() {
-                let body = snippet(&String::from_utf8_lossy(&bytes));
-                text = format!("HTTP {status} from r_k Delivery: {body}");
-            }
-            if status == 401 {
-                text = format!(
-                    "r_k Delivery refused a freshly issued token (HTTP 401); check the client's scopes and rights. {text}"
-                );
-            }
-            return Err(Failure {
-                request_id: eb.and_then(|e| e.request_id).or(header_id),
-                not_found,
-                rule: row.unwrap_or("refused"),
-                ..Failure::ours(verdict, code, text)
-            });
-        }
+        };
+        // A 401 gets a new token and the same request once more (the kit's OAuth2 source).
+        let answer = self.auth.send(PEER, op, request).await?;
+        read_json(&answer, ROWS, op, PEER, error_in_ok).map_err(|f| match answer.status.as_u16() {
+            401 => Failure {
+                text: format!(
+                    "r_k Delivery refused a freshly issued token (HTTP 401); check the client's scopes and rights. {}",
+                    f.text
+                ),
+                ..f
+            },
+            _ => f,
+        })
     }
+}
+
+/// An error inside a 2xx answer: a body with both a code and a message and no `result` (an
+/// order object never looks like that).
+fn error_in_ok(v: &Value) -> Option<ErrorBody> {
+    if field(v, "result").is_some() {
+        return None;
+    }
+    ErrorBody::from_value(v).filter(|e| e.code.is_some() && e.msg.is_some())
 }

@@ -13,7 +13,7 @@ use posgate_core::pos::{
     Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
 };
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_pos_kit::{Invalid, Listed, PosConnector, Setting, tender_lines, tips_not_booked};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
 use time::{OffsetDateTime, UtcOffset};
@@ -22,7 +22,8 @@ use crate::classify::Failure;
 use crate::client::{DeliveryClient, http_client};
 use crate::reconcile::{self, Decision, Evidence};
 use crate::settings::{DeliverySettings, SETTINGS};
-use crate::wire::{DishLine, Order, Paid, PayLine, paid_at, status};
+use crate::wire::{DishLine, Order, Paid, PayLine, status};
+use posgate_pos_kit::clock::at_offset;
 
 /// What `Describe` reports as `pos_kind`.
 pub const POS_KIND: &str = "r_keeper_delivery";
@@ -55,20 +56,7 @@ pub struct Restaurant {
 
 /// An `orderId`: it goes into URL paths, so only letters, digits, `-` and `_`.
 fn order_id(raw: &str) -> Result<&str, String> {
-    let b = raw.trim();
-    if b.is_empty() {
-        return Err("is required".into());
-    }
-    if b.len() > MAX_BILL_ID
-        || !b
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    {
-        return Err(format!(
-            "{b:?} is not an r_k Delivery orderId (letters, digits, '-', '_', at most {MAX_BILL_ID})"
-        ));
-    }
-    Ok(b)
+    posgate_pos_kit::path_id(raw, MAX_BILL_ID, "an r_k Delivery orderId")
 }
 
 /// A test of an order's status.
@@ -185,7 +173,7 @@ impl Restaurant {
             .collect();
         query.push(("sortOrder".into(), "desc".into()));
         query.push(("orderBy".into(), "updatedAt".into()));
-        query.push(("fromDate".into(), paid_at(from, self.offset)));
+        query.push(("fromDate".into(), at_offset(from, self.offset)));
         if let Some(g) = self
             .settings
             .restaurant_guid
@@ -196,16 +184,6 @@ impl Restaurant {
         }
         query
     }
-}
-
-/// A failed write's answer, its `requestId` as the reference; `sent: false` when the read
-/// before it failed and nothing was sent (then nothing can be unknown).
-fn failed(f: &Failure, sent: bool) -> PosReply {
-    let outcome = match sent {
-        true => f.outcome(),
-        false => f.clone().read_only().outcome(),
-    };
-    PosReply::failed(outcome, f.pos_failure()).reference(f.request_id.clone())
 }
 
 /// A posting's answer carries its `requestId` in the details too.
@@ -257,11 +235,7 @@ impl PosConnector for DeliveryConnector {
             .map_err(|f| f.pos_failure())
     }
 
-    async fn list_bills(
-        &self,
-        r: &Restaurant,
-        table: Option<&str>,
-    ) -> (Vec<Bill>, Option<PosFailure>) {
+    async fn list_bills(&self, r: &Restaurant, table: Option<&str>) -> Listed {
         if !r.settings.list_bills {
             return (
                 vec![],
@@ -328,38 +302,24 @@ impl PosConnector for DeliveryConnector {
     }
 
     async fn post_payment(&self, r: &Restaurant, p: &Posting) -> Result<PosReply, Invalid> {
-        let paid_at = paid_at(OffsetDateTime::now_utc(), r.offset);
-        let currency = r.settings.currency_guid.as_str();
-        let line = |amount: Decimal, code: &str| PayLine {
-            code: code.to_string(),
-            amount,
-            paid_at: paid_at.clone(),
-            name: r.settings.currency_name.clone(),
-        };
+        let paid_at = at_offset(OffsetDateTime::now_utc(), r.offset);
         // One line per tender, in the restaurant's currency unless the tender names one.
-        let lines: Vec<PayLine> = if p.tenders.is_empty() {
-            vec![line(p.amount.value(), currency)]
-        } else {
-            p.tenders
-                .iter()
-                .map(|t| match t.tender_id.as_str() {
-                    "" => line(t.amount.value(), currency),
-                    code => line(t.amount.value(), code),
-                })
-                .collect()
-        };
-        if !p.tips.is_zero() {
-            tracing::info!(
-                payment_id = %p.payment_id,
-                tips = %p.tips,
-                "tips not booked: r_k Delivery's /pay must equal the order's amount"
-            );
-        }
+        let lines: Vec<PayLine> = tender_lines(p, &r.settings.currency_guid)
+            .into_iter()
+            .map(|t| PayLine {
+                code: t.tender_id,
+                amount: t.amount,
+                paid_at: paid_at.clone(),
+                name: r.settings.currency_name.clone(),
+            })
+            .collect();
+        tips_not_booked(p, "r_k Delivery's /pay must equal the order's amount");
         let bill_id = p.bill_id.as_str();
         // Read before writing: an order not in r_keeper yet, or already final, is not paid.
         let order = match r.client.get_order(bill_id).await {
             Ok((o, _)) => o,
-            Err(f) => return Ok(posted(failed(&f, false))),
+            // Nothing was sent: nothing can be unknown.
+            Err(f) => return Ok(posted(f.read_only().reply())),
         };
         if order.is_not_transferred() {
             return Ok(PosReply::failed(
@@ -393,7 +353,7 @@ impl PosConnector for DeliveryConnector {
         // Paying never closes a Delivery order: /complete does.
         Ok(posted(match r.client.pay(bill_id, &lines).await {
             Ok(rid) => PosReply::applied().reference(rid),
-            Err(f) => failed(&f, true),
+            Err(f) => f.reply(),
         }))
     }
 
@@ -424,7 +384,7 @@ impl PosConnector for DeliveryConnector {
         }
         match r.complete(bill_id).await {
             Ok(rid) => PosReply::applied().reference(rid),
-            Err(f) => failed(&f, true),
+            Err(f) => f.reply(),
         }
     }
 

@@ -31,24 +31,12 @@
 //! tokens are never logged.
 //!
 //! # Connection settings
-//! A restaurant's connection carries (`client_secret` among its secrets, everything else among
-//! its settings, the currency scale as its own field):
-//!
-//! | setting | |
-//! |---|---|
-//! | `client_id`, `client_secret` | OAuth2 client credentials of the order source (required) |
-//! | `currency_guid` | r_keeper currency of the `/pay` lines (required) |
-//! | `base_url` | default `https://delivery.ucs.ru`; + `/orders/api/v1/orders/...` |
-//! | `auth_url` | + `/connect/token`; implied only by the production `base_url`, required for any other |
-//! | `scopes` | default `orders` |
-//! | `currency_name` | `name` of the `/pay` lines |
-//! | `utc_offset` | offset `paidAt` is written in (default `+00:00`) |
-//! | `restaurant_guid` | r_k Delivery `restaurantId`: `ListBills` shows only its orders |
-//! | `list_bills`, `list_lookback_hours` | whether and how far back `ListBills` searches (default true, 24) |
-//! | `read_timeout_ms` | GET and the token request (default 30000) |
-//! | `write_timeout_ms` | `/pay` and `/complete` (default 190000: White Server waits ≤ 180 s) |
-//! | `settle_margin_ms` | `Describe.reconcile_settle_ms` = `write_timeout_ms` + this (default 30000) |
-//! | `ca_pem` | the server's own certificate authorities (PEM), trusted beside the public ones |
+//! A restaurant's connection carries `client_secret` among its secrets, everything else among
+//! its settings, the currency scale as its own field. What each setting is and its default are
+//! written once, in [`settings::SETTINGS`] (what `Describe` reports): the OAuth2 client
+//! credentials, the r_keeper currency of the `/pay` lines, the URLs (`auth_url` implied only by
+//! the production `base_url`), the `paidAt` offset, what `ListBills` searches, the read and
+//! write timeouts (White Server waits ≤ 180 s) and the settle margin, and `ca_pem`.
 //!
 //! `client_secret_file`, `ca_file` and `currency_scale` (of the retired static sections) are
 //! refused with directions. A bad connection is `INVALID_ARGUMENT` `connection: setting

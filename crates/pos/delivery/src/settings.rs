@@ -9,12 +9,13 @@
 //! never quote a secret.
 
 use posgate_core::Secret;
-use posgate_pos_kit::{Setting, connection};
+use posgate_pos_kit::Setting;
+use posgate_pos_kit::connection::{self, Check, bad};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 use time::UtcOffset;
 
-use crate::wire::parse_offset;
+use posgate_pos_kit::clock::parse_offset;
 
 /// Production API host.
 pub const DEFAULT_BASE_URL: &str = "https://delivery.ucs.ru";
@@ -134,10 +135,10 @@ pub struct DeliverySettings {
     pub restaurant_guid: Option<String>,
     /// Whether `ListBills` searches orders (`GET /orders?...`); off: an empty list with a
     /// failure saying so.
-    #[serde(default = "yes")]
+    #[serde(default = "posgate_pos_kit::connection::yes")]
     pub list_bills: bool,
     /// How far back `ListBills` searches (`fromDate`).
-    #[serde(default = "default_lookback")]
+    #[serde(default = "posgate_pos_kit::connection::default_u32::<24>")]
     pub list_lookback_hours: u32,
     /// HTTP timeout of reads and of the token request.
     #[serde(default = "posgate_pos_kit::connection::default_u64::<30_000>")]
@@ -161,34 +162,46 @@ fn default_scopes() -> String {
 fn default_offset() -> String {
     "+00:00".into()
 }
-fn yes() -> bool {
-    true
-}
-fn default_lookback() -> u32 {
-    24
-}
 
 /// Whether `url` is r_k Delivery's production API host (`https://delivery.ucs.ru`, any case,
 /// an optional trailing slash or the default port).
 pub fn is_production_base_url(url: &str) -> bool {
-    let (Ok(u), Ok(prod)) = (
-        reqwest::Url::parse(url.trim()),
-        reqwest::Url::parse(DEFAULT_BASE_URL),
-    ) else {
-        return false;
-    };
-    u.scheme() == prod.scheme()
-        && u.host_str() == prod.host_str()
-        && u.port_or_known_default() == prod.port_or_known_default()
-        && u.path().trim_end_matches('/').is_empty()
-        && u.query().is_none()
-        && u.username().is_empty()
+    connection::is_root_of(url, DEFAULT_BASE_URL)
 }
 
-/// A setting that is wrong, and why; the value is never quoted (it may be a secret).
-fn bad(name: &str, problem: impl std::fmt::Display) -> String {
-    format!("setting {name:?} {problem}")
-}
+/// What [`DeliverySettings::from_connection`] checks after reading (and the URLs), in order.
+const CHECKS: &[Check<DeliverySettings>] = &[
+    (
+        "client_id",
+        |s| s.client_id.trim().is_empty(),
+        "is required",
+    ),
+    (
+        "client_secret",
+        |s| s.client_secret.is_empty(),
+        "is required",
+    ),
+    (
+        "currency_guid",
+        |s| s.currency_guid.trim().is_empty(),
+        "is required",
+    ),
+    (
+        "utc_offset",
+        |s| s.offset().is_none(),
+        "is not an offset like +03:00",
+    ),
+    (
+        "read_timeout_ms",
+        |s| s.read_timeout_ms == 0,
+        "must be positive",
+    ),
+    (
+        "write_timeout_ms",
+        |s| s.write_timeout_ms == 0,
+        "must be positive",
+    ),
+];
 
 impl DeliverySettings {
     /// The settings a connection carries: misplaced ones refused by name, then read as text by
@@ -235,28 +248,7 @@ impl DeliverySettings {
     fn check(&self) -> Result<(), String> {
         connection::check_url("base_url", &self.base_url)?;
         connection::check_url("auth_url", &self.auth_url)?;
-        let required = [
-            ("client_id", self.client_id.trim().is_empty()),
-            ("client_secret", self.client_secret.is_empty()),
-            ("currency_guid", self.currency_guid.trim().is_empty()),
-        ];
-        if let Some((name, _)) = required.iter().find(|(_, empty)| *empty) {
-            return Err(bad(name, "is required"));
-        }
-        if self.offset().is_none() {
-            return Err(bad(
-                "utc_offset",
-                format!("{:?} is not an offset like +03:00", self.utc_offset),
-            ));
-        }
-        for (name, ms) in [
-            ("read_timeout_ms", self.read_timeout_ms),
-            ("write_timeout_ms", self.write_timeout_ms),
-        ] {
-            if ms == 0 {
-                return Err(bad(name, "must be positive"));
-            }
-        }
+        connection::check_all(self, CHECKS)?;
         connection::check_ca_setting(self.ca_pem.as_deref())
     }
 }

@@ -1,21 +1,21 @@
-//! r_k Delivery JSON on the wire: the `/pay` body and a lenient reading of orders and errors.
+//! r_k Delivery JSON on the wire: the `/pay` body and a lenient reading of orders (errors are
+//! the kit's REST error body).
 //!
 //! Answers are read leniently: unknown fields are ignored, missing or mistyped fields become
 //! `None`, ids may be strings or numbers, money may be a JSON number or a string with a dot.
 //! Money is parsed from the number's text (serde_json's `arbitrary_precision` keeps it) and
 //! written as a JSON number with its exact decimal text, never through a float.
 
-use posgate_pos_kit::lenient::{decimal_at, list_at, strict_bool_at, text_at as text_field};
+use posgate_pos_kit::lenient::{
+    decimal_at, list_at, list_in, ser_decimal_number, strict_bool_at, text_at as text_field,
+};
 use posgate_pos_kit::words::{first_said, normalize, says};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::{OffsetDateTime, UtcOffset};
 
-/// The lenient readers are the kit's.
+/// The lenient readers, and the error body every REST answer may carry, are the kit's.
 pub use posgate_pos_kit::lenient::{
-    bool_of, decimal_of, decimal_to_json, field, int_of, strict_bool, text_of,
+    ErrorBody, bool_of, decimal_of, decimal_to_json, field, int_of, strict_bool, text_of,
 };
 
 // ------------------------------------------------------------------------------------------
@@ -361,139 +361,27 @@ impl Order {
 /// content|results}`, or a bare array.
 pub fn orders_of_search(v: &Value) -> Option<Vec<Value>> {
     const LIST_KEYS: &[&str] = &["items", "orders", "list", "data", "content", "results"];
-    let from = |x: &Value| -> Option<Vec<Value>> {
-        match x {
-            Value::Array(a) => Some(a.clone()),
-            Value::Object(_) => list_at(x, LIST_KEYS).cloned(),
-            _ => None,
-        }
-    };
-    match field(v, "result") {
-        Some(r) => from(r),
-        None => from(v),
-    }
-}
-
-// ------------------------------------------------------------------------------------------
-// Errors.
-// ------------------------------------------------------------------------------------------
-
-/// An r_k Delivery error body: `{code, msg, requestId, errors}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: Option<String>,
-    pub msg: Option<String>,
-    pub request_id: Option<String>,
-    /// Validation details, as JSON text.
-    pub errors: Option<String>,
-}
-
-impl ErrorBody {
-    /// Reads an error body; `None` unless it is a JSON object with a `code` or a `msg`
-    /// (ASP.NET's problem details `title`/`detail` count as `msg`).
-    pub fn parse(bytes: &[u8]) -> Option<ErrorBody> {
-        let v: Value = serde_json::from_slice(bytes).ok()?;
-        ErrorBody::from_value(&v)
-    }
-
-    pub fn from_value(v: &Value) -> Option<ErrorBody> {
-        if !v.is_object() {
-            return None;
-        }
-        let errors = field(v, "errors").and_then(|e| match e {
-            Value::Object(m) if m.is_empty() => None,
-            Value::Array(a) if a.is_empty() => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        });
-        let b = ErrorBody {
-            code: text_field(v, &["code", "errorCode"]),
-            msg: text_field(
-                v,
-                &["msg", "message", "detail", "title", "error_description"],
-            ),
-            request_id: text_field(v, &["requestId", "traceId"]),
-            errors,
-        };
-        (b.code.is_some() || b.msg.is_some()).then_some(b)
-    }
-
-    /// `msg`, with the validation details when there are any.
-    pub fn text(&self) -> String {
-        let msg = self.msg.clone().unwrap_or_default();
-        match &self.errors {
-            Some(e) if msg.is_empty() => e.clone(),
-            Some(e) => format!("{msg} {e}"),
-            None => msg,
-        }
-    }
+    list_in(field(v, "result").unwrap_or(v), LIST_KEYS)
 }
 
 // ------------------------------------------------------------------------------------------
 // Requests.
 // ------------------------------------------------------------------------------------------
 
-/// One `/pay` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `/pay` line, written as `{code, amount, paidAt, name}` in the documented order,
+/// the amount an exact number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PayLine {
     /// r_keeper currency GUID.
     pub code: String,
+    #[serde(serialize_with = "ser_decimal_number")]
     pub amount: Decimal,
+    #[serde(rename = "paidAt")]
     pub paid_at: String,
     pub name: String,
 }
 
-#[derive(serde::Serialize)]
-struct WireLine<'a> {
-    code: &'a str,
-    amount: Value,
-    #[serde(rename = "paidAt")]
-    paid_at: &'a str,
-    name: &'a str,
-}
-
-/// The `/pay` body: a JSON array of `{code, amount, paidAt, name}` in the documented order,
-/// amounts as exact numbers.
+/// The `/pay` body: a JSON array of lines.
 pub fn pay_body(lines: &[PayLine]) -> Result<Vec<u8>, serde_json::Error> {
-    let wire: Vec<WireLine<'_>> = lines
-        .iter()
-        .map(|l| WireLine {
-            code: &l.code,
-            amount: decimal_to_json(l.amount),
-            paid_at: &l.paid_at,
-            name: &l.name,
-        })
-        .collect();
-    serde_json::to_vec(&wire)
-}
-
-const PAID_AT: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
-);
-
-/// `now` at `offset` as `2022-04-05T15:12:58.658+03:00`.
-pub fn paid_at(now: OffsetDateTime, offset: UtcOffset) -> String {
-    now.to_offset(offset)
-        .format(PAID_AT)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
-}
-
-/// Parses `+03:00`, `-05:30`, `+0000`, `Z`/`UTC`.
-pub fn parse_offset(s: &str) -> Option<UtcOffset> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
-        return Some(UtcOffset::UTC);
-    }
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1i8, &s[1..]),
-        b'-' => (-1i8, &s[1..]),
-        _ => return None,
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let h: i8 = digits[..2].parse().ok()?;
-    let m: i8 = digits[2..].parse().ok()?;
-    UtcOffset::from_hms(sign * h, sign * m, 0).ok()
+    serde_json::to_vec(lines)
 }

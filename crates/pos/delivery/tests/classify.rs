@@ -347,7 +347,7 @@ fn a_refused_complete_that_says_not_paid() {
 
 // ---- the answer table, row by row ----
 
-use Then::{AfterSending, RkText};
+use Then::AfterSending;
 use When::*;
 
 const UNKNOWN: Verdict = Verdict::Unknown;
@@ -364,14 +364,19 @@ const EXPECTED_ROWS: &[(&str, &[When], Then, bool)] = &[
     ),
     (
         "timeout",
-        &[TimeoutText, CodeHas("timeout")],
+        &[Text(TIMEOUT_TEXT), CodeHas("timeout")],
         AfterSending,
         false,
     ),
-    ("final_status", &[FinalStatusText], Then::Is(REFUSED), false),
+    (
+        "final_status",
+        &[Text(FINAL_STATUS_TEXT)],
+        Then::Is(REFUSED),
+        false,
+    ),
     (
         "not_found",
-        &[Status(404), NotFoundText],
+        &[Status(404), Text(NOT_FOUND_TEXT)],
         Then::Is(REFUSED),
         true,
     ),
@@ -383,7 +388,7 @@ const EXPECTED_ROWS: &[(&str, &[When], Then, bool)] = &[
             MsgHas("rkinternal"),
             MsgStarts("ws error"),
         ],
-        RkText,
+        Then::By(RK_TEXT),
         false,
     ),
     (
@@ -442,7 +447,7 @@ const SAMPLES: &[(When, Sample)] = &[
     ),
     // timeout
     (
-        TimeoutText,
+        Text(TIMEOUT_TEXT),
         (400, "E", "{N}: timed out", Some("timeout"), MAYBE_APPLIED),
     ),
     (
@@ -451,13 +456,13 @@ const SAMPLES: &[(When, Sample)] = &[
     ),
     // final status, under a 5xx that alone would be "maybe applied"
     (
-        FinalStatusText,
+        Text(FINAL_STATUS_TEXT),
         (500, "E", "{N}: final status", Some("final_status"), REFUSAL),
     ),
     // not found
     (Status(404), (404, "E", "{N}", Some("not_found"), NO_ORDER)),
     (
-        NotFoundText,
+        Text(NOT_FOUND_TEXT),
         (
             500,
             "E",

@@ -2,8 +2,8 @@
 //! setting, its checks and the errors naming it, secrets never quoted.
 
 use posgate_delivery::settings::*;
-use posgate_delivery::wire::parse_offset;
 use posgate_pos_kit::Setting;
+use posgate_pos_kit::clock::parse_offset;
 use posgate_proto::v1::PosConnection;
 use time::UtcOffset;
 

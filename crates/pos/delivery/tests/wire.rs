@@ -1,11 +1,10 @@
 //! The r_k Delivery wire form through the public API: request bodies with exact money, and the
-//! lenient reading of orders, errors and problem details.
+//! lenient reading of orders.
 
 use posgate_delivery::wire::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
-use time::{OffsetDateTime, UtcOffset};
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -147,24 +146,6 @@ fn search_shapes() {
 }
 
 #[test]
-fn error_bodies() {
-    let e = ErrorBody::parse(
-        br#"{"code": "ERR_EXTERNAL_ERROR_WS", "msg": "WS Error: x", "requestId": "0HM:1", "errors": null}"#,
-    )
-    .unwrap();
-    assert_eq!(e.code.as_deref(), Some("ERR_EXTERNAL_ERROR_WS"));
-    assert_eq!(e.request_id.as_deref(), Some("0HM:1"));
-    assert_eq!(e.text(), "WS Error: x");
-    let e = ErrorBody::parse(
-        br#"{"code": "ERR_VALIDATION", "msg": "bad", "errors": {"[0].paidAt": ["no tz"]}}"#,
-    )
-    .unwrap();
-    assert!(e.text().contains("paidAt"));
-    assert!(ErrorBody::parse(b"<html>").is_none());
-    assert!(ErrorBody::parse(br#"{"result": {}}"#).is_none());
-}
-
-#[test]
 fn pay_body_keeps_exact_amounts() {
     let body = pay_body(&[PayLine {
         code: "16D7".into(),
@@ -177,15 +158,4 @@ fn pay_body_keeps_exact_amounts() {
         String::from_utf8(body).unwrap(),
         r#"[{"code":"16D7","amount":978.00,"paidAt":"2022-04-05T15:12:58.658+03:00","name":""}]"#
     );
-}
-
-#[test]
-fn paid_at_has_an_offset() {
-    let t = OffsetDateTime::from_unix_timestamp(1_649_160_778).unwrap();
-    let s = paid_at(t, parse_offset("+03:00").unwrap());
-    assert_eq!(s, "2022-04-05T15:12:58.000+03:00");
-    assert_eq!(paid_at(t, UtcOffset::UTC), "2022-04-05T12:12:58.000+00:00");
-    assert_eq!(parse_offset("-0530"), UtcOffset::from_hms(-5, -30, 0).ok());
-    assert!(parse_offset("03:00").is_none());
-    assert!(parse_offset("+3").is_none());
 }

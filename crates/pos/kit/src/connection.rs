@@ -260,6 +260,46 @@ pub fn default_u64<const N: u64>() -> u64 {
     N
 }
 
+/// A number setting's default, as [`default_u64`].
+pub fn default_u32<const N: u32>() -> u32 {
+    N
+}
+
+/// A flag's default `true` (`#[serde(default = "posgate_pos_kit::connection::yes")]`).
+pub fn yes() -> bool {
+    true
+}
+
+/// A setting that is wrong, and why: `setting "name" <problem>` (never quoting the value).
+pub fn bad(name: &str, problem: impl std::fmt::Display) -> String {
+    format!("setting {name:?} {problem}")
+}
+
+/// One check of a connector's settings: the setting, whether it is wrong, what is wrong.
+pub type Check<S> = (&'static str, fn(&S) -> bool, &'static str);
+
+/// The first of `checks` that `settings` fail, as [`bad`] says it.
+pub fn check_all<S>(settings: &S, checks: &[Check<S>]) -> Result<(), String> {
+    match checks.iter().find(|(_, wrong, _)| wrong(settings)) {
+        Some((name, _, why)) => Err(bad(name, why)),
+        None => Ok(()),
+    }
+}
+
+/// Whether `url` is the root of `root`'s host: the same scheme, host and port (the default
+/// one or named), no path but `/`, no query, no user (any case, a trailing slash allowed).
+pub fn is_root_of(url: &str, root: &str) -> bool {
+    let (Ok(u), Ok(r)) = (reqwest::Url::parse(url.trim()), reqwest::Url::parse(root)) else {
+        return false;
+    };
+    u.scheme() == r.scheme()
+        && u.host_str() == r.host_str()
+        && u.port_or_known_default() == r.port_or_known_default()
+        && u.path().trim_end_matches('/').is_empty()
+        && u.query().is_none()
+        && u.username().is_empty()
+}
+
 /// How many restaurants built from connections one adapter keeps.
 pub const CONNECTION_CACHE_CAPACITY: usize = 10_000;
 
@@ -631,5 +671,42 @@ mod tests {
                 .is_err()
         );
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn the_root_of_a_host() {
+        let root = "https://delivery.ucs.ru";
+        for yes in [
+            "https://delivery.ucs.ru",
+            " https://DELIVERY.ucs.ru/ ",
+            "https://delivery.ucs.ru:443",
+        ] {
+            assert!(is_root_of(yes, root), "{yes}");
+        }
+        for no in [
+            "http://delivery.ucs.ru",
+            "https://delivery.ucs.ru.evil.example",
+            "https://delivery.ucs.ru:8443",
+            "https://delivery.ucs.ru/api",
+            "https://delivery.ucs.ru/?a=1",
+            "https://user@delivery.ucs.ru",
+            "delivery.ucs.ru",
+        ] {
+            assert!(!is_root_of(no, root), "{no}");
+        }
+    }
+
+    #[test]
+    fn the_first_failed_check_names_its_setting() {
+        const CHECKS: &[Check<(u64, u64)>] = &[
+            ("a", |s| s.0 == 0, "must be positive"),
+            ("b", |s| s.1 < s.0, "must be at least a"),
+        ];
+        assert_eq!(check_all(&(1, 1), CHECKS), Ok(()));
+        let e = check_all(&(0, 0), CHECKS);
+        assert_eq!(e, Err("setting \"a\" must be positive".into()));
+        let e = check_all(&(2, 1), CHECKS);
+        assert_eq!(e, Err("setting \"b\" must be at least a".into()));
+        assert!((yes(), default_u32::<7>()) == (true, 7));
     }
 }

@@ -62,11 +62,7 @@ pub trait PosConnector: Send + Sync + 'static {
 
     /// Open bills (of one table when `table` is given); a failure after some bills were read
     /// comes with them. Default: this POS cannot list bills.
-    async fn list_bills(
-        &self,
-        _restaurant: &Self::Restaurant,
-        _table: Option<&str>,
-    ) -> (Vec<Bill>, Option<PosFailure>) {
+    async fn list_bills(&self, _restaurant: &Self::Restaurant, _table: Option<&str>) -> Listed {
         (
             Vec::new(),
             Some(PosFailure::ours(
@@ -120,6 +116,80 @@ pub fn dish(
     }
 }
 
+/// Open bills as `list_bills` answers them: the bills read, and the failure that stopped the
+/// reading (a failure after some bills were read comes with them).
+pub type Listed = (Vec<Bill>, Option<PosFailure>);
+
+/// One payment line of a posting: a tender's amount and tender id (the POS's currency or pay
+/// type), or, without tenders, the whole amount in the restaurant's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenderLine {
+    pub amount: Decimal,
+    pub tender_id: String,
+    /// A loyalty/gift card code: a secret.
+    pub card_code: Option<posgate_core::Secret>,
+}
+
+/// A posting's payment lines: one per tender, in `default` unless the tender names its own;
+/// without tenders, one line of the whole amount in `default`.
+pub fn tender_lines(p: &Posting, default: &str) -> Vec<TenderLine> {
+    let line = |amount, tender: &str, card_code| TenderLine {
+        amount,
+        tender_id: Some(tender)
+            .filter(|t| !t.is_empty())
+            .unwrap_or(default)
+            .to_string(),
+        card_code,
+    };
+    match p.tenders.as_slice() {
+        [] => vec![line(p.amount.value(), "", None)],
+        tenders => tenders
+            .iter()
+            .map(|t| line(t.amount.value(), &t.tender_id, t.card_code.clone()))
+            .collect(),
+    }
+}
+
+/// Logs that a posting's tips were not booked, and why (`pos`'s own reason).
+pub fn tips_not_booked(p: &Posting, why: &str) {
+    if !p.tips.is_zero() {
+        tracing::info!(
+            bill_id = %p.bill_id,
+            payment_id = %p.payment_id,
+            tips = %p.tips,
+            "tips not booked: {why}"
+        );
+    }
+}
+
+/// A bill id that goes into URL paths: trimmed, required, only ASCII letters, digits, `-` and
+/// `_`, at most `max` long; the error says what `pos` takes (after `bill_id: `).
+pub fn path_id<'a>(raw: &'a str, max: usize, what: &str) -> Result<&'a str, String> {
+    let b = raw.trim();
+    if b.is_empty() {
+        return Err("is required".into());
+    }
+    let allowed = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    if b.len() > max || !b.bytes().all(allowed) {
+        return Err(format!(
+            "{b:?} is not {what} (letters, digits, '-', '_', at most {max})"
+        ));
+    }
+    Ok(b)
+}
+
+/// A bill id that is a GUID, written without braces; the error names what `pos` calls it.
+pub fn guid_id(raw: &str, what: &str) -> Result<String, String> {
+    let b = raw.trim();
+    if b.is_empty() {
+        return Err("is required".into());
+    }
+    if !crate::lenient::is_guid(b) {
+        return Err(format!("{b:?} is not {what} (a GUID)"));
+    }
+    Ok(crate::lenient::guid_text(b))
+}
+
 /// The answer to `check_payment`: the outcome, whether the bill is closed now, the failure
 /// that left it undecided (if any), and how it was decided.
 pub fn checked(
@@ -167,6 +237,65 @@ mod tests {
         assert_eq!(
             (r.bill_closed, r.failure, r.evidence.as_str()),
             (true, Some(f), "why")
+        );
+    }
+
+    #[test]
+    fn ids_in_paths_and_guids() {
+        assert_eq!(path_id(" 59707 ", 8, "an orderId"), Ok("59707"));
+        assert_eq!(path_id("a-b_C9", 8, "x"), Ok("a-b_C9"));
+        assert_eq!(path_id("  ", 8, "x"), Err("is required".into()));
+        for bad in ["1/2", "1?x", "123456789", "ид"] {
+            let e = path_id(bad, 8, "an orderId").unwrap_err();
+            assert!(e.contains("is not an orderId"), "{bad}: {e}");
+        }
+        let g = "8F0E6B52-3C1D-4A7E-9B20-000000000978";
+        assert_eq!(guid_id(&format!(" {{{g}}} "), "a tab"), Ok(g.to_string()));
+        assert_eq!(guid_id("", "a tab"), Err("is required".into()));
+        assert_eq!(
+            guid_id("8F0E", "a gest_ID"),
+            Err("\"8F0E\" is not a gest_ID (a GUID)".into())
+        );
+    }
+
+    #[test]
+    fn a_postings_lines_by_tender() {
+        use posgate_core::pos::Tender;
+        use posgate_core::{Money, Secret};
+        let m = |s: &str| Money::parse(s, 2).unwrap();
+        let mut p = Posting {
+            payment_id: "p".into(),
+            bill_id: "b".into(),
+            amount: m("10.00"),
+            tips: m("0"),
+            tenders: vec![],
+            points: m("0"),
+            fiscal_data: Default::default(),
+            pos_options: Default::default(),
+            attempt: 1,
+        };
+        let line = |amount: &str, tender_id: &str, card_code| TenderLine {
+            amount: amount.parse().unwrap(),
+            tender_id: tender_id.into(),
+            card_code,
+        };
+        assert_eq!(tender_lines(&p, "CUR"), vec![line("10.00", "CUR", None)]);
+        let card = Some(Secret::new("4111".to_string()));
+        p.tenders = vec![
+            Tender {
+                tender_id: String::new(),
+                amount: m("4.00"),
+                card_code: None,
+            },
+            Tender {
+                tender_id: "GIFT".into(),
+                amount: m("6.00"),
+                card_code: card.clone(),
+            },
+        ];
+        assert_eq!(
+            tender_lines(&p, "CUR"),
+            vec![line("4.00", "CUR", None), line("6.00", "GIFT", card)]
         );
     }
 }

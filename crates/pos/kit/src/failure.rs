@@ -14,7 +14,7 @@
 //! | an answer nobody can read, by HTTP status ([`unreadable_verdict`]) | 429 transient, 408 unknown, other 3xx/4xx refused, 2xx/5xx unknown |
 
 use posgate_core::Substate;
-use posgate_core::pos::{Outcome, PosFailure, Verdict};
+use posgate_core::pos::{Outcome, PosFailure, PosReply, Verdict};
 
 use crate::http::{Fate, HttpFailure};
 use crate::lenient::snippet;
@@ -134,6 +134,12 @@ impl Failure {
     pub fn outcome(&self) -> Outcome {
         self.verdict.outcome()
     }
+
+    /// A write's answer when it failed this way, the POS's id of the exchange as its
+    /// reference.
+    pub fn reply(&self) -> PosReply {
+        PosReply::failed(self.outcome(), self.pos_failure()).reference(self.request_id.clone())
+    }
 }
 
 /// Logs one call to a POS: what was asked (`call`) about what (`about`: a path, an order, an
@@ -174,6 +180,25 @@ pub fn log_call(
             "POS call failed"
         ),
     }
+}
+
+/// Runs one call to a POS and logs it by [`log_call`]; `reference` reads the POS's reference
+/// of a success (a failure's is its `request_id`).
+pub async fn logged<T>(
+    peer: &str,
+    call: &str,
+    about: &str,
+    reference: impl Fn(&T) -> Option<&str>,
+    run: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    let started = tokio::time::Instant::now();
+    let result = run.await;
+    let (said, failure) = match &result {
+        Ok(t) => (reference(t), None),
+        Err(f) => (f.request_id.as_deref(), Some(f)),
+    };
+    log_call(peer, call, about, said, started, failure);
+    result
 }
 
 /// The verdict on an answer nobody can read, by its HTTP status: 429 → transient (ask again

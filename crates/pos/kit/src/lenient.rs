@@ -13,6 +13,7 @@
 //!   ([`ser_decimal_number`], [`decimal_to_json`]);
 //! - bodies: [`decode`] (UTF-8 with or without a BOM, else windows-1251), [`snippet`] for
 //!   failure texts, [`looks_like_html`], [`json_kind`];
+//! - lists wherever an answer keeps them ([`list_in`]) and a REST error body ([`ErrorBody`]);
 //! - GUIDs as r_keeper and Tillypad write them ([`is_guid`], [`guid_text`], [`same_guid`]).
 //!
 //! Money is parsed from the number's own text (serde_json's `arbitrary_precision` keeps it),
@@ -238,6 +239,68 @@ pub fn same_guid(a: &str, b: &str) -> bool {
     norm(a).eq_ignore_ascii_case(&norm(b))
 }
 
+/// A list as an answer gives it: the value itself when it is an array, else the first list
+/// under one of `keys` (`{"items": [...]}`).
+pub fn list_in(v: &Value, keys: &[&str]) -> Option<Vec<Value>> {
+    match v {
+        Value::Array(a) => Some(a.clone()),
+        Value::Object(_) => list_at(v, keys).cloned(),
+        _ => None,
+    }
+}
+
+/// A REST API's JSON error body: `{code, msg, requestId, errors}` under the names independent
+/// implementations use (ASP.NET's problem details `title`/`detail`/`traceId` among them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: Option<String>,
+    pub msg: Option<String>,
+    /// The server's id of the exchange, for its support.
+    pub request_id: Option<String>,
+    /// Validation details, as JSON text.
+    pub errors: Option<String>,
+}
+
+impl ErrorBody {
+    /// Reads an error body; `None` unless it is a JSON object with a code or a message.
+    pub fn parse(bytes: &[u8]) -> Option<ErrorBody> {
+        let v: Value = serde_json::from_slice(bytes).ok()?;
+        ErrorBody::from_value(&v)
+    }
+
+    pub fn from_value(v: &Value) -> Option<ErrorBody> {
+        if !v.is_object() {
+            return None;
+        }
+        let errors = field(v, "errors").and_then(|e| match e {
+            Value::Object(m) if m.is_empty() => None,
+            Value::Array(a) if a.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        });
+        let b = ErrorBody {
+            code: text_at(v, &["code", "errorCode"]),
+            msg: text_at(
+                v,
+                &["msg", "message", "detail", "title", "error_description"],
+            ),
+            request_id: text_at(v, &["requestId", "traceId"]),
+            errors,
+        };
+        (b.code.is_some() || b.msg.is_some()).then_some(b)
+    }
+
+    /// The message, with the validation details when there are any.
+    pub fn text(&self) -> String {
+        let msg = self.msg.clone().unwrap_or_default();
+        match &self.errors {
+            Some(e) if msg.is_empty() => e.clone(),
+            Some(e) => format!("{msg} {e}"),
+            None => msg,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +413,42 @@ mod tests {
         assert_eq!(guid_text(" {A-B} "), "A-B");
         assert!(same_guid("{ABC}", " abc "));
         assert!(!same_guid("abc", "abd"));
+    }
+
+    #[test]
+    fn rest_error_bodies_and_problem_details() {
+        let e = ErrorBody::parse(
+            br#"{"code": "ERR_EXTERNAL_ERROR_WS", "msg": "WS Error: x", "requestId": "0HM:1", "errors": null}"#,
+        )
+        .unwrap();
+        assert_eq!(e.code.as_deref(), Some("ERR_EXTERNAL_ERROR_WS"));
+        assert_eq!(e.request_id.as_deref(), Some("0HM:1"));
+        assert_eq!(e.text(), "WS Error: x");
+        let e = ErrorBody::parse(
+            br#"{"code": "ERR_VALIDATION", "msg": "bad", "errors": {"[0].paidAt": ["no tz"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.text(), r#"bad {"[0].paidAt":["no tz"]}"#);
+        let e = ErrorBody::parse(br#"{"title": "Bad", "traceId": "t1", "errors": []}"#).unwrap();
+        assert_eq!(
+            (e.msg.as_deref(), e.request_id.as_deref()),
+            (Some("Bad"), Some("t1"))
+        );
+        assert_eq!(e.errors, None, "an empty list is no details");
+        assert!(ErrorBody::parse(b"<html>").is_none());
+        assert!(ErrorBody::parse(br#"{"result": {}}"#).is_none());
+        assert!(ErrorBody::parse(b"[]").is_none());
+    }
+
+    #[test]
+    fn lists_wherever_an_answer_keeps_them() {
+        let keys = &["items", "orders"];
+        assert_eq!(list_in(&json!([1, 2]), keys).map(|l| l.len()), Some(2));
+        assert_eq!(
+            list_in(&json!({"Orders": [1]}), keys).map(|l| l.len()),
+            Some(1)
+        );
+        assert_eq!(list_in(&json!({"other": [1]}), keys), None);
+        assert_eq!(list_in(&json!("x"), keys), None);
     }
 }

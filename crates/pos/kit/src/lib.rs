@@ -23,6 +23,9 @@
 //! - [`lenient`]: lenient reading of POS answers (a field under several names and in any case,
 //!   money from numbers or strings, serde helpers that never fail, bodies in windows-1251,
 //!   HTML error pages, GUIDs);
+//! - [`answers`]: the engine of an ordered table that says what an HTTP error answer (status,
+//!   error code, message) means, read or write ([`answers::Op`]);
+//! - [`clock`]: a UTC offset from a setting, an instant written at it;
 //! - [`words`]: ordered tables of text fragments that classify what a POS said (RU, UK, EN);
 //! - [`oauth`]: OAuth2 client credentials, the token cached until shortly before it expires;
 //! - [`connection`]: a restaurant's connection read into the connector's settings type (every
@@ -40,6 +43,8 @@
 //! (`posgate_core::pos::judge_posting`), shared with the payment engine.
 #![forbid(unsafe_code)]
 
+pub mod answers;
+pub mod clock;
 pub mod common;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -61,8 +66,11 @@ pub use connection::{
     CONNECTION_CACHE_CAPACITY, ConnectionCache, Setting, field_names, read_settings,
     refuse_misplaced, setting_specs,
 };
-pub use connector::{Invalid, PosConnector, checked, dish};
-pub use failure::{Failure, REFUSED, log_call, unreadable_verdict};
+pub use connector::{
+    Invalid, Listed, PosConnector, TenderLine, checked, dish, guid_id, path_id, tender_lines,
+    tips_not_booked,
+};
+pub use failure::{Failure, REFUSED, log_call, logged, unreadable_verdict};
 pub use http::{
     Fate, HttpAnswer, HttpFailure, HttpPolicy, PosCall, check_ca_pem, read_ca_bundle, send,
 };

@@ -15,13 +15,16 @@ use std::time::Duration;
 
 use posgate_core::Secret;
 use posgate_core::pos::Verdict;
+use reqwest::RequestBuilder;
 use reqwest::header::HeaderValue;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::answers::Op;
 use crate::failure::{Failure, REFUSED};
+use crate::http::HttpAnswer;
 use crate::lenient::{decimal_of, field, text_of};
 
 /// Lifetime assumed when the answer has no usable `expires_in` (a 401 refreshes earlier).
@@ -128,6 +131,31 @@ impl TokenSource {
         let mut cached = self.cached.lock().await;
         if cached.as_ref().is_some_and(|c| &c.token == used) {
             *cached = None;
+        }
+    }
+
+    /// Sends the request `build` makes with the bearer header to `peer`. An answer 401 drops
+    /// the token and the request goes once more with a new one (a 401 refused it before
+    /// anything ran, so even a write may be repeated); the answer after that is returned,
+    /// whatever it is. A failed exchange is read as a call of kind `op`.
+    pub async fn send(
+        &self,
+        peer: &str,
+        op: Op,
+        build: impl Fn(HeaderValue) -> RequestBuilder,
+    ) -> Result<HttpAnswer, Failure> {
+        let mut refreshed = false;
+        loop {
+            let token = self.get().await?;
+            let answer = crate::http::send(build(bearer(&token)?), peer)
+                .await
+                .map_err(|f| Failure::transport(f).of(op))?;
+            if answer.status.as_u16() != 401 || refreshed {
+                return Ok(answer);
+            }
+            self.invalidate(&token).await;
+            refreshed = true;
+            tracing::info!(peer, "answered 401: refreshing the token once");
         }
     }
 

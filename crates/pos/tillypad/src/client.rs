@@ -22,9 +22,8 @@
 use std::time::Duration;
 
 use posgate_pos_kit::http::HttpPolicy;
-use posgate_pos_kit::{Failure, log_call};
+use posgate_pos_kit::{Failure, logged};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use tokio::time::Instant;
 
 use crate::classify::{Verdict, classify_text};
 use crate::settings::TillypadSettings;
@@ -78,18 +77,9 @@ impl TillypadClient {
 
     /// `POST /pay-guest?delete-prechecks=<mode>` with the body of `p`.
     pub async fn pay_guest(&self, mode: u8, p: &PayGuest) -> PayReply {
-        let started = Instant::now();
-        let reply = self.exchange(mode, p).await;
         let about = format!("gest_ID {} delete-prechecks={mode}", p.gest_id);
-        log_call(
-            PEER,
-            PAY_GUEST_PATH,
-            &about,
-            None,
-            started,
-            reply.as_ref().err(),
-        );
-        reply
+        let exchange = self.exchange(mode, p);
+        logged(PEER, PAY_GUEST_PATH, &about, |_| None, exchange).await
     }
 
     async fn exchange(&self, mode: u8, p: &PayGuest) -> PayReply {

@@ -15,11 +15,11 @@ use posgate_core::pos::{
 };
 use posgate_core::rules::AmountRule;
 use posgate_core::{Money, Substate};
-use posgate_pos_kit::{Invalid, PosConnector, Setting};
+use posgate_pos_kit::{Invalid, Listed, PosConnector, Setting, tips_not_booked};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
 
-use crate::client::{PayFailure, PaySuccess, TillypadClient};
+use crate::client::{PaySuccess, TillypadClient};
 use crate::settings::{DeletePrechecks, SETTINGS, TillypadSettings};
 use crate::wire::{PayGuest, guid_text, is_guid, sum_of_lines};
 
@@ -233,11 +233,6 @@ fn resolve_pay_type(
 // Answers.
 // ------------------------------------------------------------------------------------------
 
-/// A failed `/pay-guest` as posgate's answer.
-fn failed(f: PayFailure) -> PosReply {
-    PosReply::failed(f.outcome(), f.pos_failure())
-}
-
 fn ours(code: &str, text: impl Into<String>) -> PosFailure {
     PosFailure::ours(Substate::OtherError, code, text)
 }
@@ -344,25 +339,14 @@ impl PosConnector for TillypadConnector {
 
     /// The tab id: required, a GUID (Tillypad's `gest_ID`), sent without braces.
     fn bill_id(&self, raw: &str) -> Result<String, String> {
-        let b = raw.trim();
-        if b.is_empty() {
-            return Err("is required".into());
-        }
-        if !is_guid(b) {
-            return Err(format!("{b:?} is not a Tillypad gest_ID (a GUID)"));
-        }
-        Ok(guid_text(b))
+        posgate_pos_kit::guid_id(raw, "a Tillypad gest_ID")
     }
 
     async fn get_bill(&self, _: &Connected, bill_id: &str) -> Result<Bill, PosFailure> {
         Err(unsupported_read(Some(bill_id)))
     }
 
-    async fn list_bills(
-        &self,
-        _: &Connected,
-        _table: Option<&str>,
-    ) -> (Vec<Bill>, Option<PosFailure>) {
+    async fn list_bills(&self, _: &Connected, _table: Option<&str>) -> Listed {
         (Vec::new(), Some(unsupported_read(None)))
     }
 
@@ -384,12 +368,8 @@ impl PosConnector for TillypadConnector {
         if !p.tips.is_zero() {
             // /pay-guest has no tips; paySum must equal the tab, so tips cannot ride on it.
             details.insert(detail::TIPS_NOT_BOOKED.to_string(), p.tips.to_string());
-            tracing::info!(
-                payment_id = %p.payment_id,
-                tips = %p.tips,
-                "tips not booked: Tillypad /pay-guest has no tips"
-            );
         }
+        tips_not_booked(p, "Tillypad /pay-guest has no tips");
         let points_type = opts
             .points_type_id
             .or_else(|| r.settings.default_points_type_id.as_deref().map(guid_text));
@@ -447,7 +427,7 @@ impl PosConnector for TillypadConnector {
                 // A successful /pay-guest pays the tab and closes it.
                 reply
             }
-            Err(f) => with_details(failed(f)),
+            Err(f) => with_details(f.reply()),
         })
     }
 

@@ -30,18 +30,9 @@
 //!
 //! # A restaurant's connection
 //! `connection.currency_scale` is the restaurant's scale; `connection.settings` (text, read as
-//! the environment's: `"2"`, `"true"`) are the rows of [`SETTINGS`]:
-//!
-//! | setting | |
-//! |---|---|
-//! | `base_url` (required) | `http://<host>:8090`, or a relay `http://host:8059/tillypad-api/<Client>`; `/pay-guest` is appended |
-//! | `ca_pem` | a PEM bundle of certificate authorities trusted beside the public ones |
-//! | `default_pay_type_id` | `payType_ID` (a GUID) unless the request names one |
-//! | `allow_prepaid_pay_type` | `true`: with no pay type, let Tillypad use the tab's `gsdlv_pytp_ID_Prepaid` |
-//! | `default_points_type_id` | `DiscountSum.type_ID` (a GUID); unset: Tillypad's module setting |
-//! | `points_field` | `DiscountSum` (default) or `GuestDiscountPoints` (the docs use both names) |
-//! | `delete_prechecks` | `0` (default, Tillypad's own), `1` or `2`: the mode of a first posting |
-//! | `connect_timeout_ms`, `request_timeout_ms` | 3000 and 30000 by default; connect < request |
+//! the environment's: `"2"`, `"true"`) are the rows of [`SETTINGS`], each described there once
+//! (the URL, `ca_pem`, the default pay and points types, the prepaid pay type, the points
+//! field, the `delete-prechecks` mode of a first posting, the connect and request timeouts).
 //!
 //! Tillypad takes no credentials: `connection.secrets` must be empty. Any other name (e.g. the
 //! retired static `ca_file`, `currency_scale`) is refused. A bad connection is

@@ -14,7 +14,9 @@ use posgate_core::pos::{
 };
 use posgate_core::{AmountRule, Substate};
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, PosConnector, Setting, checked};
+use posgate_pos_kit::{
+    Invalid, Listed, PosConnector, Setting, checked, tender_lines, tips_not_booked,
+};
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
@@ -336,11 +338,7 @@ impl PosConnector for WsaConnector {
             .map_err(|f| f.pos_failure())
     }
 
-    async fn list_bills(
-        &self,
-        r: &Restaurant,
-        table: Option<&str>,
-    ) -> (Vec<Bill>, Option<PosFailure>) {
+    async fn list_bills(&self, r: &Restaurant, table: Option<&str>) -> Listed {
         let params = GetOrderListParams {
             table_code: table.map(str::to_string),
             with_closed: false,
@@ -365,38 +363,21 @@ impl PosConnector for WsaConnector {
 
     async fn post_payment(&self, r: &Restaurant, p: &Posting) -> Result<PosReply, Invalid> {
         let cfg = &r.cfg;
-        let mut payments: Vec<PaymentLine> = p
-            .tenders
-            .iter()
+        let mut payments: Vec<PaymentLine> = tender_lines(p, &cfg.currency_guid)
+            .into_iter()
             .map(|t| PaymentLine {
-                amount: t.amount.value(),
-                currency: Some(t.tender_id.clone())
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or_else(|| cfg.currency_guid.clone()),
-                card_code: t.card_code.clone(),
+                amount: t.amount,
+                currency: t.tender_id,
+                card_code: t.card_code,
             })
             .collect();
-        if payments.is_empty() {
-            payments.push(PaymentLine {
-                amount: p.amount.value(),
-                currency: cfg.currency_guid.clone(),
+        match &cfg.tips_currency_guid {
+            Some(cur) if !p.tips.is_zero() => payments.push(PaymentLine {
+                amount: p.tips.value(),
+                currency: cur.clone(),
                 card_code: None,
-            });
-        }
-        if !p.tips.is_zero() {
-            match &cfg.tips_currency_guid {
-                Some(cur) => payments.push(PaymentLine {
-                    amount: p.tips.value(),
-                    currency: cur.clone(),
-                    card_code: None,
-                }),
-                None => tracing::info!(
-                    bill_id = %p.bill_id,
-                    payment_id = %p.payment_id,
-                    tips = %p.tips,
-                    "tips not booked: no tips_currency_guid configured"
-                ),
-            }
+            }),
+            _ => tips_not_booked(p, "no tips_currency_guid configured"),
         }
         let params = PayOrderParams {
             order_guid: p.bill_id.clone(),
@@ -411,7 +392,7 @@ impl PosConnector for WsaConnector {
                 cfg.agent_version,
                 Order::from_task_response(&v).as_ref(),
             )),
-            Err(f) => PosReply::failed(f.outcome(), f.pos_failure()),
+            Err(f) => f.reply(),
         };
         Ok(answer.reference(reply.task_guid))
     }

@@ -6,7 +6,8 @@
 //! one reading of a connection: every error names the setting and never quotes a value.
 
 use posgate_core::Secret;
-use posgate_pos_kit::{Setting, connection, read_settings, refuse_misplaced};
+use posgate_pos_kit::connection::{self, Check};
+use posgate_pos_kit::{Setting, read_settings, refuse_misplaced};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 
@@ -93,11 +94,8 @@ pub struct WsaSettings {
     pub timeout_margin_ms: u64,
 }
 
-/// A check of a restaurant's settings: the setting, whether it is wrong, what is wrong.
-type Check = (&'static str, fn(&WsaSettings) -> bool, &'static str);
-
 /// The checks [`WsaSettings::read`] makes after reading (and the URL), in order.
-const CHECKS: &[Check] = &[
+const CHECKS: &[Check<WsaSettings>] = &[
     ("token", |r| r.token.is_empty(), "is required"),
     (
         "token",
@@ -132,9 +130,7 @@ impl WsaSettings {
         refuse_misplaced(conn, SETTINGS, &[])?;
         let s: WsaSettings = read_settings(&conn.settings, &conn.secrets)?;
         connection::check_url("base_url", &s.base_url)?;
-        if let Some((name, _, why)) = CHECKS.iter().find(|(_, wrong, _)| wrong(&s)) {
-            return Err(format!("setting {name:?} {why}"));
-        }
+        connection::check_all(&s, CHECKS)?;
         connection::check_ca_setting(s.ca_pem.as_deref())?;
         Ok(s)
     }
