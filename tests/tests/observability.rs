@@ -377,6 +377,16 @@ async fn one_payment_shows_on_the_metrics_page() {
             ],
         ),
         ("posgate_restaurant_limiter_wait_seconds_count", &[]),
+        // The store's operations, by query: the payment's insert and saves, group-committed.
+        (
+            "posgate_db_query_duration_seconds_count",
+            &[("query", "insert"), ("result", "ok")],
+        ),
+        (
+            "posgate_db_query_duration_seconds_count",
+            &[("query", "save"), ("result", "ok")],
+        ),
+        ("posgate_db_write_batch_size_count", &[]),
     ] {
         assert!(
             grew(name, labels) >= 1.0,
@@ -387,6 +397,7 @@ async fn one_payment_shows_on_the_metrics_page() {
         ("counter", "posgate_payment_transitions_total"),
         ("histogram", "posgate_pay_bill_duration_seconds"),
         ("histogram", "posgate_pos_call_duration_seconds"),
+        ("histogram", "posgate_db_query_duration_seconds"),
         ("counter", "posgate_grpc_server_requests_total"),
         ("gauge", "posgate_payments_in_flight"),
         ("gauge", "posgate_payments_open"),

@@ -61,8 +61,12 @@ impl Route {
 
 #[derive(Clone)]
 pub struct Adapters {
-    /// POS kind → client. Channels connect lazily and reconnect on their own.
-    clients: Arc<HashMap<String, AdapterClient>>,
+    /// POS kind → clients, one per connection (`adapter_connections`): a connection carries at
+    /// most `posgate_grpc::MAX_CONCURRENT_PER_CONNECTION` calls at once, and a slow POS keeps
+    /// each call open for seconds. Channels connect lazily and reconnect on their own.
+    clients: Arc<HashMap<String, Vec<AdapterClient>>>,
+    /// Round robin over a kind's connections.
+    next: Arc<std::sync::atomic::AtomicUsize>,
     registry: Registry,
     /// (restaurant, registry version) → what its adapter said it can do.
     describe: Arc<RwLock<HashMap<(String, u64), DescribeResponse>>>,
@@ -77,13 +81,20 @@ impl Adapters {
                 .map_err(|e| anyhow::anyhow!("adapter {kind}: bad endpoint {url:?}: {e}"))?
                 .connect_timeout(Duration::from_secs(5))
                 .tcp_nodelay(true);
-            let client =
-                PosAdapterClient::with_interceptor(ep.connect_lazy(), cfg.auth.caller("payments"))
-                    .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES);
-            clients.insert(kind.clone(), client);
+            let pool = (0..cfg.adapter_connections.max(1))
+                .map(|_| {
+                    PosAdapterClient::with_interceptor(
+                        ep.connect_lazy(),
+                        cfg.auth.caller("payments"),
+                    )
+                    .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES)
+                })
+                .collect();
+            clients.insert(kind.clone(), pool);
         }
         Ok(Adapters {
             clients: Arc::new(clients),
+            next: Arc::default(),
             registry,
             describe: Arc::default(),
             call_timeout: Duration::from_millis(cfg.adapter_timeout_ms),
@@ -110,7 +121,9 @@ impl Adapters {
 
     /// The adapter client of a POS kind.
     pub fn client_for_kind(&self, pos_kind: &str) -> Option<AdapterClient> {
-        self.clients.get(pos_kind).cloned()
+        let pool = self.clients.get(pos_kind)?;
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pool.len();
+        pool.get(i).cloned()
     }
 
     /// A request with the adapter call deadline set.

@@ -50,6 +50,10 @@ pub struct PaymentsConfig {
     pub poll_interval_ms: u64,
     /// Deadline of one adapter call. Adapters wait for slow POSes themselves (WSA: 120 s).
     pub adapter_timeout_ms: u64,
+    /// gRPC connections to each adapter. One connection carries at most 256 calls at once and a
+    /// slow POS keeps each open for seconds: calls in flight to one POS kind are capped at
+    /// 256 × this (4,096 by default).
+    pub adapter_connections: usize,
     /// On shutdown, how long in-flight POS calls may take to finish and save.
     pub shutdown_grace_ms: u64,
     /// On shutdown, how long the service keeps answering calls after its health turned
@@ -99,6 +103,7 @@ impl Default for PaymentsConfig {
             lease_ms: 10_000,
             max_in_flight_per_restaurant: 2,
             poll_interval_ms: 3_000,
+            adapter_connections: 16,
             adapter_timeout_ms: 200_000,
             shutdown_grace_ms: 15_000,
             drain_ms: 0,
@@ -135,8 +140,13 @@ impl PaymentsConfig {
         }
     }
 
-    /// Refuses a configuration whose lease could not be renewed in time.
+    /// Refuses settings that cannot work (a lease that could not be renewed in time, no
+    /// connection to the adapters).
     pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.adapter_connections >= 1,
+            "[payments] adapter_connections must be at least 1"
+        );
         anyhow::ensure!(
             self.lease_ms >= 100,
             "[payments] lease_ms = {} is too short: at least 100 (renewed every third of it); seconds are usual",
