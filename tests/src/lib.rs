@@ -609,3 +609,22 @@ impl PgDatabase {
         }
     }
 }
+
+/// The value of `name{labels...}` on a Prometheus text page (labels in any order; several
+/// series summed), 0 when absent: what the scrape tests read.
+pub fn metric_series(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (head, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = head.split_once('{').unwrap_or((head, "}"));
+            (metric == name).then_some((rest, value))
+        })
+        .filter(|(rest, _)| {
+            labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, v)| v.parse::<f64>().expect("a number"))
+        .sum()
+}

@@ -6,25 +6,7 @@
 
 use posgate_proto::v1 as pb;
 use posgate_sim::wsa::{DEMO_OBJECT_ID, Fault, FaultKind};
-use posgate_tests::{Options, Stack};
-
-/// The value of `name{labels...}` on a Prometheus page (several series summed), 0 when absent.
-fn series(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    page.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (head, value) = l.rsplit_once(' ')?;
-            let (metric, rest) = head.split_once('{').unwrap_or((head, "}"));
-            (metric == name).then_some((rest, value))
-        })
-        .filter(|(rest, _)| {
-            labels
-                .iter()
-                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, v)| v.parse::<f64>().expect("a number"))
-        .sum()
-}
+use posgate_tests::{Options, Stack, metric_series as series};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_restaurant_series_carry_the_restaurant_when_switched_on() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use posgate_grpc::CallerToken;
 use posgate_proto::v1 as pb;
-use posgate_tests::{CLI_TOKEN, Options, PAYMENTS_TOKEN, Stack};
+use posgate_tests::{CLI_TOKEN, Options, PAYMENTS_TOKEN, Stack, metric_series as series};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -252,25 +252,6 @@ async fn reflection_lists_each_servers_services_to_callers_with_a_token() {
         let err = list_v1(s.payments_addr, token).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{token:?}");
     }
-}
-
-/// The value of the series `name{labels...}` on a Prometheus text page (labels in any order),
-/// or 0 when it is not there.
-fn series(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    page.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (head, value) = l.rsplit_once(' ')?;
-            let (metric, rest) = head.split_once('{').unwrap_or((head, "}"));
-            (metric == name).then_some((rest, value))
-        })
-        .filter(|(rest, _)| {
-            labels
-                .iter()
-                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, v)| v.parse::<f64>().expect("a number"))
-        .sum()
 }
 
 async fn scrape(admin: std::net::SocketAddr) -> String {

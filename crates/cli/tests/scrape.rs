@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use posgate_proto::v1 as pb;
+use posgate_tests::metric_series as series;
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -44,25 +45,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The value of `name{labels...}` on a Prometheus page (labels in any order; several series
-/// summed), 0 when absent.
-fn series(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    page.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (head, value) = l.rsplit_once(' ')?;
-            let (metric, rest) = head.split_once('{').unwrap_or((head, "}"));
-            (metric == name).then_some((rest, value))
-        })
-        .filter(|(rest, _)| {
-            labels
-                .iter()
-                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, v)| v.parse::<f64>().expect("a number"))
-        .sum()
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {

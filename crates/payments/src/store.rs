@@ -778,22 +778,6 @@ impl Store {
         unlock_bill: bool,
         note: Option<&str>,
     ) -> Result<bool, StoreError> {
-        timed(
-            "save",
-            self.save_inner(rec, owner, now, release, unlock_bill, note),
-        )
-        .await
-    }
-
-    async fn save_inner(
-        &self,
-        rec: &PaymentRecord,
-        owner: &str,
-        now: i64,
-        release: bool,
-        unlock_bill: bool,
-        note: Option<&str>,
-    ) -> Result<bool, StoreError> {
         let change = Arc::new(Change {
             rec: rec.clone(),
             owner: owner.to_string(),
@@ -802,11 +786,10 @@ impl Store {
             unlock_bill,
             note: note.map(str::to_string),
         });
-        self.writers
-            .write(&rec.id, move |conn| {
-                save_row(conn, Arc::clone(&change)).boxed()
-            })
-            .await
+        let saved = self.writers.write(&rec.id, move |conn| {
+            save_row(conn, Arc::clone(&change)).boxed()
+        });
+        timed("save", saved).await
     }
 
     /// Gives up a lease without changing the payment (e.g. the bill is busy), due again at `next_at`.
