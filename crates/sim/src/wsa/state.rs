@@ -59,6 +59,8 @@ pub(crate) struct State {
     pub in_flight: HashMap<i64, usize>,
     pub max_in_flight: HashMap<i64, usize>,
     pub tasks: HashMap<String, TaskEntry>,
+    /// The tasks in the order they were stored, to forget the old ones without scanning all.
+    pub task_order: std::collections::VecDeque<(Instant, String)>,
     pub order_seq: u64,
 }
 
@@ -79,12 +81,23 @@ impl State {
         self.orders.get_mut(&Self::order_key(object_id, guid))
     }
 
+    /// Keeps a task's answer for `GetTaskResponse`. Beyond [`MAX_TASKS`], the oldest are
+    /// forgotten once older than [`TASK_TTL`] (and beyond ten times as many, the oldest at
+    /// once): a few at a time from the front, never a scan of them all.
     pub fn store_task(&mut self, guid: String, entry: TaskEntry) {
-        if self.tasks.len() >= MAX_TASKS {
-            let now = Instant::now();
-            self.tasks
-                .retain(|_, t| now.duration_since(t.created) < TASK_TTL);
+        let now = Instant::now();
+        while self.tasks.len() >= MAX_TASKS {
+            let Some((created, _)) = self.task_order.front() else {
+                break;
+            };
+            if now.duration_since(*created) < TASK_TTL && self.tasks.len() < MAX_TASKS * 10 {
+                break;
+            }
+            if let Some((_, old)) = self.task_order.pop_front() {
+                self.tasks.remove(&old);
+            }
         }
+        self.task_order.push_back((entry.created, guid.clone()));
         self.tasks.insert(guid, entry);
     }
 
