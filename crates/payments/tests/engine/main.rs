@@ -378,6 +378,38 @@ async fn each_retriable_substate_is_retried_then_the_bill_closes() {
     h.shutdown().await;
 }
 
+/// The scheduler sleeps until the next payment falls due, not for its poll interval: with a
+/// one-minute poll, a retry 100 ms away still happens at once (this replica wakes itself), and
+/// the whole payment is done long before the first poll.
+#[tokio::test]
+async fn a_retry_wakes_the_scheduler_without_waiting_for_its_poll() {
+    let pos = FakePos::exact();
+    pos.open_bill("b1", "50.00", false);
+    pos.script_post("b1", [Post::Refuse(Substate::BillInUse), Post::Book]);
+    let h = Harness::start(pos, |c| {
+        slow_retries(c);
+        c.poll_interval_ms = 60_000;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let id = h.pay("k1", "b1", "50.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter()
+            .any(|r| r.0 == "retrying" && r.2.as_deref() == Some("BILL_IN_USE")),
+        "refused once, then retried: {hist:?}"
+    );
+    assert_eq!(h.pos.booked(&id).len(), 1, "booked once, on the retry");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the retry waited for a poll: {:?}",
+        started.elapsed()
+    );
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn other_error_needs_attention_at_once() {
     let pos = FakePos::exact();
