@@ -21,10 +21,14 @@ use crate::config::PaymentsConfig;
 use crate::metric_definitions as metrics;
 use crate::notify::Notifier;
 use crate::port::{Capabilities, Outcome, PortError, PosFailure, PosPort};
-use crate::store::{BillSnapshot, Lease, PaymentRecord, Store, StoreError};
+use crate::store::{BillSnapshot, DueKey, Lease, PaymentRecord, Store, StoreError};
 
 /// Due payments the scheduler takes per read.
 const SCAN_LIMIT: u32 = 500;
+/// Payments one replica holds at once (driving, or waiting for their restaurant's slot): a
+/// backlog beyond it stays in the store, read again as these finish. Bounds memory when tens of
+/// thousands fall due at once; each waiting one costs a task and its ids.
+const MAX_DRIVING: usize = 20_000;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -122,6 +126,9 @@ pub struct Engine {
     /// Set on shutdown: no new drives start; running ones finish and save.
     stopping: AtomicBool,
     heartbeat: AtomicBool,
+    /// Set when the scheduler left due payments in the store because this replica holds
+    /// [`MAX_DRIVING`]: the drives that end wake it once half of them are done.
+    backlogged: AtomicBool,
     in_flight: Mutex<HashSet<String>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -131,12 +138,25 @@ struct InFlight<'a>(&'a Engine, String);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         metrics::in_flight(-1);
-        self.0
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.1);
+        let left = {
+            let mut set = self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            set.remove(&self.1);
+            set.len()
+        };
+        if left <= MAX_DRIVING / 2 && self.0.backlogged.swap(false, Ordering::SeqCst) {
+            self.0.due_at(now_ms());
+        }
     }
+}
+
+/// How a drive starts.
+enum Start {
+    /// A payment just stored with this replica's lease, its restaurant's slot, and whether its
+    /// bill was taken too ([`Engine::lease_for_new`]).
+    Leased(PaymentRecord, OwnedSemaphorePermit, bool),
+    /// A stored payment: read, wait for its restaurant's slot (first, when the restaurant is
+    /// known: a payment waiting for its slot holds nothing read), claim.
+    Stored(Option<String>),
 }
 
 /// A new payment's lease and its restaurant's POS-call slot, taken before it is stored so its
@@ -163,6 +183,7 @@ impl Engine {
             soonest: AtomicI64::new(i64::MAX),
             stopping: AtomicBool::new(false),
             heartbeat: AtomicBool::new(false),
+            backlogged: AtomicBool::new(false),
             in_flight: Mutex::default(),
             limits: Mutex::default(),
         })
@@ -177,7 +198,21 @@ impl Engine {
         let engine = Arc::clone(self);
         // The payment's trace continues the request that kicked it (PayBill), if any.
         let parent = posgate_grpc::telemetry::current();
-        tokio::spawn(async move { engine.drive(&id, None, parent).await });
+        tokio::spawn(async move { engine.drive(&id, Start::Stored(None), parent).await });
+    }
+
+    /// Drives a due payment the scheduler found, of `restaurant`.
+    fn kick_due(self: &Arc<Self>, id: String, restaurant: String) {
+        if self.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        let engine = Arc::clone(self);
+        let parent = posgate_grpc::telemetry::current();
+        tokio::spawn(async move {
+            engine
+                .drive(&id, Start::Stored(Some(restaurant)), parent)
+                .await
+        });
     }
 
     /// For a payment about to be stored: a lease for this replica and its restaurant's slot,
@@ -207,7 +242,7 @@ impl Engine {
         let id = rec.id.clone();
         tokio::spawn(async move {
             engine
-                .drive(&id, Some((rec, lease.permit, bill_locked)), parent)
+                .drive(&id, Start::Leased(rec, lease.permit, bill_locked), parent)
                 .await
         });
     }
@@ -237,30 +272,50 @@ impl Engine {
         self.start_heartbeat();
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
         let mut sweeps = 0u32;
+        // Where the next read starts: after the last page while a backlog is read page by page.
+        let mut after: Option<DueKey> = None;
         loop {
             // What this replica schedules from now on is in `soonest`; what it scheduled
             // before is in the store and read now.
             self.soonest.store(i64::MAX, Ordering::SeqCst);
             let now = now_ms();
-            let next = match self.store.scan_due(now, SCAN_LIMIT).await {
+            let next = match self
+                .store
+                .scan_due_after(now, SCAN_LIMIT, after.as_ref())
+                .await
+            {
                 Ok(due) => {
-                    let mut taken = 0;
-                    for id in due.ids {
+                    for (id, restaurant) in due.ids.into_iter().zip(due.restaurants) {
                         if !self.is_driving(&id) {
-                            taken += 1;
-                            self.kick(id);
+                            self.kick_due(id, restaurant);
                         }
                     }
-                    match due.next_at {
-                        // More are due than one read takes, but all it found are being
-                        // driven here already (waiting for their restaurant's slot): reading
-                        // again at once would find the same ones.
-                        Some(at) if at <= now && taken == 0 => Some(now + poll.as_millis() as i64),
-                        next => next,
+                    let more = due.next_at.is_some_and(|at| at <= now);
+                    if !more {
+                        after = None;
+                        due.next_at
+                    } else if self.driving() < MAX_DRIVING {
+                        // More are due than one read takes: the next page at once (the
+                        // payments of this one may wait for their restaurants' slots, and
+                        // reading from the start again would find them again).
+                        after = due.last;
+                        Some(now)
+                    } else {
+                        // This replica holds all it may: the rest stay stored until half of
+                        // what it holds is done (or another replica takes them).
+                        after = None;
+                        self.backlogged.store(true, Ordering::SeqCst);
+                        if self.driving() <= MAX_DRIVING / 2 {
+                            self.backlogged.store(false, Ordering::SeqCst);
+                            Some(now)
+                        } else {
+                            Some(now + poll.as_millis() as i64)
+                        }
                     }
                 }
                 Err(e) => {
                     warn!(error = %e, "scanning for due payments failed");
+                    after = None;
                     None
                 }
             };
@@ -343,6 +398,14 @@ impl Engine {
         });
     }
 
+    /// Payments this replica holds now (driving, or waiting for their restaurant's slot).
+    fn driving(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     fn limit(&self, restaurant_id: &str) -> Arc<Semaphore> {
         let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(limits.entry(restaurant_id.to_string()).or_insert_with(|| {
@@ -356,7 +419,7 @@ impl Engine {
     async fn drive(
         self: &Arc<Self>,
         id: &str,
-        leased: Option<(PaymentRecord, OwnedSemaphorePermit, bool)>,
+        start: Start,
         parent: posgate_grpc::telemetry::Context,
     ) {
         if !self
@@ -381,13 +444,13 @@ impl Engine {
         );
         posgate_grpc::telemetry::adopt(&span, parent);
         let driven = async {
-            match leased {
-                Some((rec, permit, bill_locked)) => {
+            match start {
+                Start::Leased(rec, permit, bill_locked) => {
                     self.record_ids(&rec);
                     let _permit = permit;
                     self.run_steps(rec, bill_locked).await
                 }
-                None => self.drive_stored(id).await,
+                Start::Stored(restaurant) => self.drive_stored(id, restaurant).await,
             }
         };
         if let Err(e) = driven.instrument(span).await {
@@ -402,17 +465,20 @@ impl Engine {
     }
 
     /// Reads a stored payment, waits for its restaurant's slot, claims it and runs its steps.
-    async fn drive_stored(&self, id: &str) -> Result<(), StoreError> {
-        let Some(rec) = self.store.get(id).await? else {
-            return Ok(());
+    async fn drive_stored(&self, id: &str, restaurant: Option<String>) -> Result<(), StoreError> {
+        let restaurant = match restaurant {
+            Some(r) => r,
+            None => match self.store.get(id).await? {
+                Some(rec) => rec.request.restaurant_id,
+                None => return Ok(()),
+            },
         };
-        self.record_ids(&rec);
-        let limit = self.limit(&rec.request.restaurant_id);
+        let limit = self.limit(&restaurant);
         let waiting = std::time::Instant::now();
         let Ok(_permit) = limit.acquire_owned().await else {
             return Ok(());
         };
-        metrics::limiter_wait(&rec.request.restaurant_id, waiting.elapsed());
+        metrics::limiter_wait(&restaurant, waiting.elapsed());
         if self.stopping.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -423,6 +489,7 @@ impl Engine {
         else {
             return Ok(());
         };
+        self.record_ids(&rec);
         // A lease that expired mid-call means a worker died while the POS had our request.
         if matches!(
             rec.lifecycle.state,
@@ -451,7 +518,9 @@ impl Engine {
             }
             metrics::transition(&rec);
         }
-        self.run_steps(rec, false).await
+        // Boxed: a drive waiting for its slot stays small (thousands wait when a backlog is
+        // due at once); the steps' state is allocated when they run.
+        Box::pin(self.run_steps(rec, false)).await
     }
 
     /// Runs a claimed payment's steps while they are due at once (pay, then close), keeping

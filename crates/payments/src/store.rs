@@ -113,8 +113,21 @@ pub struct Lease {
 pub struct Due {
     /// Ids of payments with work due now and no live lease, soonest first.
     pub ids: Vec<String>,
+    /// Their restaurants, in the same order (a worker waits for its restaurant's slot before
+    /// reading the payment).
+    pub restaurants: Vec<String>,
     /// When the next payment not yet due falls due (unix ms); `None` when nothing is owed.
+    /// `now` when more are due than the scan took: the scan after [`Due::last`] finds them.
     pub next_at: Option<i64>,
+    /// Where this scan stopped (due time, id): the next page of a backlog starts after it.
+    pub last: Option<DueKey>,
+}
+
+/// A position in the due order (due time, then id), to page through a backlog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueKey {
+    pub due_at: i64,
+    pub id: String,
 }
 
 /// Ids per statement when many leases are renewed at once (well under SQLite's parameter limit).
@@ -618,20 +631,39 @@ impl Store {
     /// POS call does not keep the scheduler reading. Reads only payments owed work (the partial
     /// `payments_due` index), never the finished ones, however many are stored.
     pub async fn scan_due(&self, now: i64, limit: u32) -> Result<Due, StoreError> {
+        self.scan_due_after(now, limit, None).await
+    }
+
+    /// [`Store::scan_due`] from after `after` in the due order (due time, then id): a backlog
+    /// larger than one scan (a shift opening with thousands of payments due at once) is read
+    /// page by page instead of the same first page again while its payments wait for their
+    /// restaurants' slots.
+    pub async fn scan_due_after(
+        &self,
+        now: i64,
+        limit: u32,
+        after: Option<&DueKey>,
+    ) -> Result<Due, StoreError> {
+        let (after_at, after_id) = after.map_or((i64::MIN, ""), |k| (k.due_at, k.id.as_str()));
         let rows = timed(
             "scan_due",
             sqlx::query(
-                "SELECT id, CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END AS due_at
-                 FROM payments WHERE step <> 'done' AND state <> 'needs_attention'
-                 ORDER BY due_at LIMIT $1",
+                "SELECT id, restaurant_id, due_at FROM (
+                   SELECT id, restaurant_id,
+                          CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END AS due_at
+                   FROM payments WHERE step <> 'done' AND state <> 'needs_attention') owed
+                 WHERE due_at > $2 OR (due_at = $2 AND id > $3)
+                 ORDER BY due_at, id LIMIT $1",
             )
             .bind(i64::from(limit) + 1)
+            .bind(after_at)
+            .bind(after_id)
             .fetch_all(&self.pool),
         )
         .await?;
         let mut due = Due::default();
         for row in &rows {
-            let at: i64 = row.try_get(1)?;
+            let at: i64 = row.try_get(2)?;
             if at > now {
                 due.next_at = Some(at);
                 break;
@@ -641,7 +673,13 @@ impl Store {
                 due.next_at = Some(now);
                 break;
             }
-            due.ids.push(row.try_get(0)?);
+            let id: String = row.try_get(0)?;
+            due.last = Some(DueKey {
+                due_at: at,
+                id: id.clone(),
+            });
+            due.ids.push(id);
+            due.restaurants.push(row.try_get(1)?);
         }
         Ok(due)
     }

@@ -1026,3 +1026,35 @@ async fn http_level_faults_answer_before_the_task_and_apply_nothing() {
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(w.sim.ledger().len(), 1, "then paid");
 }
+
+#[tokio::test]
+async fn in_flight_counts_requests_per_restaurant_and_keeps_the_most_seen() {
+    let w = Wsa::demo().await;
+    w.sim
+        .inject(Fault::new(FaultKind::Slow { delay_ms: 300 }).for_task("GetOrder"));
+    let read = |guid: &'static str| {
+        w.sync(
+            DEMO_TOKEN,
+            DEMO_OBJECT_ID,
+            "GetOrder",
+            json!({ "orderGuid": guid }),
+        )
+    };
+    let watch = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        w.ctl(reqwest::Method::GET, "/in-flight", None).await
+    };
+    let (_, _, _, (status, during)) = tokio::join!(
+        read(DEMO_ORDER_978),
+        read(DEMO_ORDER_1450_50),
+        read(DEMO_ORDER_2300),
+        watch
+    );
+    assert_eq!(status, 200, "{during}");
+    let object = DEMO_OBJECT_ID.to_string();
+    assert_eq!(during["now"][&object], 3, "{during}");
+    let (_, after) = w.ctl(reqwest::Method::GET, "/in-flight", None).await;
+    assert_eq!(after["now"][&object], 0, "{after}");
+    assert_eq!(after["max"][&object], 3, "{after}");
+    assert!(after["max"].get(DEMO_V1_OBJECT_ID.to_string()).is_none(), "{after}");
+}

@@ -11,6 +11,7 @@
 
 mod db;
 mod echo;
+mod herd;
 mod load;
 mod pos;
 mod procs;
@@ -97,6 +98,13 @@ pub struct BenchArgs {
     /// months holds: the run shows whether the cost per payment grows with what is stored.
     #[arg(long, default_value_t = 0)]
     stored: u64,
+    /// The shift-opening herd instead (WSA sync): every restaurant's shift closed while
+    /// --count payments are made, then opened at once; reports how long the backlog takes to
+    /// drain and the most POS calls any restaurant saw at once. The per-restaurant limit is
+    /// the service's default unless --max-in-flight-per-restaurant is given; --concurrency is
+    /// how many make payments at once.
+    #[arg(long)]
+    herd: bool,
 }
 
 /// The settings of one run, checked.
@@ -136,6 +144,10 @@ impl BenchArgs {
         let max_in_flight = match self.max_in_flight_per_restaurant {
             Some(0) => anyhow::bail!("--max-in-flight-per-restaurant must be at least 1"),
             Some(n) => n,
+            // The herd is about the limit binding: the service's own.
+            None if self.herd => {
+                posgate_payments::config::PaymentsConfig::default().max_in_flight_per_restaurant
+            }
             None => self.concurrency.div_ceil(self.restaurants),
         };
         let connections = match self.connections {
@@ -190,12 +202,22 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let report = result?;
-    println!("{}", report.text());
+    let (text, json) = match &report {
+        Printed::Run(r) => (r.text(), serde_json::to_string_pretty(r)?),
+        Printed::Herd(r) => (r.text(), serde_json::to_string_pretty(r)?),
+    };
+    println!("{text}");
     if let Some(path) = &a.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+        std::fs::write(path, json + "\n")
             .map_err(|e| anyhow::anyhow!("--json {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// What a run found: the throughput run's report, or the herd's.
+enum Printed {
+    Run(Box<Report>),
+    Herd(Box<herd::HerdReport>),
 }
 
 /// The configuration every service of the run reads.
@@ -250,7 +272,7 @@ impl Services {
     }
 }
 
-async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow::Result<Report> {
+async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow::Result<Printed> {
     let (sim_port, adapter_port, payments_port) = (
         procs::free_port()?,
         procs::free_port()?,
@@ -305,6 +327,13 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         adapter,
         payments,
     };
+    if a.herd {
+        let result = herd(a, plan, db, &sim, &restaurants, &mut services, payments_port).await;
+        for s in services.all() {
+            s.stop(Duration::from_secs(20)).await;
+        }
+        return Ok(Printed::Herd(Box::new(result?)));
+    }
     let result = measure(
         a,
         plan,
@@ -319,7 +348,46 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         s.stop(Duration::from_secs(20)).await;
     }
     let (report, before) = result?;
-    finish(report, db, before).await
+    Ok(Printed::Run(Box::new(finish(report, db, before).await?)))
+}
+
+/// Declares the restaurants and opens their bills, then runs the herd ([`herd::run`]).
+async fn herd(
+    a: &BenchArgs,
+    plan: &Plan,
+    db: &Database,
+    sim: &Sim,
+    restaurants: &[(Restaurant, pb::RestaurantSpec)],
+    services: &mut Services,
+    payments_port: u16,
+) -> anyhow::Result<herd::HerdReport> {
+    let restaurants = declare(&mut services.payments, payments_port, restaurants).await?;
+    let bills = Arc::new(open_bills(plan, sim, &restaurants).await?);
+    herd::run(
+        plan,
+        a.pos_latency_ms,
+        &a.payments_settings,
+        db,
+        sim,
+        bills,
+        services,
+        payments_port,
+    )
+    .await
+}
+
+/// Declares the restaurants in the registry once the payment service answers.
+async fn declare(
+    payments: &mut Service,
+    payments_port: u16,
+    restaurants: &[(Restaurant, pb::RestaurantSpec)],
+) -> anyhow::Result<Vec<Restaurant>> {
+    let server = format!("http://127.0.0.1:{payments_port}");
+    let mut registry = registry_when_up(&server, payments).await?;
+    for (r, spec) in restaurants {
+        crate::restaurant::declare(&mut registry, &r.id, spec.clone(), true).await?;
+    }
+    Ok(restaurants.iter().map(|(r, _)| r.clone()).collect())
 }
 
 /// Declares the restaurants, runs the echo and posgate, reads the processes' figures.
@@ -335,12 +403,7 @@ async fn measure(
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
-    let server = format!("http://127.0.0.1:{payments_port}");
-    let mut registry = registry_when_up(&server, &mut services.payments).await?;
-    for (r, spec) in restaurants {
-        crate::restaurant::declare(&mut registry, &r.id, spec.clone(), true).await?;
-    }
-    let restaurants: Vec<Restaurant> = restaurants.iter().map(|(r, _)| r.clone()).collect();
+    let restaurants = declare(&mut services.payments, payments_port, restaurants).await?;
     if a.stored > 0 {
         let started = Instant::now();
         let ids: Vec<String> = restaurants.iter().map(|r| r.id.clone()).collect();

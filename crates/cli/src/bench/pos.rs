@@ -127,16 +127,26 @@ impl Sim {
         }
     }
 
-    async fn post<T: Serialize, R: DeserializeOwned>(
+    pub(super) async fn post<T: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &T,
     ) -> anyhow::Result<R> {
         let url = format!("{}{path}", self.base);
-        let r = self
-            .http
-            .post(&url)
-            .json(body)
+        Self::answer(&url, self.http.post(&url).json(body)).await
+    }
+
+    /// `GET path` → its JSON answer.
+    pub(super) async fn get<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {
+        let url = format!("{}{path}", self.base);
+        Self::answer(&url, self.http.get(&url)).await
+    }
+
+    async fn answer<R: DeserializeOwned>(
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<R> {
+        let r = request
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("simulator {url}: {e}"))?;
@@ -144,6 +154,13 @@ impl Sim {
         let text = r.text().await.unwrap_or_default();
         anyhow::ensure!(status.is_success(), "simulator {url}: {status}: {text}");
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("simulator {url}: {e}: {text}"))
+    }
+
+    /// `DELETE path` (e.g. every fault rule).
+    pub(super) async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.base);
+        let _: serde_json::Value = Self::answer(&url, self.http.delete(&url)).await?;
+        Ok(())
     }
 
     /// Whether the control API of `kind` answers.
@@ -264,7 +281,7 @@ impl PosKind {
 
     /// The POS time of every payment's write, until the simulator stops (WSA async: set on
     /// each restaurant by [`PosKind::setup`]).
-    async fn set_latency(self, sim: &Sim, ms: u64) -> anyhow::Result<()> {
+    pub(super) async fn set_latency(self, sim: &Sim, ms: u64) -> anyhow::Result<()> {
         if ms == 0 {
             return Ok(());
         }

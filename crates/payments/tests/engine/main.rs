@@ -68,10 +68,14 @@ fn caps(rule: AmountRule, cannot_read_bills: bool, settle_ms: u64) -> Capabiliti
 }
 
 fn request(key: &str, bill: &str, amount: &str, close: bool) -> PayRequest {
+    request_at(R, key, bill, amount, close)
+}
+
+fn request_at(restaurant: &str, key: &str, bill: &str, amount: &str, close: bool) -> PayRequest {
     PayRequest::validate(
         &RawPayRequest {
             idempotency_key: key,
-            restaurant_id: R,
+            restaurant_id: restaurant,
             bill_id: bill,
             amount,
             close,
@@ -149,10 +153,16 @@ impl Harness {
     }
 
     async fn insert(&self, key: &str, bill: &str, amount: &str, close: bool) -> String {
+        self.insert_request(&request(key, bill, amount, close))
+            .await
+    }
+
+    async fn insert_request(&self, req: &PayRequest) -> String {
+        let key = &req.idempotency_key;
         let id = uuid::Uuid::now_v7().to_string();
         match self
             .store
-            .insert(&id, &request(key, bill, amount, close), now())
+            .insert(&id, req, now())
             .await
             .expect("insert")
         {
@@ -406,6 +416,55 @@ async fn a_retry_wakes_the_scheduler_without_waiting_for_its_poll() {
         started.elapsed() < Duration::from_secs(10),
         "the retry waited for a poll: {:?}",
         started.elapsed()
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_backlog_larger_than_one_scan_is_read_page_by_page() {
+    // 1,200 payments due at one restaurant whose POS takes 50 ms a call, one at a time (a
+    // minute's work), then one at another restaurant. The scheduler reads past the payments
+    // waiting for the first restaurant's slot: the other restaurant's is not held up by them,
+    // neither for the poll interval nor for the backlog.
+    let pos = FakePos::exact();
+    let backlog = 1_200;
+    for i in 0..backlog {
+        let bill = format!("a{i}");
+        pos.open_bill(&bill, "10.00", true);
+        pos.script_post(&bill, [Post::Slow(Duration::from_millis(50)), Post::Book]);
+    }
+    pos.open_bill("b", "10.00", true);
+    let (dir, url) = temp_db();
+    let store = Store::open(&url, test_keyring()).await.unwrap();
+    let mut h = Harness::on(
+        store,
+        Arc::new(pos),
+        |c| {
+            c.poll_interval_ms = 60_000;
+            c.max_in_flight_per_restaurant = 1;
+        },
+        dir,
+    );
+    for i in 0..backlog {
+        h.insert(&format!("ka{i}"), &format!("a{i}"), "10.00", true)
+            .await;
+    }
+    let other = h
+        .insert_request(&request_at("rest-2", "kb", "b", "10.00", true))
+        .await;
+    let started = Instant::now();
+    h.run_scheduler();
+    let rec = h.settled(&other).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the other restaurant's payment waited {:?}",
+        started.elapsed()
+    );
+    let first = h.pos.calls(P).len();
+    assert!(
+        first < backlog / 2,
+        "the other restaurant's payment waited for {first} of the backlog's calls"
     );
     h.shutdown().await;
 }

@@ -61,6 +61,11 @@ pub fn control_index() -> Value {
                 "→ {\"PayOrder\": 3, ...}: tasks received per type",
             ),
             ep(
+                "GET",
+                "/in-flight",
+                "→ {\"now\": {objectId: n}, \"max\": {objectId: n}}: requests being answered per restaurant now, and the most at once since the start",
+            ),
+            ep(
                 "POST",
                 "/reset",
                 "back to the initial data; no faults, ledger, tasks or counters → {\"ok\": true}",
@@ -81,7 +86,8 @@ pub(crate) fn router(sim: WsaSim) -> Router {
         .route("/orders", post(ctl_add_order).get(ctl_orders))
         .route("/orders/{object_id}/{guid}", get(ctl_get_order))
         .route("/ledger", get(control::ledger::<WsaSim>))
-        .route("/requests", get(ctl_requests));
+        .route("/requests", get(ctl_requests))
+        .route("/in-flight", get(ctl_in_flight));
     control::mount(Router::new().route(CREATE_PATH, post(create)), control, sim)
 }
 
@@ -524,4 +530,17 @@ async fn ctl_get_order(
 async fn ctl_requests(AxState(sim): AxState<WsaSim>) -> Response {
     let counts: BTreeMap<String, usize> = sim.lock().requests.clone().into_iter().collect();
     to_json(&counts)
+}
+
+/// How hard posgate leans on each restaurant's POS: requests being answered now, and the most
+/// at once (a benchmark checks no restaurant saw more than its in-flight limit).
+async fn ctl_in_flight(AxState(sim): AxState<WsaSim>) -> Response {
+    let st = sim.lock();
+    let by_object = |m: &std::collections::HashMap<i64, usize>| -> BTreeMap<String, usize> {
+        m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    to_json(&serde_json::json!({
+        "now": by_object(&st.in_flight),
+        "max": by_object(&st.max_in_flight),
+    }))
 }
