@@ -1056,5 +1056,8 @@ async fn in_flight_counts_requests_per_restaurant_and_keeps_the_most_seen() {
     let (_, after) = w.ctl(reqwest::Method::GET, "/in-flight", None).await;
     assert_eq!(after["now"][&object], 0, "{after}");
     assert_eq!(after["max"][&object], 3, "{after}");
-    assert!(after["max"].get(DEMO_V1_OBJECT_ID.to_string()).is_none(), "{after}");
+    assert!(
+        after["max"].get(DEMO_V1_OBJECT_ID.to_string()).is_none(),
+        "{after}"
+    );
 }

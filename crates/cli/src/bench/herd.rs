@@ -152,6 +152,8 @@ async fn shifts(sim: &Sim, pos: PosKind, closed: bool, latency_ms: u64) -> anyho
 #[derive(Default)]
 struct Snapshot {
     by_state: BTreeMap<String, u64>,
+    /// Payments not yet tried once.
+    untried: u64,
     /// First and last `next_attempt_at` of the payments waiting to retry (unix ms).
     due: Option<(i64, i64)>,
     /// First and last `updated_at` of the closed ones (unix ms).
@@ -176,6 +178,10 @@ async fn snapshot(db: &Database) -> anyhow::Result<Snapshot> {
         snap.by_state
             .insert(row.try_get(0)?, u64::try_from(n).unwrap_or(0));
     }
+    let untried: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE attempts = 0")
+        .fetch_one(&mut conn)
+        .await?;
+    snap.untried = u64::try_from(untried).unwrap_or(0);
     let span = |sql: &'static str| sqlx::query(sql);
     let row = span(
         "SELECT MIN(next_attempt_at), MAX(next_attempt_at) FROM payments WHERE state = 'retrying'",
@@ -276,11 +282,11 @@ pub async fn run(
         s.check_alive()?;
     }
 
-    // Wait until every accepted payment has met the closed shift.
+    // Wait until every payment has met the closed shift (those retried since may be posting
+    // again, to be refused again).
     let deadline = Instant::now() + Duration::from_secs(300);
-    let accepted = submitted.ok;
     let mut snap = snapshot(db).await?;
-    while snap.count("retrying") < accepted && Instant::now() < deadline {
+    while snap.untried > 0 && Instant::now() < deadline {
         tokio::time::sleep(POLL).await;
         snap = snapshot(db).await?;
     }

@@ -328,7 +328,16 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         payments,
     };
     if a.herd {
-        let result = herd(a, plan, db, &sim, &restaurants, &mut services, payments_port).await;
+        let result = herd(
+            a,
+            plan,
+            db,
+            &sim,
+            &restaurants,
+            &mut services,
+            payments_port,
+        )
+        .await;
         for s in services.all() {
             s.stop(Duration::from_secs(20)).await;
         }

@@ -160,12 +160,7 @@ impl Harness {
     async fn insert_request(&self, req: &PayRequest) -> String {
         let key = &req.idempotency_key;
         let id = uuid::Uuid::now_v7().to_string();
-        match self
-            .store
-            .insert(&id, req, now())
-            .await
-            .expect("insert")
-        {
+        match self.store.insert(&id, req, now()).await.expect("insert") {
             Inserted::New(r) => r.id,
             Inserted::Existing(_) => panic!("key {key} reused in a test"),
         }
