@@ -192,19 +192,11 @@ pub fn from_complete(result: &Result<Option<String>, Failure>) -> (Evidence, Str
         ),
         Err(f) if says_not_paid(f) => (
             Evidence::CompleteNotPaid,
-            format!(
-                "/complete was refused as not fully paid ({}: {}), so /pay was not applied",
-                f.code,
-                f.pos_text()
-            ),
+            format!("/complete was refused as not fully paid ({f}), so /pay was not applied"),
         ),
         Err(f) => (
             Evidence::CompleteFailed,
-            format!(
-                "/complete did not tell ({}: {}); it is asked again at the next check",
-                f.code,
-                f.pos_text()
-            ),
+            format!("/complete did not tell ({f}); it is asked again at the next check"),
         ),
     }
 }

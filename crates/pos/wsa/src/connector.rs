@@ -13,6 +13,7 @@ use posgate_core::pos::{
     Posting, judge_posting,
 };
 use posgate_core::{AmountRule, Substate};
+use posgate_pos_kit::connector::{closed_after_all, refused};
 use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{
     Invalid, Listed, PosConnector, Setting, checked, tender_lines, tips_not_booked,
@@ -20,6 +21,7 @@ use posgate_pos_kit::{
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
+use serde_json::Value;
 
 use crate::classify::Verdict;
 use crate::client::{TaskFailure, WsaClient, http_client};
@@ -414,8 +416,7 @@ impl PosConnector for WsaConnector {
                     "the order is {} in r_keeper and cannot be closed",
                     o.status_value().unwrap_or("Canceled")
                 );
-                let f = PosFailure::ours(Substate::OtherError, "WSA/OrderCanceled", text);
-                return answer(Outcome::Rejected, Some(f), read_guid);
+                return refused("WSA/OrderCanceled", text).reference(read_guid);
             }
             Err(f) if f.not_found => {
                 return answer(Outcome::Rejected, Some(f.pos_failure()), read_guid);
@@ -450,18 +451,16 @@ impl PosConnector for WsaConnector {
             cash_station_id: r.cfg.cash_station_id,
         };
         let reply = r.client.run(&params).await;
-        match reply.result {
+        // Refused: maybe because it is closed already (a race, a repeat).
+        let completed = async {
+            r.read_order(bill_id)
+                .await
+                .1
+                .is_ok_and(|o| o.is_completed())
+        };
+        match closed_after_all(reply.result, completed, |_| Value::Null).await {
             Ok(_) => answer(Outcome::Applied, None, reply.task_guid),
-            Err(f) => {
-                // Refused: maybe because it is closed already (a race, a repeat).
-                if f.is_refusal()
-                    && let Ok(o) = r.read_order(bill_id).await.1
-                    && o.is_completed()
-                {
-                    return answer(Outcome::Applied, None, reply.task_guid);
-                }
-                answer(f.outcome(), Some(f.pos_failure()), reply.task_guid)
-            }
+            Err(f) => answer(f.outcome(), Some(f.pos_failure()), reply.task_guid),
         }
     }
 
@@ -480,8 +479,7 @@ impl PosConnector for WsaConnector {
             Ok(x) => x,
             Err(f) => {
                 evidence.push(format!(
-                    "the order could not be read ({}: {}); outcome stays unknown",
-                    f.code, f.text
+                    "the order could not be read ({f}); outcome stays unknown"
                 ));
                 return checked(
                     Outcome::Unknown,
