@@ -10,11 +10,13 @@
 use anyhow::Context;
 use posgate_core::Substate;
 use posgate_core::pos::{
-    Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
+    Bill, BillStatus, Capabilities, Check, Dish, Outcome, PosFailure, PosReply, Posting,
 };
 use posgate_pos_kit::connector::{closed_after_all, none_listed, refused};
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, Listed, PosConnector, Setting, tender_lines, tips_not_booked};
+use posgate_pos_kit::{
+    Findings, Invalid, Listed, PosConnector, Setting, one_guest, tender_lines, tips_not_booked,
+};
 use posgate_proto::v1::PosConnection;
 use posgate_rkeeper::Verdict;
 use rust_decimal::Decimal;
@@ -127,10 +129,7 @@ impl Restaurant {
             waiter: String::new(),
             waiter_id: String::new(),
             // r_k Delivery orders have no guest split: one guest with every dish.
-            guests: vec![Guest {
-                name: "Guest 1".into(),
-                dishes: o.dishes.iter().map(|d| dish_of(d, self.scale)).collect(),
-            }],
+            guests: one_guest(o.dishes.iter().map(|d| dish_of(d, self.scale)).collect()),
             currency: self.settings.currency_guid.clone(),
         })
     }
@@ -269,23 +268,19 @@ impl PosConnector for DeliveryConnector {
                     Err(f) => return (bills, Some(f.pos_failure())),
                 }
             };
-            if let (Some(want), Some(got)) = (&r.settings.restaurant_guid, &order.restaurant_id)
-                && !want.trim().eq_ignore_ascii_case(got.trim())
+            // Only open orders of this restaurant (when both name it) and of the table asked for.
+            let at = |want: &str, got: &str| got.trim().eq_ignore_ascii_case(want);
+            let other_restaurant = match (&r.settings.restaurant_guid, &order.restaurant_id) {
+                (Some(want), Some(got)) => !at(want.trim(), got),
+                _ => false,
+            };
+            let at_table = |t: &str| order.table_code.as_deref().is_some_and(|c| at(t, c));
+            if !other_restaurant
+                && table.is_none_or(at_table)
+                && bill_status(&order) == BillStatus::Open
             {
-                continue;
+                bills.extend(r.bill_of(&id, &order));
             }
-            if table.is_some_and(|t| {
-                !order
-                    .table_code
-                    .as_deref()
-                    .is_some_and(|c| c.trim().eq_ignore_ascii_case(t))
-            }) {
-                continue;
-            }
-            if bill_status(&order) != BillStatus::Open {
-                continue;
-            }
-            bills.extend(r.bill_of(&id, &order));
         }
         (bills, None)
     }
@@ -368,13 +363,12 @@ impl PosConnector for DeliveryConnector {
 
     async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
         let bill_id = check.bill_id.as_str();
-        let mut why = Vec::new();
+        let mut found = Findings::default();
         if let Some(reference) = &check.reference {
-            why.push(format!(
+            found.note(format!(
                 "requestId {reference} of the posting cannot be looked up in r_k Delivery"
             ));
         }
-        let mut failure = None;
         let evidence = match r.read_bill(bill_id).await {
             Ok((now, order)) => {
                 let (e, w) = reconcile::from_order(
@@ -384,12 +378,11 @@ impl PosConnector for DeliveryConnector {
                     check.amount,
                     r.scale,
                 );
-                why.push(w);
+                found.note(w);
                 e
             }
             Err(f) => {
-                why.push(format!("the order could not be read ({f})"));
-                failure = Some(f.pos_failure());
+                found.failed("the order could not be read", &f);
                 Evidence::Unreadable
             }
         };
@@ -402,21 +395,17 @@ impl PosConnector for DeliveryConnector {
             );
             let result = r.complete(bill_id).await;
             let (e, w) = reconcile::from_complete(&result);
-            why.push(w);
+            found.note(w);
             if let Err(f) = &result {
-                failure = Some(f.pos_failure());
+                found.failure = Some(f.pos_failure());
             }
             decision = reconcile::decide(e, check.close);
         }
-        let (outcome, bill_closed) = match decision {
-            Decision::Answer {
-                outcome,
-                bill_closed,
-            } => (outcome, bill_closed),
+        match decision {
+            Decision::Answer(outcome, bill_closed) => found.answer(outcome, bill_closed),
             // The table never asks twice; if it did, nothing is known.
-            Decision::ProbeWithComplete => (Outcome::Unknown, false),
-        };
-        posgate_pos_kit::checked(outcome, bill_closed, failure, why.join("; "))
+            Decision::ProbeWithComplete => found.answer(Outcome::Unknown, false),
+        }
     }
 }
 

@@ -164,12 +164,6 @@ fn default_offset() -> String {
     "+00:00".into()
 }
 
-/// Whether `url` is r_k Delivery's production API host (`https://delivery.ucs.ru`, any case,
-/// an optional trailing slash or the default port).
-pub fn is_production_base_url(url: &str) -> bool {
-    connection::is_root_of(url, DEFAULT_BASE_URL)
-}
-
 /// What [`DeliverySettings::from_connection`] checks after reading (and the URLs), in order.
 const CHECKS: &[Check<DeliverySettings>] = &[
     Required("client_id", |s| &s.client_id),
@@ -206,7 +200,8 @@ impl DeliverySettings {
         if !self.auth_url.trim().is_empty() {
             return Ok(());
         }
-        if !is_production_base_url(&self.base_url) {
+        // The production API host: any case, an optional trailing slash or the default port.
+        if !connection::is_root_of(&self.base_url, DEFAULT_BASE_URL) {
             return Err(bad(
                 "auth_url",
                 format!(

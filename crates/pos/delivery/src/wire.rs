@@ -217,20 +217,18 @@ impl Order {
             return None;
         }
         let keys = &PAID_STATE_KEYS;
-        let dishes = match list_at(v, &["dishList", "dishes"]) {
-            Some(items) => items
-                .iter()
-                .filter(|d| d.is_object())
-                .map(|d| DishLine {
-                    id: text_field(d, &["id", "dishId"]),
-                    name: text_field(d, &["name"]),
-                    price: decimal_at(d, &["price"]),
-                    quantity: decimal_at(d, &["quantity", "count"]),
-                    amount: decimal_at(d, &["amount", "sum", "totalPrice"]),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let dishes = list_at(v, &["dishList", "dishes"])
+            .into_iter()
+            .flatten()
+            .filter(|d| d.is_object())
+            .map(|d| DishLine {
+                id: text_field(d, &["id", "dishId"]),
+                name: text_field(d, &["name"]),
+                price: decimal_at(d, &["price"]),
+                quantity: decimal_at(d, &["quantity", "count"]),
+                amount: decimal_at(d, &["amount", "sum", "totalPrice"]),
+            })
+            .collect();
         let payments = list_at(v, keys.payments).map(|items| {
             items
                 .iter()
@@ -327,34 +325,34 @@ impl Order {
             || self.is_paid.is_some()
     }
 
-    /// Money already paid into the order, as far as the answer tells: payment lines, a paid
-    /// amount, the amount less what is due, a paid flag, a completed order — first found.
+    /// Money already paid into the order, as far as the answer tells, by [`PAID_FROM`].
     pub fn paid(&self) -> Paid {
-        if let Some(lines) = &self.payments {
-            return Paid::Known(
-                lines
-                    .iter()
-                    .fold(Decimal::ZERO, |a, d| a.saturating_add(*d)),
-            );
-        }
-        if let Some(p) = self.paid_amount {
-            return Paid::Known(p);
-        }
-        if let (Some(due), Some(a)) = (self.due_amount, self.amount)
-            && let Some(p) = a.checked_sub(due)
-        {
-            return Paid::Known(p.max(Decimal::ZERO));
-        }
-        match (self.is_paid, self.amount) {
-            (Some(true), Some(a)) => return Paid::Known(a),
-            (Some(false), _) => return Paid::Known(Decimal::ZERO),
-            _ => {}
-        }
-        match (self.is_completed(), self.amount) {
-            (true, Some(a)) => Paid::Known(a),
-            _ => Paid::NotShown,
-        }
+        PAID_FROM
+            .iter()
+            .find_map(|from| from(self))
+            .map_or(Paid::NotShown, Paid::Known)
     }
+}
+
+/// Where the money already paid into an order is read from, first found wins.
+const PAID_FROM: &[fn(&Order) -> Option<Decimal>] = &[
+    // Payment lines, summed.
+    |o| o.payments.as_deref().map(saturating_sum),
+    // A paid amount.
+    |o| o.paid_amount,
+    // The amount less what is due.
+    |o| Some(o.amount?.checked_sub(o.due_amount?)?.max(Decimal::ZERO)),
+    // A paid flag: all of the amount, or nothing.
+    |o| Some(if o.is_paid? { o.amount? } else { Decimal::ZERO }),
+    // A completed order: all of the amount.
+    |o| o.amount.filter(|_| o.is_completed()),
+];
+
+/// Σ `lines`, never past the largest amount.
+fn saturating_sum(lines: &[Decimal]) -> Decimal {
+    lines
+        .iter()
+        .fold(Decimal::ZERO, |a, d| a.saturating_add(*d))
 }
 
 /// Orders in a search answer: `result` as an array, or `result.{items|orders|list|data|

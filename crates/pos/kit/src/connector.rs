@@ -7,7 +7,9 @@
 //! connector is what is truly its own: how to ask its POS and how to read the answers.
 
 use posgate_core::Substate;
-use posgate_core::pos::{Bill, Capabilities, Check, Dish, Outcome, PosFailure, PosReply, Posting};
+use posgate_core::pos::{
+    Bill, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
+};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -238,9 +240,44 @@ pub fn checked(
     .evidence(evidence)
 }
 
+/// How `check_payment` decides, said as it goes, and the failure that left it undecided.
+#[derive(Debug, Default)]
+pub struct Findings {
+    said: Vec<String>,
+    pub failure: Option<PosFailure>,
+}
+
+impl Findings {
+    /// One more thing learned.
+    pub fn note(&mut self, what: impl Into<String>) {
+        self.said.push(what.into());
+    }
+
+    /// A call that failed: said as `what (code: text)`, its failure kept for the answer.
+    pub fn failed(&mut self, what: &str, f: &Failure) {
+        self.note(format!("{what} ({f})"));
+        self.failure = Some(f.pos_failure());
+    }
+
+    /// The answer ([`checked`]): the outcome, whether the bill is closed now, the failure kept
+    /// and what was learned, in order.
+    pub fn answer(self, outcome: Outcome, closed: bool) -> PosReply {
+        checked(outcome, closed, self.failure, self.said.join("; "))
+    }
+}
+
+/// Every guest of a bill whose POS does not split it: one, with every dish.
+pub fn one_guest(dishes: Vec<Dish>) -> Vec<Guest> {
+    vec![Guest {
+        name: "Guest 1".into(),
+        dishes,
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use posgate_core::pos::Verdict;
 
     #[test]
     fn a_dish_amount_is_its_own_else_computed_at_the_scale() {
@@ -291,7 +328,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_close_of_a_closed_bill_is_a_success() {
-        use posgate_core::pos::Verdict;
         let asked = &std::cell::Cell::new(0);
         let closed = |is: bool| async move {
             asked.set(asked.get() + 1);
@@ -311,6 +347,32 @@ mod tests {
         assert_eq!((r, asked.get()), (Err(unknown), 2));
         let r = closed_after_all(Ok(None), closed(true), done).await;
         assert_eq!((r, asked.get()), (Ok(None), 2));
+    }
+
+    #[test]
+    fn findings_answer_in_the_order_learned() {
+        let mut found = Findings::default();
+        found.note("no taskGuid known");
+        let f = Failure::ours(Verdict::Transient, "E_1", "down").with_request_id(Some("q".into()));
+        found.failed("the order could not be read", &f);
+        found.note("outcome stays unknown");
+        let r = found.answer(Outcome::Unknown, false);
+        assert_eq!(
+            r.evidence,
+            "no taskGuid known; the order could not be read (E_1: down (requestId q)); outcome stays unknown"
+        );
+        assert_eq!((r.outcome, r.bill_closed), (Outcome::Unknown, false));
+        assert_eq!(r.failure, Some(f.pos_failure()));
+        let r = Findings::default().answer(Outcome::Applied, true);
+        assert_eq!(
+            (r.failure, r.bill_closed, r.evidence.as_str()),
+            (None, true, "")
+        );
+        let g = one_guest(vec![dish(None, Some("tea".into()), None, None, None, 2)]);
+        assert_eq!(
+            (g.len(), g[0].name.as_str(), g[0].dishes[0].name.as_str()),
+            (1, "Guest 1", "tea")
+        );
     }
 
     #[test]

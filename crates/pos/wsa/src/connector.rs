@@ -16,7 +16,8 @@ use posgate_core::{AmountRule, Substate};
 use posgate_pos_kit::connector::{closed_after_all, refused};
 use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{
-    Invalid, Listed, PosConnector, Setting, checked, tender_lines, tips_not_booked,
+    Findings, Invalid, Listed, PosConnector, Setting, checked, one_guest, tender_lines,
+    tips_not_booked,
 };
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
@@ -162,10 +163,7 @@ impl Restaurant {
                     dishes: dishes(&g.products, r.scale),
                 })
                 .collect(),
-            None => vec![Guest {
-                name: "Guest 1".into(),
-                dishes: dishes(&order.products, r.scale),
-            }],
+            None => one_guest(dishes(&order.products, r.scale)),
         };
         let status = order.status_value();
         let table = order
@@ -465,28 +463,22 @@ impl PosConnector for WsaConnector {
     }
 
     async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
-        let mut evidence = Vec::new();
+        let mut found = Findings::default();
         // 1. The task's own answer, when we know its taskGuid.
         match check.reference.as_deref() {
-            None => evidence.push("no taskGuid known".to_string()),
+            None => found.note("no taskGuid known"),
             Some(guid) => match stored_answer(r, guid).await {
                 Ok(decided) => return decided,
-                Err(inconclusive) => evidence.push(inconclusive),
+                Err(inconclusive) => found.note(inconclusive),
             },
         }
         // 2. The order now, against the bill as read before posting.
         let (bill, order) = match r.read_bill(&check.bill_id).await {
             Ok(x) => x,
             Err(f) => {
-                evidence.push(format!(
-                    "the order could not be read ({f}); outcome stays unknown"
-                ));
-                return checked(
-                    Outcome::Unknown,
-                    false,
-                    Some(f.pos_failure()),
-                    evidence.join("; "),
-                );
+                found.failed("the order could not be read", &f);
+                found.note("outcome stays unknown");
+                return found.answer(Outcome::Unknown, false);
             }
         };
         // Closed now only when r_keeper says so in the order's own status.
@@ -495,8 +487,8 @@ impl PosConnector for WsaConnector {
             ..bill.amounts()
         };
         let j = judge_posting(check.bill_before.as_ref(), &now, check.amount.value());
-        evidence.push(j.why);
-        checked(j.outcome, j.closed, None, evidence.join("; "))
+        found.note(j.why);
+        found.answer(j.outcome, j.closed)
     }
 }
 
