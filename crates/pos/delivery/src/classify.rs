@@ -19,10 +19,8 @@
 //! Rows 1-7 are [`ROWS`] (row 8 is what no row matches), read by the kit's table engine
 //! ([`posgate_pos_kit::answers`]); the `rk7_close_order` fallback is [`RK_CODE_MEANINGS`].
 //!
-//! Transport failures, as [`posgate_pos_kit::http`] reads them: no connection → transient; a
-//! timeout or a break after the request was sent → write: unknown, read: transient; a redirect
-//! (never followed: the bearer token would go with it) → refused `OTHER_ERROR` with its
-//! `Location`, nothing was booked: fix the configured URL.
+//! Transport failures are read as the kit reads them for every POS ([`posgate_pos_kit::failure`]);
+//! a redirect is never followed (the bearer token would go with it).
 //!
 //! One more question is asked of a refused `/complete` when it probes an unanswered `/pay`
 //! ([`says_not_paid`]): does r_keeper say the order is not (fully) paid? Yes for a not-paid

@@ -8,7 +8,6 @@
 //! at the restaurant's scale, the wire form) is the adapter kit's.
 
 use anyhow::Context;
-use posgate_core::Substate;
 use posgate_core::pos::{
     Bill, BillStatus, Capabilities, Check, Dish, Outcome, PosFailure, PosReply, Posting,
 };
@@ -306,20 +305,12 @@ impl PosConnector for DeliveryConnector {
             Err(f) => return Ok(posted(f.read_only().reply())),
         };
         if order.is_not_transferred() {
-            return Ok(PosReply::failed(
-                Outcome::NotApplied,
-                PosFailure {
-                    transient: true,
-                    ..PosFailure::ours(
-                        Substate::OtherError,
-                        "delivery/not_transferred",
-                        format!(
-                            "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
-                            order.status_label()
-                        ),
-                    )
-                },
-            ));
+            let why = format!(
+                "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
+                order.status_label()
+            );
+            // Passing: not applied, posted again later.
+            return Ok(Failure::ours(Verdict::Transient, "delivery/not_transferred", why).reply());
         }
         if order.is_completed() || order.is_cancelled() {
             return Ok(refused(

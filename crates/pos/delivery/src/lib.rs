@@ -21,14 +21,12 @@
 //!   texts inside them go through the one shared classifier, [`classify_rk_text`].
 //! - [`wire`]: the `/pay` body and lenient reading of orders and errors (money never through
 //!   floats); every paid/closed indicator an order may carry.
-//! - [`reconcile`]: the decision table of `CheckPayment` (below).
+//! - [`reconcile`]: the decision table of `CheckPayment`.
 //!
 //! # Running
-//! `posgate-delivery --config posgate.toml` (or `POSGATE_CONFIG=posgate.toml`) reads only
-//! `[delivery] listen` (default `127.0.0.1:50062`; `POSGATE_DELIVERY__LISTEN` overrides it) and
-//! `[auth]`. Restaurants are declared in the registry, not here: a `[delivery.restaurants]`
-//! section is refused. Logging follows `RUST_LOG` (default `info`). The client secret and the
-//! tokens are never logged.
+//! `posgate-delivery` is the kit's adapter process ([`posgate_pos_kit::run`]): its section is
+//! `[delivery]`, listening on `127.0.0.1:50062` by default. The client secret and the tokens are
+//! never logged.
 //!
 //! # Connection settings
 //! What a connection carries, and what it must not, is written once in [`settings`] (what
@@ -40,7 +38,7 @@
 //! - `GetBill`: `total` is the order's `amount` (after discounts). Status ids below 4 →
 //!   `NOT_READY`, 11 → `CLOSED`, 12 → `CANCELED`, every other → `OPEN`. r_k Delivery's
 //!   documented answers show **no paid state**: `paid`/`amount_due` come from `payments[]`,
-//!   `paidAmount`, `isPaid` or another indicator of [`wire::PAID_STATE_KEYS`] when an answer
+//!   `paidAmount`, `isPaid` or another indicator of [`wire::paid_state_keys`] when an answer
 //!   has them (the simulator does); otherwise an open order counts as unpaid
 //!   (`amount_due = amount`) and a completed one as paid.
 //! - `PostPayment` reads the order first: below status 4 → `NOT_APPLIED` (not in r_keeper yet;
@@ -55,16 +53,13 @@
 //!   unpaid order (`rk7_close_order` "not fully paid") → `REJECTED` `CLOSE_ORDER_BLOCKED`.
 //! - `Describe.reconcile_settle_ms` = `write_timeout_ms` + `settle_margin_ms`: how long an
 //!   unanswered `/pay` may still be applied by r_k Delivery and White Server.
-//! - `CheckPayment` never posts; it decides by the table below.
+//! - `CheckPayment` never posts. A `/pay` whose answer was lost, or that timed out inside
+//!   r_k Delivery (`ERR_EXTERNAL_ERROR_WS` "Request timed out"), is decided by one table rather
+//!   than handed to a person hours later: [`reconcile`] lists its rows.
 //! - `ListBills`: the order search with `includeStatusIds` 4–10 and 13 (repeated parameter),
 //!   `fromDate` = now − `list_lookback_hours`, filtered by `restaurant_guid` and the table
 //!   (`tableCode`); if r_k Delivery has no search (404/405/501) or `list_bills = false`: an
 //!   empty list with a failure saying so.
-//!
-//! # Deciding an unknown outcome (`CheckPayment`)
-//! A `/pay` whose answer was lost, or that timed out inside r_k Delivery
-//! (`ERR_EXTERNAL_ERROR_WS` "Request timed out"), is decided by one table rather than handed to
-//! a person hours later: [`reconcile`] lists its rows.
 #![forbid(unsafe_code)]
 
 pub mod classify;

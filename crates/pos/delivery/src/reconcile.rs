@@ -7,7 +7,7 @@
 //! with the order never completed. So every indicator the order carries is used (status id;
 //! without one a closed flag, `completedAt`/`closedAt` or the status name; `payments[]`, a paid
 //! amount, an amount due, a paid flag or a payment status, under the names in
-//! [`crate::wire::PAID_STATE_KEYS`]), and when it does not tell and the payment asked to close
+//! [`crate::wire::paid_state_keys`]), and when it does not tell and the payment asked to close
 //! (`CheckPaymentRequest.close`; the payment service closes after paying), `/complete` is a
 //! safe probe: r_keeper completes only a fully paid order, so success means the money is there
 //! (and the order is now closed, as asked), and «not fully paid» means the `/pay` was not
