@@ -19,10 +19,8 @@
 //! Rows 1-7 are [`ROWS`] (row 8 is what no row matches), read by the kit's table engine
 //! ([`posgate_pos_kit::answers`]); the `rk7_close_order` fallback is [`RK_CODE_MEANINGS`].
 //!
-//! Transport failures, as [`posgate_pos_kit::http`] reads them: no connection → transient; a
-//! timeout or a break after the request was sent → write: unknown, read: transient; a redirect
-//! (never followed: the bearer token would go with it) → refused `OTHER_ERROR` with its
-//! `Location`, nothing was booked: fix the configured URL.
+//! Transport failures are read as the kit reads them for every POS ([`posgate_pos_kit::failure`]);
+//! a redirect is never followed (the bearer token would go with it).
 //!
 //! One more question is asked of a refused `/complete` when it probes an unanswered `/pay`
 //! ([`says_not_paid`]): does r_keeper say the order is not (fully) paid? Yes for a not-paid
@@ -31,11 +29,14 @@
 //! ([`OTHER_CLOSE_BLOCKERS`], or a lock, shift or printer by `classify_rk_text`); never for a
 //! timeout, a transport failure or an auth failure.
 
+use Then::{AfterSending, By, Is};
+use When::{CodeHas, CodeIs, CodeStarts, MsgHas, MsgStarts, Status, StatusIn, Text};
 use posgate_core::Substate;
 use posgate_pos_kit::REFUSED;
 /// The table's engine and its parts are the kit's ([`posgate_pos_kit::answers`]).
 pub use posgate_pos_kit::answers::{Answer, Decide, Op, Row, Said, Then, When, classify_by};
 use posgate_pos_kit::lenient::ErrorBody;
+use posgate_pos_kit::words::says;
 use posgate_rkeeper::classify::{is_not_found_text, is_timeout_text};
 use posgate_rkeeper::{Verdict, classify_rk_text};
 
@@ -51,26 +52,14 @@ pub fn is_final_status_text(text: &str) -> bool {
 }
 
 /// `msg` names a timeout ([`is_timeout_text`], shared with r_keeper).
-pub const TIMEOUT_TEXT: Said = Said {
-    name: "timeout_text",
-    holds: is_timeout_text,
-};
+pub const TIMEOUT_TEXT: Said = Said::new("timeout_text", is_timeout_text);
 /// `msg` names a final status ([`is_final_status_text`]).
-pub const FINAL_STATUS_TEXT: Said = Said {
-    name: "final_status_text",
-    holds: is_final_status_text,
-};
+pub const FINAL_STATUS_TEXT: Said = Said::new("final_status_text", is_final_status_text);
 /// `msg` says the order does not exist ([`is_not_found_text`], shared with r_keeper).
-pub const NOT_FOUND_TEXT: Said = Said {
-    name: "not_found_text",
-    holds: is_not_found_text,
-};
+pub const NOT_FOUND_TEXT: Said = Said::new("not_found_text", is_not_found_text);
 /// r_keeper refused: the substate by [`classify_rk_text`], or, for a text it does not know,
 /// by [`RK_CODE_MEANINGS`].
-pub const RK_TEXT: Decide = Decide {
-    name: "rk_text",
-    decide: rk_text,
-};
+pub const RK_TEXT: Decide = Decide::new("rk_text", rk_text);
 
 fn rk_text(a: &Answer) -> Verdict {
     match classify_rk_text(a.msg) {
@@ -88,60 +77,42 @@ fn rk_text(a: &Answer) -> Verdict {
 pub const ROWS: &[Row] = &[
     // 1. Credentials refused (401 after one token refresh) or access denied: nothing booked,
     //    whatever the body says.
-    Row {
-        name: "auth",
-        when: &[When::Status(401), When::Status(403)],
-        then: Then::Is(REFUSED),
-        not_found: false,
-    },
+    Row::new("auth", &[Status(401), Status(403)], Is(REFUSED)),
     // 2. A timeout behind r_k Delivery (the restaurant did not answer in time): the order may
     //    have changed.
-    Row {
-        name: "timeout",
-        when: &[When::Text(TIMEOUT_TEXT), When::CodeHas("timeout")],
-        then: Then::AfterSending,
-        not_found: false,
-    },
+    Row::new(
+        "timeout",
+        &[Text(TIMEOUT_TEXT), CodeHas("timeout")],
+        AfterSending,
+    ),
     // 3. The order is completed or cancelled: refused, even under a non-r_keeper code.
-    Row {
-        name: "final_status",
-        when: &[When::Text(FINAL_STATUS_TEXT)],
-        then: Then::Is(REFUSED),
-        not_found: false,
-    },
+    Row::new("final_status", &[Text(FINAL_STATUS_TEXT)], Is(REFUSED)),
     // 4. No such order (HTTP 404, or r_keeper's "order not found" in any wrapper).
-    Row {
-        name: "not_found",
-        when: &[When::Status(404), When::Text(NOT_FOUND_TEXT)],
-        then: Then::Is(REFUSED),
-        not_found: true,
-    },
+    Row::new(
+        "not_found",
+        &[Status(404), Text(NOT_FOUND_TEXT)],
+        Is(REFUSED),
+    )
+    .not_found(),
     // 5. r_keeper's own refusal, passed on by r_k Delivery.
-    Row {
-        name: "rkeeper",
-        when: &[
-            When::CodeIs("err_external_error_ws"),
-            When::CodeStarts("rk7"),
-            When::MsgHas("rkinternal"),
-            When::MsgStarts("ws error"),
+    Row::new(
+        "rkeeper",
+        &[
+            CodeIs("err_external_error_ws"),
+            CodeStarts("rk7"),
+            MsgHas("rkinternal"),
+            MsgStarts("ws error"),
         ],
-        then: Then::By(RK_TEXT),
-        not_found: false,
-    },
+        By(RK_TEXT),
+    ),
     // 6. Rate limited: nothing was done, ask again later.
-    Row {
-        name: "too_many_requests",
-        when: &[When::Status(429)],
-        then: Then::Is(Verdict::Transient),
-        not_found: false,
-    },
+    Row::new("too_many_requests", &[Status(429)], Is(Verdict::Transient)),
     // 7. The server failed or gave up waiting: the request may have been applied.
-    Row {
-        name: "server_failure",
-        when: &[When::Status(408), When::StatusIn(500, 599)],
-        then: Then::AfterSending,
-        not_found: false,
-    },
+    Row::new(
+        "server_failure",
+        &[Status(408), StatusIn(500, 599)],
+        AfterSending,
+    ),
 ];
 
 /// r_k Delivery codes (lower case) whose documented meaning holds when r_keeper's text is one
@@ -207,12 +178,12 @@ pub fn says_not_paid(f: &Failure) -> bool {
     {
         return false;
     }
-    let names_other_reason = OTHER_CLOSE_BLOCKERS.iter().any(|w| text.contains(w))
+    let names_other_reason = says(&text, OTHER_CLOSE_BLOCKERS)
         || matches!(
             classify_rk_text(&text),
             Substate::BillInUse | Substate::CashiersShiftClosed | Substate::PrinterError
         );
-    NOT_PAID_TEXTS.iter().any(|w| text.contains(w))
+    says(&text, NOT_PAID_TEXTS)
         || text.contains("[3071]")
         || (code == "rk7_close_order" && !names_other_reason)
 }

@@ -44,21 +44,13 @@ pub fn http_client(ca_pem: Option<&str>) -> Result<reqwest::Client, reqwest::Err
 }
 
 /// An r_k Delivery client for one restaurant, with its token cache.
+#[derive(Debug)]
 pub struct DeliveryClient {
     http: reqwest::Client,
     base: String,
     auth: TokenSource,
     read_timeout: Duration,
     write_timeout: Duration,
-}
-
-impl std::fmt::Debug for DeliveryClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliveryClient")
-            .field("base", &self.base)
-            .field("auth", &self.auth)
-            .finish()
-    }
 }
 
 impl DeliveryClient {
@@ -87,106 +79,73 @@ impl DeliveryClient {
 
     /// `GET /orders/{orderId}`.
     pub async fn get_order(&self, order_id: &str) -> Result<(Order, Option<String>), Failure> {
-        let a = self
-            .call(
-                Method::GET,
-                &format!("{ORDERS_PATH}/{order_id}"),
-                &[],
-                None,
-                Op::Read,
-                "get order",
-            )
-            .await?;
+        let path = format!("{ORDERS_PATH}/{order_id}");
+        let a = self.call(Op::Read, &path, &[], None, "get order").await?;
         match Order::from_answer(&a.value) {
             Some(o) => Ok((o, a.request_id)),
-            None => Err(Failure {
-                request_id: a.request_id,
-                ..Failure::ours(
-                    Verdict::Transient,
-                    "delivery/unreadable_order",
-                    "the answer to GET order has no readable order",
-                )
-            }),
+            None => Err(unreadable(
+                "delivery/unreadable_order",
+                "the answer to GET order has no readable order",
+                a,
+            )),
         }
     }
 
     /// `GET /orders?...`: the raw order objects found.
     pub async fn search(&self, query: &[(String, String)]) -> Result<Vec<Value>, Failure> {
         let a = self
-            .call(
-                Method::GET,
-                ORDERS_PATH,
-                query,
-                None,
-                Op::Read,
-                "search orders",
-            )
+            .call(Op::Read, ORDERS_PATH, query, None, "search orders")
             .await?;
-        orders_of_search(&a.value).ok_or_else(|| Failure {
-            request_id: a.request_id.clone(),
-            ..Failure::ours(
-                Verdict::Transient,
+        match orders_of_search(&a.value) {
+            Some(rows) => Ok(rows),
+            None => Err(unreadable(
                 "delivery/unreadable_search",
                 "the answer to the order search has no list of orders",
-            )
-        })
+                a,
+            )),
+        }
     }
 
     /// `PUT /orders/{orderId}/pay`; the `requestId` of the exchange when known.
     pub async fn pay(&self, order_id: &str, lines: &[PayLine]) -> Result<Option<String>, Failure> {
         let body =
             pay_body(lines).map_err(|e| Failure::unsendable("adapter/serialize", e.to_string()))?;
-        self.call(
-            Method::PUT,
-            &format!("{ORDERS_PATH}/{order_id}/pay"),
-            &[],
-            Some(body),
-            Op::Write,
-            "pay",
-        )
-        .await
-        .map(|a| a.request_id)
+        let path = format!("{ORDERS_PATH}/{order_id}/pay");
+        let a = self.call(Op::Write, &path, &[], Some(body), "pay").await?;
+        Ok(a.request_id)
     }
 
     /// `PUT /orders/{orderId}/complete`; the `requestId` of the exchange when known.
     pub async fn complete(&self, order_id: &str) -> Result<Option<String>, Failure> {
-        self.call(
-            Method::PUT,
-            &format!("{ORDERS_PATH}/{order_id}/complete"),
-            &[],
-            None,
-            Op::Write,
-            "complete",
-        )
-        .await
-        .map(|a| a.request_id)
+        let path = format!("{ORDERS_PATH}/{order_id}/complete");
+        let a = self.call(Op::Write, &path, &[], None, "complete").await?;
+        Ok(a.request_id)
     }
 
+    /// One exchange, logged: a read is a `GET`, a write a `PUT`.
     async fn call(
         &self,
-        method: Method,
+        op: Op,
         path: &str,
         query: &[(String, String)],
         body: Option<Vec<u8>>,
-        op: Op,
         what: &'static str,
     ) -> Result<Answer, Failure> {
-        let exchange = self.exchange(method, path, query, body, op);
+        let exchange = self.exchange(op, path, query, body);
         logged(PEER, what, path, |a| a.request_id.as_deref(), exchange).await
     }
 
     async fn exchange(
         &self,
-        method: Method,
+        op: Op,
         path: &str,
         query: &[(String, String)],
         body: Option<Vec<u8>>,
-        op: Op,
     ) -> Result<Answer, Failure> {
         let url = format!("{}{path}", self.base);
-        let timeout = match op {
-            Op::Read => self.read_timeout,
-            Op::Write => self.write_timeout,
+        let (method, timeout) = match op {
+            Op::Read => (Method::GET, self.read_timeout),
+            Op::Write => (Method::PUT, self.write_timeout),
         };
         let request = |bearer| {
             let rb = self
@@ -215,6 +174,11 @@ impl DeliveryClient {
             _ => f,
         })
     }
+}
+
+/// A 2xx answer without what was asked for: passing (nothing changed), its `requestId` kept.
+fn unreadable(code: &str, text: &str, a: Answer) -> Failure {
+    Failure::ours(Verdict::Transient, code, text).with_request_id(a.request_id)
 }
 
 /// An error inside a 2xx answer: a body with both a code and a message and no `result` (an

@@ -8,13 +8,16 @@
 //! at the restaurant's scale, the wire form) is the adapter kit's.
 
 use anyhow::Context;
-use posgate_core::Substate;
 use posgate_core::pos::{
-    Bill, BillStatus, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
+    Bill, BillStatus, Capabilities, Check, Dish, Outcome, PosFailure, PosReply, Posting,
 };
+use posgate_pos_kit::connector::{closed_after_all, none_listed, refused};
 use posgate_pos_kit::http::restaurant_client;
-use posgate_pos_kit::{Invalid, Listed, PosConnector, Setting, tender_lines, tips_not_booked};
+use posgate_pos_kit::{
+    Findings, Invalid, Listed, PosConnector, Setting, one_guest, tender_lines, tips_not_booked,
+};
 use posgate_proto::v1::PosConnection;
+use posgate_rkeeper::Verdict;
 use rust_decimal::Decimal;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -100,15 +103,15 @@ impl Restaurant {
         let total = o.amount?;
         let zero = Decimal::ZERO;
         let status = bill_status(o);
-        let (paid, due) = match (status, o.paid()) {
-            (BillStatus::Closed, _) => (total, zero),
-            (BillStatus::Canceled, Paid::Known(p)) => (p, zero),
-            (BillStatus::Canceled, Paid::NotShown) => (zero, zero),
-            (_, paid) => {
-                let paid = match paid {
-                    Paid::Known(p) => p.max(zero),
-                    Paid::NotShown => zero,
-                };
+        let paid = match o.paid() {
+            Paid::Known(p) => p,
+            Paid::NotShown => zero,
+        };
+        let (paid, due) = match status {
+            BillStatus::Closed => (total, zero),
+            BillStatus::Canceled => (paid, zero),
+            _ => {
+                let paid = paid.max(zero);
                 (paid, total.checked_sub(paid).unwrap_or(zero).max(zero))
             }
         };
@@ -125,23 +128,17 @@ impl Restaurant {
             waiter: String::new(),
             waiter_id: String::new(),
             // r_k Delivery orders have no guest split: one guest with every dish.
-            guests: vec![Guest {
-                name: "Guest 1".into(),
-                dishes: o.dishes.iter().map(|d| dish_of(d, self.scale)).collect(),
-            }],
+            guests: one_guest(o.dishes.iter().map(|d| dish_of(d, self.scale)).collect()),
             currency: self.settings.currency_guid.clone(),
         })
     }
 
     async fn read_bill(&self, bill_id: &str) -> Result<(Bill, Order), Failure> {
         let (order, request_id) = self.client.get_order(bill_id).await?;
-        let bill = self.bill_of(bill_id, &order).ok_or_else(|| Failure {
-            request_id,
-            ..Failure::ours(
-                posgate_rkeeper::Verdict::Transient,
-                "delivery/no_amount",
-                "the r_k Delivery order has no amount",
-            )
+        let bill = self.bill_of(bill_id, &order).ok_or_else(|| {
+            let text = "the r_k Delivery order has no amount";
+            Failure::ours(Verdict::Transient, "delivery/no_amount", text)
+                .with_request_id(request_id)
         })?;
         Ok((bill, order))
     }
@@ -149,31 +146,29 @@ impl Restaurant {
     /// `/complete`; a refusal of an order that turns out to be completed already (a repeat,
     /// a race) is a success.
     async fn complete(&self, bill_id: &str) -> Result<Option<String>, Failure> {
-        match self.client.complete(bill_id).await {
-            Ok(rid) => Ok(rid),
-            Err(f) => {
-                if matches!(f.verdict, posgate_rkeeper::Verdict::Rejected(_))
-                    && let Ok((o, _)) = self.client.get_order(bill_id).await
-                    && o.is_completed()
-                {
-                    return Ok(f.request_id);
-                }
-                Err(f)
-            }
-        }
+        let completed = async {
+            let read = self.client.get_order(bill_id).await;
+            read.is_ok_and(|(o, _)| o.is_completed())
+        };
+        closed_after_all(self.client.complete(bill_id).await, completed, |f| {
+            f.request_id
+        })
+        .await
     }
 
     /// The order search: open orders of the last `list_lookback_hours`, of `restaurant_guid`.
     fn search_query(&self) -> Vec<(String, String)> {
         let from = OffsetDateTime::now_utc()
             - time::Duration::hours(i64::from(self.settings.list_lookback_hours.max(1)));
-        let mut query: Vec<(String, String)> = (status::TRANSFERRED_TO_KITCHEN..status::COMPLETED)
-            .chain([13])
+        let statuses = (status::TRANSFERRED_TO_KITCHEN..status::COMPLETED).chain([13]);
+        let mut query: Vec<(String, String)> = statuses
             .map(|s| ("includeStatusIds".to_string(), s.to_string()))
+            .chain([
+                ("sortOrder".into(), "desc".into()),
+                ("orderBy".into(), "updatedAt".into()),
+                ("fromDate".into(), at_offset(from, self.offset)),
+            ])
             .collect();
-        query.push(("sortOrder".into(), "desc".into()));
-        query.push(("orderBy".into(), "updatedAt".into()));
-        query.push(("fromDate".into(), at_offset(from, self.offset)));
         if let Some(g) = self
             .settings
             .restaurant_guid
@@ -237,28 +232,20 @@ impl PosConnector for DeliveryConnector {
 
     async fn list_bills(&self, r: &Restaurant, table: Option<&str>) -> Listed {
         if !r.settings.list_bills {
-            return (
-                vec![],
-                Some(PosFailure::ours(
-                    Substate::OtherError,
-                    "delivery/list_disabled",
-                    "listing bills is turned off for this restaurant (list_bills = false); ask for a bill by its orderId",
-                )),
+            return none_listed(
+                "delivery/list_disabled",
+                "listing bills is turned off for this restaurant (list_bills = false); ask for a bill by its orderId",
             );
         }
         let rows = match r.client.search(&r.search_query()).await {
             Ok(rows) => rows,
             Err(f) if matches!(f.code.as_str(), "HTTP/404" | "HTTP/405" | "HTTP/501") => {
-                return (
-                    vec![],
-                    Some(PosFailure::ours(
-                        Substate::OtherError,
-                        "delivery/search_unsupported",
-                        format!(
-                            "r_k Delivery does not offer the order search here ({}); ask for a bill by its orderId",
-                            f.code
-                        ),
-                    )),
+                return none_listed(
+                    "delivery/search_unsupported",
+                    format!(
+                        "r_k Delivery does not offer the order search here ({}); ask for a bill by its orderId",
+                        f.code
+                    ),
                 );
             }
             Err(f) => return (vec![], Some(f.pos_failure())),
@@ -280,23 +267,19 @@ impl PosConnector for DeliveryConnector {
                     Err(f) => return (bills, Some(f.pos_failure())),
                 }
             };
-            if let (Some(want), Some(got)) = (&r.settings.restaurant_guid, &order.restaurant_id)
-                && !want.trim().eq_ignore_ascii_case(got.trim())
+            // Only open orders of this restaurant (when both name it) and of the table asked for.
+            let at = |want: &str, got: &str| got.trim().eq_ignore_ascii_case(want);
+            let other_restaurant = match (&r.settings.restaurant_guid, &order.restaurant_id) {
+                (Some(want), Some(got)) => !at(want.trim(), got),
+                _ => false,
+            };
+            let at_table = |t: &str| order.table_code.as_deref().is_some_and(|c| at(t, c));
+            if !other_restaurant
+                && table.is_none_or(at_table)
+                && bill_status(&order) == BillStatus::Open
             {
-                continue;
+                bills.extend(r.bill_of(&id, &order));
             }
-            if table.is_some_and(|t| {
-                !order
-                    .table_code
-                    .as_deref()
-                    .is_some_and(|c| c.trim().eq_ignore_ascii_case(t))
-            }) {
-                continue;
-            }
-            if bill_status(&order) != BillStatus::Open {
-                continue;
-            }
-            bills.extend(r.bill_of(&id, &order));
         }
         (bills, None)
     }
@@ -322,31 +305,19 @@ impl PosConnector for DeliveryConnector {
             Err(f) => return Ok(posted(f.read_only().reply())),
         };
         if order.is_not_transferred() {
-            return Ok(PosReply::failed(
-                Outcome::NotApplied,
-                PosFailure {
-                    transient: true,
-                    ..PosFailure::ours(
-                        Substate::OtherError,
-                        "delivery/not_transferred",
-                        format!(
-                            "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
-                            order.status_label()
-                        ),
-                    )
-                },
-            ));
+            let why = format!(
+                "order {bill_id} is at status {}, not yet transferred to the kitchen (4): it is not in r_keeper and cannot be paid yet; auto-accept or an operator moves it on, then posting again succeeds",
+                order.status_label()
+            );
+            // Passing: not applied, posted again later.
+            return Ok(Failure::ours(Verdict::Transient, "delivery/not_transferred", why).reply());
         }
         if order.is_completed() || order.is_cancelled() {
-            return Ok(PosReply::failed(
-                Outcome::Rejected,
-                PosFailure::ours(
-                    Substate::OtherError,
-                    "delivery/final_status",
-                    format!(
-                        "order {bill_id} is {} in r_k Delivery (a final status); nothing was posted",
-                        order.status_label()
-                    ),
+            return Ok(refused(
+                "delivery/final_status",
+                format!(
+                    "order {bill_id} is {} in r_k Delivery (a final status); nothing was posted",
+                    order.status_label()
                 ),
             ));
         }
@@ -362,18 +333,11 @@ impl PosConnector for DeliveryConnector {
         match r.client.get_order(bill_id).await {
             Ok((o, rid)) if o.is_completed() => return PosReply::applied().reference(rid),
             Ok((o, rid)) if o.is_cancelled() => {
-                return PosReply::failed(
-                    Outcome::Rejected,
-                    PosFailure::ours(
-                        Substate::OtherError,
-                        "delivery/cancelled",
-                        format!(
-                            "order {bill_id} is {} in r_k Delivery and cannot be completed",
-                            o.status_label()
-                        ),
-                    ),
-                )
-                .reference(rid);
+                let why = format!(
+                    "order {bill_id} is {} in r_k Delivery and cannot be completed",
+                    o.status_label()
+                );
+                return refused("delivery/cancelled", why).reference(rid);
             }
             Err(f) if f.not_found => {
                 return PosReply::failed(Outcome::Rejected, f.pos_failure())
@@ -390,13 +354,12 @@ impl PosConnector for DeliveryConnector {
 
     async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
         let bill_id = check.bill_id.as_str();
-        let mut why = Vec::new();
+        let mut found = Findings::default();
         if let Some(reference) = &check.reference {
-            why.push(format!(
+            found.note(format!(
                 "requestId {reference} of the posting cannot be looked up in r_k Delivery"
             ));
         }
-        let mut failure = None;
         let evidence = match r.read_bill(bill_id).await {
             Ok((now, order)) => {
                 let (e, w) = reconcile::from_order(
@@ -406,16 +369,11 @@ impl PosConnector for DeliveryConnector {
                     check.amount,
                     r.scale,
                 );
-                why.push(w);
+                found.note(w);
                 e
             }
             Err(f) => {
-                why.push(format!(
-                    "the order could not be read ({}: {})",
-                    f.code,
-                    f.pos_text()
-                ));
-                failure = Some(f.pos_failure());
+                found.failed("the order could not be read", &f);
                 Evidence::Unreadable
             }
         };
@@ -428,21 +386,17 @@ impl PosConnector for DeliveryConnector {
             );
             let result = r.complete(bill_id).await;
             let (e, w) = reconcile::from_complete(&result);
-            why.push(w);
+            found.note(w);
             if let Err(f) = &result {
-                failure = Some(f.pos_failure());
+                found.failure = Some(f.pos_failure());
             }
             decision = reconcile::decide(e, check.close);
         }
-        let (outcome, bill_closed) = match decision {
-            Decision::Answer {
-                outcome,
-                bill_closed,
-            } => (outcome, bill_closed),
+        match decision {
+            Decision::Answer(outcome, bill_closed) => found.answer(outcome, bill_closed),
             // The table never asks twice; if it did, nothing is known.
-            Decision::ProbeWithComplete => (Outcome::Unknown, false),
-        };
-        posgate_pos_kit::checked(outcome, bill_closed, failure, why.join("; "))
+            Decision::ProbeWithComplete => found.answer(Outcome::Unknown, false),
+        }
     }
 }
 

@@ -4,11 +4,37 @@
 //! This module exists because r_k Delivery's documented order shows no paid state: reading it
 //! alone often cannot tell whether a `/pay` whose answer was lost reached r_keeper, and left
 //! undecided the payment waited out the whole reconcile budget (hours) and went to a person,
-//! with the order never completed. When the payment asked to close the bill (the payment
-//! service closes after paying), `/complete` decides instead: r_keeper completes only a fully
-//! paid order, so success means the money is there (and the order is now closed, as asked),
-//! and «not fully paid» means the `/pay` was not applied. The rows are listed in the crate
-//! docs (`lib.rs`, "Deciding an unknown outcome").
+//! with the order never completed. So every indicator the order carries is used (status id;
+//! without one a closed flag, `completedAt`/`closedAt` or the status name; `payments[]`, a paid
+//! amount, an amount due, a paid flag or a payment status, under the names in
+//! [`crate::wire::paid_state_keys`]), and when it does not tell and the payment asked to close
+//! (`CheckPaymentRequest.close`; the payment service closes after paying), `/complete` is a
+//! safe probe: r_keeper completes only a fully paid order, so success means the money is there
+//! (and the order is now closed, as asked), and «not fully paid» means the `/pay` was not
+//! applied. First matching row wins:
+//!
+//! | # | evidence | outcome |
+//! |---|---|---|
+//! | 1 | the order cannot be read | `UNKNOWN` (the read failure attached) |
+//! | 2 | paid state: paid grew by ≥ the amount (a payment of 0: a payment line or a paid flag) | `APPLIED`, `bill_closed` if the order is completed |
+//! | 3 | paid state: changed by another amount, or nothing to compare with | `UNKNOWN` (a foreign change: a person decides) |
+//! | 4 | completed since the read before posting (r_k Delivery completes only paid orders) | `APPLIED` + `bill_closed` |
+//! | 5 | paid state: unchanged, nothing paid, paid flag false | `NOT_APPLIED` |
+//! | 6 | cancelled, no paid state | `UNKNOWN` |
+//! | 7 | open, no paid state, the payment did not ask to close | `UNKNOWN` |
+//! | 7′ | open, no paid state, close asked | ask `/complete`, then rows 8–10 |
+//! | 8 | `/complete` succeeded (or was refused and the order is completed after all) | `APPLIED` + `bill_closed` |
+//! | 9 | `/complete` refused as not fully paid: `rk7_close_order` naming no other reason, r_keeper `[3071]`, or a not-paid text in any of RU/UK/EN ([`says_not_paid`]) | `NOT_APPLIED` (the `/complete` failure attached) |
+//! | 10 | `/complete` failed otherwise: timeout, lock, shift, printer, kitchen tickets, 5xx, HTML page, no connection | `UNKNOWN` (asked again at the next check) |
+//!
+//! Rows 2, 3 and 5 compare the paid amount before and after by the one "was it applied?"
+//! comparison every POS uses ([`posgate_core::pos::judge_posting`]); what only r_k Delivery
+//! has (no paid state at all, a payment of 0, completion as proof, the `/complete` probe) is
+//! this table's.
+//!
+//! `NOT_APPLIED` is believed by the payment service only after the settle time, so a late
+//! apply (the next check's `/complete` then succeeds, row 8) is never followed by a second
+//! `/pay`.
 
 use posgate_core::Money;
 use posgate_core::pos::{Bill, BillAmounts, Outcome, judge_posting};
@@ -48,31 +74,28 @@ pub enum Evidence {
 /// What to do with the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Answer `CheckPayment` with this.
-    Answer { outcome: Outcome, bill_closed: bool },
+    /// Answer `CheckPayment` with this outcome, and whether the bill is closed now.
+    Answer(Outcome, bool),
     /// Ask `/complete` and decide on its answer.
     ProbeWithComplete,
 }
 
 /// The decision table: evidence (and whether the payment asked to close) → outcome.
 pub fn decide(e: Evidence, close_asked: bool) -> Decision {
+    use Decision::Answer;
     use Evidence as E;
-    let answer = |outcome, bill_closed| Decision::Answer {
-        outcome,
-        bill_closed,
-    };
     match e {
-        E::Unreadable => answer(Outcome::Unknown, false),
-        E::PaidGrew { closed } => answer(Outcome::Applied, closed),
-        E::Unclear { closed } => answer(Outcome::Unknown, closed),
-        E::CompletedSince => answer(Outcome::Applied, true),
-        E::PaidUnchanged => answer(Outcome::NotApplied, false),
-        E::Cancelled => answer(Outcome::Unknown, false),
+        E::Unreadable => Answer(Outcome::Unknown, false),
+        E::PaidGrew { closed } => Answer(Outcome::Applied, closed),
+        E::Unclear { closed } => Answer(Outcome::Unknown, closed),
+        E::CompletedSince => Answer(Outcome::Applied, true),
+        E::PaidUnchanged => Answer(Outcome::NotApplied, false),
+        E::Cancelled => Answer(Outcome::Unknown, false),
         E::Silent if close_asked => Decision::ProbeWithComplete,
-        E::Silent => answer(Outcome::Unknown, false),
-        E::CompleteSucceeded => answer(Outcome::Applied, true),
-        E::CompleteNotPaid => answer(Outcome::NotApplied, false),
-        E::CompleteFailed => answer(Outcome::Unknown, false),
+        E::Silent => Answer(Outcome::Unknown, false),
+        E::CompleteSucceeded => Answer(Outcome::Applied, true),
+        E::CompleteNotPaid => Answer(Outcome::NotApplied, false),
+        E::CompleteFailed => Answer(Outcome::Unknown, false),
     }
 }
 
@@ -192,19 +215,11 @@ pub fn from_complete(result: &Result<Option<String>, Failure>) -> (Evidence, Str
         ),
         Err(f) if says_not_paid(f) => (
             Evidence::CompleteNotPaid,
-            format!(
-                "/complete was refused as not fully paid ({}: {}), so /pay was not applied",
-                f.code,
-                f.pos_text()
-            ),
+            format!("/complete was refused as not fully paid ({f}), so /pay was not applied"),
         ),
         Err(f) => (
             Evidence::CompleteFailed,
-            format!(
-                "/complete did not tell ({}: {}); it is asked again at the next check",
-                f.code,
-                f.pos_text()
-            ),
+            format!("/complete did not tell ({f}); it is asked again at the next check"),
         ),
     }
 }

@@ -10,7 +10,8 @@
 
 use posgate_core::Secret;
 use posgate_pos_kit::Setting;
-use posgate_pos_kit::connection::{self, Check, bad};
+use posgate_pos_kit::connection::Check::{self, Positive, Required, Wrong};
+use posgate_pos_kit::connection::{self, bad};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
 use time::UtcOffset;
@@ -163,44 +164,22 @@ fn default_offset() -> String {
     "+00:00".into()
 }
 
-/// Whether `url` is r_k Delivery's production API host (`https://delivery.ucs.ru`, any case,
-/// an optional trailing slash or the default port).
-pub fn is_production_base_url(url: &str) -> bool {
-    connection::is_root_of(url, DEFAULT_BASE_URL)
-}
-
 /// What [`DeliverySettings::from_connection`] checks after reading (and the URLs), in order.
 const CHECKS: &[Check<DeliverySettings>] = &[
-    (
-        "client_id",
-        |s| s.client_id.trim().is_empty(),
-        "is required",
-    ),
-    (
+    Required("client_id", |s| &s.client_id),
+    Wrong(
         "client_secret",
         |s| s.client_secret.is_empty(),
         "is required",
     ),
-    (
-        "currency_guid",
-        |s| s.currency_guid.trim().is_empty(),
-        "is required",
-    ),
-    (
+    Required("currency_guid", |s| &s.currency_guid),
+    Wrong(
         "utc_offset",
         |s| s.offset().is_none(),
         "is not an offset like +03:00",
     ),
-    (
-        "read_timeout_ms",
-        |s| s.read_timeout_ms == 0,
-        "must be positive",
-    ),
-    (
-        "write_timeout_ms",
-        |s| s.write_timeout_ms == 0,
-        "must be positive",
-    ),
+    Positive("read_timeout_ms", |s| s.read_timeout_ms),
+    Positive("write_timeout_ms", |s| s.write_timeout_ms),
 ];
 
 impl DeliverySettings {
@@ -221,7 +200,8 @@ impl DeliverySettings {
         if !self.auth_url.trim().is_empty() {
             return Ok(());
         }
-        if !is_production_base_url(&self.base_url) {
+        // The production API host: any case, an optional trailing slash or the default port.
+        if !connection::is_root_of(&self.base_url, DEFAULT_BASE_URL) {
             return Err(bad(
                 "auth_url",
                 format!(

@@ -59,7 +59,7 @@ pub struct Order {
     pub completed_at: Option<String>,
     pub dishes: Vec<DishLine>,
     /// Paid-state indicators. The documented API has none; some installations (and the
-    /// simulator) show some of them, under one of the names in [`PAID_STATE_KEYS`].
+    /// simulator) show some of them, under one of the names in [`paid_state_keys`].
     pub payments: Option<Vec<Decimal>>,
     pub paid_amount: Option<Decimal>,
     /// What is still to pay, when the answer says so.
@@ -73,21 +73,9 @@ pub struct Order {
 /// Where answers keep each indicator: every key is tried (any ASCII case), first found wins.
 /// Real installations are not documented to carry any paid state; these are the names seen
 /// in public clients, other vendors' APIs and the simulator.
-pub struct PaidStateKeys {
-    pub payments: &'static [&'static str],
-    pub paid_amount: &'static [&'static str],
-    pub due_amount: &'static [&'static str],
-    /// Strict booleans (`true`/`false`, also as strings) only: `"paid": 1` is an amount.
-    pub paid_flag: &'static [&'static str],
-    /// Text read by [`payment_status_says_paid`].
-    pub payment_status: &'static [&'static str],
-    pub closed_flag: &'static [&'static str],
-    pub closed_at: &'static [&'static str],
-}
-
-pub const PAID_STATE_KEYS: PaidStateKeys = PaidStateKeys {
-    payments: &["payments", "paymentList", "paymentsList", "payList"],
-    paid_amount: &[
+pub mod paid_state_keys {
+    pub const PAYMENTS: &[&str] = &["payments", "paymentList", "paymentsList", "payList"];
+    pub const PAID_AMOUNT: &[&str] = &[
         "paidAmount",
         "paidSum",
         "sumPaid",
@@ -96,27 +84,30 @@ pub const PAID_STATE_KEYS: PaidStateKeys = PaidStateKeys {
         "paymentsAmount",
         "paymentsSum",
         "paid",
-    ],
-    due_amount: &[
+    ];
+    pub const DUE_AMOUNT: &[&str] = &[
         "amountDue",
         "dueAmount",
         "leftToPay",
         "remainingAmount",
         "unpaidAmount",
         "amountLeft",
-    ],
-    paid_flag: &[
+    ];
+    /// Strict booleans (`true`/`false`, also as strings) only: `"paid": 1` is an amount.
+    pub const PAID_FLAG: &[&str] = &[
         "isPaid",
         "paid",
         "isPayed",
         "payed",
         "isFullyPaid",
         "fullyPaid",
-    ],
-    payment_status: &["paymentStatus", "paymentState", "payStatus", "paidStatus"],
-    closed_flag: &["isClosed", "closed", "isCompleted", "completed"],
-    closed_at: &["completedAt", "closedAt"],
-};
+    ];
+    /// Text read by [`super::payment_status_says_paid`].
+    pub const PAYMENT_STATUS: &[&str] =
+        &["paymentStatus", "paymentState", "payStatus", "paidStatus"];
+    pub const CLOSED_FLAG: &[&str] = &["isClosed", "closed", "isCompleted", "completed"];
+    pub const CLOSED_AT: &[&str] = &["completedAt", "closedAt"];
+}
 
 /// Keys of the status id: the documented ones (a number), then others (a number, or an
 /// object with an `id`); and the keys of its name.
@@ -216,29 +207,27 @@ impl Order {
         if !v.is_object() {
             return None;
         }
-        let keys = &PAID_STATE_KEYS;
-        let dishes = match list_at(v, &["dishList", "dishes"]) {
-            Some(items) => items
-                .iter()
-                .filter(|d| d.is_object())
-                .map(|d| DishLine {
-                    id: text_field(d, &["id", "dishId"]),
-                    name: text_field(d, &["name"]),
-                    price: decimal_at(d, &["price"]),
-                    quantity: decimal_at(d, &["quantity", "count"]),
-                    amount: decimal_at(d, &["amount", "sum", "totalPrice"]),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let payments = list_at(v, keys.payments).map(|items| {
+        use paid_state_keys as keys;
+        let dishes = list_at(v, &["dishList", "dishes"])
+            .into_iter()
+            .flatten()
+            .filter(|d| d.is_object())
+            .map(|d| DishLine {
+                id: text_field(d, &["id", "dishId"]),
+                name: text_field(d, &["name"]),
+                price: decimal_at(d, &["price"]),
+                quantity: decimal_at(d, &["quantity", "count"]),
+                amount: decimal_at(d, &["amount", "sum", "totalPrice"]),
+            })
+            .collect();
+        let payments = list_at(v, keys::PAYMENTS).map(|items| {
             items
                 .iter()
                 .map(|p| decimal_at(p, &["amount", "sum"]).unwrap_or(Decimal::ZERO))
                 .collect()
         });
-        let is_paid = strict_bool_at(v, keys.paid_flag).or_else(|| {
-            text_field(v, keys.payment_status)
+        let is_paid = strict_bool_at(v, keys::PAID_FLAG).or_else(|| {
+            text_field(v, keys::PAYMENT_STATUS)
                 .as_deref()
                 .and_then(payment_status_says_paid)
         });
@@ -250,13 +239,13 @@ impl Order {
             full_amount: decimal_at(v, &["fullAmount"]),
             table_code: text_field(v, &["tableCode"]),
             restaurant_id: text_field(v, &["restaurantId"]),
-            completed_at: text_field(v, keys.closed_at),
+            completed_at: text_field(v, keys::CLOSED_AT),
             dishes,
             payments,
-            paid_amount: decimal_at(v, keys.paid_amount),
-            due_amount: decimal_at(v, keys.due_amount),
+            paid_amount: decimal_at(v, keys::PAID_AMOUNT),
+            due_amount: decimal_at(v, keys::DUE_AMOUNT),
             is_paid,
-            closed_flag: strict_bool_at(v, keys.closed_flag),
+            closed_flag: strict_bool_at(v, keys::CLOSED_FLAG),
         };
         let documented_status = DOCUMENTED_STATUS_KEYS
             .iter()
@@ -327,34 +316,34 @@ impl Order {
             || self.is_paid.is_some()
     }
 
-    /// Money already paid into the order, as far as the answer tells: payment lines, a paid
-    /// amount, the amount less what is due, a paid flag, a completed order — first found.
+    /// Money already paid into the order, as far as the answer tells, by [`PAID_FROM`].
     pub fn paid(&self) -> Paid {
-        if let Some(lines) = &self.payments {
-            return Paid::Known(
-                lines
-                    .iter()
-                    .fold(Decimal::ZERO, |a, d| a.saturating_add(*d)),
-            );
-        }
-        if let Some(p) = self.paid_amount {
-            return Paid::Known(p);
-        }
-        if let (Some(due), Some(a)) = (self.due_amount, self.amount)
-            && let Some(p) = a.checked_sub(due)
-        {
-            return Paid::Known(p.max(Decimal::ZERO));
-        }
-        match (self.is_paid, self.amount) {
-            (Some(true), Some(a)) => return Paid::Known(a),
-            (Some(false), _) => return Paid::Known(Decimal::ZERO),
-            _ => {}
-        }
-        match (self.is_completed(), self.amount) {
-            (true, Some(a)) => Paid::Known(a),
-            _ => Paid::NotShown,
-        }
+        PAID_FROM
+            .iter()
+            .find_map(|from| from(self))
+            .map_or(Paid::NotShown, Paid::Known)
     }
+}
+
+/// Where the money already paid into an order is read from, first found wins.
+pub const PAID_FROM: &[fn(&Order) -> Option<Decimal>] = &[
+    // Payment lines, summed.
+    |o| o.payments.as_deref().map(saturating_sum),
+    // A paid amount.
+    |o| o.paid_amount,
+    // The amount less what is due.
+    |o| Some(o.amount?.checked_sub(o.due_amount?)?.max(Decimal::ZERO)),
+    // A paid flag: all of the amount, or nothing.
+    |o| Some(if o.is_paid? { o.amount? } else { Decimal::ZERO }),
+    // A completed order: all of the amount.
+    |o| o.amount.filter(|_| o.is_completed()),
+];
+
+/// Σ `lines`, never past the largest amount.
+fn saturating_sum(lines: &[Decimal]) -> Decimal {
+    lines
+        .iter()
+        .fold(Decimal::ZERO, |a, d| a.saturating_add(*d))
 }
 
 /// Orders in a search answer: `result` as an array, or `result.{items|orders|list|data|

@@ -14,10 +14,7 @@ use posgate_rkeeper::Verdict;
 #[test]
 fn the_table() {
     use Evidence as E;
-    let ans = |outcome, bill_closed| Decision::Answer {
-        outcome,
-        bill_closed,
-    };
+    let ans = Decision::Answer;
     let rows = [
         (E::Unreadable, ans(Outcome::Unknown, false)),
         (E::PaidGrew { closed: false }, ans(Outcome::Applied, false)),

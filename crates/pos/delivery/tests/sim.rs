@@ -529,7 +529,7 @@ async fn callers_need_a_token_when_auth_is_configured() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Deciding an unknown outcome: one test per row of the decision table (crate docs).
+// Deciding an unknown outcome: one test per row of the decision table (`reconcile` docs).
 // ------------------------------------------------------------------------------------------
 
 /// The demo simulator playing the documented API (no paid state in the order), its adapter,

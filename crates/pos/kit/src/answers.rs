@@ -81,6 +81,18 @@ macro_rules! by_name {
 }
 by_name!(Said, Decide);
 
+impl Said {
+    pub const fn new(name: &'static str, holds: fn(&str) -> bool) -> Said {
+        Said { name, holds }
+    }
+}
+
+impl Decide {
+    pub const fn new(name: &'static str, decide: fn(&Answer) -> Verdict) -> Decide {
+        Decide { name, decide }
+    }
+}
+
 /// What a row looks at; a row matches when any of its conditions holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -121,6 +133,24 @@ pub struct Row {
     pub then: Then,
     /// The POS does not know the bill.
     pub not_found: bool,
+}
+
+impl Row {
+    /// A row of a bill the POS knows; [`Row::not_found`] says otherwise, so a table reads as
+    /// `Row::new("gone", &[Status(404)], Is(REFUSED)).not_found()`.
+    pub const fn new(name: &'static str, when: &'static [When], then: Then) -> Row {
+        Row {
+            name,
+            when,
+            then,
+            not_found: false,
+        }
+    }
+
+    pub const fn not_found(mut self) -> Row {
+        self.not_found = true;
+        self
+    }
 }
 
 /// An answer as a table reads it.
@@ -238,47 +268,44 @@ mod tests {
     use super::*;
     use posgate_core::Substate;
 
-    const LOCKED: Said = Said {
-        name: "locked",
-        holds: |m| m.contains("LOCK"),
-    };
-    const BY_CODE: Decide = Decide {
-        name: "by_code",
-        decide: |a| match a.code.as_str() {
-            "shift" => Verdict::Rejected(Substate::CashiersShiftClosed),
-            _ => REFUSED,
-        },
-    };
+    use Then::{AfterSending, By, Is};
+    use When::*;
+
+    const LOCKED: Said = Said::new("locked", |m| m.contains("LOCK"));
+    const BY_CODE: Decide = Decide::new("by_code", |a| match a.code.as_str() {
+        "shift" => Verdict::Rejected(Substate::CashiersShiftClosed),
+        _ => REFUSED,
+    });
     const ROWS: &[Row] = &[
-        Row {
-            name: "locked",
-            when: &[When::Text(LOCKED)],
-            then: Then::Is(Verdict::Rejected(Substate::BillInUse)),
-            not_found: false,
-        },
-        Row {
-            name: "gone",
-            when: &[When::Status(404), When::MsgHas("no such")],
-            then: Then::Is(REFUSED),
-            not_found: true,
-        },
-        Row {
-            name: "pos",
-            when: &[When::CodeStarts("e_"), When::MsgStarts("pos:")],
-            then: Then::By(BY_CODE),
-            not_found: false,
-        },
-        Row {
-            name: "server",
-            when: &[
-                When::StatusIn(500, 599),
-                When::CodeIs("late"),
-                When::CodeHas("time"),
-            ],
-            then: Then::AfterSending,
-            not_found: false,
-        },
+        Row::new(
+            "locked",
+            &[Text(LOCKED)],
+            Is(Verdict::Rejected(Substate::BillInUse)),
+        ),
+        Row::new("gone", &[Status(404), MsgHas("no such")], Is(REFUSED)).not_found(),
+        Row::new("pos", &[CodeStarts("e_"), MsgStarts("pos:")], By(BY_CODE)),
+        Row::new(
+            "server",
+            &[StatusIn(500, 599), CodeIs("late"), CodeHas("time")],
+            AfterSending,
+        ),
     ];
+
+    #[test]
+    fn rows_are_built_by_their_constructors() {
+        let r = Row::new("x", &[Status(1)], AfterSending);
+        assert_eq!(
+            (r.name, r.when, r.then, r.not_found),
+            ("x", &[Status(1)][..], AfterSending, false)
+        );
+        assert!(r.not_found().not_found);
+        assert!((LOCKED.holds)("LOCKED") && !(LOCKED.holds)("open"));
+        assert_eq!(
+            (BY_CODE.decide)(&Answer::new(400, Some(&body("SHIFT", "")))),
+            Verdict::Rejected(Substate::CashiersShiftClosed)
+        );
+        assert_eq!((BY_CODE.decide)(&Answer::new(400, None)), REFUSED);
+    }
 
     fn body(code: &str, msg: &str) -> ErrorBody {
         ErrorBody {

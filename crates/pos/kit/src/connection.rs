@@ -275,13 +275,34 @@ pub fn bad(name: &str, problem: impl std::fmt::Display) -> String {
     format!("setting {name:?} {problem}")
 }
 
-/// One check of a connector's settings: the setting, whether it is wrong, what is wrong.
-pub type Check<S> = (&'static str, fn(&S) -> bool, &'static str);
+/// One check of a connector's settings, naming the setting it is about.
+pub enum Check<S> {
+    /// Text that must not be blank: "is required".
+    Required(&'static str, fn(&S) -> &str),
+    /// A number that must not be 0: "must be positive".
+    Positive(&'static str, fn(&S) -> u64),
+    /// Wrong when the test holds, for the reason given.
+    Wrong(&'static str, fn(&S) -> bool, &'static str),
+}
+
+impl<S> Check<S> {
+    /// The setting and what is wrong with it, when `settings` fail this check.
+    fn failed(&self, settings: &S) -> Option<(&'static str, &'static str)> {
+        match *self {
+            Check::Required(name, text) => text(settings)
+                .trim()
+                .is_empty()
+                .then_some((name, "is required")),
+            Check::Positive(name, n) => (n(settings) == 0).then_some((name, "must be positive")),
+            Check::Wrong(name, wrong, why) => wrong(settings).then_some((name, why)),
+        }
+    }
+}
 
 /// The first of `checks` that `settings` fail, as [`bad`] says it.
 pub fn check_all<S>(settings: &S, checks: &[Check<S>]) -> Result<(), String> {
-    match checks.iter().find(|(_, wrong, _)| wrong(settings)) {
-        Some((name, _, why)) => Err(bad(name, why)),
+    match checks.iter().find_map(|c| c.failed(settings)) {
+        Some((name, why)) => Err(bad(name, why)),
         None => Ok(()),
     }
 }
@@ -698,15 +719,19 @@ mod tests {
 
     #[test]
     fn the_first_failed_check_names_its_setting() {
-        const CHECKS: &[Check<(u64, u64)>] = &[
-            ("a", |s| s.0 == 0, "must be positive"),
-            ("b", |s| s.1 < s.0, "must be at least a"),
+        use Check::{Positive, Required, Wrong};
+        const CHECKS: &[Check<(u64, u64, &str)>] = &[
+            Positive("a", |s| s.0),
+            Wrong("b", |s| s.1 < s.0, "must be at least a"),
+            Required("c", |s| s.2),
         ];
-        assert_eq!(check_all(&(1, 1), CHECKS), Ok(()));
-        let e = check_all(&(0, 0), CHECKS);
+        assert_eq!(check_all(&(1, 1, "x"), CHECKS), Ok(()));
+        let e = check_all(&(0, 0, ""), CHECKS);
         assert_eq!(e, Err("setting \"a\" must be positive".into()));
-        let e = check_all(&(2, 1), CHECKS);
+        let e = check_all(&(2, 1, ""), CHECKS);
         assert_eq!(e, Err("setting \"b\" must be at least a".into()));
+        let e = check_all(&(2, 2, " \t"), CHECKS);
+        assert_eq!(e, Err("setting \"c\" is required".into()));
         assert!((yes(), default_u32::<7>()) == (true, 7));
     }
 }

@@ -6,11 +6,15 @@
 //! answers, logging — is the same for every POS and lives in the kit's [`crate::server`]. A
 //! connector is what is truly its own: how to ask its POS and how to read the answers.
 
-use posgate_core::pos::{Bill, Capabilities, Check, Dish, Outcome, PosFailure, PosReply, Posting};
+use posgate_core::Substate;
+use posgate_core::pos::{
+    Bill, Capabilities, Check, Dish, Guest, Outcome, PosFailure, PosReply, Posting,
+};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::connection::Setting;
+use crate::failure::Failure;
 
 /// A request the connector refuses as malformed for its POS, naming the field
 /// (`"pos_options.pay_type_id: ..."`): `INVALID_ARGUMENT`, nothing is sent to the POS.
@@ -63,13 +67,9 @@ pub trait PosConnector: Send + Sync + 'static {
     /// Open bills (of one table when `table` is given); a failure after some bills were read
     /// comes with them. Default: this POS cannot list bills.
     async fn list_bills(&self, _restaurant: &Self::Restaurant, _table: Option<&str>) -> Listed {
-        (
-            Vec::new(),
-            Some(PosFailure::ours(
-                posgate_core::Substate::OtherError,
-                "pos/unsupported",
-                format!("{} cannot list bills", Self::KIND),
-            )),
+        none_listed(
+            "pos/unsupported",
+            format!("{} cannot list bills", Self::KIND),
         )
     }
 
@@ -119,6 +119,40 @@ pub fn dish(
 /// Open bills as `list_bills` answers them: the bills read, and the failure that stopped the
 /// reading (a failure after some bills were read comes with them).
 pub type Listed = (Vec<Bill>, Option<PosFailure>);
+
+/// `list_bills`' answer when it lists nothing, and why: refused, `OTHER_ERROR`, `code`.
+pub fn none_listed(code: &str, why: impl Into<String>) -> Listed {
+    (
+        Vec::new(),
+        Some(PosFailure::ours(Substate::OtherError, code, why)),
+    )
+}
+
+/// A write refused before anything was sent (the bill is final, the POS has no such step):
+/// `REJECTED`, `OTHER_ERROR`, `code`.
+pub fn refused(code: &str, why: impl Into<String>) -> PosReply {
+    PosReply::failed(
+        Outcome::Rejected,
+        PosFailure::ours(Substate::OtherError, code, why),
+    )
+}
+
+/// A close refused by the POS that turns out done after all (read again, the bill is closed:
+/// a repeat, a race) is a success, `done` of the refusal; anything else stays as it is.
+/// `closed` is asked only after a refusal.
+pub async fn closed_after_all<T>(
+    result: Result<T, Failure>,
+    closed: impl Future<Output = bool>,
+    done: impl FnOnce(Failure) -> T,
+) -> Result<T, Failure> {
+    match result {
+        Err(f) if f.is_refusal() => match closed.await {
+            true => Ok(done(f)),
+            false => Err(f),
+        },
+        r => r,
+    }
+}
 
 /// One payment line of a posting: a tender's amount and tender id (the POS's currency or pay
 /// type), or, without tenders, the whole amount in the restaurant's default.
@@ -206,9 +240,44 @@ pub fn checked(
     .evidence(evidence)
 }
 
+/// How `check_payment` decides, said as it goes, and the failure that left it undecided.
+#[derive(Debug, Default)]
+pub struct Findings {
+    said: Vec<String>,
+    pub failure: Option<PosFailure>,
+}
+
+impl Findings {
+    /// One more thing learned.
+    pub fn note(&mut self, what: impl Into<String>) {
+        self.said.push(what.into());
+    }
+
+    /// A call that failed: said as `what (code: text)`, its failure kept for the answer.
+    pub fn failed(&mut self, what: &str, f: &Failure) {
+        self.note(format!("{what} ({f})"));
+        self.failure = Some(f.pos_failure());
+    }
+
+    /// The answer ([`checked`]): the outcome, whether the bill is closed now, the failure kept
+    /// and what was learned, in order.
+    pub fn answer(self, outcome: Outcome, closed: bool) -> PosReply {
+        checked(outcome, closed, self.failure, self.said.join("; "))
+    }
+}
+
+/// Every guest of a bill whose POS does not split it: one, with every dish.
+pub fn one_guest(dishes: Vec<Dish>) -> Vec<Guest> {
+    vec![Guest {
+        name: "Guest 1".into(),
+        dishes,
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use posgate_core::pos::Verdict;
 
     #[test]
     fn a_dish_amount_is_its_own_else_computed_at_the_scale() {
@@ -237,6 +306,72 @@ mod tests {
         assert_eq!(
             (r.bill_closed, r.failure, r.evidence.as_str()),
             (true, Some(f), "why")
+        );
+    }
+
+    #[test]
+    fn answers_refused_before_sending() {
+        let (bills, f) = none_listed("pos/x", "no search");
+        let f = f.unwrap();
+        assert!(bills.is_empty());
+        assert_eq!((f.code.as_str(), f.text.as_str()), ("pos/x", "no search"));
+        assert_eq!((f.substate, f.transient), (Substate::OtherError, false));
+        let r = refused("pos/final", "order 7 is closed");
+        assert_eq!(r.outcome, Outcome::Rejected);
+        let f = r.failure.unwrap();
+        assert_eq!(
+            (f.code.as_str(), f.substate),
+            ("pos/final", Substate::OtherError)
+        );
+        assert_eq!(f.text, "order 7 is closed");
+    }
+
+    #[tokio::test]
+    async fn a_refused_close_of_a_closed_bill_is_a_success() {
+        let asked = &std::cell::Cell::new(0);
+        let closed = |is: bool| async move {
+            asked.set(asked.get() + 1);
+            is
+        };
+        let refusal = || {
+            Failure::ours(crate::REFUSED, "E", "cannot close").with_request_id(Some("r1".into()))
+        };
+        let done = |f: Failure| f.request_id;
+        let r = closed_after_all(Err(refusal()), closed(true), done).await;
+        assert_eq!((r, asked.get()), (Ok(Some("r1".into())), 1));
+        let r = closed_after_all(Err(refusal()), closed(false), done).await;
+        assert_eq!((r, asked.get()), (Err(refusal()), 2));
+        // Not a refusal, or a success: the bill is not read again.
+        let unknown = Failure::ours(Verdict::Unknown, "T", "timeout");
+        let r = closed_after_all(Err(unknown.clone()), closed(true), done).await;
+        assert_eq!((r, asked.get()), (Err(unknown), 2));
+        let r = closed_after_all(Ok(None), closed(true), done).await;
+        assert_eq!((r, asked.get()), (Ok(None), 2));
+    }
+
+    #[test]
+    fn findings_answer_in_the_order_learned() {
+        let mut found = Findings::default();
+        found.note("no taskGuid known");
+        let f = Failure::ours(Verdict::Transient, "E_1", "down").with_request_id(Some("q".into()));
+        found.failed("the order could not be read", &f);
+        found.note("outcome stays unknown");
+        let r = found.answer(Outcome::Unknown, false);
+        assert_eq!(
+            r.evidence,
+            "no taskGuid known; the order could not be read (E_1: down (requestId q)); outcome stays unknown"
+        );
+        assert_eq!((r.outcome, r.bill_closed), (Outcome::Unknown, false));
+        assert_eq!(r.failure, Some(f.pos_failure()));
+        let r = Findings::default().answer(Outcome::Applied, true);
+        assert_eq!(
+            (r.failure, r.bill_closed, r.evidence.as_str()),
+            (None, true, "")
+        );
+        let g = one_guest(vec![dish(None, Some("tea".into()), None, None, None, 2)]);
+        assert_eq!(
+            (g.len(), g[0].name.as_str(), g[0].dishes[0].name.as_str()),
+            (1, "Guest 1", "tea")
         );
     }
 

@@ -53,6 +53,11 @@ impl Failure {
         }
     }
 
+    /// The same failure, with the POS's id of the exchange it came from.
+    pub fn with_request_id(self, request_id: Option<String>) -> Self {
+        Failure { request_id, ..self }
+    }
+
     /// A request we could not even write (serializing it, a header value): refused.
     pub fn unsendable(code: impl Into<String>, text: impl Into<String>) -> Self {
         Failure::ours(REFUSED, code, text)
@@ -139,6 +144,13 @@ impl Failure {
     /// reference.
     pub fn reply(&self) -> PosReply {
         PosReply::failed(self.outcome(), self.pos_failure()).reference(self.request_id.clone())
+    }
+}
+
+/// `code: text (requestId …)`: the failure as evidence and failure texts quote it.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.pos_text())
     }
 }
 
@@ -239,6 +251,17 @@ mod tests {
         );
         let f = Failure::unreadable("Tillypad", 200, "empty body", "");
         assert_eq!(f.text, "unreadable Tillypad answer (HTTP 200, empty body)");
+    }
+
+    #[test]
+    fn a_failure_quoted_with_its_request_id() {
+        let f = Failure::ours(Verdict::Transient, "E_1", "no order");
+        assert_eq!(f.to_string(), "E_1: no order");
+        let f = f.with_request_id(Some("rq-1".into()));
+        assert_eq!(f.request_id.as_deref(), Some("rq-1"));
+        assert_eq!(f.to_string(), "E_1: no order (requestId rq-1)");
+        assert_eq!((f.verdict, f.rule), (Verdict::Transient, "ours"));
+        assert_eq!(f.with_request_id(None).request_id, None);
     }
 
     #[test]

@@ -67,8 +67,8 @@ pub use connection::{
     refuse_misplaced, setting_specs,
 };
 pub use connector::{
-    Invalid, Listed, PosConnector, TenderLine, checked, dish, guid_id, path_id, tender_lines,
-    tips_not_booked,
+    Findings, Invalid, Listed, PosConnector, TenderLine, checked, dish, guid_id, one_guest,
+    path_id, tender_lines, tips_not_booked,
 };
 pub use failure::{Failure, REFUSED, log_call, logged, unreadable_verdict};
 pub use http::{

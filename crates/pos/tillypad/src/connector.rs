@@ -15,6 +15,7 @@ use posgate_core::pos::{
 };
 use posgate_core::rules::AmountRule;
 use posgate_core::{Money, Substate};
+use posgate_pos_kit::connector::refused;
 use posgate_pos_kit::{Invalid, Listed, PosConnector, Setting, tips_not_booked};
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
@@ -393,12 +394,9 @@ impl PosConnector for TillypadConnector {
                 payment_id = %p.payment_id,
                 "no pay type: nothing sent"
             );
-            return Ok(with_details(PosReply::failed(
-                Outcome::Rejected,
-                ours(
-                    CODE_NO_PAY_TYPE,
-                    "no pay type: the request names none (tenders[].tender_id, pos_options.pay_type_id), the restaurant has no default_pay_type_id and allow_prepaid_pay_type is off; nothing was sent to Tillypad",
-                ),
+            return Ok(with_details(refused(
+                CODE_NO_PAY_TYPE,
+                "no pay type: the request names none (tenders[].tender_id, pos_options.pay_type_id), the restaurant has no default_pay_type_id and allow_prepaid_pay_type is off; nothing was sent to Tillypad",
             )));
         };
 
@@ -432,13 +430,10 @@ impl PosConnector for TillypadConnector {
     }
 
     async fn close_bill(&self, _: &Connected, bill_id: &str, _payment_id: &str) -> PosReply {
-        PosReply::failed(
-            Outcome::Rejected,
-            ours(
-                CODE_NO_CLOSE_STEP,
-                format!(
-                    "Tillypad closes a tab by paying it (/pay-guest); there is no separate close. Check tab {bill_id} in Tillypad"
-                ),
+        refused(
+            CODE_NO_CLOSE_STEP,
+            format!(
+                "Tillypad closes a tab by paying it (/pay-guest); there is no separate close. Check tab {bill_id} in Tillypad"
             ),
         )
     }

@@ -72,7 +72,8 @@ pub struct TaskReply {
 }
 
 /// A WSA client for one restaurant. Cheap to clone; shares the adapter's HTTP connection pool.
-#[derive(Clone)]
+/// Its `Debug` shows the token redacted (a [`Secret`]).
+#[derive(Clone, Debug)]
 pub struct WsaClient {
     http: reqwest::Client,
     url: String,
@@ -82,17 +83,6 @@ pub struct WsaClient {
     task_timeout_s: u64,
     margin: Duration,
     poll_interval: Duration,
-}
-
-impl std::fmt::Debug for WsaClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsaClient")
-            .field("url", &self.url)
-            .field("token", &self.token)
-            .field("object_id", &self.object_id)
-            .field("mode", &self.mode)
-            .finish()
-    }
 }
 
 /// An HTTP client (the kit's policy): pooled connections, a connect timeout, no redirects, no

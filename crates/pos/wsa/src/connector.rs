@@ -13,13 +13,16 @@ use posgate_core::pos::{
     Posting, judge_posting,
 };
 use posgate_core::{AmountRule, Substate};
+use posgate_pos_kit::connector::{closed_after_all, refused};
 use posgate_pos_kit::http::restaurant_client;
 use posgate_pos_kit::{
-    Invalid, Listed, PosConnector, Setting, checked, tender_lines, tips_not_booked,
+    Findings, Invalid, Listed, PosConnector, Setting, checked, one_guest, tender_lines,
+    tips_not_booked,
 };
 use posgate_proto::convert::money_text;
 use posgate_proto::v1::PosConnection;
 use rust_decimal::Decimal;
+use serde_json::Value;
 
 use crate::classify::Verdict;
 use crate::client::{TaskFailure, WsaClient, http_client};
@@ -160,10 +163,7 @@ impl Restaurant {
                     dishes: dishes(&g.products, r.scale),
                 })
                 .collect(),
-            None => vec![Guest {
-                name: "Guest 1".into(),
-                dishes: dishes(&order.products, r.scale),
-            }],
+            None => one_guest(dishes(&order.products, r.scale)),
         };
         let status = order.status_value();
         let table = order
@@ -414,8 +414,7 @@ impl PosConnector for WsaConnector {
                     "the order is {} in r_keeper and cannot be closed",
                     o.status_value().unwrap_or("Canceled")
                 );
-                let f = PosFailure::ours(Substate::OtherError, "WSA/OrderCanceled", text);
-                return answer(Outcome::Rejected, Some(f), read_guid);
+                return refused("WSA/OrderCanceled", text).reference(read_guid);
             }
             Err(f) if f.not_found => {
                 return answer(Outcome::Rejected, Some(f.pos_failure()), read_guid);
@@ -450,45 +449,36 @@ impl PosConnector for WsaConnector {
             cash_station_id: r.cfg.cash_station_id,
         };
         let reply = r.client.run(&params).await;
-        match reply.result {
+        // Refused: maybe because it is closed already (a race, a repeat).
+        let completed = async {
+            r.read_order(bill_id)
+                .await
+                .1
+                .is_ok_and(|o| o.is_completed())
+        };
+        match closed_after_all(reply.result, completed, |_| Value::Null).await {
             Ok(_) => answer(Outcome::Applied, None, reply.task_guid),
-            Err(f) => {
-                // Refused: maybe because it is closed already (a race, a repeat).
-                if f.is_refusal()
-                    && let Ok(o) = r.read_order(bill_id).await.1
-                    && o.is_completed()
-                {
-                    return answer(Outcome::Applied, None, reply.task_guid);
-                }
-                answer(f.outcome(), Some(f.pos_failure()), reply.task_guid)
-            }
+            Err(f) => answer(f.outcome(), Some(f.pos_failure()), reply.task_guid),
         }
     }
 
     async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
-        let mut evidence = Vec::new();
+        let mut found = Findings::default();
         // 1. The task's own answer, when we know its taskGuid.
         match check.reference.as_deref() {
-            None => evidence.push("no taskGuid known".to_string()),
+            None => found.note("no taskGuid known"),
             Some(guid) => match stored_answer(r, guid).await {
                 Ok(decided) => return decided,
-                Err(inconclusive) => evidence.push(inconclusive),
+                Err(inconclusive) => found.note(inconclusive),
             },
         }
         // 2. The order now, against the bill as read before posting.
         let (bill, order) = match r.read_bill(&check.bill_id).await {
             Ok(x) => x,
             Err(f) => {
-                evidence.push(format!(
-                    "the order could not be read ({}: {}); outcome stays unknown",
-                    f.code, f.text
-                ));
-                return checked(
-                    Outcome::Unknown,
-                    false,
-                    Some(f.pos_failure()),
-                    evidence.join("; "),
-                );
+                found.failed("the order could not be read", &f);
+                found.note("outcome stays unknown");
+                return found.answer(Outcome::Unknown, false);
             }
         };
         // Closed now only when r_keeper says so in the order's own status.
@@ -497,8 +487,8 @@ impl PosConnector for WsaConnector {
             ..bill.amounts()
         };
         let j = judge_posting(check.bill_before.as_ref(), &now, check.amount.value());
-        evidence.push(j.why);
-        checked(j.outcome, j.closed, None, evidence.join("; "))
+        found.note(j.why);
+        found.answer(j.outcome, j.closed)
     }
 }
 

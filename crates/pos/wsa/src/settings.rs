@@ -6,7 +6,8 @@
 //! one reading of a connection: every error names the setting and never quotes a value.
 
 use posgate_core::Secret;
-use posgate_pos_kit::connection::{self, Check};
+use posgate_pos_kit::connection;
+use posgate_pos_kit::connection::Check::{self, Positive, Required, Wrong};
 use posgate_pos_kit::{Setting, read_settings, refuse_misplaced};
 use posgate_proto::v1::PosConnection;
 use serde::Deserialize;
@@ -96,18 +97,14 @@ pub struct WsaSettings {
 
 /// The checks [`WsaSettings::read`] makes after reading (and the URL), in order.
 const CHECKS: &[Check<WsaSettings>] = &[
-    ("token", |r| r.token.is_empty(), "is required"),
-    (
+    Wrong("token", |r| r.token.is_empty(), "is required"),
+    Wrong(
         "token",
         |r| reqwest::header::HeaderValue::from_str(r.token.expose()).is_err(),
         "is not a valid HTTP header value (it is sent as one)",
     ),
-    (
-        "currency_guid",
-        |r| r.currency_guid.trim().is_empty(),
-        "is required",
-    ),
-    (
+    Required("currency_guid", |r| &r.currency_guid),
+    Wrong(
         "tips_currency_guid",
         |r| {
             r.tips_currency_guid
@@ -116,11 +113,7 @@ const CHECKS: &[Check<WsaSettings>] = &[
         },
         "is empty (omit it to not book tips)",
     ),
-    (
-        "poll_interval_ms",
-        |r| r.poll_interval_ms == 0,
-        "must be positive",
-    ),
+    Positive("poll_interval_ms", |r| r.poll_interval_ms),
 ];
 
 impl WsaSettings {
