@@ -153,7 +153,7 @@ impl Drop for InFlight<'_> {
 enum Start {
     /// A payment just stored with this replica's lease, its restaurant's slot, and whether its
     /// bill was taken too ([`Engine::lease_for_new`]).
-    Leased(PaymentRecord, OwnedSemaphorePermit, bool),
+    Leased(Box<PaymentRecord>, OwnedSemaphorePermit, bool),
     /// A stored payment: read, wait for its restaurant's slot (first, when the restaurant is
     /// known: a payment waiting for its slot holds nothing read), claim.
     Stored(Option<String>),
@@ -242,7 +242,11 @@ impl Engine {
         let id = rec.id.clone();
         tokio::spawn(async move {
             engine
-                .drive(&id, Start::Leased(rec, lease.permit, bill_locked), parent)
+                .drive(
+                    &id,
+                    Start::Leased(Box::new(rec), lease.permit, bill_locked),
+                    parent,
+                )
                 .await
         });
     }
@@ -448,7 +452,7 @@ impl Engine {
                 Start::Leased(rec, permit, bill_locked) => {
                     self.record_ids(&rec);
                     let _permit = permit;
-                    self.run_steps(rec, bill_locked).await
+                    self.run_steps(*rec, bill_locked).await
                 }
                 Start::Stored(restaurant) => self.drive_stored(id, restaurant).await,
             }
