@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // Small per-call buffers (see src/codec.rs).
+        .codec_path("crate::codec::Codec1K")
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed={root}");
     Ok(())

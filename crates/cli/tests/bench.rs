@@ -86,3 +86,67 @@ fn a_short_run_closes_every_payment_and_reports_every_figure() {
     assert!(r["database"]["xact_per_payment"].is_null(), "{r:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shift-opening herd, small: every payment meets a closed shift, waits, and closes once
+/// the shifts open; no restaurant's POS saw more calls at once than its limit.
+#[test]
+fn a_short_herd_drains_every_payment_within_the_restaurants_limits() {
+    let dir = std::env::temp_dir().join(format!("posgate-herd-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("herd.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_posgate"))
+        .args([
+            "bench",
+            "--herd",
+            "--count",
+            "24",
+            "--restaurants",
+            "3",
+            "--concurrency",
+            "8",
+            "--pos-latency-ms",
+            "50",
+            "--payments-set",
+            "retry.initial_ms=1000",
+            "--payments-set",
+            "retry.max_delay_ms=1000",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .expect("run posgate bench --herd");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "posgate bench --herd failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["submit_errors"], serde_json::json!({}), "{r:#}");
+    assert_eq!(
+        r["waiting_at_open"], 24,
+        "every payment met the closed shift: {r:#}"
+    );
+    assert_eq!(
+        r["closed"], 24,
+        "every payment closed once the shifts opened: {r:#}"
+    );
+    assert_eq!(r["not_closed"], serde_json::json!({}), "{r:#}");
+    assert_eq!(
+        r["max_in_flight_per_restaurant"], 2,
+        "the service's default limit: {r:#}"
+    );
+    assert_eq!(r["restaurants_over_limit"], 0, "{r:#}");
+    let most = r["max_in_flight_seen"].as_u64().expect("a count");
+    assert!((1..=2).contains(&most), "{r:#}");
+    for f in [
+        "first_due_s",
+        "last_due_s",
+        "last_closed_s",
+        "drained_after_last_due_s",
+    ] {
+        assert!(r[f].is_number(), "{f}: {r:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

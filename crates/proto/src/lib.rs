@@ -6,6 +6,7 @@
 //! [`FILE_DESCRIPTOR_SET`] describes them all, for gRPC server reflection.
 //!
 //! [`convert`] is the one translation between these messages and the domain's POS types.
+pub mod codec;
 pub mod convert;
 
 #[allow(clippy::all, missing_docs)]

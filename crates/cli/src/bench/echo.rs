@@ -10,12 +10,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use posgate_proto::codec::Codec1K;
 use posgate_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::body::Body;
 use tonic::server::{Grpc, NamedService, UnaryService};
-use tonic_prost::ProstCodec;
 
 /// The echo's one method.
 pub const PATH: &str = "/posgate.bench.Echo/PayBill";
@@ -63,7 +63,7 @@ impl tower::Service<http::Request<Body>> for EchoServer {
     fn call(&mut self, req: http::Request<Body>) -> BoxFuture {
         if req.uri().path() == PATH {
             Box::pin(async move {
-                let mut grpc = Grpc::new(ProstCodec::<pb::Payment, pb::PayBillRequest>::default());
+                let mut grpc = Grpc::new(Codec1K::<pb::Payment, pb::PayBillRequest>::default());
                 Ok(grpc.unary(PayBillEcho, req).await)
             })
         } else {

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use posgate_grpc::CallerToken;
+use posgate_proto::codec::Codec1K;
 use posgate_proto::v1 as pb;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_prost::ProstCodec;
 
 /// When a run stops.
 #[derive(Clone, Copy, Debug)]
@@ -59,7 +59,7 @@ pub async fn pay_call(
     grpc.ready()
         .await
         .map_err(|e| tonic::Status::unavailable(format!("not ready: {e}")))?;
-    let codec = ProstCodec::<pb::PayBillRequest, pb::Payment>::default();
+    let codec = Codec1K::<pb::PayBillRequest, pb::Payment>::default();
     grpc.unary(
         tonic::Request::new(req),
         PathAndQuery::from_static(path),
