@@ -23,8 +23,8 @@ use super::db::Database;
 use super::load::{self, Grpc, Until};
 use super::pos::{PosKind, Sim};
 use super::procs;
-use super::report::ProcFigures;
-use super::{CLI_TOKEN, PAY_PATH, Plan, Services, pay_request};
+use super::report::{ProcFigures, process_table};
+use super::{CLI_TOKEN, Plan, Services, pay_next};
 
 /// How long the drain may take before the run gives up waiting.
 const DRAIN_LIMIT: Duration = Duration::from_secs(900);
@@ -113,19 +113,7 @@ impl HerdReport {
             "\nmost POS requests at once at one restaurant: {} (limit {}); restaurants over the limit: {}\n",
             self.max_in_flight_seen, self.max_in_flight_per_restaurant, self.restaurants_over_limit
         );
-        t += &format!(
-            "\n{:<28}{:>14}{:>14}{:>18}\n",
-            "process", "peak RSS MiB", "CPU s (run)", "CPU ms/payment"
-        );
-        for pr in &self.processes {
-            t += &format!(
-                "{:<28}{:>14}{:>14}{:>18}\n",
-                pr.name,
-                pr.peak_rss_mib.map_or("—".into(), |v| v.to_string()),
-                pr.cpu_s,
-                pr.cpu_ms_per_payment
-            );
-        }
+        t += &process_table(&self.processes);
         t
     }
 }
@@ -251,13 +239,7 @@ pub async fn run(
         let bills = bills.clone();
         let key = format!("{run}-{n}");
         async move {
-            let bill = bills.take(n).await.ok_or("no bill left to pay")?;
-            let mut req = pay_request(n, &bill.restaurant_id, &bill.bill_id);
-            req.idempotency_key = key;
-            let t0 = Instant::now();
-            let p = load::pay_call(&mut grpc, PAY_PATH, req)
-                .await
-                .map_err(|s| format!("PayBill {:?}: {}", s.code(), s.message()))?;
+            let (p, t0) = pay_next(&mut grpc, &bills, n, key).await?;
             let waiting = p.state == PaymentState::Retrying as i32
                 && p.substate == pb::Substate::CashiersShiftClosed as i32;
             // Still on its first attempt when PayBill stopped waiting: it gets there.

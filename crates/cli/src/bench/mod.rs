@@ -327,8 +327,8 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         adapter,
         payments,
     };
-    if a.herd {
-        let result = herd(
+    let result = if a.herd {
+        herd(
             a,
             plan,
             db,
@@ -337,27 +337,30 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
             &mut services,
             payments_port,
         )
-        .await;
-        for s in services.all() {
-            s.stop(Duration::from_secs(20)).await;
-        }
-        return Ok(Printed::Herd(Box::new(result?)));
-    }
-    let result = measure(
-        a,
-        plan,
-        db,
-        &sim,
-        &restaurants,
-        &mut services,
-        payments_port,
-    )
-    .await;
+        .await
+        .map(|r| (Printed::Herd(Box::new(r)), None))
+    } else {
+        measure(
+            a,
+            plan,
+            db,
+            &sim,
+            &restaurants,
+            &mut services,
+            payments_port,
+        )
+        .await
+        .map(|(r, before)| (Printed::Run(Box::new(r)), before))
+    };
     for s in services.all() {
         s.stop(Duration::from_secs(20)).await;
     }
-    let (report, before) = result?;
-    Ok(Printed::Run(Box::new(finish(report, db, before).await?)))
+    match result? {
+        (Printed::Run(report), before) => {
+            Ok(Printed::Run(Box::new(finish(*report, db, before).await?)))
+        }
+        (herd, _) => Ok(herd),
+    }
 }
 
 /// Declares the restaurants and opens their bills, then runs the herd ([`herd::run`]).
@@ -507,13 +510,7 @@ async fn measure(
         let bills = bills.clone();
         let key = format!("{run}-{n}");
         async move {
-            let bill = bills.take(n).await.ok_or("no bill left to pay")?;
-            let mut req = pay_request(n, &bill.restaurant_id, &bill.bill_id);
-            req.idempotency_key = key;
-            let t0 = Instant::now();
-            let p = load::pay_call(&mut grpc, PAY_PATH, req)
-                .await
-                .map_err(|s| format!("PayBill {:?}: {}", s.code(), s.message()))?;
+            let (p, t0) = pay_next(&mut grpc, &bills, n, key).await?;
             let p = if done(&p) {
                 p
             } else {
@@ -735,6 +732,23 @@ async fn open_bills(plan: &Plan, sim: &Sim, restaurants: &[Restaurant]) -> anyho
             Ok(Bills::Opening(Mutex::new(rx)))
         }
     }
+}
+
+/// Takes bill `n` and pays it under `key`: what `PayBill` answered, and when it was asked.
+async fn pay_next(
+    grpc: &mut Grpc,
+    bills: &Bills,
+    n: u64,
+    key: String,
+) -> Result<(pb::Payment, Instant), String> {
+    let bill = bills.take(n).await.ok_or("no bill left to pay")?;
+    let mut req = pay_request(n, &bill.restaurant_id, &bill.bill_id);
+    req.idempotency_key = key;
+    let t0 = Instant::now();
+    let p = load::pay_call(grpc, PAY_PATH, req)
+        .await
+        .map_err(|s| format!("PayBill {:?}: {}", s.code(), s.message()))?;
+    Ok((p, t0))
 }
 
 fn pay_request(n: u64, restaurant: &str, bill: &str) -> pb::PayBillRequest {

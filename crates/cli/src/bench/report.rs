@@ -232,6 +232,24 @@ fn errors(e: &BTreeMap<String, u64>) -> String {
     n.to_string()
 }
 
+/// Each process's peak memory and CPU, as a table.
+pub fn process_table(processes: &[ProcFigures]) -> String {
+    let mut s = format!(
+        "\n{:<28}{:>14}{:>14}{:>18}\n",
+        "process", "peak RSS MiB", "CPU s (run)", "CPU ms/payment"
+    );
+    for pr in processes {
+        s += &format!(
+            "{:<28}{:>14}{:>14}{:>18}\n",
+            pr.name,
+            opt(pr.peak_rss_mib),
+            pr.cpu_s,
+            pr.cpu_ms_per_payment
+        );
+    }
+    s
+}
+
 impl Report {
     /// The report as text for a person.
     pub fn text(&self) -> String {
@@ -300,19 +318,7 @@ impl Report {
         for (why, n) in &p.errors {
             s += &format!("  {n} × {why}\n");
         }
-        s += &format!(
-            "\n{:<28}{:>14}{:>14}{:>18}\n",
-            "process", "peak RSS MiB", "CPU s (run)", "CPU ms/payment"
-        );
-        for pr in &self.processes {
-            s += &format!(
-                "{:<28}{:>14}{:>14}{:>18}\n",
-                pr.name,
-                opt(pr.peak_rss_mib),
-                pr.cpu_s,
-                pr.cpu_ms_per_payment
-            );
-        }
+        s += &process_table(&self.processes);
         let d = &self.database;
         s += &format!(
             "\ndatabase {}: {} transactions per payment ({} rows inserted, {} updated); {} transactions/s idle\n",
