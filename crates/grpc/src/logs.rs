@@ -98,12 +98,26 @@ where
 }
 
 /// [`subscriber`], its spans also made OpenTelemetry spans of `tracer` (see
-/// [`crate::telemetry`]): one subscriber for logs and traces.
+/// [`crate::telemetry`]), log events recorded on them: one subscriber for logs and traces.
 pub fn traced_subscriber<W>(
     format: LogFormat,
     ansi: bool,
     writer: W,
     tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    subscriber_with(format, ansi, writer, tracer.map(|t| (t, true)))
+}
+
+/// [`traced_subscriber`] with the tracer and whether log events are recorded on its spans
+/// ([`crate::telemetry::layer`]).
+fn subscriber_with<W>(
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+    tracer: Option<(opentelemetry_sdk::trace::SdkTracer, bool)>,
 ) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
@@ -123,7 +137,7 @@ where
         tracing_subscriber::registry()
             .with(filter())
             .with(fmt)
-            .with(tracer.map(crate::telemetry::layer)),
+            .with(tracer.map(|(t, events)| crate::telemetry::layer(t, events))),
     )
 }
 
@@ -133,8 +147,9 @@ where
 /// no-op, so tests can call it freely).
 pub fn init_logging(flag: Option<LogFormat>, config: Option<&Path>) -> anyhow::Result<()> {
     let format = resolve_format(flag, config)?;
+    // Events go on spans only when spans are exported.
     let tracer = crate::telemetry::process_tracer(config)?;
-    let _ = tracing::subscriber::set_global_default(traced_subscriber(
+    let _ = tracing::subscriber::set_global_default(subscriber_with(
         format,
         colour(),
         std::io::stderr,

@@ -119,14 +119,23 @@ pub fn tracer_provider(export: &Export) -> anyhow::Result<SdkTracerProvider> {
     Ok(b.build())
 }
 
-/// The tracer of this process's provider, built from `config` on first use.
-pub(crate) fn process_tracer(config: Option<&Path>) -> anyhow::Result<SdkTracer> {
+/// Whether this process's provider exports spans (set with [`PROVIDER`]).
+static EXPORTING: OnceLock<bool> = OnceLock::new();
+
+/// The tracer of this process's provider, built from `config` on first use, and whether it
+/// exports anything.
+pub(crate) fn process_tracer(config: Option<&Path>) -> anyhow::Result<(SdkTracer, bool)> {
     if PROVIDER.get().is_none() {
-        let provider = tracer_provider(&resolve_export(config)?)?;
+        let export = resolve_export(config)?;
+        let provider = tracer_provider(&export)?;
+        let _ = EXPORTING.set(export != Export::Off);
         let _ = PROVIDER.set(provider);
     }
     let provider = PROVIDER.get().expect("set above");
-    Ok(provider.tracer("posgate"))
+    Ok((
+        provider.tracer("posgate"),
+        EXPORTING.get().copied().unwrap_or(false),
+    ))
 }
 
 /// Exports what is still buffered and stops exporting; call before a process exits.
@@ -136,14 +145,21 @@ pub fn shutdown() {
     }
 }
 
-/// The layer turning `tracing` spans into OpenTelemetry spans of `tracer`.
-pub fn layer<S>(tracer: SdkTracer) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
+/// The layer turning `tracing` spans into OpenTelemetry spans of `tracer`. `events`: whether
+/// the log events inside a span are recorded on it (exported as span events). Off when nothing
+/// is exported: the layer is then there for the ids alone, and each event copied onto a span
+/// that lives as long as a slow POS call was memory held per payment in flight, for nothing.
+pub fn layer<S>(tracer: SdkTracer, events: bool) -> impl tracing_subscriber::Layer<S> + Send + Sync
 where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
 {
+    use tracing_subscriber::Layer as _;
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_tracked_inactivity(false)
+        .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
+            events || m.is_span()
+        }))
 }
 
 /// The OpenTelemetry context of the current `tracing` span (empty without the layer).

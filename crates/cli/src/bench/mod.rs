@@ -105,6 +105,11 @@ pub struct BenchArgs {
     /// how many make payments at once.
     #[arg(long)]
     herd: bool,
+    /// Runs one service under a profiler, SERVICE=COMMAND (payments, adapter or simulator), e.g.
+    /// `--wrap "payments=heaptrack -o /tmp/payments"` or `--wrap "adapter=valgrind
+    /// --tool=callgrind"`. Its memory and CPU figures are then the wrapper's.
+    #[arg(long = "wrap", value_name = "SERVICE=COMMAND")]
+    wrap: Vec<String>,
 }
 
 /// The settings of one run, checked.
@@ -116,7 +121,12 @@ struct Plan {
     max_in_flight: usize,
     connections: usize,
     pos_settings: HashMap<String, String>,
+    /// Service → the command it runs under (`--wrap`), as words.
+    wrap: HashMap<String, Vec<String>>,
 }
+
+/// What `--wrap` can run under a profiler.
+const WRAPPABLE: [&str; 3] = ["payments", "adapter", "simulator"];
 
 fn pairs(flag: &str, items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     items
@@ -164,6 +174,19 @@ impl BenchArgs {
             max_in_flight,
             connections,
             pos_settings: pairs("pos-set", &self.pos_settings)?.into_iter().collect(),
+            wrap: pairs("wrap", &self.wrap)?
+                .into_iter()
+                .map(|(service, command)| {
+                    anyhow::ensure!(
+                        WRAPPABLE.contains(&service.as_str()),
+                        "--wrap {service}=…: the service is one of {WRAPPABLE:?}"
+                    );
+                    let words: Vec<String> =
+                        command.split_whitespace().map(str::to_string).collect();
+                    anyhow::ensure!(!words.is_empty(), "--wrap {service}=: no command");
+                    Ok((service, words))
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }
@@ -300,7 +323,8 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
     // The simulator first: its restaurants exist before anything asks for them.
     let mut sim_args = serve("sim");
     sim_args.extend(["--listen".into(), format!("127.0.0.1:{sim_port}")]);
-    let mut sim_proc = Service::start("simulator", &sim_args, dir, true)?;
+    let wrap = |s: &str| plan.wrap.get(s).map(Vec::as_slice);
+    let mut sim_proc = Service::start("simulator", &sim_args, dir, true, wrap("simulator"))?;
     procs::wait_port(&mut sim_proc, sim_port).await?;
     let sim = Sim::new(format!("http://127.0.0.1:{sim_port}"));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -318,8 +342,20 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         .await?;
 
     let adapter_name = format!("{} adapter", plan.pos.row().service);
-    let mut adapter = Service::start(&adapter_name, &serve(plan.pos.row().service), dir, false)?;
-    let mut payments = Service::start("payment service", &serve("payments"), dir, false)?;
+    let mut adapter = Service::start(
+        &adapter_name,
+        &serve(plan.pos.row().service),
+        dir,
+        false,
+        wrap("adapter"),
+    )?;
+    let mut payments = Service::start(
+        "payment service",
+        &serve("payments"),
+        dir,
+        false,
+        wrap("payments"),
+    )?;
     procs::wait_port(&mut adapter, adapter_port).await?;
     procs::wait_port(&mut payments, payments_port).await?;
     let mut services = Services {

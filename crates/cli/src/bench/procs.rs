@@ -18,12 +18,27 @@ impl Service {
     /// Starts `posgate <args>`, its output into `<dir>/<name>.log`. `quiet`: log warnings
     /// only (the simulator, which is not posgate); otherwise `RUST_LOG` as the caller has it,
     /// or the services' default (info), as in production.
-    pub fn start(name: &str, args: &[String], dir: &Path, quiet: bool) -> anyhow::Result<Service> {
+    /// `wrap`: a command the service runs under (a profiler: `heaptrack`, `valgrind
+    /// --tool=callgrind`), its words; the figures read from `/proc` are then the wrapper's.
+    pub fn start(
+        name: &str,
+        args: &[String],
+        dir: &Path,
+        quiet: bool,
+        wrap: Option<&[String]>,
+    ) -> anyhow::Result<Service> {
         let log = dir.join(format!("{name}.log"));
         let out =
             std::fs::File::create(&log).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
         let exe = std::env::current_exe()?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = match wrap {
+            Some([first, rest @ ..]) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            _ => Command::new(exe),
+        };
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
