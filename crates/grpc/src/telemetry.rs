@@ -347,7 +347,7 @@ mod tests {
             req
         });
         let provider = tracer_provider(&Export::Url(url)).unwrap();
-        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test")));
+        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), true));
         tracing::subscriber::with_default(sub, || {
             tracing::info_span!("exported-span-7f3a").in_scope(|| {});
         });
@@ -370,8 +370,9 @@ mod tests {
     #[test]
     fn a_span_context_goes_out_in_headers_and_comes_back() {
         use tracing_subscriber::layer::SubscriberExt;
+        // Nothing exported, no events on spans: the ids are still made and passed on.
         let provider = tracer_provider(&Export::Off).unwrap();
-        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test")));
+        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), false));
         tracing::subscriber::with_default(sub, || {
             let span = tracing::info_span!("outer");
             let _e = span.enter();
@@ -388,5 +389,27 @@ mod tests {
             let back = extract_headers(&headers);
             assert_eq!(back.span().span_context().trace_id(), sc.trace_id());
         });
+    }
+
+    #[test]
+    fn log_events_go_on_spans_only_when_spans_are_exported() {
+        use opentelemetry_sdk::trace::InMemorySpanExporter;
+        use tracing_subscriber::layer::SubscriberExt;
+        for events in [true, false] {
+            let exporter = InMemorySpanExporter::default();
+            let provider = SdkTracerProvider::builder()
+                .with_simple_exporter(exporter.clone())
+                .build();
+            let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), events));
+            tracing::subscriber::with_default(sub, || {
+                tracing::info_span!("pay").in_scope(|| tracing::info!("payment accepted"));
+            });
+            let spans = exporter.get_finished_spans().unwrap();
+            let span = spans
+                .iter()
+                .find(|s| s.name == "pay")
+                .expect("the span is made either way");
+            assert_eq!(span.events.len(), usize::from(events), "events: {events}");
+        }
     }
 }
