@@ -110,8 +110,20 @@ async fn leases_fence_writes(s: Store) {
     let now = s.get(&rec.id).await.unwrap().unwrap();
     assert_eq!(now.lifecycle.state, PaymentState::Posting);
     assert_eq!(now.version, 2);
+    // One history row per version, written with it (by the database's triggers), none for the
+    // refused writes: (version, at, state, step, substate, note).
     let history = s.history(&rec.id).await.unwrap();
-    assert_eq!(history.len(), 2);
+    let rows: Vec<(i64, i64, &str, Option<&str>)> = history
+        .iter()
+        .map(|(v, at, state, _, _, note)| (*v, *at, state.as_str(), note.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, 1, "accepted", Some("accepted")),
+            (2, 220, "posting", Some("posting"))
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -944,8 +944,8 @@ async fn insert_row(
 ) -> Result<InsertOutcome, StoreError> {
     let (req, lc, now) = (&row.req, row.lc, row.now);
     let inserted = sqlx::query(
-        "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at, lease_owner, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19)
+        "INSERT INTO payments (id, idempotency_key, restaurant_id, bill_id, amount, tips, scale, tenders, card_codes_sealed, fiscal_data, close, points, pos_options, state, step, next_attempt_at, version, created_at, updated_at, lease_owner, lease_until, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19, 'accepted')
          ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(&row.id)
@@ -984,18 +984,7 @@ async fn insert_row(
         })?;
         return Ok(InsertOutcome::Existing(Box::new(decode(&found, &keys)?)));
     }
-    insert_event(
-        conn,
-        &row.id,
-        1,
-        now,
-        lc,
-        None,
-        None,
-        None,
-        Some("accepted"),
-    )
-    .await?;
+    // Its history row is the insert trigger's (migration 0007).
     let bill_locked = match row.lease {
         Some(_) => lock_bill_in(conn, &req.restaurant_id, &req.bill_id, &row.id, now).await?,
         None => false,
@@ -1027,7 +1016,7 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
                 bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
                 lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
                 lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END,
-                sending = $16, unknown_since = $17
+                sending = $16, unknown_since = $17, note = $21
          WHERE id = $18 AND lease_owner = $19 AND version = $20",
     )
     .bind(rec.lifecycle.state.as_str())
@@ -1050,25 +1039,15 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
     .bind(&rec.id)
     .bind(&c.owner)
     .bind(rec.version)
+    .bind(c.note.as_deref())
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
+    // The new version's history row is the update trigger's (migration 0007).
     if !updated {
         return Ok(false);
     }
-    insert_event(
-        conn,
-        &rec.id,
-        version,
-        c.now,
-        rec.lifecycle,
-        rec.substate,
-        rec.pos_code.as_deref(),
-        rec.pos_text.as_deref(),
-        c.note.as_deref(),
-    )
-    .await?;
     if c.unlock_bill {
         unlock_bill_in(
             conn,
@@ -1128,36 +1107,6 @@ async fn unlock_bill_in(
     .bind(restaurant_id)
     .bind(bill_id)
     .bind(payment_id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn insert_event(
-    tx: &mut AnyConnection,
-    id: &str,
-    version: i64,
-    now: i64,
-    lc: Lifecycle,
-    substate: Option<Substate>,
-    pos_code: Option<&str>,
-    pos_text: Option<&str>,
-    note: Option<&str>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO payment_events (payment_id, version, at, state, step, substate, pos_code, pos_text, note)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(version)
-    .bind(now)
-    .bind(lc.state.as_str())
-    .bind(lc.step.as_str())
-    .bind(substate.map(|s| s.as_str()))
-    .bind(pos_code)
-    .bind(pos_text)
-    .bind(note)
     .execute(&mut *tx)
     .await?;
     Ok(())
