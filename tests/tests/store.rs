@@ -145,6 +145,45 @@ async fn bill_locks(s: Store) {
     assert!(s.lock_bill("r", "b", "p2", 5).await.unwrap());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_that_lets_the_bill_go_releases_it_and_a_refused_one_does_not() {
+    on_both(save_releases_the_bill).await;
+}
+
+async fn save_releases_the_bill(s: Store) {
+    let Inserted::New(rec) = s.insert("p1", &request("k1", "b"), 1).await.unwrap() else {
+        panic!()
+    };
+    let mut rec = s
+        .claim(&rec.id, "A", 10, 1_000)
+        .await
+        .unwrap()
+        .expect("A claims");
+    assert!(s.lock_bill("r", "b", &rec.id, 10).await.unwrap());
+    // A save that keeps the bill, and one refused (not the owner) that would let it go: held.
+    rec.lifecycle.state = PaymentState::Posting;
+    assert!(
+        s.save_step(&rec, "A", 20, false, false, Some("posting"))
+            .await
+            .unwrap()
+    );
+    rec.version += 1;
+    assert!(!s.save_step(&rec, "B", 30, true, true, None).await.unwrap());
+    assert!(
+        !s.lock_bill("r", "b", "p2", 30).await.unwrap(),
+        "the bill is still held by p1"
+    );
+    // The owner's save that lets it go: free for the next payment.
+    rec.lifecycle.state = PaymentState::Closed;
+    assert!(
+        s.save_step(&rec, "A", 40, true, true, Some("closed"))
+            .await
+            .unwrap()
+    );
+    assert!(s.lock_bill("r", "b", "p2", 50).await.unwrap());
+    assert_eq!(s.history(&rec.id).await.unwrap().len(), 3);
+}
+
 /// Card codes planted in payments: distinctive, so a search of raw bytes cannot miss them.
 const CARD_A: &str = "PLANTED-CARD-7781-4410";
 const CARD_B: &str = "ПЛАНТ-КАРТА-5529";

@@ -710,7 +710,7 @@ impl Store {
                 // while that lane waits on it.
                 renewed += timed(
                     "renew_many",
-                    self.writers.write(&key, move |conn| {
+                    self.writers.write_single(&key, move |conn| {
                         let (sql, chunk, owner) = (sql.clone(), chunk.clone(), owner.clone());
                         async move {
                             let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);
@@ -740,7 +740,7 @@ impl Store {
         let (id_, owner) = (id.to_string(), owner.to_string());
         let claimed = timed(
             "claim",
-            self.writers.write(id, move |conn| {
+            self.writers.write_single(id, move |conn| {
                 let (id, owner) = (id_.clone(), owner.clone());
                 async move {
                     Ok(sqlx::query(
@@ -824,7 +824,8 @@ impl Store {
             unlock_bill,
             note: note.map(str::to_string),
         });
-        let saved = self.writers.write(&rec.id, move |conn| {
+        // One statement: the history row and the bill's release are its triggers'.
+        let saved = self.writers.write_single(&rec.id, move |conn| {
             save_row(conn, Arc::clone(&change)).boxed()
         });
         timed("save", saved).await
@@ -835,7 +836,7 @@ impl Store {
         let (id_, owner) = (id.to_string(), owner.to_string());
         timed(
             "release",
-            self.writers.write(id, move |conn| {
+            self.writers.write_single(id, move |conn| {
                 let (id, owner) = (id_.clone(), owner.clone());
                 async move {
                     sqlx::query(
@@ -891,7 +892,7 @@ impl Store {
         );
         timed(
             "unlock_bill",
-            self.writers.write(payment_id, move |conn| {
+            self.writers.write_single(payment_id, move |conn| {
                 let (r, b, p) = (r.clone(), b.clone(), p.clone());
                 async move { unlock_bill_in(conn, &r, &b, &p).await }.boxed()
             }),
@@ -1016,7 +1017,7 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
                 bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
                 lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
                 lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END,
-                sending = $16, unknown_since = $17, note = $21
+                sending = $16, unknown_since = $17, note = $21, release_bill = $22
          WHERE id = $18 AND lease_owner = $19 AND version = $20",
     )
     .bind(rec.lifecycle.state.as_str())
@@ -1040,24 +1041,14 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
     .bind(&c.owner)
     .bind(rec.version)
     .bind(c.note.as_deref())
+    .bind(i64::from(c.unlock_bill))
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
-    // The new version's history row is the update trigger's (migration 0007).
-    if !updated {
-        return Ok(false);
-    }
-    if c.unlock_bill {
-        unlock_bill_in(
-            conn,
-            &rec.request.restaurant_id,
-            &rec.request.bill_id,
-            &rec.id,
-        )
-        .await?;
-    }
-    Ok(true)
+    // The new version's history row, and the bill's release when asked, are the update
+    // trigger's (migration 0007): nothing happens unless the fenced update did.
+    Ok(updated)
 }
 
 /// Takes the bill for the payment inside `tx`: true if the payment holds it now (also when it

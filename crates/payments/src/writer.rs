@@ -14,6 +14,11 @@
 //! bad write never fails the others. A write's answer is delivered only after its commit, so a
 //! caller never acts on something that may still be rolled back. Writes to one payment go
 //! through one lane (chosen by a key), in the order they were handed over.
+//!
+//! A write made of one statement ([`Writers::write_single`]: a save, whose history row and bill
+//! release are triggers of that statement) that finds its lane idle runs on its own in
+//! autocommit: one round trip instead of BEGIN, the statement and COMMIT. One statement is
+//! atomic and durable by itself.
 
 use std::any::Any;
 use std::time::Instant;
@@ -33,6 +38,8 @@ type WriteFn = Box<dyn for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Ans
 struct Job {
     run: WriteFn,
     reply: oneshot::Sender<Answer>,
+    /// One statement: alone, it needs no explicit transaction.
+    single: bool,
 }
 
 /// Most writes one transaction takes.
@@ -59,7 +66,29 @@ impl Writers {
 
     /// Runs `write` in the lane of `key` (a payment id: one payment's writes keep their order)
     /// and returns its answer once committed.
-    pub(crate) async fn write<T, F>(&self, key: &str, mut write: F) -> Result<T, StoreError>
+    pub(crate) async fn write<T, F>(&self, key: &str, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.send(key, write, false).await
+    }
+
+    /// [`Writers::write`] for a write that runs exactly one statement (its triggers included):
+    /// alone in its lane, it is run in autocommit (see the module comment).
+    pub(crate) async fn write_single<T, F>(&self, key: &str, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.send(key, write, true).await
+    }
+
+    async fn send<T, F>(&self, key: &str, mut write: F, single: bool) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
@@ -72,7 +101,8 @@ impl Writers {
             let fut = write(conn);
             Box::pin(async move { fut.await.map(|t| Box::new(t) as Box<dyn Any + Send>) })
         });
-        lane.send(Job { run, reply }).map_err(|_| closed())?;
+        lane.send(Job { run, reply, single })
+            .map_err(|_| closed())?;
         let answer = answer.await.map_err(|_| closed())??;
         answer
             .downcast::<T>()
@@ -143,7 +173,7 @@ async fn lane(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         for mut job in jobs {
-            let answer = alone(&pool, &mut job.run).await;
+            let answer = alone(&pool, &mut job).await;
             let _ = job.reply.send(answer);
         }
     }
@@ -160,10 +190,14 @@ async fn batch(pool: &AnyPool, jobs: &mut [Job]) -> Result<Vec<Box<dyn Any + Sen
     Ok(answers)
 }
 
-/// One job in its own transaction.
-async fn alone(pool: &AnyPool, run: &mut WriteFn) -> Answer {
+/// One job in its own transaction (one statement: in autocommit, its own transaction).
+async fn alone(pool: &AnyPool, job: &mut Job) -> Answer {
+    if job.single {
+        let mut conn = pool.acquire().await?;
+        return (job.run)(&mut conn).await;
+    }
     let mut tx = pool.begin().await?;
-    let answer = run(&mut tx).await?;
+    let answer = (job.run)(&mut tx).await?;
     tx.commit().await?;
     Ok(answer)
 }

@@ -1,6 +1,7 @@
 -- PostgreSQL twin of migrations/sqlite/0007 (see there): the history row of each version of a
 -- payment is written by the database, in the statement that makes the version.
 ALTER TABLE payments ADD COLUMN note TEXT;
+ALTER TABLE payments ADD COLUMN release_bill BIGINT NOT NULL DEFAULT 0;
 
 CREATE FUNCTION posgate_payment_history() RETURNS trigger AS $$
 BEGIN
@@ -16,3 +17,15 @@ CREATE TRIGGER payments_history_new AFTER INSERT ON payments
 CREATE TRIGGER payments_history_step AFTER UPDATE OF version ON payments
     FOR EACH ROW WHEN (NEW.version IS DISTINCT FROM OLD.version)
     EXECUTE FUNCTION posgate_payment_history();
+
+CREATE FUNCTION posgate_release_bill() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM bill_locks
+    WHERE restaurant_id = NEW.restaurant_id AND bill_id = NEW.bill_id AND payment_id = NEW.id;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER payments_release_bill AFTER UPDATE OF version ON payments
+    FOR EACH ROW WHEN (NEW.version IS DISTINCT FROM OLD.version AND NEW.release_bill = 1)
+    EXECUTE FUNCTION posgate_release_bill();
