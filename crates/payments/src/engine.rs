@@ -666,6 +666,10 @@ impl Engine {
     /// transaction. When the next step is due at once (close after pay, reconcile after a lost
     /// answer on a POS that cannot be read) the lease is kept and the payment returned to run
     /// it; otherwise the lease is given up and the scheduler told when it falls due.
+    ///
+    /// Callers box it (`Box::pin(self.finish(..))`): it runs for one write at a step's end, and
+    /// inline it would make every step's future, held for the whole POS call of each payment in
+    /// flight, as large as itself.
     async fn finish(
         &self,
         mut rec: PaymentRecord,
@@ -722,7 +726,7 @@ impl Engine {
             // Nothing to read back: hand it to a person now rather than after the check budget.
             rec.next_attempt_at = now_ms();
         }
-        self.finish(rec, &note).await
+        Box::pin(self.finish(rec, &note)).await
     }
 
     async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Answer {
@@ -943,7 +947,7 @@ impl Engine {
             );
             let note = a.note.clone();
             self.apply(&mut rec, a, RetryDecision::GiveUp);
-            return self.finish(rec, &note).await;
+            return Box::pin(self.finish(rec, &note)).await;
         }
         let req = &rec.request;
         let reply = self
@@ -1013,7 +1017,7 @@ impl Engine {
                     .unwrap_or_default()
             ));
         }
-        self.finish(rec, &note).await
+        Box::pin(self.finish(rec, &note)).await
     }
 
     async fn close(&self, mut rec: PaymentRecord) -> Result<Option<PaymentRecord>, StoreError> {
@@ -1058,6 +1062,6 @@ impl Engine {
         let note = answer.note.clone();
         let decision = Self::decision(&self.cfg.retry, rec.attempts);
         self.apply(&mut rec, answer, decision);
-        self.finish(rec, &note).await
+        Box::pin(self.finish(rec, &note)).await
     }
 }

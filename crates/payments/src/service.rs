@@ -147,6 +147,25 @@ impl PaymentsApi {
 
     /// `PayBill`: accepts (or finds) the payment and waits for the POS's first say.
     async fn pay(&self, r: pb::PayBillRequest) -> Result<PaymentRecord, Status> {
+        // Accepting is boxed, and its request, route and validated copies are gone before the
+        // wait: this future is held for as long as PayBill waits (seconds, for every payment in
+        // flight), so only what the wait needs stays in it.
+        let (rec, rx) = Box::pin(self.accept(r)).await?;
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.pay_wait_ms);
+        self.wait_for(rec, rx, deadline, settled).await
+    }
+
+    /// Stores the payment (or finds the one stored under its key) and subscribes to it.
+    async fn accept(
+        &self,
+        r: pb::PayBillRequest,
+    ) -> Result<
+        (
+            PaymentRecord,
+            tokio::sync::watch::Receiver<crate::notify::Latest>,
+        ),
+        Status,
+    > {
         validate_id("idempotency_key", &r.idempotency_key).map_err(invalid)?;
         let route = self.route(&r.restaurant_id).await?;
         if !route.enabled {
@@ -227,8 +246,7 @@ impl PaymentsApi {
                 (self.load(&rec.id).await?, rx)
             }
         };
-        let deadline = Instant::now() + Duration::from_millis(self.cfg.pay_wait_ms);
-        self.wait_for(rec, rx, deadline, settled).await
+        Ok((rec, rx))
     }
 }
 
