@@ -305,9 +305,11 @@ impl WsaClient {
     ) -> Result<Envelope, TaskFailure> {
         let unsendable =
             |e: serde_json::Error| Failure::unsendable("adapter/serialize", e.to_string());
-        let body =
-            task_body(params, mode, self.object_id, self.task_timeout_s).map_err(unsendable)?;
-        let body = serde_json::to_vec(&body).map_err(unsendable)?;
+        // The JSON tree is a temporary: only its bytes are held while the POS answers.
+        let body = serde_json::to_vec(
+            &task_body(params, mode, self.object_id, self.task_timeout_s).map_err(unsendable)?,
+        )
+        .map_err(unsendable)?;
         let mut token = HeaderValue::from_str(self.token.expose()).map_err(|_| {
             Failure::unsendable(
                 "adapter/token",
