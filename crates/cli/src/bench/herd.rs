@@ -22,8 +22,7 @@ use sqlx::{Connection, Row};
 use super::db::Database;
 use super::load::{self, Grpc, Until};
 use super::pos::{PosKind, Sim};
-use super::procs;
-use super::report::{ProcFigures, process_table};
+use super::report::{CpuMark, ProcFigures, process_table};
 use super::{CLI_TOKEN, Plan, Services, pay_next};
 
 /// How long the drain may take before the run gives up waiting.
@@ -217,15 +216,13 @@ pub async fn run(
         anyhow::bail!("--herd needs --count (the size of the backlog), not --duration-s");
     };
     shifts(sim, plan.pos, true, latency_ms).await?;
-    let pids: Vec<(String, u32)> = services
-        .all()
-        .iter()
-        .map(|s| (s.name.clone(), s.pid()))
-        .collect();
-    let cpu0: Vec<u64> = pids
-        .iter()
-        .map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0))
-        .collect();
+    let cpu = CpuMark::now(
+        services
+            .all()
+            .iter()
+            .map(|s| (s.name.clone(), s.pid()))
+            .collect(),
+    );
 
     // Every payment's first attempt meets a closed shift.
     let channels = load::channels(([127, 0, 0, 1], payments_port).into(), plan.connections).await?;
@@ -295,25 +292,7 @@ pub async fn run(
         }
         tokio::time::sleep(POLL).await;
     }
-    let cpu1: Vec<u64> = pids
-        .iter()
-        .map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0))
-        .collect();
-    let ticks = procs::clock_ticks();
-    let processes = pids
-        .iter()
-        .zip(cpu0.iter().zip(&cpu1))
-        .map(|((name, pid), (c0, c1))| {
-            ProcFigures::new(
-                name,
-                *pid,
-                procs::peak_rss_kib(*pid),
-                c1.saturating_sub(*c0),
-                ticks,
-                count,
-            )
-        })
-        .collect();
+    let processes = cpu.figures(count);
 
     let in_flight: serde_json::Value = sim
         .get(&format!("{}/in-flight", plan.pos.row().control))

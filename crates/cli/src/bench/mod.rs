@@ -32,7 +32,7 @@ use db::Database;
 use load::{Grpc, Until};
 use pos::{Bill, PosKind, Restaurant, Sim};
 use procs::Service;
-use report::{DbFigures, Figures, PosgateFigures, ProcFigures, Report, RunConfig};
+use report::{CpuMark, DbFigures, Figures, PosgateFigures, ProcFigures, Report, RunConfig};
 
 const CLI_TOKEN: &str = "bench-cli-token";
 const OPERATOR_TOKEN: &str = "bench-operator-token";
@@ -507,16 +507,14 @@ async fn measure(
 
     // posgate.
     let before = db.counters().await?;
-    let pids: Vec<(String, u32)> = services
-        .all()
-        .iter()
-        .map(|s| (s.name.clone(), s.pid()))
-        .chain([("bench client".to_string(), std::process::id())])
-        .collect();
-    let cpu0: Vec<u64> = pids
-        .iter()
-        .map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0))
-        .collect();
+    let cpu = CpuMark::now(
+        services
+            .all()
+            .iter()
+            .map(|s| (s.name.clone(), s.pid()))
+            .chain([("bench client".to_string(), std::process::id())])
+            .collect(),
+    );
     let pg0 = backend_ticks(db).await;
     let channels = load::channels(([127, 0, 0, 1], payments_port).into(), plan.connections).await?;
     let clients: Vec<Grpc> = channels
@@ -566,27 +564,10 @@ async fn measure(
         }
     })
     .await;
-    let cpu1: Vec<u64> = pids
-        .iter()
-        .map(|(_, p)| procs::cpu_ticks(*p).unwrap_or(0))
-        .collect();
-    let pg1 = backend_ticks(db).await;
     let posgate = PosgateFigures::of(&out, &echo, a.pos_latency_ms);
+    let mut processes = cpu.figures(posgate.payments);
+    let pg1 = backend_ticks(db).await;
     let ticks = procs::clock_ticks();
-    let mut processes: Vec<ProcFigures> = pids
-        .iter()
-        .zip(cpu0.iter().zip(&cpu1))
-        .map(|((name, pid), (c0, c1))| {
-            ProcFigures::new(
-                name,
-                *pid,
-                procs::peak_rss_kib(*pid),
-                c1.saturating_sub(*c0),
-                ticks,
-                posgate.payments,
-            )
-        })
-        .collect();
     if db.kind() == "postgres" {
         let used: u64 = pg1
             .iter()

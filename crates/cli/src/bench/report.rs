@@ -190,6 +190,45 @@ impl ProcFigures {
     }
 }
 
+/// The processes of a run and their CPU ticks when it started.
+pub struct CpuMark {
+    processes: Vec<(String, u32, u64)>,
+}
+
+impl CpuMark {
+    /// Marks each `(name, pid)` now.
+    pub fn now(pids: Vec<(String, u32)>) -> CpuMark {
+        CpuMark {
+            processes: pids
+                .into_iter()
+                .map(|(name, pid)| {
+                    let t = super::procs::cpu_ticks(pid).unwrap_or(0);
+                    (name, pid, t)
+                })
+                .collect(),
+        }
+    }
+
+    /// Each process's peak memory and the CPU it used since the mark, per payment of `payments`.
+    pub fn figures(&self, payments: u64) -> Vec<ProcFigures> {
+        let ticks = super::procs::clock_ticks();
+        self.processes
+            .iter()
+            .map(|(name, pid, t0)| {
+                let t1 = super::procs::cpu_ticks(*pid).unwrap_or(0);
+                ProcFigures::new(
+                    name,
+                    *pid,
+                    super::procs::peak_rss_kib(*pid),
+                    t1.saturating_sub(*t0),
+                    ticks,
+                    payments,
+                )
+            })
+            .collect()
+    }
+}
+
 #[derive(Serialize, Default)]
 pub struct DbFigures {
     pub kind: &'static str,
