@@ -282,6 +282,18 @@ listen = "127.0.0.1:{adapter_port}"
     s
 }
 
+/// What one run is about: its arguments, plan, database, simulator, restaurants and where the
+/// payment service listens.
+#[derive(Clone, Copy)]
+struct Run<'r> {
+    a: &'r BenchArgs,
+    plan: &'r Plan,
+    db: &'r Database,
+    sim: &'r Sim,
+    restaurants: &'r [(Restaurant, pb::RestaurantSpec)],
+    payments_port: u16,
+}
+
 /// The services of a run.
 struct Services {
     sim: Service,
@@ -363,30 +375,22 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         adapter,
         payments,
     };
+    let run = Run {
+        a,
+        plan,
+        db,
+        sim: &sim,
+        restaurants: &restaurants,
+        payments_port,
+    };
     let result = if a.herd {
-        herd(
-            a,
-            plan,
-            db,
-            &sim,
-            &restaurants,
-            &mut services,
-            payments_port,
-        )
-        .await
-        .map(|r| (Printed::Herd(Box::new(r)), None))
+        herd(&run, &mut services)
+            .await
+            .map(|r| (Printed::Herd(Box::new(r)), None))
     } else {
-        measure(
-            a,
-            plan,
-            db,
-            &sim,
-            &restaurants,
-            &mut services,
-            payments_port,
-        )
-        .await
-        .map(|(r, before)| (Printed::Run(Box::new(r)), before))
+        measure(&run, &mut services)
+            .await
+            .map(|(r, before)| (Printed::Run(Box::new(r)), before))
     };
     for s in services.all() {
         s.stop(Duration::from_secs(20)).await;
@@ -400,15 +404,15 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
 }
 
 /// Declares the restaurants and opens their bills, then runs the herd ([`herd::run`]).
-async fn herd(
-    a: &BenchArgs,
-    plan: &Plan,
-    db: &Database,
-    sim: &Sim,
-    restaurants: &[(Restaurant, pb::RestaurantSpec)],
-    services: &mut Services,
-    payments_port: u16,
-) -> anyhow::Result<herd::HerdReport> {
+async fn herd(run: &Run<'_>, services: &mut Services) -> anyhow::Result<herd::HerdReport> {
+    let Run {
+        a,
+        plan,
+        db,
+        sim,
+        restaurants,
+        payments_port,
+    } = *run;
     let restaurants = declare(&mut services.payments, payments_port, restaurants).await?;
     let bills = Arc::new(open_bills(plan, sim, &restaurants).await?);
     herd::run(
@@ -440,14 +444,17 @@ async fn declare(
 
 /// Declares the restaurants, runs the echo and posgate, reads the processes' figures.
 async fn measure(
-    a: &BenchArgs,
-    plan: &Plan,
-    db: &Database,
-    sim: &Sim,
-    restaurants: &[(Restaurant, pb::RestaurantSpec)],
+    run: &Run<'_>,
     services: &mut Services,
-    payments_port: u16,
 ) -> anyhow::Result<(Report, Option<db::PgCounters>)> {
+    let Run {
+        a,
+        plan,
+        db,
+        sim,
+        restaurants,
+        payments_port,
+    } = *run;
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
