@@ -23,7 +23,7 @@ use super::db::Database;
 use super::load::{self, Grpc, Until};
 use super::pos::{PosKind, Sim};
 use super::report::{CpuMark, ProcFigures, process_table};
-use super::{CLI_TOKEN, Plan, Services, pay_next};
+use super::{CLI_TOKEN, Run, Services, pay_next};
 
 /// How long the drain may take before the run gives up waiting.
 const DRAIN_LIMIT: Duration = Duration::from_secs(900);
@@ -197,17 +197,13 @@ fn secs(from: i64, at: i64) -> f64 {
 }
 
 /// The herd: shifts closed, payments made, shifts opened, the backlog drained.
-#[allow(clippy::too_many_arguments)]
 pub async fn run(
-    plan: &Plan,
-    latency_ms: u64,
-    payments_settings: &[String],
-    db: &Database,
-    sim: &Sim,
+    run: &Run<'_>,
     bills: Arc<super::Bills>,
     services: &mut Services,
-    payments_port: u16,
 ) -> anyhow::Result<HerdReport> {
+    let (plan, db, sim, payments_port) = (run.plan, run.db, run.sim, run.payments_port);
+    let (latency_ms, payments_settings) = (run.a.pos_latency_ms, &run.a.payments_settings);
     anyhow::ensure!(
         plan.pos == PosKind::WsaSync,
         "--herd runs against the r_keeper WSA simulator in sync mode (--pos wsa-sync): it counts the requests in flight per restaurant"

@@ -405,27 +405,9 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
 
 /// Declares the restaurants and opens their bills, then runs the herd ([`herd::run`]).
 async fn herd(run: &Run<'_>, services: &mut Services) -> anyhow::Result<herd::HerdReport> {
-    let Run {
-        a,
-        plan,
-        db,
-        sim,
-        restaurants,
-        payments_port,
-    } = *run;
-    let restaurants = declare(&mut services.payments, payments_port, restaurants).await?;
-    let bills = Arc::new(open_bills(plan, sim, &restaurants).await?);
-    herd::run(
-        plan,
-        a.pos_latency_ms,
-        &a.payments_settings,
-        db,
-        sim,
-        bills,
-        services,
-        payments_port,
-    )
-    .await
+    let restaurants = declare(&mut services.payments, run.payments_port, run.restaurants).await?;
+    let bills = Arc::new(open_bills(run.plan, run.sim, &restaurants).await?);
+    herd::run(run, bills, services).await
 }
 
 /// Declares the restaurants in the registry once the payment service answers.
