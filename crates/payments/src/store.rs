@@ -817,7 +817,24 @@ impl Store {
         note: Option<&str>,
     ) -> Result<bool, StoreError> {
         let change = Arc::new(Change {
-            rec: rec.clone(),
+            id: rec.id.clone(),
+            state: rec.lifecycle.state.as_str(),
+            step: rec.lifecycle.step.as_str(),
+            substate: rec.substate.map(|s| s.as_str()),
+            pos_code: rec.pos_code.clone(),
+            pos_text: rec.pos_text.clone(),
+            pos_reference: rec.pos_reference.clone(),
+            bill_before: rec
+                .bill_before
+                .as_ref()
+                .map(|b| serde_json::to_string(b).unwrap_or_default()),
+            pos_details: serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()),
+            attempts: i64::from(rec.attempts),
+            checks: i64::from(rec.checks),
+            next_attempt_at: rec.next_attempt_at,
+            sending: i64::from(rec.sending),
+            unknown_since: rec.unknown_since,
+            version: rec.version,
             owner: owner.to_string(),
             now,
             release,
@@ -993,9 +1010,27 @@ async fn insert_row(
     Ok(InsertOutcome::New { bill_locked })
 }
 
-/// A worker's change to a payment, as [`Store::save_step`] writes it.
+/// A worker's change to a payment, as [`Store::save_step`] writes it: the columns a step
+/// changes, not a copy of the whole payment (its request never changes after the insert).
 struct Change {
-    rec: PaymentRecord,
+    id: String,
+    state: &'static str,
+    step: &'static str,
+    substate: Option<&'static str>,
+    pos_code: Option<String>,
+    pos_text: Option<String>,
+    pos_reference: Option<String>,
+    /// JSON, as stored.
+    bill_before: Option<String>,
+    /// JSON, as stored.
+    pos_details: String,
+    attempts: i64,
+    checks: i64,
+    next_attempt_at: i64,
+    sending: i64,
+    unknown_since: Option<i64>,
+    /// The version this change was made from: the write is refused unless it is still current.
+    version: i64,
     owner: String,
     now: i64,
     release: bool,
@@ -1006,12 +1041,6 @@ struct Change {
 /// The save's write: fenced by lease owner and version; with its history row (and the bill's
 /// release) only if the payment was still this worker's.
 async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, StoreError> {
-    let rec = &c.rec;
-    let bill_before = rec
-        .bill_before
-        .as_ref()
-        .map(|b| serde_json::to_string(b).unwrap_or_default());
-    let version = rec.version + 1;
     let updated = sqlx::query(
         "UPDATE payments SET state = $1, step = $2, substate = $3, pos_code = $4, pos_text = $5, pos_reference = $6,
                 bill_before = $7, pos_details = $8, attempts = $9, checks = $10, next_attempt_at = $11, version = $12, updated_at = $13,
@@ -1020,26 +1049,26 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
                 sending = $16, unknown_since = $17, note = $21, release_bill = $22
          WHERE id = $18 AND lease_owner = $19 AND version = $20",
     )
-    .bind(rec.lifecycle.state.as_str())
-    .bind(rec.lifecycle.step.as_str())
-    .bind(rec.substate.map(|s| s.as_str()))
-    .bind(&rec.pos_code)
-    .bind(&rec.pos_text)
-    .bind(&rec.pos_reference)
-    .bind(bill_before)
-    .bind(serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()))
-    .bind(i64::from(rec.attempts))
-    .bind(i64::from(rec.checks))
-    .bind(rec.next_attempt_at)
-    .bind(version)
+    .bind(c.state)
+    .bind(c.step)
+    .bind(c.substate)
+    .bind(&c.pos_code)
+    .bind(&c.pos_text)
+    .bind(&c.pos_reference)
+    .bind(&c.bill_before)
+    .bind(&c.pos_details)
+    .bind(c.attempts)
+    .bind(c.checks)
+    .bind(c.next_attempt_at)
+    .bind(c.version + 1)
     .bind(c.now)
     .bind(c.release)
     .bind(c.release)
-    .bind(i64::from(rec.sending))
-    .bind(rec.unknown_since)
-    .bind(&rec.id)
+    .bind(c.sending)
+    .bind(c.unknown_since)
+    .bind(&c.id)
     .bind(&c.owner)
-    .bind(rec.version)
+    .bind(c.version)
     .bind(c.note.as_deref())
     .bind(i64::from(c.unlock_bill))
     .execute(&mut *conn)
