@@ -452,7 +452,7 @@ impl Engine {
                 Start::Leased(rec, permit, bill_locked) => {
                     self.record_ids(&rec);
                     let _permit = permit;
-                    self.run_steps(*rec, bill_locked).await
+                    self.run_steps(rec, bill_locked).await
                 }
                 Start::Stored(restaurant) => self.drive_stored(id, restaurant).await,
             }
@@ -524,14 +524,14 @@ impl Engine {
         }
         // Boxed: a drive waiting for its slot stays small (thousands wait when a backlog is
         // due at once); the steps' state is allocated when they run.
-        Box::pin(self.run_steps(rec, false)).await
+        Box::pin(self.run_steps(Box::new(rec), false)).await
     }
 
     /// Runs a claimed payment's steps while they are due at once (pay, then close), keeping
     /// the record in memory between them: no read and no claim between steps.
     async fn run_steps(
         &self,
-        mut rec: PaymentRecord,
+        mut rec: Box<PaymentRecord>,
         mut bill_locked: bool,
     ) -> Result<(), StoreError> {
         for _ in 0..4 {
@@ -672,9 +672,9 @@ impl Engine {
     /// flight, as large as itself.
     async fn finish(
         &self,
-        mut rec: PaymentRecord,
+        mut rec: Box<PaymentRecord>,
         note: &str,
-    ) -> Result<Option<PaymentRecord>, StoreError> {
+    ) -> Result<Option<Box<PaymentRecord>>, StoreError> {
         let holds_bill = rec.lifecycle.state == PaymentState::OutcomeUnknown;
         let go_on = rec.lifecycle.has_work()
             && rec.next_attempt_at <= now_ms()
@@ -699,9 +699,9 @@ impl Engine {
 
     async fn post(
         &self,
-        mut rec: PaymentRecord,
+        mut rec: Box<PaymentRecord>,
         bill_locked: bool,
-    ) -> Result<Option<PaymentRecord>, StoreError> {
+    ) -> Result<Option<Box<PaymentRecord>>, StoreError> {
         let (rid, bid) = (
             rec.request.restaurant_id.clone(),
             rec.request.bill_id.clone(),
@@ -927,7 +927,10 @@ impl Engine {
         i64::try_from(self.cfg.settle_ms(adapter)).unwrap_or(i64::MAX)
     }
 
-    async fn reconcile(&self, mut rec: PaymentRecord) -> Result<Option<PaymentRecord>, StoreError> {
+    async fn reconcile(
+        &self,
+        mut rec: Box<PaymentRecord>,
+    ) -> Result<Option<Box<PaymentRecord>>, StoreError> {
         // Reading the bill writes nothing to the POS: nothing to save before it.
         if !self.start(&mut rec, None).await? {
             return Ok(None);
@@ -1020,7 +1023,10 @@ impl Engine {
         Box::pin(self.finish(rec, &note)).await
     }
 
-    async fn close(&self, mut rec: PaymentRecord) -> Result<Option<PaymentRecord>, StoreError> {
+    async fn close(
+        &self,
+        mut rec: Box<PaymentRecord>,
+    ) -> Result<Option<Box<PaymentRecord>>, StoreError> {
         // Recovery point: from here on the POS may have our close.
         if !self.start(&mut rec, Some("closing the bill")).await? {
             return Ok(None);
