@@ -111,7 +111,7 @@ where
     subscriber_with(format, ansi, writer, tracer.map(|t| (t, true)))
 }
 
-/// [`traced_subscriber`] with the tracer and whether log events are recorded on its spans
+/// [`traced_subscriber`] with the tracer and whether its spans are exported
 /// ([`crate::telemetry::layer`]).
 fn subscriber_with<W>(
     format: LogFormat,
@@ -137,7 +137,7 @@ where
         tracing_subscriber::registry()
             .with(filter())
             .with(fmt)
-            .with(tracer.map(|(t, events)| crate::telemetry::layer(t, events))),
+            .with(tracer.map(|(t, exported)| crate::telemetry::layer(t, exported))),
     )
 }
 
@@ -147,7 +147,7 @@ where
 /// no-op, so tests can call it freely).
 pub fn init_logging(flag: Option<LogFormat>, config: Option<&Path>) -> anyhow::Result<()> {
     let format = resolve_format(flag, config)?;
-    // Events go on spans only when spans are exported.
+    // Spans carry events and attributes only when they are exported.
     let tracer = crate::telemetry::process_tracer(config)?;
     let _ = tracing::subscriber::set_global_default(subscriber_with(
         format,

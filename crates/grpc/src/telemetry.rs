@@ -145,11 +145,16 @@ pub fn shutdown() {
     }
 }
 
-/// The layer turning `tracing` spans into OpenTelemetry spans of `tracer`. `events`: whether
-/// the log events inside a span are recorded on it (exported as span events). Off when nothing
-/// is exported: the layer is then there for the ids alone, and each event copied onto a span
-/// that lives as long as a slow POS call was memory held per payment in flight, for nothing.
-pub fn layer<S>(tracer: SdkTracer, events: bool) -> impl tracing_subscriber::Layer<S> + Send + Sync
+/// The layer turning `tracing` spans into OpenTelemetry spans of `tracer`. `exported`: whether
+/// spans go anywhere. When they do, the log events inside a span are recorded on it (exported as
+/// span events) with the spans' code location, thread and target. When they do not, the layer is
+/// there for the ids alone (the `traceparent` passed on, `trace_id` in logs), and spans carry
+/// nothing else: each event copied onto a span that lives as long as a slow POS call, and each
+/// attribute, was memory held per payment in flight, for nothing.
+pub fn layer<S>(
+    tracer: SdkTracer,
+    exported: bool,
+) -> impl tracing_subscriber::Layer<S> + Send + Sync
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
 {
@@ -157,8 +162,11 @@ where
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_tracked_inactivity(false)
+        .with_location(exported)
+        .with_threads(exported)
+        .with_target(exported)
         .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
-            events || m.is_span()
+            exported || m.is_span()
         }))
 }
 
@@ -395,12 +403,12 @@ mod tests {
     fn log_events_go_on_spans_only_when_spans_are_exported() {
         use opentelemetry_sdk::trace::InMemorySpanExporter;
         use tracing_subscriber::layer::SubscriberExt;
-        for events in [true, false] {
+        for exported in [true, false] {
             let exporter = InMemorySpanExporter::default();
             let provider = SdkTracerProvider::builder()
                 .with_simple_exporter(exporter.clone())
                 .build();
-            let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), events));
+            let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), exported));
             tracing::subscriber::with_default(sub, || {
                 tracing::info_span!("pay").in_scope(|| tracing::info!("payment accepted"));
             });
@@ -409,7 +417,16 @@ mod tests {
                 .iter()
                 .find(|s| s.name == "pay")
                 .expect("the span is made either way");
-            assert_eq!(span.events.len(), usize::from(events), "events: {events}");
+            assert_eq!(
+                span.events.len(),
+                usize::from(exported),
+                "exported: {exported}"
+            );
+            let located = span
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str().starts_with("code."));
+            assert_eq!(located, exported, "code location, exported: {exported}");
         }
     }
 }
