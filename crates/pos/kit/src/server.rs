@@ -287,12 +287,17 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<PostPaymentRequest>,
     ) -> Result<Response<PostPaymentResponse>, Status> {
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
-        let posting = self.posting(&req, &r)?;
+        // The request (its connection settings, the payment) is gone before the POS call: this
+        // future is held for as long as the POS takes, for every payment in flight.
+        let (r, posting, restaurant_id) = {
+            let req = request.into_inner();
+            let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+            let posting = self.posting(&req, &r)?;
+            (r, posting, req.restaurant_id)
+        };
         tracing::info!(
             pos = C::KIND,
-            restaurant_id = %req.restaurant_id,
+            restaurant_id = %restaurant_id,
             bill_id = %posting.bill_id,
             payment_id = %posting.payment_id,
             amount = %posting.amount,
@@ -300,13 +305,13 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             "posting payment"
         );
         let reply = r
-            .call(C::KIND, &req.restaurant_id)
+            .call(C::KIND, &restaurant_id)
             .run(self.connector.post_payment(&r.pos, &posting))
             .await
             .map_err(|e| Status::invalid_argument(e.0))?;
         tracing::info!(
             pos = C::KIND,
-            restaurant_id = %req.restaurant_id,
+            restaurant_id = %restaurant_id,
             bill_id = %posting.bill_id,
             payment_id = %posting.payment_id,
             outcome = ?reply.outcome,
