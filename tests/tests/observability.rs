@@ -135,6 +135,18 @@ async fn the_database_check_wants_this_builds_schema() {
     .unwrap();
     let err = store.check_health().await.unwrap_err().to_string();
     assert!(err.contains("not migrated"), "{err}");
+    // A newer schema (a newer build migrated the database under this one) is not this build's
+    // either: this replica must stop taking work.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES (9998, 'from a newer build', CURRENT_TIMESTAMP, 1, x'00', 0),
+                (9999, 'from a newer build', CURRENT_TIMESTAMP, 1, x'00', 0)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let err = store.check_health().await.unwrap_err().to_string();
+    assert!(err.contains("newer than this build"), "{err}");
     drop(c);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -184,6 +184,45 @@ async fn save_releases_the_bill(s: Store) {
     assert_eq!(s.history(&rec.id).await.unwrap().len(), 3);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_read_page_by_page_each_payment_once_in_due_order() {
+    on_both(backlog_pages).await;
+}
+
+async fn backlog_pages(s: Store) {
+    // Five due at 100 (ties broken by id), two at 200, one not due yet.
+    let mut want = Vec::new();
+    for (i, at) in [100, 100, 100, 100, 100, 200, 200].into_iter().enumerate() {
+        let id = format!("p{i}");
+        s.insert(&id, &request(&format!("k{i}"), &format!("b{i}")), at)
+            .await
+            .unwrap();
+        want.push(id);
+    }
+    s.insert("later", &request("k-later", "b-later"), 5_000)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.scan_due_after(1_000, 2, after.as_ref()).await.unwrap();
+        assert!(page.ids.len() <= 2);
+        assert_eq!(page.ids.len(), page.restaurants.len());
+        assert!(page.restaurants.iter().all(|r| r == "r"), "{page:?}");
+        seen.extend(page.ids.iter().cloned());
+        match page.next_at {
+            // More due than one page: read on from where this one ended.
+            Some(1_000) => after = page.last,
+            next => {
+                assert_eq!(next, Some(5_000), "the next one falls due later");
+                break;
+            }
+        }
+        assert!(seen.len() <= want.len(), "pages repeat: {seen:?}");
+    }
+    assert_eq!(seen, want, "each due payment once, in due order");
+}
+
 /// Card codes planted in payments: distinctive, so a search of raw bytes cannot miss them.
 const CARD_A: &str = "PLANTED-CARD-7781-4410";
 const CARD_B: &str = "ПЛАНТ-КАРТА-5529";

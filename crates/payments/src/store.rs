@@ -45,6 +45,10 @@ pub enum StoreError {
     Corrupt { id: String, what: String },
     #[error("schema version {found} is older than this build's {expected}: not migrated")]
     Schema { found: i64, expected: i64 },
+    #[error(
+        "schema version {found} is newer than this build's {expected}: a newer build migrated the database; stop this one"
+    )]
+    NewerSchema { found: i64, expected: i64 },
     #[error("card code of payment {id}: {source}")]
     Sealing {
         id: String,
@@ -307,19 +311,26 @@ impl Store {
     }
 
     /// Whether the database answers and carries this build's schema: what the service's health
-    /// says (`SERVING` only while this holds). One short read.
+    /// says (`SERVING` only while this holds). One short read. A newer schema is refused too: an
+    /// older replica still running after a newer one migrated the database would write in the old
+    /// way (migration 0007 moved history rows and bill releases into triggers), so it reports
+    /// `NOT_SERVING` and load balancers stop sending it work.
     pub async fn check_health(&self) -> Result<(), StoreError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
             .fetch_one(&self.pool)
             .await?;
         let found = found.unwrap_or(0);
-        if found < self.schema {
-            return Err(StoreError::Schema {
+        match found.cmp(&self.schema) {
+            std::cmp::Ordering::Less => Err(StoreError::Schema {
                 found,
                 expected: self.schema,
-            });
+            }),
+            std::cmp::Ordering::Greater => Err(StoreError::NewerSchema {
+                found,
+                expected: self.schema,
+            }),
+            std::cmp::Ordering::Equal => Ok(()),
         }
-        Ok(())
     }
 
     /// Payments in each of `states`: how many, and the oldest one's time basis (unix ms: when it
@@ -744,7 +755,7 @@ impl Store {
                 let (id, owner) = (id_.clone(), owner.clone());
                 async move {
                     Ok(sqlx::query(
-                        "UPDATE payments SET lease_owner = $1, lease_until = $2
+                        "UPDATE payments SET lease_owner = $1, lease_until = $2, release_bill = 0
                          WHERE id = $3 AND step <> 'done' AND state <> 'needs_attention' AND next_attempt_at <= $4
                            AND (lease_until IS NULL OR lease_until < $5)",
                     )
