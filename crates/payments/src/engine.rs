@@ -191,6 +191,15 @@ impl Engine {
 
     /// Drives a payment now (in the background) unless it is already being driven here.
     pub fn kick(self: &Arc<Self>, id: String) {
+        self.drive_stored_in_background(id, None);
+    }
+
+    /// Drives a due payment the scheduler found, of `restaurant`.
+    fn kick_due(self: &Arc<Self>, id: String, restaurant: String) {
+        self.drive_stored_in_background(id, Some(restaurant));
+    }
+
+    fn drive_stored_in_background(self: &Arc<Self>, id: String, restaurant: Option<String>) {
         if self.stopping.load(Ordering::Relaxed) {
             // Stored and due: the next start (or another replica) takes it.
             return;
@@ -198,21 +207,7 @@ impl Engine {
         let engine = Arc::clone(self);
         // The payment's trace continues the request that kicked it (PayBill), if any.
         let parent = posgate_grpc::telemetry::current();
-        tokio::spawn(async move { engine.drive(&id, Start::Stored(None), parent).await });
-    }
-
-    /// Drives a due payment the scheduler found, of `restaurant`.
-    fn kick_due(self: &Arc<Self>, id: String, restaurant: String) {
-        if self.stopping.load(Ordering::Relaxed) {
-            return;
-        }
-        let engine = Arc::clone(self);
-        let parent = posgate_grpc::telemetry::current();
-        tokio::spawn(async move {
-            engine
-                .drive(&id, Start::Stored(Some(restaurant)), parent)
-                .await
-        });
+        tokio::spawn(async move { engine.drive(&id, Start::Stored(restaurant), parent).await });
     }
 
     /// For a payment about to be stored: a lease for this replica and its restaurant's slot,
