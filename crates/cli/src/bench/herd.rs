@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use posgate_core::PaymentState as CoreState;
+// The clock the payment service stamps due and closed times with, which the herd compares.
+use posgate_payments::engine::now_ms;
 use posgate_proto::v1::{self as pb, PaymentState};
 use posgate_sim::wsa;
 use serde::Serialize;
@@ -184,13 +186,6 @@ async fn snapshot(db: &Database) -> anyhow::Result<Snapshot> {
     Ok(snap)
 }
 
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Seconds from `from` to `at` (unix ms).
 fn secs(from: i64, at: i64) -> f64 {
     (at - from) as f64 / 1000.0
@@ -226,7 +221,7 @@ pub async fn run(
         .iter()
         .map(|c| load::grpc(c.clone(), CLI_TOKEN))
         .collect();
-    let run = format!("herd-{}-{}", std::process::id(), unix_ms());
+    let run = format!("herd-{}-{}", std::process::id(), now_ms());
     let submitted = load::drive(plan.concurrency, plan.until, move |w, n| {
         let mut grpc = clients[w % clients.len()].clone();
         let bills = bills.clone();
@@ -269,7 +264,7 @@ pub async fn run(
 
     // The shifts open.
     shifts(sim, plan.pos, false, latency_ms).await?;
-    let opened = unix_ms();
+    let opened = now_ms();
     let due = snapshot(db).await?.due;
     let deadline = Instant::now() + DRAIN_LIMIT;
     loop {
