@@ -27,12 +27,21 @@
 //! Texts never carry the URL (it has no secret, but keeps texts short and stable) and never a
 //! header value; they carry the error's causes (a TLS failure says why).
 //!
+//! At most [`HostLimits`]' number of exchanges run at once with one POS server (scheme, host,
+//! port); the rest wait their turn in the adapter. A burst of thousands of payments would
+//! otherwise open a connection each (HTTP/1.1 carries one exchange at a time; ~30 KiB of
+//! buffers and channels per connection in hyper), and a POS server is not served better by
+//! thousands of sockets at once. Envoy's circuit breakers (1,024 connections per cluster) and
+//! OkHttp's dispatcher (5 requests per host) bound the same thing. The adapter's
+//! `max_connections_per_host` sets it ([`crate::run`]).
+//!
 //! On-premises POS servers often have a certificate from their own authority: a restaurant's
 //! CA bundle (PEM) is trusted beside the public roots ([`HttpPolicy::trust_pem`]). A certificate
 //! the client does not trust is a configuration to fix, not a passing failure: it is refused
 //! with its cause (and the setting to fix), not retried forever as "could not connect".
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
@@ -170,6 +179,68 @@ pub struct PosCall {
     pub restaurant_id: Arc<str>,
     /// The restaurant's `trace_headers` ([`crate::common::CommonSettings`]).
     pub trace_headers: bool,
+    /// The adapter's bound on exchanges at once per POS server; none: unbounded.
+    pub hosts: Option<Arc<HostLimits>>,
+}
+
+/// At most `max` exchanges at once with one POS server (see the module comment): a semaphore
+/// per origin (scheme, host, port), made on first use.
+#[derive(Debug)]
+pub struct HostLimits {
+    max: usize,
+    hosts: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl HostLimits {
+    /// The adapter's default `max_connections_per_host`.
+    pub const DEFAULT_MAX: usize = 256;
+
+    pub fn new(max: usize) -> HostLimits {
+        HostLimits {
+            max: max.max(1),
+            hosts: Mutex::default(),
+        }
+    }
+
+    /// The bound.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Waits for a turn with `url`'s server; the turn ends when the permit is dropped (after
+    /// the whole answer was read).
+    pub async fn turn(&self, url: &reqwest::Url) -> tokio::sync::OwnedSemaphorePermit {
+        let origin = format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let limit = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(
+                hosts
+                    .entry(origin)
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.max))),
+            )
+        };
+        match Arc::clone(&limit).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let waited = Instant::now();
+                // Never closed: the semaphore lives in the map as long as the limits.
+                let p = limit
+                    .acquire_owned()
+                    .await
+                    .unwrap_or_else(|_| unreachable!("host limits are never closed"));
+                crate::metric_definitions::pos_http_queued(
+                    PosCall::current().as_ref(),
+                    waited.elapsed(),
+                );
+                p
+            }
+        }
+    }
 }
 
 tokio::task_local! {
@@ -193,7 +264,7 @@ impl PosCall {
 pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFailure> {
     let call = PosCall::current();
     let started = Instant::now();
-    let sent = exchange(rb, peer, call.as_ref().is_none_or(|c| c.trace_headers)).await;
+    let sent = exchange(rb, peer, call.as_ref()).await;
     let result = match &sent {
         Ok(a) => a.status.as_str().to_string(),
         Err(f) => f.code.clone(),
@@ -202,11 +273,12 @@ pub async fn send(rb: RequestBuilder, peer: &str) -> Result<HttpAnswer, HttpFail
     sent
 }
 
-/// [`send`]'s exchange, with the trace headers when `trace_headers`.
+/// [`send`]'s exchange: with the trace headers unless the call's restaurant says no, after
+/// waiting for a turn with the server when the call's adapter bounds it.
 async fn exchange(
     rb: RequestBuilder,
     peer: &str,
-    trace_headers: bool,
+    call: Option<&PosCall>,
 ) -> Result<HttpAnswer, HttpFailure> {
     use tracing::Instrument;
     let span = tracing::info_span!(
@@ -219,12 +291,18 @@ async fn exchange(
     posgate_grpc::telemetry::record_trace_id(&span);
     async {
         let mut trace = HeaderMap::new();
-        if trace_headers {
+        if call.is_none_or(|c| c.trace_headers) {
             posgate_grpc::telemetry::inject_headers(&mut trace);
         }
-        let resp = rb
-            .headers(trace)
-            .send()
+        let (client, request) = rb.headers(trace).build_split();
+        let request = request.map_err(|e| transport(e, peer))?;
+        // Held until the whole answer is read: the connection is busy until then.
+        let _turn = match call.and_then(|c| c.hosts.as_ref()) {
+            Some(hosts) => Some(hosts.turn(request.url()).await),
+            None => None,
+        };
+        let resp = client
+            .execute(request)
             .await
             .map_err(|e| transport(e, peer))?;
         let status = resp.status();

@@ -72,7 +72,8 @@ pub use connector::{
 };
 pub use failure::{Failure, REFUSED, log_call, logged, unreadable_verdict};
 pub use http::{
-    Fate, HttpAnswer, HttpFailure, HttpPolicy, PosCall, check_ca_pem, read_ca_bundle, send,
+    Fate, HostLimits, HttpAnswer, HttpFailure, HttpPolicy, PosCall, check_ca_pem, read_ca_bundle,
+    send,
 };
 pub use run::{
     AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter, serve_adapter_with,

@@ -14,12 +14,21 @@ use metrics::{Label, Unit, describe_histogram};
 /// One HTTP exchange with a POS server, by `pos` and `result`.
 pub const POS_HTTP_DURATION: &str = "posgate_pos_http_request_duration_seconds";
 
+/// Time an exchange waited for its turn with a busy POS server (`max_connections_per_host`),
+/// by `pos`; recorded only for exchanges that waited.
+pub const POS_HTTP_QUEUED: &str = "posgate_pos_http_queued_seconds";
+
 /// Registers the help texts and units of every metric above.
 pub fn describe_metrics() {
     describe_histogram!(
         POS_HTTP_DURATION,
         Unit::Seconds,
         "One HTTP exchange of a POS adapter with its POS server, by POS kind and result (HTTP status, or transport failure code)"
+    );
+    describe_histogram!(
+        POS_HTTP_QUEUED,
+        Unit::Seconds,
+        "Time an HTTP exchange waited in the adapter for its turn with a POS server already serving max_connections_per_host exchanges, by POS kind (only exchanges that waited)"
     );
 }
 
@@ -33,4 +42,10 @@ pub fn pos_http(call: Option<&crate::http::PosCall>, result: String, took: Durat
         None => labels,
     };
     metrics::histogram!(POS_HTTP_DURATION, labels).record(took.as_secs_f64());
+}
+
+/// An exchange of `call` waited `took` for its turn with its POS server.
+pub fn pos_http_queued(call: Option<&crate::http::PosCall>, took: Duration) {
+    let pos = call.map_or("unknown", |c| c.pos);
+    metrics::histogram!(POS_HTTP_QUEUED, "pos" => pos).record(took.as_secs_f64());
 }

@@ -45,6 +45,7 @@ pub const fn localhost(port: u16) -> SocketAddr {
 struct Section {
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
+    max_connections_per_host: Option<usize>,
     /// Refused with directions: restaurants live in the registry now.
     restaurants: Option<IgnoredAny>,
 }
@@ -60,6 +61,9 @@ pub struct AdapterConfig {
     pub auth: posgate_grpc::AuthConfig,
     /// The shared `[metrics]` section: whether per-restaurant series carry `restaurant_id`.
     pub metrics: posgate_grpc::MetricsConfig,
+    /// HTTP exchanges at once with one POS server (scheme, host, port); more wait their turn
+    /// in the adapter ([`crate::http::HostLimits`]).
+    pub max_connections_per_host: usize,
 }
 
 impl AdapterConfig {
@@ -70,6 +74,7 @@ impl AdapterConfig {
             admin_listen: None,
             auth,
             metrics: posgate_grpc::MetricsConfig::default(),
+            max_connections_per_host: crate::http::HostLimits::DEFAULT_MAX,
         }
     }
 }
@@ -83,7 +88,15 @@ pub fn load_config<C: AdapterProcess>(path: Option<&Path>) -> anyhow::Result<Ada
         section.restaurants.is_none(),
         "[{name}.restaurants] is no longer read: adapters keep no restaurants. Declare them in the registry (`posgate restaurant import FILE`, or `posgate restaurant add`); the payment service sends each restaurant's connection with every call"
     );
+    let max_connections_per_host = section
+        .max_connections_per_host
+        .unwrap_or(crate::http::HostLimits::DEFAULT_MAX);
+    anyhow::ensure!(
+        max_connections_per_host > 0,
+        "[{name}] max_connections_per_host: must be at least 1"
+    );
     Ok(AdapterConfig {
+        max_connections_per_host,
         listen: section.listen.unwrap_or(C::DEFAULT_LISTEN),
         admin_listen: section.admin_listen,
         auth: posgate_grpc::AuthConfig::load(path)?,
@@ -96,6 +109,7 @@ pub fn load_config<C: AdapterProcess>(path: Option<&Path>) -> anyhow::Result<Ada
 pub async fn serve<C: PosConnector>(
     health: posgate_grpc::Health,
     connector: C,
+    max_connections_per_host: usize,
     auth: &posgate_grpc::AuthConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
@@ -106,7 +120,7 @@ pub async fn serve<C: PosConnector>(
     posgate_grpc::serve_adapter(
         health,
         auth,
-        AdapterServer::new(connector),
+        AdapterServer::new(connector).with_max_connections_per_host(max_connections_per_host),
         listener,
         shutdown,
     )
@@ -133,7 +147,15 @@ pub async fn serve_adapter_with<C: AdapterProcess>(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     cfg.metrics.apply();
-    serve(health, C::build()?, &cfg.auth, listener, shutdown).await
+    serve(
+        health,
+        C::build()?,
+        cfg.max_connections_per_host,
+        &cfg.auth,
+        listener,
+        shutdown,
+    )
+    .await
 }
 
 #[derive(clap::Parser, Debug)]

@@ -29,7 +29,7 @@ use tonic::{Request, Response, Status};
 use crate::common::{COMMON_SETTINGS, CommonSettings, split_common};
 use crate::connection::{CONNECTION_CACHE_CAPACITY, ConnectionCache, setting_specs};
 use crate::connector::PosConnector;
-use crate::http::PosCall;
+use crate::http::{HostLimits, PosCall};
 
 /// A restaurant built from its connection, with the scale its amounts are read at and the
 /// settings the kit applies itself.
@@ -40,12 +40,18 @@ struct Served<R> {
 }
 
 impl<R> Served<R> {
-    /// What every HTTP exchange of a call for `restaurant_id` runs as.
-    fn call(&self, pos: &'static str, restaurant_id: &str) -> PosCall {
+    /// What every HTTP exchange of a call for `restaurant_id` runs as, bounded by `hosts`.
+    fn call(
+        &self,
+        pos: &'static str,
+        restaurant_id: &str,
+        hosts: &Option<Arc<HostLimits>>,
+    ) -> PosCall {
         PosCall {
             pos,
             restaurant_id: restaurant_id.into(),
             trace_headers: self.common.trace_headers,
+            hosts: hosts.clone(),
         }
     }
 }
@@ -54,6 +60,8 @@ impl<R> Served<R> {
 pub struct AdapterServer<C: PosConnector> {
     connector: Arc<C>,
     restaurants: Arc<ConnectionCache<Served<C::Restaurant>>>,
+    /// Exchanges at once per POS server ([`HostLimits`]); none: unbounded.
+    hosts: Option<Arc<HostLimits>>,
 }
 
 impl<C: PosConnector> Clone for AdapterServer<C> {
@@ -61,6 +69,7 @@ impl<C: PosConnector> Clone for AdapterServer<C> {
         AdapterServer {
             connector: Arc::clone(&self.connector),
             restaurants: Arc::clone(&self.restaurants),
+            hosts: self.hosts.clone(),
         }
     }
 }
@@ -82,7 +91,15 @@ impl<C: PosConnector> AdapterServer<C> {
         AdapterServer {
             connector: Arc::new(connector),
             restaurants: Arc::new(ConnectionCache::new(CONNECTION_CACHE_CAPACITY)),
+            hosts: None,
         }
+    }
+
+    /// At most `max` HTTP exchanges at once with one POS server (the adapter's
+    /// `max_connections_per_host`); the others wait their turn.
+    pub fn with_max_connections_per_host(mut self, max: usize) -> Self {
+        self.hosts = Some(Arc::new(HostLimits::new(max)));
+        self
     }
 
     /// The connector, for tests and for what a POS serves besides the contract.
@@ -246,7 +263,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
-        let call = r.call(C::KIND, &req.restaurant_id);
+        let call = r.call(C::KIND, &req.restaurant_id, &self.hosts);
         let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
             Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
                 &req.restaurant_id,
@@ -268,7 +285,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let table = req.table.trim();
         let (bills, failure) = r
-            .call(C::KIND, &req.restaurant_id)
+            .call(C::KIND, &req.restaurant_id, &self.hosts)
             .run(
                 self.connector
                     .list_bills(&r.pos, (!table.is_empty()).then_some(table)),
@@ -305,7 +322,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             "posting payment"
         );
         let reply = r
-            .call(C::KIND, &restaurant_id)
+            .call(C::KIND, &restaurant_id, &self.hosts)
             .run(self.connector.post_payment(&r.pos, &posting))
             .await
             .map_err(|e| Status::invalid_argument(e.0))?;
@@ -337,7 +354,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
         let reply = r
-            .call(C::KIND, &req.restaurant_id)
+            .call(C::KIND, &req.restaurant_id, &self.hosts)
             .run(
                 self.connector
                     .close_bill(&r.pos, &bill_id, req.payment_id.trim()),
@@ -365,7 +382,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             close: req.close,
         };
         let reply = r
-            .call(C::KIND, &req.restaurant_id)
+            .call(C::KIND, &req.restaurant_id, &self.hosts)
             .run(self.connector.check_payment(&r.pos, &check))
             .await;
         tracing::info!(

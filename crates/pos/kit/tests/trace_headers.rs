@@ -26,6 +26,7 @@ fn call(restaurant_id: &str, trace_headers: bool) -> PosCall {
         pos: "kit_test",
         restaurant_id: restaurant_id.into(),
         trace_headers,
+        hosts: None,
     }
 }
 

@@ -200,6 +200,31 @@ fn the_shipped_deploy_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy/posgate.toml");
     let cfg = posgate_pos_kit::load_config::<posgate_wsa::WsaConnector>(Some(&path)).unwrap();
     assert_eq!(cfg.listen.port(), 50061);
+    assert_eq!(cfg.max_connections_per_host, 256);
+}
+
+#[test]
+fn the_bound_on_exchanges_per_pos_server_is_read_and_zero_is_refused() {
+    let dir = std::env::temp_dir().join(format!("posgate-wsa-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("posgate.toml");
+    let load = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        posgate_pos_kit::load_config::<posgate_wsa::WsaConnector>(Some(&path))
+    };
+    let cfg = load("[wsa]\nmax_connections_per_host = 32\n").unwrap();
+    assert_eq!(cfg.max_connections_per_host, 32);
+    let cfg = load("[wsa]\n").unwrap();
+    assert_eq!(
+        cfg.max_connections_per_host,
+        posgate_pos_kit::HostLimits::DEFAULT_MAX
+    );
+    let e = load("[wsa]\nmax_connections_per_host = 0\n").unwrap_err();
+    assert!(
+        format!("{e:#}").contains("max_connections_per_host"),
+        "{e:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
