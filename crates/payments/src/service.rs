@@ -303,10 +303,14 @@ impl PaymentService for PaymentsApi {
         let first = self.load(&id).await?;
         let store = self.store.clone();
         let engine = Arc::clone(&self.engine);
+        // The stream is held for as long as the payment takes, for every watcher: it keeps
+        // the version seen and converts each payment as it comes, holding no record between
+        // answers.
+        let mut last = first.version;
+        let done = first.lifecycle.is_final();
+        let first = payment_to_pb(&first);
         let stream = async_stream::try_stream! {
-            let mut last = first.version;
-            let done = first.lifecycle.is_final();
-            yield payment_to_pb(&first);
+            yield first;
             if !done {
                 loop {
                     let published = tokio::select! {
@@ -314,17 +318,20 @@ impl PaymentService for PaymentsApi {
                         _ = tokio::time::sleep(if engine.is_driving(&id) { REREAD_DRIVEN } else { REREAD }) => None,
                     };
                     let rec = match published {
-                        Some(r) => (*r).clone(),
-                        None => match store.get(&id).await.map_err(internal)? {
-                            Some(r) => r,
+                        Some(r) => r,
+                        None => match Box::pin(store.get(&id)).await.map_err(internal)? {
+                            Some(r) => Arc::new(r),
                             None => break,
                         },
                     };
-                    if rec.version > last {
-                        last = rec.version;
-                        yield payment_to_pb(&rec);
+                    let fresh = (rec.version > last).then(|| payment_to_pb(&rec));
+                    last = last.max(rec.version);
+                    let finished = rec.lifecycle.is_final();
+                    drop(rec);
+                    if let Some(p) = fresh {
+                        yield p;
                     }
-                    if rec.lifecycle.is_final() {
+                    if finished {
                         break;
                     }
                 }
