@@ -146,6 +146,80 @@ async fn bill_locks(s: Store) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leased_insert_takes_a_free_bill_and_no_recovery_point_is_saved_without_the_bill() {
+    on_both(bill_taken_by_insert).await;
+}
+
+/// The insert of a payment driven at once takes its bill in the same statement when it is free
+/// (migration 0008), and the posting's recovery point is refused unless the payment holds its
+/// bill: two payments inserted at once for one bill never both get to send.
+async fn bill_taken_by_insert(s: Store) {
+    let lease = posgate_payments::store::Lease {
+        owner: "A".into(),
+        until: 1_000_000,
+    };
+    let insert = |id: &'static str, key: &'static str| {
+        let (s, lease) = (s.clone(), lease.clone());
+        async move {
+            match s
+                .insert_leased(id, &request(key, "b"), 10, Some(&lease))
+                .await
+                .unwrap()
+            {
+                (Inserted::New(rec), asked) => (rec, asked),
+                (Inserted::Existing(_), _) => panic!("new key"),
+            }
+        }
+    };
+    let (p1, p2) = tokio::join!(insert("p1", "k1"), insert("p2", "k2"));
+    assert!(p1.1 && p2.1, "both asked for the bill");
+    let holder = s.bill_holder("r", "b").await.unwrap().expect("one took it");
+    let (mut holding, mut waiting) = if holder == "p1" {
+        (p1.0, p2.0)
+    } else {
+        (p2.0, p1.0)
+    };
+    // An unleased insert asks for nothing.
+    s.insert("p3", &request("k3", "other"), 10).await.unwrap();
+    assert_eq!(s.bill_holder("r", "other").await.unwrap(), None);
+
+    for rec in [&mut holding, &mut waiting] {
+        rec.lifecycle.state = PaymentState::Posting;
+        rec.sending = true;
+        rec.attempts = 1;
+    }
+    assert!(
+        !s.save_step(&waiting, "A", 20, false, false, Some("sending"))
+            .await
+            .unwrap(),
+        "no recovery point without the bill"
+    );
+    assert!(
+        s.save_step(&holding, "A", 20, false, false, Some("sending"))
+            .await
+            .unwrap(),
+        "the holder's recovery point is saved"
+    );
+    holding.version += 1;
+    // The holder's outcome lets the bill go; then the other takes it and may send.
+    holding.lifecycle.state = PaymentState::Closed;
+    holding.lifecycle.step = posgate_core::Step::Done;
+    holding.sending = false;
+    assert!(
+        s.save_step(&holding, "A", 30, true, true, Some("done"))
+            .await
+            .unwrap()
+    );
+    assert!(s.lock_bill("r", "b", &waiting.id, 40).await.unwrap());
+    assert!(
+        s.save_step(&waiting, "A", 50, false, false, Some("sending"))
+            .await
+            .unwrap(),
+        "with the bill the recovery point is saved"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_save_that_lets_the_bill_go_releases_it_and_a_refused_one_does_not() {
     on_both(save_releases_the_bill).await;
 }

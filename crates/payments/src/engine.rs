@@ -710,18 +710,19 @@ impl Engine {
             rec.request.restaurant_id.clone(),
             rec.request.bill_id.clone(),
         );
-        // One payment posts to a bill at a time; the others wait their turn.
+        // One payment posts to a bill at a time; the others wait their turn. A payment stored
+        // leased asked for its bill with the insert; its recovery point proves it got it.
         if !bill_locked && !Box::pin(self.store.lock_bill(&rid, &bid, &rec.id, now_ms())).await? {
-            let next = now_ms() + 100 + i64::from(jitter_unit() % 200);
-            Box::pin(self.store.release(&rec.id, &self.owner, next)).await?;
-            self.due_at(next);
-            return Ok(None);
+            return self.wait_for_bill(&rec.id).await;
         }
         // Started in memory; saved with the recovery point, or with the answer if nothing is sent.
         if !self.start(&mut rec, None).await? {
             return Ok(None);
         }
-        let answer = self.post_to_pos(&mut rec).await;
+        let Some(answer) = self.post_to_pos(&mut rec).await else {
+            // Another payment holds the bill: nothing was sent, nothing saved.
+            return self.wait_for_bill(&rec.id).await;
+        };
         let note = answer.note.clone();
         let decision = Self::decision(&self.cfg.retry, rec.attempts);
         self.apply(&mut rec, answer, decision);
@@ -733,28 +734,44 @@ impl Engine {
         Box::pin(self.finish(rec, &note)).await
     }
 
-    async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Answer {
+    /// Gives the payment up, unchanged, while another payment posts to its bill: due again in
+    /// a moment (jittered), here or at another replica.
+    async fn wait_for_bill(&self, id: &str) -> Result<Option<Box<PaymentRecord>>, StoreError> {
+        let next = now_ms() + 100 + i64::from(jitter_unit() % 200);
+        Box::pin(self.store.release(id, &self.owner, next)).await?;
+        self.due_at(next);
+        Ok(None)
+    }
+
+    /// Checks the bill, saves the recovery point and posts: the POS's answer (or ours), or
+    /// `None` when the recovery point was refused because another payment holds the bill
+    /// (nothing was sent; the payment waits for the bill).
+    async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Option<Answer> {
         let caps = match self.pos.describe(&rec.request.restaurant_id).await {
             Ok(c) => c,
             Err(PortError::NoRoute) => {
-                return Answer::ours(
+                return Some(Answer::ours(
                     Event::Rejected(Substate::OtherError),
                     codes::ADAPTER,
                     format!(
                         "no adapter routes restaurant {:?}",
                         rec.request.restaurant_id
                     ),
-                );
+                ));
             }
             Err(e) => {
-                return Answer::ours(Event::Transient, codes::ADAPTER, format!("describe: {e}"));
+                return Some(Answer::ours(
+                    Event::Transient,
+                    codes::ADAPTER,
+                    format!("describe: {e}"),
+                ));
             }
         };
         // A POS that cannot show its bills (Tillypad) enforces the amount itself.
         if !caps.cannot_read_bills {
             match self.check_bill(&rec.request, &caps).await {
                 Ok(snapshot) => rec.bill_before = Some(snapshot),
-                Err(answer) => return answer,
+                Err(answer) => return Some(answer),
             }
         }
         // Recovery point: from here on the POS may have our request. Saved with the posting's
@@ -763,14 +780,25 @@ impl Engine {
         match self.save(rec, false, false, "sending to the POS").await {
             Ok(true) => metrics::transition(rec),
             Ok(false) => {
-                return Answer::ours(
+                // Refused: the lease (or version) is gone, or the bill is another payment's.
+                let r = &rec.request;
+                let holder = Box::pin(self.store.bill_holder(&r.restaurant_id, &r.bill_id)).await;
+                if matches!(&holder, Ok(h) if h.as_deref() != Some(rec.id.as_str())) {
+                    debug!(payment_id = %rec.id, holder = ?holder, "the bill is another payment's; waiting for it");
+                    return None;
+                }
+                return Some(Answer::ours(
                     Event::Transient,
                     codes::WORKER_LOST,
                     "lease lost before sending",
-                );
+                ));
             }
             Err(e) => {
-                return Answer::ours(Event::Transient, codes::ADAPTER, format!("store: {e}"));
+                return Some(Answer::ours(
+                    Event::Transient,
+                    codes::ADAPTER,
+                    format!("store: {e}"),
+                ));
             }
         }
         // `start` counted this posting: 1 = the first.
@@ -778,7 +806,7 @@ impl Engine {
             .pos
             .post_payment(&rec.id, &rec.request, rec.attempts)
             .await;
-        match reply {
+        Some(match reply {
             // Refused before anything was sent: the adapter checked our request.
             Err(e @ PortError::BadRequest(_)) => Answer::ours(
                 Event::Rejected(Substate::OtherError),
@@ -822,7 +850,7 @@ impl Engine {
                 a.details = r.details;
                 a
             }
-        }
+        })
     }
 
     /// Reads the bill under the bill lock and checks that this payment fits it; returns the

@@ -36,7 +36,6 @@ use std::time::Duration;
 
 use posgate_grpc::{Health, Readiness};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 
 pub use config::PaymentsConfig;
@@ -176,7 +175,7 @@ impl PaymentsService {
             .add_service(server)
             .add_service(restaurants)
             .add_service(channels)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(posgate_grpc::incoming(listener), async move {
                 stopping.await;
                 if !drain.is_zero() {
                     tracing::info!(

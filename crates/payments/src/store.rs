@@ -492,9 +492,12 @@ impl Store {
     }
 
     /// [`Store::insert`], and when `lease` is given a new payment is stored already leased to
-    /// its worker, which also tries to take the bill for it, in the same transaction: the
-    /// worker starts posting without claiming the payment or the bill again. Returns whether
-    /// the bill was taken. A new payment is returned as built, not read back.
+    /// its worker, and the same statement takes its bill when no other payment holds it (a
+    /// trigger, migration 0008): the worker starts posting without claiming the payment or the
+    /// bill again. Returns whether the bill was asked for (a new, leased payment): whether it
+    /// was *taken* is proven by the posting's recovery point, which is refused unless the
+    /// payment holds its bill ([`Store::save_step`]). A new payment is returned as built, not
+    /// read back.
     pub async fn insert_leased(
         &self,
         id: &str,
@@ -542,16 +545,17 @@ impl Store {
             lc,
         });
         let keys = Arc::clone(&self.keys);
+        // One statement that writes (a read follows only when the key was taken already).
         let outcome = self
             .writers
-            .write(id, move |conn| {
+            .write_single(id, move |conn| {
                 insert_row(conn, Arc::clone(&row), Arc::clone(&keys)).boxed()
             })
             .await?;
-        let bill_locked = match outcome {
-            InsertOutcome::Existing(rec) => return Ok((Inserted::Existing(*rec), false)),
-            InsertOutcome::New { bill_locked } => bill_locked,
-        };
+        if let InsertOutcome::Existing(rec) = outcome {
+            return Ok((Inserted::Existing(*rec), false));
+        }
+        let bill_asked = lease.is_some();
         let rec = PaymentRecord {
             id: id.to_string(),
             request: req.clone(),
@@ -571,7 +575,7 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        Ok((Inserted::New(rec), bill_locked))
+        Ok((Inserted::New(rec), bill_asked))
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<PaymentRecord>, StoreError> {
@@ -817,7 +821,9 @@ impl Store {
     }
 
     /// [`Store::save`], and with `unlock_bill` the payment's hold on its bill is let go in the
-    /// same transaction (the step that ends the payment's business with the bill).
+    /// same transaction (the step that ends the payment's business with the bill). A posting's
+    /// recovery point (posting, `sending`) is also refused unless the payment holds its bill:
+    /// nothing goes to the POS without it ([`Store::bill_holder`] tells which it was).
     pub async fn save_step(
         &self,
         rec: &PaymentRecord,
@@ -850,6 +856,7 @@ impl Store {
             now,
             release,
             unlock_bill,
+            needs_bill: rec.sending && rec.lifecycle.state == PaymentState::Posting,
             note: note.map(str::to_string),
         });
         // One statement: the history row and the bill's release are its triggers'.
@@ -907,6 +914,25 @@ impl Store {
         .await
     }
 
+    /// The payment holding the bill, if any (read, outside the writers).
+    pub async fn bill_holder(
+        &self,
+        restaurant_id: &str,
+        bill_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        timed(
+            "bill_holder",
+            sqlx::query_scalar(
+                "SELECT payment_id FROM bill_locks WHERE restaurant_id = $1 AND bill_id = $2",
+            )
+            .bind(restaurant_id)
+            .bind(bill_id)
+            .fetch_optional(&self.pool),
+        )
+        .await
+        .map_err(StoreError::from)
+    }
+
     pub async fn unlock_bill(
         &self,
         restaurant_id: &str,
@@ -960,12 +986,13 @@ struct NewRow {
 }
 
 enum InsertOutcome {
-    New { bill_locked: bool },
+    New,
     Existing(Box<PaymentRecord>),
 }
 
-/// The insert's write: the payment, its first history row and (leased) its bill, or the payment
-/// already stored under its key (read in the same transaction: it may be in this very batch).
+/// The insert's write: the payment, and by its triggers its first history row and (leased) its
+/// bill when free; or the payment already stored under its key (read after the insert did
+/// nothing: in a batch, in the same transaction, as it may be in this very batch).
 async fn insert_row(
     conn: &mut AnyConnection,
     row: Arc<NewRow>,
@@ -1013,12 +1040,8 @@ async fn insert_row(
         })?;
         return Ok(InsertOutcome::Existing(Box::new(decode(&found, &keys)?)));
     }
-    // Its history row is the insert trigger's (migration 0007).
-    let bill_locked = match row.lease {
-        Some(_) => lock_bill_in(conn, &req.restaurant_id, &req.bill_id, &row.id, now).await?,
-        None => false,
-    };
-    Ok(InsertOutcome::New { bill_locked })
+    // Its history row (migration 0007) and, leased, its bill (0008) are the insert's triggers'.
+    Ok(InsertOutcome::New)
 }
 
 /// A worker's change to a payment, as [`Store::save_step`] writes it: the columns a step
@@ -1046,6 +1069,8 @@ struct Change {
     now: i64,
     release: bool,
     unlock_bill: bool,
+    /// The posting's recovery point: refused unless the payment holds its bill.
+    needs_bill: bool,
     note: Option<String>,
 }
 
@@ -1058,7 +1083,10 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
                 lease_owner = CASE WHEN $14 THEN NULL ELSE lease_owner END,
                 lease_until = CASE WHEN $15 THEN NULL ELSE lease_until END,
                 sending = $16, unknown_since = $17, note = $21, release_bill = $22
-         WHERE id = $18 AND lease_owner = $19 AND version = $20",
+         WHERE id = $18 AND lease_owner = $19 AND version = $20
+           AND ($23 = 0 OR EXISTS (SELECT 1 FROM bill_locks b
+                                   WHERE b.restaurant_id = payments.restaurant_id
+                                     AND b.bill_id = payments.bill_id AND b.payment_id = payments.id))",
     )
     .bind(c.state)
     .bind(c.step)
@@ -1082,6 +1110,7 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
     .bind(c.version)
     .bind(c.note.as_deref())
     .bind(i64::from(c.unlock_bill))
+    .bind(i64::from(c.needs_bill))
     .execute(&mut *conn)
     .await?
     .rows_affected()

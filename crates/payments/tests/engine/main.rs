@@ -152,6 +152,27 @@ impl Harness {
         id
     }
 
+    /// As PayBill does with a free slot at the restaurant: stored leased to this replica
+    /// (asking for its bill in the same statement) and driven at once.
+    async fn pay_leased(&self, key: &str, bill: &str, amount: &str) -> String {
+        let req = request(key, bill, amount, false);
+        let id = uuid::Uuid::now_v7().to_string();
+        let lease = self
+            .engine
+            .lease_for_new(&req.restaurant_id)
+            .expect("a free slot");
+        let (inserted, asked) = self
+            .store
+            .insert_leased(&id, &req, now(), Some(&lease.lease))
+            .await
+            .expect("insert");
+        let Inserted::New(rec) = inserted else {
+            panic!("key {key} reused in a test")
+        };
+        self.engine.drive_leased(rec, lease, asked);
+        id
+    }
+
     async fn insert(&self, key: &str, bill: &str, amount: &str, close: bool) -> String {
         self.insert_request(&request(key, bill, amount, close))
             .await
@@ -1175,6 +1196,40 @@ async fn a_bill_stays_locked_while_a_payment_to_it_is_unanswered() {
     h.shutdown().await;
 }
 
+/// Two payments to one bill, each stored leased and driven at once (PayBill with free slots):
+/// the second's insert finds the bill taken, its recovery point is refused, and it waits —
+/// it sends nothing while the first's posting is in flight, then posts against the bill as the
+/// first left it.
+#[tokio::test]
+async fn a_payment_stored_leased_to_a_busy_bill_sends_nothing_until_the_bill_is_free() {
+    let pos = FakePos::new(caps(AmountRule::UpToDue, false, 5_000));
+    pos.open_bill("b1", "100.00", false);
+    pos.script_post("b1", [Post::Slow(Duration::from_millis(400)), Post::Book]);
+    let h = Harness::start(pos, |c| c.max_in_flight_per_restaurant = 4).await;
+    let a = h.pay_leased("a", "b1", "60.00").await;
+    h.wait_for(&a, "sending", |r| r.sending).await;
+    let b = h.pay_leased("b", "b1", "40.00").await;
+    assert_state(&h.settled(&a).await, PaymentState::Paid, Step::Done);
+    assert_state(&h.settled(&b).await, PaymentState::Paid, Step::Done);
+    assert_eq!(
+        h.pos.ledger(),
+        [booking(&a, "b1", "60.00", 1), booking(&b, "b1", "40.00", 1)]
+    );
+    let posts = h.pos.calls(CallKind::Post);
+    let (pa, pb) = (&posts[0], &posts[1]);
+    assert_eq!(
+        (pa.payment_id.as_str(), pb.payment_id.as_str()),
+        (a.as_str(), b.as_str())
+    );
+    assert!(
+        pb.at >= pa.at + Duration::from_millis(400),
+        "B posted {:?} after A started: while A's posting was in flight",
+        pb.at - pa.at
+    );
+    assert_eq!(h.pos.bill("b1").paid, money("100.00"));
+    h.shutdown().await;
+}
+
 /// A worker frozen mid-posting (its lease renewals stop with it) loses the payment to another
 /// replica. The other finds the posting unanswered, waits out the settle time, finds the late
 /// booking and closes; the frozen worker's save, when it wakes, is refused.
@@ -1293,6 +1348,14 @@ async fn a_payment_left_mid_posting_by_a_dead_worker_is_checked_before_any_new_p
         claimed.attempts = 1;
         claimed.sending = true;
         claimed.next_attempt_at = 0;
+        // A worker holds the bill to save its recovery point.
+        let r = &claimed.request;
+        assert!(
+            h.store
+                .lock_bill(&r.restaurant_id, &r.bill_id, &id, t)
+                .await
+                .unwrap()
+        );
         assert!(
             h.store
                 .save(&claimed, "dead", t, false, Some("sending"))

@@ -236,7 +236,12 @@ async fn a_payment_stored_leased_holds_its_bill_and_is_not_due_until_its_lease_e
         .insert_leased("p1", &request("k1", "b", "10.00", true), 10, Some(&lease))
         .await
         .unwrap();
-    assert!(locked, "the bill was free");
+    assert!(locked, "the bill was asked for");
+    assert_eq!(
+        s.bill_holder("rest-1", "b").await.unwrap().as_deref(),
+        Some("p1"),
+        "and taken: it was free"
+    );
     let Inserted::New(first) = first else {
         panic!("new")
     };
@@ -251,12 +256,16 @@ async fn a_payment_stored_leased_holds_its_bill_and_is_not_due_until_its_lease_e
     // Nobody else claims it while the lease lasts; it is due when the lease ends.
     assert!(s.claim("p1", "X", 500, 100).await.unwrap().is_none());
     assert_eq!(next_due_at(&s).await, Some(1_000));
-    // A second payment on the bill, leased too, does not get the bill.
-    let (_, locked) = s
+    // A second payment on the bill, leased too, asks for the bill and does not get it.
+    let (_, asked) = s
         .insert_leased("p2", &request("k2", "b", "5.00", true), 20, Some(&lease))
         .await
         .unwrap();
-    assert!(!locked, "p1 holds the bill");
+    assert!(asked);
+    assert_eq!(
+        s.bill_holder("rest-1", "b").await.unwrap().as_deref(),
+        Some("p1")
+    );
     assert!(!s.lock_bill("rest-1", "b", "p2", 30).await.unwrap());
     // The owner saves and lets the bill go in one write; then p2 can take it.
     let mut rec = first;
