@@ -47,7 +47,6 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use posgate_proto::v1::pos_adapter_server::{PosAdapter, PosAdapterServer};
 use serde::de::DeserializeOwned;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
@@ -160,12 +159,17 @@ pub async fn serve_adapter<A: PosAdapter>(
         .add_service(PosAdapterServer::new(adapter).max_decoding_message_size(MAX_MESSAGE_BYTES));
     health.set(Readiness::Serving).await;
     router
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            health.draining_on(shutdown),
-        )
+        .serve_with_incoming_shutdown(incoming(listener), health.draining_on(shutdown))
         .await
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
+}
+
+/// The connections a server accepts on `listener`, with `TCP_NODELAY`: tonic ignores the
+/// builder's `tcp_nodelay` for `serve_with_incoming*`, and without it an answer written in more
+/// than one segment (headers, message, trailers) may wait for the caller's delayed ACK (40 ms
+/// on Linux) — a tail the 1-in-flight benchmark showed as p99 44 ms.
+pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// [`server`] with every call counted and timed under `name` ([`GrpcMetricsLayer`], outermost

@@ -89,9 +89,8 @@ pub async fn start() -> anyhow::Result<Echo> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    // `serve_with_incoming*` ignores the builder's `tcp_nodelay`: the accepted sockets get it
-    // here, or a small answer may wait for a delayed ACK (40 ms).
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    // As posgate's services accept (`TCP_NODELAY`).
+    let incoming = posgate_grpc::incoming(listener);
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(EchoServer)
