@@ -91,6 +91,10 @@ pub struct BenchArgs {
     /// retry.initial_ms=500.
     #[arg(long = "payments-set", value_name = "KEY=VALUE")]
     payments_settings: Vec<String>,
+    /// An adapter setting (its section, e.g. `[wsa]`), KEY=VALUE as TOML (repeatable), e.g.
+    /// max_connections_per_host=10000 for 10,000 WSA sync payments in flight on one simulator.
+    #[arg(long = "adapter-set", value_name = "KEY=VALUE")]
+    adapter_settings: Vec<String>,
     /// Keep the run's folder (config, service logs; SQLite database) and print where it is.
     #[arg(long)]
     keep: bool,
@@ -166,6 +170,7 @@ impl BenchArgs {
             None => self.concurrency.div_ceil(128),
         };
         pairs("payments-set", &self.payments_settings)?;
+        pairs("adapter-set", &self.adapter_settings)?;
         Ok(Plan {
             pos: self.pos,
             until,
@@ -249,7 +254,7 @@ fn config(
     db: &Database,
     payments_port: u16,
     adapter_port: u16,
-    extra: &[String],
+    [payments_extra, adapter_extra]: [&[String]; 2],
 ) -> String {
     let row = plan.pos.row();
     let mut s = format!(
@@ -266,7 +271,7 @@ max_in_flight_per_restaurant = {inflight}
         db = db.url(),
         inflight = plan.max_in_flight,
     );
-    for line in extra {
+    for line in payments_extra {
         s += line;
         s += "\n";
     }
@@ -279,6 +284,10 @@ listen = "127.0.0.1:{adapter_port}"
         kind = row.pos_kind,
         service = row.service,
     );
+    for line in adapter_extra {
+        s += line;
+        s += "\n";
+    }
     s
 }
 
@@ -317,10 +326,20 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         .into_iter()
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
+    let adapter_extra: Vec<String> = pairs("adapter-set", &a.adapter_settings)?
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
     let config_path = dir.join("posgate.toml");
     std::fs::write(
         &config_path,
-        config(plan, db, payments_port, adapter_port, &extra),
+        config(
+            plan,
+            db,
+            payments_port,
+            adapter_port,
+            [&extra, &adapter_extra],
+        ),
     )?;
     let config_arg = config_path.display().to_string();
     let serve = |svc: &str| {
@@ -596,6 +615,7 @@ async fn measure(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             payments_settings: a.payments_settings.clone(),
+            adapter_settings: a.adapter_settings.clone(),
             build: if cfg!(debug_assertions) {
                 "debug"
             } else {

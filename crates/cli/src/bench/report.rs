@@ -40,6 +40,7 @@ pub struct RunConfig {
     pub stored: u64,
     pub pos_settings: BTreeMap<String, String>,
     pub payments_settings: Vec<String>,
+    pub adapter_settings: Vec<String>,
     /// `release` or `debug` (a debug build's figures mean little).
     pub build: &'static str,
     pub cpus: usize,

@@ -189,9 +189,39 @@ pub struct PosCall {
 pub struct HostLimits {
     max: usize,
     hosts: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// When a long wait was last logged (unix s): at most one warning a minute.
+    warned_at: std::sync::atomic::AtomicU64,
 }
 
+/// A wait for a turn this long is logged (at most once a minute): the bound may be too low for
+/// the server (WSA sync payments hold their exchange for as long as the POS takes).
+const LONG_WAIT: Duration = Duration::from_secs(1);
+
 impl HostLimits {
+    fn warn_if_long(&self, url: &reqwest::Url, waited: Duration) {
+        use std::sync::atomic::Ordering;
+        if waited < LONG_WAIT {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.warned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 60
+            && self
+                .warned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                host = url.host_str().unwrap_or_default(),
+                waited_ms = waited.as_millis() as u64,
+                max_connections_per_host = self.max,
+                "an exchange waited for its turn with a busy POS server; raise the adapter's max_connections_per_host if the server takes more at once (logged at most once a minute)"
+            );
+        }
+    }
+
     /// The adapter's default `max_connections_per_host`.
     pub const DEFAULT_MAX: usize = 256;
 
@@ -199,6 +229,7 @@ impl HostLimits {
         HostLimits {
             max: max.max(1),
             hosts: Mutex::default(),
+            warned_at: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -233,10 +264,9 @@ impl HostLimits {
                     .acquire_owned()
                     .await
                     .unwrap_or_else(|_| unreachable!("host limits are never closed"));
-                crate::metric_definitions::pos_http_queued(
-                    PosCall::current().as_ref(),
-                    waited.elapsed(),
-                );
+                let waited = waited.elapsed();
+                crate::metric_definitions::pos_http_queued(PosCall::current().as_ref(), waited);
+                self.warn_if_long(url, waited);
                 p
             }
         }
