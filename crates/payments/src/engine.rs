@@ -235,15 +235,10 @@ impl Engine {
         let engine = Arc::clone(self);
         let parent = posgate_grpc::telemetry::current();
         let id = rec.id.clone();
-        tokio::spawn(async move {
-            engine
-                .drive(
-                    &id,
-                    Start::Leased(Box::new(rec), lease.permit, bill_locked),
-                    parent,
-                )
-                .await
-        });
+        // Boxed before the task captures it: the task's state holds a pointer, not the record
+        // beside the drive that holds it boxed (~500 bytes per payment in flight).
+        let start = Start::Leased(Box::new(rec), lease.permit, bill_locked);
+        tokio::spawn(async move { engine.drive(&id, start, parent).await });
     }
 
     /// Whether this replica is driving the payment now (its waiters are woken by
