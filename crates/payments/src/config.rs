@@ -43,6 +43,12 @@ pub struct PaymentsConfig {
     pub lease_ms: u64,
     /// POS calls in flight per restaurant: a restaurant's POS is one small box.
     pub max_in_flight_per_restaurant: usize,
+    /// Payments one replica holds at once (driving, or waiting for their restaurant's slot):
+    /// the scheduler reads no further once it holds this many (one read may take up to 500
+    /// more); a backlog beyond it stays stored and is read as these finish. Each restaurant's share
+    /// is at most [`QUEUED_PER_SLOT`] × `max_in_flight_per_restaurant`, so one restaurant's
+    /// backlog never holds the others' due payments back.
+    pub max_held: usize,
     /// The longest the scheduler sleeps without reading the store. It sleeps until the next
     /// payment falls due and is woken by this replica's own work, so this only bounds how late
     /// work made elsewhere is noticed (a payment another replica stored but never drove).
@@ -102,6 +108,7 @@ impl Default for PaymentsConfig {
             reconcile_settle_ms: 300_000,
             lease_ms: 10_000,
             max_in_flight_per_restaurant: 2,
+            max_held: 20_000,
             poll_interval_ms: 3_000,
             adapter_connections: 16,
             adapter_timeout_ms: 200_000,
@@ -116,7 +123,17 @@ impl Default for PaymentsConfig {
     }
 }
 
+/// Payments of one restaurant a replica holds at once, per POS slot of the restaurant
+/// (`max_in_flight_per_restaurant`): enough to keep its slots busy, few enough that a restaurant
+/// with thousands due (a POS back after hours down) leaves room for every other one.
+pub const QUEUED_PER_SLOT: usize = 16;
+
 impl PaymentsConfig {
+    /// The most payments of one restaurant a replica holds at once.
+    pub fn max_held_per_restaurant(&self) -> usize {
+        self.max_in_flight_per_restaurant.max(1) * QUEUED_PER_SLOT
+    }
+
     /// Defaults, then the `[payments]` section of `path`, then `POSGATE_PAYMENTS__*`; `[auth]`,
     /// `[secrets]` and `[metrics]` likewise.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
@@ -147,6 +164,7 @@ impl PaymentsConfig {
             self.adapter_connections >= 1,
             "[payments] adapter_connections must be at least 1"
         );
+        anyhow::ensure!(self.max_held >= 1, "[payments] max_held must be at least 1");
         anyhow::ensure!(
             self.lease_ms >= 100,
             "[payments] lease_ms = {} is too short: at least 100 (renewed every third of it); seconds are usual",

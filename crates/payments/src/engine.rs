@@ -25,10 +25,6 @@ use crate::store::{BillSnapshot, DueKey, Lease, PaymentRecord, Store, StoreError
 
 /// Due payments the scheduler takes per read.
 const SCAN_LIMIT: u32 = 500;
-/// Payments one replica holds at once (driving, or waiting for their restaurant's slot): a
-/// backlog beyond it stays in the store, read again as these finish. Bounds memory when tens of
-/// thousands fall due at once; each waiting one costs a task and its ids.
-const MAX_DRIVING: usize = 20_000;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -127,10 +123,40 @@ pub struct Engine {
     stopping: AtomicBool,
     heartbeat: AtomicBool,
     /// Set when the scheduler left due payments in the store because this replica holds
-    /// [`MAX_DRIVING`]: the drives that end wake it once half of them are done.
+    /// `max_held`: the drives that end wake it once half of them are done.
     backlogged: AtomicBool,
     in_flight: Mutex<HashSet<String>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Payments the scheduler handed to drives, per restaurant, until each drive ends: at most
+    /// `max_held_per_restaurant` each ([`Queued`]).
+    queued: Mutex<HashMap<String, usize>>,
+}
+
+/// A place in a restaurant's share of the payments this replica holds, taken by the scheduler
+/// for a due payment it hands to a drive and given back when the drive ends, however it ends.
+/// When a full restaurant's share falls to half, the scheduler is woken to hand it more.
+struct Queued {
+    engine: Arc<Engine>,
+    restaurant: String,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        let cap = self.engine.cfg.max_held_per_restaurant();
+        let left = {
+            let mut queued = self.engine.queued.lock().unwrap_or_else(|p| p.into_inner());
+            let n = queued.entry(self.restaurant.clone()).or_insert(1);
+            *n -= 1;
+            let left = *n;
+            if left == 0 {
+                queued.remove(&self.restaurant);
+            }
+            left
+        };
+        if left == cap / 2 {
+            self.engine.due_at(now_ms());
+        }
+    }
 }
 
 /// Removes a payment from the in-flight set when its drive ends, however it ends.
@@ -143,7 +169,7 @@ impl Drop for InFlight<'_> {
             set.remove(&self.1);
             set.len()
         };
-        if left <= MAX_DRIVING / 2 && self.0.backlogged.swap(false, Ordering::SeqCst) {
+        if left <= self.0.cfg.max_held / 2 && self.0.backlogged.swap(false, Ordering::SeqCst) {
             self.0.due_at(now_ms());
         }
     }
@@ -186,20 +212,39 @@ impl Engine {
             backlogged: AtomicBool::new(false),
             in_flight: Mutex::default(),
             limits: Mutex::default(),
+            queued: Mutex::default(),
         })
     }
 
     /// Drives a payment now (in the background) unless it is already being driven here.
     pub fn kick(self: &Arc<Self>, id: String) {
-        self.drive_stored_in_background(id, None);
+        self.drive_stored_in_background(id, None, None);
     }
 
-    /// Drives a due payment the scheduler found, of `restaurant`.
+    /// Drives a due payment the scheduler found, of `restaurant`, if the restaurant's share of
+    /// what this replica holds has room; if it is full, the payment stays stored.
     fn kick_due(self: &Arc<Self>, id: String, restaurant: String) {
-        self.drive_stored_in_background(id, Some(restaurant));
+        {
+            let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+            let n = queued.entry(restaurant.clone()).or_insert(0);
+            if *n >= self.cfg.max_held_per_restaurant() {
+                return;
+            }
+            *n += 1;
+        }
+        let place = Queued {
+            engine: Arc::clone(self),
+            restaurant: restaurant.clone(),
+        };
+        self.drive_stored_in_background(id, Some(restaurant), Some(place));
     }
 
-    fn drive_stored_in_background(self: &Arc<Self>, id: String, restaurant: Option<String>) {
+    fn drive_stored_in_background(
+        self: &Arc<Self>,
+        id: String,
+        restaurant: Option<String>,
+        place: Option<Queued>,
+    ) {
         if self.stopping.load(Ordering::Relaxed) {
             // Stored and due: the next start (or another replica) takes it.
             return;
@@ -207,7 +252,10 @@ impl Engine {
         let engine = Arc::clone(self);
         // The payment's trace continues the request that kicked it (PayBill), if any.
         let parent = posgate_grpc::telemetry::current();
-        tokio::spawn(async move { engine.drive(&id, Start::Stored(restaurant), parent).await });
+        tokio::spawn(async move {
+            let _place = place;
+            engine.drive(&id, Start::Stored(restaurant), parent).await
+        });
     }
 
     /// For a payment about to be stored: a lease for this replica and its restaurant's slot,
@@ -279,6 +327,8 @@ impl Engine {
                 .await
             {
                 Ok(due) => {
+                    // A restaurant whose share is full keeps the rest of its due payments
+                    // stored: they are read again when its share falls to half.
                     for (id, restaurant) in due.ids.into_iter().zip(due.restaurants) {
                         if !self.is_driving(&id) {
                             self.kick_due(id, restaurant);
@@ -288,7 +338,7 @@ impl Engine {
                     if !more {
                         after = None;
                         due.next_at
-                    } else if self.driving() < MAX_DRIVING {
+                    } else if self.driving() < self.cfg.max_held {
                         // More are due than one read takes: the next page at once (the
                         // payments of this one may wait for their restaurants' slots, and
                         // reading from the start again would find them again).
@@ -299,7 +349,7 @@ impl Engine {
                         // what it holds is done (or another replica takes them).
                         after = None;
                         self.backlogged.store(true, Ordering::SeqCst);
-                        if self.driving() <= MAX_DRIVING / 2 {
+                        if self.driving() <= self.cfg.max_held / 2 {
                             self.backlogged.store(false, Ordering::SeqCst);
                             Some(now)
                         } else {

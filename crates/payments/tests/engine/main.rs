@@ -485,6 +485,57 @@ async fn a_backlog_larger_than_one_scan_is_read_page_by_page() {
     h.shutdown().await;
 }
 
+/// One restaurant's backlog (a POS back after hours down) fills no more than its share of what a
+/// replica holds (16 per POS slot): with room for 50 payments in all, 1,200 due at a one-slot
+/// restaurant whose POS takes 100 ms (more than two scheduler reads of 500), and then one at
+/// another restaurant, the other's is driven at once — not after what the replica holds has
+/// drained through the slow POS to half of its room (~100 s here).
+#[tokio::test]
+async fn one_restaurant_s_backlog_never_holds_another_restaurant_s_due_payment_back() {
+    let pos = FakePos::exact();
+    let backlog = 1_200;
+    for i in 0..backlog {
+        let bill = format!("a{i}");
+        pos.open_bill(&bill, "10.00", true);
+        pos.script_post(&bill, [Post::Slow(Duration::from_millis(100)), Post::Book]);
+    }
+    pos.open_bill("b", "10.00", true);
+    let (dir, url) = temp_db();
+    let store = Store::open(&url, test_keyring()).await.unwrap();
+    let mut h = Harness::on(
+        store,
+        Arc::new(pos),
+        |c| {
+            c.poll_interval_ms = 60_000;
+            c.max_in_flight_per_restaurant = 1;
+            c.max_held = 50;
+        },
+        dir,
+    );
+    for i in 0..backlog {
+        h.insert(&format!("ka{i}"), &format!("a{i}"), "10.00", true)
+            .await;
+    }
+    let other = h
+        .insert_request(&request_at("rest-2", "kb", "b", "10.00", true))
+        .await;
+    h.run_scheduler();
+    assert_state(&h.settled(&other).await, PaymentState::Closed, Step::Done);
+    // Before: the first reads' 1,000 were all held, and the next read waited until 25 were left.
+    let first = h.pos.calls(P).len();
+    assert!(
+        first < 10,
+        "the other restaurant's payment waited for {first} of the backlog's postings"
+    );
+    // The backlog still drains past its share: refilled as it goes, without a poll interval.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.pos.calls(P).len() <= 2 * 16 {
+        assert!(Instant::now() < deadline, "the backlog stopped draining");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn other_error_needs_attention_at_once() {
     let pos = FakePos::exact();
