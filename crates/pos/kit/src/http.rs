@@ -21,6 +21,7 @@
 //! | no connection: refused, DNS, connect timeout, another TLS failure | `NotSent` | `transport/connect` |
 //! | 3xx answer (not followed) | `Refused` | `HTTP/<status>` |
 //! | timeout after the connection was made (waiting, or reading the body) | `Unknown` | `transport/timeout` |
+//! | no turn with a busy POS server before the call's deadline ([`HostLimits`]) | `NotSent` | `transport/queued` |
 //! | the body broke off while being read | `Unknown` | `transport/body` |
 //! | anything else after sending (reset, closed before the answer) | `Unknown` | `transport/error` |
 //!
@@ -181,6 +182,9 @@ pub struct PosCall {
     pub trace_headers: bool,
     /// The adapter's bound on exchanges at once per POS server; none: unbounded.
     pub hosts: Option<Arc<HostLimits>>,
+    /// When the caller stops waiting (its gRPC deadline, less a margin for the answer to get
+    /// back): an exchange still waiting for its turn then is given up as not sent.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// At most `max` exchanges at once with one POS server (see the module comment): a semaphore
@@ -238,9 +242,13 @@ impl HostLimits {
         self.max
     }
 
-    /// Waits for a turn with `url`'s server; the turn ends when the permit is dropped (after
-    /// the whole answer was read).
-    pub async fn turn(&self, url: &reqwest::Url) -> tokio::sync::OwnedSemaphorePermit {
+    /// Waits for a turn with `url`'s server, until `deadline` at most; the turn ends when the
+    /// permit is dropped (after the whole answer was read). `Err`: how long it waited in vain.
+    pub async fn turn(
+        &self,
+        url: &reqwest::Url,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, Duration> {
         let origin = format!(
             "{}://{}:{}",
             url.scheme(),
@@ -255,20 +263,22 @@ impl HostLimits {
                     .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.max))),
             )
         };
-        match Arc::clone(&limit).try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                let waited = Instant::now();
-                // Never closed: the semaphore lives in the map as long as the limits.
-                let p = limit
-                    .acquire_owned()
-                    .await
-                    .unwrap_or_else(|_| unreachable!("host limits are never closed"));
-                let waited = waited.elapsed();
-                crate::metric_definitions::pos_http_queued(PosCall::current().as_ref(), waited);
-                self.warn_if_long(url, waited);
-                p
-            }
+        if let Ok(p) = Arc::clone(&limit).try_acquire_owned() {
+            return Ok(p);
+        }
+        let started = Instant::now();
+        let acquire = limit.acquire_owned();
+        let got = match deadline {
+            Some(at) => tokio::time::timeout_at(at, acquire).await.ok(),
+            None => Some(acquire.await),
+        };
+        let waited = started.elapsed();
+        crate::metric_definitions::pos_http_queued(PosCall::current().as_ref(), waited);
+        self.warn_if_long(url, waited);
+        match got {
+            // Never closed: the semaphore lives in the map as long as the limits.
+            Some(p) => Ok(p.unwrap_or_else(|_| unreachable!("host limits are never closed"))),
+            None => Err(waited),
         }
     }
 }
@@ -330,8 +340,13 @@ async fn exchange(
         let (client, request) = rb.headers(trace).build_split();
         let request = request.map_err(|e| transport(e, peer))?;
         // Held until the whole answer is read: the connection is busy until then.
-        let _turn = match call.and_then(|c| c.hosts.as_ref()) {
-            Some(hosts) => Some(hosts.turn(request.url()).await),
+        let _turn = match call.and_then(|c| c.hosts.as_ref().map(|h| (h, c.deadline))) {
+            Some((hosts, deadline)) => Some(
+                hosts
+                    .turn(request.url(), deadline)
+                    .await
+                    .map_err(|waited| queued(peer, hosts.max(), waited))?,
+            ),
             None => None,
         };
         let resp = client
@@ -353,6 +368,20 @@ async fn exchange(
     }
     .instrument(span)
     .await
+}
+
+/// An exchange given up before it was sent: no turn with `peer` came before the caller's
+/// deadline.
+fn queued(peer: &str, max: usize, waited: Duration) -> HttpFailure {
+    HttpFailure {
+        fate: Fate::NotSent,
+        code: "transport/queued".into(),
+        text: format!(
+            "{peer} was busy with {max} exchanges from this adapter (max_connections_per_host) for the {} ms the call could wait; nothing was sent",
+            waited.as_millis()
+        ),
+        location: None,
+    }
 }
 
 /// The server's id of the exchange, from the headers that usually carry it

@@ -46,14 +46,45 @@ impl<R> Served<R> {
         pos: &'static str,
         restaurant_id: &str,
         hosts: &Option<Arc<HostLimits>>,
+        deadline: Option<tokio::time::Instant>,
     ) -> PosCall {
         PosCall {
             pos,
             restaurant_id: restaurant_id.into(),
             trace_headers: self.common.trace_headers,
             hosts: hosts.clone(),
+            deadline,
         }
     }
+}
+
+/// When the caller stops waiting for this call: its `grpc-timeout` (an integer of at most 8
+/// digits and a unit: `H`, `M`, `S`, `m`, `u`, `n`), less a tenth of it (at most 1 s) for the
+/// answer to get back. None without one, or one that does not parse.
+fn deadline_of(metadata: &tonic::metadata::MetadataMap) -> Option<tokio::time::Instant> {
+    let timeout = grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)?;
+    let margin = (timeout / 10).min(std::time::Duration::from_secs(1));
+    Some(tokio::time::Instant::now() + (timeout - margin))
+}
+
+/// A `grpc-timeout` header's value as a duration.
+fn grpc_timeout(v: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let split = v.len().checked_sub(1)?;
+    let (digits, unit) = v.split_at(split);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 /// Serves any [`PosConnector`] as `posgate.v1.PosAdapter`.
@@ -260,10 +291,11 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterGetBillRequest>,
     ) -> Result<Response<AdapterGetBillResponse>, Status> {
+        let deadline = deadline_of(request.metadata());
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
-        let call = r.call(C::KIND, &req.restaurant_id, &self.hosts);
+        let call = r.call(C::KIND, &req.restaurant_id, &self.hosts, deadline);
         let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
             Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
                 &req.restaurant_id,
@@ -281,11 +313,12 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterListBillsRequest>,
     ) -> Result<Response<AdapterListBillsResponse>, Status> {
+        let deadline = deadline_of(request.metadata());
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let table = req.table.trim();
         let (bills, failure) = r
-            .call(C::KIND, &req.restaurant_id, &self.hosts)
+            .call(C::KIND, &req.restaurant_id, &self.hosts, deadline)
             .run(
                 self.connector
                     .list_bills(&r.pos, (!table.is_empty()).then_some(table)),
@@ -306,6 +339,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
     ) -> Result<Response<PostPaymentResponse>, Status> {
         // The request (its connection settings, the payment) is gone before the POS call: this
         // future is held for as long as the POS takes, for every payment in flight.
+        let deadline = deadline_of(request.metadata());
         let (r, posting, restaurant_id) = {
             let req = request.into_inner();
             let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
@@ -322,7 +356,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             "posting payment"
         );
         let reply = r
-            .call(C::KIND, &restaurant_id, &self.hosts)
+            .call(C::KIND, &restaurant_id, &self.hosts, deadline)
             .run(self.connector.post_payment(&r.pos, &posting))
             .await
             .map_err(|e| Status::invalid_argument(e.0))?;
@@ -350,11 +384,12 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterCloseBillRequest>,
     ) -> Result<Response<AdapterCloseBillResponse>, Status> {
+        let deadline = deadline_of(request.metadata());
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
         let reply = r
-            .call(C::KIND, &req.restaurant_id, &self.hosts)
+            .call(C::KIND, &req.restaurant_id, &self.hosts, deadline)
             .run(
                 self.connector
                     .close_bill(&r.pos, &bill_id, req.payment_id.trim()),
@@ -371,6 +406,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<CheckPaymentRequest>,
     ) -> Result<Response<CheckPaymentResponse>, Status> {
+        let deadline = deadline_of(request.metadata());
         let req = request.into_inner();
         let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
         let check = Check {
@@ -382,7 +418,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             close: req.close,
         };
         let reply = r
-            .call(C::KIND, &req.restaurant_id, &self.hosts)
+            .call(C::KIND, &req.restaurant_id, &self.hosts, deadline)
             .run(self.connector.check_payment(&r.pos, &check))
             .await;
         tracing::info!(
@@ -400,5 +436,42 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             failure: failure(&reply),
             evidence: reply.evidence,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grpc_timeout_header_reads_in_its_units_and_anything_else_is_none() {
+        use std::time::Duration;
+        assert_eq!(grpc_timeout("200000m"), Some(Duration::from_secs(200)));
+        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout("750u"), Some(Duration::from_micros(750)));
+        assert_eq!(grpc_timeout("99n"), Some(Duration::from_nanos(99)));
+        for bad in ["", "S", "5", "5s", "-5S", "123456789S", "1.5S", "5 S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_s_deadline_is_its_grpc_timeout_less_a_margin_for_the_answer() {
+        use std::time::Duration;
+        let mut md = tonic::metadata::MetadataMap::new();
+        assert!(deadline_of(&md).is_none());
+        md.insert("grpc-timeout", "5S".parse().unwrap());
+        let left = deadline_of(&md).unwrap() - tokio::time::Instant::now();
+        // Five seconds less a tenth (0.5 s) for the answer to get back.
+        assert!(
+            left <= Duration::from_millis(4_500) && left > Duration::from_millis(4_000),
+            "{left:?}"
+        );
+        md.insert("grpc-timeout", "200S".parse().unwrap());
+        let left = deadline_of(&md).unwrap() - tokio::time::Instant::now();
+        // At most a second of margin.
+        assert!(left > Duration::from_millis(198_500), "{left:?}");
     }
 }

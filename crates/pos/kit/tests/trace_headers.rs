@@ -27,6 +27,7 @@ fn call(restaurant_id: &str, trace_headers: bool) -> PosCall {
         restaurant_id: restaurant_id.into(),
         trace_headers,
         hosts: None,
+        deadline: None,
     }
 }
 
