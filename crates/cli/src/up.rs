@@ -101,6 +101,9 @@ pub async fn run(a: UpArgs, log_format: Option<posgate_grpc::LogFormat>) -> anyh
         ));
     }
 
+    // One metrics recorder for the process, before any service starts: a gauge moved before
+    // it existed would be off for good.
+    posgate_grpc::metrics::install();
     // Every service's health, for the one admin port's /readyz: each starts NOT_SERVING, so
     // the process is not ready before all of them are.
     let mut healths = Vec::new();

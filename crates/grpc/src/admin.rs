@@ -127,6 +127,10 @@ where
     let Some(addr) = admin else {
         return service(Box::pin(shutdown)).await;
     };
+    // The recorder before the service starts: installed by the admin task alone, it raced the
+    // service's first gauges — an increment made before it was lost, and the matching
+    // decrement later showed a gauge at -1 (the Expirenza adapter's connections, under load).
+    crate::metrics::install();
     let listener = bind(addr).await?;
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin = tokio::spawn(serve(listener, vec![health], async move {

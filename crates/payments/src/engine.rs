@@ -611,7 +611,7 @@ impl Engine {
         let now = now_ms();
         // Boxed: every step awaits a save, and inline the store's future would size each step's
         // future, held for the whole POS call of every payment in flight (the
-        // `a_payment_waiting_for_its_pos_holds_little` test).
+        // `a_payment_waiting_for_its_pos_holds_a_small_future` test).
         let ok =
             Box::pin(
                 self.store
