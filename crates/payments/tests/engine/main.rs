@@ -436,28 +436,33 @@ async fn a_retry_wakes_the_scheduler_without_waiting_for_its_poll() {
     h.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_backlog_larger_than_one_scan_is_read_page_by_page() {
-    // 1,200 payments due at one restaurant whose POS takes 50 ms a call, one at a time (a
-    // minute's work), then one at another restaurant. The scheduler reads past the payments
-    // waiting for the first restaurant's slot: the other restaurant's is not held up by them,
-    // neither for the poll interval nor for the backlog.
+/// `backlog` payments due at a one-slot restaurant whose POS takes `post_ms` a posting, then one
+/// at another restaurant (`rest-2`), stored before the scheduler runs; the harness (scheduler
+/// not started; polled every minute) and the other restaurant's payment.
+async fn backlog_then_one_other(
+    backlog: usize,
+    post_ms: u64,
+    tweak: impl FnOnce(&mut PaymentsConfig),
+) -> (Harness, String) {
     let pos = FakePos::exact();
-    let backlog = 1_200;
     for i in 0..backlog {
         let bill = format!("a{i}");
         pos.open_bill(&bill, "10.00", true);
-        pos.script_post(&bill, [Post::Slow(Duration::from_millis(50)), Post::Book]);
+        pos.script_post(
+            &bill,
+            [Post::Slow(Duration::from_millis(post_ms)), Post::Book],
+        );
     }
     pos.open_bill("b", "10.00", true);
     let (dir, url) = temp_db();
     let store = Store::open(&url, test_keyring()).await.unwrap();
-    let mut h = Harness::on(
+    let h = Harness::on(
         store,
         Arc::new(pos),
         |c| {
             c.poll_interval_ms = 60_000;
             c.max_in_flight_per_restaurant = 1;
+            tweak(c);
         },
         dir,
     );
@@ -468,6 +473,17 @@ async fn a_backlog_larger_than_one_scan_is_read_page_by_page() {
     let other = h
         .insert_request(&request_at("rest-2", "kb", "b", "10.00", true))
         .await;
+    (h, other)
+}
+
+#[tokio::test]
+async fn a_backlog_larger_than_one_scan_is_read_page_by_page() {
+    // 1,200 payments due at one restaurant whose POS takes 50 ms a call, one at a time (a
+    // minute's work), then one at another restaurant. The scheduler reads past the payments
+    // waiting for the first restaurant's slot: the other restaurant's is not held up by them,
+    // neither for the poll interval nor for the backlog.
+    let backlog = 1_200;
+    let (mut h, other) = backlog_then_one_other(backlog, 50, |_| {}).await;
     let started = Instant::now();
     h.run_scheduler();
     let rec = h.settled(&other).await;
@@ -492,33 +508,7 @@ async fn a_backlog_larger_than_one_scan_is_read_page_by_page() {
 /// drained through the slow POS to half of its room (~100 s here).
 #[tokio::test]
 async fn one_restaurant_s_backlog_never_holds_another_restaurant_s_due_payment_back() {
-    let pos = FakePos::exact();
-    let backlog = 1_200;
-    for i in 0..backlog {
-        let bill = format!("a{i}");
-        pos.open_bill(&bill, "10.00", true);
-        pos.script_post(&bill, [Post::Slow(Duration::from_millis(100)), Post::Book]);
-    }
-    pos.open_bill("b", "10.00", true);
-    let (dir, url) = temp_db();
-    let store = Store::open(&url, test_keyring()).await.unwrap();
-    let mut h = Harness::on(
-        store,
-        Arc::new(pos),
-        |c| {
-            c.poll_interval_ms = 60_000;
-            c.max_in_flight_per_restaurant = 1;
-            c.max_held = 50;
-        },
-        dir,
-    );
-    for i in 0..backlog {
-        h.insert(&format!("ka{i}"), &format!("a{i}"), "10.00", true)
-            .await;
-    }
-    let other = h
-        .insert_request(&request_at("rest-2", "kb", "b", "10.00", true))
-        .await;
+    let (mut h, other) = backlog_then_one_other(1_200, 100, |c| c.max_held = 50).await;
     h.run_scheduler();
     assert_state(&h.settled(&other).await, PaymentState::Closed, Step::Done);
     // Before: the first reads' 1,000 were all held, and the next read waited until 25 were left.
