@@ -70,6 +70,10 @@ fn deadline_of(metadata: &tonic::metadata::MetadataMap) -> Option<tokio::time::I
 /// A `grpc-timeout` header's value as a duration.
 fn grpc_timeout(v: &str) -> Option<std::time::Duration> {
     use std::time::Duration;
+    // ASCII only, so the unit is the last byte (a header value may be any bytes).
+    if !v.is_ascii() {
+        return None;
+    }
     let split = v.len().checked_sub(1)?;
     let (digits, unit) = v.split_at(split);
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -452,7 +456,18 @@ mod tests {
         assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(grpc_timeout("750u"), Some(Duration::from_micros(750)));
         assert_eq!(grpc_timeout("99n"), Some(Duration::from_nanos(99)));
-        for bad in ["", "S", "5", "5s", "-5S", "123456789S", "1.5S", "5 S"] {
+        for bad in [
+            "",
+            "S",
+            "5",
+            "5s",
+            "-5S",
+            "123456789S",
+            "1.5S",
+            "5 S",
+            "5é",
+            "é",
+        ] {
             assert_eq!(grpc_timeout(bad), None, "{bad:?}");
         }
     }
