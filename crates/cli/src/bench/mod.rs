@@ -144,6 +144,14 @@ fn pairs(flag: &str, items: &[String]) -> anyhow::Result<Vec<(String, String)>> 
         .collect()
 }
 
+/// `--<flag> KEY=VALUE` settings as the TOML lines of their section.
+fn toml_lines(flag: &str, items: &[String]) -> anyhow::Result<Vec<String>> {
+    Ok(pairs(flag, items)?
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect())
+}
+
 impl BenchArgs {
     fn plan(&self) -> anyhow::Result<Plan> {
         anyhow::ensure!(self.concurrency >= 1, "--concurrency must be at least 1");
@@ -322,14 +330,8 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         procs::free_port()?,
         procs::free_port()?,
     );
-    let extra: Vec<String> = pairs("payments-set", &a.payments_settings)?
-        .into_iter()
-        .map(|(k, v)| format!("{k} = {v}"))
-        .collect();
-    let adapter_extra: Vec<String> = pairs("adapter-set", &a.adapter_settings)?
-        .into_iter()
-        .map(|(k, v)| format!("{k} = {v}"))
-        .collect();
+    let extra = toml_lines("payments-set", &a.payments_settings)?;
+    let adapter_extra = toml_lines("adapter-set", &a.adapter_settings)?;
     let config_path = dir.join("posgate.toml");
     std::fs::write(
         &config_path,
