@@ -36,18 +36,12 @@ impl<'a> MakeWriter<'a> for Captured {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payments_log_lines_carry_its_ids_and_caller() {
     let captured = Captured::default();
-    // As `init_logging` sets it up: traced, so the lines carry the trace id (nothing exported).
-    let tracer = {
-        use opentelemetry::trace::TracerProvider as _;
-        opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .build()
-            .tracer("log-fields")
-    };
+    // As `init_logging` sets it up with no collector: trace ids only, nothing exported.
     tracing::subscriber::set_global_default(posgate_grpc::logs::traced_subscriber(
         LogFormat::Json,
         false,
         captured.clone(),
-        Some(tracer),
+        posgate_grpc::telemetry::Traces::Ids,
     ))
     .expect("the only subscriber of this test binary");
 
@@ -108,4 +102,13 @@ async fn a_payments_log_lines_carry_its_ids_and_caller() {
             "the PayBill's trace: {l}"
         );
     }
+    // The hops carried the trace on: the POS received it in `traceparent` (payment service →
+    // adapter over gRPC metadata, adapter → POS over HTTP).
+    let sent = s.sim.traceparents("PayOrder");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0].split('-').nth(1),
+        Some(trace_id.as_str()),
+        "the POS saw the PayBill's trace: {sent:?}"
+    );
 }

@@ -51,7 +51,7 @@ async fn one_pay_bill_is_one_trace_from_the_payment_service_through_the_adapter_
         LogFormat::Text,
         false,
         std::io::sink,
-        Some(provider.tracer("test")),
+        posgate_grpc::telemetry::Traces::Exported(provider.tracer("test")),
     ))
     .expect("the only subscriber of this binary");
 

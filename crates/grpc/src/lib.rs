@@ -30,6 +30,7 @@ pub mod metric_definitions;
 pub mod metrics;
 pub mod reflection;
 pub mod telemetry;
+mod trace_ids;
 
 pub use auth::{
     ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW,

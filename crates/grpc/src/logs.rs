@@ -94,30 +94,28 @@ pub fn subscriber<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    traced_subscriber(format, ansi, writer, None)
+    subscriber_with(format, ansi, writer, None)
 }
 
-/// [`subscriber`], its spans also made OpenTelemetry spans of `tracer` (see
-/// [`crate::telemetry`]), log events recorded on them: one subscriber for logs and traces.
+/// [`subscriber`], its spans given a trace as `traces` says (see [`crate::telemetry`]): one
+/// subscriber for logs and traces.
 pub fn traced_subscriber<W>(
     format: LogFormat,
     ansi: bool,
     writer: W,
-    tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+    traces: crate::telemetry::Traces,
 ) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    subscriber_with(format, ansi, writer, tracer.map(|t| (t, true)))
+    subscriber_with(format, ansi, writer, Some(traces))
 }
 
-/// [`traced_subscriber`] with the tracer and whether its spans are exported
-/// ([`crate::telemetry::layer`]).
 fn subscriber_with<W>(
     format: LogFormat,
     ansi: bool,
     writer: W,
-    tracer: Option<(opentelemetry_sdk::trace::SdkTracer, bool)>,
+    traces: Option<crate::telemetry::Traces>,
 ) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
@@ -137,7 +135,7 @@ where
         tracing_subscriber::registry()
             .with(filter())
             .with(fmt)
-            .with(tracer.map(|(t, exported)| crate::telemetry::layer(t, exported))),
+            .with(traces.map(crate::telemetry::layer)),
     )
 }
 
@@ -147,13 +145,12 @@ where
 /// no-op, so tests can call it freely).
 pub fn init_logging(flag: Option<LogFormat>, config: Option<&Path>) -> anyhow::Result<()> {
     let format = resolve_format(flag, config)?;
-    // Spans carry events and attributes only when they are exported.
-    let tracer = crate::telemetry::process_tracer(config)?;
+    let traces = crate::telemetry::process_traces(config)?;
     let _ = tracing::subscriber::set_global_default(subscriber_with(
         format,
         colour(),
         std::io::stderr,
-        Some(tracer),
+        Some(traces),
     ));
     Ok(())
 }

@@ -11,8 +11,10 @@
 //! * [`inject_metadata`] — every outgoing gRPC call made with a [`crate::CallerToken`] carries
 //!   the current span's context; [`inject_headers`] does the same for outbound HTTP (the POS
 //!   kit's `send`).
-//! * [`tracer_provider`] — spans always get OpenTelemetry ids (so the context is passed on even
-//!   when nothing is exported); they are **exported over OTLP only when asked**: `[telemetry]
+//! * [`layer`] — spans always get a trace and span id, so the context is passed on and logs
+//!   carry `trace_id` even when nothing is exported ([`Traces::Ids`]: ids alone, see
+//!   [`crate::trace_ids`]); whole OpenTelemetry spans are made, and **exported over OTLP**
+//!   ([`tracer_provider`]), **only when asked**: `[telemetry]
 //!   otlp_endpoint` in the posgate TOML file (or `POSGATE_TELEMETRY__OTLP_ENDPOINT`), else the
 //!   standard `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. The protocol
 //!   is OTLP/HTTP protobuf (a collector's port 4318). [`crate::init_logging`] puts the layer in
@@ -119,23 +121,29 @@ pub fn tracer_provider(export: &Export) -> anyhow::Result<SdkTracerProvider> {
     Ok(b.build())
 }
 
-/// Whether this process's provider exports spans (set with [`PROVIDER`]).
-static EXPORTING: OnceLock<bool> = OnceLock::new();
+/// How a process's spans take part in traces.
+pub enum Traces {
+    /// Ids only, nothing exported (the default): every span gets a trace and span id, passed on
+    /// in `traceparent` and written in logs, and nothing else is kept
+    /// ([`crate::trace_ids`]).
+    Ids,
+    /// Whole OpenTelemetry spans, exported by this tracer's provider.
+    Exported(SdkTracer),
+}
 
-/// The tracer of this process's provider, built from `config` on first use, and whether it
-/// exports anything.
-pub(crate) fn process_tracer(config: Option<&Path>) -> anyhow::Result<(SdkTracer, bool)> {
+/// This process's traces as `config` and the environment say: [`Traces::Exported`] through a
+/// provider built on first use (kept for [`shutdown`]) when a collector is configured, else
+/// [`Traces::Ids`].
+pub(crate) fn process_traces(config: Option<&Path>) -> anyhow::Result<Traces> {
     if PROVIDER.get().is_none() {
         let export = resolve_export(config)?;
-        let provider = tracer_provider(&export)?;
-        let _ = EXPORTING.set(export != Export::Off);
-        let _ = PROVIDER.set(provider);
+        if export == Export::Off {
+            return Ok(Traces::Ids);
+        }
+        let _ = PROVIDER.set(tracer_provider(&export)?);
     }
     let provider = PROVIDER.get().expect("set above");
-    Ok((
-        provider.tracer("posgate"),
-        EXPORTING.get().copied().unwrap_or(false),
-    ))
+    Ok(Traces::Exported(provider.tracer("posgate")))
 }
 
 /// Exports what is still buffered and stops exporting; call before a process exits.
@@ -145,41 +153,43 @@ pub fn shutdown() {
     }
 }
 
-/// The layer turning `tracing` spans into OpenTelemetry spans of `tracer`. `exported`: whether
-/// spans go anywhere. When they do, the log events inside a span are recorded on it (exported as
-/// span events) with the spans' code location, thread and target. When they do not, the layer is
-/// there for the ids alone (the `traceparent` passed on, `trace_id` in logs), and spans carry
-/// nothing else: each event copied onto a span that lives as long as a slow POS call, and each
-/// attribute, was memory held per payment in flight, for nothing.
-pub fn layer<S>(
-    tracer: SdkTracer,
-    exported: bool,
-) -> impl tracing_subscriber::Layer<S> + Send + Sync
+/// The layer that gives spans their trace: [`crate::trace_ids::IdLayer`] for [`Traces::Ids`];
+/// for [`Traces::Exported`], the layer turning `tracing` spans into OpenTelemetry spans of the
+/// tracer, the log events inside a span recorded on it (exported as span events) with the
+/// spans' code location, thread and target.
+pub fn layer<S>(traces: Traces) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
 {
     use tracing_subscriber::Layer as _;
-    tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_tracked_inactivity(false)
-        .with_location(exported)
-        .with_threads(exported)
-        .with_target(exported)
-        .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
-            exported || m.is_span()
-        }))
+    match traces {
+        Traces::Ids => crate::trace_ids::IdLayer.boxed(),
+        Traces::Exported(tracer) => tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_tracked_inactivity(false)
+            .with_location(true)
+            .with_threads(true)
+            .with_target(true)
+            .boxed(),
+    }
 }
 
-/// The OpenTelemetry context of the current `tracing` span (empty without the layer).
+/// The OpenTelemetry context of the current `tracing` span (empty without a tracing layer).
 pub fn current() -> Context {
-    tracing::Span::current().context()
+    let span = tracing::Span::current();
+    match crate::trace_ids::with_ids(&span, |ids| *ids) {
+        Some(ids) => ids.context(),
+        None => span.context(),
+    }
 }
 
 /// Makes `cx` the OpenTelemetry parent of `span` (before it is first entered) without making
 /// `span` a `tracing` child (so a request's span can end while work it started goes on).
 pub fn adopt(span: &tracing::Span, cx: Context) {
-    // Fails only without the layer or once the span has started: nothing to link then.
-    let _ = span.set_parent(cx);
+    if !crate::trace_ids::adopt(span, &cx) {
+        // Fails only without the layer or once the span has started: nothing to link then.
+        let _ = span.set_parent(cx);
+    }
     record_trace_id(span);
 }
 
@@ -187,7 +197,8 @@ pub fn adopt(span: &tracing::Span, cx: Context) {
 /// line inside it carries the id a trace backend finds the same work by.
 pub fn record_trace_id(span: &tracing::Span) {
     use opentelemetry::trace::TraceContextExt;
-    let id = span.context().span().span_context().trace_id();
+    let id = crate::trace_ids::with_ids(span, |ids| ids.trace_id)
+        .unwrap_or_else(|| span.context().span().span_context().trace_id());
     if id != opentelemetry::trace::TraceId::INVALID {
         span.record("trace_id", tracing::field::display(id));
     }
@@ -355,7 +366,8 @@ mod tests {
             req
         });
         let provider = tracer_provider(&Export::Url(url)).unwrap();
-        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), true));
+        let sub =
+            tracing_subscriber::registry().with(layer(Traces::Exported(provider.tracer("test"))));
         tracing::subscriber::with_default(sub, || {
             tracing::info_span!("exported-span-7f3a").in_scope(|| {});
         });
@@ -378,9 +390,8 @@ mod tests {
     #[test]
     fn a_span_context_goes_out_in_headers_and_comes_back() {
         use tracing_subscriber::layer::SubscriberExt;
-        // Nothing exported, no events on spans: the ids are still made and passed on.
-        let provider = tracer_provider(&Export::Off).unwrap();
-        let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), false));
+        // Nothing exported: the ids are still made and passed on.
+        let sub = tracing_subscriber::registry().with(layer(Traces::Ids));
         tracing::subscriber::with_default(sub, || {
             let span = tracing::info_span!("outer");
             let _e = span.enter();
@@ -400,33 +411,53 @@ mod tests {
     }
 
     #[test]
-    fn log_events_go_on_spans_only_when_spans_are_exported() {
+    fn exported_spans_carry_their_log_events_and_code_location() {
         use opentelemetry_sdk::trace::InMemorySpanExporter;
         use tracing_subscriber::layer::SubscriberExt;
-        for exported in [true, false] {
-            let exporter = InMemorySpanExporter::default();
-            let provider = SdkTracerProvider::builder()
-                .with_simple_exporter(exporter.clone())
-                .build();
-            let sub = tracing_subscriber::registry().with(layer(provider.tracer("test"), exported));
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let sub =
+            tracing_subscriber::registry().with(layer(Traces::Exported(provider.tracer("test"))));
+        tracing::subscriber::with_default(sub, || {
+            tracing::info_span!("pay").in_scope(|| tracing::info!("payment accepted"));
+        });
+        let spans = exporter.get_finished_spans().unwrap();
+        let span = spans.iter().find(|s| s.name == "pay").expect("exported");
+        assert_eq!(span.events.len(), 1, "the log event");
+        assert!(
+            span.attributes
+                .iter()
+                .any(|kv| kv.key.as_str().starts_with("code.")),
+            "code location: {:?}",
+            span.attributes
+        );
+    }
+
+    /// A caller's `traceparent` read by [`TraceContextLayer`]'s `adopt` puts the request's span
+    /// in the caller's trace, with either layer: what a payment's hop to its adapter relies on.
+    #[test]
+    fn an_adopted_request_span_continues_the_caller_s_trace_with_either_layer() {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_subscriber::layer::SubscriberExt;
+        let provider = SdkTracerProvider::builder().build();
+        for traces in [Traces::Ids, Traces::Exported(provider.tracer("test"))] {
+            let sub = tracing_subscriber::registry().with(layer(traces));
             tracing::subscriber::with_default(sub, || {
-                tracing::info_span!("pay").in_scope(|| tracing::info!("payment accepted"));
+                let mut headers = http::HeaderMap::new();
+                let caller = tracing::info_span!("caller");
+                caller.in_scope(|| inject_headers(&mut headers));
+                let sent = caller.in_scope(current).span().span_context().clone();
+                let span = tracing::info_span!(parent: None, "grpc.server", trace_id = tracing::field::Empty);
+                adopt(&span, extract_headers(&headers));
+                let got = span.in_scope(current).span().span_context().clone();
+                assert_eq!(got.trace_id(), sent.trace_id());
+                assert_ne!(got.span_id(), sent.span_id(), "a span of its own");
+                let child = span.in_scope(|| tracing::info_span!("child"));
+                let inner = child.in_scope(current).span().span_context().clone();
+                assert_eq!(inner.trace_id(), sent.trace_id(), "its children too");
             });
-            let spans = exporter.get_finished_spans().unwrap();
-            let span = spans
-                .iter()
-                .find(|s| s.name == "pay")
-                .expect("the span is made either way");
-            assert_eq!(
-                span.events.len(),
-                usize::from(exported),
-                "exported: {exported}"
-            );
-            let located = span
-                .attributes
-                .iter()
-                .any(|kv| kv.key.as_str().starts_with("code."));
-            assert_eq!(located, exported, "code location, exported: {exported}");
         }
     }
 }
