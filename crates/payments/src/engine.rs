@@ -1150,12 +1150,12 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::port::PosReply;
 
     /// A POS that is never asked: the futures below are measured, not run.
-    struct Unasked;
+    pub(crate) struct Unasked;
 
     #[tonic::async_trait]
     impl PosPort for Unasked {
@@ -1191,7 +1191,7 @@ mod tests {
         }
     }
 
-    fn record() -> PaymentRecord {
+    pub(crate) fn record() -> PaymentRecord {
         PaymentRecord {
             id: "p1".into(),
             request: PayRequest {
