@@ -39,25 +39,6 @@ struct Served<R> {
     pos: R,
 }
 
-impl<R> Served<R> {
-    /// What every HTTP exchange of a call for `restaurant_id` runs as, bounded by `hosts`.
-    fn call(
-        &self,
-        pos: &'static str,
-        restaurant_id: &str,
-        hosts: &Option<Arc<HostLimits>>,
-        deadline: Option<tokio::time::Instant>,
-    ) -> PosCall {
-        PosCall {
-            pos,
-            restaurant_id: restaurant_id.into(),
-            trace_headers: self.common.trace_headers,
-            hosts: hosts.clone(),
-            deadline,
-        }
-    }
-}
-
 /// When the caller stops waiting for this call: its `grpc-timeout` (an integer of at most 8
 /// digits and a unit: `H`, `M`, `S`, `m`, `u`, `n`), less a tenth of it (at most 1 s) for the
 /// answer to get back. None without one, or one that does not parse.
@@ -184,6 +165,26 @@ impl<C: PosConnector> AdapterServer<C> {
             .map_err(|e| invalid("connection", e))
     }
 
+    /// A call's restaurant (see [`AdapterServer::restaurant`]) and what every HTTP exchange of
+    /// the call runs as: bounded by this adapter's host limits and by the caller's deadline
+    /// (its `grpc-timeout`, from `metadata`).
+    fn serve(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        restaurant_id: &str,
+        connection: Option<&PosConnection>,
+    ) -> Result<(Arc<Served<C::Restaurant>>, PosCall), Status> {
+        let r = self.restaurant(restaurant_id, connection)?;
+        let call = PosCall {
+            pos: C::KIND,
+            restaurant_id: restaurant_id.into(),
+            trace_headers: r.common.trace_headers,
+            hosts: self.hosts.clone(),
+            deadline: deadline_of(metadata),
+        };
+        Ok((r, call))
+    }
+
     fn bill_id(&self, raw: &str) -> Result<String, Status> {
         self.connector
             .bill_id(raw)
@@ -295,11 +296,9 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterGetBillRequest>,
     ) -> Result<Response<AdapterGetBillResponse>, Status> {
-        let deadline = deadline_of(request.metadata());
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let (metadata, _, req) = request.into_parts();
+        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
-        let call = r.call(C::KIND, &req.restaurant_id, &self.hosts, deadline);
         let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
             Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
                 &req.restaurant_id,
@@ -317,12 +316,10 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterListBillsRequest>,
     ) -> Result<Response<AdapterListBillsResponse>, Status> {
-        let deadline = deadline_of(request.metadata());
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let (metadata, _, req) = request.into_parts();
+        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
         let table = req.table.trim();
-        let (bills, failure) = r
-            .call(C::KIND, &req.restaurant_id, &self.hosts, deadline)
+        let (bills, failure) = call
             .run(
                 self.connector
                     .list_bills(&r.pos, (!table.is_empty()).then_some(table)),
@@ -343,13 +340,13 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
     ) -> Result<Response<PostPaymentResponse>, Status> {
         // The request (its connection settings, the payment) is gone before the POS call: this
         // future is held for as long as the POS takes, for every payment in flight.
-        let deadline = deadline_of(request.metadata());
-        let (r, posting, restaurant_id) = {
-            let req = request.into_inner();
-            let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let (r, call, posting) = {
+            let (metadata, _, req) = request.into_parts();
+            let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
             let posting = self.posting(&req, &r)?;
-            (r, posting, req.restaurant_id)
+            (r, call, posting)
         };
+        let restaurant_id = Arc::clone(&call.restaurant_id);
         tracing::info!(
             pos = C::KIND,
             restaurant_id = %restaurant_id,
@@ -359,8 +356,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             attempt = posting.attempt,
             "posting payment"
         );
-        let reply = r
-            .call(C::KIND, &restaurant_id, &self.hosts, deadline)
+        let reply = call
             .run(self.connector.post_payment(&r.pos, &posting))
             .await
             .map_err(|e| Status::invalid_argument(e.0))?;
@@ -388,12 +384,10 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterCloseBillRequest>,
     ) -> Result<Response<AdapterCloseBillResponse>, Status> {
-        let deadline = deadline_of(request.metadata());
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let (metadata, _, req) = request.into_parts();
+        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
         let bill_id = self.bill_id(&req.bill_id)?;
-        let reply = r
-            .call(C::KIND, &req.restaurant_id, &self.hosts, deadline)
+        let reply = call
             .run(
                 self.connector
                     .close_bill(&r.pos, &bill_id, req.payment_id.trim()),
@@ -410,9 +404,8 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<CheckPaymentRequest>,
     ) -> Result<Response<CheckPaymentResponse>, Status> {
-        let deadline = deadline_of(request.metadata());
-        let req = request.into_inner();
-        let r = self.restaurant(&req.restaurant_id, req.connection.as_ref())?;
+        let (metadata, _, req) = request.into_parts();
+        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
         let check = Check {
             payment_id: req.payment_id.trim().to_string(),
             bill_id: self.bill_id(&req.bill_id)?,
@@ -421,10 +414,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             bill_before: req.bill_before.as_ref().map(amounts_from_pb),
             close: req.close,
         };
-        let reply = r
-            .call(C::KIND, &req.restaurant_id, &self.hosts, deadline)
-            .run(self.connector.check_payment(&r.pos, &check))
-            .await;
+        let reply = call.run(self.connector.check_payment(&r.pos, &check)).await;
         tracing::info!(
             pos = C::KIND,
             restaurant_id = %req.restaurant_id,
