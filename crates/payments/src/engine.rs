@@ -1224,21 +1224,29 @@ pub(crate) mod tests {
         }
     }
 
+    /// An engine over an in-memory store whose POS is never asked (for measuring futures),
+    /// with its store and notifier.
+    pub(crate) async fn unasked_engine() -> (Arc<Engine>, Store, Arc<Notifier>) {
+        let keys = posgate_secrets::Keyring::new("k", &[7u8; 32]).unwrap();
+        let store = Store::open("sqlite::memory:", Arc::new(keys))
+            .await
+            .unwrap();
+        let notifier = Arc::new(Notifier::default());
+        let engine = Engine::new(
+            store.clone(),
+            Arc::new(Unasked),
+            Arc::clone(&notifier),
+            Arc::new(PaymentsConfig::default()),
+        );
+        (engine, store, notifier)
+    }
+
     /// Every payment in flight holds its drive's future for as long as its POS takes
     /// (seconds; 10,000 at once at a dinner peak): the store's futures, the rarer steps and
     /// the record are boxed so they do not size it. Before: 1,512 bytes (release).
     #[tokio::test]
     async fn a_payment_waiting_for_its_pos_holds_a_small_future() {
-        let keys = posgate_secrets::Keyring::new("k", &[7u8; 32]).unwrap();
-        let store = Store::open("sqlite::memory:", Arc::new(keys))
-            .await
-            .unwrap();
-        let engine = Engine::new(
-            store,
-            Arc::new(Unasked),
-            Arc::new(Notifier::default()),
-            Arc::new(PaymentsConfig::default()),
-        );
+        let (engine, _, _) = unasked_engine().await;
         let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let drive = engine.drive(
             "p1",

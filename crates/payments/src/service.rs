@@ -491,17 +491,7 @@ mod tests {
     /// dinner peak). Before its items were boxed: 1,736 bytes (release; 664 after).
     #[tokio::test]
     async fn a_watcher_holds_a_small_stream() {
-        let keys = posgate_secrets::Keyring::new("k", &[7u8; 32]).unwrap();
-        let store = Store::open("sqlite::memory:", Arc::new(keys))
-            .await
-            .unwrap();
-        let notifier = Arc::new(Notifier::default());
-        let engine = Engine::new(
-            store.clone(),
-            Arc::new(crate::engine::tests::Unasked),
-            Arc::clone(&notifier),
-            Arc::new(PaymentsConfig::default()),
-        );
+        let (engine, store, notifier) = crate::engine::tests::unasked_engine().await;
         let first = crate::engine::tests::record();
         let stream = watch_stream(&first, notifier.subscribe(&first.id), store, engine);
         let size = std::mem::size_of_val(&*stream);

@@ -39,6 +39,9 @@ struct Served<R> {
     pos: R,
 }
 
+/// A restaurant as the adapter of connector `C` serves it (built once, shared by its calls).
+type ServedBy<C> = Arc<Served<<C as PosConnector>::Restaurant>>;
+
 /// When the caller stops waiting for this call: its `grpc-timeout` (an integer of at most 8
 /// digits and a unit: `H`, `M`, `S`, `m`, `u`, `n`), less a tenth of it (at most 1 s) for the
 /// answer to get back. None without one, or one that does not parse.
@@ -133,7 +136,7 @@ impl<C: PosConnector> AdapterServer<C> {
         &self,
         restaurant_id: &str,
         connection: Option<&PosConnection>,
-    ) -> Result<Arc<Served<C::Restaurant>>, Status> {
+    ) -> Result<ServedBy<C>, Status> {
         if restaurant_id.trim().is_empty() {
             return Err(invalid("restaurant_id", "is required"));
         }
@@ -173,7 +176,7 @@ impl<C: PosConnector> AdapterServer<C> {
         metadata: &tonic::metadata::MetadataMap,
         restaurant_id: &str,
         connection: Option<&PosConnection>,
-    ) -> Result<(Arc<Served<C::Restaurant>>, PosCall), Status> {
+    ) -> Result<(ServedBy<C>, PosCall), Status> {
         let r = self.restaurant(restaurant_id, connection)?;
         let call = PosCall {
             pos: C::KIND,
