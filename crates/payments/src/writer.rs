@@ -19,12 +19,20 @@
 //! release are triggers of that statement) that finds its lane idle runs on its own in
 //! autocommit: one round trip instead of BEGIN, the statement and COMMIT. One statement is
 //! atomic and durable by itself.
+//!
+//! A lane keeps its connection between writes: taking one from sqlx's pool and giving it back
+//! for each write cost ~0.1 ms and ~100 µs of CPU per write (sqlx hands a returned connection
+//! to a task of its own), measured on SQLite against a held connection (autocommit UPDATE p50
+//! 0.33 → 0.21 ms, CPU 233 → 113–133 µs). After a failed write the lane gives its connection
+//! back (the pool drops a broken one) and takes another for the next write. A database that
+//! lives in one connection (SQLite `:memory:`) is not held: its readers need it too.
 
 use std::any::Any;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{AnyConnection, AnyPool, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::StoreError;
@@ -52,12 +60,20 @@ pub(crate) struct Writers {
 }
 
 impl Writers {
-    /// Starts `lanes` writer tasks over `pool` (they end when the last handle is dropped).
-    pub(crate) fn start(pool: AnyPool, lanes: usize) -> Writers {
+    /// Starts `lanes` writer tasks over `pool` (they end when the last handle is dropped), each
+    /// keeping a connection of its own between writes when `hold` (see the module comment).
+    pub(crate) fn start(pool: AnyPool, lanes: usize, hold: bool) -> Writers {
         let lanes = (0..lanes.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(lane(pool.clone(), rx));
+                tokio::spawn(lane(
+                    Lane {
+                        pool: pool.clone(),
+                        hold,
+                        held: None,
+                    },
+                    rx,
+                ));
                 tx
             })
             .collect();
@@ -145,8 +161,33 @@ fn lane_of(key: &str, lanes: usize) -> usize {
     (h % lanes as u64) as usize
 }
 
+/// A lane's way to the database: its pool, and the connection it keeps between writes.
+struct Lane {
+    pool: AnyPool,
+    hold: bool,
+    held: Option<PoolConnection<sqlx::Any>>,
+}
+
+impl Lane {
+    /// The lane's connection: the one it keeps, or one taken from the pool now.
+    async fn connection(&mut self) -> Result<&mut PoolConnection<sqlx::Any>, StoreError> {
+        if self.held.is_none() {
+            self.held = Some(self.pool.acquire().await?);
+        }
+        self.held.as_mut().ok_or_else(closed)
+    }
+
+    /// After a write: keeps the connection when it may (and the write went through), else gives
+    /// it back to the pool.
+    fn done(&mut self, ok: bool) {
+        if !(self.hold && ok) {
+            self.held = None;
+        }
+    }
+}
+
 /// One lane: takes what is waiting, commits it together, answers.
-async fn lane(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn lane(mut lane: Lane, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -158,7 +199,9 @@ async fn lane(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
         let started = Instant::now();
         crate::metric_definitions::write_batch(jobs.len());
         if jobs.len() > 1 {
-            match batch(&pool, &mut jobs).await {
+            let answers = batch(&mut lane, &mut jobs).await;
+            lane.done(answers.is_ok());
+            match answers {
                 Ok(answers) => {
                     for (job, answer) in jobs.into_iter().zip(answers) {
                         let _ = job.reply.send(Ok(answer));
@@ -173,15 +216,16 @@ async fn lane(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         for mut job in jobs {
-            let answer = alone(&pool, &mut job).await;
+            let answer = alone(&mut lane, &mut job).await;
+            lane.done(answer.is_ok());
             let _ = job.reply.send(answer);
         }
     }
 }
 
 /// Every job in one transaction; any failure rolls all of it back.
-async fn batch(pool: &AnyPool, jobs: &mut [Job]) -> Result<Vec<Box<dyn Any + Send>>, StoreError> {
-    let mut tx = pool.begin().await?;
+async fn batch(lane: &mut Lane, jobs: &mut [Job]) -> Result<Vec<Box<dyn Any + Send>>, StoreError> {
+    let mut tx = lane.connection().await?.begin().await?;
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
         answers.push((job.run)(&mut tx).await?);
@@ -191,12 +235,12 @@ async fn batch(pool: &AnyPool, jobs: &mut [Job]) -> Result<Vec<Box<dyn Any + Sen
 }
 
 /// One job in its own transaction (one statement: in autocommit, its own transaction).
-async fn alone(pool: &AnyPool, job: &mut Job) -> Answer {
+async fn alone(lane: &mut Lane, job: &mut Job) -> Answer {
+    let conn = lane.connection().await?;
     if job.single {
-        let mut conn = pool.acquire().await?;
-        return (job.run)(&mut conn).await;
+        return (job.run)(conn).await;
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let answer = (job.run)(&mut tx).await?;
     tx.commit().await?;
     Ok(answer)
