@@ -145,6 +145,10 @@ pub struct RegistryCache {
     started: std::time::Instant,
     /// A PostgreSQL listener is keeping the cache current: no generation checks needed.
     listening: AtomicBool,
+    /// The connection generation checks run on, one at a time (see [`Registry::check_generation`]).
+    reader: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
+    /// Generation reads started (counted under `reader`'s lock).
+    reads: AtomicU64,
     /// Moves on every change seen (for watchers such as the Expirenza channel stream).
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -158,6 +162,8 @@ impl Default for RegistryCache {
             checked_at: AtomicI64::new(i64::MIN / 2),
             started: std::time::Instant::now(),
             listening: AtomicBool::new(false),
+            reader: tokio::sync::Mutex::new(None),
+            reads: AtomicU64::new(0),
             changed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -231,6 +237,12 @@ impl Registry {
     /// Compares the registry generation with the cache's unless a listener keeps the cache
     /// current or (for [`Freshness::Recent`]) it was compared less than [`CHECK_EVERY`] ago;
     /// forgets everything when it moved. Returns whether it moved.
+    ///
+    /// On SQLite this is one read per PayBill, so it runs on a connection kept for it, one read
+    /// at a time (taking a connection from sqlx's pool and giving it back cost more than the
+    /// read), and a PayBill that waited while another one's read *started* takes that read's
+    /// answer: a burst of PayBills shares reads instead of queueing one each, and each still
+    /// sees the registry as of after it asked.
     async fn check_generation(&self, fresh: Freshness) -> Result<bool, RegistryError> {
         let c = &self.cache;
         if c.listening.load(Ordering::SeqCst) {
@@ -241,12 +253,14 @@ impl Registry {
         if fresh == Freshness::Recent && now - c.checked_at.load(Ordering::SeqCst) < every {
             return Ok(false);
         }
-        let generation: i64 = crate::store::timed(
-            "registry_generation",
-            sqlx::query_scalar("SELECT generation FROM registry_generation WHERE id = 1")
-                .fetch_one(&self.pool),
-        )
-        .await?;
+        let asked = c.reads.load(Ordering::SeqCst);
+        let mut reader = c.reader.lock().await;
+        if fresh == Freshness::Now && c.reads.load(Ordering::SeqCst) > asked {
+            // A read started after this caller asked, and ended (its lock is ours now).
+            return Ok(false);
+        }
+        c.reads.fetch_add(1, Ordering::SeqCst);
+        let generation = self.read_generation(&mut reader).await?;
         c.checked_at.store(now, Ordering::SeqCst);
         let before = c.generation.swap(generation, Ordering::SeqCst);
         if before == generation {
@@ -254,6 +268,32 @@ impl Registry {
         }
         c.forget(None);
         Ok(true)
+    }
+
+    /// Reads `registry_generation` on the kept connection (taken from the pool when there is
+    /// none; given back after a failed read, so a broken one is replaced).
+    async fn read_generation(
+        &self,
+        reader: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    ) -> Result<i64, RegistryError> {
+        if reader.is_none() {
+            *reader = Some(self.pool.acquire().await?);
+        }
+        let Some(conn) = reader.as_mut() else {
+            return Err(sqlx::Error::PoolClosed.into());
+        };
+        let read = crate::store::timed(
+            "registry_generation",
+            sqlx::query_scalar("SELECT generation FROM registry_generation WHERE id = 1")
+                .fetch_one(&mut **conn),
+        )
+        .await;
+        // A database that lives in one connection (SQLite `:memory:`) is not kept: everything
+        // else needs it too.
+        if read.is_err() || self.pool.options().get_max_connections() <= 1 {
+            *reader = None;
+        }
+        Ok(read?)
     }
 
     /// Re-checks the registry generation now (for watchers without a listener): true when the
@@ -747,6 +787,47 @@ mod tests {
                 tables: vec!["1".into(), "12".into()],
             }),
         }
+    }
+
+    /// A burst of PayBills on SQLite (each asks for the registry as of now) shares generation
+    /// reads instead of queueing one each, and every one of them still sees a change made
+    /// elsewhere before it asked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_fresh_reads_shares_generation_reads_and_each_sees_an_earlier_change() {
+        let dir = std::env::temp_dir().join(format!(
+            "posgate-registry-burst-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/p.db", dir.display());
+        let keys = Arc::new(SecretsConfig::dev().keyring().unwrap());
+        let here = Store::open(&url, Arc::clone(&keys))
+            .await
+            .unwrap()
+            .registry();
+        let there = Store::open(&url, keys).await.unwrap().registry();
+        there.create("r1", &spec(None), 1).await.unwrap();
+        assert!(
+            here.cached("r1", Freshness::Now)
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        there.disable("r1", 2).await.unwrap();
+        let before = here.cache.reads.load(Ordering::SeqCst);
+        let answers =
+            futures::future::join_all((0..50).map(|_| here.cached("r1", Freshness::Now))).await;
+        for a in answers {
+            assert!(
+                !a.unwrap().unwrap().enabled,
+                "the change made before asking"
+            );
+        }
+        let reads = here.cache.reads.load(Ordering::SeqCst) - before;
+        assert!((1..10).contains(&reads), "50 callers, {reads} reads");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
