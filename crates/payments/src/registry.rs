@@ -147,8 +147,10 @@ pub struct RegistryCache {
     listening: AtomicBool,
     /// The connection generation checks run on, one at a time (see [`Registry::check_generation`]).
     reader: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
-    /// Generation reads started (counted under `reader`'s lock).
+    /// Generation reads started, numbered from 1 (counted under `reader`'s lock).
     reads: AtomicU64,
+    /// The number of the last generation read that succeeded (its answer applied).
+    read_ok: AtomicU64,
     /// Moves on every change seen (for watchers such as the Expirenza channel stream).
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -164,6 +166,7 @@ impl Default for RegistryCache {
             listening: AtomicBool::new(false),
             reader: tokio::sync::Mutex::new(None),
             reads: AtomicU64::new(0),
+            read_ok: AtomicU64::new(0),
             changed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -255,19 +258,21 @@ impl Registry {
         }
         let asked = c.reads.load(Ordering::SeqCst);
         let mut reader = c.reader.lock().await;
-        if fresh == Freshness::Now && c.reads.load(Ordering::SeqCst) > asked {
-            // A read started after this caller asked, and ended (its lock is ours now).
+        if fresh == Freshness::Now && c.read_ok.load(Ordering::SeqCst) > asked {
+            // A read that started after this caller asked has succeeded and been applied (the
+            // lock is ours now, so it is over).
             return Ok(false);
         }
-        c.reads.fetch_add(1, Ordering::SeqCst);
+        let number = c.reads.fetch_add(1, Ordering::SeqCst) + 1;
         let generation = self.read_generation(&mut reader).await?;
         c.checked_at.store(now, Ordering::SeqCst);
         let before = c.generation.swap(generation, Ordering::SeqCst);
-        if before == generation {
-            return Ok(false);
+        let moved = before != generation;
+        if moved {
+            c.forget(None);
         }
-        c.forget(None);
-        Ok(true)
+        c.read_ok.store(number, Ordering::SeqCst);
+        Ok(moved)
     }
 
     /// Reads `registry_generation` on the kept connection (taken from the pool when there is
