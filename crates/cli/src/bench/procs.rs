@@ -2,7 +2,9 @@
 //! one's memory and CPU is its own: started with a clean environment (no `POSGATE_*` from the
 //! caller's shell), logging to a file in the run's folder, stopped with SIGTERM (then SIGKILL).
 //! Their peak RSS and CPU time are read from `/proc/<pid>/status` (VmHWM) and
-//! `/proc/<pid>/stat` (utime + stime).
+//! `/proc/<pid>/stat` (utime + stime). Each runs in a process group of its own, stopped as a
+//! group: a service under a profiler (`--wrap`) is the wrapper's child, and a signal to the
+//! wrapper alone left the service running after the run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,6 +41,7 @@ impl Service {
             }
             _ => Command::new(exe),
         };
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -78,35 +81,87 @@ impl Service {
         }
     }
 
-    /// SIGTERM, then SIGKILL after `grace`.
+    /// SIGTERM to the service (under a wrapper: to its posgate processes, so a profiler sees
+    /// its program end and writes its data), then SIGKILL to the whole group after `grace`.
     pub async fn stop(&mut self, grace: Duration) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        for pid in self.services() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
+                self.signal_group("-KILL");
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.signal_group("-KILL");
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The posgate processes of this service: the child itself, or under a wrapper the
+    /// descendants running this executable.
+    fn services(&self) -> Vec<u32> {
+        let root = self.child.id();
+        let exe = std::env::current_exe().ok();
+        let mut parents = vec![root];
+        let mut found = Vec::new();
+        // Each /proc/<pid>/stat names its parent (field 4); three levels cover the wrappers.
+        for _ in 0..3 {
+            let children: Vec<u32> = std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| parent_of(*pid).is_some_and(|pp| parents.contains(&pp)))
+                .collect();
+            found.extend(children.iter().copied().filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == exe.as_ref()
+            }));
+            parents = children;
+        }
+        if found.is_empty() { vec![root] } else { found }
+    }
+
+    /// Sends `signal` (`-TERM`, `-KILL`) to every process of the service's group.
+    fn signal_group(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal_group("-KILL");
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
+}
+
+/// The fields of `/proc/<pid>/stat` from the third (state) on; `None` if the process is gone.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: the fields start after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The parent of process `pid` (field 4 of stat(5)).
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
 }
 
 /// The last `n` lines of a file.
@@ -130,11 +185,8 @@ pub fn clock_ticks() -> u64 {
 
 /// CPU time (user + system) of a process so far, in clock ticks; `None` if it is gone.
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces: the fields start after its closing parenthesis.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let fields = stat_fields(pid)?;
+    // Fields 14 and 15 of stat(5); `fields` starts at field 3.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
