@@ -4,6 +4,9 @@
 //! that its banner is all stdout carries (logs go to stderr, as JSON lines when asked) with the
 //! admin port it names answering.
 
+// Plain (not async) tests waiting on a child process: sleeping the thread is what they mean.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -354,6 +354,8 @@ impl PosPort for FakePos {
                 }
                 Post::Freeze(d) => {
                     drop(st);
+                    // A frozen POS blocks its worker thread on purpose.
+                    #[allow(clippy::disallowed_methods)]
                     std::thread::sleep(d);
                     continue;
                 }
