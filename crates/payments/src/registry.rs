@@ -146,7 +146,7 @@ pub struct RegistryCache {
     /// A PostgreSQL listener is keeping the cache current: no generation checks needed.
     listening: AtomicBool,
     /// The connection generation checks run on, one at a time (see [`Registry::check_generation`]).
-    reader: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
+    reader: tokio::sync::Mutex<crate::writer::Kept>,
     /// Generation reads started, numbered from 1 (counted under `reader`'s lock).
     reads: AtomicU64,
     /// The number of the last generation read that succeeded (its answer applied).
@@ -164,7 +164,7 @@ impl Default for RegistryCache {
             checked_at: AtomicI64::new(i64::MIN / 2),
             started: std::time::Instant::now(),
             listening: AtomicBool::new(false),
-            reader: tokio::sync::Mutex::new(None),
+            reader: tokio::sync::Mutex::default(),
             reads: AtomicU64::new(0),
             read_ok: AtomicU64::new(0),
             changed: tokio::sync::watch::channel(0).0,
@@ -275,29 +275,19 @@ impl Registry {
         Ok(moved)
     }
 
-    /// Reads `registry_generation` on the kept connection (taken from the pool when there is
-    /// none; given back after a failed read, so a broken one is replaced).
+    /// Reads `registry_generation` on the kept connection.
     async fn read_generation(
         &self,
-        reader: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+        reader: &mut crate::writer::Kept,
     ) -> Result<i64, RegistryError> {
-        if reader.is_none() {
-            *reader = Some(self.pool.acquire().await?);
-        }
-        let Some(conn) = reader.as_mut() else {
-            return Err(sqlx::Error::PoolClosed.into());
-        };
+        let conn = reader.connection(&self.pool).await?;
         let read = crate::store::timed(
             "registry_generation",
             sqlx::query_scalar("SELECT generation FROM registry_generation WHERE id = 1")
                 .fetch_one(&mut **conn),
         )
         .await;
-        // A database that lives in one connection (SQLite `:memory:`) is not kept: everything
-        // else needs it too.
-        if read.is_err() || self.pool.options().get_max_connections() <= 1 {
-            *reader = None;
-        }
+        reader.done(&self.pool, read.is_ok());
         Ok(read?)
     }
 

@@ -243,7 +243,7 @@ impl Store {
             migrator.run(&pool).await?;
             let schema = newest(&migrator);
             let store = Store {
-                writers: Writers::start(pool.clone(), POSTGRES_WRITE_LANES, true),
+                writers: Writers::start(pool.clone(), POSTGRES_WRITE_LANES),
                 pool,
                 keys,
                 schema,
@@ -298,7 +298,7 @@ impl Store {
         let store = Store {
             // One writer: SQLite takes one at a time, and a queue in this process is cheaper
             // than connections sleeping in SQLite's busy handler.
-            writers: Writers::start(pool.clone(), 1, !memory),
+            writers: Writers::start(pool.clone(), 1),
             pool,
             keys,
             schema,

@@ -20,12 +20,10 @@
 //! autocommit: one round trip instead of BEGIN, the statement and COMMIT. One statement is
 //! atomic and durable by itself.
 //!
-//! A lane keeps its connection between writes: taking one from sqlx's pool and giving it back
-//! for each write cost ~0.1 ms and ~100 µs of CPU per write (sqlx hands a returned connection
-//! to a task of its own), measured on SQLite against a held connection (autocommit UPDATE p50
-//! 0.33 → 0.21 ms, CPU 233 → 113–133 µs). After a failed write the lane gives its connection
-//! back (the pool drops a broken one) and takes another for the next write. A database that
-//! lives in one connection (SQLite `:memory:`) is not held: its readers need it too.
+//! A lane keeps its connection between writes ([`Kept`]): taking one from sqlx's pool and giving
+//! it back for each write cost ~0.1 ms and ~100 µs of CPU per write (sqlx hands a returned
+//! connection to a task of its own), measured on SQLite against a held connection (autocommit
+//! UPDATE p50 0.33 → 0.21 ms, CPU 233 → 113–133 µs).
 
 use std::any::Any;
 use std::time::Instant;
@@ -61,16 +59,15 @@ pub(crate) struct Writers {
 
 impl Writers {
     /// Starts `lanes` writer tasks over `pool` (they end when the last handle is dropped), each
-    /// keeping a connection of its own between writes when `hold` (see the module comment).
-    pub(crate) fn start(pool: AnyPool, lanes: usize, hold: bool) -> Writers {
+    /// keeping a connection of its own between writes (see the module comment).
+    pub(crate) fn start(pool: AnyPool, lanes: usize) -> Writers {
         let lanes = (0..lanes.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::spawn(lane(
                     Lane {
                         pool: pool.clone(),
-                        hold,
-                        held: None,
+                        kept: Kept::default(),
                     },
                     rx,
                 ));
@@ -161,28 +158,46 @@ fn lane_of(key: &str, lanes: usize) -> usize {
     (h % lanes as u64) as usize
 }
 
+/// A connection kept between uses, where taking one from sqlx's pool and giving it back each
+/// time costs more than the statement (see the module comment). Given back after a failed use
+/// (the pool drops a broken one; the next use takes another), and never kept from a pool of
+/// one connection (SQLite `:memory:`), whose other users need it too.
+#[derive(Default)]
+pub(crate) struct Kept(Option<PoolConnection<sqlx::Any>>);
+
+impl Kept {
+    /// The kept connection, or one taken from `pool` now.
+    pub(crate) async fn connection(
+        &mut self,
+        pool: &AnyPool,
+    ) -> Result<&mut PoolConnection<sqlx::Any>, sqlx::Error> {
+        if self.0.is_none() {
+            self.0 = Some(pool.acquire().await?);
+        }
+        self.0.as_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    /// After a use: keeps the connection if the use went through and `pool` has others.
+    pub(crate) fn done(&mut self, pool: &AnyPool, ok: bool) {
+        if !ok || pool.options().get_max_connections() <= 1 {
+            self.0 = None;
+        }
+    }
+}
+
 /// A lane's way to the database: its pool, and the connection it keeps between writes.
 struct Lane {
     pool: AnyPool,
-    hold: bool,
-    held: Option<PoolConnection<sqlx::Any>>,
+    kept: Kept,
 }
 
 impl Lane {
-    /// The lane's connection: the one it keeps, or one taken from the pool now.
     async fn connection(&mut self) -> Result<&mut PoolConnection<sqlx::Any>, StoreError> {
-        if self.held.is_none() {
-            self.held = Some(self.pool.acquire().await?);
-        }
-        self.held.as_mut().ok_or_else(closed)
+        Ok(self.kept.connection(&self.pool).await?)
     }
 
-    /// After a write: keeps the connection when it may (and the write went through), else gives
-    /// it back to the pool.
     fn done(&mut self, ok: bool) {
-        if !(self.hold && ok) {
-            self.held = None;
-        }
+        self.kept.done(&self.pool, ok);
     }
 }
 
