@@ -107,28 +107,20 @@ impl Service {
         let _ = self.child.wait();
     }
 
-    /// The posgate processes of this service: the child itself, or under a wrapper the
-    /// descendants running this executable.
+    /// The posgate processes of this service: those of its process group (the child leads it)
+    /// running this executable — the child itself, or under a wrapper the wrapped service.
     fn services(&self) -> Vec<u32> {
-        let root = self.child.id();
+        let group = self.child.id();
         let exe = std::env::current_exe().ok();
-        let mut parents = vec![root];
-        let mut found = Vec::new();
-        // Each /proc/<pid>/stat names its parent (field 4); three levels cover the wrappers.
-        for _ in 0..3 {
-            let children: Vec<u32> = std::fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|pid| parent_of(*pid).is_some_and(|pp| parents.contains(&pp)))
-                .collect();
-            found.extend(children.iter().copied().filter(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == exe.as_ref()
-            }));
-            parents = children;
-        }
-        if found.is_empty() { vec![root] } else { found }
+        let found: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| group_of(*pid) == Some(group))
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok() == exe)
+            .collect();
+        if found.is_empty() { vec![group] } else { found }
     }
 
     /// Sends `signal` (`-TERM`, `-KILL`) to every process of the service's group.
@@ -159,9 +151,9 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
-/// The parent of process `pid` (field 4 of stat(5)).
-fn parent_of(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.get(1)?.parse().ok()
+/// The process group of process `pid` (field 5 of stat(5)).
+fn group_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(2)?.parse().ok()
 }
 
 /// The last `n` lines of a file.
