@@ -75,6 +75,29 @@ fn grpc_timeout(v: &str) -> Option<std::time::Duration> {
     })
 }
 
+/// A request to a restaurant's POS: whose it is, and its connection (taken out of it).
+trait ForRestaurant {
+    fn restaurant_and_connection(&mut self) -> (&str, Option<PosConnection>);
+}
+
+macro_rules! for_restaurant {
+    ($($request:ty),*) => {$(
+        impl ForRestaurant for $request {
+            fn restaurant_and_connection(&mut self) -> (&str, Option<PosConnection>) {
+                (&self.restaurant_id, self.connection.take())
+            }
+        }
+    )*};
+}
+
+for_restaurant!(
+    AdapterGetBillRequest,
+    AdapterListBillsRequest,
+    PostPaymentRequest,
+    AdapterCloseBillRequest,
+    CheckPaymentRequest
+);
+
 /// Serves any [`PosConnector`] as `posgate.v1.PosAdapter`.
 pub struct AdapterServer<C: PosConnector> {
     connector: Arc<C>,
@@ -168,24 +191,29 @@ impl<C: PosConnector> AdapterServer<C> {
             .map_err(|e| invalid("connection", e))
     }
 
-    /// A call's restaurant (see [`AdapterServer::restaurant`]) and what every HTTP exchange of
-    /// the call runs as: bounded by this adapter's host limits and by the caller's deadline
-    /// (its `grpc-timeout`, from `metadata`).
-    fn serve(
+    /// Opens a call: its restaurant (see [`AdapterServer::restaurant`]), what every HTTP
+    /// exchange of the call runs as (bounded by this adapter's host limits and by the caller's
+    /// deadline, its `grpc-timeout`), and the request's message without its connection.
+    ///
+    /// The gRPC metadata and the connection (settings and secrets, a map decoded per call) are
+    /// dropped here, before the POS call: a handler's future is held for as long as the POS
+    /// takes (or its exchanges wait for their turns with a busy POS server), for every call in
+    /// flight (~2 KiB of heap each; `a_call_holds_neither_its_metadata_nor_its_connection`).
+    fn open<R: ForRestaurant>(
         &self,
-        metadata: &tonic::metadata::MetadataMap,
-        restaurant_id: &str,
-        connection: Option<&PosConnection>,
-    ) -> Result<(ServedBy<C>, PosCall), Status> {
-        let r = self.restaurant(restaurant_id, connection)?;
+        request: Request<R>,
+    ) -> Result<(ServedBy<C>, PosCall, R), Status> {
+        let (metadata, _, mut req) = request.into_parts();
+        let (restaurant_id, connection) = req.restaurant_and_connection();
+        let r = self.restaurant(restaurant_id, connection.as_ref())?;
         let call = PosCall {
             pos: C::KIND,
             restaurant_id: restaurant_id.into(),
             trace_headers: r.common.trace_headers,
             hosts: self.hosts.clone(),
-            deadline: deadline_of(metadata),
+            deadline: deadline_of(&metadata),
         };
-        Ok((r, call))
+        Ok((r, call, req))
     }
 
     fn bill_id(&self, raw: &str) -> Result<String, Status> {
@@ -299,8 +327,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterGetBillRequest>,
     ) -> Result<Response<AdapterGetBillResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
+        let (r, call, req) = self.open(request)?;
         let bill_id = self.bill_id(&req.bill_id)?;
         let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
             Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
@@ -319,8 +346,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterListBillsRequest>,
     ) -> Result<Response<AdapterListBillsResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
+        let (r, call, req) = self.open(request)?;
         let table = req.table.trim();
         let (bills, failure) = call
             .run(
@@ -344,8 +370,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         // The request (its connection settings, the payment) is gone before the POS call: this
         // future is held for as long as the POS takes, for every payment in flight.
         let (r, call, posting) = {
-            let (metadata, _, req) = request.into_parts();
-            let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
+            let (r, call, req) = self.open(request)?;
             let posting = self.posting(&req, &r)?;
             (r, call, posting)
         };
@@ -387,8 +412,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<AdapterCloseBillRequest>,
     ) -> Result<Response<AdapterCloseBillResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
+        let (r, call, req) = self.open(request)?;
         let bill_id = self.bill_id(&req.bill_id)?;
         let reply = call
             .run(
@@ -407,8 +431,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         &self,
         request: Request<CheckPaymentRequest>,
     ) -> Result<Response<CheckPaymentResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let (r, call) = self.serve(&metadata, &req.restaurant_id, req.connection.as_ref())?;
+        let (r, call, req) = self.open(request)?;
         let check = Check {
             payment_id: req.payment_id.trim().to_string(),
             bill_id: self.bill_id(&req.bill_id)?,
@@ -463,6 +486,86 @@ mod tests {
         ] {
             assert_eq!(grpc_timeout(bad), None, "{bad:?}");
         }
+    }
+
+    /// A connector that is never called: `open` is what is tested.
+    struct Unused;
+
+    #[tonic::async_trait]
+    impl PosConnector for Unused {
+        const KIND: &'static str = "unused";
+        const SETTINGS: &'static [crate::connection::Setting] = &[];
+        type Restaurant = ();
+        fn connect(&self, _: &PosConnection) -> Result<(), String> {
+            Ok(())
+        }
+        fn capabilities(&self, _: &()) -> posgate_core::pos::Capabilities {
+            Default::default()
+        }
+        async fn get_bill(
+            &self,
+            _: &(),
+            _: &str,
+        ) -> Result<posgate_core::pos::Bill, posgate_core::pos::PosFailure> {
+            unreachable!("open calls no POS")
+        }
+        async fn post_payment(
+            &self,
+            _: &(),
+            _: &Posting,
+        ) -> Result<PosReply, crate::connector::Invalid> {
+            unreachable!("open calls no POS")
+        }
+        async fn close_bill(&self, _: &(), _: &str, _: &str) -> PosReply {
+            unreachable!("open calls no POS")
+        }
+        async fn check_payment(&self, _: &(), _: &Check) -> PosReply {
+            unreachable!("open calls no POS")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_holds_neither_its_metadata_nor_its_connection() {
+        use std::time::Duration;
+        let server = AdapterServer::new(Unused);
+        let mut request = Request::new(AdapterGetBillRequest {
+            restaurant_id: "r-1".into(),
+            bill_id: "b-1".into(),
+            connection: Some(PosConnection {
+                settings: [("base_url".to_string(), "http://pos".to_string())].into(),
+                secrets: [("token".to_string(), "t".to_string())].into(),
+                currency_scale: 2,
+                version: 1,
+            }),
+        });
+        request.set_timeout(Duration::from_secs(5));
+        let (_, call, req) = server.open(request).unwrap();
+        // What the handler keeps across the POS call: the message, without the connection
+        // (its settings and secrets) and without the metadata, whose deadline the call took.
+        assert_eq!(req.connection, None);
+        assert_eq!(
+            (req.restaurant_id.as_str(), req.bill_id.as_str()),
+            ("r-1", "b-1")
+        );
+        assert_eq!(&*call.restaurant_id, "r-1");
+        let left = call.deadline.unwrap() - tokio::time::Instant::now();
+        assert!(left > Duration::from_secs(4), "{left:?}");
+        assert_eq!(server.connected(), 1);
+
+        let err = server
+            .open(Request::new(AdapterGetBillRequest {
+                restaurant_id: "r-1".into(),
+                bill_id: "b-1".into(),
+                connection: None,
+            }))
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            err.message().starts_with("connection: "),
+            "{}",
+            err.message()
+        );
     }
 
     #[tokio::test]
