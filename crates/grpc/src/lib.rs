@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod reflection;
 pub mod telemetry;
 mod trace_ids;
+pub mod unary;
 
 pub use auth::{
     ANY_CALLER, AuthConfig, AuthLayer, Authorized, Caller, CallerToken, DEFAULT_ALLOW,

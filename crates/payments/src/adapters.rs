@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use posgate_grpc::CallerToken;
 use posgate_proto::v1::pos_adapter_client::PosAdapterClient;
 use posgate_proto::v1::{DescribeRequest, DescribeResponse, PosConnection};
@@ -61,10 +62,12 @@ impl Route {
 
 #[derive(Clone)]
 pub struct Adapters {
-    /// POS kind → clients, one per connection (`adapter_connections`): a connection carries at
+    /// POS kind → channels, one per connection (`adapter_connections`): a connection carries at
     /// most `posgate_grpc::MAX_CONCURRENT_PER_CONNECTION` calls at once, and a slow POS keeps
     /// each call open for seconds. Channels connect lazily and reconnect on their own.
-    clients: Arc<HashMap<String, Vec<AdapterClient>>>,
+    channels: Arc<HashMap<String, Vec<Channel>>>,
+    /// The payment service's token, and the caller's trace, on every call.
+    token: CallerToken,
     /// Round robin over a kind's connections.
     next: Arc<std::sync::atomic::AtomicUsize>,
     registry: Registry,
@@ -75,25 +78,20 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(cfg: &PaymentsConfig, registry: Registry) -> anyhow::Result<Adapters> {
-        let mut clients = HashMap::new();
+        let mut channels = HashMap::new();
         for (kind, url) in &cfg.adapters {
             let ep = Endpoint::from_shared(url.clone())
                 .map_err(|e| anyhow::anyhow!("adapter {kind}: bad endpoint {url:?}: {e}"))?
                 .connect_timeout(Duration::from_secs(5))
                 .tcp_nodelay(true);
             let pool = (0..cfg.adapter_connections.max(1))
-                .map(|_| {
-                    PosAdapterClient::with_interceptor(
-                        ep.connect_lazy(),
-                        cfg.auth.caller("payments"),
-                    )
-                    .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES)
-                })
+                .map(|_| ep.connect_lazy())
                 .collect();
-            clients.insert(kind.clone(), pool);
+            channels.insert(kind.clone(), pool);
         }
         Ok(Adapters {
-            clients: Arc::new(clients),
+            channels: Arc::new(channels),
+            token: cfg.auth.caller("payments"),
             next: Arc::default(),
             registry,
             describe: Arc::default(),
@@ -121,9 +119,44 @@ impl Adapters {
 
     /// The adapter client of a POS kind.
     pub fn client_for_kind(&self, pos_kind: &str) -> Option<AdapterClient> {
-        let pool = self.clients.get(pos_kind)?;
+        Some(
+            PosAdapterClient::with_interceptor(
+                self.channel_for_kind(pos_kind)?.clone(),
+                self.token.clone(),
+            )
+            .max_decoding_message_size(posgate_grpc::MAX_MESSAGE_BYTES),
+        )
+    }
+
+    /// A call to the adapter of a POS kind that holds little while the POS takes its time
+    /// ([`posgate_grpc::unary`]; the engine's POS calls, held for every payment in flight):
+    /// `path` is the method's (`/posgate.v1.PosAdapter/PostPayment`), the adapter call deadline
+    /// and the token are set. `None` when no adapter serves the kind.
+    pub fn call<Req, Resp>(
+        &self,
+        pos_kind: &str,
+        path: &'static str,
+        msg: Req,
+    ) -> Option<BoxFuture<'static, Result<Resp, tonic::Status>>>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default + 'static,
+    {
+        let channel = self.channel_for_kind(pos_kind)?;
+        Some(posgate_grpc::unary::unary(
+            channel,
+            &mut self.token.clone(),
+            path,
+            self.request(msg),
+            posgate_grpc::MAX_MESSAGE_BYTES,
+        ))
+    }
+
+    /// The next of a POS kind's channels, round robin.
+    fn channel_for_kind(&self, pos_kind: &str) -> Option<&Channel> {
+        let pool = self.channels.get(pos_kind)?;
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pool.len();
-        pool.get(i).cloned()
+        pool.get(i)
     }
 
     /// A request with the adapter call deadline set.

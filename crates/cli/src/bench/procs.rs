@@ -193,8 +193,19 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// A free loopback port (bound, read and released: a tiny race with other programs).
+/// A free loopback port for a service to listen on, bound, read and released. It is taken
+/// below the kernel's ephemeral range (the ports it hands to `bind(0)` and to outgoing
+/// connections): a port from that range, released, could be handed to another program's
+/// listener or connection before the service binds it (seen with the tests running at once).
 pub fn free_port() -> anyhow::Result<u16> {
+    const BELOW_EPHEMERAL: std::ops::Range<u16> = 20_000..32_000;
+    for _ in 0..200 {
+        let port = BELOW_EPHEMERAL.start
+            + (rand::random::<u16>() % (BELOW_EPHEMERAL.end - BELOW_EPHEMERAL.start));
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
