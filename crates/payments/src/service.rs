@@ -352,7 +352,14 @@ impl PaymentService for PaymentsApi {
         let id = req.into_inner().payment_id;
         validate_id("payment_id", &id).map_err(invalid)?;
         let rx = self.notifier.subscribe(&id);
-        let first = self.load(&id).await?;
+        // A payment this replica drives is saved only here (its saves are fenced by the lease),
+        // so the last save published here is the payment as stored: no read. The common case
+        // is a PayBill that answered before the POS did, followed at once by WatchPayment.
+        let published = rx.borrow().clone();
+        let first = match published {
+            Some(rec) if self.engine.is_driving(&id) => Arc::unwrap_or_clone(rec),
+            _ => self.load(&id).await?,
+        };
         Ok(Response::new(watch_stream(
             &first,
             rx,
