@@ -164,13 +164,29 @@ where
     use tracing_subscriber::Layer as _;
     match traces {
         Traces::Ids => crate::trace_ids::IdLayer.boxed(),
-        Traces::Exported(tracer) => tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_tracked_inactivity(false)
-            .with_location(true)
-            .with_threads(true)
-            .with_target(true)
-            .boxed(),
+        Traces::Exported(tracer) => {
+            EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_tracked_inactivity(false)
+                .with_location(true)
+                .with_threads(true)
+                .with_target(true)
+                .boxed()
+        }
+    }
+}
+
+/// Set once this process exports spans ([`layer`] with [`Traces::Exported`]).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Names `span` for OpenTelemetry (`otel.name`, `otel.kind`; the span declares both `Empty`)
+/// when spans are exported. Otherwise nothing: the fields would only lengthen every log line in
+/// the span and the text the log layer keeps for each span alive (thousands at once at a peak).
+pub fn otel_name(span: &tracing::Span, name: &dyn std::fmt::Display, kind: &'static str) {
+    if EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+        span.record("otel.name", tracing::field::display(name));
+        span.record("otel.kind", kind);
     }
 }
 
@@ -290,12 +306,16 @@ where
         let span = tracing::info_span!(
             parent: None,
             "grpc.server",
-            otel.name = path,
-            otel.kind = "server",
-            rpc.system = "grpc",
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+            rpc.system = tracing::field::Empty,
             rpc.method = path,
             trace_id = tracing::field::Empty,
         );
+        otel_name(&span, &path, "server");
+        if EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+            span.record("rpc.system", "grpc");
+        }
         adopt(&span, extract_headers(req.headers()));
         self.0.call(req).instrument(span)
     }

@@ -182,12 +182,13 @@ async fn timed<'a, T>(
     // adapter client sends its `traceparent`, see `posgate_grpc::telemetry`).
     let span = tracing::info_span!(
         "pos.call",
-        otel.name = %format_args!("pos.{operation}"),
-        otel.kind = "client",
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
         pos_kind = pos,
         operation,
         trace_id = tracing::field::Empty,
     );
+    posgate_grpc::telemetry::otel_name(&span, &format_args!("pos.{operation}"), "client");
     posgate_grpc::telemetry::record_trace_id(&span);
     let r = match span.in_scope(make) {
         Ok(call) => call.instrument(span).await,

@@ -338,11 +338,13 @@ fn exchange(
     use tracing::Instrument;
     let span = tracing::info_span!(
         "pos.http",
-        otel.kind = "client",
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
         peer = peer,
         http.response.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
+    posgate_grpc::telemetry::otel_name(&span, &"pos.http", "client");
     posgate_grpc::telemetry::record_trace_id(&span);
     let mut trace = HeaderMap::new();
     if call.as_ref().is_none_or(|c| c.trace_headers) {
