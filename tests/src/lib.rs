@@ -482,6 +482,17 @@ impl Stack {
         self.client.clone()
     }
 
+    /// `WatchPayment` of a payment: its answers as they come.
+    pub async fn watch(&self, payment_id: &str) -> tonic::Streaming<pb::Payment> {
+        self.client()
+            .watch_payment(pb::GetPaymentRequest {
+                payment_id: payment_id.to_string(),
+            })
+            .await
+            .expect("watch_payment")
+            .into_inner()
+    }
+
     /// Polls a payment until `until` holds, or panics after `secs`.
     pub async fn wait_until(
         &self,
@@ -612,6 +623,16 @@ impl PgDatabase {
 
 /// The value of `name{labels...}` on a Prometheus text page (labels in any order; several
 /// series summed), 0 when absent: what the scrape tests read.
+/// The admin port's `/metrics` page.
+pub async fn scrape_metrics(admin: SocketAddr) -> String {
+    reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("page")
+}
+
 pub fn metric_series(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     page.lines()
         .filter(|l| !l.starts_with('#'))

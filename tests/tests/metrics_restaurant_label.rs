@@ -39,12 +39,7 @@ async fn per_restaurant_series_carry_the_restaurant_when_switched_on() {
         let p = s.wait_until(&p.payment_id, 30, |p| p.r#final).await;
         assert_eq!(posgate_tests::state(&p), pb::PaymentState::Closed, "{p:?}");
     }
-    let page = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("page");
+    let page = posgate_tests::scrape_metrics(admin).await;
 
     for (name, labels) in [
         (

@@ -6,18 +6,13 @@
 
 use std::time::Duration;
 
-use posgate_proto::v1::{self as pb, PaymentState as S};
+use posgate_proto::v1::PaymentState as S;
 use posgate_sim::wsa::{DEMO_OBJECT_ID, Fault, FaultKind};
-use posgate_tests::{Options, Stack, metric_series as series, pay, state};
+use posgate_tests::{Options, Stack, metric_series as series, pay, scrape_metrics, state};
 use tokio_stream::StreamExt;
 
 async fn reads(admin: std::net::SocketAddr) -> f64 {
-    let page = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("page");
+    let page = scrape_metrics(admin).await;
     series(
         &page,
         "posgate_db_query_duration_seconds_count",
@@ -51,14 +46,7 @@ async fn watching_a_payment_driven_here_reads_nothing_from_the_store() {
     assert_eq!(state(&p), S::Posting, "{p:?}");
 
     let before = reads(admin).await;
-    let mut watch = s
-        .client()
-        .watch_payment(pb::GetPaymentRequest {
-            payment_id: p.payment_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut watch = s.watch(&p.payment_id).await;
     let first = watch.next().await.expect("a first answer").unwrap();
     assert_eq!(
         reads(admin).await,
@@ -83,14 +71,7 @@ async fn watching_a_payment_driven_here_reads_nothing_from_the_store() {
 
     // A payment no longer driven here is read from the store (another replica may have it).
     let before = reads(admin).await;
-    let mut again = s
-        .client()
-        .watch_payment(pb::GetPaymentRequest {
-            payment_id: p.payment_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut again = s.watch(&p.payment_id).await;
     let closed = again.next().await.expect("an answer").unwrap();
     assert_eq!(state(&closed), S::Closed);
     assert_eq!(reads(admin).await, before + 1.0);

@@ -328,14 +328,7 @@ async fn lost_answer_is_outcome_unknown_then_reconciled_without_reposting() {
         .unwrap()
         .into_inner();
     assert!(!p.r#final, "{p:?}");
-    let mut watch = s
-        .client()
-        .watch_payment(pb::GetPaymentRequest {
-            payment_id: p.payment_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut watch = s.watch(&p.payment_id).await;
     let mut seen = Vec::new();
     while let Some(u) = tokio::time::timeout(Duration::from_secs(20), watch.next())
         .await
@@ -430,14 +423,7 @@ async fn slow_pos_answers_with_the_in_progress_payment_and_watch_follows_it() {
     // In progress: still reading the bill (accepted) or already sending (posting).
     assert!(matches!(state(&p), S::Accepted | S::Posting), "{p:?}");
     assert!(!p.r#final, "{p:?}");
-    let mut watch = s
-        .client()
-        .watch_payment(pb::GetPaymentRequest {
-            payment_id: p.payment_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut watch = s.watch(&p.payment_id).await;
     let mut last = None;
     while let Some(u) = watch.next().await {
         last = Some(u.unwrap());
