@@ -120,23 +120,50 @@ fn subscriber_with<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    filtered_subscriber(format, ansi, writer, traces, filter)
+}
+
+/// posgate's own spans at `info` and above: what every request and payment runs in, whatever
+/// the level of the lines printed.
+fn posgate_spans(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_span() && meta.target().starts_with("posgate") && *meta.level() <= tracing::Level::INFO
+}
+
+/// The subscriber, what it logs and traces chosen by `lines` (`RUST_LOG`), except that posgate's
+/// own spans are kept whatever `lines` says ([`posgate_spans`]): they carry the trace — the
+/// `traceparent` passed on to the adapter and the POS, and `trace_id` and the payment's ids on
+/// every line printed in them — so `RUST_LOG=warn` prints fewer lines, and a warning still comes
+/// with its trace and its payment.
+fn filtered_subscriber<W>(
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+    traces: Option<crate::telemetry::Traces>,
+    lines: impl Fn() -> EnvFilter,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+    let printed = filter_fn(posgate_spans).or(lines());
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let fmt = match format {
-        LogFormat::Text => fmt.with_ansi(ansi).boxed(),
+        LogFormat::Text => fmt.with_ansi(ansi).with_filter(printed).boxed(),
         LogFormat::Json => fmt
             .with_ansi(false)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
+            .with_filter(printed)
             .boxed(),
     };
-    Box::new(
-        tracing_subscriber::registry()
-            .with(filter())
-            .with(fmt)
-            .with(traces.map(crate::telemetry::layer)),
-    )
+    let traced = traces.map(|t| {
+        crate::telemetry::layer(t)
+            .with_filter(filter_fn(posgate_spans).or(lines()))
+            .boxed()
+    });
+    Box::new(tracing_subscriber::registry().with(fmt).with(traced))
 }
 
 /// Sets up logging and tracing for this process: logs to stderr, in the format
@@ -209,6 +236,48 @@ mod tests {
         ] {
             assert!(line.contains(needle), "{needle} in {line}");
         }
+    }
+
+    #[test]
+    fn at_warn_a_warning_still_comes_with_its_span_and_trace() {
+        let out = Captured::default();
+        let sub = filtered_subscriber(
+            LogFormat::Text,
+            false,
+            out.clone(),
+            Some(crate::telemetry::Traces::Ids),
+            || EnvFilter::new("warn"),
+        );
+        let (sent, logged) = tracing::subscriber::with_default(sub, || {
+            let span = tracing::info_span!(
+                "payment",
+                payment_id = "p-7",
+                trace_id = tracing::field::Empty
+            );
+            crate::telemetry::record_trace_id(&span);
+            let _e = span.enter();
+            tracing::info!("not printed at warn");
+            tracing::warn!("the POS is slow");
+            let mut headers = http::HeaderMap::new();
+            crate::telemetry::inject_headers(&mut headers);
+            let sent = headers
+                .get("traceparent")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                sent,
+                String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            )
+        });
+        assert!(!logged.contains("not printed at warn"), "{logged}");
+        let line = logged.lines().next().expect("the warning");
+        assert!(line.contains("the POS is slow"), "{line}");
+        assert!(line.contains(r#"payment_id="p-7""#), "{line}");
+        let trace = sent.expect("a traceparent is still sent at warn");
+        let trace_id = trace.split('-').nth(1).unwrap();
+        assert!(
+            line.contains(&format!("trace_id={trace_id}")),
+            "{line} / {trace}"
+        );
     }
 
     /// Set in the child process the next test starts.
