@@ -123,7 +123,15 @@ async fn the_database_check_wants_this_builds_schema() {
     let store = posgate_payments::store::Store::open(&url, posgate_tests::keyring())
         .await
         .expect("open");
-    store.check_health().await.expect("migrated: healthy");
+    let open = [
+        posgate_core::PaymentState::Accepted,
+        posgate_core::PaymentState::Posting,
+    ];
+    assert_eq!(
+        store.check_health(&open).await.expect("migrated: healthy"),
+        vec![],
+        "no payment yet"
+    );
     // An older schema (its newest migration undone in the books) is not this build's.
     use sqlx::Connection;
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -133,7 +141,7 @@ async fn the_database_check_wants_this_builds_schema() {
     .execute(&mut c)
     .await
     .unwrap();
-    let err = store.check_health().await.unwrap_err().to_string();
+    let err = store.check_health(&open).await.unwrap_err().to_string();
     assert!(err.contains("not migrated"), "{err}");
     // A newer schema (a newer build migrated the database under this one) is not this build's
     // either: this replica must stop taking work.
@@ -145,7 +153,7 @@ async fn the_database_check_wants_this_builds_schema() {
     .execute(&mut c)
     .await
     .unwrap();
-    let err = store.check_health().await.unwrap_err().to_string();
+    let err = store.check_health(&open).await.unwrap_err().to_string();
     assert!(err.contains("newer than this build"), "{err}");
     drop(c);
     let _ = std::fs::remove_dir_all(&dir);

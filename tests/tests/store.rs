@@ -632,3 +632,31 @@ async fn a_restaurant_changed_elsewhere_is_what_the_cache_answers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_counts_open_payments_in_the_same_read() {
+    on_both(health_counts).await;
+}
+
+async fn health_counts(s: Store) {
+    let open = [PaymentState::Accepted, PaymentState::Posting];
+    assert_eq!(s.check_health(&open).await.unwrap(), vec![]);
+    for (id, at) in [("h1", 100), ("h2", 50), ("h3", 70)] {
+        assert!(matches!(
+            s.insert(id, &request(id, &format!("bill-{id}")), at)
+                .await
+                .unwrap(),
+            Inserted::New(_)
+        ));
+    }
+    // Three accepted, the oldest changed at 50; none posting; states not asked for not counted.
+    assert_eq!(
+        s.check_health(&open).await.unwrap(),
+        vec![(PaymentState::Accepted, 3, Some(50))]
+    );
+    assert_eq!(
+        s.check_health(&[PaymentState::Closed]).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(s.check_health(&[]).await.unwrap(), vec![]);
+}

@@ -208,17 +208,16 @@ const SERVICES: &[&str] = &[
 /// `NOT_SERVING` naming why; and the database gauges of the metrics page.
 async fn check_database(store: &store::Store, health: &Health) {
     let started = std::time::Instant::now();
-    match store.check_health().await {
-        Ok(()) => health.set(Readiness::Serving).await,
+    match store.check_health(&metric_definitions::OPEN_STATES).await {
+        Ok(open) => {
+            health.set(Readiness::Serving).await;
+            metric_definitions::database(&open, engine::now_ms(), store.pool_stats());
+        }
         Err(e) => {
             health
                 .set(Readiness::NotServing(format!("database: {e}")))
                 .await
         }
-    }
-    match store.count_by_state(&metric_definitions::OPEN_STATES).await {
-        Ok(open) => metric_definitions::database(&open, engine::now_ms(), store.pool_stats()),
-        Err(e) => tracing::debug!(error = %e, "counting open payments failed"),
     }
     metrics::histogram!(metric_definitions::DB_CHECK_DURATION)
         .record(started.elapsed().as_secs_f64());

@@ -310,16 +310,44 @@ impl Store {
         Ok(store)
     }
 
-    /// Whether the database answers and carries this build's schema: what the service's health
-    /// says (`SERVING` only while this holds). One short read. A newer schema is refused too: an
-    /// older replica still running after a newer one migrated the database would write in the old
-    /// way (migration 0007 moved history rows and bill releases into triggers), so it reports
-    /// `NOT_SERVING` and load balancers stop sending it work.
-    pub async fn check_health(&self) -> Result<(), StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-            .fetch_one(&self.pool)
-            .await?;
-        let found = found.unwrap_or(0);
+    /// Whether the database answers and carries this build's schema — what the service's health
+    /// says (`SERVING` only while this holds) — and the payments in each of `states`: how many,
+    /// and the oldest one's time basis (unix ms: when it went unanswered for outcome_unknown, its
+    /// last change otherwise), for the gauges of the metrics page. One statement (an indexed
+    /// read), run every `health_interval_ms`: with nothing to do, the service reads the database
+    /// as little as it can. A newer schema is refused too: an older replica still running after
+    /// a newer one migrated the database would write in the old way (migration 0007 moved
+    /// history rows and bill releases into triggers), so it reports `NOT_SERVING` and load
+    /// balancers stop sending it work.
+    pub async fn check_health(
+        &self,
+        states: &[PaymentState],
+    ) -> Result<Vec<(PaymentState, i64, Option<i64>)>, StoreError> {
+        // The schema's row first (its state empty), then one row per state found.
+        let mut sql = String::from(
+            "SELECT '' AS state, (SELECT MAX(version) FROM _sqlx_migrations) AS n, CAST(NULL AS BIGINT) AS oldest",
+        );
+        if !states.is_empty() {
+            let list = states
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            sql.push_str(&format!(
+                " UNION ALL SELECT state, COUNT(*), MIN(COALESCE(unknown_since, updated_at)) FROM payments WHERE state IN ({list}) GROUP BY state"
+            ));
+        }
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let mut found = 0;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let state: String = row.try_get(0)?;
+            if state.is_empty() {
+                found = row.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
+            } else if let Ok(state) = state.parse::<PaymentState>() {
+                out.push((state, row.try_get(1)?, row.try_get(2)?));
+            }
+        }
         match found.cmp(&self.schema) {
             std::cmp::Ordering::Less => Err(StoreError::Schema {
                 found,
@@ -329,36 +357,8 @@ impl Store {
                 found,
                 expected: self.schema,
             }),
-            std::cmp::Ordering::Equal => Ok(()),
+            std::cmp::Ordering::Equal => Ok(out),
         }
-    }
-
-    /// Payments in each of `states`: how many, and the oldest one's time basis (unix ms: when it
-    /// went unanswered for outcome_unknown, its last change otherwise). One indexed read, for
-    /// the gauges of the metrics page.
-    pub async fn count_by_state(
-        &self,
-        states: &[PaymentState],
-    ) -> Result<Vec<(PaymentState, i64, Option<i64>)>, StoreError> {
-        let list = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(&format!(
-            "SELECT state, COUNT(*), MIN(COALESCE(unknown_since, updated_at)) FROM payments WHERE state IN ({list}) GROUP BY state"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let state: String = row.try_get(0)?;
-            let Ok(state) = state.parse::<PaymentState>() else {
-                continue;
-            };
-            out.push((state, row.try_get(1)?, row.try_get(2)?));
-        }
-        Ok(out)
     }
 
     /// The connection pool: (open connections, idle ones).
