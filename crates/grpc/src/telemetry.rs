@@ -180,11 +180,15 @@ where
 /// Set once this process exports spans ([`layer`] with [`Traces::Exported`]).
 static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Names `span` for OpenTelemetry (`otel.name`, `otel.kind`; the span declares both `Empty`)
 /// when spans are exported. Otherwise nothing: the fields would only lengthen every log line in
 /// the span and the text the log layer keeps for each span alive (thousands at once at a peak).
 pub fn otel_name(span: &tracing::Span, name: &dyn std::fmt::Display, kind: &'static str) {
-    if EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+    if exporting() {
         span.record("otel.name", tracing::field::display(name));
         span.record("otel.kind", kind);
     }
@@ -313,7 +317,7 @@ where
             trace_id = tracing::field::Empty,
         );
         otel_name(&span, &path, "server");
-        if EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+        if exporting() {
             span.record("rpc.system", "grpc");
         }
         adopt(&span, extract_headers(req.headers()));
