@@ -1,7 +1,7 @@
-//! What a watcher costs the store: `WatchPayment` of a payment this replica is driving answers
-//! from the payment as last saved here, without reading it back (the common case: a `PayBill`
-//! that answered before a slow POS, followed at once by `WatchPayment`; at a dinner peak that is
-//! thousands of reads at once). Counted with the store's own per-query metric, so this test has
+//! What waiting costs the store: a `PayBill` that runs out of time before a slow POS answers,
+//! and the `WatchPayment` that follows it at once, answer for a payment this replica is driving
+//! from the payment as last saved here, without reading it back (at a dinner peak, thousands of
+//! each at once). Counted with the store's own per-query metric, so this test has
 //! a binary of its own (the recorder is process-wide).
 
 use std::time::Duration;
@@ -21,7 +21,7 @@ async fn reads(admin: std::net::SocketAddr) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watching_a_payment_driven_here_reads_nothing_from_the_store() {
+async fn waiting_on_a_payment_driven_here_reads_nothing_from_the_store() {
     let s = Stack::start_with(Options {
         admin: true,
         pay_wait_ms: 200,
@@ -36,16 +36,18 @@ async fn watching_a_payment_driven_here_reads_nothing_from_the_store() {
             .for_order(bill.clone())
             .times(1),
     );
+    let before = reads(admin).await;
     let p = s
         .client()
         .pay_bill(pay("watch-reads", "demo", &bill, "310.00"))
         .await
         .unwrap()
         .into_inner();
-    // PayBill gave up waiting while the POS takes the payment: sending, its recovery point saved.
+    // PayBill gave up waiting while the POS takes the payment: sending, its recovery point saved,
+    // and answered as saved, without reading it back.
     assert_eq!(state(&p), S::Posting, "{p:?}");
+    assert_eq!(reads(admin).await, before, "PayBill read the store");
 
-    let before = reads(admin).await;
     let mut watch = s.watch(&p.payment_id).await;
     let first = watch.next().await.expect("a first answer").unwrap();
     assert_eq!(
