@@ -5,7 +5,7 @@
 //! retries survive restarts and several replicas can share one database later. Calls to one
 //! restaurant's POS are limited by a per-restaurant semaphore.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -125,7 +125,9 @@ pub struct Engine {
     /// Set when the scheduler left due payments in the store because this replica holds
     /// `max_held`: the drives that end wake it once half of them are done.
     backlogged: AtomicBool,
-    in_flight: Mutex<HashSet<String>>,
+    /// Payments this replica holds (driving, or waiting for their restaurant's slot), and
+    /// whether it holds each one's lease yet ([`Engine::holds_lease`]).
+    in_flight: Mutex<HashMap<String, bool>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Payments the scheduler handed to drives, per restaurant, until each drive ends: at most
     /// `max_held_per_restaurant` each ([`Queued`]).
@@ -295,7 +297,32 @@ impl Engine {
         self.in_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
+            .contains_key(id)
+    }
+
+    /// Whether this replica drives the payment under its lease now: then every save of it is
+    /// this replica's and published to its waiters, so what was last published is the payment
+    /// as stored. Not while a drive waits for its restaurant's slot before claiming it (another
+    /// replica may take and save the payment meanwhile).
+    pub fn holds_lease(&self, id: &str) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Marks a payment in flight here as leased to this replica.
+    fn leased(&self, id: &str) {
+        if let Some(held) = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
+            *held = true;
+        }
     }
 
     /// Tells the scheduler that a payment falls due at `at` (unix ms), if sooner than it knew.
@@ -424,7 +451,7 @@ impl Engine {
                     .in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .iter()
+                    .keys()
                     .cloned()
                     .collect();
                 if ids.is_empty() {
@@ -466,13 +493,13 @@ impl Engine {
         start: Start,
         parent: posgate_grpc::telemetry::Context,
     ) {
-        if !self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string())
         {
-            return;
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            if in_flight.contains_key(id) {
+                return;
+            }
+            // A payment stored leased to this replica holds its lease from the start.
+            in_flight.insert(id.to_string(), matches!(start, Start::Leased(..)));
         }
         metrics::in_flight(1);
         let _guard = InFlight(self, id.to_string());
@@ -536,6 +563,7 @@ impl Engine {
         else {
             return Ok(());
         };
+        self.leased(id);
         self.record_ids(&rec);
         // A lease that expired mid-call means a worker died while the POS had our request.
         if matches!(

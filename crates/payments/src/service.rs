@@ -110,10 +110,10 @@ impl PaymentsApi {
                     Err(_) => None,
                 },
                 _ = tokio::time::sleep(nap) => {
-                    // Out of time, for a payment this replica drives: every save of it was
-                    // published to `rx`, so `rec` is the payment as stored; no read (a
-                    // PayBill answered before a slow POS; 10,000 at once at a dinner peak).
-                    if Instant::now() >= deadline && self.engine.is_driving(&rec.id) {
+                    // Out of time, for a payment this replica drives under its lease: every
+                    // save of it was published to `rx`, so `rec` is the payment as stored; no
+                    // read (a PayBill answered before a slow POS; 10,000 at once at a peak).
+                    if Instant::now() >= deadline && self.engine.holds_lease(&rec.id) {
                         return Ok(rec);
                     }
                     None
@@ -366,12 +366,13 @@ impl PaymentService for PaymentsApi {
         let id = req.into_inner().payment_id;
         validate_id("payment_id", &id).map_err(invalid)?;
         let rx = self.notifier.subscribe(&id);
-        // A payment this replica drives is saved only here (its saves are fenced by the lease),
-        // so the last save published here is the payment as stored: no read. The common case
-        // is a PayBill that answered before the POS did, followed at once by WatchPayment.
+        // A payment this replica drives under its lease is saved only here (its saves are
+        // fenced by the lease), so the last save published here is the payment as stored: no
+        // read. The common case is a PayBill that answered before the POS did, followed at
+        // once by WatchPayment.
         let published = rx.borrow().clone();
         let first = match published {
-            Some(rec) if self.engine.is_driving(&id) => Arc::unwrap_or_clone(rec),
+            Some(rec) if self.engine.holds_lease(&id) => Arc::unwrap_or_clone(rec),
             _ => self.load(&id).await?,
         };
         Ok(Response::new(watch_stream(

@@ -282,6 +282,42 @@ use CallKind::{Check as C, Close as X, Post as P};
 
 // ---- paying and closing ------------------------------------------------------------------------
 
+/// A payment waiting here for its restaurant's slot is in flight here but not leased yet
+/// (another replica may take and save it meanwhile): its waiters must read the store. Once
+/// claimed, this replica's saves are the only ones, and what it published is the payment.
+#[tokio::test]
+async fn a_payment_is_leased_here_only_once_claimed() {
+    let pos = FakePos::exact();
+    pos.open_bill("b-slot", "10.00", true);
+    pos.script_post(
+        "b-slot",
+        [Post::Slow(Duration::from_millis(400)), Post::Book],
+    );
+    let h = Harness::start(pos, |c| c.max_in_flight_per_restaurant = 1).await;
+    // The restaurant's one slot is taken (as by a payment posting now).
+    let slot = h.engine.lease_for_new(R).expect("a free slot");
+    let id = h.pay("slot-1", "b-slot", "10.00", true).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(h.engine.is_driving(&id), "held here, waiting for the slot");
+    assert!(!h.engine.holds_lease(&id), "not claimed yet");
+    drop(slot);
+    let posting = h
+        .wait_for(&id, "posting", |p| {
+            p.lifecycle.state == PaymentState::Posting
+        })
+        .await;
+    assert!(h.engine.holds_lease(&posting.id), "claimed: leased here");
+    let done = h.wait_for(&id, "closed", |p| p.lifecycle.is_final()).await;
+    assert_eq!(done.lifecycle.state, PaymentState::Closed);
+    for _ in 0..100 {
+        if !h.engine.is_driving(&id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!h.engine.holds_lease(&id), "its drive ended");
+}
+
 #[tokio::test]
 async fn exact_payment_then_a_separate_close() {
     let pos = FakePos::exact();
