@@ -42,6 +42,10 @@ struct Served<R> {
 /// A restaurant as the adapter of connector `C` serves it (built once, shared by its calls).
 type ServedBy<C> = Arc<Served<<C as PosConnector>::Restaurant>>;
 
+/// A handler's answer under way, as `#[tonic::async_trait]` has it.
+type Handled<'f, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<T>, Status>> + Send + 'f>>;
+
 /// When the caller stops waiting for this call: its `grpc-timeout` (an integer of at most 8
 /// digits and a unit: `H`, `M`, `S`, `m`, `u`, `n`), less a tenth of it (at most 1 s) for the
 /// answer to get back. None without one, or one that does not parse.
@@ -323,23 +327,35 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         }))
     }
 
-    async fn get_bill(
-        &self,
+    // Not `async fn` (nor PostPayment): the request is opened before the future is made, so
+    // the future, held for the whole POS call, keeps no slot for the request argument (GetBill
+    // 648 → 400 bytes, PostPayment 952 → 720; `a_handler_waiting_for_its_pos_holds_no_request`).
+    fn get_bill<'s, 'f>(
+        &'s self,
         request: Request<AdapterGetBillRequest>,
-    ) -> Result<Response<AdapterGetBillResponse>, Status> {
-        let (r, call, req) = self.open(request)?;
-        let bill_id = self.bill_id(&req.bill_id)?;
-        let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
-            Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
-                &req.restaurant_id,
-                &bill,
-                r.scale,
-            )),
-            Err(f) => adapter_get_bill_response::Result::Failure(failure_to_pb(&f)),
-        };
-        Ok(Response::new(AdapterGetBillResponse {
-            result: Some(result),
-        }))
+    ) -> Handled<'f, AdapterGetBillResponse>
+    where
+        's: 'f,
+        Self: 'f,
+    {
+        let opened = self
+            .open(request)
+            .and_then(|(r, call, req)| Ok((self.bill_id(&req.bill_id)?, r, call)));
+        Box::pin(async move {
+            let (bill_id, r, call) = opened?;
+            let restaurant_id = Arc::clone(&call.restaurant_id);
+            let result = match call.run(self.connector.get_bill(&r.pos, &bill_id)).await {
+                Ok(bill) => adapter_get_bill_response::Result::Bill(bill_to_pb(
+                    &restaurant_id,
+                    &bill,
+                    r.scale,
+                )),
+                Err(f) => adapter_get_bill_response::Result::Failure(failure_to_pb(&f)),
+            };
+            Ok(Response::new(AdapterGetBillResponse {
+                result: Some(result),
+            }))
+        })
     }
 
     async fn list_bills(
@@ -363,49 +379,55 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
         }))
     }
 
-    async fn post_payment(
-        &self,
+    fn post_payment<'s, 'f>(
+        &'s self,
         request: Request<PostPaymentRequest>,
-    ) -> Result<Response<PostPaymentResponse>, Status> {
+    ) -> Handled<'f, PostPaymentResponse>
+    where
+        's: 'f,
+        Self: 'f,
+    {
         // The request (its connection settings, the payment) is gone before the POS call: this
         // future is held for as long as the POS takes, for every payment in flight.
-        let (r, call, posting) = {
-            let (r, call, req) = self.open(request)?;
+        let opened = self.open(request).and_then(|(r, call, req)| {
             let posting = self.posting(&req, &r)?;
-            (r, call, posting)
-        };
-        let restaurant_id = Arc::clone(&call.restaurant_id);
-        tracing::info!(
-            pos = C::KIND,
-            restaurant_id = %restaurant_id,
-            bill_id = %posting.bill_id,
-            payment_id = %posting.payment_id,
-            amount = %posting.amount,
-            attempt = posting.attempt,
-            "posting payment"
-        );
-        let reply = call
-            .run(self.connector.post_payment(&r.pos, &posting))
-            .await
-            .map_err(|e| Status::invalid_argument(e.0))?;
-        tracing::info!(
-            pos = C::KIND,
-            restaurant_id = %restaurant_id,
-            bill_id = %posting.bill_id,
-            payment_id = %posting.payment_id,
-            outcome = ?reply.outcome,
-            bill_closed = reply.bill_closed,
-            pos_reference = reply.reference.as_deref().unwrap_or(""),
-            pos_code = reply.failure.as_ref().map_or("", |f| f.code.as_str()),
-            "payment posted"
-        );
-        Ok(Response::new(PostPaymentResponse {
-            outcome: outcome_to_pb(reply.outcome) as i32,
-            failure: failure(&reply),
-            bill_closed: reply.outcome == Outcome::Applied && reply.bill_closed,
-            pos_reference: reply.reference.unwrap_or_default(),
-            details: reply.details.into_iter().collect(),
-        }))
+            Ok((r, call, posting))
+        });
+        Box::pin(async move {
+            let (r, call, posting) = opened?;
+            let restaurant_id = Arc::clone(&call.restaurant_id);
+            tracing::info!(
+                pos = C::KIND,
+                restaurant_id = %restaurant_id,
+                bill_id = %posting.bill_id,
+                payment_id = %posting.payment_id,
+                amount = %posting.amount,
+                attempt = posting.attempt,
+                "posting payment"
+            );
+            let reply = call
+                .run(self.connector.post_payment(&r.pos, &posting))
+                .await
+                .map_err(|e| Status::invalid_argument(e.0))?;
+            tracing::info!(
+                pos = C::KIND,
+                restaurant_id = %restaurant_id,
+                bill_id = %posting.bill_id,
+                payment_id = %posting.payment_id,
+                outcome = ?reply.outcome,
+                bill_closed = reply.bill_closed,
+                pos_reference = reply.reference.as_deref().unwrap_or(""),
+                pos_code = reply.failure.as_ref().map_or("", |f| f.code.as_str()),
+                "payment posted"
+            );
+            Ok(Response::new(PostPaymentResponse {
+                outcome: outcome_to_pb(reply.outcome) as i32,
+                failure: failure(&reply),
+                bill_closed: reply.outcome == Outcome::Applied && reply.bill_closed,
+                pos_reference: reply.reference.unwrap_or_default(),
+                details: reply.details.into_iter().collect(),
+            }))
+        })
     }
 
     async fn close_bill(
@@ -566,6 +588,20 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    /// Each call in flight holds its handler's future for as long as its POS takes (10,000 at
+    /// once at a dinner peak): it holds what the call needs, not the request it came with.
+    #[tokio::test]
+    async fn a_handler_waiting_for_its_pos_holds_no_request() {
+        let server = AdapterServer::new(Unused);
+        let post = server.post_payment(Request::new(PostPaymentRequest::default()));
+        let get = server.get_bill(Request::new(AdapterGetBillRequest::default()));
+        let (post, get) = (std::mem::size_of_val(&*post), std::mem::size_of_val(&*get));
+        eprintln!("PostPayment's handler {post} bytes, GetBill's {get}");
+        // As `async fn`s (release): 952 and 648 bytes, ~490 and ~250 of them the request.
+        assert!(post <= 768, "PostPayment's handler: {post} bytes");
+        assert!(get <= 448, "GetBill's handler: {get} bytes");
     }
 
     #[tokio::test]
