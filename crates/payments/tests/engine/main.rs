@@ -291,7 +291,7 @@ async fn a_payment_is_leased_here_only_once_claimed() {
     pos.open_bill("b-slot", "10.00", true);
     pos.script_post(
         "b-slot",
-        [Post::Slow(Duration::from_millis(400)), Post::Book],
+        [Post::Slow(Duration::from_millis(800)), Post::Book],
     );
     let h = Harness::start(pos, |c| c.max_in_flight_per_restaurant = 1).await;
     // The restaurant's one slot is taken (as by a payment posting now).
