@@ -447,12 +447,16 @@ impl Engine {
                 let Some(engine) = engine.upgrade() else {
                     return;
                 };
+                // Only the leases this replica holds: a payment waiting here for its
+                // restaurant's slot has none yet (a herd's thousands would be an UPDATE of
+                // nothing each round).
                 let ids: Vec<String> = engine
                     .in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .keys()
-                    .cloned()
+                    .iter()
+                    .filter(|(_, held)| **held)
+                    .map(|(id, _)| id.clone())
                     .collect();
                 if ids.is_empty() {
                     continue;
