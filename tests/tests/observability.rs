@@ -349,6 +349,15 @@ async fn one_payment_shows_on_the_metrics_page() {
             &[
                 ("pos", "wsa"),
                 ("operation", "post_payment"),
+                ("result", "pending"),
+            ],
+        ),
+        // WSA async: the posting's task answered a look.
+        (
+            "posgate_pos_call_duration_seconds_count",
+            &[
+                ("pos", "wsa"),
+                ("operation", "check_payment"),
                 ("result", "applied"),
             ],
         ),

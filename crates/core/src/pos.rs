@@ -28,6 +28,10 @@ pub enum Outcome {
     /// Not booked, for a passing reason outside the bill; or, for a check: the unanswered
     /// posting is not there.
     NotApplied,
+    /// The POS took the posting as a task and is still working on it ([`PosReply::reference`]
+    /// names the task): nothing is known yet; ask again ([`Check::awaiting_task`]). Answered
+    /// only when the caller allowed it ([`Posting::may_pend`]).
+    Pending,
 }
 
 /// A POS failure as the connector classified it, with the POS's own code and text kept.
@@ -135,6 +139,8 @@ pub struct PosReply {
     pub details: BTreeMap<String, String>,
     /// How a check decided, for the payment's history.
     pub evidence: String,
+    /// With [`Outcome::Pending`]: the longest to wait between two checks (0: the caller's own).
+    pub poll_interval_ms: u64,
 }
 
 impl PosReply {
@@ -146,6 +152,15 @@ impl PosReply {
             reference: None,
             details: BTreeMap::new(),
             evidence: String::new(),
+            poll_interval_ms: 0,
+        }
+    }
+
+    /// The POS is still working on the task `reference`; check again within `poll_interval`.
+    pub fn pending(reference: String, poll_interval: std::time::Duration) -> PosReply {
+        PosReply {
+            poll_interval_ms: u64::try_from(poll_interval.as_millis()).unwrap_or(u64::MAX),
+            ..PosReply::new(Outcome::Pending).reference(Some(reference))
         }
     }
 
@@ -307,6 +322,10 @@ pub struct Posting {
     pub pos_options: BTreeMap<String, String>,
     /// 1 = the first posting of this payment.
     pub attempt: u32,
+    /// The caller follows a posting the POS is still working on (it checks with
+    /// [`Check::awaiting_task`]): a connector whose POS runs postings as tasks may answer
+    /// [`Outcome::Pending`] once the task is submitted instead of waiting for its answer.
+    pub may_pend: bool,
 }
 
 /// After an unknown outcome: is the unanswered posting there?
@@ -321,6 +340,24 @@ pub struct Check {
     pub bill_before: Option<BillAmounts>,
     /// The payment was to close the bill.
     pub close: bool,
+    /// The posting was answered [`Outcome::Pending`] and its task has not answered: read the
+    /// task's own answer only and answer as the posting would have, [`Outcome::Pending`] while
+    /// it runs, [`Outcome::Unknown`] when its answer cannot be read.
+    pub awaiting_task: bool,
+}
+
+/// The first check after a task was submitted.
+pub const FIRST_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How long to wait before the next look at a task submitted `elapsed` ago: soon at first (most
+/// tasks take a fraction of a second), then a quarter of the time waited so far, so a task's
+/// answer is seen at most about a quarter of its own time late; never longer than `longest`
+/// (the restaurant's polling setting).
+pub fn poll_wait(
+    elapsed: std::time::Duration,
+    longest: std::time::Duration,
+) -> std::time::Duration {
+    (elapsed / 4).max(FIRST_POLL).min(longest)
 }
 
 /// What the comparison of a bill before and after a posting says.

@@ -20,7 +20,7 @@ use tracing::{Instrument, debug, info, warn};
 use crate::config::PaymentsConfig;
 use crate::metric_definitions as metrics;
 use crate::notify::Notifier;
-use crate::port::{Capabilities, Outcome, PortError, PosFailure, PosPort};
+use crate::port::{Capabilities, Outcome, PortError, PosFailure, PosPort, PosReply};
 use crate::store::{BillSnapshot, DueKey, Lease, PaymentRecord, Store, StoreError};
 
 /// Due payments the scheduler takes per read.
@@ -49,9 +49,11 @@ pub mod codes {
     pub const ADAPTER: &str = "posgate:adapter_unreachable";
     pub const WORKER_LOST: &str = "posgate:worker_lost";
     pub const UNVERIFIABLE: &str = "posgate:outcome_unverifiable";
+    /// The POS took the posting as a task and did not answer within its settle time.
+    pub const TASK_UNANSWERED: &str = "posgate:task_unanswered";
 
     /// Every code above (what a metric label may be).
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 8] = [
         BILL_CLOSED,
         BILL_UNKNOWN,
         BILL_NOT_READY,
@@ -59,8 +61,12 @@ pub mod codes {
         ADAPTER,
         WORKER_LOST,
         UNVERIFIABLE,
+        TASK_UNANSWERED,
     ];
 }
+
+/// The longest wait between two looks at a posting's task when the adapter does not say.
+const DEFAULT_LOOK_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What one POS call came back with.
 struct Answer {
@@ -70,6 +76,9 @@ struct Answer {
     reference: Option<String>,
     details: BTreeMap<String, String>,
     note: String,
+    /// The POS took the posting as a task and works on it: the longest wait between two looks
+    /// at it ([`Engine::follow_task`]).
+    pending: Option<Duration>,
 }
 
 impl Answer {
@@ -81,6 +90,7 @@ impl Answer {
             reference: None,
             details: BTreeMap::new(),
             note: note.into(),
+            pending: None,
         }
     }
 
@@ -92,6 +102,7 @@ impl Answer {
             reference: None,
             details: BTreeMap::new(),
             note: note.into(),
+            pending: None,
         }
     }
 
@@ -104,7 +115,39 @@ impl Answer {
             text: Some(text),
             reference: None,
             details: BTreeMap::new(),
+            pending: None,
         }
+    }
+
+    /// The POS's answer to a posting (or a look at a posting's task), in the engine's terms.
+    fn posted(r: PosReply) -> Self {
+        let f = r.failure.as_ref();
+        let (event, note) = match r.outcome {
+            Outcome::Applied => (
+                Event::Applied {
+                    bill_closed: r.bill_closed,
+                },
+                "the POS booked the payment",
+            ),
+            Outcome::Rejected => (
+                Event::Rejected(f.map_or(Substate::OtherError, |f| f.substate)),
+                "the POS refused",
+            ),
+            Outcome::NotApplied => (Event::Transient, "not applied; will retry"),
+            Outcome::Unknown => (Event::Unknown, "no answer from the POS"),
+            // Unknown until its task answers: followed before anything is decided.
+            Outcome::Pending => (Event::Unknown, "the POS is working on the payment"),
+        };
+        let mut a = match f {
+            Some(f) => Answer::failure(event, f, note),
+            None => Answer::new(event, note),
+        };
+        if r.outcome == Outcome::Pending {
+            a.pending = Some(Duration::from_millis(r.poll_interval_ms));
+        }
+        a.reference = r.reference;
+        a.details = r.details;
+        a
     }
 }
 
@@ -796,10 +839,17 @@ impl Engine {
         if !self.start(&mut rec, None).await? {
             return Ok(None);
         }
-        let Some(answer) = self.post_to_pos(&mut rec).await else {
+        let Some(mut answer) = self.post_to_pos(&mut rec).await else {
             // Another payment holds the bill: nothing was sent, nothing saved.
             return self.wait_for_bill(&rec.id).await;
         };
+        if answer.pending.is_some() {
+            // Boxed: only a posting the POS took as a task follows it.
+            match Box::pin(self.follow_task(&mut rec, answer)).await? {
+                Some(a) => answer = a,
+                None => return Ok(None),
+            }
+        }
         let note = answer.note.clone();
         let decision = Self::decision(&self.cfg.retry, rec.attempts);
         self.apply(&mut rec, answer, decision);
@@ -903,31 +953,84 @@ impl Engine {
             Err(e @ PortError::Failed(_)) => {
                 Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {e}"))
             }
-            Ok(r) => {
-                let f = r.failure.as_ref();
-                let (event, note) = match r.outcome {
-                    Outcome::Applied => (
-                        Event::Applied {
-                            bill_closed: r.bill_closed,
-                        },
-                        "the POS booked the payment",
-                    ),
-                    Outcome::Rejected => (
-                        Event::Rejected(f.map_or(Substate::OtherError, |f| f.substate)),
-                        "the POS refused",
-                    ),
-                    Outcome::NotApplied => (Event::Transient, "not applied; will retry"),
-                    Outcome::Unknown => (Event::Unknown, "no answer from the POS"),
-                };
-                let mut a = match f {
-                    Some(f) => Answer::failure(event, f, note),
-                    None => Answer::new(event, note),
-                };
-                a.reference = r.reference;
-                a.details = r.details;
-                a
-            }
+            Ok(r) => Answer::posted(r),
         })
+    }
+
+    /// Follows a posting the POS took as a task and works on (`pending`): saves the task's
+    /// reference (a replica that takes the payment over after a crash checks that task), then
+    /// looks at the task — soon, then backing off to a quarter of the time waited, at most
+    /// `pending.pending` apart — until it answers or the POS's settle time is over. Between
+    /// looks this payment holds no call to the adapter, and the adapter holds nothing of it.
+    ///
+    /// The task's answer is read as the posting's own would have been (the adapter's look at
+    /// it is the same reading); a look that fails or finds it running decides nothing. Past the
+    /// settle time, or when this replica stops, the outcome is unknown and reconciliation goes
+    /// on from the saved reference. `None`: the save was refused (the lease is gone).
+    async fn follow_task(
+        &self,
+        rec: &mut PaymentRecord,
+        pending: Answer,
+    ) -> Result<Option<Answer>, StoreError> {
+        let sent = tokio::time::Instant::now();
+        let longest = pending
+            .pending
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_LOOK_INTERVAL);
+        let Some(task) = pending.reference.clone() else {
+            return Ok(Some(Answer::ours(
+                Event::Unknown,
+                codes::ADAPTER,
+                "the POS took the payment as a task without naming it; its answer cannot be looked up",
+            )));
+        };
+        rec.pos_reference = Some(task.clone());
+        let note = format!("the POS is working on the payment (task {task})");
+        if !self.save(rec, false, false, &note).await? {
+            return Ok(None);
+        }
+        let settle = self.settle_ms(&rec.request.restaurant_id).await;
+        let deadline = sent + Duration::from_millis(u64::try_from(settle).unwrap_or(0));
+        let mut last = pending.note;
+        loop {
+            let now = tokio::time::Instant::now();
+            if self.stopping.load(Ordering::Relaxed) || now >= deadline {
+                let why = if now >= deadline {
+                    format!(
+                        "the POS gave no answer for task {task} within {} s",
+                        settle / 1000
+                    )
+                } else {
+                    format!("this replica stopped while the POS worked on task {task}")
+                };
+                return Ok(Some(Answer::ours(
+                    Event::Unknown,
+                    codes::TASK_UNANSWERED,
+                    format!("{why} (last: {last})"),
+                )));
+            }
+            let wait = posgate_core::pos::poll_wait(now - sent, longest).min(deadline - now);
+            tokio::time::sleep(wait).await;
+            let r = &rec.request;
+            let look = self
+                .pos
+                .check_payment(&rec.id, r, Some(&task), rec.bill_before.as_ref(), true)
+                .await;
+            match look {
+                Ok(reply) if reply.outcome != Outcome::Pending => {
+                    let evidence = reply.evidence.clone();
+                    let mut a = Answer::posted(reply);
+                    a.reference = Some(task);
+                    a.pending = None;
+                    if !evidence.is_empty() {
+                        a.note = format!("{}: {evidence}", a.note);
+                    }
+                    return Ok(Some(a));
+                }
+                Ok(reply) => last = reply.evidence,
+                Err(e) => last = format!("look failed: {e}"),
+            }
+        }
     }
 
     /// Reads the bill under the bill lock and checks that this payment fits it; returns the
@@ -1069,6 +1172,7 @@ impl Engine {
                 req,
                 rec.pos_reference.as_deref(),
                 rec.bill_before.as_ref(),
+                false,
             )
             .await;
         metrics::reconciliation(match &reply {
@@ -1107,7 +1211,7 @@ impl Engine {
                         Some(f) => Answer::failure(Event::Rejected(f.substate), f, evidence),
                         None => Answer::new(Event::Rejected(Substate::OtherError), evidence),
                     },
-                    Outcome::Unknown => Answer::new(Event::Unknown, evidence),
+                    Outcome::Unknown | Outcome::Pending => Answer::new(Event::Unknown, evidence),
                 }
             }
         };
@@ -1164,7 +1268,9 @@ impl Engine {
                         "the POS refused to close",
                     ),
                     Outcome::NotApplied => Answer::new(Event::Transient, "close not applied"),
-                    Outcome::Unknown => Answer::new(Event::Unknown, "no answer to close"),
+                    Outcome::Unknown | Outcome::Pending => {
+                        Answer::new(Event::Unknown, "no answer to close")
+                    }
                 };
                 if let Some(f) = f {
                     a.code = Some(f.code.clone());
@@ -1215,6 +1321,7 @@ pub(crate) mod tests {
             _: &PayRequest,
             _: Option<&str>,
             _: Option<&BillSnapshot>,
+            _: bool,
         ) -> Result<PosReply, PortError> {
             unreachable!()
         }

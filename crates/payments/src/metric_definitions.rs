@@ -190,6 +190,7 @@ pub fn outcome(o: Outcome) -> &'static str {
         Outcome::Rejected => "rejected",
         Outcome::NotApplied => "not_applied",
         Outcome::Unknown => "unknown",
+        Outcome::Pending => "pending",
     }
 }
 

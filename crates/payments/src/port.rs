@@ -70,13 +70,15 @@ pub trait PosPort: Send + Sync + 'static {
         attempt: u32,
     ) -> Result<PosReply, PortError>;
 
-    /// After an unknown outcome: is the unanswered posting there? Never posts.
+    /// After an unknown outcome: is the unanswered posting there? Never posts. With
+    /// `awaiting_task`, after a posting answered "pending": has its task answered, and what?
     async fn check_payment(
         &self,
         payment_id: &str,
         request: &PayRequest,
         reference: Option<&str>,
         bill_before: Option<&BillSnapshot>,
+        awaiting_task: bool,
     ) -> Result<PosReply, PortError>;
 
     /// Closes the bill after it was paid.
@@ -323,6 +325,8 @@ impl PosPort for GrpcPos {
             points: money_or_empty(req.points),
             pos_options: req.pos_options.clone().into_iter().collect(),
             attempt,
+            // The engine follows a posting the POS works on as a task (`Engine::follow_task`).
+            may_answer_pending: true,
         };
         let r: pb::PostPaymentResponse = timed(
             &route.pos_kind,
@@ -339,6 +343,7 @@ impl PosPort for GrpcPos {
             reference: non_empty(r.pos_reference),
             details: r.details.into_iter().collect(),
             evidence: String::new(),
+            poll_interval_ms: r.poll_interval_ms,
         })
     }
 
@@ -348,6 +353,7 @@ impl PosPort for GrpcPos {
         req: &PayRequest,
         reference: Option<&str>,
         bill_before: Option<&BillSnapshot>,
+        awaiting_task: bool,
     ) -> Result<PosReply, PortError> {
         let bill_before = bill_before.map(|b| pb::Bill {
             restaurant_id: req.restaurant_id.clone(),
@@ -370,6 +376,7 @@ impl PosPort for GrpcPos {
             pos_reference: reference.unwrap_or_default().to_string(),
             bill_before,
             close: req.close,
+            awaiting_task,
         };
         let r: pb::CheckPaymentResponse = timed(
             &route.pos_kind,
@@ -386,6 +393,7 @@ impl PosPort for GrpcPos {
             reference: None,
             details: BTreeMap::new(),
             evidence: r.evidence,
+            poll_interval_ms: 0,
         })
     }
 
@@ -417,6 +425,7 @@ impl PosPort for GrpcPos {
             reference: non_empty(r.pos_reference),
             details: BTreeMap::new(),
             evidence: String::new(),
+            poll_interval_ms: 0,
         })
     }
 }

@@ -22,11 +22,12 @@ const SUBSTATES: [(Substate, pb::Substate); 6] = [
     (Substate::OtherError, pb::Substate::OtherError),
 ];
 
-const OUTCOMES: [(Outcome, pb::Outcome); 4] = [
+const OUTCOMES: [(Outcome, pb::Outcome); 5] = [
     (Outcome::Applied, pb::Outcome::Applied),
     (Outcome::Rejected, pb::Outcome::Rejected),
     (Outcome::Unknown, pb::Outcome::Unknown),
     (Outcome::NotApplied, pb::Outcome::NotApplied),
+    (Outcome::Pending, pb::Outcome::Pending),
 ];
 
 const BILL_STATUSES: [(pos::BillStatus, pb::BillStatus); 4] = [

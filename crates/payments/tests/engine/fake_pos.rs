@@ -36,6 +36,9 @@ pub enum Post {
     BookLate { after_checks: u32 },
     /// Answers "not applied" (a passing failure outside the bill).
     NotApplied,
+    /// Takes the posting as a task and answers "pending" (WSA async): the task ends as `ends`
+    /// once `after_looks` checks of the payment have found it running.
+    Task { ends: TaskEnd, after_looks: u32 },
     /// The call fails without a POS answer.
     Fail(PortError),
     /// Waits (without blocking the runtime), then goes on with the next script.
@@ -43,6 +46,26 @@ pub enum Post {
     /// Blocks the calling thread (a frozen process: its lease renewals stop too), then goes on
     /// with the next script.
     Freeze(Duration),
+}
+
+/// How a posting's task ends.
+#[derive(Debug, Clone, Copy)]
+pub enum TaskEnd {
+    /// Books the payment.
+    Book,
+    /// Refuses it; nothing booked.
+    Refuse(Substate),
+    /// Fails for a passing reason; nothing booked.
+    NotApplied,
+    /// Never answers.
+    Never,
+}
+
+/// A task under way: the payment's booking, how it ends, and checks left before it does.
+struct Task {
+    booking: Booking,
+    ends: TaskEnd,
+    left: u32,
 }
 
 /// How the next check of an unanswered posting goes (default: reports what the ledger shows).
@@ -77,6 +100,8 @@ pub enum CallKind {
     GetBill,
     Post,
     Check,
+    /// A check of a posting's task (`awaiting_task`).
+    Look,
     Close,
 }
 
@@ -120,6 +145,10 @@ struct State {
     scripts: HashMap<String, Scripts>,
     /// Late bookings, each with the number of checks still to see it missing.
     late: Vec<(Booking, u32)>,
+    /// Postings' tasks under way, by payment id.
+    tasks: HashMap<String, Task>,
+    /// The task references the checks named, in order.
+    looked_up: Vec<Option<String>>,
     ledger: Vec<Booking>,
     calls: Vec<Call>,
     caps: Capabilities,
@@ -141,6 +170,8 @@ impl FakePos {
                 bills: HashMap::new(),
                 scripts: HashMap::new(),
                 late: Vec::new(),
+                tasks: HashMap::new(),
+                looked_up: Vec::new(),
                 ledger: Vec::new(),
                 calls: Vec::new(),
                 caps,
@@ -226,6 +257,18 @@ impl FakePos {
             .into_iter()
             .filter(|b| b.payment_id == payment_id)
             .collect()
+    }
+
+    /// The payment's task ends at the next check that finds it (it stopped running).
+    pub fn end_task_now(&self, payment_id: &str) {
+        if let Some(t) = self.lock().tasks.get_mut(payment_id) {
+            t.left = 0;
+        }
+    }
+
+    /// The references the checks (and looks) named, in order.
+    pub fn looked_up(&self) -> Vec<Option<String>> {
+        self.lock().looked_up.clone()
     }
 
     pub fn calls(&self, kind: CallKind) -> Vec<Call> {
@@ -378,6 +421,18 @@ impl PosPort for FakePos {
                     Ok(PosReply::new(Outcome::Unknown))
                 }
                 Post::NotApplied => Ok(PosReply::new(Outcome::NotApplied)),
+                Post::Task { ends, after_looks } => {
+                    let task = format!("task-{payment_id}-{attempt}");
+                    st.tasks.insert(
+                        payment_id.to_string(),
+                        Task {
+                            booking,
+                            ends,
+                            left: after_looks,
+                        },
+                    );
+                    Ok(PosReply::pending(task, Duration::from_millis(40)))
+                }
                 Post::Fail(e) => Err(e),
             };
         }
@@ -387,11 +442,45 @@ impl PosPort for FakePos {
         &self,
         payment_id: &str,
         request: &PayRequest,
-        _reference: Option<&str>,
+        reference: Option<&str>,
         _bill_before: Option<&BillSnapshot>,
+        awaiting_task: bool,
     ) -> Result<PosReply, PortError> {
-        self.log(CallKind::Check, payment_id, 0);
+        let kind = if awaiting_task {
+            CallKind::Look
+        } else {
+            CallKind::Check
+        };
+        self.log(kind, payment_id, 0);
         let mut st = self.lock();
+        st.looked_up.push(reference.map(str::to_string));
+        // The payment's task runs on as checks go by, looks or not; once over, it ends.
+        let ended = match st.tasks.get_mut(payment_id) {
+            Some(t) if t.left > 0 => {
+                t.left -= 1;
+                None
+            }
+            Some(t) if !matches!(t.ends, TaskEnd::Never) => st.tasks.remove(payment_id),
+            _ => None,
+        };
+        let answer = ended.map(|t| match t.ends {
+            TaskEnd::Book => {
+                let bill_closed = FakePos::book(&mut st, t.booking);
+                PosReply::applied().closed(bill_closed)
+            }
+            TaskEnd::Refuse(s) => refusal(s),
+            TaskEnd::NotApplied | TaskEnd::Never => PosReply::new(Outcome::NotApplied),
+        });
+        if awaiting_task {
+            return match (answer, st.tasks.contains_key(payment_id)) {
+                (Some(a), _) => Ok(a.evidence("the task answered")),
+                (None, true) => Ok(PosReply::pending(
+                    reference.unwrap_or_default().to_string(),
+                    Duration::from_millis(40),
+                )),
+                (None, false) => Ok(PosReply::new(Outcome::Unknown).evidence("no such task")),
+            };
+        }
         // Late bookings land as checks go by.
         let mut landed = Vec::new();
         st.late.retain_mut(|(b, left)| {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_pos::{Booking, CallKind, Check, Close, FakePos, Post, Read, money};
+use fake_pos::{Booking, CallKind, Check, Close, FakePos, Post, Read, TaskEnd, money};
 use posgate_core::request::RawPayRequest;
 use posgate_core::{AmountRule, PayRequest, PaymentState, RetryPolicy, Step, Substate};
 use posgate_payments::PaymentsConfig;
@@ -278,7 +278,7 @@ fn booking(id: &str, bill: &str, amount: &str, attempt: u32) -> Booking {
     }
 }
 
-use CallKind::{Check as C, Close as X, Post as P};
+use CallKind::{Check as C, Close as X, Look as L, Post as P};
 
 // ---- paying and closing ------------------------------------------------------------------------
 
@@ -770,6 +770,179 @@ async fn a_late_apply_within_the_settle_time_is_found_and_not_posted_again() {
         "{hist:?}"
     );
     h.shutdown().await;
+}
+
+// ---- postings the POS takes as tasks (WSA async) -------------------------------------------------
+
+/// A posting answered "pending" (the POS runs it as a task) is followed by looks at its task,
+/// not by another posting: the engine holds no POS call meanwhile, saves the task's reference
+/// before the first look (a replica taking over checks that task), and the task's answer
+/// decides as the posting's own would have.
+#[tokio::test]
+async fn a_posting_the_pos_takes_as_a_task_is_followed_to_its_answer() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 5_000));
+    pos.open_bill("b1", "100.00", true);
+    pos.script_post(
+        "b1",
+        [Post::Task {
+            ends: TaskEnd::Book,
+            after_looks: 3,
+        }],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(
+        h.pos.calls_of(&id),
+        [(P, 1), (L, 0), (L, 0), (L, 0), (L, 0)]
+    );
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 1)]);
+    let task = format!("task-{id}-1");
+    assert_eq!(rec.pos_reference.as_deref(), Some(task.as_str()));
+    assert_eq!(h.pos.looked_up(), vec![Some(task.clone()); 4]);
+    assert_eq!((rec.attempts, rec.checks), (1, 0), "looks are not checks");
+    let hist = h.history(&id).await;
+    assert!(
+        hist.iter().any(|h| h.0 == "posting"
+            && h.3
+                .contains(&format!("working on the payment (task {task})"))),
+        "the task's reference is saved while posting: {hist:?}"
+    );
+    assert!(
+        !hist.iter().any(|h| h.0 == "outcome_unknown"),
+        "a task that answers in time is never an unknown outcome: {hist:?}"
+    );
+    h.shutdown().await;
+}
+
+/// A task that ends refused is the posting refused; one that fails for a passing reason is
+/// "not applied", posted again (a new posting, a new task) after the retry delay.
+#[tokio::test]
+async fn a_task_refused_is_a_refusal_and_one_failed_passingly_is_posted_again() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 5_000));
+    pos.open_bill("b1", "100.00", true);
+    pos.open_bill("b2", "50.00", true);
+    let task = |ends| Post::Task {
+        ends,
+        after_looks: 1,
+    };
+    pos.script_post("b1", [task(TaskEnd::NotApplied), task(TaskEnd::Book)]);
+    pos.script_post("b2", [task(TaskEnd::Refuse(Substate::OtherError))]);
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let refused = h.pay("k2", "b2", "50.00", true).await;
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(
+        h.pos.calls_of(&id),
+        [(P, 1), (L, 0), (L, 0), (P, 2), (L, 0), (L, 0)]
+    );
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 2)]);
+    assert_eq!(rec.pos_reference, Some(format!("task-{id}-2")));
+    let rec = h.settled(&refused).await;
+    assert_state(&rec, PaymentState::NeedsAttention, Step::Post);
+    assert_eq!(rec.substate, Some(Substate::OtherError));
+    assert_eq!(rec.pos_code.as_deref(), Some("FAKE-OTHER_ERROR"));
+    assert_eq!(h.pos.calls_of(&refused), [(P, 1), (L, 0), (L, 0)]);
+    assert!(h.pos.booked(&refused).is_empty());
+    h.shutdown().await;
+}
+
+/// A task still running when the POS's settle time is over is an unknown outcome: it is
+/// reconciled from the saved task reference (checks, not looks), never posted again, and a
+/// booking that lands later is found.
+#[tokio::test]
+async fn a_task_unanswered_within_the_settle_time_is_reconciled_from_its_reference() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 300));
+    pos.open_bill("b1", "100.00", true);
+    pos.script_post(
+        "b1",
+        [Post::Task {
+            ends: TaskEnd::Book,
+            after_looks: u32::MAX,
+        }],
+    );
+    let h = Harness::start(pos, |c| {
+        c.reconcile.initial_ms = 200;
+        c.reconcile.max_delay_ms = 200;
+        c.reconcile.max_attempts = 100;
+    })
+    .await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    let unknown = h
+        .wait_for(&id, "unknown", |r| {
+            r.lifecycle.state == PaymentState::OutcomeUnknown
+        })
+        .await;
+    assert_eq!(unknown.pos_code.as_deref(), Some(codes::TASK_UNANSWERED));
+    let task = format!("task-{id}-1");
+    assert!(
+        unknown
+            .pos_text
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("no answer for task {task} within 0 s")),
+        "{:?}",
+        unknown.pos_text
+    );
+    h.pos.end_task_now(&id);
+    let rec = h.settled(&id).await;
+    assert_state(&rec, PaymentState::Closed, Step::Done);
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b1", "100.00", 1)]);
+    let calls = h.pos.calls_of(&id);
+    assert_eq!(calls.iter().filter(|c| c.0 == P).count(), 1, "{calls:?}");
+    let looks = calls.iter().filter(|c| c.0 == L).count();
+    assert!(looks >= 3, "looked at the task while it ran: {calls:?}");
+    assert!(
+        calls[1..=looks].iter().all(|c| c.0 == L) && calls[looks + 1..].iter().all(|c| c.0 == C),
+        "looks until the settle time, then checks: {calls:?}"
+    );
+    assert!(
+        h.pos
+            .looked_up()
+            .iter()
+            .all(|r| r.as_deref() == Some(task.as_str())),
+        "every look and check names the task: {:?}",
+        h.pos.looked_up()
+    );
+    h.shutdown().await;
+}
+
+/// A replica that stops while it follows a task saves the payment as an unknown outcome with
+/// the task's reference and lets it go: whoever takes it next reconciles that task.
+#[tokio::test]
+async fn a_replica_stopping_while_it_follows_a_task_leaves_it_unknown_with_its_reference() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 60_000));
+    pos.open_bill("b1", "100.00", true);
+    pos.script_post(
+        "b1",
+        [Post::Task {
+            ends: TaskEnd::Never,
+            after_looks: 0,
+        }],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay("k1", "b1", "100.00", true).await;
+    h.wait_for(&id, "following its task", |r| r.pos_reference.is_some())
+        .await;
+    let (store, pos) = (h.store.clone(), Arc::clone(&h.pos));
+    h.shutdown().await;
+    let rec = store.get(&id).await.unwrap().expect("stored");
+    assert_state(&rec, PaymentState::OutcomeUnknown, Step::Reconcile);
+    assert_eq!(rec.pos_code.as_deref(), Some(codes::TASK_UNANSWERED));
+    assert_eq!(rec.pos_reference, Some(format!("task-{id}-1")));
+    // Let go, not left to its lease's end: another worker may take it before that (1 s).
+    let taken = store
+        .claim(&id, "another", now() + 100, 1_000)
+        .await
+        .unwrap();
+    assert!(
+        taken.is_some(),
+        "the payment was let go when the replica stopped"
+    );
+    assert_eq!(pos.calls(P).len(), 1);
+    assert!(pos.booked(&id).is_empty());
 }
 
 #[tokio::test]

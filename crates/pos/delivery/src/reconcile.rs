@@ -147,7 +147,7 @@ fn paid_change(
             m(paid_now)
         )),
         Outcome::NotApplied => PaidChange::Unchanged(format!("paid unchanged at {}", m(paid_now))),
-        Outcome::Unknown | Outcome::Rejected => PaidChange::Unclear(format!(
+        Outcome::Unknown | Outcome::Rejected | Outcome::Pending => PaidChange::Unclear(format!(
             "paid changed from {} to {}, not by {amount}",
             m(paid_before),
             m(paid_now)

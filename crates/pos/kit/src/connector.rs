@@ -408,6 +408,7 @@ mod tests {
             fiscal_data: Default::default(),
             pos_options: Default::default(),
             attempt: 1,
+            may_pend: false,
         };
         let line = |amount: &str, tender_id: &str, card_code| TenderLine {
             amount: amount.parse().unwrap(),

@@ -284,8 +284,18 @@ impl<C: PosConnector> AdapterServer<C> {
                 .into_iter()
                 .collect::<BTreeMap<_, _>>(),
             attempt: req.attempt,
+            may_pend: req.may_answer_pending,
         })
     }
+}
+
+/// A reply as the caller may read it: [`Outcome::Pending`] only to a caller that asked for it
+/// (a connector that answers it otherwise says "unknown", which is what it means to that caller).
+fn allowed(mut reply: PosReply, may_pend: bool) -> PosReply {
+    if reply.outcome == Outcome::Pending && !may_pend {
+        reply.outcome = Outcome::Unknown;
+    }
+    reply
 }
 
 fn failure(reply: &PosReply) -> Option<posgate_proto::v1::PosFailure> {
@@ -418,6 +428,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
                 .run(self.connector.post_payment(&r.pos, &posting))
                 .await
                 .map_err(|e| Status::invalid_argument(e.0))?;
+            let reply = allowed(reply, posting.may_pend);
             tracing::info!(
                 pos = C::KIND,
                 restaurant_id = %restaurant_id,
@@ -435,6 +446,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
                 bill_closed: reply.outcome == Outcome::Applied && reply.bill_closed,
                 pos_reference: reply.reference.unwrap_or_default(),
                 details: reply.details.into_iter().collect(),
+                poll_interval_ms: reply.poll_interval_ms,
             }))
         })
     }
@@ -480,6 +492,7 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
                 reference: Some(req.pos_reference.trim().to_string()).filter(|s| !s.is_empty()),
                 bill_before: req.bill_before.as_ref().map(amounts_from_pb),
                 close: req.close,
+                awaiting_task: req.awaiting_task,
             };
             Ok((r, call, check))
         });
@@ -487,15 +500,26 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
             let (r, call, check) = opened?;
             let restaurant_id = Arc::clone(&call.restaurant_id);
             let reply = call.run(self.connector.check_payment(&r.pos, &check)).await;
-            tracing::info!(
-                pos = C::KIND,
-                restaurant_id = %restaurant_id,
-                bill_id = %check.bill_id,
-                payment_id = %check.payment_id,
-                outcome = ?reply.outcome,
-                evidence = %reply.evidence,
-                "payment checked"
-            );
+            let reply = allowed(reply, check.awaiting_task);
+            // A task still running is looked at again and again: its looks are debug.
+            macro_rules! checked {
+                ($level:ident) => {
+                    tracing::$level!(
+                        pos = C::KIND,
+                        restaurant_id = %restaurant_id,
+                        bill_id = %check.bill_id,
+                        payment_id = %check.payment_id,
+                        outcome = ?reply.outcome,
+                        evidence = %reply.evidence,
+                        "payment checked"
+                    )
+                };
+            }
+            if reply.outcome == Outcome::Pending {
+                checked!(debug);
+            } else {
+                checked!(info);
+            }
             Ok(Response::new(CheckPaymentResponse {
                 outcome: outcome_to_pb(reply.outcome) as i32,
                 bill_closed: reply.bill_closed,

@@ -3,7 +3,8 @@
 //! Async mode submits the task (`params.async`) and polls `GetTaskResponse` (sync) — soon at
 //! first, then backing off to every `poll_interval_ms` ([`poll_wait`]) — while the answer is
 //! `AwaitingAnswer`, until `task_timeout_s` plus a
-//! margin. Sync mode makes one call (`params.sync`) with an HTTP timeout of `task_timeout_s`
+//! margin; or, for a posting whose caller follows it itself ([`WsaClient::run_or_submit`]),
+//! leaves it running after the submission, and each later check is one [`WsaClient::look`]. Sync mode makes one call (`params.sync`) with an HTTP timeout of `task_timeout_s`
 //! plus the margin.
 //!
 //! Every outcome is reduced to a [`TaskReply`]: the `taskResponse`, or a [`TaskFailure`] with a
@@ -61,6 +62,26 @@ impl From<WsaError> for Failure {
             ..Failure::ours(e.verdict(), code, text)
         }
     }
+}
+
+pub use posgate_core::pos::{FIRST_POLL, poll_wait};
+
+/// A task submitted in async mode.
+#[derive(Debug)]
+pub enum Submitted {
+    /// The acknowledgement already decides it (an error, or an immediate answer).
+    Answered(TaskReply),
+    /// The task runs; its `taskGuid`.
+    Running(String),
+}
+
+/// One look at a submitted task.
+#[derive(Debug)]
+pub enum Look {
+    /// Its answer: the `taskResponse`, or the failure (unknown when it cannot be read).
+    Answered(Result<Value, TaskFailure>),
+    /// Not answered yet (or the look itself failed for a passing reason): what was said.
+    Running(String),
 }
 
 /// The result of one task.
@@ -137,6 +158,24 @@ impl WsaClient {
         reply
     }
 
+    /// Runs a write task like [`WsaClient::run`], except that in async mode it does not wait:
+    /// a task the acknowledgement does not answer is left running ([`Submitted::Running`]) for
+    /// the caller to [`WsaClient::look`] at later.
+    pub async fn run_or_submit<P: TaskParams>(&self, params: &P) -> Submitted {
+        if self.mode == TaskMode::Sync || P::READ {
+            return Submitted::Answered(self.run(params).await);
+        }
+        let started = Instant::now();
+        let submitted = self.submit(params).await;
+        let about = format!("object {}", self.object_id);
+        let (guid, failure) = match &submitted {
+            Submitted::Answered(r) => (r.task_guid.as_deref(), r.result.as_ref().err()),
+            Submitted::Running(guid) => (Some(guid.as_str()), None),
+        };
+        log_call(PEER, P::TASK_TYPE, &about, guid, started, failure);
+        submitted
+    }
+
     /// One `GetTaskResponse` call (no polling): the stored answer of `task_guid`, or
     /// `AwaitingAnswer` / `NotFound` / a transport failure.
     pub async fn get_task_response(&self, task_guid: &str) -> Result<Envelope, TaskFailure> {
@@ -185,41 +224,60 @@ impl WsaClient {
     }
 
     async fn run_async<P: TaskParams>(&self, params: &P) -> TaskReply {
-        let started = Instant::now();
-        let deadline = started + self.task_deadline();
+        let deadline = Instant::now() + self.task_deadline();
+        match self.submit(params).await {
+            Submitted::Answered(reply) => reply,
+            Submitted::Running(guid) => {
+                let result = self.poll(&guid, P::TASK_TYPE, deadline).await;
+                TaskReply {
+                    task_guid: Some(guid),
+                    result,
+                }
+            }
+        }
+    }
+
+    /// Submits a task in async mode: its answer when the acknowledgement carries one (an error:
+    /// auth, licence, limits; or an immediate answer), else the `taskGuid` of the running task.
+    pub async fn submit<P: TaskParams>(&self, params: &P) -> Submitted {
         let ack = match self
             .call(params, ModeKey::Async, self.task_deadline())
             .await
         {
             Err(f) => {
-                return TaskReply {
+                return Submitted::Answered(TaskReply {
                     task_guid: None,
                     result: Err(f),
-                };
+                });
             }
             Ok(env) => env,
         };
         let task_guid = ack.task_guid.clone();
-        // An error in the acknowledgement (auth, licence, limits) or an immediate answer.
         if ack.error.is_some() || ack.task_response.is_some() {
-            return TaskReply {
+            return Submitted::Answered(TaskReply {
                 task_guid,
                 result: interpret(ack),
-            };
+            });
         }
-        let Some(guid) = task_guid.clone() else {
-            return TaskReply {
+        match task_guid {
+            Some(guid) => {
+                tracing::debug!(task = P::TASK_TYPE, task_guid = %guid, "wsa task submitted");
+                Submitted::Running(guid)
+            }
+            None => Submitted::Answered(TaskReply {
                 task_guid: None,
                 result: Err(TaskFailure::ours(
                     Verdict::Unknown,
                     "WSA/NoTaskGuid",
                     "the task was accepted without a taskGuid; its result cannot be fetched",
                 )),
-            };
-        };
-        tracing::debug!(task = P::TASK_TYPE, task_guid = %guid, "wsa task submitted");
-        let result = self.poll(&guid, P::TASK_TYPE, deadline).await;
-        TaskReply { task_guid, result }
+            }),
+        }
+    }
+
+    /// The longest wait between two looks at a running task (`poll_interval_ms`).
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_interval
     }
 
     /// Polls `GetTaskResponse` until the task's answer or the deadline.
@@ -246,52 +304,60 @@ impl WsaClient {
             let wait = poll_wait(now - submitted, self.poll_interval);
             tokio::time::sleep(wait.min(deadline - now)).await;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let timeout = remaining.max(Duration::from_secs(1));
-            let params = GetTaskResponseParams {
-                task_guid: guid.to_string(),
-            };
-            let env = match self.call(&params, ModeKey::Sync, timeout).await {
-                Ok(env) => env,
-                // A redirect (or a request we cannot build) will not go away by polling.
-                Err(f) if f.is_refusal() => {
-                    return Err(cannot_read(guid, f.code, &f.text));
-                }
-                Err(f) => {
-                    // The poll failed, not the task: try again until the deadline.
-                    last = format!("{}: {}", f.code, f.text);
-                    continue;
-                }
-            };
-            match poll_step(&env, guid, task_type) {
-                PollStep::Answer => return interpret(env),
-                PollStep::Again => {
-                    last = env.error.as_ref().map_or_else(
-                        || "an answer with neither taskResponse nor error".into(),
-                        |e| format!("{}: {}", e.pos_code(), e.text()),
-                    );
-                }
-                PollStep::CannotRead => {
-                    let err = env.error.as_ref();
-                    let whose = (env.about(guid, task_type) == About::Other).then(|| {
-                        format!(
-                            "the answer is about task {} ({}), not this one",
-                            env.task_guid.as_deref().unwrap_or("?"),
-                            env.task_type.as_deref().unwrap_or("?")
-                        )
-                    });
-                    // The POS's own code and text, verbatim, whenever it gave them.
-                    let (code, said) = match err {
-                        Some(e) => (e.pos_code(), Some(e.text())),
-                        None => ("WSA/OtherTask".to_string(), None),
-                    };
-                    let text = [whose, said]
-                        .into_iter()
-                        .flatten()
-                        .filter(|t| !t.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(": ");
-                    return Err(cannot_read(guid, code, &text));
-                }
+            match self
+                .look(guid, task_type, remaining.max(Duration::from_secs(1)))
+                .await
+            {
+                Look::Answered(result) => return result,
+                Look::Running(said) => last = said,
+            }
+        }
+    }
+
+    /// One look at a submitted task (`GetTaskResponse`): its answer (classified as the same
+    /// answer to a sync task; an answer that cannot be read is an unknown outcome), or what
+    /// the server said while it runs. One look is what posgate's engine makes each time it
+    /// checks a posting answered "pending"; [`WsaClient::poll`] makes them in a loop.
+    pub async fn look(&self, guid: &str, task_type: &str, timeout: Duration) -> Look {
+        let params = GetTaskResponseParams {
+            task_guid: guid.to_string(),
+        };
+        let env = match self.call(&params, ModeKey::Sync, timeout).await {
+            Ok(env) => env,
+            // A redirect (or a request we cannot build) will not go away by polling.
+            Err(f) if f.is_refusal() => {
+                return Look::Answered(Err(cannot_read(guid, f.code, &f.text)));
+            }
+            // The poll failed, not the task: look again.
+            Err(f) => return Look::Running(format!("{}: {}", f.code, f.text)),
+        };
+        match poll_step(&env, guid, task_type) {
+            PollStep::Answer => Look::Answered(interpret(env)),
+            PollStep::Again => Look::Running(env.error.as_ref().map_or_else(
+                || "an answer with neither taskResponse nor error".into(),
+                |e| format!("{}: {}", e.pos_code(), e.text()),
+            )),
+            PollStep::CannotRead => {
+                let err = env.error.as_ref();
+                let whose = (env.about(guid, task_type) == About::Other).then(|| {
+                    format!(
+                        "the answer is about task {} ({}), not this one",
+                        env.task_guid.as_deref().unwrap_or("?"),
+                        env.task_type.as_deref().unwrap_or("?")
+                    )
+                });
+                // The POS's own code and text, verbatim, whenever it gave them.
+                let (code, said) = match err {
+                    Some(e) => (e.pos_code(), Some(e.text())),
+                    None => ("WSA/OtherTask".to_string(), None),
+                };
+                let text = [whose, said]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                Look::Answered(Err(cannot_read(guid, code, &text)))
             }
         }
     }
@@ -345,17 +411,6 @@ fn interpret(env: Envelope) -> Result<Value, TaskFailure> {
             "the answer carried neither taskResponse nor error",
         )
     })
-}
-
-/// The first poll's wait after submitting a task.
-pub const FIRST_POLL: Duration = Duration::from_millis(20);
-
-/// How long to wait before the next poll when the task was submitted `elapsed` ago: soon at
-/// first (most tasks take a fraction of a second), then a quarter of the time waited so far, so
-/// a task's answer is seen at most about a quarter of its own time late; never longer than
-/// `longest` (the restaurant's `poll_interval_ms`).
-pub fn poll_wait(elapsed: Duration, longest: Duration) -> Duration {
-    (elapsed / 4).max(FIRST_POLL).min(longest)
 }
 
 /// What one `GetTaskResponse` answer means while polling for task `guid` of `task_type`.

@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::classify::Verdict;
-use crate::client::{TaskFailure, WsaClient, http_client};
+use crate::client::{Look, Submitted, TaskFailure, WsaClient, http_client};
 use crate::settings::{AgentVersion, SETTINGS, WsaSettings};
 use crate::wire::{
     About, CompleteOrderParams, GetOrderListParams, GetOrderParams, Order, OrderListRow,
@@ -251,6 +251,43 @@ impl Restaurant {
     }
 }
 
+impl Restaurant {
+    /// What a PayOrder's answer says: the same whether it came at once, after polling, or from
+    /// a later look at the task.
+    fn paid(&self, result: Result<Value, TaskFailure>) -> PosReply {
+        match result {
+            Ok(v) => PosReply::applied().closed(pay_closed_bill(
+                self.cfg.agent_version,
+                Order::from_task_response(&v).as_ref(),
+            )),
+            Err(f) => f.reply(),
+        }
+    }
+
+    /// One look at the PayOrder task `guid` a posting left running: its answer, read as the
+    /// posting's own would have been, or "pending" while it runs.
+    async fn look_at_posting(&self, guid: &str) -> PosReply {
+        let task = PayOrderParams::TASK_TYPE;
+        match self
+            .client
+            .look(guid, task, self.client.task_deadline())
+            .await
+        {
+            Look::Answered(result) => {
+                let evidence = match &result {
+                    Ok(_) => format!("task {guid} answered: the payment is booked"),
+                    Err(f) => format!("task {guid} answered {}: {}", f.code, f.text),
+                };
+                self.paid(result)
+                    .reference(Some(guid.to_string()))
+                    .evidence(evidence)
+            }
+            Look::Running(said) => PosReply::pending(guid.to_string(), self.client.poll_interval())
+                .evidence(format!("task {guid} is still running ({said})")),
+        }
+    }
+}
+
 /// What the stored answer of the PayOrder `guid` decides, or (`Err`) why it decides nothing.
 async fn stored_answer(r: &Restaurant, guid: &str) -> Result<PosReply, String> {
     let said = |what: &str| format!("GetTaskResponse {guid}: {what}");
@@ -386,15 +423,19 @@ impl PosConnector for WsaConnector {
             cashier_id: cfg.cashier_id,
             is_full_order_required: true,
         };
-        let reply = r.client.run(&params).await;
-        let answer = match reply.result {
-            Ok(v) => PosReply::applied().closed(pay_closed_bill(
-                cfg.agent_version,
-                Order::from_task_response(&v).as_ref(),
-            )),
-            Err(f) => f.reply(),
+        // A caller that follows the task itself gets "pending" once it runs: this call then
+        // holds nothing while the agent works (seconds, for thousands of payments at once).
+        let reply = if p.may_pend {
+            match r.client.run_or_submit(&params).await {
+                Submitted::Answered(reply) => reply,
+                Submitted::Running(guid) => {
+                    return Ok(PosReply::pending(guid, r.client.poll_interval()));
+                }
+            }
+        } else {
+            r.client.run(&params).await
         };
-        Ok(answer.reference(reply.task_guid))
+        Ok(r.paid(reply.result).reference(reply.task_guid))
     }
 
     async fn close_bill(&self, r: &Restaurant, bill_id: &str, _payment_id: &str) -> PosReply {
@@ -463,6 +504,9 @@ impl PosConnector for WsaConnector {
     }
 
     async fn check_payment(&self, r: &Restaurant, check: &Check) -> PosReply {
+        if let (true, Some(guid)) = (check.awaiting_task, check.reference.as_deref()) {
+            return r.look_at_posting(guid).await;
+        }
         let mut found = Findings::default();
         // 1. The task's own answer, when we know its taskGuid.
         match check.reference.as_deref() {

@@ -8,7 +8,13 @@
 //! - `CloseBill`: CompleteOrder on agent v2; on agent v1 (there is no CompleteOrder) a read-only
 //!   confirmation, since r_keeper closes a v1 order itself once its prepayments cover the total.
 //! - `CheckPayment`: GetTaskResponse of the PayOrder's taskGuid, then the order now compared
-//!   with the bill read before posting (`posgate_core::pos::judge_posting`). Never posts.
+//!   with the bill read before posting (`posgate_core::pos::judge_posting`). Never posts. With
+//!   `awaiting_task` (the caller follows a posting answered `PENDING`): one GetTaskResponse of
+//!   the task, read exactly as the posting's own answer.
+//!
+//! In async mode a caller that follows the task itself (`may_answer_pending`: posgate's payment
+//! service) gets `PENDING` and the PayOrder's taskGuid once White Server has the task, and the
+//! call holds nothing while the agent works; otherwise the adapter polls until the answer.
 //!
 //! Stateless: posgate's payment service owns the state and the exactly-once logic, and sends
 //! each restaurant's connection with every call.
@@ -36,7 +42,11 @@
 //!   and the POS's code (`AgentError/WsaOrderError`) and text verbatim; wsError `Timeout`, no
 //!   answer by the deadline, or a transport failure after sending → `UNKNOWN`;
 //!   `TaskLimitExceeded`, `InternalError`, connection refused → `NOT_APPLIED`. `pos_reference`
-//!   is the PayOrder `taskGuid` whenever known.
+//!   is the PayOrder `taskGuid` whenever known. `PENDING` (async mode, asked for): the task
+//!   runs; `poll_interval_ms` is the restaurant's.
+//! - `CheckPayment` with `awaiting_task`: the task's answer as above, `PENDING` while it runs
+//!   (`AwaitingAnswer`, not stored yet, or a poll that failed in passing), `UNKNOWN` when its
+//!   answer cannot be read (a refused poll, an answer about another task).
 //! - `CloseBill`, agent v1: `Complited` → `APPLIED`, otherwise `REJECTED` `CLOSE_ORDER_BLOCKED`
 //!   (retried by posgate). `Describe` reports `separate_close_step = true`, `UP_TO_DUE` for v1,
 //!   and `reconcile_settle_ms` = the task timeout plus the margin.

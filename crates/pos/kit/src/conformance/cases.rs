@@ -152,6 +152,7 @@ impl<H: Harness> Session<H> {
                 bill_before,
                 close: false,
                 connection: Some(self.conn.clone()),
+                awaiting_task: false,
             })
             .await
             .unwrap_or_else(|e| panic!("{}: CheckPayment answered a gRPC error: {e}", self.at))
