@@ -60,6 +60,11 @@ pub struct PaymentsConfig {
     /// slow POS keeps each open for seconds: calls in flight to one POS kind are capped at
     /// 256 × this (4,096 by default).
     pub adapter_connections: usize,
+    /// Looks at postings' tasks (WSA async) in flight at once, for all restaurants: a payment
+    /// waits for a slot before it asks, holding nothing but its own small state. A POS server
+    /// busy with thousands of tasks answers looks slowly; without this bound each waiting
+    /// payment's look would wait inside the adapter, a gRPC call held on both sides.
+    pub task_looks_in_flight: usize,
     /// On shutdown, how long in-flight POS calls may take to finish and save.
     pub shutdown_grace_ms: u64,
     /// On shutdown, how long the service keeps answering calls after its health turned
@@ -112,6 +117,7 @@ impl Default for PaymentsConfig {
             poll_interval_ms: 3_000,
             adapter_connections: 16,
             adapter_timeout_ms: 200_000,
+            task_looks_in_flight: 512,
             shutdown_grace_ms: 15_000,
             drain_ms: 0,
             health_interval_ms: 5_000,
@@ -165,6 +171,10 @@ impl PaymentsConfig {
             "[payments] adapter_connections must be at least 1"
         );
         anyhow::ensure!(self.max_held >= 1, "[payments] max_held must be at least 1");
+        anyhow::ensure!(
+            self.task_looks_in_flight >= 1,
+            "[payments] task_looks_in_flight must be at least 1"
+        );
         anyhow::ensure!(
             self.lease_ms >= 100,
             "[payments] lease_ms = {} is too short: at least 100 (renewed every third of it); seconds are usual",

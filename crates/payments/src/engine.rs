@@ -76,9 +76,17 @@ struct Answer {
     reference: Option<String>,
     details: BTreeMap<String, String>,
     note: String,
-    /// The POS took the posting as a task and works on it: the longest wait between two looks
-    /// at it ([`Engine::follow_task`]).
-    pending: Option<Duration>,
+    /// The POS took the posting as a task and works on it ([`Engine::follow_task`]).
+    pending: Option<Pending>,
+}
+
+/// A posting the POS works on as a task.
+#[derive(Clone, Copy)]
+struct Pending {
+    /// The longest wait between two looks at it (0: the engine's own).
+    longest: Duration,
+    /// When the posting was sent: looks back off by the time since.
+    since: tokio::time::Instant,
 }
 
 impl Answer {
@@ -143,7 +151,10 @@ impl Answer {
             None => Answer::new(event, note),
         };
         if r.outcome == Outcome::Pending {
-            a.pending = Some(Duration::from_millis(r.poll_interval_ms));
+            a.pending = Some(Pending {
+                longest: Duration::from_millis(r.poll_interval_ms),
+                since: tokio::time::Instant::now(),
+            });
         }
         a.reference = r.reference;
         a.details = r.details;
@@ -172,6 +183,8 @@ pub struct Engine {
     /// whether it holds each one's lease yet ([`Engine::holds_lease`]).
     in_flight: Mutex<HashMap<String, bool>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Slots for looks at postings' tasks (`task_looks_in_flight`, see [`Engine::follow_task`]).
+    looks: Semaphore,
     /// Payments the scheduler handed to drives, per restaurant, until each drive ends: at most
     /// `max_held_per_restaurant` each ([`Queued`]).
     queued: Mutex<HashMap<String, usize>>,
@@ -244,6 +257,7 @@ impl Engine {
         notifier: Arc<Notifier>,
         cfg: Arc<PaymentsConfig>,
     ) -> Arc<Engine> {
+        let looks = cfg.task_looks_in_flight.max(1);
         Arc::new(Engine {
             store,
             pos,
@@ -257,6 +271,7 @@ impl Engine {
             backlogged: AtomicBool::new(false),
             in_flight: Mutex::default(),
             limits: Mutex::default(),
+            looks: Semaphore::new(looks),
             queued: Mutex::default(),
         })
     }
@@ -929,11 +944,18 @@ impl Engine {
             }
         }
         // `start` counted this posting: 1 = the first.
+        let sent = tokio::time::Instant::now();
         let reply = self
             .pos
             .post_payment(&rec.id, &rec.request, rec.attempts)
             .await;
         Some(match reply {
+            // A task: followed with looks that back off by the time since it was sent.
+            Ok(r) if r.outcome == Outcome::Pending => {
+                let mut a = Answer::posted(r);
+                a.pending = a.pending.map(|p| Pending { since: sent, ..p });
+                a
+            }
             // Refused before anything was sent: the adapter checked our request.
             Err(e @ PortError::BadRequest(_)) => Answer::ours(
                 Event::Rejected(Substate::OtherError),
@@ -959,8 +981,8 @@ impl Engine {
 
     /// Follows a posting the POS took as a task and works on (`pending`): saves the task's
     /// reference (a replica that takes the payment over after a crash checks that task), then
-    /// looks at the task — soon, then backing off to a quarter of the time waited, at most
-    /// `pending.pending` apart — until it answers or the POS's settle time is over. Between
+    /// looks at the task — soon, then backing off to a quarter of the time since it was sent,
+    /// at most the adapter's `poll_interval_ms` apart — until it answers or the POS's settle time is over. Between
     /// looks this payment holds no call to the adapter, and the adapter holds nothing of it.
     ///
     /// The task's answer is read as the posting's own would have been (the adapter's look at
@@ -972,9 +994,14 @@ impl Engine {
         rec: &mut PaymentRecord,
         pending: Answer,
     ) -> Result<Option<Answer>, StoreError> {
-        let sent = tokio::time::Instant::now();
-        let longest = pending
-            .pending
+        let Some(Pending {
+            longest,
+            since: sent,
+        }) = pending.pending
+        else {
+            return Ok(Some(pending));
+        };
+        let longest = Some(longest)
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_LOOK_INTERVAL);
         let Some(task) = pending.reference.clone() else {
@@ -1011,11 +1038,16 @@ impl Engine {
             }
             let wait = posgate_core::pos::poll_wait(now - sent, longest).min(deadline - now);
             tokio::time::sleep(wait).await;
-            let r = &rec.request;
-            let look = self
-                .pos
-                .check_payment(&rec.id, r, Some(&task), rec.bill_before.as_ref(), true)
-                .await;
+            let look = {
+                // Waiting for a slot holds nothing of the call; the slot is kept for the look.
+                let Ok(_slot) = self.looks.acquire().await else {
+                    continue;
+                };
+                let r = &rec.request;
+                self.pos
+                    .check_payment(&rec.id, r, Some(&task), rec.bill_before.as_ref(), true)
+                    .await
+            };
             match look {
                 Ok(reply) if reply.outcome != Outcome::Pending => {
                     let evidence = reply.evidence.clone();

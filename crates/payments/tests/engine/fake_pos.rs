@@ -157,6 +157,11 @@ struct State {
 
 pub struct FakePos {
     state: Mutex<State>,
+    /// How long a look at a task takes (zero: at once).
+    look_takes: Mutex<Duration>,
+    /// Looks under way now, and the most there ever were at once.
+    looking: std::sync::atomic::AtomicUsize,
+    most_looking: std::sync::atomic::AtomicUsize,
 }
 
 pub fn money(s: &str) -> Decimal {
@@ -177,7 +182,20 @@ impl FakePos {
                 caps,
                 describe_fails: None,
             }),
+            look_takes: Mutex::new(Duration::ZERO),
+            looking: Default::default(),
+            most_looking: Default::default(),
         }
+    }
+
+    /// Each look at a task takes `d` from now on.
+    pub fn looks_take(&self, d: Duration) {
+        *self.look_takes.lock().unwrap_or_else(|p| p.into_inner()) = d;
+    }
+
+    /// The most looks at tasks that were under way at once.
+    pub fn most_looks_at_once(&self) -> usize {
+        self.most_looking.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A POS that reads bills, wants the exact sum and settles an unanswered write at once
@@ -447,6 +465,12 @@ impl PosPort for FakePos {
         awaiting_task: bool,
     ) -> Result<PosReply, PortError> {
         let kind = if awaiting_task {
+            use std::sync::atomic::Ordering::SeqCst;
+            let takes = *self.look_takes.lock().unwrap_or_else(|p| p.into_inner());
+            let now = self.looking.fetch_add(1, SeqCst) + 1;
+            self.most_looking.fetch_max(now, SeqCst);
+            tokio::time::sleep(takes).await;
+            self.looking.fetch_sub(1, SeqCst);
             CallKind::Look
         } else {
             CallKind::Check

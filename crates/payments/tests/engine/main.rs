@@ -774,21 +774,22 @@ async fn a_late_apply_within_the_settle_time_is_found_and_not_posted_again() {
 
 // ---- postings the POS takes as tasks (WSA async) -------------------------------------------------
 
+/// A POS with bill `b1` (100.00, closed by the payment) whose first posting to it runs as a task
+/// ending as `ends` after `after_looks` looks; unanswered writes settle within `settle_ms`.
+fn tasked_pos(settle_ms: u64, ends: TaskEnd, after_looks: u32) -> FakePos {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, settle_ms));
+    pos.open_bill("b1", "100.00", true);
+    pos.script_post("b1", [Post::Task { ends, after_looks }]);
+    pos
+}
+
 /// A posting answered "pending" (the POS runs it as a task) is followed by looks at its task,
 /// not by another posting: the engine holds no POS call meanwhile, saves the task's reference
 /// before the first look (a replica taking over checks that task), and the task's answer
 /// decides as the posting's own would have.
 #[tokio::test]
 async fn a_posting_the_pos_takes_as_a_task_is_followed_to_its_answer() {
-    let pos = FakePos::new(caps(AmountRule::Exact, false, 5_000));
-    pos.open_bill("b1", "100.00", true);
-    pos.script_post(
-        "b1",
-        [Post::Task {
-            ends: TaskEnd::Book,
-            after_looks: 3,
-        }],
-    );
+    let pos = tasked_pos(5_000, TaskEnd::Book, 3);
     let h = Harness::start(pos, |_| {}).await;
     let id = h.pay("k1", "b1", "100.00", true).await;
     let rec = h.settled(&id).await;
@@ -854,15 +855,7 @@ async fn a_task_refused_is_a_refusal_and_one_failed_passingly_is_posted_again() 
 /// booking that lands later is found.
 #[tokio::test]
 async fn a_task_unanswered_within_the_settle_time_is_reconciled_from_its_reference() {
-    let pos = FakePos::new(caps(AmountRule::Exact, false, 300));
-    pos.open_bill("b1", "100.00", true);
-    pos.script_post(
-        "b1",
-        [Post::Task {
-            ends: TaskEnd::Book,
-            after_looks: u32::MAX,
-        }],
-    );
+    let pos = tasked_pos(300, TaskEnd::Book, u32::MAX);
     let h = Harness::start(pos, |c| {
         c.reconcile.initial_ms = 200;
         c.reconcile.max_delay_ms = 200;
@@ -909,19 +902,49 @@ async fn a_task_unanswered_within_the_settle_time_is_reconciled_from_its_referen
     h.shutdown().await;
 }
 
+/// Looks at tasks wait for one of `task_looks_in_flight` slots before they ask: a POS slow to
+/// answer them never has more looks under way than that, however many payments follow tasks.
+#[tokio::test]
+async fn looks_at_tasks_wait_for_a_slot() {
+    let pos = FakePos::new(caps(AmountRule::Exact, false, 5_000));
+    pos.looks_take(Duration::from_millis(30));
+    let bills: Vec<String> = (0..6).map(|i| format!("b{i}")).collect();
+    for b in &bills {
+        pos.open_bill(b, "10.00", true);
+        pos.script_post(
+            b,
+            [Post::Task {
+                ends: TaskEnd::Book,
+                after_looks: 2,
+            }],
+        );
+    }
+    let h = Harness::start(pos, |c| {
+        c.task_looks_in_flight = 2;
+        c.max_in_flight_per_restaurant = 10;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (i, b) in bills.iter().enumerate() {
+        ids.push(h.pay(&format!("k{i}"), b, "10.00", true).await);
+    }
+    for id in &ids {
+        assert_state(&h.settled(id).await, PaymentState::Closed, Step::Done);
+        assert_eq!(h.pos.booked(id).len(), 1);
+    }
+    assert_eq!(
+        h.pos.most_looks_at_once(),
+        2,
+        "six payments' looks, two slots: both used, never more"
+    );
+    h.shutdown().await;
+}
+
 /// A replica that stops while it follows a task saves the payment as an unknown outcome with
 /// the task's reference and lets it go: whoever takes it next reconciles that task.
 #[tokio::test]
 async fn a_replica_stopping_while_it_follows_a_task_leaves_it_unknown_with_its_reference() {
-    let pos = FakePos::new(caps(AmountRule::Exact, false, 60_000));
-    pos.open_bill("b1", "100.00", true);
-    pos.script_post(
-        "b1",
-        [Post::Task {
-            ends: TaskEnd::Never,
-            after_looks: 0,
-        }],
-    );
+    let pos = tasked_pos(60_000, TaskEnd::Never, 0);
     let h = Harness::start(pos, |_| {}).await;
     let id = h.pay("k1", "b1", "100.00", true).await;
     h.wait_for(&id, "following its task", |r| r.pos_reference.is_some())

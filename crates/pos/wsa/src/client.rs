@@ -158,15 +158,27 @@ impl WsaClient {
         reply
     }
 
-    /// Runs a write task like [`WsaClient::run`], except that in async mode it does not wait:
-    /// a task the acknowledgement does not answer is left running ([`Submitted::Running`]) for
-    /// the caller to [`WsaClient::look`] at later.
-    pub async fn run_or_submit<P: TaskParams>(&self, params: &P) -> Submitted {
+    /// Runs a write task like [`WsaClient::run`], except that in async mode it waits for the
+    /// answer for `inline` at most: a task still running then is left running
+    /// ([`Submitted::Running`]) for the caller to [`WsaClient::look`] at later.
+    pub async fn run_or_submit<P: TaskParams>(&self, params: &P, inline: Duration) -> Submitted {
         if self.mode == TaskMode::Sync || P::READ {
             return Submitted::Answered(self.run(params).await);
         }
         let started = Instant::now();
-        let submitted = self.submit(params).await;
+        let submitted = match self.submit(params).await {
+            Submitted::Running(guid) => {
+                let until = started + inline;
+                match self.poll_until(&guid, P::TASK_TYPE, started, until).await {
+                    Look::Answered(result) => Submitted::Answered(TaskReply {
+                        task_guid: Some(guid),
+                        result,
+                    }),
+                    Look::Running(_) => Submitted::Running(guid),
+                }
+            }
+            answered => answered,
+        };
         let about = format!("object {}", self.object_id);
         let (guid, failure) = match &submitted {
             Submitted::Answered(r) => (r.task_guid.as_deref(), r.result.as_ref().err()),
@@ -287,28 +299,45 @@ impl WsaClient {
         task_type: &str,
         deadline: Instant,
     ) -> Result<Value, TaskFailure> {
+        match self
+            .poll_until(guid, task_type, Instant::now(), deadline)
+            .await
+        {
+            Look::Answered(result) => result,
+            Look::Running(last) => Err(TaskFailure::ours(
+                Verdict::Unknown,
+                "AwaitingAnswer",
+                format!(
+                    "WSA gave no answer for task {guid} within {} s (last: {last})",
+                    self.task_deadline().as_secs()
+                ),
+            )),
+        }
+    }
+
+    /// Looks at the task submitted at `submitted` — soon, then backing off ([`poll_wait`]) —
+    /// until it answers or `until` (the last look at `until`): its answer, or what was last said.
+    pub async fn poll_until(
+        &self,
+        guid: &str,
+        task_type: &str,
+        submitted: Instant,
+        until: Instant,
+    ) -> Look {
         let mut last = String::from("AwaitingAnswer");
-        let submitted = Instant::now();
         loop {
             let now = Instant::now();
-            if now >= deadline {
-                return Err(TaskFailure::ours(
-                    Verdict::Unknown,
-                    "AwaitingAnswer",
-                    format!(
-                        "WSA gave no answer for task {guid} within {} s (last: {last})",
-                        self.task_deadline().as_secs()
-                    ),
-                ));
+            if now >= until {
+                return Look::Running(last);
             }
             let wait = poll_wait(now - submitted, self.poll_interval);
-            tokio::time::sleep(wait.min(deadline - now)).await;
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(wait.min(until - now)).await;
+            let remaining = until.saturating_duration_since(Instant::now());
             match self
                 .look(guid, task_type, remaining.max(Duration::from_secs(1)))
                 .await
             {
-                Look::Answered(result) => return result,
+                Look::Answered(result) => return Look::Answered(result),
                 Look::Running(said) => last = said,
             }
         }

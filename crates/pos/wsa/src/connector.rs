@@ -32,6 +32,14 @@ use crate::wire::{
     PayOrderParams, PaymentLine, Product, TaskParams, is_completed_status, same_guid,
 };
 
+/// The longest one look at a posting's task may take: a stored answer is read at once, and a
+/// look that times out only says "still running" (the caller looks again).
+const LOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a posting whose caller follows its task waits for the task's answer before it
+/// answers "pending": a task answered within it costs the caller no look.
+const INLINE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What `Describe` reports as `pos_kind`.
 pub const POS_KIND: &str = "r_keeper_wsa";
 
@@ -268,11 +276,8 @@ impl Restaurant {
     /// posting's own would have been, or "pending" while it runs.
     async fn look_at_posting(&self, guid: &str) -> PosReply {
         let task = PayOrderParams::TASK_TYPE;
-        match self
-            .client
-            .look(guid, task, self.client.task_deadline())
-            .await
-        {
+        let timeout = LOOK_TIMEOUT.min(self.client.task_deadline());
+        match self.client.look(guid, task, timeout).await {
             Look::Answered(result) => {
                 let evidence = match &result {
                     Ok(_) => format!("task {guid} answered: the payment is booked"),
@@ -423,10 +428,11 @@ impl PosConnector for WsaConnector {
             cashier_id: cfg.cashier_id,
             is_full_order_required: true,
         };
-        // A caller that follows the task itself gets "pending" once it runs: this call then
-        // holds nothing while the agent works (seconds, for thousands of payments at once).
+        // A caller that follows the task itself gets "pending" if it still runs after a short
+        // wait (most tasks answer within it): this call then holds nothing while the agent
+        // works (seconds, for thousands of payments at once).
         let reply = if p.may_pend {
-            match r.client.run_or_submit(&params).await {
+            match r.client.run_or_submit(&params, INLINE_WAIT).await {
                 Submitted::Answered(reply) => reply,
                 Submitted::Running(guid) => {
                     return Ok(PosReply::pending(guid, r.client.poll_interval()));
