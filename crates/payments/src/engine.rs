@@ -982,8 +982,9 @@ impl Engine {
     /// Follows a posting the POS took as a task and works on (`pending`): saves the task's
     /// reference (a replica that takes the payment over after a crash checks that task), then
     /// looks at the task — soon, then backing off to a quarter of the time since it was sent,
-    /// at most the adapter's `poll_interval_ms` apart — until it answers or the POS's settle time is over. Between
-    /// looks this payment holds no call to the adapter, and the adapter holds nothing of it.
+    /// at most the adapter's `poll_interval_ms` apart — until it answers or the POS's settle
+    /// time is over. Between looks this payment holds no call to the adapter, and the adapter
+    /// holds nothing of it. Each look first waits for one of `task_looks_in_flight` slots.
     ///
     /// The task's answer is read as the posting's own would have been (the adapter's look at
     /// it is the same reading); a look that fails or finds it running decides nothing. Past the

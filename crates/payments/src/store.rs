@@ -32,6 +32,12 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::writer::Writers;
 
+/// Connections to a SQLite file: the writer lane's, the registry reader's and two for the other
+/// reads (point reads of a few rows, the scheduler's scan). Each is a thread of sqlx's with its
+/// own page cache, and each thread that allocates gets a malloc arena of its own: with 8, the
+/// payment service peaked ~10 MiB higher at 10,000 payments in flight, no faster at 16.
+const SQLITE_CONNECTIONS: u32 = 4;
+
 /// Writer lanes on PostgreSQL (each a connection committing batches); SQLite has one writer.
 const POSTGRES_WRITE_LANES: usize = 4;
 
@@ -273,7 +279,7 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             // An in-memory database lives in one connection.
-            .max_connections(if memory { 1 } else { 8 })
+            .max_connections(if memory { 1 } else { SQLITE_CONNECTIONS })
             .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
