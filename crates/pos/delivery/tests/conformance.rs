@@ -116,6 +116,11 @@ impl Harness for Delivery {
             Fault::Redirect { location } => (FaultKind::Redirect { location }, Armed::NOW),
             // A proxy's 503 page.
             Fault::HtmlErrorPage => (FaultKind::Unavailable, Armed::NOW),
+            // White Server answers /pay after the delay, within the adapter's timeouts.
+            Fault::Slow(d) => {
+                let delay_ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                (FaultKind::Latency { delay_ms }, Armed::NOW)
+            }
         };
         self.sim
             .inject(SimFault::new(kind).for_order(bill).times(1));

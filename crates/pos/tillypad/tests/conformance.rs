@@ -116,6 +116,11 @@ impl Harness for Tillypad {
                 },
                 Armed::NOW,
             ),
+            // Applied and answered after the delay, within the request timeout.
+            Fault::Slow(d) => {
+                let delay_ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                (FaultKind::Slow { delay_ms }, Armed::NOW)
+            }
         };
         sim.inject(SimFault::new(kind).for_tab(bill).times(1));
         Ok(armed)

@@ -110,6 +110,11 @@ impl Harness for Wsa {
             ),
             Fault::Redirect { location } => (FaultKind::Redirect { location }, Armed::NOW),
             Fault::HtmlErrorPage => (FaultKind::Html { status: 502 }, Armed::NOW),
+            // The agent runs the task after the delay (async: AwaitingAnswer until then).
+            Fault::Slow(d) => {
+                let delay_ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                (FaultKind::Slow { delay_ms }, Armed::NOW)
+            }
         };
         self.sim.inject(
             SimFault::new(kind)

@@ -391,6 +391,98 @@ pub async fn lost_answer<H: Harness>() {
     assert_eq!(s.booked(&bill).await, 1, "{at}: CheckPayment never posts");
 }
 
+/// How long the POS works on the posting in [`followed_pay`].
+const SLOW: Duration = Duration::from_millis(400);
+
+/// A caller that follows the POS's work itself (`may_answer_pending`, as the payment service
+/// does) gets what a caller that waits gets. The POS takes its time: the posting is `APPLIED`
+/// at once, or `PENDING` naming the POS's task (and how often to look); then each look
+/// (`CheckPayment` with `awaiting_task`) is `PENDING` while the POS works and `APPLIED` once it
+/// has, and looks never post: booked exactly once.
+pub async fn followed_pay<H: Harness>() {
+    let mut s = Session::<H>::start("followed_pay").await;
+    let bill = s.h.open_bill(A, total()).await;
+    if s.arm(&bill, Fault::Slow(SLOW)).await.is_none() {
+        return;
+    }
+    let at = s.at.clone();
+    let started = Instant::now();
+    let r = s
+        .adapter
+        .client
+        .post_payment(PostPaymentRequest {
+            may_answer_pending: true,
+            restaurant_id: A.id().into(),
+            bill_id: bill.clone(),
+            payment_id: payment_id(&bill),
+            amount: total().to_string(),
+            attempt: 1,
+            connection: Some(s.conn.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{at}: PostPayment answered a gRPC error: {e}"))
+        .into_inner();
+    let (answer, closed) = match outcome(r.outcome) {
+        Outcome::Pending => {
+            assert!(
+                !r.pos_reference.is_empty(),
+                "{at}: PENDING must name the POS's task in pos_reference: {r:?}"
+            );
+            assert!(
+                r.failure.is_none() && !r.bill_closed,
+                "{at}: PENDING decides nothing yet: {r:?}"
+            );
+            let mut running = 0;
+            loop {
+                let interval = Duration::from_millis(r.poll_interval_ms.clamp(10, 200));
+                tokio::time::sleep(interval).await;
+                let look = s
+                    .adapter
+                    .client
+                    .check_payment(CheckPaymentRequest {
+                        restaurant_id: A.id().into(),
+                        bill_id: bill.clone(),
+                        payment_id: payment_id(&bill),
+                        amount: total().to_string(),
+                        pos_reference: r.pos_reference.clone(),
+                        bill_before: None,
+                        close: false,
+                        connection: Some(s.conn.clone()),
+                        awaiting_task: true,
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("{at}: a look answered a gRPC error: {e}"))
+                    .into_inner();
+                if outcome(look.outcome) != Outcome::Pending {
+                    assert!(
+                        running >= 1 || started.elapsed() >= SLOW,
+                        "{at}: the task answered before the POS had done its work: {look:?}"
+                    );
+                    break (look.outcome, look.bill_closed);
+                }
+                running += 1;
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "{at}: the task never answered a look: {look:?}"
+                );
+            }
+        }
+        _ => (r.outcome, r.bill_closed),
+    };
+    assert_eq!(
+        outcome(answer),
+        Outcome::Applied,
+        "{at}: a slow POS that applies the payment, followed by its caller"
+    );
+    assert_eq!(
+        closed, !s.d.separate_close_step,
+        "{at}: an exact payment closes the bill unless closing is a separate step"
+    );
+    tokio::time::sleep(LATE_MARGIN).await;
+    assert_eq!(s.booked(&bill).await, 1, "{at}: booked exactly once");
+}
+
 /// The POS answers after the adapter's deadline (and may apply late): `UNKNOWN` or
 /// `NOT_APPLIED`, never `APPLIED` on faith; `NOT_APPLIED` only if nothing was booked after all;
 /// and `CheckPayment` never contradicts the ledger.

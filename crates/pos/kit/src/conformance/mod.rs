@@ -55,6 +55,7 @@ pub const CASES: &[&str] = &[
     "tls_with_ca",
     "tls_without_ca",
     "common_settings",
+    "followed_pay",
 ];
 
 /// One `#[tokio::test]` per conformance case for a [`Harness`] type, plus a test that every
@@ -91,6 +92,7 @@ macro_rules! conformance_suite {
             tls_with_ca,
             tls_without_ca,
             common_settings,
+            followed_pay,
         );
     };
     ($harness:ty; $($(#[$attr:meta])* $case:ident),+ $(,)?) => {
@@ -163,6 +165,9 @@ pub enum Fault {
     Redirect { location: String },
     /// A proxy in front of the POS answers a 5xx HTML error page; nothing reaches the POS.
     HtmlErrorPage,
+    /// The POS works on the posting this long — well within the adapter's deadline — then
+    /// applies it and answers.
+    Slow(Duration),
 }
 
 /// A fault the harness armed.
