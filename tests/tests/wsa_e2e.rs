@@ -901,3 +901,46 @@ async fn a_dead_workers_payment_is_taken_over_in_seconds() {
         started.elapsed()
     );
 }
+
+/// A replica killed while it follows a WSA task (the posting was answered PENDING; the payment
+/// saved the task's reference and looks at it): the replica that takes the payment over
+/// reconciles that task from the saved reference, and nothing is posted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_while_it_follows_a_task_is_taken_over_and_posts_once() {
+    let mut s = Stack::start_with(Options {
+        lease_ms: 1_000,
+        pay_wait_ms: 300,
+        ..Options::default()
+    })
+    .await;
+    let replica = s.add_payments_replica().await;
+    let bill = s.add_order(DEMO_OBJECT_ID, "31.00");
+    // The agent works 1.5 s on the PayOrder ("demo" is in async mode): long past the
+    // adapter's short wait, so the posting is answered PENDING and followed.
+    s.sim.inject(
+        Fault::new(FaultKind::Slow { delay_ms: 1_500 })
+            .for_task("PayOrder")
+            .times(1),
+    );
+    let p = s
+        .client()
+        .pay_bill(pay("followed-task", "demo", &bill, "31.00"))
+        .await
+        .unwrap()
+        .into_inner();
+    let following = s
+        .wait_until(&p.payment_id, 10, |p| !p.pos_reference.is_empty())
+        .await;
+    assert_eq!(state(&following), S::Posting, "{following:?}");
+    // Whichever replica follows it, kill the first; if the other one does, this is the easy
+    // case and it still must finish.
+    s.kill_payments().await;
+    s.client = replica;
+    let p = s.wait_until(&p.payment_id, 30, |p| p.r#final).await;
+    assert_eq!(state(&p), S::Closed, "{p:?}");
+    assert_eq!(
+        p.pos_reference, following.pos_reference,
+        "the task followed is the one that booked it"
+    );
+    assert_eq!(s.postings(&bill), 1, "posted once");
+}
