@@ -6,6 +6,8 @@
 //! - `posgate restaurant add | update | show | list | disable | import` manage the registry.
 //! - `posgate bench` measures what posgate costs (its services as separate processes).
 
+posgate_grpc::global_allocator!();
+
 mod adapters;
 mod bench;
 #[macro_use]

@@ -15,6 +15,8 @@
 //! **Traces** ([`telemetry`]): W3C `traceparent` read by every server ([`TraceContextLayer`])
 //! and sent on every call made with a [`CallerToken`]; OTLP export off unless configured.
 //!
+//! **Memory** ([`alloc`]): jemalloc for every service binary ([`global_allocator!`]).
+//!
 //! **Limits**: [`server`] builds a tonic server with per-connection concurrency, message and
 //! timeout limits, so one bad client cannot tie up a service.
 
@@ -22,6 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub mod admin;
+pub mod alloc;
 mod auth;
 pub mod health;
 pub mod logs;

@@ -1,5 +1,7 @@
 //! `posgate-payments`: the payment service alone, for deployments that scale it on its own.
 
+posgate_grpc::global_allocator!();
+
 use std::path::PathBuf;
 
 use clap::Parser;

@@ -1,5 +1,7 @@
 //! `posgate-expirenza --config posgate.toml`: the Expirenza callback adapter.
 
+posgate_grpc::global_allocator!();
+
 use std::path::PathBuf;
 
 use clap::Parser;

@@ -75,6 +75,9 @@ pub use http::{
     Fate, HostLimits, HttpAnswer, HttpFailure, HttpPolicy, PosCall, check_ca_pem, read_ca_bundle,
     send,
 };
+/// jemalloc for an adapter's binary: `posgate_pos_kit::global_allocator!();` in its `main.rs`
+/// (see `posgate_grpc::alloc`).
+pub use posgate_grpc::global_allocator;
 pub use run::{
     AdapterConfig, AdapterProcess, load_config, main, serve, serve_adapter, serve_adapter_with,
 };

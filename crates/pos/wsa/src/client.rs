@@ -4,8 +4,9 @@
 //! first, then backing off to every `poll_interval_ms` ([`poll_wait`]) — while the answer is
 //! `AwaitingAnswer`, until `task_timeout_s` plus a
 //! margin; or, for a posting whose caller follows it itself ([`WsaClient::run_or_submit`]),
-//! leaves it running after the submission, and each later check is one [`WsaClient::look`]. Sync mode makes one call (`params.sync`) with an HTTP timeout of `task_timeout_s`
-//! plus the margin.
+//! polls only for a short while and leaves it running, and each later check is one
+//! [`WsaClient::look`]. Sync mode makes one call (`params.sync`) with an HTTP timeout of
+//! `task_timeout_s` plus the margin.
 //!
 //! Every outcome is reduced to a [`TaskReply`]: the `taskResponse`, or a [`TaskFailure`] with a
 //! [`Verdict`] (refused / unknown / transient), the POS code and text verbatim. HTTP follows the
