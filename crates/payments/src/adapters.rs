@@ -130,24 +130,30 @@ impl Adapters {
 
     /// A call to the adapter of a POS kind that holds little while the POS takes its time
     /// ([`posgate_grpc::unary`]; the engine's POS calls, held for every payment in flight):
-    /// `path` is the method's (`/posgate.v1.PosAdapter/PostPayment`), the adapter call deadline
-    /// and the token are set. `None` when no adapter serves the kind.
+    /// `path` is the method's (`/posgate.v1.PosAdapter/PostPayment`), the deadline (`within`,
+    /// else the adapter call deadline) and the token are set. `None` when no adapter serves the
+    /// kind.
     pub fn call<Req, Resp>(
         &self,
         pos_kind: &str,
         path: &'static str,
         msg: Req,
+        within: Option<Duration>,
     ) -> Option<BoxFuture<'static, Result<Resp, tonic::Status>>>
     where
         Req: prost::Message,
         Resp: prost::Message + Default + 'static,
     {
         let channel = self.channel_for_kind(pos_kind)?;
+        let mut req = self.request(msg);
+        if let Some(d) = within {
+            req.set_timeout(d.min(self.call_timeout));
+        }
         Some(posgate_grpc::unary::unary(
             channel,
             &mut self.token.clone(),
             path,
-            self.request(msg),
+            req,
             posgate_grpc::MAX_MESSAGE_BYTES,
         ))
     }

@@ -125,13 +125,32 @@ impl GrpcPos {
         Req: prost::Message,
         Resp: prost::Message + Default + 'static,
     {
+        self.call_within(pos_kind, path, msg, None)
+    }
+
+    /// [`GrpcPos::call`] with its own deadline (`None`: the adapter call deadline).
+    fn call_within<Req, Resp>(
+        &self,
+        pos_kind: &str,
+        path: &'static str,
+        msg: Req,
+        within: Option<std::time::Duration>,
+    ) -> Result<Call<'static, Resp>, PortError>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default + 'static,
+    {
         let call = self
             .adapters
-            .call(pos_kind, path, msg)
+            .call(pos_kind, path, msg, within)
             .ok_or(PortError::NoRoute)?;
         Ok(Box::pin(async move { call.await.map_err(port_error) }))
     }
 }
+
+/// The deadline of one look at a posting's task (`CheckPayment` with `awaiting_task`): longer
+/// than an adapter's own look may take (WSA: 10 s), far shorter than a POS call's.
+const LOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// An adapter call under way, as [`timed`] takes it.
 type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
@@ -382,7 +401,12 @@ impl PosPort for GrpcPos {
             &route.pos_kind,
             &req.restaurant_id,
             "check_payment",
-            || self.call(&route.pos_kind, method::CHECK_PAYMENT, check),
+            || {
+                // A look is one read of a stored answer: a hung adapter holds its slot (one of
+                // `task_looks_in_flight`) this long at most, not the POS calls' deadline.
+                let within = awaiting_task.then_some(LOOK_DEADLINE);
+                self.call_within(&route.pos_kind, method::CHECK_PAYMENT, check, within)
+            },
             |r: &pb::CheckPaymentResponse| metric_definitions::outcome(outcome(r.outcome)),
         )
         .await?;
@@ -445,6 +469,81 @@ mod tests {
         let post = pos.post_payment("p1", &req, 1);
         let size = std::mem::size_of_val(&*post);
         assert!(size <= 512, "posting: {size} bytes");
+    }
+
+    /// A look at a posting's task is sent with its own short deadline (a hung adapter holds a
+    /// look slot that long at most); a check after a lost answer keeps the adapter call
+    /// deadline. Seen from a hand-made adapter that keeps each call's `grpc-timeout`.
+    #[tokio::test]
+    async fn a_look_carries_its_own_short_deadline_and_a_check_the_call_deadline() {
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let kept = Arc::clone(&seen);
+        let adapter = axum::Router::new().fallback(move |headers: http::HeaderMap| {
+            let kept = Arc::clone(&kept);
+            async move {
+                let timeout = headers
+                    .get("grpc-timeout")
+                    .map(|v| v.to_str().unwrap_or("?"));
+                kept.lock()
+                    .unwrap()
+                    .push(timeout.unwrap_or("none").to_string());
+                // Trailers-only: refused, so the port answers at once.
+                http::Response::builder()
+                    .header("content-type", "application/grpc")
+                    .header("grpc-status", "14")
+                    .body(axum::body::Body::empty())
+                    .unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, adapter).await });
+
+        let (_, store, _) = crate::engine::tests::unasked_engine().await;
+        let spec = crate::registry::RestaurantSpec {
+            display_name: "R".into(),
+            pos_kind: "wsa".into(),
+            currency: "UAH".into(),
+            currency_scale: 2,
+            pos_settings: BTreeMap::new(),
+            pos_secrets: BTreeMap::new(),
+            expirenza: None,
+        };
+        let req = crate::engine::tests::record().request;
+        store
+            .registry()
+            .create(&req.restaurant_id, &spec, 0)
+            .await
+            .unwrap();
+        let mut cfg = crate::config::PaymentsConfig::default();
+        cfg.adapters.insert("wsa".into(), format!("http://{addr}"));
+        let pos = GrpcPos::new(Adapters::new(&cfg, store.registry()).unwrap());
+        for awaiting_task in [true, false] {
+            let answer = pos.check_payment("p1", &req, Some("task-1"), None, awaiting_task);
+            assert!(answer.await.is_err(), "the hand-made adapter refuses");
+        }
+        // `grpc-timeout`: digits and a unit (gRPC over HTTP/2).
+        let read = |v: &str| {
+            let (n, unit) = v.split_at(v.len() - 1);
+            let n: u64 = n.parse().unwrap_or_else(|_| panic!("grpc-timeout {v:?}"));
+            match unit {
+                "H" => Duration::from_secs(n * 3600),
+                "M" => Duration::from_secs(n * 60),
+                "S" => Duration::from_secs(n),
+                "m" => Duration::from_millis(n),
+                "u" => Duration::from_micros(n),
+                "n" => Duration::from_nanos(n),
+                _ => panic!("grpc-timeout {v:?}"),
+            }
+        };
+        let sent: Vec<Duration> = seen.lock().unwrap().iter().map(|v| read(v)).collect();
+        assert_eq!(
+            sent,
+            [LOOK_DEADLINE, Duration::from_millis(cfg.adapter_timeout_ms)],
+            "a look's deadline, then a check's"
+        );
     }
 
     /// A payment's adapter call is held for the whole POS call (seconds) of every payment in
