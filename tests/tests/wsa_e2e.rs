@@ -842,18 +842,8 @@ async fn a_pos_call_longer_than_the_lease_keeps_its_worker() {
     })
     .await;
     let _replica = s.add_payments_replica().await;
-    let bill = s.add_order(DEMO_OBJECT_ID, "30.00");
-    s.sim.inject(
-        Fault::new(FaultKind::Slow { delay_ms: 2_500 })
-            .for_task("PayOrder")
-            .times(1),
-    );
-    let p = s
-        .client()
-        .pay_bill(pay("long-call", "demo-sync", &bill, "30.00"))
-        .await
-        .unwrap()
-        .into_inner();
+    let slow = FaultKind::Slow { delay_ms: 2_500 };
+    let (bill, p) = pay_with_next_pay_order(&s, slow, "long-call", "demo-sync", "30.00").await;
     let p = s.wait_until(&p.payment_id, 20, |p| p.r#final).await;
     assert_eq!(state(&p), S::Closed, "{p:?}");
     assert_eq!(s.postings(&bill), 1);
@@ -866,27 +856,11 @@ async fn a_pos_call_longer_than_the_lease_keeps_its_worker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_workers_payment_is_taken_over_in_seconds() {
-    let mut s = Stack::start_with(Options {
-        lease_ms: 1_000,
-        pay_wait_ms: 300,
-        ..Options::default()
-    })
-    .await;
-    let replica = s.add_payments_replica().await;
-    let bill = s.add_order(DEMO_OBJECT_ID, "31.00");
+    let (mut s, replica) = two_replicas().await;
     // The agent sits on the first PayOrder (2 s, then Timeout, nothing applied): the worker
     // is killed in the middle of that call.
-    s.sim.inject(
-        Fault::new(FaultKind::AgentTimeout)
-            .for_task("PayOrder")
-            .times(1),
-    );
-    let p = s
-        .client()
-        .pay_bill(pay("dead-worker", "demo-sync", &bill, "31.00"))
-        .await
-        .unwrap()
-        .into_inner();
+    let timeout = FaultKind::AgentTimeout;
+    let (bill, p) = pay_with_next_pay_order(&s, timeout, "dead-worker", "demo-sync", "31.00").await;
     // Whichever replica took it, kill the first; if the replica holds it, this is the easy
     // case and it still must finish.
     s.kill_payments().await;
@@ -907,27 +881,11 @@ async fn a_dead_workers_payment_is_taken_over_in_seconds() {
 /// reconciles that task from the saved reference, and nothing is posted twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_while_it_follows_a_task_is_taken_over_and_posts_once() {
-    let mut s = Stack::start_with(Options {
-        lease_ms: 1_000,
-        pay_wait_ms: 300,
-        ..Options::default()
-    })
-    .await;
-    let replica = s.add_payments_replica().await;
-    let bill = s.add_order(DEMO_OBJECT_ID, "31.00");
+    let (mut s, replica) = two_replicas().await;
     // The agent works 1.5 s on the PayOrder ("demo" is in async mode): long past the
     // adapter's short wait, so the posting is answered PENDING and followed.
-    s.sim.inject(
-        Fault::new(FaultKind::Slow { delay_ms: 1_500 })
-            .for_task("PayOrder")
-            .times(1),
-    );
-    let p = s
-        .client()
-        .pay_bill(pay("followed-task", "demo", &bill, "31.00"))
-        .await
-        .unwrap()
-        .into_inner();
+    let slow = FaultKind::Slow { delay_ms: 1_500 };
+    let (bill, p) = pay_with_next_pay_order(&s, slow, "followed-task", "demo", "31.00").await;
     let following = s
         .wait_until(&p.payment_id, 10, |p| !p.pos_reference.is_empty())
         .await;
@@ -943,4 +901,38 @@ async fn a_replica_killed_while_it_follows_a_task_is_taken_over_and_posts_once()
         "the task followed is the one that booked it"
     );
     assert_eq!(s.postings(&bill), 1, "posted once");
+}
+
+/// A stack with a 1 s lease and PayBill waiting 300 ms, and a second payment replica (its
+/// client).
+async fn two_replicas() -> (Stack, posgate_tests::Client) {
+    let mut s = Stack::start_with(Options {
+        lease_ms: 1_000,
+        pay_wait_ms: 300,
+        ..Options::default()
+    })
+    .await;
+    let replica = s.add_payments_replica().await;
+    (s, replica)
+}
+
+/// Opens a bill of `amount` at the demo object, arms `fault` on the next PayOrder and pays the
+/// bill at `restaurant` under `key`: the bill and the payment as PayBill answered it.
+async fn pay_with_next_pay_order(
+    s: &Stack,
+    fault: FaultKind,
+    key: &str,
+    restaurant: &str,
+    amount: &str,
+) -> (String, pb::Payment) {
+    let bill = s.add_order(DEMO_OBJECT_ID, amount);
+    s.sim
+        .inject(Fault::new(fault).for_task("PayOrder").times(1));
+    let p = s
+        .client()
+        .pay_bill(pay(key, restaurant, &bill, amount))
+        .await
+        .unwrap()
+        .into_inner();
+    (bill, p)
 }

@@ -169,6 +169,31 @@ pub async fn serve_adapter<A: PosAdapter>(
         .map_err(|e| anyhow::anyhow!("{name} gRPC server failed: {e}"))
 }
 
+/// A `grpc-timeout` header's value as a duration (gRPC over HTTP/2: at most 8 digits, then
+/// `H`, `M`, `S`, `m`, `u` or `n`); anything else is `None`.
+pub fn grpc_timeout(v: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    // ASCII only, so the unit is the last byte (a header value may be any bytes).
+    if !v.is_ascii() {
+        return None;
+    }
+    let split = v.len().checked_sub(1)?;
+    let (digits, unit) = v.split_at(split);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 /// The connections a server accepts on `listener`, with `TCP_NODELAY`: tonic ignores the
 /// builder's `tcp_nodelay` for `serve_with_incoming*`, and without it an answer written in more
 /// than one segment (headers, message, trailers) may wait for the caller's delayed ACK (40 ms
@@ -238,4 +263,34 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grpc_timeout_header_reads_in_its_units_and_anything_else_is_none() {
+        use std::time::Duration;
+        assert_eq!(grpc_timeout("200000m"), Some(Duration::from_secs(200)));
+        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout("750u"), Some(Duration::from_micros(750)));
+        assert_eq!(grpc_timeout("99n"), Some(Duration::from_nanos(99)));
+        for bad in [
+            "",
+            "S",
+            "5",
+            "5s",
+            "-5S",
+            "123456789S",
+            "1.5S",
+            "5 S",
+            "5é",
+            "é",
+        ] {
+            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -502,15 +502,7 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, adapter).await });
 
         let (_, store, _) = crate::engine::tests::unasked_engine().await;
-        let spec = crate::registry::RestaurantSpec {
-            display_name: "R".into(),
-            pos_kind: "wsa".into(),
-            currency: "UAH".into(),
-            currency_scale: 2,
-            pos_settings: BTreeMap::new(),
-            pos_secrets: BTreeMap::new(),
-            expirenza: None,
-        };
+        let spec = crate::registry::tests::spec(None);
         let req = crate::engine::tests::record().request;
         store
             .registry()
@@ -524,24 +516,18 @@ mod tests {
             let answer = pos.check_payment("p1", &req, Some("task-1"), None, awaiting_task);
             assert!(answer.await.is_err(), "the hand-made adapter refuses");
         }
-        // `grpc-timeout`: digits and a unit (gRPC over HTTP/2).
-        let read = |v: &str| {
-            let (n, unit) = v.split_at(v.len() - 1);
-            let n: u64 = n.parse().unwrap_or_else(|_| panic!("grpc-timeout {v:?}"));
-            match unit {
-                "H" => Duration::from_secs(n * 3600),
-                "M" => Duration::from_secs(n * 60),
-                "S" => Duration::from_secs(n),
-                "m" => Duration::from_millis(n),
-                "u" => Duration::from_micros(n),
-                "n" => Duration::from_nanos(n),
-                _ => panic!("grpc-timeout {v:?}"),
-            }
-        };
-        let sent: Vec<Duration> = seen.lock().unwrap().iter().map(|v| read(v)).collect();
+        let sent: Vec<Option<Duration>> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| posgate_grpc::grpc_timeout(v))
+            .collect();
         assert_eq!(
             sent,
-            [LOOK_DEADLINE, Duration::from_millis(cfg.adapter_timeout_ms)],
+            [
+                Some(LOOK_DEADLINE),
+                Some(Duration::from_millis(cfg.adapter_timeout_ms))
+            ],
             "a look's deadline, then a check's"
         );
     }

@@ -760,12 +760,13 @@ async fn listen(url: String, cache: Weak<RegistryCache>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::secrets::SecretsConfig;
     use crate::store::Store;
 
-    fn spec(expirenza: Option<(&str, &str)>) -> RestaurantSpec {
+    /// A WSA restaurant in UAH, with an Expirenza channel `(resto_id, key)` when given.
+    pub(crate) fn spec(expirenza: Option<(&str, &str)>) -> RestaurantSpec {
         RestaurantSpec {
             display_name: "R".into(),
             pos_kind: "wsa".into(),

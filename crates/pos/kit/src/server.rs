@@ -50,33 +50,9 @@ type Handled<'f, T> =
 /// digits and a unit: `H`, `M`, `S`, `m`, `u`, `n`), less a tenth of it (at most 1 s) for the
 /// answer to get back. None without one, or one that does not parse.
 fn deadline_of(metadata: &tonic::metadata::MetadataMap) -> Option<tokio::time::Instant> {
-    let timeout = grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)?;
+    let timeout = posgate_grpc::grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)?;
     let margin = (timeout / 10).min(std::time::Duration::from_secs(1));
     Some(tokio::time::Instant::now() + (timeout - margin))
-}
-
-/// A `grpc-timeout` header's value as a duration.
-fn grpc_timeout(v: &str) -> Option<std::time::Duration> {
-    use std::time::Duration;
-    // ASCII only, so the unit is the last byte (a header value may be any bytes).
-    if !v.is_ascii() {
-        return None;
-    }
-    let split = v.len().checked_sub(1)?;
-    let (digits, unit) = v.split_at(split);
-    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
 }
 
 /// A request to a restaurant's POS: whose it is, and its connection (taken out of it).
@@ -533,31 +509,6 @@ impl<C: PosConnector> PosAdapter for AdapterServer<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_grpc_timeout_header_reads_in_its_units_and_anything_else_is_none() {
-        use std::time::Duration;
-        assert_eq!(grpc_timeout("200000m"), Some(Duration::from_secs(200)));
-        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
-        assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
-        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
-        assert_eq!(grpc_timeout("750u"), Some(Duration::from_micros(750)));
-        assert_eq!(grpc_timeout("99n"), Some(Duration::from_nanos(99)));
-        for bad in [
-            "",
-            "S",
-            "5",
-            "5s",
-            "-5S",
-            "123456789S",
-            "1.5S",
-            "5 S",
-            "5é",
-            "é",
-        ] {
-            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
-        }
-    }
 
     /// A connector that is never called: `open` is what is tested.
     struct Unused;
