@@ -1019,7 +1019,8 @@ impl Engine {
         }
         let settle = self.settle_ms(&rec.request.restaurant_id).await;
         let deadline = sent + Duration::from_millis(u64::try_from(settle).unwrap_or(0));
-        let mut last = pending.note;
+        // What the POS said of the posting when it took it stays with the payment.
+        let (mut last, details) = (pending.note, pending.details);
         loop {
             let now = tokio::time::Instant::now();
             if self.stopping.load(Ordering::Relaxed) || now >= deadline {
@@ -1031,11 +1032,13 @@ impl Engine {
                 } else {
                     format!("this replica stopped while the POS worked on task {task}")
                 };
-                return Ok(Some(Answer::ours(
+                let mut a = Answer::ours(
                     Event::Unknown,
                     codes::TASK_UNANSWERED,
                     format!("{why} (last: {last})"),
-                )));
+                );
+                a.details = details;
+                return Ok(Some(a));
             }
             let wait = posgate_core::pos::poll_wait(now - sent, longest).min(deadline - now);
             tokio::time::sleep(wait).await;
@@ -1055,6 +1058,7 @@ impl Engine {
                     let mut a = Answer::posted(reply);
                     a.reference = Some(task);
                     a.pending = None;
+                    a.details.extend(details);
                     if !evidence.is_empty() {
                         a.note = format!("{}: {evidence}", a.note);
                     }

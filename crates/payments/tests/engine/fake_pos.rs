@@ -449,7 +449,9 @@ impl PosPort for FakePos {
                             left: after_looks,
                         },
                     );
-                    Ok(PosReply::pending(task, Duration::from_millis(40)))
+                    let mut pending = PosReply::pending(task, Duration::from_millis(40));
+                    pending.details.insert("queue".into(), "3rd".into());
+                    Ok(pending)
                 }
                 Post::Fail(e) => Err(e),
             };

@@ -803,6 +803,11 @@ async fn a_posting_the_pos_takes_as_a_task_is_followed_to_its_answer() {
     assert_eq!(rec.pos_reference.as_deref(), Some(task.as_str()));
     assert_eq!(h.pos.looked_up(), vec![Some(task.clone()); 4]);
     assert_eq!((rec.attempts, rec.checks), (1, 0), "looks are not checks");
+    assert_eq!(
+        rec.pos_details.get("queue").map(String::as_str),
+        Some("3rd"),
+        "what the POS said when it took the posting is kept"
+    );
     let hist = h.history(&id).await;
     assert!(
         hist.iter().any(|h| h.0 == "posting"
@@ -869,6 +874,10 @@ async fn a_task_unanswered_within_the_settle_time_is_reconciled_from_its_referen
         })
         .await;
     assert_eq!(unknown.pos_code.as_deref(), Some(codes::TASK_UNANSWERED));
+    assert_eq!(
+        unknown.pos_details.get("queue").map(String::as_str),
+        Some("3rd")
+    );
     let task = format!("task-{id}-1");
     assert!(
         unknown
