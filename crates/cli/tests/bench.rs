@@ -50,9 +50,13 @@ fn a_short_run_closes_every_payment_and_reports_every_figure() {
             "added_latency_ms.{f}: {r:#}"
         );
     }
-    assert_eq!(
-        r["echo"]["ok"], 20,
-        "the baseline ran the same count: {r:#}"
+    // The baseline: the same count, and run again for 2 s when that was over sooner (a steady
+    // figure, not a warm-up's).
+    let echo_ok = r["echo"]["ok"].as_u64().unwrap_or(0);
+    let echo_s = r["echo"]["elapsed_s"].as_f64().unwrap_or(0.0);
+    assert!(
+        echo_ok >= 20 && echo_s >= 2.0,
+        "the baseline ran at least the count, for at least 2 s: {r:#}"
     );
     assert!(r["echo"]["throughput_per_s"].is_number());
 
