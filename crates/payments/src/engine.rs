@@ -858,9 +858,9 @@ impl Engine {
             // Another payment holds the bill: nothing was sent, nothing saved.
             return self.wait_for_bill(&rec.id).await;
         };
-        if answer.pending.is_some() {
+        if let Some(following) = answer.pending.take() {
             // Boxed: only a posting the POS took as a task follows it.
-            match Box::pin(self.follow_task(&mut rec, answer)).await? {
+            match Box::pin(self.follow_task(&mut rec, answer, following)).await? {
                 Some(a) => answer = a,
                 None => return Ok(None),
             }
@@ -950,12 +950,6 @@ impl Engine {
             .post_payment(&rec.id, &rec.request, rec.attempts)
             .await;
         Some(match reply {
-            // A task: followed with looks that back off by the time since it was sent.
-            Ok(r) if r.outcome == Outcome::Pending => {
-                let mut a = Answer::posted(r);
-                a.pending = a.pending.map(|p| Pending { since: sent, ..p });
-                a
-            }
             // Refused before anything was sent: the adapter checked our request.
             Err(e @ PortError::BadRequest(_)) => Answer::ours(
                 Event::Rejected(Substate::OtherError),
@@ -975,7 +969,14 @@ impl Engine {
             Err(e @ PortError::Failed(_)) => {
                 Answer::ours(Event::Unknown, codes::ADAPTER, format!("post payment: {e}"))
             }
-            Ok(r) => Answer::posted(r),
+            Ok(r) => {
+                let mut a = Answer::posted(r);
+                // A task: followed with looks that back off by the time since it was sent.
+                if let Some(following) = a.pending.as_mut() {
+                    following.since = sent;
+                }
+                a
+            }
         })
     }
 
@@ -994,14 +995,12 @@ impl Engine {
         &self,
         rec: &mut PaymentRecord,
         pending: Answer,
+        following: Pending,
     ) -> Result<Option<Answer>, StoreError> {
-        let Some(Pending {
+        let Pending {
             longest,
             since: sent,
-        }) = pending.pending
-        else {
-            return Ok(Some(pending));
-        };
+        } = following;
         let longest = Some(longest)
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_LOOK_INTERVAL);
@@ -1057,7 +1056,6 @@ impl Engine {
                     let evidence = reply.evidence.clone();
                     let mut a = Answer::posted(reply);
                     a.reference = Some(task);
-                    a.pending = None;
                     a.details.extend(details);
                     if !evidence.is_empty() {
                         a.note = format!("{}: {evidence}", a.note);
