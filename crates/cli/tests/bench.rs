@@ -88,6 +88,36 @@ fn a_short_run_closes_every_payment_and_reports_every_figure() {
     // SQLite keeps no transaction counter: said as null, not made up.
     assert_eq!(r["database"]["kind"], "sqlite");
     assert!(r["database"]["xact_per_payment"].is_null(), "{r:#}");
+
+    // Where the time went, read from both services' own metrics: a happy WSA payment is one
+    // insert, two saves (the recovery point and the outcome), one GetBill and one PostPayment
+    // from the payment service, each handled by the adapter with one HTTP exchange.
+    let b = &r["breakdown"];
+    let steps = b["steps"].as_array().expect("breakdown.steps");
+    let per_payment = |seen_by: &str, step: &str| {
+        steps
+            .iter()
+            .find(|s| s["seen_by"] == seen_by && s["step"] == step)
+            .and_then(|s| s["per_payment"].as_f64())
+            .unwrap_or_else(|| panic!("{seen_by} {step:?} in {steps:#?}"))
+    };
+    assert_eq!(per_payment("payments", "store: insert"), 1.0);
+    assert_eq!(per_payment("payments", "store: save"), 2.0);
+    assert_eq!(per_payment("payments", "adapter call: get_bill"), 1.0);
+    assert_eq!(per_payment("payments", "adapter call: post_payment"), 1.0);
+    assert_eq!(per_payment("adapter", "handling: PostPayment"), 1.0);
+    assert_eq!(per_payment("adapter", "HTTP exchange with the POS"), 2.0);
+    assert!(
+        steps.iter().all(|s| s["mean_ms"].as_f64() > Some(0.0)),
+        "{steps:#?}"
+    );
+    let commits = b["write_commits_per_payment"].as_f64().unwrap_or(0.0);
+    assert!(
+        (1.0..=3.5).contains(&commits),
+        "at most three commits a payment, fewer when they share: {b:#}"
+    );
+    assert!(b["disk_sync_p50_ms"].as_f64() > Some(0.0), "{b:#}");
+    assert!(stdout.contains("where a payment's time goes"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

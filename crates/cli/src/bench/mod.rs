@@ -16,6 +16,7 @@ mod load;
 mod pos;
 mod procs;
 mod report;
+mod scrape;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -260,10 +261,14 @@ enum Printed {
 fn config(
     plan: &Plan,
     db: &Database,
-    payments_port: u16,
-    adapter_port: u16,
+    ports: &Ports,
     [payments_extra, adapter_extra]: [&[String]; 2],
 ) -> String {
+    let Ports {
+        payments: payments_port,
+        adapter: adapter_port,
+        ..
+    } = *ports;
     let row = plan.pos.row();
     let mut s = format!(
         r#"# posgate bench: one run's services
@@ -283,6 +288,7 @@ max_in_flight_per_restaurant = {inflight}
         s += line;
         s += "\n";
     }
+    s += &admin_line(payments_extra, ports.payments_admin);
     s += &format!(
         r#"[payments.adapters]
 {kind} = "http://127.0.0.1:{adapter_port}"
@@ -296,7 +302,42 @@ listen = "127.0.0.1:{adapter_port}"
         s += line;
         s += "\n";
     }
+    s += &admin_line(adapter_extra, ports.adapter_admin);
     s
+}
+
+/// The ports a run's services listen on: gRPC, and the admin ports whose `/metrics` the
+/// breakdown reads.
+struct Ports {
+    sim: u16,
+    adapter: u16,
+    payments: u16,
+    payments_admin: u16,
+    adapter_admin: u16,
+}
+
+impl Ports {
+    fn free() -> anyhow::Result<Ports> {
+        Ok(Ports {
+            sim: procs::free_port()?,
+            adapter: procs::free_port()?,
+            payments: procs::free_port()?,
+            payments_admin: procs::free_port()?,
+            adapter_admin: procs::free_port()?,
+        })
+    }
+}
+
+/// `admin_listen` on `port`, unless the caller's settings name one (theirs is kept; the
+/// breakdown then reads nothing from that service).
+fn admin_line(extra: &[String], port: u16) -> String {
+    if extra
+        .iter()
+        .any(|l| l.trim_start().starts_with("admin_listen"))
+    {
+        return String::new();
+    }
+    format!("admin_listen = \"127.0.0.1:{port}\"\n")
 }
 
 /// What one run is about: its arguments, plan, database, simulator, restaurants and where the
@@ -309,6 +350,10 @@ struct Run<'r> {
     sim: &'r Sim,
     restaurants: &'r [(Restaurant, pb::RestaurantSpec)],
     payments_port: u16,
+    /// `/metrics` of the payment service and of the adapter.
+    metrics: &'r [String; 2],
+    /// The run's folder (the SQLite file's).
+    dir: &'r Path,
 }
 
 /// The services of a run.
@@ -325,23 +370,14 @@ impl Services {
 }
 
 async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow::Result<Printed> {
-    let (sim_port, adapter_port, payments_port) = (
-        procs::free_port()?,
-        procs::free_port()?,
-        procs::free_port()?,
-    );
+    let ports = Ports::free()?;
+    let (sim_port, adapter_port, payments_port) = (ports.sim, ports.adapter, ports.payments);
     let extra = toml_lines("payments-set", &a.payments_settings)?;
     let adapter_extra = toml_lines("adapter-set", &a.adapter_settings)?;
     let config_path = dir.join("posgate.toml");
     std::fs::write(
         &config_path,
-        config(
-            plan,
-            db,
-            payments_port,
-            adapter_port,
-            [&extra, &adapter_extra],
-        ),
+        config(plan, db, &ports, [&extra, &adapter_extra]),
     )?;
     let config_arg = config_path.display().to_string();
     let serve = |svc: &str| {
@@ -396,6 +432,8 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         adapter,
         payments,
     };
+    let metrics = [ports.payments_admin, ports.adapter_admin]
+        .map(|p| format!("http://127.0.0.1:{p}/metrics"));
     let run = Run {
         a,
         plan,
@@ -403,6 +441,8 @@ async fn bench(a: &BenchArgs, plan: &Plan, dir: &Path, db: &Database) -> anyhow:
         sim: &sim,
         restaurants: &restaurants,
         payments_port,
+        metrics: &metrics,
+        dir,
     };
     let result = if a.herd {
         herd(&run, &mut services)
@@ -461,6 +501,8 @@ async fn measure(
         sim,
         restaurants,
         payments_port,
+        metrics,
+        dir,
     } = *run;
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -525,6 +567,8 @@ async fn measure(
     }
 
     // posgate.
+    let http = reqwest::Client::new();
+    let scraped = scrape_both(&http, metrics).await;
     let before = db.counters().await?;
     let cpu = CpuMark::now(
         services
@@ -585,6 +629,13 @@ async fn measure(
     .await;
     let posgate = PosgateFigures::of(&out, &echo, a.pos_latency_ms);
     let mut processes = cpu.figures(posgate.payments);
+    let moved = scrape_both(&http, metrics).await;
+    let mut breakdown = scrape::Breakdown::of(
+        &moved[0].since(&scraped[0]),
+        &moved[1].since(&scraped[1]),
+        posgate.payments,
+    );
+    breakdown.disk_sync_p50_ms = scrape::disk_sync_p50_ms(dir, 200);
     let pg1 = backend_ticks(db).await;
     let ticks = procs::clock_ticks();
     if db.kind() == "postgres" {
@@ -645,8 +696,18 @@ async fn measure(
             idle_xact_per_s,
             ..DbFigures::default()
         },
+        breakdown,
     };
     Ok((report, before))
+}
+
+/// Both services' `/metrics`, read at once.
+async fn scrape_both(http: &reqwest::Client, urls: &[String; 2]) -> [scrape::Scrape; 2] {
+    let (p, a) = tokio::join!(
+        scrape::Scrape::read(http, &urls[0]),
+        scrape::Scrape::read(http, &urls[1])
+    );
+    [p, a]
 }
 
 /// The database's figures, once the services are gone (PostgreSQL: every server process has

@@ -21,6 +21,8 @@ pub struct Report {
     /// Each process during the posgate run.
     pub processes: Vec<ProcFigures>,
     pub database: DbFigures,
+    /// Where a payment's time goes, from the services' own metrics.
+    pub breakdown: super::scrape::Breakdown,
 }
 
 #[derive(Serialize)]
@@ -368,6 +370,7 @@ impl Report {
             opt(d.rows_updated_per_payment),
             opt(d.idle_xact_per_s)
         );
+        s += &self.breakdown.text();
         s
     }
 }
