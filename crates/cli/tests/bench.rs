@@ -107,6 +107,14 @@ fn a_short_run_closes_every_payment_and_reports_every_figure() {
     assert_eq!(per_payment("payments", "adapter call: post_payment"), 1.0);
     assert_eq!(per_payment("adapter", "handling: PostPayment"), 1.0);
     assert_eq!(per_payment("adapter", "HTTP exchange with the POS"), 2.0);
+    // Every payment was stored leased and driven at once: the per-restaurant limit (by
+    // default the concurrency) never sent one the queued way (read, claimed, bill locked).
+    for queued in ["store: claim", "store: lock_bill"] {
+        assert!(
+            !steps.iter().any(|s| s["step"] == queued),
+            "{queued}: {steps:#?}"
+        );
+    }
     assert!(
         steps.iter().all(|s| s["mean_ms"].as_f64() > Some(0.0)),
         "{steps:#?}"
