@@ -235,19 +235,27 @@ impl Drop for InFlight<'_> {
 
 /// How a drive starts.
 enum Start {
-    /// A payment just stored with this replica's lease, its restaurant's slot, and whether its
-    /// bill was taken too ([`Engine::lease_for_new`]).
-    Leased(Box<PaymentRecord>, OwnedSemaphorePermit, bool),
+    /// A payment just stored with this replica's lease, and whether its bill was taken too
+    /// ([`Engine::lease_for_new`]): its restaurant's slot, or its place in the restaurant's
+    /// share to wait for one in.
+    Leased(Box<PaymentRecord>, Turn, bool),
     /// A stored payment: read, wait for its restaurant's slot (first, when the restaurant is
     /// known: a payment waiting for its slot holds nothing read), claim.
     Stored(Option<String>),
 }
 
-/// A new payment's lease and its restaurant's POS-call slot, taken before it is stored so its
-/// worker starts posting at once (see [`Engine::lease_for_new`]).
+/// A new payment's lease and its turn at its restaurant's POS, taken before it is stored so
+/// its worker drives it without reading or claiming it (see [`Engine::lease_for_new`]).
 pub struct NewLease {
     pub lease: Lease,
-    permit: OwnedSemaphorePermit,
+    turn: Turn,
+}
+
+/// A leased new payment's turn at its restaurant's POS: a slot now, or a place in the
+/// restaurant's share of what this replica holds, to wait for a slot in.
+enum Turn {
+    Slot(OwnedSemaphorePermit),
+    Waiting(Queued),
 }
 
 impl Engine {
@@ -284,17 +292,8 @@ impl Engine {
     /// Drives a due payment the scheduler found, of `restaurant`, if the restaurant's share of
     /// what this replica holds has room; if it is full, the payment stays stored.
     fn kick_due(self: &Arc<Self>, id: String, restaurant: String) {
-        {
-            let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
-            let n = queued.entry(restaurant.clone()).or_insert(0);
-            if *n >= self.cfg.max_held_per_restaurant() {
-                return;
-            }
-            *n += 1;
-        }
-        let place = Queued {
-            engine: Arc::clone(self),
-            restaurant: restaurant.clone(),
+        let Some(place) = self.queued_place(&restaurant) else {
+            return;
         };
         self.drive_stored_in_background(id, Some(restaurant), Some(place));
     }
@@ -318,22 +317,47 @@ impl Engine {
         });
     }
 
-    /// For a payment about to be stored: a lease for this replica and its restaurant's slot,
-    /// when one is free now (and the engine is not stopping). Stored with them
+    /// For a payment about to be stored: a lease for this replica and a turn at its
+    /// restaurant's POS — a slot when one is free now, else a place in the restaurant's share of
+    /// what this replica holds (`max_held_per_restaurant`, as the scheduler's backlog) to wait
+    /// for one in, holding the lease (the heartbeat renews it). Stored with them
     /// ([`Store::insert_leased`]), the payment is driven by [`Engine::drive_leased`] without
-    /// being read or claimed again; without them it is stored unleased and [`Engine::kick`]ed.
-    pub fn lease_for_new(&self, restaurant_id: &str) -> Option<NewLease> {
+    /// being read or claimed again — at a dinner peak, when a restaurant's slots are all taken,
+    /// no claim and no separate bill lock per payment. Without them (stopping, or the share
+    /// full) it is stored unleased and [`Engine::kick`]ed.
+    pub fn lease_for_new(self: &Arc<Self>, restaurant_id: &str) -> Option<NewLease> {
         if self.stopping.load(Ordering::Relaxed) {
             return None;
         }
-        let permit = self.limit(restaurant_id).try_acquire_owned().ok()?;
-        metrics::limiter_wait(restaurant_id, Duration::ZERO);
+        let turn = match self.limit(restaurant_id).try_acquire_owned() {
+            Ok(permit) => {
+                metrics::limiter_wait(restaurant_id, Duration::ZERO);
+                Turn::Slot(permit)
+            }
+            Err(_) => Turn::Waiting(self.queued_place(restaurant_id)?),
+        };
         Some(NewLease {
             lease: Lease {
                 owner: self.owner.clone(),
                 until: now_ms() + self.cfg.lease_ms as i64,
             },
-            permit,
+            turn,
+        })
+    }
+
+    /// A place in `restaurant`'s share of the payments this replica holds, if it has room.
+    fn queued_place(self: &Arc<Self>, restaurant: &str) -> Option<Queued> {
+        {
+            let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+            let n = queued.entry(restaurant.to_string()).or_insert(0);
+            if *n >= self.cfg.max_held_per_restaurant() {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(Queued {
+            engine: Arc::clone(self),
+            restaurant: restaurant.to_string(),
         })
     }
 
@@ -345,7 +369,7 @@ impl Engine {
         let id = rec.id.clone();
         // Boxed before the task captures it: the task's state holds a pointer, not the record
         // beside the drive that holds it boxed (~500 bytes per payment in flight).
-        let start = Start::Leased(Box::new(rec), lease.permit, bill_locked);
+        let start = Start::Leased(Box::new(rec), lease.turn, bill_locked);
         tokio::spawn(async move { engine.drive(&id, start, parent).await });
     }
 
@@ -578,9 +602,17 @@ impl Engine {
         posgate_grpc::telemetry::adopt(&span, parent);
         let driven = async {
             match start {
-                Start::Leased(rec, permit, bill_locked) => {
+                Start::Leased(rec, turn, bill_locked) => {
                     self.record_ids(&rec);
-                    let _permit = permit;
+                    // Held until the drive ends, like the scheduler's (`Queued`).
+                    let (_permit, _place) = match turn {
+                        Turn::Slot(permit) => (permit, None),
+                        // Boxed: only a payment stored while its restaurant was busy waits.
+                        Turn::Waiting(place) => match Box::pin(self.slot_for_leased(&rec)).await? {
+                            Some(permit) => (permit, Some(place)),
+                            None => return Ok(()),
+                        },
+                    };
                     self.run_steps(rec, bill_locked).await
                 }
                 Start::Stored(restaurant) => self.drive_stored(id, restaurant).await,
@@ -589,6 +621,24 @@ impl Engine {
         if let Err(e) = driven.instrument(span).await {
             warn!(payment_id = id, error = %e, "driving payment failed; it stays due and is retried");
         }
+    }
+
+    /// Waits for a slot at the restaurant of a payment stored leased while its slots were all
+    /// taken. `None` when this replica stops meanwhile: the lease is given up (the payment is
+    /// due at once, here at the next start or at another replica), its bill kept.
+    async fn slot_for_leased(
+        &self,
+        rec: &PaymentRecord,
+    ) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
+        let restaurant = &rec.request.restaurant_id;
+        let waiting = std::time::Instant::now();
+        let permit = self.limit(restaurant).acquire_owned().await.ok();
+        metrics::limiter_wait(restaurant, waiting.elapsed());
+        if permit.is_some() && !self.stopping.load(Ordering::Relaxed) {
+            return Ok(permit);
+        }
+        self.store.release(&rec.id, &self.owner, now_ms()).await?;
+        Ok(None)
     }
 
     fn record_ids(&self, rec: &PaymentRecord) {
@@ -1424,7 +1474,7 @@ pub(crate) mod tests {
         let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let drive = engine.drive(
             "p1",
-            Start::Leased(Box::new(record()), permit, true),
+            Start::Leased(Box::new(record()), Turn::Slot(permit), true),
             posgate_grpc::telemetry::current(),
         );
         let drive = std::mem::size_of_val(&drive);

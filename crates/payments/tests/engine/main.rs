@@ -160,7 +160,7 @@ impl Harness {
         let lease = self
             .engine
             .lease_for_new(&req.restaurant_id)
-            .expect("a free slot");
+            .expect("a slot, or a place to wait for one");
         let (inserted, asked) = self
             .store
             .insert_leased(&id, &req, now(), Some(&lease.lease))
@@ -316,6 +316,62 @@ async fn a_payment_is_leased_here_only_once_claimed() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!h.engine.holds_lease(&id), "its drive ended");
+}
+
+/// A payment stored while its restaurant's slots are all taken (a dinner peak) is stored
+/// leased here and holding its bill, and waits for a slot with its lease (the heartbeat renews
+/// it): no claim and no bill lock of its own when its turn comes, and its waiters need no
+/// store read meanwhile.
+#[tokio::test]
+async fn a_payment_stored_while_its_restaurant_is_busy_waits_for_a_slot_leased() {
+    let pos = FakePos::exact();
+    pos.open_bill("b-busy", "10.00", true);
+    let h = Harness::start(pos, |c| {
+        c.max_in_flight_per_restaurant = 1;
+        c.lease_ms = 300;
+    })
+    .await;
+    // The restaurant's one slot is taken (as by a payment posting now).
+    let slot = h.engine.lease_for_new(R).expect("the free slot");
+    let id = h.pay_leased("busy-1", "b-busy", "10.00").await;
+    // Longer than its lease: the heartbeat keeps it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(h.engine.holds_lease(&id), "leased here from its insert");
+    assert_eq!(
+        h.store.bill_holder(R, "b-busy").await.unwrap().as_deref(),
+        Some(id.as_str()),
+        "its insert took its bill"
+    );
+    assert!(h.pos.calls(P).is_empty(), "nothing sent while it waits");
+    let waiting = h.store.get(&id).await.unwrap().expect("stored");
+    assert_eq!(waiting.lifecycle.state, PaymentState::Accepted);
+    drop(slot);
+    let done = h.wait_for(&id, "closed", |p| p.lifecycle.is_final()).await;
+    assert_eq!(done.lifecycle.state, PaymentState::Closed, "{done:?}");
+    assert_eq!(h.pos.calls(P).len(), 1);
+    h.shutdown().await;
+}
+
+/// A restaurant's new payments wait leased only within its share of what this replica holds
+/// (as the scheduler's backlog does); beyond it, a new payment is stored unleased and driven
+/// when its turn comes.
+#[tokio::test]
+async fn new_payments_wait_leased_only_within_their_restaurants_share() {
+    let h = Harness::start(FakePos::exact(), |c| c.max_in_flight_per_restaurant = 1).await;
+    let slot = h.engine.lease_for_new(R).expect("the free slot");
+    let share = posgate_payments::config::QUEUED_PER_SLOT;
+    let waiting: Vec<_> = (0..share)
+        .map(|_| h.engine.lease_for_new(R).expect("a place in the share"))
+        .collect();
+    assert!(h.engine.lease_for_new(R).is_none(), "the share is full");
+    assert!(
+        h.engine.lease_for_new("another-restaurant").is_some(),
+        "another restaurant's share is its own"
+    );
+    drop(waiting);
+    assert!(h.engine.lease_for_new(R).is_some(), "room again");
+    drop(slot);
+    h.shutdown().await;
 }
 
 #[tokio::test]
