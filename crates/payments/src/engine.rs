@@ -175,6 +175,8 @@ pub struct Engine {
     soonest: AtomicI64,
     /// Set on shutdown: no new drives start; running ones finish and save.
     stopping: AtomicBool,
+    /// Wakes what waits for a restaurant's slot holding a lease when `stopping` is set.
+    stopped: Notify,
     heartbeat: AtomicBool,
     /// Set when the scheduler left due payments in the store because this replica holds
     /// `max_held`: the drives that end wake it once half of them are done.
@@ -275,6 +277,7 @@ impl Engine {
             wake: Notify::new(),
             soonest: AtomicI64::new(i64::MAX),
             stopping: AtomicBool::new(false),
+            stopped: Notify::new(),
             heartbeat: AtomicBool::new(false),
             backlogged: AtomicBool::new(false),
             in_flight: Mutex::default(),
@@ -497,6 +500,7 @@ impl Engine {
             }
         }
         self.stopping.store(true, Ordering::Relaxed);
+        self.stopped.notify_waiters();
         info!("payment engine stopped taking work; finishing in-flight POS calls");
         // In-flight calls finish and save their outcome. One cut off by the grace period is
         // recovered as "outcome unknown" by the next start, never posted blindly again.
@@ -624,15 +628,27 @@ impl Engine {
     }
 
     /// Waits for a slot at the restaurant of a payment stored leased while its slots were all
-    /// taken. `None` when this replica stops meanwhile: the lease is given up (the payment is
-    /// due at once, here at the next start or at another replica), its bill kept.
+    /// taken. `None` when this replica stops meanwhile (at once, not when a slot frees): the
+    /// lease is given up, so the payment is due at once at another replica (or here at the
+    /// next start) rather than when its lease would have ended; its bill stays its own.
     async fn slot_for_leased(
         &self,
         rec: &PaymentRecord,
     ) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
         let restaurant = &rec.request.restaurant_id;
         let waiting = std::time::Instant::now();
-        let permit = self.limit(restaurant).acquire_owned().await.ok();
+        // Registered before `stopping` is read: a stop between the two is not missed.
+        let stopped = self.stopped.notified();
+        tokio::pin!(stopped);
+        stopped.as_mut().enable();
+        let permit = if self.stopping.load(Ordering::Relaxed) {
+            None
+        } else {
+            tokio::select! {
+                permit = self.limit(restaurant).acquire_owned() => permit.ok(),
+                () = stopped => None,
+            }
+        };
         metrics::limiter_wait(restaurant, waiting.elapsed());
         if permit.is_some() && !self.stopping.load(Ordering::Relaxed) {
             return Ok(permit);

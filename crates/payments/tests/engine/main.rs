@@ -352,6 +352,40 @@ async fn a_payment_stored_while_its_restaurant_is_busy_waits_for_a_slot_leased()
     h.shutdown().await;
 }
 
+/// A replica that stops while a new payment waits here for its restaurant's slot gives the
+/// payment's lease up at once: another replica may take it now, not when the lease would
+/// have ended (nor does the stop wait for a slot to free).
+#[tokio::test]
+async fn a_replica_stopping_gives_up_the_lease_of_a_payment_waiting_for_a_slot() {
+    let pos = FakePos::exact();
+    pos.open_bill("b-wait", "10.00", true);
+    let h = Harness::start(pos, |c| {
+        c.max_in_flight_per_restaurant = 1;
+        c.lease_ms = 60_000;
+    })
+    .await;
+    let slot = h.engine.lease_for_new(R).expect("the free slot");
+    let id = h.pay_leased("wait-1", "b-wait", "10.00").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(h.engine.holds_lease(&id));
+    let store = h.store.clone();
+    let engine = Arc::clone(&h.engine);
+    let started = Instant::now();
+    h.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the stop waited {:?} for a slot",
+        started.elapsed()
+    );
+    assert!(!engine.is_driving(&id), "its drive ended");
+    let taken = store
+        .claim(&id, "another-replica", now(), 10_000)
+        .await
+        .unwrap();
+    assert!(taken.is_some(), "another replica takes it at once");
+    drop(slot);
+}
+
 /// A restaurant's new payments wait leased only within its share of what this replica holds
 /// (as the scheduler's backlog does); beyond it, a new payment is stored unleased and driven
 /// when its turn comes.
