@@ -226,8 +226,9 @@ impl PaymentsApi {
         span.record("restaurant_id", pay.restaurant_id.as_str());
         span.record("bill_id", pay.bill_id.as_str());
         let id = uuid::Uuid::now_v7().to_string();
-        // A free slot at the restaurant: the payment is stored already leased to this replica
-        // (and holding its bill when free), and driven at once without being read back.
+        // A free slot at the restaurant, or room in its share to wait for one: the payment is
+        // stored already leased to this replica (and holding its bill when free), and driven
+        // without being read back or claimed (see `Engine::lease_for_new`).
         let lease = self.engine.lease_for_new(&pay.restaurant_id);
         let (inserted, bill_locked) = self
             .store
