@@ -533,8 +533,9 @@ impl Engine {
                 let Some(engine) = engine.upgrade() else {
                     return;
                 };
-                // Only the leases this replica holds: a payment waiting here for its
-                // restaurant's slot has none yet (a herd's thousands would be an UPDATE of
+                // Only the leases this replica holds (new payments waiting for their
+                // restaurant's slot hold theirs): a stored payment the scheduler handed to a
+                // drive has none until claimed (a herd's thousands would be an UPDATE of
                 // nothing each round).
                 let ids: Vec<String> = engine
                     .in_flight
