@@ -318,22 +318,32 @@ async fn a_payment_is_leased_here_only_once_claimed() {
     assert!(!h.engine.holds_lease(&id), "its drive ended");
 }
 
+/// A restaurant with one POS slot, taken (as by a payment posting now), and a payment of
+/// 10.00 on `bill` stored leased (`lease_ms`) while it waits for that slot: the harness, the
+/// slot, the payment's id.
+async fn waiting_for_the_one_slot(
+    bill: &str,
+    lease_ms: u64,
+) -> (Harness, posgate_payments::engine::NewLease, String) {
+    let pos = FakePos::exact();
+    pos.open_bill(bill, "10.00", true);
+    let h = Harness::start(pos, |c| {
+        c.max_in_flight_per_restaurant = 1;
+        c.lease_ms = lease_ms;
+    })
+    .await;
+    let slot = h.engine.lease_for_new(R).expect("the free slot");
+    let id = h.pay_leased(&format!("{bill}-1"), bill, "10.00").await;
+    (h, slot, id)
+}
+
 /// A payment stored while its restaurant's slots are all taken (a dinner peak) is stored
 /// leased here and holding its bill, and waits for a slot with its lease (the heartbeat renews
 /// it): no claim and no bill lock of its own when its turn comes, and its waiters need no
 /// store read meanwhile.
 #[tokio::test]
 async fn a_payment_stored_while_its_restaurant_is_busy_waits_for_a_slot_leased() {
-    let pos = FakePos::exact();
-    pos.open_bill("b-busy", "10.00", true);
-    let h = Harness::start(pos, |c| {
-        c.max_in_flight_per_restaurant = 1;
-        c.lease_ms = 300;
-    })
-    .await;
-    // The restaurant's one slot is taken (as by a payment posting now).
-    let slot = h.engine.lease_for_new(R).expect("the free slot");
-    let id = h.pay_leased("busy-1", "b-busy", "10.00").await;
+    let (h, slot, id) = waiting_for_the_one_slot("b-busy", 300).await;
     // Longer than its lease: the heartbeat keeps it.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(h.engine.holds_lease(&id), "leased here from its insert");
@@ -357,15 +367,7 @@ async fn a_payment_stored_while_its_restaurant_is_busy_waits_for_a_slot_leased()
 /// have ended (nor does the stop wait for a slot to free).
 #[tokio::test]
 async fn a_replica_stopping_gives_up_the_lease_of_a_payment_waiting_for_a_slot() {
-    let pos = FakePos::exact();
-    pos.open_bill("b-wait", "10.00", true);
-    let h = Harness::start(pos, |c| {
-        c.max_in_flight_per_restaurant = 1;
-        c.lease_ms = 60_000;
-    })
-    .await;
-    let slot = h.engine.lease_for_new(R).expect("the free slot");
-    let id = h.pay_leased("wait-1", "b-wait", "10.00").await;
+    let (h, slot, id) = waiting_for_the_one_slot("b-wait", 60_000).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(h.engine.holds_lease(&id));
     let store = h.store.clone();
