@@ -497,6 +497,7 @@ async fn retries_and_reconciliations_are_counted_by_cause() {
             &[("state", "outcome_unknown")],
         ),
         ("posgate_payment_reconciliations_total", &[]),
+        ("posgate_bill_reads_ahead_total", &[("result", "posted_on")]),
         (
             "posgate_pos_call_duration_seconds_count",
             &[("pos", "wsa"), ("operation", "check_payment")],

@@ -220,6 +220,76 @@ async fn bill_taken_by_insert(s: Store) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_point_after_a_bill_read_ahead_needs_the_bill_unshared() {
+    on_both(read_ahead_needs_the_bill_unshared).await;
+}
+
+/// A payment whose bill was read while it was stored (before it held the bill) saves its
+/// recovery point on that read only while no other payment of the bill is stored: one may have
+/// posted to the bill around the read. Alone on its bill, it may.
+async fn read_ahead_needs_the_bill_unshared(s: Store) {
+    let lease = posgate_payments::store::Lease {
+        owner: "A".into(),
+        until: 1_000_000,
+    };
+    let sending = |rec: &mut posgate_payments::store::PaymentRecord| {
+        rec.lifecycle.state = PaymentState::Posting;
+        rec.sending = true;
+        rec.attempts = 1;
+    };
+    // Alone on its bill: saved.
+    let Inserted::New(mut alone) = s
+        .insert_leased("p1", &request("k1", "b1"), 10, Some(&lease))
+        .await
+        .unwrap()
+        .0
+    else {
+        panic!("new key")
+    };
+    sending(&mut alone);
+    assert!(
+        s.save_sending_read_ahead(&alone, "A", 20, "sending")
+            .await
+            .unwrap(),
+        "alone on its bill, the read ahead stands"
+    );
+    // Another payment of the bill is stored (finished or not: it may have posted around the
+    // read): refused, though this one holds the bill; saved once the bill was read again.
+    s.insert("p2", &request("k2", "b2"), 10).await.unwrap();
+    let Inserted::New(mut shared) = s
+        .insert_leased("p3", &request("k3", "b2"), 11, Some(&lease))
+        .await
+        .unwrap()
+        .0
+    else {
+        panic!("new key")
+    };
+    assert_eq!(
+        s.bill_holder("r", "b2").await.unwrap().as_deref(),
+        Some("p3"),
+        "the other payment does not hold the bill"
+    );
+    sending(&mut shared);
+    assert!(
+        !s.save_sending_read_ahead(&shared, "A", 20, "sending")
+            .await
+            .unwrap(),
+        "another payment of the bill is stored"
+    );
+    assert_eq!(
+        s.get("p3").await.unwrap().unwrap().version,
+        1,
+        "nothing saved"
+    );
+    assert!(
+        s.save_step(&shared, "A", 30, false, false, Some("sending"))
+            .await
+            .unwrap(),
+        "read again: saved"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_save_that_lets_the_bill_go_releases_it_and_a_refused_one_does_not() {
     on_both(save_releases_the_bill).await;
 }

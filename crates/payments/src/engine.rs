@@ -237,10 +237,11 @@ impl Drop for InFlight<'_> {
 
 /// How a drive starts.
 enum Start {
-    /// A payment just stored with this replica's lease, and whether its bill was taken too
+    /// A payment just stored with this replica's lease, and whether its bill was asked for too
     /// ([`Engine::lease_for_new`]): its restaurant's slot, or its place in the restaurant's
-    /// share to wait for one in.
-    Leased(Box<PaymentRecord>, Turn, bool),
+    /// share to wait for one in; and its bill as read while it was stored, if that read stands
+    /// for one made now ([`Engine::read_bill_ahead`]).
+    Leased(Box<PaymentRecord>, Turn, bool, Option<ReadAhead>),
     /// A stored payment: read, wait for its restaurant's slot (first, when the restaurant is
     /// known: a payment waiting for its slot holds nothing read), claim.
     Stored(Option<String>),
@@ -251,6 +252,28 @@ enum Start {
 pub struct NewLease {
     pub lease: Lease,
     turn: Turn,
+    read_ahead: Option<ReadAhead>,
+}
+
+/// What a posting learns before its recovery point ([`Engine::look_before_posting`]): the bill
+/// as read, none where the POS cannot show its bills, or the posting's answer (nothing sent).
+type Looked = Result<Option<BillSnapshot>, Answer>;
+
+/// A new payment's bill, read from its POS while the payment is being stored
+/// ([`Engine::read_bill_ahead`]). Stopped when dropped unused.
+pub struct ReadAhead(tokio::task::JoinHandle<Looked>);
+
+impl ReadAhead {
+    /// The read's result; `None` if it could not finish (read again instead).
+    async fn result(mut self) -> Option<Looked> {
+        (&mut self.0).await.ok()
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A leased new payment's turn at its restaurant's POS: a slot now, or a place in the
@@ -345,7 +368,28 @@ impl Engine {
                 until: now_ms() + self.cfg.lease_ms as i64,
             },
             turn,
+            read_ahead: None,
         })
+    }
+
+    /// Starts reading the bill of a payment about to be stored with `lease`, when the lease
+    /// comes with a free slot (a payment that waits for one reads its bill when its turn
+    /// comes): the read and the insert's commit overlap, and the first posting goes on to its
+    /// recovery point as soon as both are done — one durability point off each payment's path.
+    ///
+    /// The read is taken only as far as it cannot mislead ([`Engine::post_to_pos`]): a bill to
+    /// post to only if no other payment of the bill is stored when the recovery point is
+    /// saved ([`Store::save_sending_read_ahead`]: then none of ours posted to it around the
+    /// read), a passing failure as it is; a refusal, or a bill shared after all, is read again
+    /// now that the payment holds its bill, as before.
+    pub fn read_bill_ahead(self: &Arc<Self>, lease: &mut NewLease, req: &PayRequest) {
+        if !matches!(lease.turn, Turn::Slot(_)) {
+            return;
+        }
+        let engine = Arc::clone(self);
+        let req = req.clone();
+        let read = async move { engine.look_before_posting(&req).await };
+        lease.read_ahead = Some(ReadAhead(tokio::spawn(read.in_current_span())));
     }
 
     /// A place in `restaurant`'s share of the payments this replica holds, if it has room.
@@ -365,14 +409,14 @@ impl Engine {
     }
 
     /// Drives a payment just stored with `lease` (see [`Engine::lease_for_new`]); `bill_locked`
-    /// says whether the insert also took its bill.
+    /// says whether the insert also asked for its bill.
     pub fn drive_leased(self: &Arc<Self>, rec: PaymentRecord, lease: NewLease, bill_locked: bool) {
         let engine = Arc::clone(self);
         let parent = posgate_grpc::telemetry::current();
         let id = rec.id.clone();
         // Boxed before the task captures it: the task's state holds a pointer, not the record
         // beside the drive that holds it boxed (~500 bytes per payment in flight).
-        let start = Start::Leased(Box::new(rec), lease.turn, bill_locked);
+        let start = Start::Leased(Box::new(rec), lease.turn, bill_locked, lease.read_ahead);
         tokio::spawn(async move { engine.drive(&id, start, parent).await });
     }
 
@@ -607,7 +651,7 @@ impl Engine {
         posgate_grpc::telemetry::adopt(&span, parent);
         let driven = async {
             match start {
-                Start::Leased(rec, turn, bill_locked) => {
+                Start::Leased(rec, turn, bill_locked, read_ahead) => {
                     self.record_ids(&rec);
                     // Held until the drive ends, like the scheduler's (`Queued`).
                     let (_permit, _place) = match turn {
@@ -618,7 +662,7 @@ impl Engine {
                             None => return Ok(()),
                         },
                     };
-                    self.run_steps(rec, bill_locked).await
+                    self.run_steps(rec, bill_locked, read_ahead).await
                 }
                 Start::Stored(restaurant) => self.drive_stored(id, restaurant).await,
             }
@@ -724,15 +768,17 @@ impl Engine {
         }
         // Boxed: a drive waiting for its slot stays small (thousands wait when a backlog is
         // due at once); the steps' state is allocated when they run.
-        Box::pin(self.run_steps(rec, false)).await
+        Box::pin(self.run_steps(rec, false, None)).await
     }
 
     /// Runs a claimed payment's steps while they are due at once (pay, then close), keeping
-    /// the record in memory between them: no read and no claim between steps.
+    /// the record in memory between them: no read and no claim between steps. `read_ahead`:
+    /// the bill as read while the payment was stored, for its first posting.
     async fn run_steps(
         &self,
         mut rec: Box<PaymentRecord>,
         mut bill_locked: bool,
+        mut read_ahead: Option<ReadAhead>,
     ) -> Result<(), StoreError> {
         for _ in 0..4 {
             if self.stopping.load(Ordering::Relaxed) {
@@ -741,7 +787,7 @@ impl Engine {
             }
             // Posting inline; the other steps boxed, so they do not size the posting's future.
             let next = match rec.lifecycle.step {
-                Step::Post => self.post(rec, bill_locked).await?,
+                Step::Post => self.post(rec, bill_locked, read_ahead.take()).await?,
                 Step::Reconcile => Box::pin(self.reconcile(rec)).await?,
                 Step::Close => Box::pin(self.close(rec)).await?,
                 Step::Done => None,
@@ -776,14 +822,19 @@ impl Engine {
             )
             .await?;
         if ok {
-            rec.version += 1;
-            rec.updated_at = now;
-            self.notifier.publish(rec);
-            debug!(payment_id = %rec.id, state = %rec.lifecycle.state, step = rec.lifecycle.step.as_str(), note, "payment changed");
+            self.saved(rec, now, note);
         } else {
             warn!(payment_id = %rec.id, "lease lost before saving; another worker owns the payment");
         }
         Ok(ok)
+    }
+
+    /// After a save went through: the payment's version moves on and its waiters get it.
+    fn saved(&self, rec: &mut PaymentRecord, now: i64, note: &str) {
+        rec.version += 1;
+        rec.updated_at = now;
+        self.notifier.publish(rec);
+        debug!(payment_id = %rec.id, state = %rec.lifecycle.state, step = rec.lifecycle.step.as_str(), note, "payment changed");
     }
 
     /// Starts the payment's step. With `save`, the start is saved (still leased): a recovery
@@ -907,6 +958,7 @@ impl Engine {
         &self,
         mut rec: Box<PaymentRecord>,
         bill_locked: bool,
+        read_ahead: Option<ReadAhead>,
     ) -> Result<Option<Box<PaymentRecord>>, StoreError> {
         let (rid, bid) = (
             rec.request.restaurant_id.clone(),
@@ -921,7 +973,7 @@ impl Engine {
         if !self.start(&mut rec, None).await? {
             return Ok(None);
         }
-        let Some(mut answer) = self.post_to_pos(&mut rec).await else {
+        let Some(mut answer) = self.post_to_pos(&mut rec, read_ahead).await else {
             // Another payment holds the bill: nothing was sent, nothing saved.
             return self.wait_for_bill(&rec.id).await;
         };
@@ -952,24 +1004,20 @@ impl Engine {
         Ok(None)
     }
 
-    /// Checks the bill, saves the recovery point and posts: the POS's answer (or ours), or
-    /// `None` when the recovery point was refused because another payment holds the bill
-    /// (nothing was sent; the payment waits for the bill).
-    async fn post_to_pos(&self, rec: &mut PaymentRecord) -> Option<Answer> {
-        let caps = match self.pos.describe(&rec.request.restaurant_id).await {
+    /// What a posting learns before its recovery point: what the restaurant's POS can do and,
+    /// where it shows its bills, the bill as it is now, checked ([`Engine::check_bill`]).
+    async fn look_before_posting(&self, req: &PayRequest) -> Looked {
+        let caps = match self.pos.describe(&req.restaurant_id).await {
             Ok(c) => c,
             Err(PortError::NoRoute) => {
-                return Some(Answer::ours(
+                return Err(Answer::ours(
                     Event::Rejected(Substate::OtherError),
                     codes::ADAPTER,
-                    format!(
-                        "no adapter routes restaurant {:?}",
-                        rec.request.restaurant_id
-                    ),
+                    format!("no adapter routes restaurant {:?}", req.restaurant_id),
                 ));
             }
             Err(e) => {
-                return Some(Answer::ours(
+                return Err(Answer::ours(
                     Event::Transient,
                     codes::ADAPTER,
                     format!("describe: {e}"),
@@ -977,37 +1025,35 @@ impl Engine {
             }
         };
         // A POS that cannot show its bills (Tillypad) enforces the amount itself.
-        if !caps.cannot_read_bills {
-            match self.check_bill(&rec.request, &caps).await {
-                Ok(snapshot) => rec.bill_before = Some(snapshot),
+        if caps.cannot_read_bills {
+            return Ok(None);
+        }
+        self.check_bill(req, &caps).await.map(Some)
+    }
+
+    /// Checks the bill (or takes `read_ahead`'s reading of it), saves the recovery point and
+    /// posts: the POS's answer (or ours), or `None` when the recovery point was refused because
+    /// another payment holds the bill (nothing was sent; the payment waits for the bill).
+    async fn post_to_pos(
+        &self,
+        rec: &mut PaymentRecord,
+        read_ahead: Option<ReadAhead>,
+    ) -> Option<Answer> {
+        // Boxed: only a new payment's first posting has its bill read ahead.
+        let ready = match read_ahead {
+            Some(read) => match Box::pin(self.recovery_point_on_read_ahead(rec, read)).await {
+                Ok(saved) => saved,
+                Err(refused) => return refused,
+            },
+            None => false,
+        };
+        if !ready {
+            match self.look_before_posting(&rec.request).await {
+                Ok(bill) => rec.bill_before = bill,
                 Err(answer) => return Some(answer),
             }
-        }
-        // Recovery point: from here on the POS may have our request. Saved with the posting's
-        // start (and the bill as read): one write before the POS call.
-        rec.sending = true;
-        match self.save(rec, false, false, "sending to the POS").await {
-            Ok(true) => metrics::transition(rec),
-            Ok(false) => {
-                // Refused: the lease (or version) is gone, or the bill is another payment's.
-                let r = &rec.request;
-                let holder = Box::pin(self.store.bill_holder(&r.restaurant_id, &r.bill_id)).await;
-                if matches!(&holder, Ok(h) if h.as_deref() != Some(rec.id.as_str())) {
-                    debug!(payment_id = %rec.id, holder = ?holder, "the bill is another payment's; waiting for it");
-                    return None;
-                }
-                return Some(Answer::ours(
-                    Event::Transient,
-                    codes::WORKER_LOST,
-                    "lease lost before sending",
-                ));
-            }
-            Err(e) => {
-                return Some(Answer::ours(
-                    Event::Transient,
-                    codes::ADAPTER,
-                    format!("store: {e}"),
-                ));
+            if let Err(refused) = Box::pin(self.save_recovery_point(rec, false)).await {
+                return refused;
             }
         }
         // `start` counted this posting: 1 = the first.
@@ -1045,6 +1091,94 @@ impl Engine {
                 a
             }
         })
+    }
+
+    /// The recovery point on the bill as read while the payment was stored, taken as far as
+    /// it cannot mislead (see [`Engine::read_bill_ahead`]): a passing failure is the posting's
+    /// answer as it is (`Err`, as from [`Engine::save_recovery_point`]); a bill to post to is
+    /// saved if no other payment of it is stored (`Ok(true)`); otherwise — a refusal, a bill
+    /// shared after all, a read that did not finish — `Ok(false)`: read the bill again.
+    async fn recovery_point_on_read_ahead(
+        &self,
+        rec: &mut PaymentRecord,
+        read: ReadAhead,
+    ) -> Result<bool, Option<Answer>> {
+        let taken = match read.result().await {
+            Some(Err(answer)) if matches!(answer.event, Event::Transient) => Err(Some(answer)),
+            Some(Ok(bill)) => {
+                rec.bill_before = bill;
+                self.save_recovery_point(rec, true).await
+            }
+            _ => Ok(false),
+        };
+        metrics::bill_read_ahead(match &taken {
+            Ok(true) => "posted_on",
+            Err(Some(_)) => "passing_failure",
+            _ => "read_again",
+        });
+        taken
+    }
+
+    /// Saves the posting's recovery point: from here on the POS may have our request. Saved with
+    /// the posting's start and the bill as read: one write before the POS call. `Ok(true)`:
+    /// saved. `Err(None)`: refused because another payment holds the bill (nothing was sent;
+    /// the payment waits for it); `Err(Some(answer))`: refused otherwise, or the store failed.
+    /// With `read_ahead` (the bill was read before the payment held it) it is refused also while
+    /// another payment of the bill is stored: `Ok(false)`, read the bill again.
+    async fn save_recovery_point(
+        &self,
+        rec: &mut PaymentRecord,
+        read_ahead: bool,
+    ) -> Result<bool, Option<Answer>> {
+        rec.sending = true;
+        let (now, note) = (now_ms(), "sending to the POS");
+        let saved = if read_ahead {
+            Box::pin(
+                self.store
+                    .save_sending_read_ahead(rec, &self.owner, now, note),
+            )
+            .await
+        } else {
+            Box::pin(
+                self.store
+                    .save_step(rec, &self.owner, now, false, false, Some(note)),
+            )
+            .await
+        };
+        match saved {
+            Ok(true) => {
+                self.saved(rec, now, note);
+                metrics::transition(rec);
+                return Ok(true);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Err(Some(Answer::ours(
+                    Event::Transient,
+                    codes::ADAPTER,
+                    format!("store: {e}"),
+                )));
+            }
+        }
+        rec.sending = false;
+        // Refused: the lease (or version) is gone, or the bill is another payment's, or (read
+        // ahead) shared.
+        let r = &rec.request;
+        let holder = Box::pin(self.store.bill_holder(&r.restaurant_id, &r.bill_id)).await;
+        if matches!(&holder, Ok(h) if h.as_deref() != Some(rec.id.as_str())) {
+            debug!(payment_id = %rec.id, holder = ?holder, "the bill is another payment's; waiting for it");
+            return Err(None);
+        }
+        if read_ahead {
+            debug!(payment_id = %rec.id, "the bill was read ahead and is shared; reading it again");
+            return Ok(false);
+        }
+        warn!(payment_id = %rec.id, "lease lost before saving; another worker owns the payment");
+        Err(Some(Answer::ours(
+            Event::Transient,
+            codes::WORKER_LOST,
+            "lease lost before sending",
+        )))
     }
 
     /// Follows a posting the POS took as a task and works on (`pending`): saves the task's
@@ -1491,11 +1625,11 @@ pub(crate) mod tests {
         let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let drive = engine.drive(
             "p1",
-            Start::Leased(Box::new(record()), Turn::Slot(permit), true),
+            Start::Leased(Box::new(record()), Turn::Slot(permit), true, None),
             posgate_grpc::telemetry::current(),
         );
         let drive = std::mem::size_of_val(&drive);
-        let steps = std::mem::size_of_val(&engine.run_steps(Box::new(record()), true));
+        let steps = std::mem::size_of_val(&engine.run_steps(Box::new(record()), true, None));
         let mut rec = record();
         let save = std::mem::size_of_val(&engine.save(&mut rec, false, false, "x"));
         eprintln!("drive {drive}, run_steps {steps}, save {save} bytes");

@@ -30,6 +30,11 @@ pub const PAYMENT_RETRIES: &str = "posgate_payment_retries_total";
 /// Reads of the bill after an unanswered posting, by `result` (applied, not_applied, rejected,
 /// unknown, error).
 pub const RECONCILIATIONS: &str = "posgate_payment_reconciliations_total";
+/// New payments' bills read while they were stored (`Engine::read_bill_ahead`), by `result`:
+/// `posted_on` (the recovery point was saved on the read), `passing_failure` (the read's
+/// failure was the posting's answer), `read_again` (refused by the POS, the bill shared with
+/// another payment, or the read unfinished: the bill was read again).
+pub const BILL_READS_AHEAD: &str = "posgate_bill_reads_ahead_total";
 /// Payments this replica is driving through the POS now.
 pub const PAYMENTS_IN_FLIGHT: &str = "posgate_payments_in_flight";
 /// Time a payment waited for its restaurant's POS-call slot (`max_in_flight_per_restaurant`).
@@ -86,6 +91,11 @@ pub fn describe_metrics() {
         RECONCILIATIONS,
         Unit::Count,
         "Bill reads after an unanswered posting, by result"
+    );
+    describe_counter!(
+        BILL_READS_AHEAD,
+        Unit::Count,
+        "New payments' bills read while they were stored, by result"
     );
     describe_gauge!(
         PAYMENTS_IN_FLIGHT,
@@ -197,6 +207,11 @@ pub fn outcome(o: Outcome) -> &'static str {
 /// A bill read after an unanswered posting came back with `result`.
 pub fn reconciliation(result: &'static str) {
     metrics::counter!(RECONCILIATIONS, "result" => result).increment(1);
+}
+
+/// A new payment's bill read while it was stored ended with `result`.
+pub fn bill_read_ahead(result: &'static str) {
+    metrics::counter!(BILL_READS_AHEAD, "result" => result).increment(1);
 }
 
 /// One call to `restaurant_id`'s POS took `took`.

@@ -229,7 +229,11 @@ impl PaymentsApi {
         // A free slot at the restaurant, or room in its share to wait for one: the payment is
         // stored already leased to this replica (and holding its bill when free), and driven
         // without being read back or claimed (see `Engine::lease_for_new`).
-        let lease = self.engine.lease_for_new(&pay.restaurant_id);
+        let mut lease = self.engine.lease_for_new(&pay.restaurant_id);
+        // With a free slot, its bill is read while it is stored (see `Engine::read_bill_ahead`).
+        if let Some(lease) = lease.as_mut() {
+            self.engine.read_bill_ahead(lease, &pay);
+        }
         let (inserted, bill_locked) = self
             .store
             .insert_leased(&id, &pay, now_ms(), lease.as_ref().map(|l| &l.lease))

@@ -839,36 +839,34 @@ impl Store {
         unlock_bill: bool,
         note: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let change = Arc::new(Change {
-            id: rec.id.clone(),
-            state: rec.lifecycle.state.as_str(),
-            step: rec.lifecycle.step.as_str(),
-            substate: rec.substate.map(|s| s.as_str()),
-            pos_code: rec.pos_code.clone(),
-            pos_text: rec.pos_text.clone(),
-            pos_reference: rec.pos_reference.clone(),
-            bill_before: rec
-                .bill_before
-                .as_ref()
-                .map(|b| serde_json::to_string(b).unwrap_or_default()),
-            pos_details: serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()),
-            attempts: i64::from(rec.attempts),
-            checks: i64::from(rec.checks),
-            next_attempt_at: rec.next_attempt_at,
-            sending: i64::from(rec.sending),
-            unknown_since: rec.unknown_since,
-            version: rec.version,
-            owner: owner.to_string(),
-            now,
-            release,
-            unlock_bill,
-            needs_bill: rec.sending && rec.lifecycle.state == PaymentState::Posting,
-            note: note.map(str::to_string),
-        });
+        let change = change(rec, owner, now, release, unlock_bill, note);
+        self.write_change(&rec.id, change).await
+    }
+
+    /// The recovery point of a posting whose bill was read before the payment held it (while
+    /// it was stored: [`crate::engine::Engine::read_bill_ahead`]): refused as
+    /// [`Store::save_step`]'s is, and also while any other payment of the bill is stored. One
+    /// of them may have posted to the bill around that read; if none is stored, none has (a
+    /// payment is never deleted, and none posts without its bill, which this one has held since
+    /// before this statement) and the read tells what one made now would.
+    pub async fn save_sending_read_ahead(
+        &self,
+        rec: &PaymentRecord,
+        owner: &str,
+        now: i64,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        let mut change = change(rec, owner, now, false, false, Some(note));
+        change.bill_unshared = true;
+        self.write_change(&rec.id, change).await
+    }
+
+    async fn write_change(&self, id: &str, change: Change) -> Result<bool, StoreError> {
+        let change = Arc::new(change);
         // One statement: the history row and the bill's release are its triggers'.
-        let saved = self.writers.write_single(&rec.id, move |conn| {
-            save_row(conn, Arc::clone(&change)).boxed()
-        });
+        let saved = self
+            .writers
+            .write_single(id, move |conn| save_row(conn, Arc::clone(&change)).boxed());
         timed("save", saved).await
     }
 
@@ -1078,6 +1076,46 @@ struct Change {
     /// The posting's recovery point: refused unless the payment holds its bill.
     needs_bill: bool,
     note: Option<String>,
+    /// Refused while another payment of the bill is stored ([`Store::save_sending_read_ahead`]).
+    bill_unshared: bool,
+}
+
+/// The change a save writes, from the payment as its worker has it.
+fn change(
+    rec: &PaymentRecord,
+    owner: &str,
+    now: i64,
+    release: bool,
+    unlock_bill: bool,
+    note: Option<&str>,
+) -> Change {
+    Change {
+        id: rec.id.clone(),
+        state: rec.lifecycle.state.as_str(),
+        step: rec.lifecycle.step.as_str(),
+        substate: rec.substate.map(|s| s.as_str()),
+        pos_code: rec.pos_code.clone(),
+        pos_text: rec.pos_text.clone(),
+        pos_reference: rec.pos_reference.clone(),
+        bill_before: rec
+            .bill_before
+            .as_ref()
+            .map(|b| serde_json::to_string(b).unwrap_or_default()),
+        pos_details: serde_json::to_string(&rec.pos_details).unwrap_or_else(|_| "{}".into()),
+        attempts: i64::from(rec.attempts),
+        checks: i64::from(rec.checks),
+        next_attempt_at: rec.next_attempt_at,
+        sending: i64::from(rec.sending),
+        unknown_since: rec.unknown_since,
+        version: rec.version,
+        owner: owner.to_string(),
+        now,
+        release,
+        unlock_bill,
+        needs_bill: rec.sending && rec.lifecycle.state == PaymentState::Posting,
+        note: note.map(str::to_string),
+        bill_unshared: false,
+    }
 }
 
 /// The save's write: fenced by lease owner and version; with its history row (and the bill's
@@ -1092,7 +1130,10 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
          WHERE id = $18 AND lease_owner = $19 AND version = $20
            AND ($23 = 0 OR EXISTS (SELECT 1 FROM bill_locks b
                                    WHERE b.restaurant_id = payments.restaurant_id
-                                     AND b.bill_id = payments.bill_id AND b.payment_id = payments.id))",
+                                     AND b.bill_id = payments.bill_id AND b.payment_id = payments.id))
+           AND ($24 = 0 OR NOT EXISTS (SELECT 1 FROM payments o
+                                       WHERE o.restaurant_id = payments.restaurant_id
+                                         AND o.bill_id = payments.bill_id AND o.id <> payments.id))",
     )
     .bind(c.state)
     .bind(c.step)
@@ -1117,6 +1158,7 @@ async fn save_row(conn: &mut AnyConnection, c: Arc<Change>) -> Result<bool, Stor
     .bind(c.note.as_deref())
     .bind(i64::from(c.unlock_bill))
     .bind(i64::from(c.needs_bill))
+    .bind(i64::from(c.bill_unshared))
     .execute(&mut *conn)
     .await?
     .rows_affected()

@@ -92,6 +92,9 @@ pub enum Close {
 pub enum Read {
     Refuse(PosFailure),
     Fail(PortError),
+    /// Shows the bill as if only this much were paid: a read the POS answered before a posting
+    /// reached it.
+    AsIfPaid(Decimal),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,11 +365,12 @@ impl PosPort for FakePos {
     ) -> Result<Result<BillSnapshot, PosFailure>, PortError> {
         self.log(CallKind::GetBill, "", 0);
         let mut st = self.lock();
-        match st.scripts.get_mut(bill_id).and_then(|s| s.read.pop_front()) {
+        let paid_before = match st.scripts.get_mut(bill_id).and_then(|s| s.read.pop_front()) {
             Some(Read::Refuse(f)) => return Ok(Err(f)),
             Some(Read::Fail(e)) => return Err(e),
-            None => {}
-        }
+            Some(Read::AsIfPaid(paid)) => Some(paid),
+            None => None,
+        };
         let Some(b) = st.bills.get(bill_id) else {
             return Ok(Err(PosFailure {
                 substate: Substate::OtherError,
@@ -376,10 +380,11 @@ impl PosPort for FakePos {
                 transient: false,
             }));
         };
+        let paid = paid_before.unwrap_or(b.paid);
         Ok(Ok(BillSnapshot {
             total: b.total.to_string(),
-            amount_due: (b.total - b.paid).max(Decimal::ZERO).to_string(),
-            paid: b.paid.to_string(),
+            amount_due: (b.total - paid).max(Decimal::ZERO).to_string(),
+            paid: paid.to_string(),
             status: b.status as i32,
             pos_status: format!("{:?}", b.status),
             bill_printed: false,

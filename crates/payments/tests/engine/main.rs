@@ -153,24 +153,31 @@ impl Harness {
     }
 
     /// As PayBill does with a free slot at the restaurant: stored leased to this replica
-    /// (asking for its bill in the same statement) and driven at once.
+    /// (asking for its bill in the same statement; its bill read meanwhile) and driven at once.
     async fn pay_leased(&self, key: &str, bill: &str, amount: &str) -> String {
+        self.pay_leased_stored_at(key, bill, amount).await.0
+    }
+
+    /// [`Harness::pay_leased`], and when the insert was done.
+    async fn pay_leased_stored_at(&self, key: &str, bill: &str, amount: &str) -> (String, Instant) {
         let req = request(key, bill, amount, false);
         let id = uuid::Uuid::now_v7().to_string();
-        let lease = self
+        let mut lease = self
             .engine
             .lease_for_new(&req.restaurant_id)
             .expect("a slot, or a place to wait for one");
+        self.engine.read_bill_ahead(&mut lease, &req);
         let (inserted, asked) = self
             .store
             .insert_leased(&id, &req, now(), Some(&lease.lease))
             .await
             .expect("insert");
+        let stored = Instant::now();
         let Inserted::New(rec) = inserted else {
             panic!("key {key} reused in a test")
         };
         self.engine.drive_leased(rec, lease, asked);
-        id
+        (id, stored)
     }
 
     async fn insert(&self, key: &str, bill: &str, amount: &str, close: bool) -> String {
@@ -407,6 +414,105 @@ async fn new_payments_wait_leased_only_within_their_restaurants_share() {
     drop(waiting);
     assert!(h.engine.lease_for_new(R).is_some(), "room again");
     drop(slot);
+    h.shutdown().await;
+}
+
+/// A new payment with a free slot has its bill read while it is stored (the read and the
+/// insert's commit overlap): read once, before the insert is done, and posted on that read —
+/// it is alone on its bill.
+#[tokio::test]
+async fn a_new_payment_alone_on_its_bill_has_it_read_while_it_is_stored() {
+    let pos = FakePos::exact();
+    pos.open_bill("b-ahead", "10.00", true);
+    let h = Harness::start(pos, |_| {}).await;
+    let (id, stored) = h.pay_leased_stored_at("ahead-1", "b-ahead", "10.00").await;
+    let done = h.settled(&id).await;
+    assert_eq!(done.lifecycle.state, PaymentState::Closed, "{done:?}");
+    let reads = h.pos.calls(CallKind::GetBill);
+    assert_eq!(reads.len(), 1, "read once: {reads:?}");
+    assert!(reads[0].at < stored, "read while it was stored");
+    let bill = done.bill_before.expect("the bill as read");
+    assert_eq!(
+        (bill.paid.as_str(), bill.amount_due.as_str()),
+        ("0", "10.00")
+    );
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b-ahead", "10.00", 1)]);
+    h.shutdown().await;
+}
+
+/// A bill read ahead is not posted on while another payment of the bill is stored: that read
+/// may have been answered before the other's posting reached the POS (here it was). Once the
+/// payment holds the bill it is read again, and the recovery point keeps the fresh reading.
+#[tokio::test]
+async fn a_bill_read_ahead_is_read_again_when_another_payment_of_it_is_stored() {
+    let pos = FakePos::new(caps(AmountRule::UpToDue, false, 1));
+    pos.open_bill("b-split", "100.00", false);
+    let h = Harness::start(pos, |_| {}).await;
+    let first = h.pay_leased("split-1", "b-split", "40.00").await;
+    assert_eq!(h.settled(&first).await.lifecycle.state, PaymentState::Paid);
+    // The second guest's read ahead shows the bill as before the first payment.
+    h.pos.script_read("b-split", [Read::AsIfPaid(money("0"))]);
+    let second = h.pay_leased("split-2", "b-split", "60.00").await;
+    let done = h.settled(&second).await;
+    assert_eq!(done.lifecycle.state, PaymentState::Paid, "{done:?}");
+    let bill = done.bill_before.expect("the bill as read");
+    assert_eq!(
+        (bill.paid.as_str(), bill.amount_due.as_str()),
+        ("40.00", "60.00"),
+        "read again once it held the bill"
+    );
+    assert_eq!(h.pos.calls(CallKind::GetBill).len(), 3);
+    assert_eq!(
+        h.pos.booked(&second),
+        [booking(&second, "b-split", "60.00", 1)]
+    );
+    h.shutdown().await;
+}
+
+/// A read ahead that the POS refused is not taken as the posting's answer (a refusal may be
+/// stale too): the bill is read again once the payment holds it.
+#[tokio::test]
+async fn a_refused_read_ahead_is_read_again() {
+    let pos = FakePos::exact();
+    pos.open_bill("b-refused", "10.00", true);
+    pos.script_read(
+        "b-refused",
+        [Read::Refuse(PosFailure {
+            substate: Substate::BillInUse,
+            code: "1007".into(),
+            text: "Заказ редактируется на другой станции".into(),
+            not_found: false,
+            transient: false,
+        })],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay_leased("refused-1", "b-refused", "10.00").await;
+    let done = h.settled(&id).await;
+    assert_eq!(done.lifecycle.state, PaymentState::Closed, "{done:?}");
+    assert_eq!(done.attempts, 1, "posted at its first attempt");
+    assert_eq!(h.pos.calls(CallKind::GetBill).len(), 2);
+    let hist = h.history(&id).await;
+    assert!(hist.iter().all(|h| h.0 != "retrying"), "{hist:?}");
+    h.shutdown().await;
+}
+
+/// A read ahead that failed in passing is the posting's answer: retried later, not read again
+/// at once (a POS out of reach is not waited for twice).
+#[tokio::test]
+async fn a_read_ahead_failing_in_passing_is_retried() {
+    let pos = FakePos::exact();
+    pos.open_bill("b-passing", "10.00", true);
+    pos.script_read(
+        "b-passing",
+        [Read::Fail(PortError::Failed("deadline exceeded".into()))],
+    );
+    let h = Harness::start(pos, |_| {}).await;
+    let id = h.pay_leased("passing-1", "b-passing", "10.00").await;
+    let done = h.settled(&id).await;
+    assert_eq!(done.lifecycle.state, PaymentState::Closed, "{done:?}");
+    assert_eq!(h.pos.booked(&id), [booking(&id, "b-passing", "10.00", 2)]);
+    let hist = h.history(&id).await;
+    assert!(hist.iter().any(|h| h.0 == "retrying"), "{hist:?}");
     h.shutdown().await;
 }
 
