@@ -134,6 +134,13 @@ impl Default for PaymentsConfig {
 /// with thousands due (a POS back after hours down) leaves room for every other one.
 pub const QUEUED_PER_SLOT: usize = 16;
 
+/// Bills a replica reads ahead at once, while their payments are stored
+/// ([`crate::engine::Engine::read_bill_ahead`]). The read ahead shortens a payment's path when
+/// payments come a few at a time; in a burst (thousands accepted in a second) the inserts queue
+/// for the writer anyway, and each read ahead in flight holds a call in this service and in
+/// the adapter, so beyond this many a payment reads its bill after its insert, as before.
+pub const READS_AHEAD_IN_FLIGHT: usize = 64;
+
 impl PaymentsConfig {
     /// The most payments of one restaurant a replica holds at once.
     pub fn max_held_per_restaurant(&self) -> usize {

@@ -187,6 +187,8 @@ pub struct Engine {
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Slots for looks at postings' tasks (`task_looks_in_flight`, see [`Engine::follow_task`]).
     looks: Semaphore,
+    /// Slots for bills read ahead ([`crate::config::READS_AHEAD_IN_FLIGHT`]).
+    reads_ahead: Arc<Semaphore>,
     /// Payments the scheduler handed to drives, per restaurant, until each drive ends: at most
     /// `max_held_per_restaurant` each ([`Queued`]).
     queued: Mutex<HashMap<String, usize>>,
@@ -306,6 +308,7 @@ impl Engine {
             in_flight: Mutex::default(),
             limits: Mutex::default(),
             looks: Semaphore::new(looks),
+            reads_ahead: Arc::new(Semaphore::new(crate::config::READS_AHEAD_IN_FLIGHT)),
             queued: Mutex::default(),
         })
     }
@@ -382,13 +385,22 @@ impl Engine {
     /// saved ([`Store::save_sending_read_ahead`]: then none of ours posted to it around the
     /// read), a passing failure as it is; a refusal, or a bill shared after all, is read again
     /// now that the payment holds its bill, as before.
+    ///
+    /// At most [`crate::config::READS_AHEAD_IN_FLIGHT`] at once: in a burst the others read
+    /// after their inserts.
     pub fn read_bill_ahead(self: &Arc<Self>, lease: &mut NewLease, req: &PayRequest) {
         if !matches!(lease.turn, Turn::Slot(_)) {
             return;
         }
+        let Ok(slot) = Arc::clone(&self.reads_ahead).try_acquire_owned() else {
+            return;
+        };
         let engine = Arc::clone(self);
         let req = req.clone();
-        let read = async move { engine.look_before_posting(&req).await };
+        let read = async move {
+            let _slot = slot;
+            engine.look_before_posting(&req).await
+        };
         lease.read_ahead = Some(ReadAhead(tokio::spawn(read.in_current_span())));
     }
 
@@ -1614,6 +1626,38 @@ pub(crate) mod tests {
             Arc::new(PaymentsConfig::default()),
         );
         (engine, store, notifier)
+    }
+
+    /// Bills are read ahead only for payments with a free slot, and at most
+    /// `READS_AHEAD_IN_FLIGHT` at once: in a burst the others read after their inserts. (The
+    /// reads are never polled here: nothing is awaited after they are started.)
+    #[tokio::test]
+    async fn bills_are_read_ahead_with_a_free_slot_and_only_so_many_at_once() {
+        let (engine, _, _) = unasked_engine().await;
+        let most = crate::config::READS_AHEAD_IN_FLIGHT;
+        let mut req = record().request;
+        let slots = engine.cfg.max_in_flight_per_restaurant;
+        let mut leases = Vec::new();
+        for i in 0..=slots {
+            let mut lease = engine.lease_for_new(&req.restaurant_id).expect("a turn");
+            engine.read_bill_ahead(&mut lease, &req);
+            assert_eq!(
+                lease.read_ahead.is_some(),
+                i < slots,
+                "lease {i} of {slots} slots"
+            );
+            leases.push(lease);
+        }
+        for i in 0..most {
+            req.restaurant_id = format!("r{i}");
+            let mut lease = engine
+                .lease_for_new(&req.restaurant_id)
+                .expect("a free slot");
+            engine.read_bill_ahead(&mut lease, &req);
+            leases.push(lease);
+        }
+        let reading = leases.iter().filter(|l| l.read_ahead.is_some()).count();
+        assert_eq!(reading, most);
     }
 
     /// Every payment in flight holds its drive's future for as long as its POS takes
